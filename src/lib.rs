@@ -1,0 +1,12 @@
+//! OmniTraffick: an ad-operations server. See DESIGN.md for the architecture.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod governance;
+pub mod http;
+pub mod mcp;
+pub mod startup;
+pub mod store;
+pub mod taxonomy;

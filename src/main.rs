@@ -1,0 +1,118 @@
+use anyhow::Context;
+use clap::Parser;
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+use omnitraffick::auth::{self, Role};
+use omnitraffick::config::{Cli, Command, KeysCommand, LogFormat, ServeArgs};
+use omnitraffick::http::{self, HttpOptions};
+use omnitraffick::mcp::OmniMcp;
+use omnitraffick::{startup, store};
+
+fn init_tracing(cli: &Cli) {
+    // Logs always go to stderr: stdout carries the MCP stdio protocol.
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match &cli.command {
+        Command::Migrate => {
+            startup::open(&cli.database_url).await?;
+            eprintln!("migrations applied");
+        }
+        Command::Keys(cmd) => keys(&cli, cmd).await?,
+        Command::Serve(args) => serve(&cli, args).await?,
+    }
+    Ok(())
+}
+
+async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
+    let (db, _) = startup::open(&cli.database_url).await?;
+    match cmd {
+        KeysCommand::Create { role, name } => {
+            let role = Role::parse(role)?;
+            let (key, id) = auth::create_key(&db, name, role).await?;
+            println!("Created {} key #{id} \"{}\". Store it now: it is shown only once.", role.as_str(), name.trim());
+            println!("{key}");
+        }
+        KeysCommand::List => {
+            let mut conn = db.pool().acquire().await?;
+            let keys = store::list_keys(&mut conn).await?;
+            if keys.is_empty() {
+                println!("no keys yet; create one with `omnitraffick keys create --role admin --name NAME`");
+            }
+            for k in keys {
+                println!(
+                    "#{:<4} {:<11} {:<24} {}…  created {}{}",
+                    k.id,
+                    k.role,
+                    k.name,
+                    k.key_prefix,
+                    k.created_at,
+                    if k.revoked { "  REVOKED" } else { "" }
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let mut conn = db.pool().acquire().await?;
+            if store::revoke_key(&mut conn, *id).await? {
+                println!("key #{id} revoked");
+            } else {
+                anyhow::bail!("no live key #{id}; `omnitraffick keys list` shows the ids");
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+    let (db, services) = startup::open(&cli.database_url).await.context("starting up")?;
+    if args.stdio {
+        tracing::info!("serving MCP over stdio as the local operator");
+        let server = OmniMcp::for_stdio(services).serve(rmcp::transport::stdio()).await?;
+        server.waiting().await?;
+        db.close().await;
+        return Ok(());
+    }
+    let opts = HttpOptions {
+        bind: args.bind,
+        no_auth: args.no_auth,
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    http::serve(services, db.clone(), opts, shutdown).await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,272 @@
+// Logging (logging/setLevel, notifications/message) is deprecated by the newest MCP revision
+// but still part of the revisions clients negotiate today, and the spec of this server.
+#![allow(deprecated)]
+
+//! The MCP server: one handler type served over stdio and Streamable HTTP. Tools only parse,
+//! authorise and call the area services; the rules live there.
+
+mod params;
+mod prompts;
+mod resources;
+mod tools;
+
+pub use params::Parameters;
+
+use rmcp::handler::server::router::{prompt::PromptRouter, tool::ToolRouter};
+use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tracing::Instrument;
+
+use crate::auth::{Permission, Principal};
+use crate::error::AppError;
+use crate::governance::Governance;
+
+/// Everything a tool needs, shared by every session.
+#[derive(Clone)]
+pub struct AppServices {
+    pub governance: Governance,
+}
+
+#[derive(Clone)]
+pub struct OmniMcp {
+    services: AppServices,
+    /// Set for stdio (the local operator); None means "take it from the HTTP request".
+    fixed_principal: Option<Principal>,
+    tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
+    /// The level the client asked for with logging/setLevel; below it nothing is sent.
+    log_level: Arc<Mutex<Option<LoggingLevel>>>,
+}
+
+/// A tool failure as the caller sees it: `isError: true` and a JSON body
+/// `{"error": {"code", "message", "field"?}}` in the text content.
+#[derive(Debug)]
+pub struct ToolError(pub AppError);
+
+impl From<AppError> for ToolError {
+    fn from(e: AppError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, McpError> {
+        if let AppError::Internal(detail) = &self.0 {
+            tracing::error!(error = %detail, "tool failed with an internal error");
+        }
+        let body = serde_json::json!({ "error": self.0.body() });
+        Ok(CallToolResult::error(vec![ContentBlock::text(body.to_string())]).into())
+    }
+}
+
+pub type ToolResult<T> = Result<rmcp::Json<T>, ToolError>;
+
+fn level_rank(l: LoggingLevel) -> u8 {
+    match l {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+impl OmniMcp {
+    /// A handler for stdio: every call runs as the local operator.
+    pub fn for_stdio(services: AppServices) -> Self {
+        Self::new(services, Some(Principal::local_operator()))
+    }
+
+    /// A handler for HTTP: the caller comes from the authenticated request.
+    pub fn for_http(services: AppServices) -> Self {
+        Self::new(services, None)
+    }
+
+    fn new(services: AppServices, fixed_principal: Option<Principal>) -> Self {
+        Self {
+            services,
+            fixed_principal,
+            tool_router: Self::governance_tools() + Self::taxonomy_tools(),
+            prompt_router: Self::prompts(),
+            log_level: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    /// Who is calling: the fixed principal (stdio) or the one the HTTP layer authenticated.
+    fn principal(&self, ctx: &RequestContext<RoleServer>) -> Result<Principal, AppError> {
+        if let Some(p) = &self.fixed_principal {
+            return Ok(p.clone());
+        }
+        ctx.extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>())
+            .cloned()
+            .ok_or_else(|| AppError::Unauthorized("no authenticated caller on this request".into()))
+    }
+
+    /// The caller, if allowed to do `p`.
+    fn authorize(&self, ctx: &RequestContext<RoleServer>, p: Permission) -> Result<Principal, ToolError> {
+        let principal = self.principal(ctx)?;
+        principal.require(p)?;
+        Ok(principal)
+    }
+
+    async fn notify_log(&self, peer: &rmcp::Peer<RoleServer>, level: LoggingLevel, data: serde_json::Value) {
+        let wanted = self.log_level.lock().ok().and_then(|l| *l);
+        let Some(min) = wanted else { return };
+        if level_rank(level) < level_rank(min) {
+            return;
+        }
+        let param = LoggingMessageNotificationParam::new(level, data).with_logger("omnitraffick");
+        if let Err(e) = peer.notify_logging_message(param).await {
+            tracing::debug!(error = %e, "could not send a log notification");
+        }
+    }
+}
+
+fn is_input_error(e: &McpError) -> bool {
+    e.code == ErrorCode::INVALID_PARAMS
+        && e.data
+            .as_ref()
+            .is_some_and(|d| d.get(params::INPUT_ERROR_MARKER).is_some())
+}
+
+impl ServerHandler for OmniMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new("omnitraffick", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "OmniTraffick traffics ad campaigns to Meta, TikTok and Google Ads under strict governance. \
+             Workflow: list_brands / list_markets / list_channels to find governed codes; create_campaign \
+             (brand_code, market_code, name, year); preview_name to see the taxonomy name; create_ticket \
+             (campaign_id, channel_code, payload_config). Names follow [BrandCode]_[Market]_[Channel]_[Year]_[CampaignName]. \
+             Errors come back as tool errors whose JSON names the field and how to fix it. \
+             The traffic_campaign prompt walks through the whole flow.",
+        )
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let tool = request.name.to_string();
+        let caller = self.principal(&context).map(|p| p.name).unwrap_or_else(|_| "unauthenticated".into());
+        let span = tracing::info_span!("tool_call", tool = %tool, caller = %caller);
+        let peer = context.peer.clone();
+        let started = Instant::now();
+        let ctx = ToolCallContext::new(self, request, context);
+        let result = match self.tool_router.call(ctx).instrument(span.clone()).await {
+            Err(e) if is_input_error(&e) => {
+                let field = e
+                    .data
+                    .as_ref()
+                    .and_then(|d| d[params::INPUT_ERROR_MARKER]["field"].as_str().map(str::to_owned));
+                let body = serde_json::json!({ "error": {
+                    "code": "VALIDATION",
+                    "message": format!("{}; check the tool's input schema", e.message),
+                    "field": field,
+                }});
+                Ok(CallToolResult::error(vec![ContentBlock::text(body.to_string())]).into())
+            }
+            other => other,
+        };
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let outcome = match &result {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(_) => "protocol_error",
+        };
+        span.in_scope(|| tracing::info!(outcome, duration_ms = millis, "tool call finished"));
+        let level = if outcome == "ok" { LoggingLevel::Info } else { LoggingLevel::Warning };
+        self.notify_log(
+            &peer,
+            level,
+            serde_json::json!({ "tool": tool, "outcome": outcome, "duration_ms": millis }),
+        )
+        .await;
+        result
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Ok(mut l) = self.log_level.lock() {
+            *l = Some(request.level);
+        }
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(self.prompt_router.list_all()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let ctx = rmcp::handler::server::prompt::PromptContext::new(self, request.name, request.arguments, context);
+        self.prompt_router.get_prompt(ctx).await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.resource_list(&context).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.resource_read(&request.uri, &context).await
+    }
+}

@@ -1,0 +1,625 @@
+//! SQL for governance data: markets, brands, channels, campaigns, tickets and their history.
+//! Functions take a connection so callers decide the transaction.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{get_bool, is_unique_violation};
+use crate::domain::{
+    Brand, Campaign, Channel, HistoryEntry, Market, Platform, RequestType, Ticket, TicketStatus,
+    now_text,
+};
+use crate::error::{AppError, AppResult};
+
+fn json_col(row: &AnyRow, col: &str) -> AppResult<serde_json::Value> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text)
+        .map_err(|e| AppError::Internal(format!("column {col} holds invalid JSON: {e}")))
+}
+
+fn opt_json_col(row: &AnyRow, col: &str) -> AppResult<Option<serde_json::Value>> {
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| AppError::Internal(format!("column {col} holds invalid JSON: {e}")))
+    })
+    .transpose()
+}
+
+// ---------------------------------------------------------------- markets
+
+fn market_from_row(r: &AnyRow) -> AppResult<Market> {
+    Ok(Market {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        country: r.try_get("country")?,
+        region: r.try_get("region")?,
+        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn list_markets(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Market>> {
+    let rows = sqlx::query(
+        "SELECT * FROM markets WHERE ($1 OR archived_at IS NULL) ORDER BY code",
+    )
+    .bind(include_archived)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(market_from_row).collect()
+}
+
+pub async fn find_market(c: &mut AnyConnection, code: &str) -> AppResult<Option<Market>> {
+    let row = sqlx::query("SELECT * FROM markets WHERE code = $1")
+        .bind(code)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(market_from_row).transpose()
+}
+
+pub async fn insert_market(
+    c: &mut AnyConnection,
+    code: &str,
+    country: &str,
+    region: &str,
+) -> AppResult<Market> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO markets (code, country, region, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING *",
+    )
+    .bind(code)
+    .bind(country)
+    .bind(region)
+    .bind(&now)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("market", "code", code, e))?;
+    market_from_row(&row)
+}
+
+pub async fn update_market(c: &mut AnyConnection, m: &Market) -> AppResult<Market> {
+    let row = sqlx::query(
+        "UPDATE markets SET code = $1, country = $2, region = $3, archived_at = $4, updated_at = $5 \
+         WHERE id = $6 RETURNING *",
+    )
+    .bind(&m.code)
+    .bind(&m.country)
+    .bind(&m.region)
+    .bind(archived_at(m.archived))
+    .bind(now_text())
+    .bind(m.id)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("market", "new_code", &m.code, e))?;
+    market_from_row(&row)
+}
+
+// ---------------------------------------------------------------- brands
+
+fn brand_from_row(r: &AnyRow) -> AppResult<Brand> {
+    Ok(Brand {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        family_friendly: get_bool(r, "family_friendly")?,
+        currency: r.try_get("currency")?,
+        daily_budget_limit_minor: r.try_get("daily_budget_limit_minor")?,
+        lifetime_budget_limit_minor: r.try_get("lifetime_budget_limit_minor")?,
+        meta_pixel_id: r.try_get("meta_pixel_id")?,
+        tiktok_pixel_code: r.try_get("tiktok_pixel_code")?,
+        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn list_brands(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Brand>> {
+    let rows = sqlx::query("SELECT * FROM brands WHERE ($1 OR archived_at IS NULL) ORDER BY code")
+        .bind(include_archived)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(brand_from_row).collect()
+}
+
+pub async fn find_brand(c: &mut AnyConnection, code: &str) -> AppResult<Option<Brand>> {
+    let row = sqlx::query("SELECT * FROM brands WHERE code = $1")
+        .bind(code)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(brand_from_row).transpose()
+}
+
+pub async fn insert_brand(c: &mut AnyConnection, b: &Brand) -> AppResult<Brand> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO brands (code, name, family_friendly, currency, daily_budget_limit_minor, \
+         lifetime_budget_limit_minor, meta_pixel_id, tiktok_pixel_code, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
+    )
+    .bind(&b.code)
+    .bind(&b.name)
+    .bind(b.family_friendly)
+    .bind(&b.currency)
+    .bind(b.daily_budget_limit_minor)
+    .bind(b.lifetime_budget_limit_minor)
+    .bind(&b.meta_pixel_id)
+    .bind(&b.tiktok_pixel_code)
+    .bind(&now)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("brand", "code", &b.code, e))?;
+    brand_from_row(&row)
+}
+
+pub async fn update_brand(c: &mut AnyConnection, b: &Brand) -> AppResult<Brand> {
+    let row = sqlx::query(
+        "UPDATE brands SET code = $1, name = $2, family_friendly = $3, currency = $4, \
+         daily_budget_limit_minor = $5, lifetime_budget_limit_minor = $6, meta_pixel_id = $7, \
+         tiktok_pixel_code = $8, archived_at = $9, updated_at = $10 WHERE id = $11 RETURNING *",
+    )
+    .bind(&b.code)
+    .bind(&b.name)
+    .bind(b.family_friendly)
+    .bind(&b.currency)
+    .bind(b.daily_budget_limit_minor)
+    .bind(b.lifetime_budget_limit_minor)
+    .bind(&b.meta_pixel_id)
+    .bind(&b.tiktok_pixel_code)
+    .bind(archived_at(b.archived))
+    .bind(now_text())
+    .bind(b.id)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("brand", "new_code", &b.code, e))?;
+    brand_from_row(&row)
+}
+
+// ---------------------------------------------------------------- channels
+
+fn channel_from_row(r: &AnyRow) -> AppResult<Channel> {
+    let platform: String = r.try_get("platform")?;
+    Ok(Channel {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        platform: Platform::parse("platform", &platform)?,
+        account_id: r.try_get("account_id")?,
+        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn list_channels(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Channel>> {
+    let rows = sqlx::query("SELECT * FROM channels WHERE ($1 OR archived_at IS NULL) ORDER BY code")
+        .bind(include_archived)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(channel_from_row).collect()
+}
+
+pub async fn find_channel(c: &mut AnyConnection, code: &str) -> AppResult<Option<Channel>> {
+    let row = sqlx::query("SELECT * FROM channels WHERE code = $1")
+        .bind(code)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(channel_from_row).transpose()
+}
+
+pub async fn insert_channel(
+    c: &mut AnyConnection,
+    code: &str,
+    platform: Platform,
+    account_id: &str,
+) -> AppResult<Channel> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO channels (code, platform, account_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING *",
+    )
+    .bind(code)
+    .bind(platform.as_str())
+    .bind(account_id)
+    .bind(&now)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("channel", "code", code, e))?;
+    channel_from_row(&row)
+}
+
+pub async fn update_channel(c: &mut AnyConnection, ch: &Channel) -> AppResult<Channel> {
+    let row = sqlx::query(
+        "UPDATE channels SET code = $1, platform = $2, account_id = $3, archived_at = $4, \
+         updated_at = $5 WHERE id = $6 RETURNING *",
+    )
+    .bind(&ch.code)
+    .bind(ch.platform.as_str())
+    .bind(&ch.account_id)
+    .bind(archived_at(ch.archived))
+    .bind(now_text())
+    .bind(ch.id)
+    .fetch_one(c)
+    .await
+    .map_err(|e| duplicate("channel", "new_code", &ch.code, e))?;
+    channel_from_row(&row)
+}
+
+// ---------------------------------------------------------------- campaigns
+
+const CAMPAIGN_SELECT: &str = "SELECT c.*, b.code AS brand_code, m.code AS market_code \
+     FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id";
+
+fn campaign_from_row(r: &AnyRow) -> AppResult<Campaign> {
+    Ok(Campaign {
+        id: r.try_get("id")?,
+        brand_code: r.try_get("brand_code")?,
+        market_code: r.try_get("market_code")?,
+        name: r.try_get("name")?,
+        year: r.try_get::<i64, _>("year")? as i32,
+        currency: r.try_get("currency")?,
+        daily_budget_minor: r.try_get("daily_budget_minor")?,
+        lifetime_budget_minor: r.try_get("lifetime_budget_minor")?,
+        start_date: r.try_get("start_date")?,
+        end_date: r.try_get("end_date")?,
+        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct CampaignFilter {
+    pub brand_id: Option<i64>,
+    pub market_id: Option<i64>,
+    pub year: Option<i32>,
+    pub include_archived: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn list_campaigns(c: &mut AnyConnection, f: &CampaignFilter) -> AppResult<Vec<Campaign>> {
+    let sql = format!(
+        "{CAMPAIGN_SELECT} WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
+         AND ($3 IS NULL OR c.year = $3) AND ($4 OR c.archived_at IS NULL) \
+         ORDER BY c.id LIMIT $5 OFFSET $6"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.brand_id)
+        .bind(f.market_id)
+        .bind(f.year.map(i64::from))
+        .bind(f.include_archived)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(campaign_from_row).collect()
+}
+
+pub async fn get_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Option<Campaign>> {
+    let sql = format!("{CAMPAIGN_SELECT} WHERE c.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(campaign_from_row).transpose()
+}
+
+pub struct NewCampaign<'a> {
+    pub brand_id: i64,
+    pub market_id: i64,
+    pub name: &'a str,
+    pub year: i32,
+    pub currency: &'a str,
+    pub daily_budget_minor: Option<i64>,
+    pub lifetime_budget_minor: Option<i64>,
+    pub start_date: Option<&'a str>,
+    pub end_date: Option<&'a str>,
+}
+
+pub async fn insert_campaign(c: &mut AnyConnection, n: &NewCampaign<'_>) -> AppResult<i64> {
+    let now = now_text();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO campaigns (brand_id, market_id, name, year, currency, daily_budget_minor, \
+         lifetime_budget_minor, start_date, end_date, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(n.brand_id)
+    .bind(n.market_id)
+    .bind(n.name)
+    .bind(i64::from(n.year))
+    .bind(n.currency)
+    .bind(n.daily_budget_minor)
+    .bind(n.lifetime_budget_minor)
+    .bind(n.start_date)
+    .bind(n.end_date)
+    .bind(&now)
+    .fetch_one(c)
+    .await?;
+    Ok(id)
+}
+
+pub async fn update_campaign(c: &mut AnyConnection, k: &Campaign) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE campaigns SET name = $1, year = $2, daily_budget_minor = $3, \
+         lifetime_budget_minor = $4, start_date = $5, end_date = $6, archived_at = $7, \
+         updated_at = $8 WHERE id = $9",
+    )
+    .bind(&k.name)
+    .bind(i64::from(k.year))
+    .bind(k.daily_budget_minor)
+    .bind(k.lifetime_budget_minor)
+    .bind(&k.start_date)
+    .bind(&k.end_date)
+    .bind(archived_at(k.archived))
+    .bind(now_text())
+    .bind(k.id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Campaigns that use a brand or market (by id), for rename impact.
+pub async fn campaigns_using(
+    c: &mut AnyConnection,
+    brand_id: Option<i64>,
+    market_id: Option<i64>,
+) -> AppResult<Vec<Campaign>> {
+    let sql = format!(
+        "{CAMPAIGN_SELECT} WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) ORDER BY c.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(brand_id)
+        .bind(market_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(campaign_from_row).collect()
+}
+
+/// How many non-archived campaigns or tickets reference a brand, market or channel.
+pub async fn count_references(
+    c: &mut AnyConnection,
+    brand_id: Option<i64>,
+    market_id: Option<i64>,
+    channel_id: Option<i64>,
+) -> AppResult<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tickets t JOIN campaigns c ON c.id = t.campaign_id \
+         WHERE t.status NOT IN ('CANCELLED', 'TRAFFICKED_SUCCESS') \
+         AND ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
+         AND ($3 IS NULL OR t.channel_id = $3)",
+    )
+    .bind(brand_id)
+    .bind(market_id)
+    .bind(channel_id)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}
+
+// ---------------------------------------------------------------- tickets
+
+const TICKET_SELECT: &str = "SELECT t.*, ch.code AS channel_code, ch.platform AS platform \
+     FROM tickets t JOIN channels ch ON ch.id = t.channel_id";
+
+fn ticket_from_row(r: &AnyRow) -> AppResult<Ticket> {
+    let status: String = r.try_get("status")?;
+    let request_type: String = r.try_get("request_type")?;
+    let platform: String = r.try_get("platform")?;
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        channel_code: r.try_get("channel_code")?,
+        platform: Platform::parse("platform", &platform)?,
+        request_type: RequestType::parse("request_type", &request_type)?,
+        status: TicketStatus::parse("status", &status)?,
+        platform_name: r.try_get("platform_name")?,
+        payload_config: json_col(r, "payload_config")?,
+        qa_report: opt_json_col(r, "qa_report")?,
+        external_ids: json_col(r, "external_ids")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct TicketFilter {
+    pub campaign_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub status: Option<TicketStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn list_tickets(c: &mut AnyConnection, f: &TicketFilter) -> AppResult<Vec<Ticket>> {
+    let sql = format!(
+        "{TICKET_SELECT} WHERE ($1 IS NULL OR t.campaign_id = $1) AND ($2 IS NULL OR t.channel_id = $2) \
+         AND ($3 IS NULL OR t.status = $3) ORDER BY t.id LIMIT $4 OFFSET $5"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.campaign_id)
+        .bind(f.channel_id)
+        .bind(f.status.map(|s| s.as_str()))
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(ticket_from_row).collect()
+}
+
+pub async fn get_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Option<Ticket>> {
+    let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
+/// Tickets whose name depends on a campaign, brand, market or channel.
+pub async fn tickets_using(
+    c: &mut AnyConnection,
+    brand_id: Option<i64>,
+    market_id: Option<i64>,
+    channel_id: Option<i64>,
+    campaign_id: Option<i64>,
+) -> AppResult<Vec<Ticket>> {
+    let sql = format!(
+        "{TICKET_SELECT} JOIN campaigns c ON c.id = t.campaign_id \
+         WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
+         AND ($3 IS NULL OR t.channel_id = $3) AND ($4 IS NULL OR t.campaign_id = $4) ORDER BY t.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(brand_id)
+        .bind(market_id)
+        .bind(channel_id)
+        .bind(campaign_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(ticket_from_row).collect()
+}
+
+pub struct NewTicket<'a> {
+    pub campaign_id: i64,
+    pub channel_id: i64,
+    pub request_type: RequestType,
+    pub payload_config: &'a serde_json::Value,
+    pub platform_name: &'a str,
+}
+
+pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResult<i64> {
+    let now = now_text();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO tickets (campaign_id, channel_id, request_type, payload_config, platform_name, \
+         status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(n.campaign_id)
+    .bind(n.channel_id)
+    .bind(n.request_type.as_str())
+    .bind(n.payload_config.to_string())
+    .bind(n.platform_name)
+    .bind(TicketStatus::Draft.as_str())
+    .bind(&now)
+    .fetch_one(c)
+    .await?;
+    Ok(id)
+}
+
+/// Write a ticket's editable fields, guarded by its version: returns false when another
+/// writer changed it first.
+pub async fn update_ticket_row(
+    c: &mut AnyConnection,
+    t: &Ticket,
+    channel_id: i64,
+    expected_version: i64,
+) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE tickets SET channel_id = $1, request_type = $2, payload_config = $3, \
+         platform_name = $4, status = $5, qa_report = $6, external_ids = $7, version = version + 1, \
+         updated_at = $8 WHERE id = $9 AND version = $10",
+    )
+    .bind(channel_id)
+    .bind(t.request_type.as_str())
+    .bind(t.payload_config.to_string())
+    .bind(&t.platform_name)
+    .bind(t.status.as_str())
+    .bind(t.qa_report.as_ref().map(|v| v.to_string()))
+    .bind(t.external_ids.to_string())
+    .bind(now_text())
+    .bind(t.id)
+    .bind(expected_version)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn append_history(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    event: &str,
+    from: Option<TicketStatus>,
+    to: TicketStatus,
+    actor: &str,
+    detail: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ticket_id)
+    .bind(event)
+    .bind(from.map(|s| s.as_str()))
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(detail)
+    .bind(now_text())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn ticket_history(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
+    let rows = sqlx::query("SELECT * FROM ticket_history WHERE ticket_id = $1 ORDER BY id")
+        .bind(ticket_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let from: Option<String> = r.try_get("from_status")?;
+            let to: String = r.try_get("to_status")?;
+            Ok(HistoryEntry {
+                id: r.try_get("id")?,
+                event: r.try_get("event")?,
+                from_status: from
+                    .map(|s| TicketStatus::parse("from_status", &s))
+                    .transpose()?,
+                to_status: TicketStatus::parse("to_status", &to)?,
+                actor: r.try_get("actor")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- taxonomy conventions
+
+pub async fn active_convention(c: &mut AnyConnection) -> AppResult<Option<String>> {
+    let def: Option<String> =
+        sqlx::query_scalar("SELECT definition FROM taxonomy_conventions WHERE active = $1 ORDER BY id DESC LIMIT 1")
+            .bind(true)
+            .fetch_optional(c)
+            .await?;
+    Ok(def)
+}
+
+pub async fn insert_convention(c: &mut AnyConnection, name: &str, definition: &str) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO taxonomy_conventions (name, definition, active, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(name)
+    .bind(definition)
+    .bind(true)
+    .bind(now_text())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn archived_at(archived: bool) -> Option<String> {
+    archived.then(now_text)
+}
+
+fn duplicate(entity: &str, field: &str, code: &str, e: sqlx::Error) -> AppError {
+    if is_unique_violation(&e) {
+        AppError::conflict(
+            Some(field),
+            format!("a {entity} with code \"{code}\" already exists; pick another code or update the existing {entity}"),
+        )
+    } else {
+        e.into()
+    }
+}

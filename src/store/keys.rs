@@ -1,0 +1,86 @@
+//! API keys: only the SHA-256 of a key is stored.
+
+use sqlx::{AnyConnection, Row};
+
+use crate::domain::now_text;
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub key_prefix: String,
+    pub created_at: String,
+    pub revoked: bool,
+    pub last_used_at: Option<String>,
+}
+
+pub async fn insert_key(
+    c: &mut AnyConnection,
+    name: &str,
+    role: &str,
+    key_hash: &str,
+    key_prefix: &str,
+) -> AppResult<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_keys (name, role, key_hash, key_prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(role)
+    .bind(key_hash)
+    .bind(key_prefix)
+    .bind(now_text())
+    .fetch_one(c)
+    .await?;
+    Ok(id)
+}
+
+/// The live (not revoked) key with this hash: (id, name, role).
+pub async fn find_live_key(c: &mut AnyConnection, key_hash: &str) -> AppResult<Option<(i64, String, String)>> {
+    let row = sqlx::query(
+        "SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(key_hash)
+    .fetch_optional(c)
+    .await?;
+    row.map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("role")?)))
+        .transpose()
+}
+
+pub async fn touch_key(c: &mut AnyConnection, id: i64) -> AppResult<()> {
+    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+        .bind(now_text())
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_keys(c: &mut AnyConnection) -> AppResult<Vec<ApiKeyRecord>> {
+    let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id").fetch_all(c).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ApiKeyRecord {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                key_prefix: r.try_get("key_prefix")?,
+                created_at: r.try_get("created_at")?,
+                revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+                last_used_at: r.try_get("last_used_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revoke by id; returns whether a live key was revoked.
+pub async fn revoke_key(c: &mut AnyConnection, id: i64) -> AppResult<bool> {
+    let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_text())
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,155 @@
+//! The relational store: one code path over SQLite (embedded default) and PostgreSQL,
+//! chosen by the database URL at run time. Queries use `$N` placeholders, which both
+//! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
+
+mod governance;
+mod keys;
+
+pub use governance::*;
+pub use keys::*;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Turn what a user typed into a URL sqlx understands: a bare path means a SQLite file,
+/// and a SQLite file is created when missing.
+pub fn normalize_database_url(raw: &str) -> AppResult<(String, Backend)> {
+    let raw = raw.trim();
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        return Ok((raw.to_owned(), Backend::Postgres));
+    }
+    let url = if raw.starts_with("sqlite:") {
+        raw.to_owned()
+    } else if raw.contains("://") {
+        return Err(AppError::validation(
+            "DATABASE_URL",
+            format!(
+                "unsupported database URL scheme in \"{}\"; use a SQLite file path (omnitraffick.db), sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
+                raw.split("://").next().unwrap_or_default()
+            ),
+        ));
+    } else {
+        format!("sqlite://{raw}")
+    };
+    let url = if url.contains("mode=") || url.contains(":memory:") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    Ok((url, Backend::Sqlite))
+}
+
+impl Db {
+    pub async fn connect(raw_url: &str) -> AppResult<Self> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = normalize_database_url(raw_url)?;
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| {
+            AppError::validation("DATABASE_URL", format!("cannot be parsed: {e}"))
+        })?;
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                // One SQLite file has one writer at a time; a few readers beside it are enough.
+                .max_connections(4)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .execute(conn)
+                        .await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(raw_url, backend, e))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Apply pending migrations for this backend.
+    pub async fn migrate(&self) -> AppResult<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begin a transaction that will write. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`) so two writers queue on the busy timeout instead of deadlocking
+    /// when both try to upgrade a read lock.
+    pub async fn begin_write(&self) -> AppResult<Transaction<'static, Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> AppResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn connect_error(raw_url: &str, backend: Backend, e: sqlx::Error) -> AppError {
+    // Never echo a URL that may carry a password.
+    let what = match backend {
+        Backend::Sqlite => format!("the SQLite database at {raw_url}"),
+        Backend::Postgres => "the PostgreSQL database in DATABASE_URL".to_owned(),
+    };
+    AppError::Internal(format!("cannot open {what}: {e}"))
+}
+
+/// Read a boolean column stored as BOOLEAN (PostgreSQL) or INTEGER (SQLite).
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> AppResult<bool> {
+    match row.try_get::<bool, _>(col) {
+        Ok(b) => Ok(b),
+        Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
+    }
+}
+
+/// Whether an error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
