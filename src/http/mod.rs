@@ -68,6 +68,7 @@ struct EdgeState {
     no_auth: bool,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
+    max_body_bytes: usize,
 }
 
 fn error_response(status: StatusCode, err: &AppError) -> Response {
@@ -146,7 +147,39 @@ async fn guard(State(st): State<EdgeState>, headers: HeaderMap, mut req: Request
         }
     };
     req.extensions_mut().insert(principal);
+    if req.method() == axum::http::Method::POST {
+        req = match check_json_rpc_body(req, st.max_body_bytes).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+    }
     next.run(req).await
+}
+
+/// A JSON-RPC error response with no id, as the spec requires for unparseable input.
+fn json_rpc_error(status: StatusCode, code: i64, message: String) -> Response {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": { "code": code, "message": message } });
+    (status, Json(body)).into_response()
+}
+
+/// Read the body within the size limit and make sure it is JSON, so a malformed or oversized
+/// request gets a JSON-RPC error (-32700 parse error, or 413) instead of a transport error.
+async fn check_json_rpc_body(req: Request, limit: usize) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(json_rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("request body is larger than the {limit}-byte limit; send smaller requests"),
+            ));
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(json_rpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: the body is not valid JSON ({e})")));
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -185,6 +218,7 @@ pub fn router(services: AppServices, db: Db, opts: &HttpOptions, shutdown: Cance
         no_auth: opts.no_auth,
         hosts: Arc::new(hosts),
         origins: Arc::new(opts.allowed_origins.clone()),
+        max_body_bytes: opts.max_body_bytes,
     };
     let guarded = Router::new()
         .nest_service("/mcp", mcp)

@@ -63,7 +63,6 @@ impl IntoCallToolResult for ToolError {
     }
 }
 
-pub type ToolResult<T> = Result<rmcp::Json<T>, ToolError>;
 
 fn level_rank(l: LoggingLevel) -> u8 {
     match l {

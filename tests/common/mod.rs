@@ -1,0 +1,187 @@
+//! Shared test helpers: a fresh database per test (SQLite by default, PostgreSQL when
+//! TEST_DATABASE_URL is set), an in-process HTTP server, and MCP clients over both transports.
+#![allow(dead_code)]
+
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use std::net::SocketAddr;
+use tokio_util::sync::CancellationToken;
+
+use omnitraffick::auth::{self, Role};
+use omnitraffick::http::{self, HttpOptions};
+use omnitraffick::mcp::AppServices;
+use omnitraffick::startup;
+use omnitraffick::store::Db;
+
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Create a fresh, empty database: a SQLite file in a temp dir, or a new PostgreSQL
+/// database on the server in TEST_DATABASE_URL.
+pub async fn fresh_db() -> TestDb {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if !admin.trim().is_empty() => {
+            use sqlx::Connection;
+            let name = format!("omni_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("TEST_DATABASE_URL must point at a reachable PostgreSQL server");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL has a database part");
+            TestDb { url: format!("{base}/{name}"), _dir: None }
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = dir.path().join("test.db").to_string_lossy().into_owned();
+            TestDb { url, _dir: Some(dir) }
+        }
+    }
+}
+
+pub async fn open(db: &TestDb) -> (Db, AppServices) {
+    startup::open(&db.url).await.expect("open database")
+}
+
+pub async fn key(db: &Db, role: Role) -> String {
+    auth::create_key(db, &format!("test-{}", role.as_str()), role).await.expect("create key").0
+}
+
+/// An HTTP server on an ephemeral loopback port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: Db,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb, no_auth: bool) -> Self {
+        Self::start_with(db, |o| o.no_auth = no_auth).await
+    }
+
+    pub async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut HttpOptions)) -> Self {
+        let (db, services) = open(db).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut opts = HttpOptions::loopback(addr);
+        tweak(&mut opts);
+        let shutdown = CancellationToken::new();
+        let app = http::router(services, db.clone(), &opts, shutdown.child_token());
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+                .expect("serve");
+        });
+        Self { addr, db, shutdown, handle }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.handle.await;
+        self.db.close().await;
+    }
+}
+
+fn client_info() -> ClientConfig {
+    ClientConfig::new(ClientCapabilities::default(), Implementation::new("omnitraffick-tests", "0.1.0"))
+}
+
+pub async fn connect_http(server: &TestServer, key: Option<&str>) -> Client {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(server.url("/mcp"));
+    if let Some(k) = key {
+        config = config.auth_header(k.to_owned());
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
+    client_info().serve(transport).await.expect("MCP client connects over HTTP")
+}
+
+pub async fn connect_stdio(db: &TestDb) -> Client {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"));
+    cmd.args(["serve", "--stdio"]).env("DATABASE_URL", &db.url).env("OMNITRAFFICK_LOG", "warn");
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn omnitraffick serve --stdio");
+    client_info().serve(transport).await.expect("MCP client connects over stdio")
+}
+
+/// Result of a tool call: whether it was a tool error, and its JSON payload
+/// (structured content on success, the parsed error body on failure).
+#[derive(Debug)]
+pub struct Outcome {
+    pub is_error: bool,
+    pub value: Value,
+}
+
+impl Outcome {
+    pub fn ok(self) -> Value {
+        assert!(!self.is_error, "expected success, got {}", self.value);
+        self.value
+    }
+
+    /// The `error` object of a tool error.
+    pub fn err(self) -> Value {
+        assert!(self.is_error, "expected a tool error, got {}", self.value);
+        self.value["error"].clone()
+    }
+}
+
+pub async fn call(client: &Client, tool: &str, args: Value) -> Outcome {
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+    let is_error = result.is_error == Some(true);
+    let value = if let Some(s) = result.structured_content.clone() {
+        s
+    } else {
+        let text = result
+            .content
+            .iter()
+            .find_map(|c| c.as_text().map(|t| t.text.clone()))
+            .unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Outcome { is_error, value }
+}
+
+/// Create the seed example: market US, brand DIS, channel META, campaign "Moana Launch!" 2026.
+/// Returns the campaign id.
+pub async fn seed_example(client: &Client) -> i64 {
+    call(client, "create_market", serde_json::json!({"code": "US", "country": "US", "region": "NA"})).await.ok();
+    call(
+        client,
+        "create_brand",
+        serde_json::json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
+    )
+    .await
+    .ok();
+    call(client, "create_channel", serde_json::json!({"code": "META", "platform": "META", "account_id": "1234567890"}))
+        .await
+        .ok();
+    let campaign = call(
+        client,
+        "create_campaign",
+        serde_json::json!({"brand_code": "DIS", "market_code": "US", "name": "Moana Launch!", "year": 2026, "daily_budget": "1500.00"}),
+    )
+    .await
+    .ok();
+    campaign["id"].as_i64().expect("campaign id")
+}
