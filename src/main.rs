@@ -83,6 +83,9 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         db.close().await;
         return Ok(());
     }
+    if !args.no_auth {
+        bootstrap_key(&db).await?;
+    }
     let opts = HttpOptions {
         bind: args.bind,
         no_auth: args.no_auth,
@@ -99,6 +102,23 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     });
     http::serve(services, db.clone(), opts, shutdown).await?;
     db.close().await;
+    Ok(())
+}
+
+/// On a brand-new database nobody could connect over HTTP, so the first start creates an
+/// admin key and shows it once on the terminal (never in the log).
+async fn bootstrap_key(db: &omnitraffick::store::Db) -> anyhow::Result<()> {
+    let mut conn = db.pool().acquire().await?;
+    if store::count_live_keys(&mut conn).await? > 0 {
+        return Ok(());
+    }
+    drop(conn);
+    let (key, id) = auth::create_key(db, "bootstrap-admin", Role::Admin).await?;
+    eprintln!(
+        "\nNo API keys existed, so an admin key (#{id} \"bootstrap-admin\") was created. It is shown only this once:\n\n    {key}\n\n\
+         Use it as `Authorization: Bearer <key>`; create more with `omnitraffick keys create --role ROLE --name NAME`\n\
+         and revoke this one with `omnitraffick keys revoke {id}` once you have your own.\n"
+    );
     Ok(())
 }
 

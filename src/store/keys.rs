@@ -84,3 +84,10 @@ pub async fn revoke_key(c: &mut AnyConnection, id: i64) -> AppResult<bool> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+pub async fn count_live_keys(c: &mut AnyConnection) -> AppResult<i64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")
+        .fetch_one(c)
+        .await?;
+    Ok(n)
+}
