@@ -9,8 +9,9 @@ pub use governance::*;
 pub use keys::*;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{AppError, AppResult};
@@ -25,6 +26,40 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer per file. Queueing writers here, in process, is much faster
+    /// than letting them spin on SQLite's busy handler (which sleeps in steps of milliseconds).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds the in-process writer slot until it ends.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> AppResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> AppResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -89,7 +124,11 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| connect_error(raw_url, backend, e))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Apply pending migrations for this backend.
@@ -113,12 +152,18 @@ impl Db {
     /// Begin a transaction that will write. SQLite takes the write lock up front
     /// (`BEGIN IMMEDIATE`) so two writers queue on the busy timeout instead of deadlocking
     /// when both try to upgrade a read lock.
-    pub async fn begin_write(&self) -> AppResult<Transaction<'static, Any>> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(tx)
+    pub async fn begin_write(&self) -> AppResult<WriteTx> {
+        match self.backend {
+            Backend::Sqlite => {
+                let slot = self.sqlite_writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, _slot: Some(slot) })
+            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _slot: None,
+            }),
+        }
     }
 
     /// A cheap round trip, for readiness checks.
