@@ -15,7 +15,10 @@ use omnitraffick::http::{self, HttpOptions};
 use omnitraffick::{governance::*, startup};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -33,7 +36,12 @@ async fn main() -> anyhow::Result<()> {
 
     let op = omnitraffick::auth::Principal::local_operator();
     let g = &services.governance;
-    g.create_market(CreateMarketInput { code: "US".into(), country: "US".into(), region: "NA".into() }).await?;
+    g.create_market(CreateMarketInput {
+        code: "US".into(),
+        country: "US".into(),
+        region: "NA".into(),
+    })
+    .await?;
     g.create_brand(CreateBrandInput {
         name: "Disney".into(),
         code: "DIS".into(),
@@ -45,7 +53,12 @@ async fn main() -> anyhow::Result<()> {
         tiktok_pixel_code: None,
     })
     .await?;
-    g.create_channel(CreateChannelInput { code: "META".into(), platform: "META".into(), account_id: "1234567890".into() }).await?;
+    g.create_channel(CreateChannelInput {
+        code: "META".into(),
+        platform: "META".into(),
+        account_id: "1234567890".into(),
+    })
+    .await?;
     let campaign = g
         .create_campaign(CreateCampaignInput {
             brand_code: "DIS".into(),
@@ -64,10 +77,17 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let app = http::router(services.clone(), db.clone(), &HttpOptions::loopback(addr), shutdown.child_token());
+    let app = http::router(
+        services.clone(),
+        db.clone(),
+        &HttpOptions::loopback(addr),
+        shutdown.child_token(),
+    );
     let token = shutdown.clone();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { token.cancelled().await }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await;
     });
 
     let mut handles = Vec::new();
@@ -80,7 +100,10 @@ async fn main() -> anyhow::Result<()> {
         handles.push(tokio::spawn(async move {
             let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
             let transport = StreamableHttpClientTransport::from_config(config);
-            let info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("bench", "0"));
+            let info = ClientConfig::new(
+                ClientCapabilities::default(),
+                Implementation::new("bench", "0"),
+            );
             let client = info.serve(transport).await.expect("connect");
             let mut latencies = Vec::with_capacity(per_client);
             let mut errors = 0usize;
@@ -92,7 +115,10 @@ async fn main() -> anyhow::Result<()> {
                 });
                 let t = Instant::now();
                 let r = client
-                    .call_tool(CallToolRequestParams::new("create_ticket").with_arguments(args.as_object().cloned().unwrap_or_default()))
+                    .call_tool(
+                        CallToolRequestParams::new("create_ticket")
+                            .with_arguments(args.as_object().cloned().unwrap_or_default()),
+                    )
                     .await;
                 latencies.push(t.elapsed());
                 if !matches!(r, Ok(ref res) if res.is_error != Some(true)) {
@@ -112,15 +138,40 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     all.sort();
-    let stored = g.list_tickets(ListTicketsInput { limit: Some(1), offset: Some((all.len() - 1) as u32), ..Default::default() }).await?;
-    println!("create_ticket over MCP Streamable HTTP, SQLite, {clients} clients, {} calls", all.len());
+    let stored = g
+        .list_tickets(ListTicketsInput {
+            limit: Some(1),
+            offset: Some((all.len() - 1) as u32),
+            ..Default::default()
+        })
+        .await?;
+    println!(
+        "create_ticket over MCP Streamable HTTP, SQLite, {clients} clients, {} calls",
+        all.len()
+    );
     println!("  total      {:.2} s", elapsed.as_secs_f64());
-    println!("  throughput {:.0} calls/s", all.len() as f64 / elapsed.as_secs_f64());
-    println!("  p50        {:.2} ms", percentile(&all, 0.50).as_secs_f64() * 1e3);
-    println!("  p99        {:.2} ms", percentile(&all, 0.99).as_secs_f64() * 1e3);
-    println!("  max        {:.2} ms", all.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0));
+    println!(
+        "  throughput {:.0} calls/s",
+        all.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  p50        {:.2} ms",
+        percentile(&all, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "  p99        {:.2} ms",
+        percentile(&all, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  max        {:.2} ms",
+        all.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0)
+    );
     println!("  errors     {errors}");
-    println!("  stored     {} (last ticket present: {})", all.len(), !stored.tickets.is_empty());
+    println!(
+        "  stored     {} (last ticket present: {})",
+        all.len(),
+        !stored.tickets.is_empty()
+    );
     shutdown.cancel();
     let _ = server.await;
     Ok(())

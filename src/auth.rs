@@ -145,7 +145,10 @@ fn new_key() -> String {
 pub async fn create_key(db: &Db, name: &str, role: Role) -> AppResult<(String, i64)> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(AppError::validation("name", "give the key a name, e.g. --name claude-desktop"));
+        return Err(AppError::validation(
+            "name",
+            "give the key a name, e.g. --name claude-desktop",
+        ));
     }
     let key = new_key();
     let mut conn = db.pool().acquire().await?;

@@ -17,7 +17,13 @@ use std::net::SocketAddr;
 )]
 pub struct Cli {
     /// Database: a SQLite file path (created if missing), sqlite://PATH, or postgres://USER:PASS@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = "omnitraffick.db", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "omnitraffick.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Log format on stderr.
@@ -64,11 +70,19 @@ pub struct ServeArgs {
     pub no_auth: bool,
 
     /// Host names clients may use to reach the server (DNS-rebinding protection). Loopback names are always allowed.
-    #[arg(long = "allowed-host", env = "OMNITRAFFICK_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-host",
+        env = "OMNITRAFFICK_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
 
     /// Browser origins allowed to call /mcp, e.g. https://app.example.com:443. Requests with any other Origin get 403.
-    #[arg(long = "allowed-origin", env = "OMNITRAFFICK_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-origin",
+        env = "OMNITRAFFICK_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
 
     /// Largest accepted request body in bytes; bigger ones get 413.
@@ -90,7 +104,5 @@ pub enum KeysCommand {
     /// List keys (never the keys themselves).
     List,
     /// Revoke a key by id; it stops working within 30 seconds.
-    Revoke {
-        id: i64,
-    },
+    Revoke { id: i64 },
 }

@@ -12,7 +12,9 @@ use omnitraffick::{startup, store};
 fn init_tracing(cli: &Cli) {
     // Logs always go to stderr: stdout carries the MCP stdio protocol.
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Human => builder.init(),
@@ -40,14 +42,20 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Create { role, name } => {
             let role = Role::parse(role)?;
             let (key, id) = auth::create_key(&db, name, role).await?;
-            println!("Created {} key #{id} \"{}\". Store it now: it is shown only once.", role.as_str(), name.trim());
+            println!(
+                "Created {} key #{id} \"{}\". Store it now: it is shown only once.",
+                role.as_str(),
+                name.trim()
+            );
             println!("{key}");
         }
         KeysCommand::List => {
             let mut conn = db.pool().acquire().await?;
             let keys = store::list_keys(&mut conn).await?;
             if keys.is_empty() {
-                println!("no keys yet; create one with `omnitraffick keys create --role admin --name NAME`");
+                println!(
+                    "no keys yet; create one with `omnitraffick keys create --role admin --name NAME`"
+                );
             }
             for k in keys {
                 println!(
@@ -75,10 +83,14 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
-    let (db, services) = startup::open(&cli.database_url).await.context("starting up")?;
+    let (db, services) = startup::open(&cli.database_url)
+        .await
+        .context("starting up")?;
     if args.stdio {
         tracing::info!("serving MCP over stdio as the local operator");
-        let server = OmniMcp::for_stdio(services).serve(rmcp::transport::stdio()).await?;
+        let server = OmniMcp::for_stdio(services)
+            .serve(rmcp::transport::stdio())
+            .await?;
         server.waiting().await?;
         db.close().await;
         return Ok(());

@@ -10,8 +10,20 @@ use omnitraffick::governance::*;
 use serde_json::json;
 
 async fn seeded(g: &Governance) -> (i64, i64) {
-    g.create_market(CreateMarketInput { code: "US".into(), country: "us".into(), region: "NA".into() }).await.unwrap();
-    g.create_market(CreateMarketInput { code: "GB".into(), country: "GB".into(), region: "EMEA".into() }).await.unwrap();
+    g.create_market(CreateMarketInput {
+        code: "US".into(),
+        country: "us".into(),
+        region: "NA".into(),
+    })
+    .await
+    .unwrap();
+    g.create_market(CreateMarketInput {
+        code: "GB".into(),
+        country: "GB".into(),
+        region: "EMEA".into(),
+    })
+    .await
+    .unwrap();
     g.create_brand(CreateBrandInput {
         name: "Disney".into(),
         code: "DIS".into(),
@@ -24,8 +36,20 @@ async fn seeded(g: &Governance) -> (i64, i64) {
     })
     .await
     .unwrap();
-    g.create_channel(CreateChannelInput { code: "META".into(), platform: "META".into(), account_id: "act_1234567890".into() }).await.unwrap();
-    g.create_channel(CreateChannelInput { code: "GADS".into(), platform: "google_ads".into(), account_id: "123-456-7890".into() }).await.unwrap();
+    g.create_channel(CreateChannelInput {
+        code: "META".into(),
+        platform: "META".into(),
+        account_id: "act_1234567890".into(),
+    })
+    .await
+    .unwrap();
+    g.create_channel(CreateChannelInput {
+        code: "GADS".into(),
+        platform: "google_ads".into(),
+        account_id: "123-456-7890".into(),
+    })
+    .await
+    .unwrap();
     let k = g
         .create_campaign(CreateCampaignInput {
             brand_code: "DIS".into(),
@@ -41,7 +65,15 @@ async fn seeded(g: &Governance) -> (i64, i64) {
         .unwrap();
     let op = Principal::local_operator();
     let draft = g
-        .create_ticket(&op, CreateTicketInput { campaign_id: k.id, channel_code: "META".into(), request_type: None, payload_config: None })
+        .create_ticket(
+            &op,
+            CreateTicketInput {
+                campaign_id: k.id,
+                channel_code: "META".into(),
+                request_type: None,
+                payload_config: None,
+            },
+        )
         .await
         .unwrap();
     (k.id, draft.id)
@@ -59,11 +91,21 @@ async fn values_are_normalised_and_money_is_exact() {
     let brands = g.list_brands(ListInput::default()).await.unwrap().brands;
     assert_eq!(brands[0].daily_budget_limit_minor, Some(5_000_000));
     assert!(brands[0].family_friendly);
-    let channels = g.list_channels(ListInput::default()).await.unwrap().channels;
+    let channels = g
+        .list_channels(ListInput::default())
+        .await
+        .unwrap()
+        .channels;
     let ids: Vec<_> = channels.iter().map(|c| c.account_id.as_str()).collect();
     assert_eq!(ids, ["1234567890", "1234567890"]);
     let markets = g.list_markets(ListInput::default()).await.unwrap().markets;
-    assert_eq!(markets.iter().map(|m| m.country.as_str()).collect::<Vec<_>>(), ["GB", "US"]);
+    assert_eq!(
+        markets
+            .iter()
+            .map(|m| m.country.as_str())
+            .collect::<Vec<_>>(),
+        ["GB", "US"]
+    );
 
     let e = g
         .create_campaign(CreateCampaignInput {
@@ -103,72 +145,116 @@ async fn renaming_a_code_renames_drafts_and_keeps_live_names() {
     let op = Principal::local_operator();
     let (campaign_id, draft_id) = seeded(g).await;
     let live = g
-        .create_ticket(&op, CreateTicketInput { campaign_id, channel_code: "GADS".into(), request_type: None, payload_config: Some(json!({})) })
+        .create_ticket(
+            &op,
+            CreateTicketInput {
+                campaign_id,
+                channel_code: "GADS".into(),
+                request_type: None,
+                payload_config: Some(json!({})),
+            },
+        )
         .await
         .unwrap();
-    for s in [TicketStatus::ReadyForApi, TicketStatus::Queued, TicketStatus::Deploying, TicketStatus::TraffickedSuccess] {
-        g.transition_ticket("worker", live.id, s, None).await.unwrap();
+    for s in [
+        TicketStatus::ReadyForApi,
+        TicketStatus::Queued,
+        TicketStatus::Deploying,
+        TicketStatus::TraffickedSuccess,
+    ] {
+        g.transition_ticket("worker", live.id, s, None)
+            .await
+            .unwrap();
     }
 
     let preview = g
-        .rename_impact(RenameImpactInput { segment: "brand".into(), code: "DIS".into(), new_code: "DSNY".into() })
+        .rename_impact(RenameImpactInput {
+            segment: "brand".into(),
+            code: "DIS".into(),
+            new_code: "DSNY".into(),
+        })
         .await
         .unwrap();
     assert_eq!(preview.campaign_ids, [campaign_id]);
     assert_eq!(preview.renamed_tickets.len(), 1);
     assert_eq!(preview.renamed_tickets[0].ticket_id, draft_id);
-    assert_eq!(preview.renamed_tickets[0].new_name, "DSNY_US_META_2026_MoanaLaunch");
+    assert_eq!(
+        preview.renamed_tickets[0].new_name,
+        "DSNY_US_META_2026_MoanaLaunch"
+    );
     assert_eq!(preview.unchanged_live_tickets[0].ticket_id, live.id);
-    assert_eq!(preview.unchanged_live_tickets[0].new_name, "DIS_US_GADS_2026_MoanaLaunch");
+    assert_eq!(
+        preview.unchanged_live_tickets[0].new_name,
+        "DIS_US_GADS_2026_MoanaLaunch"
+    );
     // The preview changed nothing.
-    assert_eq!(g.get_ticket(draft_id).await.unwrap().ticket.platform_name, "DIS_US_META_2026_MoanaLaunch");
+    assert_eq!(
+        g.get_ticket(draft_id).await.unwrap().ticket.platform_name,
+        "DIS_US_META_2026_MoanaLaunch"
+    );
     assert!(g.get_brand("DIS").await.is_ok());
 
     let done = g
-        .update_brand(&op, UpdateBrandInput {
-            code: "DIS".into(),
-            new_code: Some("DSNY".into()),
-            name: None,
-            family_friendly: None,
-            currency: None,
-            daily_budget_limit: None,
-            lifetime_budget_limit: None,
-            meta_pixel_id: None,
-            tiktok_pixel_code: None,
-            archived: None,
-        })
+        .update_brand(
+            &op,
+            UpdateBrandInput {
+                code: "DIS".into(),
+                new_code: Some("DSNY".into()),
+                name: None,
+                family_friendly: None,
+                currency: None,
+                daily_budget_limit: None,
+                lifetime_budget_limit: None,
+                meta_pixel_id: None,
+                tiktok_pixel_code: None,
+                archived: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(done.brand.code, "DSNY");
     let draft = g.get_ticket(draft_id).await.unwrap();
     assert_eq!(draft.ticket.platform_name, "DSNY_US_META_2026_MoanaLaunch");
     assert_eq!(draft.history.last().unwrap().event, "RENAMED");
-    assert_eq!(g.get_ticket(live.id).await.unwrap().ticket.platform_name, "DIS_US_GADS_2026_MoanaLaunch");
+    assert_eq!(
+        g.get_ticket(live.id).await.unwrap().ticket.platform_name,
+        "DIS_US_GADS_2026_MoanaLaunch"
+    );
     assert!(g.get_brand("DIS").await.is_err());
 
     // Renaming onto an existing code is refused and changes nothing.
     let e = g
-        .rename_impact(RenameImpactInput { segment: "market".into(), code: "US".into(), new_code: "GB".into() })
+        .rename_impact(RenameImpactInput {
+            segment: "market".into(),
+            code: "US".into(),
+            new_code: "GB".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("new_code"));
 
     // A campaign's new name renames its drafts too.
     let up = g
-        .update_campaign(&op, UpdateCampaignInput {
-            campaign_id,
-            name: Some("Moana Premiere".into()),
-            year: None,
-            daily_budget: None,
-            lifetime_budget: None,
-            start_date: None,
-            end_date: None,
-            archived: None,
-        })
+        .update_campaign(
+            &op,
+            UpdateCampaignInput {
+                campaign_id,
+                name: Some("Moana Premiere".into()),
+                year: None,
+                daily_budget: None,
+                lifetime_budget: None,
+                start_date: None,
+                end_date: None,
+                archived: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(up.renamed_tickets.len(), 1);
-    assert_eq!(g.get_ticket(draft_id).await.unwrap().ticket.platform_name, "DSNY_US_META_2026_MoanaPremiere");
+    assert_eq!(
+        g.get_ticket(draft_id).await.unwrap().ticket.platform_name,
+        "DSNY_US_META_2026_MoanaPremiere"
+    );
 }
 
 #[tokio::test]
@@ -179,7 +265,9 @@ async fn archived_things_cannot_be_used_and_referenced_ones_cannot_change_identi
     let op = Principal::local_operator();
     let (campaign_id, _) = seeded(g).await;
 
-    g.archive_market(CodeInput { code: "GB".into() }).await.unwrap();
+    g.archive_market(CodeInput { code: "GB".into() })
+        .await
+        .unwrap();
     let e = g
         .create_campaign(CreateCampaignInput {
             brand_code: "DIS".into(),
@@ -195,35 +283,74 @@ async fn archived_things_cannot_be_used_and_referenced_ones_cannot_change_identi
         .unwrap_err();
     assert_eq!(e.code(), "CONFLICT");
     assert!(e.to_string().contains("archived"), "{e}");
-    assert_eq!(g.list_markets(ListInput::default()).await.unwrap().markets.len(), 1);
-    assert_eq!(g.list_markets(ListInput { include_archived: true }).await.unwrap().markets.len(), 2);
+    assert_eq!(
+        g.list_markets(ListInput::default())
+            .await
+            .unwrap()
+            .markets
+            .len(),
+        1
+    );
+    assert_eq!(
+        g.list_markets(ListInput {
+            include_archived: true
+        })
+        .await
+        .unwrap()
+        .markets
+        .len(),
+        2
+    );
 
-    g.archive_channel(CodeInput { code: "GADS".into() }).await.unwrap();
+    g.archive_channel(CodeInput {
+        code: "GADS".into(),
+    })
+    .await
+    .unwrap();
     let e = g
-        .create_ticket(&op, CreateTicketInput { campaign_id, channel_code: "GADS".into(), request_type: None, payload_config: None })
+        .create_ticket(
+            &op,
+            CreateTicketInput {
+                campaign_id,
+                channel_code: "GADS".into(),
+                request_type: None,
+                payload_config: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("channel_code"));
 
     let e = g
-        .update_brand(&op, UpdateBrandInput {
-            code: "DIS".into(),
-            new_code: None,
-            name: None,
-            family_friendly: None,
-            currency: Some("EUR".into()),
-            daily_budget_limit: None,
-            lifetime_budget_limit: None,
-            meta_pixel_id: None,
-            tiktok_pixel_code: None,
-            archived: None,
-        })
+        .update_brand(
+            &op,
+            UpdateBrandInput {
+                code: "DIS".into(),
+                new_code: None,
+                name: None,
+                family_friendly: None,
+                currency: Some("EUR".into()),
+                daily_budget_limit: None,
+                lifetime_budget_limit: None,
+                meta_pixel_id: None,
+                tiktok_pixel_code: None,
+                archived: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("currency"));
 
     let e = g
-        .update_channel(&op, UpdateChannelInput { code: "META".into(), new_code: None, account_id: Some("999".into()), archived: None })
+        .update_channel(
+            &op,
+            UpdateChannelInput {
+                code: "META".into(),
+                new_code: None,
+                account_id: Some("999".into()),
+                archived: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("account_id"));
@@ -237,35 +364,50 @@ async fn ticket_state_machine_and_history() {
     let op = Principal::local_operator();
     let (_, id) = seeded(g).await;
 
-    let e = g.transition_ticket("worker", id, TicketStatus::Queued, None).await.unwrap_err();
+    let e = g
+        .transition_ticket("worker", id, TicketStatus::Queued, None)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "INVALID_TRANSITION");
-    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, Some("all rules pass")).await.unwrap();
+    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, Some("all rules pass"))
+        .await
+        .unwrap();
     // Editing after QA sends the ticket back to DRAFT.
     let edited = g
-        .update_ticket(&op, UpdateTicketInput {
-            ticket_id: id,
-            payload_config: Some(json!({"objective": "SALES"})),
-            channel_code: None,
-            request_type: Some("budget_change".into()),
-            status: None,
-            expected_version: None,
-            reason: None,
-        })
+        .update_ticket(
+            &op,
+            UpdateTicketInput {
+                ticket_id: id,
+                payload_config: Some(json!({"objective": "SALES"})),
+                channel_code: None,
+                request_type: Some("budget_change".into()),
+                status: None,
+                expected_version: None,
+                reason: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(edited.ticket.status, TicketStatus::Draft);
-    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, None).await.unwrap();
-    g.transition_ticket("worker", id, TicketStatus::Queued, None).await.unwrap();
+    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, None)
+        .await
+        .unwrap();
+    g.transition_ticket("worker", id, TicketStatus::Queued, None)
+        .await
+        .unwrap();
     let e = g
-        .update_ticket(&op, UpdateTicketInput {
-            ticket_id: id,
-            payload_config: Some(json!({})),
-            channel_code: None,
-            request_type: None,
-            status: None,
-            expected_version: None,
-            reason: None,
-        })
+        .update_ticket(
+            &op,
+            UpdateTicketInput {
+                ticket_id: id,
+                payload_config: Some(json!({})),
+                channel_code: None,
+                request_type: None,
+                status: None,
+                expected_version: None,
+                reason: None,
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), "INVALID_TRANSITION");
@@ -275,7 +417,14 @@ async fn ticket_state_machine_and_history() {
     let trail: Vec<String> = view
         .history
         .iter()
-        .map(|h| format!("{}:{}->{}", h.event, h.from_status.map(|s| s.to_string()).unwrap_or_default(), h.to_status))
+        .map(|h| {
+            format!(
+                "{}:{}->{}",
+                h.event,
+                h.from_status.map(|s| s.to_string()).unwrap_or_default(),
+                h.to_status
+            )
+        })
         .collect();
     assert_eq!(
         trail,
@@ -290,11 +439,20 @@ async fn ticket_state_machine_and_history() {
     assert_eq!(view.ticket.version, 5);
 
     let filtered = g
-        .list_tickets(ListTicketsInput { status: Some("queued".into()), ..Default::default() })
+        .list_tickets(ListTicketsInput {
+            status: Some("queued".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(filtered.tickets.len(), 1);
-    let e = g.list_tickets(ListTicketsInput { limit: Some(0), ..Default::default() }).await.unwrap_err();
+    let e = g
+        .list_tickets(ListTicketsInput {
+            limit: Some(0),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.field(), Some("limit"));
 }
 
@@ -309,18 +467,27 @@ async fn concurrent_writers_do_not_lose_updates() {
         let g = g.clone();
         tasks.push(tokio::spawn(async move {
             let op = Principal::local_operator();
-            g.create_ticket(&op, CreateTicketInput {
-                campaign_id,
-                channel_code: "META".into(),
-                request_type: None,
-                payload_config: Some(json!({"n": i})),
-            })
+            g.create_ticket(
+                &op,
+                CreateTicketInput {
+                    campaign_id,
+                    channel_code: "META".into(),
+                    request_type: None,
+                    payload_config: Some(json!({"n": i})),
+                },
+            )
             .await
         }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let all = g.list_tickets(ListTicketsInput { limit: Some(500), ..Default::default() }).await.unwrap();
+    let all = g
+        .list_tickets(ListTicketsInput {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(all.tickets.len(), 41);
 }

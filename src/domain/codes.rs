@@ -46,7 +46,9 @@ impl Code {
             };
             return Err(AppError::validation(
                 field,
-                format!("\"{trimmed}\" may contain only upper-case letters A-Z and digits 0-9{hint}"),
+                format!(
+                    "\"{trimmed}\" may contain only upper-case letters A-Z and digits 0-9{hint}"
+                ),
             ));
         }
         Ok(Self(trimmed.to_owned()))
@@ -74,7 +76,9 @@ impl CountryCode {
         if up.len() != 2 || !up.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(AppError::validation(
                 field,
-                format!("\"{raw}\" is not an ISO 3166-1 alpha-2 country code; use two letters such as \"US\" or \"GB\""),
+                format!(
+                    "\"{raw}\" is not an ISO 3166-1 alpha-2 country code; use two letters such as \"US\" or \"GB\""
+                ),
             ));
         }
         Ok(Self(up))

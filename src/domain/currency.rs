@@ -5,29 +5,165 @@ use crate::error::AppError;
 
 /// Active ISO 4217 codes and their number of minor-unit digits.
 const ISO_4217: &[(&str, u8)] = &[
-    ("AED", 2), ("AFN", 2), ("ALL", 2), ("AMD", 2), ("ANG", 2), ("AOA", 2), ("ARS", 2),
-    ("AUD", 2), ("AWG", 2), ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BGN", 2),
-    ("BHD", 3), ("BIF", 0), ("BMD", 2), ("BND", 2), ("BOB", 2), ("BRL", 2), ("BSD", 2),
-    ("BTN", 2), ("BWP", 2), ("BYN", 2), ("BZD", 2), ("CAD", 2), ("CDF", 2), ("CHF", 2),
-    ("CLF", 4), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CRC", 2), ("CUP", 2), ("CVE", 2),
-    ("CZK", 2), ("DJF", 0), ("DKK", 2), ("DOP", 2), ("DZD", 2), ("EGP", 2), ("ERN", 2),
-    ("ETB", 2), ("EUR", 2), ("FJD", 2), ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2),
-    ("GIP", 2), ("GMD", 2), ("GNF", 0), ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2),
-    ("HTG", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2), ("INR", 2), ("IQD", 3), ("IRR", 2),
-    ("ISK", 0), ("JMD", 2), ("JOD", 3), ("JPY", 0), ("KES", 2), ("KGS", 2), ("KHR", 2),
-    ("KMF", 0), ("KPW", 2), ("KRW", 0), ("KWD", 3), ("KYD", 2), ("KZT", 2), ("LAK", 2),
-    ("LBP", 2), ("LKR", 2), ("LRD", 2), ("LSL", 2), ("LYD", 3), ("MAD", 2), ("MDL", 2),
-    ("MGA", 2), ("MKD", 2), ("MMK", 2), ("MNT", 2), ("MOP", 2), ("MRU", 2), ("MUR", 2),
-    ("MVR", 2), ("MWK", 2), ("MXN", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2), ("NGN", 2),
-    ("NIO", 2), ("NOK", 2), ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2),
-    ("PGK", 2), ("PHP", 2), ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2),
-    ("RSD", 2), ("RUB", 2), ("RWF", 0), ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2),
-    ("SEK", 2), ("SGD", 2), ("SHP", 2), ("SLE", 2), ("SOS", 2), ("SRD", 2), ("SSP", 2),
-    ("STN", 2), ("SVC", 2), ("SYP", 2), ("SZL", 2), ("THB", 2), ("TJS", 2), ("TMT", 2),
-    ("TND", 3), ("TOP", 2), ("TRY", 2), ("TTD", 2), ("TWD", 2), ("TZS", 2), ("UAH", 2),
-    ("UGX", 0), ("USD", 2), ("UYI", 0), ("UYU", 2), ("UYW", 4), ("UZS", 2), ("VES", 2),
-    ("VND", 0), ("VUV", 0), ("WST", 2), ("XAF", 0), ("XCD", 2), ("XCG", 2), ("XOF", 0),
-    ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
+    ("AED", 2),
+    ("AFN", 2),
+    ("ALL", 2),
+    ("AMD", 2),
+    ("ANG", 2),
+    ("AOA", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("AWG", 2),
+    ("AZN", 2),
+    ("BAM", 2),
+    ("BBD", 2),
+    ("BDT", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BIF", 0),
+    ("BMD", 2),
+    ("BND", 2),
+    ("BOB", 2),
+    ("BRL", 2),
+    ("BSD", 2),
+    ("BTN", 2),
+    ("BWP", 2),
+    ("BYN", 2),
+    ("BZD", 2),
+    ("CAD", 2),
+    ("CDF", 2),
+    ("CHF", 2),
+    ("CLF", 4),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CRC", 2),
+    ("CUP", 2),
+    ("CVE", 2),
+    ("CZK", 2),
+    ("DJF", 0),
+    ("DKK", 2),
+    ("DOP", 2),
+    ("DZD", 2),
+    ("EGP", 2),
+    ("ERN", 2),
+    ("ETB", 2),
+    ("EUR", 2),
+    ("FJD", 2),
+    ("FKP", 2),
+    ("GBP", 2),
+    ("GEL", 2),
+    ("GHS", 2),
+    ("GIP", 2),
+    ("GMD", 2),
+    ("GNF", 0),
+    ("GTQ", 2),
+    ("GYD", 2),
+    ("HKD", 2),
+    ("HNL", 2),
+    ("HTG", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("IQD", 3),
+    ("IRR", 2),
+    ("ISK", 0),
+    ("JMD", 2),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KGS", 2),
+    ("KHR", 2),
+    ("KMF", 0),
+    ("KPW", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("KYD", 2),
+    ("KZT", 2),
+    ("LAK", 2),
+    ("LBP", 2),
+    ("LKR", 2),
+    ("LRD", 2),
+    ("LSL", 2),
+    ("LYD", 3),
+    ("MAD", 2),
+    ("MDL", 2),
+    ("MGA", 2),
+    ("MKD", 2),
+    ("MMK", 2),
+    ("MNT", 2),
+    ("MOP", 2),
+    ("MRU", 2),
+    ("MUR", 2),
+    ("MVR", 2),
+    ("MWK", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("MZN", 2),
+    ("NAD", 2),
+    ("NGN", 2),
+    ("NIO", 2),
+    ("NOK", 2),
+    ("NPR", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PAB", 2),
+    ("PEN", 2),
+    ("PGK", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("PYG", 0),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("RUB", 2),
+    ("RWF", 0),
+    ("SAR", 2),
+    ("SBD", 2),
+    ("SCR", 2),
+    ("SDG", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("SHP", 2),
+    ("SLE", 2),
+    ("SOS", 2),
+    ("SRD", 2),
+    ("SSP", 2),
+    ("STN", 2),
+    ("SVC", 2),
+    ("SYP", 2),
+    ("SZL", 2),
+    ("THB", 2),
+    ("TJS", 2),
+    ("TMT", 2),
+    ("TND", 3),
+    ("TOP", 2),
+    ("TRY", 2),
+    ("TTD", 2),
+    ("TWD", 2),
+    ("TZS", 2),
+    ("UAH", 2),
+    ("UGX", 0),
+    ("USD", 2),
+    ("UYI", 0),
+    ("UYU", 2),
+    ("UYW", 4),
+    ("UZS", 2),
+    ("VES", 2),
+    ("VND", 0),
+    ("VUV", 0),
+    ("WST", 2),
+    ("XAF", 0),
+    ("XCD", 2),
+    ("XCG", 2),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("YER", 2),
+    ("ZAR", 2),
+    ("ZMW", 2),
+    ("ZWG", 2),
 ];
 
 /// An ISO 4217 currency code ("USD", "JPY").
@@ -51,7 +187,9 @@ impl Currency {
             }
             None => Err(AppError::validation(
                 field,
-                format!("\"{raw}\" is not an ISO 4217 currency code; use one such as \"USD\", \"EUR\" or \"JPY\""),
+                format!(
+                    "\"{raw}\" is not an ISO 4217 currency code; use one such as \"USD\", \"EUR\" or \"JPY\""
+                ),
             )),
         }
     }
@@ -120,7 +258,9 @@ impl Money {
         if int_part.is_empty() || !int_part.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad("the whole part must be digits"));
         }
-        if !frac_part.chars().all(|c| c.is_ascii_digit()) || (s.contains('.') && frac_part.is_empty()) {
+        if !frac_part.chars().all(|c| c.is_ascii_digit())
+            || (s.contains('.') && frac_part.is_empty())
+        {
             return Err(bad("the decimal part must be digits"));
         }
         let digits = currency.minor_digits() as usize;
@@ -135,7 +275,9 @@ impl Money {
         let mut frac: i64 = if frac_part.is_empty() {
             0
         } else {
-            frac_part.parse().map_err(|_| bad("the decimal part is invalid"))?
+            frac_part
+                .parse()
+                .map_err(|_| bad("the decimal part is invalid"))?
         };
         frac *= 10i64.pow((digits - frac_part.len()) as u32);
         let amount_minor = whole
@@ -194,12 +336,37 @@ mod tests {
 
     #[test]
     fn major_amounts_parse_exactly() {
-        assert_eq!(Money::parse_major("b", "19.99", cur("USD")).unwrap().amount_minor, 1999);
-        assert_eq!(Money::parse_major("b", "19.9", cur("USD")).unwrap().amount_minor, 1990);
-        assert_eq!(Money::parse_major("b", "5000", cur("JPY")).unwrap().amount_minor, 5000);
-        assert_eq!(Money::parse_major("b", "1.005", cur("KWD")).unwrap().amount_minor, 1005);
-        let e = Money::parse_major("budget.amount", "5000.5", cur("JPY")).unwrap_err().to_string();
-        assert!(e.starts_with("budget.amount:") && e.contains("JPY has 0 decimal places"), "{e}");
+        assert_eq!(
+            Money::parse_major("b", "19.99", cur("USD"))
+                .unwrap()
+                .amount_minor,
+            1999
+        );
+        assert_eq!(
+            Money::parse_major("b", "19.9", cur("USD"))
+                .unwrap()
+                .amount_minor,
+            1990
+        );
+        assert_eq!(
+            Money::parse_major("b", "5000", cur("JPY"))
+                .unwrap()
+                .amount_minor,
+            5000
+        );
+        assert_eq!(
+            Money::parse_major("b", "1.005", cur("KWD"))
+                .unwrap()
+                .amount_minor,
+            1005
+        );
+        let e = Money::parse_major("budget.amount", "5000.5", cur("JPY"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("budget.amount:") && e.contains("JPY has 0 decimal places"),
+            "{e}"
+        );
         assert!(Money::parse_major("b", "1.999", cur("USD")).is_err());
         assert!(Money::parse_major("b", "-1", cur("USD")).is_err());
         assert!(Money::parse_major("b", "1e3", cur("USD")).is_err());
@@ -213,7 +380,12 @@ mod tests {
 
     #[test]
     fn major_strings_round_trip() {
-        for (s, c) in [("0.01", "USD"), ("19.99", "EUR"), ("5000", "JPY"), ("0.001", "BHD")] {
+        for (s, c) in [
+            ("0.01", "USD"),
+            ("19.99", "EUR"),
+            ("5000", "JPY"),
+            ("0.001", "BHD"),
+        ] {
             let m = Money::parse_major("b", s, cur(c)).unwrap();
             assert_eq!(m.to_major_string(), s);
         }

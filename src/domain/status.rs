@@ -110,7 +110,11 @@ impl TicketStatus {
             format!(
                 "from {} a ticket may move to {}",
                 self.as_str(),
-                allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         Err(AppError::InvalidTransition {
@@ -147,10 +151,16 @@ mod tests {
 
     #[test]
     fn illegal_moves_are_refused_with_the_allowed_ones() {
-        let e = TraffickedSuccess.check_transition(Draft).unwrap_err().to_string();
+        let e = TraffickedSuccess
+            .check_transition(Draft)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("TRAFFICKED_SUCCESS is final"), "{e}");
         let e = Draft.check_transition(Queued).unwrap_err().to_string();
-        assert!(e.contains("may move to QA_FAILED, READY_FOR_API, CANCELLED"), "{e}");
+        assert!(
+            e.contains("may move to QA_FAILED, READY_FOR_API, CANCELLED"),
+            "{e}"
+        );
         assert!(Cancelled.check_transition(Draft).is_err());
         assert!(Queued.check_transition(TraffickedSuccess).is_err());
     }

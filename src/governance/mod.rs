@@ -127,7 +127,12 @@ fn next_offset(len: usize, limit: i64, offset: i64) -> Option<u32> {
 fn parse_date(field: &str, raw: &str) -> AppResult<String> {
     chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map(|d| d.format("%Y-%m-%d").to_string())
-        .map_err(|_| AppError::validation(field, format!("\"{raw}\" is not a date; use YYYY-MM-DD, e.g. 2026-03-01")))
+        .map_err(|_| {
+            AppError::validation(
+                field,
+                format!("\"{raw}\" is not a date; use YYYY-MM-DD, e.g. 2026-03-01"),
+            )
+        })
 }
 
 /// "" clears an optional text field; anything else sets it (trimmed).
@@ -139,14 +144,22 @@ fn optional_text(raw: Option<String>, current: Option<String>) -> Option<String>
     }
 }
 
-fn optional_money(field: &str, raw: Option<&str>, currency: Currency, current: Option<i64>) -> AppResult<Option<i64>> {
+fn optional_money(
+    field: &str,
+    raw: Option<&str>,
+    currency: Currency,
+    current: Option<i64>,
+) -> AppResult<Option<i64>> {
     match raw {
         None => Ok(current),
         Some(s) if s.trim().is_empty() => Ok(None),
         Some(s) => {
             let m = Money::parse_major(field, s, currency)?;
             if m.amount_minor == 0 {
-                return Err(AppError::validation(field, "must be greater than zero; use \"\" to remove it"));
+                return Err(AppError::validation(
+                    field,
+                    "must be greater than zero; use \"\" to remove it",
+                ));
             }
             Ok(Some(m.amount_minor))
         }
@@ -157,14 +170,20 @@ fn validate_year(year: i32) -> AppResult<()> {
     if (2000..=2100).contains(&year) {
         Ok(())
     } else {
-        Err(AppError::validation("year", format!("{year} is not a campaign year; use a four-digit year such as 2026")))
+        Err(AppError::validation(
+            "year",
+            format!("{year} is not a campaign year; use a four-digit year such as 2026"),
+        ))
     }
 }
 
 fn validate_account_id(platform: Platform, raw: &str) -> AppResult<String> {
     let s = raw.trim();
     let (digits, example) = match platform {
-        Platform::Meta => (s.strip_prefix("act_").unwrap_or(s).to_owned(), "\"1234567890\" (without act_)"),
+        Platform::Meta => (
+            s.strip_prefix("act_").unwrap_or(s).to_owned(),
+            "\"1234567890\" (without act_)",
+        ),
         Platform::Tiktok => (s.to_owned(), "\"7012345678901234567\""),
         Platform::GoogleAds => (s.replace('-', ""), "\"123-456-7890\""),
     };
@@ -184,42 +203,45 @@ fn validate_account_id(platform: Platform, raw: &str) -> AppResult<String> {
 
 async fn must_market(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Market> {
     let code = Code::parse(field, raw)?;
-    store::find_market(c, code.as_str())
-        .await?
-        .ok_or_else(|| AppError::not_found("market", code).with_field(field, "list_markets shows the codes"))
+    store::find_market(c, code.as_str()).await?.ok_or_else(|| {
+        AppError::not_found("market", code).with_field(field, "list_markets shows the codes")
+    })
 }
 
 async fn must_brand(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Brand> {
     let code = Code::parse(field, raw)?;
-    store::find_brand(c, code.as_str())
-        .await?
-        .ok_or_else(|| AppError::not_found("brand", code).with_field(field, "list_brands shows the codes"))
+    store::find_brand(c, code.as_str()).await?.ok_or_else(|| {
+        AppError::not_found("brand", code).with_field(field, "list_brands shows the codes")
+    })
 }
 
 async fn must_channel(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Channel> {
     let code = Code::parse(field, raw)?;
-    store::find_channel(c, code.as_str())
-        .await?
-        .ok_or_else(|| AppError::not_found("channel", code).with_field(field, "list_channels shows the codes"))
+    store::find_channel(c, code.as_str()).await?.ok_or_else(|| {
+        AppError::not_found("channel", code).with_field(field, "list_channels shows the codes")
+    })
 }
 
 async fn must_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Campaign> {
-    store::get_campaign(c, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("campaign", id).with_field("campaign_id", "list_campaigns shows the ids"))
+    store::get_campaign(c, id).await?.ok_or_else(|| {
+        AppError::not_found("campaign", id)
+            .with_field("campaign_id", "list_campaigns shows the ids")
+    })
 }
 
 async fn must_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Ticket> {
-    store::get_ticket(c, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("ticket", id).with_field("ticket_id", "list_tickets shows the ids"))
+    store::get_ticket(c, id).await?.ok_or_else(|| {
+        AppError::not_found("ticket", id).with_field("ticket_id", "list_tickets shows the ids")
+    })
 }
 
 fn not_archived(what: &str, code: &str, archived: bool, field: &str) -> AppResult<()> {
     if archived {
         Err(AppError::conflict(
             Some(field),
-            format!("{what} {code} is archived; pick an active one or restore it with update_{what} {{\"code\": \"{code}\", \"archived\": false}}"),
+            format!(
+                "{what} {code} is archived; pick an active one or restore it with update_{what} {{\"code\": \"{code}\", \"archived\": false}}"
+            ),
         ))
     } else {
         Ok(())
@@ -239,11 +261,13 @@ impl Governance {
     pub async fn new(db: Db) -> AppResult<Self> {
         let mut conn = db.pool().acquire().await?;
         let convention = match store::active_convention(&mut conn).await? {
-            Some(def) => serde_json::from_str(&def)
-                .map_err(|e| AppError::Internal(format!("stored taxonomy convention is invalid: {e}")))?,
+            Some(def) => serde_json::from_str(&def).map_err(|e| {
+                AppError::Internal(format!("stored taxonomy convention is invalid: {e}"))
+            })?,
             None => {
                 let c = TaxonomyConvention::default();
-                let def = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
+                let def =
+                    serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
                 store::insert_convention(&mut conn, "default", &def).await?;
                 c
             }
@@ -280,7 +304,10 @@ impl Governance {
         let country = CountryCode::parse("country", &input.country)?;
         let region = input.region.trim();
         if region.is_empty() {
-            return Err(AppError::validation("region", "must not be empty; e.g. \"NA\" or \"EMEA\""));
+            return Err(AppError::validation(
+                "region",
+                "must not be empty; e.g. \"NA\" or \"EMEA\"",
+            ));
         }
         let mut tx = self.db.begin_write().await?;
         let m = store::insert_market(&mut tx, code.as_str(), country.as_str(), region).await?;
@@ -288,7 +315,11 @@ impl Governance {
         Ok(m)
     }
 
-    pub async fn update_market(&self, actor: &Principal, input: UpdateMarketInput) -> AppResult<MarketUpdate> {
+    pub async fn update_market(
+        &self,
+        actor: &Principal,
+        input: UpdateMarketInput,
+    ) -> AppResult<MarketUpdate> {
         let mut tx = self.db.begin_write().await?;
         let mut m = must_market(&mut tx, "code", &input.code).await?;
         if let Some(c) = input.country {
@@ -306,7 +337,16 @@ impl Governance {
         let rename = match input.new_code {
             Some(nc) => {
                 let nc = Code::parse("new_code", &nc)?;
-                let impact = self.rename_in_tx(&mut tx, CodeKind::Market, m.id, &m.code, nc.as_str(), Some(actor)).await?;
+                let impact = self
+                    .rename_in_tx(
+                        &mut tx,
+                        CodeKind::Market,
+                        m.id,
+                        &m.code,
+                        nc.as_str(),
+                        Some(actor),
+                    )
+                    .await?;
                 m.code = nc.as_str().to_owned();
                 Some(impact)
             }
@@ -344,7 +384,10 @@ impl Governance {
         let code = Code::parse("code", &input.code)?;
         let name = input.name.trim();
         if name.is_empty() {
-            return Err(AppError::validation("name", "must not be empty; e.g. \"Disney\""));
+            return Err(AppError::validation(
+                "name",
+                "must not be empty; e.g. \"Disney\"",
+            ));
         }
         let currency = Currency::parse("currency", &input.currency)?;
         let brand = Brand {
@@ -353,8 +396,18 @@ impl Governance {
             name: name.to_owned(),
             family_friendly: input.family_friendly,
             currency: currency.as_str().to_owned(),
-            daily_budget_limit_minor: optional_money("daily_budget_limit", input.daily_budget_limit.as_deref(), currency, None)?,
-            lifetime_budget_limit_minor: optional_money("lifetime_budget_limit", input.lifetime_budget_limit.as_deref(), currency, None)?,
+            daily_budget_limit_minor: optional_money(
+                "daily_budget_limit",
+                input.daily_budget_limit.as_deref(),
+                currency,
+                None,
+            )?,
+            lifetime_budget_limit_minor: optional_money(
+                "lifetime_budget_limit",
+                input.lifetime_budget_limit.as_deref(),
+                currency,
+                None,
+            )?,
             meta_pixel_id: optional_text(input.meta_pixel_id, None),
             tiktok_pixel_code: optional_text(input.tiktok_pixel_code, None),
             archived: false,
@@ -367,7 +420,11 @@ impl Governance {
         Ok(b)
     }
 
-    pub async fn update_brand(&self, actor: &Principal, input: UpdateBrandInput) -> AppResult<BrandUpdate> {
+    pub async fn update_brand(
+        &self,
+        actor: &Principal,
+        input: UpdateBrandInput,
+    ) -> AppResult<BrandUpdate> {
         let mut tx = self.db.begin_write().await?;
         let mut b = must_brand(&mut tx, "code", &input.code).await?;
         if let Some(n) = input.name {
@@ -386,15 +443,30 @@ impl Governance {
                 if !used.is_empty() {
                     return Err(AppError::conflict(
                         Some("currency"),
-                        format!("brand {} has {} campaign(s) budgeted in {}; its currency cannot change. Create a new brand for the new currency", b.code, used.len(), b.currency),
+                        format!(
+                            "brand {} has {} campaign(s) budgeted in {}; its currency cannot change. Create a new brand for the new currency",
+                            b.code,
+                            used.len(),
+                            b.currency
+                        ),
                     ));
                 }
                 b.currency = cur.as_str().to_owned();
             }
         }
         let currency = Currency::parse("currency", &b.currency)?;
-        b.daily_budget_limit_minor = optional_money("daily_budget_limit", input.daily_budget_limit.as_deref(), currency, b.daily_budget_limit_minor)?;
-        b.lifetime_budget_limit_minor = optional_money("lifetime_budget_limit", input.lifetime_budget_limit.as_deref(), currency, b.lifetime_budget_limit_minor)?;
+        b.daily_budget_limit_minor = optional_money(
+            "daily_budget_limit",
+            input.daily_budget_limit.as_deref(),
+            currency,
+            b.daily_budget_limit_minor,
+        )?;
+        b.lifetime_budget_limit_minor = optional_money(
+            "lifetime_budget_limit",
+            input.lifetime_budget_limit.as_deref(),
+            currency,
+            b.lifetime_budget_limit_minor,
+        )?;
         b.meta_pixel_id = optional_text(input.meta_pixel_id, b.meta_pixel_id);
         b.tiktok_pixel_code = optional_text(input.tiktok_pixel_code, b.tiktok_pixel_code);
         if let Some(a) = input.archived {
@@ -403,7 +475,16 @@ impl Governance {
         let rename = match input.new_code {
             Some(nc) => {
                 let nc = Code::parse("new_code", &nc)?;
-                let impact = self.rename_in_tx(&mut tx, CodeKind::Brand, b.id, &b.code, nc.as_str(), Some(actor)).await?;
+                let impact = self
+                    .rename_in_tx(
+                        &mut tx,
+                        CodeKind::Brand,
+                        b.id,
+                        &b.code,
+                        nc.as_str(),
+                        Some(actor),
+                    )
+                    .await?;
                 b.code = nc.as_str().to_owned();
                 Some(impact)
             }
@@ -442,7 +523,11 @@ impl Governance {
         Ok(ch)
     }
 
-    pub async fn update_channel(&self, actor: &Principal, input: UpdateChannelInput) -> AppResult<ChannelUpdate> {
+    pub async fn update_channel(
+        &self,
+        actor: &Principal,
+        input: UpdateChannelInput,
+    ) -> AppResult<ChannelUpdate> {
         let mut tx = self.db.begin_write().await?;
         let mut ch = must_channel(&mut tx, "code", &input.code).await?;
         if let Some(a) = input.account_id {
@@ -451,7 +536,10 @@ impl Governance {
             if account != ch.account_id && live > 0 {
                 return Err(AppError::conflict(
                     Some("account_id"),
-                    format!("channel {} has {live} open ticket(s) on account {}; cancel or finish them first, or create a new channel for the new account", ch.code, ch.account_id),
+                    format!(
+                        "channel {} has {live} open ticket(s) on account {}; cancel or finish them first, or create a new channel for the new account",
+                        ch.code, ch.account_id
+                    ),
                 ));
             }
             ch.account_id = account;
@@ -462,7 +550,16 @@ impl Governance {
         let rename = match input.new_code {
             Some(nc) => {
                 let nc = Code::parse("new_code", &nc)?;
-                let impact = self.rename_in_tx(&mut tx, CodeKind::Channel, ch.id, &ch.code, nc.as_str(), Some(actor)).await?;
+                let impact = self
+                    .rename_in_tx(
+                        &mut tx,
+                        CodeKind::Channel,
+                        ch.id,
+                        &ch.code,
+                        nc.as_str(),
+                        Some(actor),
+                    )
+                    .await?;
                 ch.code = nc.as_str().to_owned();
                 Some(impact)
             }
@@ -505,7 +602,10 @@ impl Governance {
         };
         let campaigns = store::list_campaigns(&mut c, &filter).await?;
         let next_offset = next_offset(campaigns.len(), limit, offset);
-        Ok(CampaignList { campaigns, next_offset })
+        Ok(CampaignList {
+            campaigns,
+            next_offset,
+        })
     }
 
     pub async fn get_campaign(&self, id: i64) -> AppResult<Campaign> {
@@ -517,7 +617,10 @@ impl Governance {
         validate_year(input.year)?;
         let name = input.name.trim();
         if crate::taxonomy::sanitize_free_text(name).is_empty() {
-            return Err(AppError::validation("name", "needs letters or digits, e.g. \"Moana Launch\""));
+            return Err(AppError::validation(
+                "name",
+                "needs letters or digits, e.g. \"Moana Launch\"",
+            ));
         }
         let mut tx = self.db.begin_write().await?;
         let brand = must_brand(&mut tx, "brand_code", &input.brand_code).await?;
@@ -525,10 +628,28 @@ impl Governance {
         let market = must_market(&mut tx, "market_code", &input.market_code).await?;
         not_archived("market", &market.code, market.archived, "market_code")?;
         let currency = Currency::parse("currency", &brand.currency)?;
-        let daily = optional_money("daily_budget", input.daily_budget.as_deref(), currency, None)?;
-        let lifetime = optional_money("lifetime_budget", input.lifetime_budget.as_deref(), currency, None)?;
-        let start = input.start_date.as_deref().map(|d| parse_date("start_date", d)).transpose()?;
-        let end = input.end_date.as_deref().map(|d| parse_date("end_date", d)).transpose()?;
+        let daily = optional_money(
+            "daily_budget",
+            input.daily_budget.as_deref(),
+            currency,
+            None,
+        )?;
+        let lifetime = optional_money(
+            "lifetime_budget",
+            input.lifetime_budget.as_deref(),
+            currency,
+            None,
+        )?;
+        let start = input
+            .start_date
+            .as_deref()
+            .map(|d| parse_date("start_date", d))
+            .transpose()?;
+        let end = input
+            .end_date
+            .as_deref()
+            .map(|d| parse_date("end_date", d))
+            .transpose()?;
         check_dates(start.as_deref(), end.as_deref())?;
         // The name must fit the convention on every channel; check with the longest code.
         self.convention.generate(&NameParts {
@@ -558,13 +679,20 @@ impl Governance {
         Ok(campaign)
     }
 
-    pub async fn update_campaign(&self, actor: &Principal, input: UpdateCampaignInput) -> AppResult<CampaignUpdate> {
+    pub async fn update_campaign(
+        &self,
+        actor: &Principal,
+        input: UpdateCampaignInput,
+    ) -> AppResult<CampaignUpdate> {
         let mut tx = self.db.begin_write().await?;
         let mut k = must_campaign(&mut tx, input.campaign_id).await?;
         let mut rename = false;
         if let Some(n) = input.name {
             if crate::taxonomy::sanitize_free_text(&n).is_empty() {
-                return Err(AppError::validation("name", "needs letters or digits, e.g. \"Moana Launch\""));
+                return Err(AppError::validation(
+                    "name",
+                    "needs letters or digits, e.g. \"Moana Launch\"",
+                ));
             }
             rename |= n.trim() != k.name;
             k.name = n.trim().to_owned();
@@ -575,8 +703,18 @@ impl Governance {
             k.year = y;
         }
         let currency = Currency::parse("currency", &k.currency)?;
-        k.daily_budget_minor = optional_money("daily_budget", input.daily_budget.as_deref(), currency, k.daily_budget_minor)?;
-        k.lifetime_budget_minor = optional_money("lifetime_budget", input.lifetime_budget.as_deref(), currency, k.lifetime_budget_minor)?;
+        k.daily_budget_minor = optional_money(
+            "daily_budget",
+            input.daily_budget.as_deref(),
+            currency,
+            k.daily_budget_minor,
+        )?;
+        k.lifetime_budget_minor = optional_money(
+            "lifetime_budget",
+            input.lifetime_budget.as_deref(),
+            currency,
+            k.lifetime_budget_minor,
+        )?;
         k.start_date = match input.start_date {
             None => k.start_date,
             Some(s) if s.trim().is_empty() => None,
@@ -618,7 +756,10 @@ impl Governance {
         }
         let campaign = must_campaign(&mut tx, k.id).await?;
         tx.commit().await?;
-        Ok(CampaignUpdate { campaign, renamed_tickets: renamed })
+        Ok(CampaignUpdate {
+            campaign,
+            renamed_tickets: renamed,
+        })
     }
 
     // ------------------------------------------------------------ tickets
@@ -630,7 +771,11 @@ impl Governance {
             Some(code) => Some(must_channel(&mut c, "channel_code", code).await?.id),
             None => None,
         };
-        let status = input.status.as_deref().map(|s| TicketStatus::parse("status", s)).transpose()?;
+        let status = input
+            .status
+            .as_deref()
+            .map(|s| TicketStatus::parse("status", s))
+            .transpose()?;
         let filter = TicketFilter {
             campaign_id: input.campaign_id,
             channel_id,
@@ -640,7 +785,10 @@ impl Governance {
         };
         let tickets = store::list_tickets(&mut c, &filter).await?;
         let next_offset = next_offset(tickets.len(), limit, offset);
-        Ok(TicketList { tickets, next_offset })
+        Ok(TicketList {
+            tickets,
+            next_offset,
+        })
     }
 
     pub async fn get_ticket(&self, id: i64) -> AppResult<TicketView> {
@@ -650,19 +798,34 @@ impl Governance {
         Ok(TicketView { ticket, history })
     }
 
-    pub async fn create_ticket(&self, actor: &Principal, input: CreateTicketInput) -> AppResult<Ticket> {
+    pub async fn create_ticket(
+        &self,
+        actor: &Principal,
+        input: CreateTicketInput,
+    ) -> AppResult<Ticket> {
         let request_type = match &input.request_type {
             Some(r) => RequestType::parse("request_type", r)?,
             None => RequestType::NewCampaign,
         };
-        let payload = input.payload_config.unwrap_or_else(|| serde_json::json!({}));
+        let payload = input
+            .payload_config
+            .unwrap_or_else(|| serde_json::json!({}));
         if !payload.is_object() {
-            return Err(AppError::validation("payload_config", "must be a JSON object, e.g. {\"objective\": \"TRAFFIC\"}"));
+            return Err(AppError::validation(
+                "payload_config",
+                "must be a JSON object, e.g. {\"objective\": \"TRAFFIC\"}",
+            ));
         }
         let mut tx = self.db.begin_write().await?;
         let campaign = must_campaign(&mut tx, input.campaign_id).await?;
         if campaign.archived {
-            return Err(AppError::conflict(Some("campaign_id"), format!("campaign {} is archived; restore it with update_campaign first", campaign.id)));
+            return Err(AppError::conflict(
+                Some("campaign_id"),
+                format!(
+                    "campaign {} is archived; restore it with update_campaign first",
+                    campaign.id
+                ),
+            ));
         }
         let channel = must_channel(&mut tx, "channel_code", &input.channel_code).await?;
         not_archived("channel", &channel.code, channel.archived, "channel_code")?;
@@ -684,13 +847,26 @@ impl Governance {
             },
         )
         .await?;
-        store::append_history(&mut tx, id, "CREATED", None, TicketStatus::Draft, &actor.name, Some(&name)).await?;
+        store::append_history(
+            &mut tx,
+            id,
+            "CREATED",
+            None,
+            TicketStatus::Draft,
+            &actor.name,
+            Some(&name),
+        )
+        .await?;
         let ticket = must_ticket(&mut tx, id).await?;
         tx.commit().await?;
         Ok(ticket)
     }
 
-    pub async fn update_ticket(&self, actor: &Principal, input: UpdateTicketInput) -> AppResult<TicketView> {
+    pub async fn update_ticket(
+        &self,
+        actor: &Principal,
+        input: UpdateTicketInput,
+    ) -> AppResult<TicketView> {
         let mut tx = self.db.begin_write().await?;
         let mut t = must_ticket(&mut tx, input.ticket_id).await?;
         if let Some(v) = input.expected_version
@@ -698,12 +874,17 @@ impl Governance {
         {
             return Err(AppError::conflict(
                 Some("expected_version"),
-                format!("ticket {} is at version {}, not {v}: someone changed it since you read it; get_ticket and retry", t.id, t.version),
+                format!(
+                    "ticket {} is at version {}, not {v}: someone changed it since you read it; get_ticket and retry",
+                    t.id, t.version
+                ),
             ));
         }
         let read_version = t.version;
         let before = t.status;
-        let edits_content = input.payload_config.is_some() || input.channel_code.is_some() || input.request_type.is_some();
+        let edits_content = input.payload_config.is_some()
+            || input.channel_code.is_some()
+            || input.request_type.is_some();
         let mut channel_id = None;
         let mut notes = Vec::new();
         if edits_content {
@@ -717,7 +898,10 @@ impl Governance {
             }
             if let Some(p) = input.payload_config {
                 if !p.is_object() {
-                    return Err(AppError::validation("payload_config", "must be a JSON object"));
+                    return Err(AppError::validation(
+                        "payload_config",
+                        "must be a JSON object",
+                    ));
                 }
                 t.payload_config = p;
                 notes.push("payload_config");
@@ -730,7 +914,10 @@ impl Governance {
                 let ch = must_channel(&mut tx, "channel_code", code).await?;
                 not_archived("channel", &ch.code, ch.archived, "channel_code")?;
                 if !t.external_ids.as_object().is_none_or(|o| o.is_empty()) {
-                    return Err(AppError::conflict(Some("channel_code"), "objects already exist on the current channel; create a new ticket for the other channel"));
+                    return Err(AppError::conflict(
+                        Some("channel_code"),
+                        "objects already exist on the current channel; create a new ticket for the other channel",
+                    ));
                 }
                 let campaign = must_campaign(&mut tx, t.campaign_id).await?;
                 t.platform_name = self.convention.generate(&NameParts {
@@ -757,10 +944,18 @@ impl Governance {
             if !matches!(to, TicketStatus::Draft | TicketStatus::Cancelled) {
                 let how = match to {
                     TicketStatus::QaFailed | TicketStatus::ReadyForApi => "run_qa sets it",
-                    TicketStatus::Queued | TicketStatus::Deploying | TicketStatus::TraffickedSuccess | TicketStatus::DeployFailed => "deploy_ticket and the deploy worker set it",
+                    TicketStatus::Queued
+                    | TicketStatus::Deploying
+                    | TicketStatus::TraffickedSuccess
+                    | TicketStatus::DeployFailed => "deploy_ticket and the deploy worker set it",
                     _ => "the fix review sets it",
                 };
-                return Err(AppError::validation("status", format!("{to} cannot be set by hand: {how}. update_ticket accepts DRAFT or CANCELLED")));
+                return Err(AppError::validation(
+                    "status",
+                    format!(
+                        "{to} cannot be set by hand: {how}. update_ticket accepts DRAFT or CANCELLED"
+                    ),
+                ));
             }
             if to != t.status {
                 t.status.check_transition(to)?;
@@ -768,21 +963,50 @@ impl Governance {
             }
         }
         if channel_id.is_none() {
-            channel_id = Some(must_channel(&mut tx, "channel_code", &t.channel_code).await?.id);
+            channel_id = Some(
+                must_channel(&mut tx, "channel_code", &t.channel_code)
+                    .await?
+                    .id,
+            );
         }
         let cid = channel_id.unwrap_or_default();
         if !store::update_ticket_row(&mut tx, &t, cid, read_version).await? {
-            return Err(AppError::conflict(Some("ticket_id"), "the ticket changed while this update ran; get_ticket and retry"));
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                "the ticket changed while this update ran; get_ticket and retry",
+            ));
         }
-        let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let reason = input
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
         if !notes.is_empty() {
             let detail = match reason {
                 Some(r) => format!("edited {}: {r}", notes.join(", ")),
                 None => format!("edited {}", notes.join(", ")),
             };
-            store::append_history(&mut tx, t.id, "EDITED", Some(before), t.status, &actor.name, Some(&detail)).await?;
+            store::append_history(
+                &mut tx,
+                t.id,
+                "EDITED",
+                Some(before),
+                t.status,
+                &actor.name,
+                Some(&detail),
+            )
+            .await?;
         } else if t.status != before {
-            store::append_history(&mut tx, t.id, "TRANSITION", Some(before), t.status, &actor.name, reason).await?;
+            store::append_history(
+                &mut tx,
+                t.id,
+                "TRANSITION",
+                Some(before),
+                t.status,
+                &actor.name,
+                reason,
+            )
+            .await?;
         }
         let ticket = must_ticket(&mut tx, t.id).await?;
         let history = store::ticket_history(&mut tx, t.id).await?;
@@ -792,7 +1016,13 @@ impl Governance {
 
     /// Move a ticket to a new status through the state machine, recording it.
     /// Used by later stages (QA, deploy, healing).
-    pub async fn transition_ticket(&self, actor: &str, ticket_id: i64, to: TicketStatus, detail: Option<&str>) -> AppResult<Ticket> {
+    pub async fn transition_ticket(
+        &self,
+        actor: &str,
+        ticket_id: i64,
+        to: TicketStatus,
+        detail: Option<&str>,
+    ) -> AppResult<Ticket> {
         let mut tx = self.db.begin_write().await?;
         let mut t = must_ticket(&mut tx, ticket_id).await?;
         let from = t.status;
@@ -800,7 +1030,10 @@ impl Governance {
         t.status = to;
         let channel = must_channel(&mut tx, "channel_code", &t.channel_code).await?;
         if !store::update_ticket_row(&mut tx, &t, channel.id, t.version).await? {
-            return Err(AppError::conflict(Some("ticket_id"), "the ticket changed concurrently; retry"));
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                "the ticket changed concurrently; retry",
+            ));
         }
         store::append_history(&mut tx, t.id, "TRANSITION", Some(from), to, actor, detail).await?;
         let t = must_ticket(&mut tx, t.id).await?;
@@ -808,15 +1041,33 @@ impl Governance {
         Ok(t)
     }
 
-    async fn rename_ticket(&self, c: &mut AnyConnection, t: &Ticket, new_name: &str, actor: &Principal) -> AppResult<()> {
+    async fn rename_ticket(
+        &self,
+        c: &mut AnyConnection,
+        t: &Ticket,
+        new_name: &str,
+        actor: &Principal,
+    ) -> AppResult<()> {
         let mut renamed = t.clone();
         renamed.platform_name = new_name.to_owned();
         let channel = must_channel(c, "channel_code", &t.channel_code).await?;
         if !store::update_ticket_row(c, &renamed, channel.id, t.version).await? {
-            return Err(AppError::conflict(None, format!("ticket {} changed during the rename; retry", t.id)));
+            return Err(AppError::conflict(
+                None,
+                format!("ticket {} changed during the rename; retry", t.id),
+            ));
         }
         let detail = format!("{} -> {new_name}", t.platform_name);
-        store::append_history(c, t.id, "RENAMED", Some(t.status), t.status, &actor.name, Some(&detail)).await
+        store::append_history(
+            c,
+            t.id,
+            "RENAMED",
+            Some(t.status),
+            t.status,
+            &actor.name,
+            Some(&detail),
+        )
+        .await
     }
 
     // ------------------------------------------------------------ taxonomy
@@ -824,9 +1075,21 @@ impl Governance {
     pub async fn picklists(&self) -> AppResult<Picklists> {
         let mut c = self.conn().await?;
         Ok(Picklists {
-            brand_codes: store::list_brands(&mut c, false).await?.into_iter().map(|b| b.code).collect(),
-            market_codes: store::list_markets(&mut c, false).await?.into_iter().map(|m| m.code).collect(),
-            channel_codes: store::list_channels(&mut c, false).await?.into_iter().map(|ch| ch.code).collect(),
+            brand_codes: store::list_brands(&mut c, false)
+                .await?
+                .into_iter()
+                .map(|b| b.code)
+                .collect(),
+            market_codes: store::list_markets(&mut c, false)
+                .await?
+                .into_iter()
+                .map(|m| m.code)
+                .collect(),
+            channel_codes: store::list_channels(&mut c, false)
+                .await?
+                .into_iter()
+                .map(|ch| ch.code)
+                .collect(),
         })
     }
 
@@ -839,10 +1102,29 @@ impl Governance {
                 (k.brand_code, k.market_code, k.name, k.year)
             }
             None => {
-                let missing = |f: &str| AppError::validation(f, "required when campaign_id is not given");
-                let b = must_brand(&mut c, "brand_code", input.brand_code.as_deref().ok_or_else(|| missing("brand_code"))?).await?;
-                let m = must_market(&mut c, "market_code", input.market_code.as_deref().ok_or_else(|| missing("market_code"))?).await?;
-                let n = input.campaign_name.ok_or_else(|| missing("campaign_name"))?;
+                let missing =
+                    |f: &str| AppError::validation(f, "required when campaign_id is not given");
+                let b = must_brand(
+                    &mut c,
+                    "brand_code",
+                    input
+                        .brand_code
+                        .as_deref()
+                        .ok_or_else(|| missing("brand_code"))?,
+                )
+                .await?;
+                let m = must_market(
+                    &mut c,
+                    "market_code",
+                    input
+                        .market_code
+                        .as_deref()
+                        .ok_or_else(|| missing("market_code"))?,
+                )
+                .await?;
+                let n = input
+                    .campaign_name
+                    .ok_or_else(|| missing("campaign_name"))?;
                 let y = input.year.ok_or_else(|| missing("year"))?;
                 (b.code, m.code, n, y)
             }
@@ -857,10 +1139,15 @@ impl Governance {
                 campaign_name: &name,
             })
             .map_err(|e| match e {
-                AppError::Validation { field, message } if field == "name" => AppError::validation("campaign_name", message),
+                AppError::Validation { field, message } if field == "name" => {
+                    AppError::validation("campaign_name", message)
+                }
                 other => other,
             })?;
-        let segments = self.convention.parse(&generated).map_err(|i| AppError::Internal(i.problem))?;
+        let segments = self
+            .convention
+            .parse(&generated)
+            .map_err(|i| AppError::Internal(i.problem))?;
         Ok(NamePreview {
             name: generated,
             convention: self.convention.pattern.clone(),
@@ -878,7 +1165,14 @@ impl Governance {
             "brand" => CodeKind::Brand,
             "market" => CodeKind::Market,
             "channel" => CodeKind::Channel,
-            other => return Err(AppError::validation("segment", format!("\"{other}\" is not a governed segment; use \"brand\", \"market\" or \"channel\""))),
+            other => {
+                return Err(AppError::validation(
+                    "segment",
+                    format!(
+                        "\"{other}\" is not a governed segment; use \"brand\", \"market\" or \"channel\""
+                    ),
+                ));
+            }
         };
         let new_code = Code::parse("new_code", &input.new_code)?;
         // Run the rename inside a transaction that is always rolled back: the preview and
@@ -890,7 +1184,9 @@ impl Governance {
             CodeKind::Channel => must_channel(&mut tx, "code", &input.code).await?.id,
         };
         let code = Code::parse("code", &input.code)?;
-        let impact = self.rename_in_tx(&mut tx, kind, id, code.as_str(), new_code.as_str(), None).await?;
+        let impact = self
+            .rename_in_tx(&mut tx, kind, id, code.as_str(), new_code.as_str(), None)
+            .await?;
         tx.rollback().await?;
         Ok(impact)
     }
@@ -911,7 +1207,10 @@ impl Governance {
             CodeKind::Channel => ("channel", store::find_channel(c, new_code).await?.is_some()),
         };
         if taken && new_code != code {
-            return Err(AppError::conflict(Some("new_code"), format!("a {segment} with code \"{new_code}\" already exists; pick another code")));
+            return Err(AppError::conflict(
+                Some("new_code"),
+                format!("a {segment} with code \"{new_code}\" already exists; pick another code"),
+            ));
         }
         let (b, m, ch) = match kind {
             CodeKind::Brand => (Some(id), None, None),
@@ -921,14 +1220,24 @@ impl Governance {
         let campaign_ids = if kind == CodeKind::Channel {
             Vec::new()
         } else {
-            store::campaigns_using(c, b, m).await?.into_iter().map(|k| k.id).collect()
+            store::campaigns_using(c, b, m)
+                .await?
+                .into_iter()
+                .map(|k| k.id)
+                .collect()
         };
         let tickets = store::tickets_using(c, b, m, ch, None).await?;
         let mut renamed = Vec::new();
         let mut unchanged = Vec::new();
         for t in tickets {
             let k = must_campaign(c, t.campaign_id).await?;
-            let sub = |current: &str, k: CodeKind| if k == kind { new_code.to_owned() } else { current.to_owned() };
+            let sub = |current: &str, k: CodeKind| {
+                if k == kind {
+                    new_code.to_owned()
+                } else {
+                    current.to_owned()
+                }
+            };
             let new_name = self.convention.generate(&NameParts {
                 brand_code: &sub(&k.brand_code, CodeKind::Brand),
                 market_code: &sub(&k.market_code, CodeKind::Market),
@@ -972,7 +1281,10 @@ fn check_dates(start: Option<&str>, end: Option<&str>) -> AppResult<()> {
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
-        return Err(AppError::validation("end_date", format!("{e} is before start_date {s}")));
+        return Err(AppError::validation(
+            "end_date",
+            format!("{e} is before start_date {s}"),
+        ));
     }
     Ok(())
 }

@@ -44,15 +44,25 @@ impl HttpOptions {
         if self.no_auth && !self.bind.ip().is_loopback() {
             return Err(AppError::validation(
                 "--no-auth",
-                format!("is only allowed on a loopback address, but --bind is {}; bind 127.0.0.1 or create a key with `omnitraffick keys create`", self.bind),
+                format!(
+                    "is only allowed on a loopback address, but --bind is {}; bind 127.0.0.1 or create a key with `omnitraffick keys create`",
+                    self.bind
+                ),
             ));
         }
         Ok(())
     }
 
     fn host_allowlist(&self) -> Vec<String> {
-        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"].map(String::from).to_vec();
-        hosts.extend(self.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()));
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+            .map(String::from)
+            .to_vec();
+        hosts.extend(
+            self.allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
+        );
         let ip = self.bind.ip();
         if !ip.is_unspecified() {
             hosts.push(ip.to_string());
@@ -74,7 +84,8 @@ struct EdgeState {
 fn error_response(status: StatusCode, err: &AppError) -> Response {
     let mut resp = (status, Json(serde_json::json!({ "error": err.body() }))).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
 }
@@ -96,7 +107,10 @@ fn origin_allowed(origin: &str, allowed: &[String], hosts: &[String]) -> bool {
         return true;
     }
     // Same-machine browser tools (the MCP Inspector) on any port are fine for loopback hosts.
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
         return false;
     };
     let name = host_name(rest);
@@ -104,8 +118,16 @@ fn origin_allowed(origin: &str, allowed: &[String], hosts: &[String]) -> bool {
 }
 
 /// DNS-rebinding protection first (403), then bearer auth (401).
-async fn guard(State(st): State<EdgeState>, headers: HeaderMap, mut req: Request, next: Next) -> Response {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(host_name);
+async fn guard(
+    State(st): State<EdgeState>,
+    headers: HeaderMap,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_name);
     match host {
         Some(h) if st.hosts.iter().any(|a| a == &h) => {}
         _ => {
@@ -116,11 +138,15 @@ async fn guard(State(st): State<EdgeState>, headers: HeaderMap, mut req: Request
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(|o| origin_allowed(o, &st.origins, &st.hosts));
+        let ok = origin
+            .to_str()
+            .is_ok_and(|o| origin_allowed(o, &st.origins, &st.hosts));
         if !ok {
             return error_response(
                 StatusCode::FORBIDDEN,
-                &AppError::Forbidden("the Origin header is not allowed; add it with --allowed-origin".into()),
+                &AppError::Forbidden(
+                    "the Origin header is not allowed; add it with --allowed-origin".into(),
+                ),
             );
         }
     }
@@ -130,7 +156,10 @@ async fn guard(State(st): State<EdgeState>, headers: HeaderMap, mut req: Request
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
         let Some(token) = token else {
             return error_response(
                 StatusCode::UNAUTHORIZED,
@@ -139,7 +168,9 @@ async fn guard(State(st): State<EdgeState>, headers: HeaderMap, mut req: Request
         };
         match st.verifier.verify(&st.db, token).await {
             Ok(p) => p,
-            Err(e @ AppError::Unauthorized(_)) => return error_response(StatusCode::UNAUTHORIZED, &e),
+            Err(e @ AppError::Unauthorized(_)) => {
+                return error_response(StatusCode::UNAUTHORIZED, &e);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "key verification failed");
                 return error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
@@ -172,12 +203,18 @@ async fn check_json_rpc_body(req: Request, limit: usize) -> Result<Request, Resp
             return Err(json_rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 -32600,
-                format!("request body is larger than the {limit}-byte limit; send smaller requests"),
+                format!(
+                    "request body is larger than the {limit}-byte limit; send smaller requests"
+                ),
             ));
         }
     };
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-        return Err(json_rpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: the body is not valid JSON ({e})")));
+        return Err(json_rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            format!("Parse error: the body is not valid JSON ({e})"),
+        ));
     }
     Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
@@ -197,10 +234,20 @@ async fn readyz(State(st): State<EdgeState>) -> Response {
 }
 
 /// Build the HTTP application. `shutdown` ends MCP sessions when cancelled.
-pub fn router(services: AppServices, db: Db, opts: &HttpOptions, shutdown: CancellationToken) -> Router {
+pub fn router(
+    services: AppServices,
+    db: Db,
+    opts: &HttpOptions,
+    shutdown: CancellationToken,
+) -> Router {
     let hosts = opts.host_allowlist();
     let mut mcp_config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts.iter().map(|h| h.trim_matches(|c| c == '[' || c == ']').to_owned()).collect::<Vec<_>>())
+        .with_allowed_hosts(
+            hosts
+                .iter()
+                .map(|h| h.trim_matches(|c| c == '[' || c == ']').to_owned())
+                .collect::<Vec<_>>(),
+        )
         .with_max_request_body_bytes(opts.max_body_bytes)
         .with_cancellation_token(shutdown);
     if !opts.allowed_origins.is_empty() {
@@ -232,12 +279,21 @@ pub fn router(services: AppServices, db: Db, opts: &HttpOptions, shutdown: Cance
 }
 
 /// Bind and serve until `shutdown` is cancelled.
-pub async fn serve(services: AppServices, db: Db, opts: HttpOptions, shutdown: CancellationToken) -> AppResult<()> {
+pub async fn serve(
+    services: AppServices,
+    db: Db,
+    opts: HttpOptions,
+    shutdown: CancellationToken,
+) -> AppResult<()> {
     opts.check()?;
     let listener = tokio::net::TcpListener::bind(opts.bind)
         .await
-        .map_err(|e| AppError::validation("--bind", format!("cannot listen on {}: {e}", opts.bind)))?;
-    let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| {
+            AppError::validation("--bind", format!("cannot listen on {}: {e}", opts.bind))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!(%addr, auth = !opts.no_auth, "serving MCP at http://{addr}/mcp");
     let app = router(services, db, &opts, shutdown.child_token());
     axum::serve(listener, app)

@@ -63,7 +63,6 @@ impl IntoCallToolResult for ToolError {
     }
 }
 
-
 fn level_rank(l: LoggingLevel) -> u8 {
     match l {
         LoggingLevel::Debug => 0,
@@ -99,7 +98,11 @@ impl OmniMcp {
     }
 
     pub fn tool_names(&self) -> Vec<String> {
-        self.tool_router.list_all().into_iter().map(|t| t.name.to_string()).collect()
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
     }
 
     /// Who is calling: the fixed principal (stdio) or the one the HTTP layer authenticated.
@@ -115,13 +118,22 @@ impl OmniMcp {
     }
 
     /// The caller, if allowed to do `p`.
-    fn authorize(&self, ctx: &RequestContext<RoleServer>, p: Permission) -> Result<Principal, ToolError> {
+    fn authorize(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+    ) -> Result<Principal, ToolError> {
         let principal = self.principal(ctx)?;
         principal.require(p)?;
         Ok(principal)
     }
 
-    async fn notify_log(&self, peer: &rmcp::Peer<RoleServer>, level: LoggingLevel, data: serde_json::Value) {
+    async fn notify_log(
+        &self,
+        peer: &rmcp::Peer<RoleServer>,
+        level: LoggingLevel,
+        data: serde_json::Value,
+    ) {
         let wanted = self.log_level.lock().ok().and_then(|l| *l);
         let Some(min) = wanted else { return };
         if level_rank(level) < level_rank(min) {
@@ -168,17 +180,21 @@ impl ServerHandler for OmniMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let tool = request.name.to_string();
-        let caller = self.principal(&context).map(|p| p.name).unwrap_or_else(|_| "unauthenticated".into());
+        let caller = self
+            .principal(&context)
+            .map(|p| p.name)
+            .unwrap_or_else(|_| "unauthenticated".into());
         let span = tracing::info_span!("tool_call", tool = %tool, caller = %caller);
         let peer = context.peer.clone();
         let started = Instant::now();
         let ctx = ToolCallContext::new(self, request, context);
         let result = match self.tool_router.call(ctx).instrument(span.clone()).await {
             Err(e) if is_input_error(&e) => {
-                let field = e
-                    .data
-                    .as_ref()
-                    .and_then(|d| d[params::INPUT_ERROR_MARKER]["field"].as_str().map(str::to_owned));
+                let field = e.data.as_ref().and_then(|d| {
+                    d[params::INPUT_ERROR_MARKER]["field"]
+                        .as_str()
+                        .map(str::to_owned)
+                });
                 let body = serde_json::json!({ "error": {
                     "code": "VALIDATION",
                     "message": format!("{}; check the tool's input schema", e.message),
@@ -195,7 +211,11 @@ impl ServerHandler for OmniMcp {
             Err(_) => "protocol_error",
         };
         span.in_scope(|| tracing::info!(outcome, duration_ms = millis, "tool call finished"));
-        let level = if outcome == "ok" { LoggingLevel::Info } else { LoggingLevel::Warning };
+        let level = if outcome == "ok" {
+            LoggingLevel::Info
+        } else {
+            LoggingLevel::Warning
+        };
         self.notify_log(
             &peer,
             level,
@@ -233,7 +253,9 @@ impl ServerHandler for OmniMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(self.prompt_router.list_all()))
+        Ok(ListPromptsResult::with_all_items(
+            self.prompt_router.list_all(),
+        ))
     }
 
     async fn get_prompt(
@@ -241,7 +263,12 @@ impl ServerHandler for OmniMcp {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let ctx = rmcp::handler::server::prompt::PromptContext::new(self, request.name, request.arguments, context);
+        let ctx = rmcp::handler::server::prompt::PromptContext::new(
+            self,
+            request.name,
+            request.arguments,
+            context,
+        );
         self.prompt_router.get_prompt(ctx).await
     }
 
@@ -258,7 +285,9 @@ impl ServerHandler for OmniMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(ListResourceTemplatesResult::with_all_items(resources::templates()))
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resources::templates(),
+        ))
     }
 
     async fn read_resource(

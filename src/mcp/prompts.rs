@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::OmniMcp;
-use rmcp::handler::server::wrapper::Parameters;
 use crate::auth::Permission;
 use crate::domain::TicketStatus;
+use rmcp::handler::server::wrapper::Parameters;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TrafficCampaignArgs {
@@ -32,14 +32,30 @@ pub struct ExplainTicketArgs {
 fn next_step(status: TicketStatus) -> &'static str {
     match status {
         TicketStatus::Draft => "Review the payload config, then run pre-flight QA (run_qa).",
-        TicketStatus::QaFailed => "Read the QA report, fix each blocking finding with update_ticket, then run QA again.",
-        TicketStatus::ReadyForApi => "QA passed. Deploy it with deploy_ticket (validate_only first if unsure).",
-        TicketStatus::Queued => "A deploy job is waiting; watch it with get_deploy_status or cancel_deploy.",
-        TicketStatus::Deploying => "A worker is creating the platform objects; check get_deploy_status.",
-        TicketStatus::TraffickedSuccess => "Done: every object exists on the platform, created PAUSED. Activate it in the platform when approved.",
-        TicketStatus::DeployFailed => "The platform refused the payload. See the error in the history; list_fix_proposals shows proposed fixes, or edit the ticket.",
-        TicketStatus::FixProposed => "A fix proposal awaits review by ops (get_fix_proposal shows the diff).",
-        TicketStatus::Cancelled => "Cancelled: nothing further happens. Create a new ticket to traffic again.",
+        TicketStatus::QaFailed => {
+            "Read the QA report, fix each blocking finding with update_ticket, then run QA again."
+        }
+        TicketStatus::ReadyForApi => {
+            "QA passed. Deploy it with deploy_ticket (validate_only first if unsure)."
+        }
+        TicketStatus::Queued => {
+            "A deploy job is waiting; watch it with get_deploy_status or cancel_deploy."
+        }
+        TicketStatus::Deploying => {
+            "A worker is creating the platform objects; check get_deploy_status."
+        }
+        TicketStatus::TraffickedSuccess => {
+            "Done: every object exists on the platform, created PAUSED. Activate it in the platform when approved."
+        }
+        TicketStatus::DeployFailed => {
+            "The platform refused the payload. See the error in the history; list_fix_proposals shows proposed fixes, or edit the ticket."
+        }
+        TicketStatus::FixProposed => {
+            "A fix proposal awaits review by ops (get_fix_proposal shows the diff)."
+        }
+        TicketStatus::Cancelled => {
+            "Cancelled: nothing further happens. Create a new ticket to traffic again."
+        }
     }
 }
 
@@ -47,7 +63,10 @@ fn next_step(status: TicketStatus) -> &'static str {
 impl OmniMcp {
     /// Guided workflow: pick brand, market and channel, preview the taxonomy name, create the ticket.
     #[prompt(name = "traffic_campaign")]
-    async fn traffic_campaign(&self, Parameters(args): Parameters<TrafficCampaignArgs>) -> Result<GetPromptResult, McpError> {
+    async fn traffic_campaign(
+        &self,
+        Parameters(args): Parameters<TrafficCampaignArgs>,
+    ) -> Result<GetPromptResult, McpError> {
         let known = |label: &str, v: &Option<String>| match v {
             Some(v) => format!("- {label}: {v} (given; confirm it exists)\n"),
             None => format!("- {label}: not chosen yet\n"),
@@ -66,18 +85,30 @@ impl OmniMcp {
             known("channel", &args.channel_code),
             args.brief.as_deref().unwrap_or("not given"),
         );
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-            .with_description("Guided workflow to traffic a campaign"))
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description("Guided workflow to traffic a campaign"),
+        )
     }
 
     /// Explain a ticket: its status, history and what to do next.
     #[prompt(name = "explain_ticket")]
-    async fn explain_ticket(&self, Parameters(args): Parameters<ExplainTicketArgs>, ctx: RequestContext<RoleServer>) -> Result<GetPromptResult, McpError> {
+    async fn explain_ticket(
+        &self,
+        Parameters(args): Parameters<ExplainTicketArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResult, McpError> {
         self.principal(&ctx)
             .and_then(|p| p.require(Permission::Read))
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         let id: i64 = args.ticket_id.trim().parse().map_err(|_| {
-            McpError::invalid_params(format!("ticket_id: \"{}\" is not a ticket id; use a number such as 42", args.ticket_id), None)
+            McpError::invalid_params(
+                format!(
+                    "ticket_id: \"{}\" is not a ticket id; use a number such as 42",
+                    args.ticket_id
+                ),
+                None,
+            )
         })?;
         let view = self
             .services
@@ -92,10 +123,15 @@ impl OmniMcp {
                 "- {} {} {} -> {} by {}{}\n",
                 h.at,
                 h.event,
-                h.from_status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                h.from_status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 h.to_status,
                 h.actor,
-                h.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                h.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
             ));
         }
         let qa = t
@@ -117,7 +153,9 @@ impl OmniMcp {
             history,
             qa
         );
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-            .with_description(format!("Explain ticket {id}")))
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
+                .with_description(format!("Explain ticket {id}")),
+        )
     }
 }

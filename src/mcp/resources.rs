@@ -26,7 +26,9 @@ pub fn templates() -> Vec<ResourceTemplate> {
 fn to_mcp(e: AppError) -> McpError {
     match e {
         AppError::NotFound { .. } => McpError::resource_not_found(e.to_string(), None),
-        AppError::Forbidden(_) | AppError::Unauthorized(_) => McpError::invalid_request(e.to_string(), None),
+        AppError::Forbidden(_) | AppError::Unauthorized(_) => {
+            McpError::invalid_request(e.to_string(), None)
+        }
         AppError::Internal(detail) => {
             tracing::error!(error = %detail, "resource read failed");
             McpError::internal_error("internal error; see the server log", None)
@@ -35,14 +37,26 @@ fn to_mcp(e: AppError) -> McpError {
     }
 }
 
-fn json_contents(uri: &str, value: &impl serde::Serialize) -> Result<ReadResourceResponse, McpError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| McpError::internal_error(e.to_string(), None))?;
-    Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri.to_owned()).with_mime_type("application/json")]).into())
+fn json_contents(
+    uri: &str,
+    value: &impl serde::Serialize,
+) -> Result<ReadResourceResponse, McpError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    Ok(ReadResourceResult::new(vec![
+        ResourceContents::text(text, uri.to_owned()).with_mime_type("application/json"),
+    ])
+    .into())
 }
 
 impl OmniMcp {
-    pub(super) async fn resource_list(&self, ctx: &RequestContext<RoleServer>) -> Result<ListResourcesResult, McpError> {
-        self.principal(ctx).and_then(|p| p.require(Permission::Read).map(|_| p)).map_err(to_mcp)?;
+    pub(super) async fn resource_list(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.principal(ctx)
+            .and_then(|p| p.require(Permission::Read).map(|_| p))
+            .map_err(to_mcp)?;
         let mut resources = vec![
             Resource::new(CONVENTION_URI, "taxonomy-convention")
                 .with_title("Campaign naming convention")
@@ -53,30 +67,52 @@ impl OmniMcp {
         let recent = self
             .services
             .governance
-            .list_tickets(ListTicketsInput { limit: Some(100), ..Default::default() })
+            .list_tickets(ListTicketsInput {
+                limit: Some(100),
+                ..Default::default()
+            })
             .await
             .map_err(to_mcp)?;
         for t in recent.tickets {
             resources.push(
-                Resource::new(format!("{TICKET_PREFIX}{}", t.id), format!("ticket-{}", t.id))
-                    .with_title(format!("Ticket {}: {} ({})", t.id, t.platform_name, t.status))
-                    .with_mime_type("application/json")
-                    ,
+                Resource::new(
+                    format!("{TICKET_PREFIX}{}", t.id),
+                    format!("ticket-{}", t.id),
+                )
+                .with_title(format!(
+                    "Ticket {}: {} ({})",
+                    t.id, t.platform_name, t.status
+                ))
+                .with_mime_type("application/json"),
             );
         }
         Ok(ListResourcesResult::with_all_items(resources))
     }
 
-    pub(super) async fn resource_read(&self, uri: &str, ctx: &RequestContext<RoleServer>) -> Result<ReadResourceResponse, McpError> {
-        self.principal(ctx).and_then(|p| p.require(Permission::Read).map(|_| p)).map_err(to_mcp)?;
+    pub(super) async fn resource_read(
+        &self,
+        uri: &str,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.principal(ctx)
+            .and_then(|p| p.require(Permission::Read).map(|_| p))
+            .map_err(to_mcp)?;
         if uri == CONVENTION_URI {
             return json_contents(uri, self.services.governance.convention());
         }
         if let Some(id) = uri.strip_prefix(TICKET_PREFIX) {
             let id: i64 = id.parse().map_err(|_| {
-                McpError::invalid_params(format!("\"{id}\" is not a ticket id; use omnitraffick://tickets/42"), None)
+                McpError::invalid_params(
+                    format!("\"{id}\" is not a ticket id; use omnitraffick://tickets/42"),
+                    None,
+                )
             })?;
-            let view = self.services.governance.get_ticket(id).await.map_err(to_mcp)?;
+            let view = self
+                .services
+                .governance
+                .get_ticket(id)
+                .await
+                .map_err(to_mcp)?;
             return json_contents(uri, &view);
         }
         Err(McpError::resource_not_found(

@@ -41,12 +41,10 @@ fn market_from_row(r: &AnyRow) -> AppResult<Market> {
 }
 
 pub async fn list_markets(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Market>> {
-    let rows = sqlx::query(
-        "SELECT * FROM markets WHERE ($1 OR archived_at IS NULL) ORDER BY code",
-    )
-    .bind(include_archived)
-    .fetch_all(c)
-    .await?;
+    let rows = sqlx::query("SELECT * FROM markets WHERE ($1 OR archived_at IS NULL) ORDER BY code")
+        .bind(include_archived)
+        .fetch_all(c)
+        .await?;
     rows.iter().map(market_from_row).collect()
 }
 
@@ -191,11 +189,15 @@ fn channel_from_row(r: &AnyRow) -> AppResult<Channel> {
     })
 }
 
-pub async fn list_channels(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Channel>> {
-    let rows = sqlx::query("SELECT * FROM channels WHERE ($1 OR archived_at IS NULL) ORDER BY code")
-        .bind(include_archived)
-        .fetch_all(c)
-        .await?;
+pub async fn list_channels(
+    c: &mut AnyConnection,
+    include_archived: bool,
+) -> AppResult<Vec<Channel>> {
+    let rows =
+        sqlx::query("SELECT * FROM channels WHERE ($1 OR archived_at IS NULL) ORDER BY code")
+            .bind(include_archived)
+            .fetch_all(c)
+            .await?;
     rows.iter().map(channel_from_row).collect()
 }
 
@@ -586,15 +588,20 @@ pub async fn ticket_history(c: &mut AnyConnection, ticket_id: i64) -> AppResult<
 // ---------------------------------------------------------------- taxonomy conventions
 
 pub async fn active_convention(c: &mut AnyConnection) -> AppResult<Option<String>> {
-    let def: Option<String> =
-        sqlx::query_scalar("SELECT definition FROM taxonomy_conventions WHERE active = $1 ORDER BY id DESC LIMIT 1")
-            .bind(true)
-            .fetch_optional(c)
-            .await?;
+    let def: Option<String> = sqlx::query_scalar(
+        "SELECT definition FROM taxonomy_conventions WHERE active = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(true)
+    .fetch_optional(c)
+    .await?;
     Ok(def)
 }
 
-pub async fn insert_convention(c: &mut AnyConnection, name: &str, definition: &str) -> AppResult<()> {
+pub async fn insert_convention(
+    c: &mut AnyConnection,
+    name: &str,
+    definition: &str,
+) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO taxonomy_conventions (name, definition, active, created_at) VALUES ($1, $2, $3, $4)",
     )
@@ -617,7 +624,9 @@ fn duplicate(entity: &str, field: &str, code: &str, e: sqlx::Error) -> AppError 
     if is_unique_violation(&e) {
         AppError::conflict(
             Some(field),
-            format!("a {entity} with code \"{code}\" already exists; pick another code or update the existing {entity}"),
+            format!(
+                "a {entity} with code \"{code}\" already exists; pick another code or update the existing {entity}"
+            ),
         )
     } else {
         e.into()

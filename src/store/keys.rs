@@ -38,7 +38,10 @@ pub async fn insert_key(
 }
 
 /// The live (not revoked) key with this hash: (id, name, role).
-pub async fn find_live_key(c: &mut AnyConnection, key_hash: &str) -> AppResult<Option<(i64, String, String)>> {
+pub async fn find_live_key(
+    c: &mut AnyConnection,
+    key_hash: &str,
+) -> AppResult<Option<(i64, String, String)>> {
     let row = sqlx::query(
         "SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
@@ -59,7 +62,9 @@ pub async fn touch_key(c: &mut AnyConnection, id: i64) -> AppResult<()> {
 }
 
 pub async fn list_keys(c: &mut AnyConnection) -> AppResult<Vec<ApiKeyRecord>> {
-    let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id").fetch_all(c).await?;
+    let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id")
+        .fetch_all(c)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(ApiKeyRecord {
@@ -77,11 +82,12 @@ pub async fn list_keys(c: &mut AnyConnection) -> AppResult<Vec<ApiKeyRecord>> {
 
 /// Revoke by id; returns whether a live key was revoked.
 pub async fn revoke_key(c: &mut AnyConnection, id: i64) -> AppResult<bool> {
-    let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_text())
-        .bind(id)
-        .execute(c)
-        .await?;
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_text())
+            .bind(id)
+            .execute(c)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -99,9 +99,8 @@ impl Db {
     pub async fn connect(raw_url: &str) -> AppResult<Self> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_database_url(raw_url)?;
-        let options = AnyConnectOptions::from_str(&url).map_err(|e| {
-            AppError::validation("DATABASE_URL", format!("cannot be parsed: {e}"))
-        })?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| AppError::validation("DATABASE_URL", format!("cannot be parsed: {e}")))?;
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new()
                 // One SQLite file has one writer at a time; a few readers beside it are enough.
@@ -157,7 +156,10 @@ impl Db {
             Backend::Sqlite => {
                 let slot = self.sqlite_writer.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _slot: Some(slot) })
+                Ok(WriteTx {
+                    tx,
+                    _slot: Some(slot),
+                })
             }
             Backend::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,

@@ -126,11 +126,16 @@ impl TaxonomyConvention {
             let Some(after_open) = rest.strip_prefix('[') else {
                 return Err(AppError::validation(
                     "pattern",
-                    format!("expected \"[\" at \"{rest}\"; write segments as [BrandCode]_[Market]_..."),
+                    format!(
+                        "expected \"[\" at \"{rest}\"; write segments as [BrandCode]_[Market]_..."
+                    ),
                 ));
             };
             let Some(close) = after_open.find(']') else {
-                return Err(AppError::validation("pattern", "a \"[\" has no matching \"]\""));
+                return Err(AppError::validation(
+                    "pattern",
+                    "a \"[\" has no matching \"]\"",
+                ));
             };
             let token = &after_open[..close];
             let kind = kind_for_token(token).ok_or_else(|| {
@@ -159,7 +164,10 @@ impl TaxonomyConvention {
             rest = &rest[next_open..];
         }
         if segments.is_empty() {
-            return Err(AppError::validation("pattern", "the pattern has no segments"));
+            return Err(AppError::validation(
+                "pattern",
+                "the pattern has no segments",
+            ));
         }
         if separators.len() > 1 {
             return Err(AppError::validation(
@@ -167,7 +175,10 @@ impl TaxonomyConvention {
                 "use one separator between all segments",
             ));
         }
-        let free = segments.iter().filter(|s| s.kind == SegmentKind::FreeText).count();
+        let free = segments
+            .iter()
+            .filter(|s| s.kind == SegmentKind::FreeText)
+            .count();
         if free > 1 {
             return Err(AppError::validation(
                 "pattern",
@@ -197,7 +208,10 @@ impl TaxonomyConvention {
                     if !(2000..=2100).contains(&parts.year) {
                         return Err(AppError::validation(
                             "year",
-                            format!("{} is not a campaign year; use a four-digit year between 2000 and 2100", parts.year),
+                            format!(
+                                "{} is not a campaign year; use a four-digit year between 2000 and 2100",
+                                parts.year
+                            ),
                         ));
                     }
                     parts.year.to_string()
@@ -309,7 +323,8 @@ impl TaxonomyConvention {
             });
             all_fixable = false;
         }
-        let suggested_name = (!issues.is_empty() && all_fixable).then(|| fixed.join(&self.separator));
+        let suggested_name =
+            (!issues.is_empty() && all_fixable).then(|| fixed.join(&self.separator));
         NameValidation {
             name: name.into(),
             valid: issues.is_empty(),
@@ -321,7 +336,11 @@ impl TaxonomyConvention {
 }
 
 /// Check one segment value; on a problem return its description and a suggested value.
-fn check_segment(spec: &Segment, value: &str, picklists: &Picklists) -> Option<(String, Option<String>)> {
+fn check_segment(
+    spec: &Segment,
+    value: &str,
+    picklists: &Picklists,
+) -> Option<(String, Option<String>)> {
     let pick = |list: &BTreeSet<String>, what: &str| -> Option<(String, Option<String>)> {
         if list.contains(value) {
             return None;
@@ -337,11 +356,17 @@ fn check_segment(spec: &Segment, value: &str, picklists: &Picklists) -> Option<(
             closest(value, list)
         };
         let known = if list.len() <= 12 {
-            format!("; known {what} codes: {}", list.iter().cloned().collect::<Vec<_>>().join(", "))
+            format!(
+                "; known {what} codes: {}",
+                list.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
         } else {
             String::new()
         };
-        Some((format!("\"{value}\" is not a governed {what} code{known}"), suggestion))
+        Some((
+            format!("\"{value}\" is not a governed {what} code{known}"),
+            suggestion,
+        ))
     };
     match spec.kind {
         SegmentKind::BrandCode => pick(&picklists.brand_codes, "brand"),
@@ -350,7 +375,9 @@ fn check_segment(spec: &Segment, value: &str, picklists: &Picklists) -> Option<(
         SegmentKind::Year => {
             let ok = value.len() == 4
                 && value.chars().all(|c| c.is_ascii_digit())
-                && value.parse::<i32>().is_ok_and(|y| (2000..=2100).contains(&y));
+                && value
+                    .parse::<i32>()
+                    .is_ok_and(|y| (2000..=2100).contains(&y));
             if ok {
                 return None;
             }
@@ -369,7 +396,9 @@ fn check_segment(spec: &Segment, value: &str, picklists: &Picklists) -> Option<(
                 return None;
             }
             Some((
-                format!("\"{value}\" must be letters and digits only, each word starting upper-case"),
+                format!(
+                    "\"{value}\" must be letters and digits only, each word starting upper-case"
+                ),
                 (!clean.is_empty()).then_some(clean),
             ))
         }
@@ -477,13 +506,19 @@ mod tests {
     #[test]
     fn generates_the_seed_example() {
         let c = TaxonomyConvention::default();
-        assert_eq!(c.generate(&parts("Moana Launch!")).unwrap(), "DIS_US_META_2026_MoanaLaunch");
+        assert_eq!(
+            c.generate(&parts("Moana Launch!")).unwrap(),
+            "DIS_US_META_2026_MoanaLaunch"
+        );
     }
 
     #[test]
     fn sanitises_free_text() {
         assert_eq!(sanitize_free_text("Moana Launch!"), "MoanaLaunch");
-        assert_eq!(sanitize_free_text("  summer_sale 2026 -- v2 "), "SummerSale2026V2");
+        assert_eq!(
+            sanitize_free_text("  summer_sale 2026 -- v2 "),
+            "SummerSale2026V2"
+        );
         assert_eq!(sanitize_free_text("Crème Brûlée"), "CremeBrulee");
         assert_eq!(sanitize_free_text("black friday"), "BlackFriday");
         assert_eq!(sanitize_free_text("日本語"), "");
@@ -508,10 +543,19 @@ mod tests {
         let c = TaxonomyConvention::default();
         let name = c.generate(&parts("Moana Launch")).unwrap();
         let segs = c.parse(&name).unwrap();
-        let got: Vec<_> = segs.iter().map(|s| (s.segment.as_str(), s.value.as_str())).collect();
+        let got: Vec<_> = segs
+            .iter()
+            .map(|s| (s.segment.as_str(), s.value.as_str()))
+            .collect();
         assert_eq!(
             got,
-            [("BrandCode", "DIS"), ("Market", "US"), ("Channel", "META"), ("Year", "2026"), ("CampaignName", "MoanaLaunch")]
+            [
+                ("BrandCode", "DIS"),
+                ("Market", "US"),
+                ("Channel", "META"),
+                ("Year", "2026"),
+                ("CampaignName", "MoanaLaunch")
+            ]
         );
         let v = c.validate(&name, &picklists());
         assert!(v.valid, "{v:?}");
@@ -525,7 +569,10 @@ mod tests {
         assert!(!v.valid);
         let bad: Vec<_> = v.issues.iter().map(|i| i.segment.as_str()).collect();
         assert_eq!(bad, ["Market", "Year", "CampaignName"]);
-        assert_eq!(v.suggested_name.as_deref(), Some("DIS_US_META_2026_MoanaLaunch"));
+        assert_eq!(
+            v.suggested_name.as_deref(),
+            Some("DIS_US_META_2026_MoanaLaunch")
+        );
 
         let v = c.validate("DIZ_US_META_2026_Moana", &picklists());
         assert_eq!(v.issues[0].segment, "BrandCode");
@@ -542,7 +589,8 @@ mod tests {
 
     #[test]
     fn conventions_are_data() {
-        let c = TaxonomyConvention::from_pattern("[Market]-[BrandCode]-[CampaignName]", 40).unwrap();
+        let c =
+            TaxonomyConvention::from_pattern("[Market]-[BrandCode]-[CampaignName]", 40).unwrap();
         assert_eq!(c.separator, "-");
         assert_eq!(c.generate(&parts("Moana")).unwrap(), "US-DIS-Moana");
         assert!(TaxonomyConvention::from_pattern("[Brand]_[Nope]", 40).is_err());

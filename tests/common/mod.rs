@@ -39,13 +39,22 @@ pub async fn fresh_db() -> TestDb {
                 .execute(&mut conn)
                 .await
                 .expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL has a database part");
-            TestDb { url: format!("{base}/{name}"), _dir: None }
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .expect("URL has a database part");
+            TestDb {
+                url: format!("{base}/{name}"),
+                _dir: None,
+            }
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = dir.path().join("test.db").to_string_lossy().into_owned();
-            TestDb { url, _dir: Some(dir) }
+            TestDb {
+                url,
+                _dir: Some(dir),
+            }
         }
     }
 }
@@ -55,7 +64,10 @@ pub async fn open(db: &TestDb) -> (Db, AppServices) {
 }
 
 pub async fn key(db: &Db, role: Role) -> String {
-    auth::create_key(db, &format!("test-{}", role.as_str()), role).await.expect("create key").0
+    auth::create_key(db, &format!("test-{}", role.as_str()), role)
+        .await
+        .expect("create key")
+        .0
 }
 
 /// An HTTP server on an ephemeral loopback port.
@@ -73,7 +85,9 @@ impl TestServer {
 
     pub async fn start_with(db: &TestDb, tweak: impl FnOnce(&mut HttpOptions)) -> Self {
         let (db, services) = open(db).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut opts = HttpOptions::loopback(addr);
         tweak(&mut opts);
@@ -86,7 +100,12 @@ impl TestServer {
                 .await
                 .expect("serve");
         });
-        Self { addr, db, shutdown, handle }
+        Self {
+            addr,
+            db,
+            shutdown,
+            handle,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -101,7 +120,10 @@ impl TestServer {
 }
 
 fn client_info() -> ClientConfig {
-    ClientConfig::new(ClientCapabilities::default(), Implementation::new("omnitraffick-tests", "0.1.0"))
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("omnitraffick-tests", "0.1.0"),
+    )
 }
 
 pub async fn connect_http(server: &TestServer, key: Option<&str>) -> Client {
@@ -110,17 +132,25 @@ pub async fn connect_http(server: &TestServer, key: Option<&str>) -> Client {
         config = config.auth_header(k.to_owned());
     }
     let transport = StreamableHttpClientTransport::from_config(config);
-    client_info().serve(transport).await.expect("MCP client connects over HTTP")
+    client_info()
+        .serve(transport)
+        .await
+        .expect("MCP client connects over HTTP")
 }
 
 pub async fn connect_stdio(db: &TestDb) -> Client {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"));
-    cmd.args(["serve", "--stdio"]).env("DATABASE_URL", &db.url).env("OMNITRAFFICK_LOG", "warn");
+    cmd.args(["serve", "--stdio"])
+        .env("DATABASE_URL", &db.url)
+        .env("OMNITRAFFICK_LOG", "warn");
     let (transport, _stderr) = TokioChildProcess::builder(cmd)
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn omnitraffick serve --stdio");
-    client_info().serve(transport).await.expect("MCP client connects over stdio")
+    client_info()
+        .serve(transport)
+        .await
+        .expect("MCP client connects over stdio")
 }
 
 /// Result of a tool call: whether it was a tool error, and its JSON payload
@@ -147,7 +177,10 @@ impl Outcome {
 pub async fn call(client: &Client, tool: &str, args: Value) -> Outcome {
     let params = CallToolRequestParams::new(tool.to_owned())
         .with_arguments(args.as_object().cloned().unwrap_or_default());
-    let result = client.call_tool(params).await.unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+    let result = client
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
     let is_error = result.is_error == Some(true);
     let value = if let Some(s) = result.structured_content.clone() {
         s
@@ -165,7 +198,13 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> Outcome {
 /// Create the seed example: market US, brand DIS, channel META, campaign "Moana Launch!" 2026.
 /// Returns the campaign id.
 pub async fn seed_example(client: &Client) -> i64 {
-    call(client, "create_market", serde_json::json!({"code": "US", "country": "US", "region": "NA"})).await.ok();
+    call(
+        client,
+        "create_market",
+        serde_json::json!({"code": "US", "country": "US", "region": "NA"}),
+    )
+    .await
+    .ok();
     call(
         client,
         "create_brand",
@@ -173,9 +212,13 @@ pub async fn seed_example(client: &Client) -> i64 {
     )
     .await
     .ok();
-    call(client, "create_channel", serde_json::json!({"code": "META", "platform": "META", "account_id": "1234567890"}))
-        .await
-        .ok();
+    call(
+        client,
+        "create_channel",
+        serde_json::json!({"code": "META", "platform": "META", "account_id": "1234567890"}),
+    )
+    .await
+    .ok();
     let campaign = call(
         client,
         "create_campaign",
