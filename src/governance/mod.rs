@@ -836,7 +836,7 @@ impl Governance {
             year: campaign.year,
             campaign_name: &campaign.name,
         })?;
-        let id = store::insert_ticket(
+        let (id, created_at) = store::insert_ticket(
             &mut tx,
             &NewTicket {
                 campaign_id: campaign.id,
@@ -857,7 +857,22 @@ impl Governance {
             Some(&name),
         )
         .await?;
-        let ticket = must_ticket(&mut tx, id).await?;
+        // Built here rather than read back: one round trip less on the hottest write path.
+        let ticket = Ticket {
+            id,
+            campaign_id: campaign.id,
+            channel_code: channel.code,
+            platform: channel.platform,
+            request_type,
+            status: TicketStatus::Draft,
+            platform_name: name,
+            payload_config: payload,
+            qa_report: None,
+            external_ids: serde_json::json!({}),
+            version: 1,
+            updated_at: created_at.clone(),
+            created_at,
+        };
         tx.commit().await?;
         Ok(ticket)
     }

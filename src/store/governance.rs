@@ -490,7 +490,8 @@ pub struct NewTicket<'a> {
     pub platform_name: &'a str,
 }
 
-pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResult<i64> {
+/// Insert a DRAFT ticket; returns its id and creation time.
+pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResult<(i64, String)> {
     let now = now_text();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (campaign_id, channel_id, request_type, payload_config, platform_name, \
@@ -505,7 +506,7 @@ pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResul
     .bind(&now)
     .fetch_one(c)
     .await?;
-    Ok(id)
+    Ok((id, now))
 }
 
 /// Write a ticket's editable fields, guarded by its version: returns false when another
