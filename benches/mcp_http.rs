@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     let stored = g
         .list_tickets(ListTicketsInput {
             limit: Some(1),
-            offset: Some((all.len() - 1) as u32),
+            offset: Some((all.len() - 1) as i64),
             ..Default::default()
         })
         .await?;

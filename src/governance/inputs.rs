@@ -125,9 +125,9 @@ pub struct ListCampaignsInput {
     #[serde(default)]
     pub include_archived: bool,
     /// Page size, 1-500. Default 50.
-    pub limit: Option<u32>,
+    pub limit: Option<i64>,
     /// Rows to skip. Default 0.
-    pub offset: Option<u32>,
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -186,8 +186,8 @@ pub struct ListTicketsInput {
     /// Only tickets in this status, e.g. "DRAFT" or "QA_FAILED".
     pub status: Option<String>,
     /// Page size, 1-500. Default 50.
-    pub limit: Option<u32>,
-    pub offset: Option<u32>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -41,13 +41,13 @@ pub struct ChannelList {
 pub struct CampaignList {
     pub campaigns: Vec<Campaign>,
     /// Pass as `offset` to get the next page; absent on the last page.
-    pub next_offset: Option<u32>,
+    pub next_offset: Option<i64>,
 }
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TicketList {
     pub tickets: Vec<Ticket>,
     /// Pass as `offset` to get the next page; absent on the last page.
-    pub next_offset: Option<u32>,
+    pub next_offset: Option<i64>,
 }
 
 /// A ticket whose name a code change affects.
@@ -106,22 +106,29 @@ pub struct NamePreview {
     pub segments: Vec<crate::taxonomy::ParsedSegment>,
 }
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 500;
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
 
-fn page(limit: Option<u32>, offset: Option<u32>) -> AppResult<(i64, i64)> {
+fn page(limit: Option<i64>, offset: Option<i64>) -> AppResult<(i64, i64)> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
+    if !(1..=MAX_PAGE).contains(&limit) {
         return Err(AppError::validation(
             "limit",
             format!("must be between 1 and {MAX_PAGE}; got {limit}"),
         ));
     }
-    Ok((i64::from(limit), i64::from(offset.unwrap_or(0))))
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(AppError::validation(
+            "offset",
+            format!("must be 0 or more; got {offset}"),
+        ));
+    }
+    Ok((limit, offset))
 }
 
-fn next_offset(len: usize, limit: i64, offset: i64) -> Option<u32> {
-    (len as i64 == limit).then(|| u32::try_from(offset + limit).unwrap_or(u32::MAX))
+fn next_offset(len: usize, limit: i64, offset: i64) -> Option<i64> {
+    (len as i64 == limit).then_some(offset + limit)
 }
 
 fn parse_date(field: &str, raw: &str) -> AppResult<String> {
