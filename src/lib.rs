@@ -7,6 +7,7 @@ pub mod error;
 pub mod governance;
 pub mod http;
 pub mod mcp;
+pub mod platforms;
 pub mod startup;
 pub mod store;
 pub mod taxonomy;

@@ -1,0 +1,263 @@
+//! Payload translators: one neutral ticket spec in, the exact request bodies each platform
+//! needs out. One trait, one implementation per platform. Ids of objects created earlier in
+//! the same deploy appear as placeholders (`{{campaign.id}}`) that the deploy worker fills.
+
+pub mod google_ads;
+pub mod meta;
+pub mod spec;
+pub mod tiktok;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::{Brand, Campaign, Channel, Currency, Market, Money, Platform, Ticket};
+use crate::error::AppError;
+pub use spec::CampaignSpec;
+
+/// Everything a translator may read.
+pub struct TranslationInput<'a> {
+    pub ticket: &'a Ticket,
+    pub campaign: &'a Campaign,
+    pub brand: &'a Brand,
+    pub market: &'a Market,
+    pub channel: &'a Channel,
+    pub spec: &'a CampaignSpec,
+}
+
+/// One HTTP request that creates one platform object.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+pub struct PlatformRequest {
+    /// The object it creates: campaign, adset, creative, ad (Meta); campaign, adgroup, ad
+    /// (TikTok); campaign_budget, campaign, ad_group, ad_group_ad (Google Ads).
+    pub object: String,
+    pub method: String,
+    /// Path below the platform's base URL.
+    pub path: String,
+    pub body: Value,
+}
+
+/// The requests for one ticket, in the order they must be sent.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq)]
+pub struct TranslatedPayloads {
+    pub platform: Platform,
+    pub api_version: String,
+    pub requests: Vec<PlatformRequest>,
+}
+
+impl TranslatedPayloads {
+    pub fn body(&self, object: &str) -> Option<&Value> {
+        self.requests
+            .iter()
+            .find(|r| r.object == object)
+            .map(|r| &r.body)
+    }
+}
+
+pub trait Translator: Send + Sync {
+    fn platform(&self) -> Platform;
+    fn translate(&self, input: &TranslationInput<'_>) -> Result<TranslatedPayloads, AppError>;
+}
+
+/// API versions the translators target.
+#[derive(Debug, Clone)]
+pub struct ApiVersions {
+    pub meta: String,
+    pub tiktok: String,
+    pub google_ads: String,
+}
+
+impl Default for ApiVersions {
+    fn default() -> Self {
+        Self {
+            meta: "v25.0".into(),
+            tiktok: "v1.3".into(),
+            google_ads: "v25".into(),
+        }
+    }
+}
+
+/// Translate for the ticket's channel.
+pub fn translate(
+    input: &TranslationInput<'_>,
+    versions: &ApiVersions,
+) -> Result<TranslatedPayloads, AppError> {
+    match input.channel.platform {
+        Platform::Meta => meta::MetaTranslator::new(&versions.meta).translate(input),
+        Platform::Tiktok => tiktok::TiktokTranslator::new(&versions.tiktok).translate(input),
+        Platform::GoogleAds => {
+            google_ads::GoogleAdsTranslator::new(&versions.google_ads).translate(input)
+        }
+    }
+}
+
+/// The spec's budget as exact money in the brand's currency.
+pub fn spec_budget(input: &TranslationInput<'_>) -> Result<Money, AppError> {
+    let brand_currency = Currency::parse("currency", &input.brand.currency)?;
+    if let Some(c) = &input.spec.budget.currency {
+        let c = Currency::parse("payload_config.budget.currency", c)?;
+        if c != brand_currency {
+            return Err(AppError::validation(
+                "payload_config.budget.currency",
+                format!(
+                    "is {c} but brand {} budgets in {brand_currency}; use {brand_currency} or omit it",
+                    input.brand.code
+                ),
+            ));
+        }
+    }
+    let m = Money::parse_major(
+        "payload_config.budget.amount",
+        &input.spec.budget.amount,
+        brand_currency,
+    )?;
+    if m.amount_minor <= 0 {
+        return Err(AppError::validation(
+            "payload_config.budget.amount",
+            "must be greater than zero",
+        ));
+    }
+    Ok(m)
+}
+
+/// The bid as exact money, required for capped strategies.
+pub fn spec_bid(input: &TranslationInput<'_>) -> Result<Option<Money>, AppError> {
+    let Some(b) = &input.spec.bidding else {
+        return Ok(None);
+    };
+    let currency = Currency::parse("currency", &input.brand.currency)?;
+    match (&b.bid_amount, b.strategy) {
+        (Some(a), _) => Ok(Some(Money::parse_major(
+            "payload_config.bidding.bid_amount",
+            a,
+            currency,
+        )?)),
+        (None, spec::BidStrategy::LowestCost) => Ok(None),
+        (None, s) => Err(AppError::validation(
+            "payload_config.bidding.bid_amount",
+            format!(
+                "is required for strategy {s:?}; give a decimal string such as \"2.50\", or use LOWEST_COST"
+            ),
+        )),
+    }
+}
+
+/// Google Ads micros: 1,000,000 per major unit (USD 19.99 -> 19990000).
+pub fn to_micros(m: Money) -> Result<i64, AppError> {
+    let factor = 10i64.pow(6 - u32::from(m.currency.minor_digits()).min(6));
+    m.amount_minor.checked_mul(factor).ok_or_else(|| {
+        AppError::validation(
+            "payload_config.budget.amount",
+            "is too large to express in micros",
+        )
+    })
+}
+
+/// A decimal amount in major units as a JSON number, for APIs (TikTok) that take one.
+/// The text is built exactly from integer minor units; serde_json keeps the shortest
+/// representation that round-trips, so "19.99" goes on the wire as 19.99.
+pub fn major_units_number(m: Money) -> Result<Value, AppError> {
+    let text = m.to_major_string();
+    serde_json::from_str::<serde_json::Number>(&text)
+        .map(Value::Number)
+        .map_err(|e| AppError::Internal(format!("amount {text}: {e}")))
+}
+
+/// Deep-merge `patch` into `target`: objects merge key by key, anything else replaces.
+pub fn deep_merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// Apply `overrides.<platform>.<object>` to each request body.
+pub fn apply_overrides(
+    requests: &mut [PlatformRequest],
+    overrides: Option<&serde_json::Map<String, Value>>,
+    platform_key: &str,
+) -> Result<(), AppError> {
+    let Some(o) = overrides else { return Ok(()) };
+    let known: Vec<&str> = requests.iter().map(|r| r.object.as_str()).collect();
+    for key in o.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(AppError::validation(
+                format!("payload_config.overrides.{platform_key}.{key}"),
+                format!(
+                    "is not an object of this platform; use one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    for r in requests.iter_mut() {
+        if let Some(p) = o.get(&r.object) {
+            if !p.is_object() {
+                return Err(AppError::validation(
+                    format!("payload_config.overrides.{platform_key}.{}", r.object),
+                    "must be a JSON object of fields to merge into that request body",
+                ));
+            }
+            deep_merge(&mut r.body, p);
+        }
+    }
+    Ok(())
+}
+
+/// Placeholder for the id of an object created earlier in the same deploy.
+pub fn id_ref(object: &str) -> Value {
+    Value::String(format!("{{{{{object}.id}}}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(s: &str, c: &str) -> Money {
+        Money::parse_major("x", s, Currency::parse("c", c).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn micros_are_exact() {
+        assert_eq!(to_micros(money("19.99", "USD")).unwrap(), 19_990_000);
+        assert_eq!(to_micros(money("5000", "JPY")).unwrap(), 5_000_000_000);
+        assert_eq!(to_micros(money("1.234", "KWD")).unwrap(), 1_234_000);
+        assert!(to_micros(money("92233720368547758.07", "USD")).is_err());
+    }
+
+    #[test]
+    fn major_unit_numbers_keep_their_text() {
+        for (s, c, wire) in [
+            ("19.99", "USD", "19.99"),
+            ("0.01", "EUR", "0.01"),
+            ("0.30", "USD", "0.3"),
+            ("5000", "JPY", "5000"),
+            ("123456789.12", "USD", "123456789.12"),
+            ("1.005", "KWD", "1.005"),
+        ] {
+            assert_eq!(major_units_number(money(s, c)).unwrap().to_string(), wire);
+        }
+    }
+
+    #[test]
+    fn deep_merge_merges_objects_and_replaces_the_rest() {
+        let mut t = serde_json::json!({"a": {"b": 1, "c": [1]}, "d": 1});
+        deep_merge(
+            &mut t,
+            &serde_json::json!({"a": {"c": [2], "e": true}, "d": {"x": 1}}),
+        );
+        assert_eq!(
+            t,
+            serde_json::json!({"a": {"b": 1, "c": [2], "e": true}, "d": {"x": 1}})
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! The platform-neutral campaign spec a ticket's `payload_config` holds. One spec can be
+//! trafficked to any channel; platform-only fields go under `overrides.<platform>` and are
+//! merged into the translated bodies last.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Objective {
+    Awareness,
+    Traffic,
+    Engagement,
+    Leads,
+    AppPromotion,
+    Sales,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BudgetPeriod {
+    Daily,
+    Lifetime,
+}
+
+/// How much to spend.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    /// Decimal string in major units of the currency, e.g. "19.99" (USD) or "5000" (JPY).
+    /// More decimals than the currency has is an error.
+    #[schemars(example = &"1500.00")]
+    pub amount: String,
+    /// ISO 4217 code; must be the brand's currency. Defaults to it.
+    #[schemars(example = &"USD")]
+    pub currency: Option<String>,
+    /// DAILY or LIFETIME. A lifetime budget needs schedule.end_time.
+    pub period: BudgetPeriod,
+}
+
+/// When to run, RFC 3339 timestamps with offset.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    #[schemars(example = &"2026-03-01T00:00:00-05:00")]
+    pub start_time: String,
+    #[schemars(example = &"2026-03-31T23:59:59-05:00")]
+    pub end_time: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Gender {
+    Male,
+    Female,
+}
+
+/// A platform interest or interest category (ids are the platform's own).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Interest {
+    #[schemars(example = &"6003139266461")]
+    pub id: String,
+    #[schemars(example = &"Movies")]
+    pub name: Option<String>,
+}
+
+/// Where ads may show. Each platform uses the values that apply to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Placement {
+    Facebook,
+    Instagram,
+    AudienceNetwork,
+    Messenger,
+    Tiktok,
+    Pangle,
+    GoogleSearch,
+    SearchPartners,
+    DisplayNetwork,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetingSpec {
+    /// ISO 3166-1 alpha-2 countries, e.g. ["US", "CA"].
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// Platform region/location keys, e.g. Meta region keys ["4081"].
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// 13-65.
+    pub age_min: Option<u8>,
+    /// 13-65 (65 means 65+).
+    pub age_max: Option<u8>,
+    /// Empty means all genders.
+    #[serde(default)]
+    pub genders: Vec<Gender>,
+    #[serde(default)]
+    pub interests: Vec<Interest>,
+    /// Empty lets the platform place ads automatically.
+    #[serde(default)]
+    pub placements: Vec<Placement>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreativeSpec {
+    #[schemars(example = &"Moana is back")]
+    pub headline: Option<String>,
+    #[schemars(example = &"Sail with Moana this March.")]
+    pub body: Option<String>,
+    #[schemars(example = &"https://example.com/moana")]
+    pub link_url: Option<String>,
+    /// e.g. LEARN_MORE, SHOP_NOW, SIGN_UP.
+    #[schemars(example = &"LEARN_MORE")]
+    pub call_to_action: Option<String>,
+    #[schemars(example = &"https://cdn.example.com/moana.jpg")]
+    pub image_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BidStrategy {
+    /// Spend the budget for the most results (no bid needed).
+    LowestCost,
+    /// Cap each bid at bid_amount.
+    BidCap,
+    /// Keep the average cost per result near bid_amount.
+    CostCap,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BiddingSpec {
+    pub strategy: BidStrategy,
+    /// Decimal string in major units; required for BID_CAP and COST_CAP.
+    #[schemars(example = &"2.50")]
+    pub bid_amount: Option<String>,
+}
+
+/// Platform-only fields, deep-merged into the translated bodies last, keyed by object:
+/// meta {campaign, adset, creative, ad}, tiktok {campaign, adgroup, ad},
+/// google_ads {campaign_budget, campaign, ad_group, ad_group_ad}.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub meta: Option<serde_json::Map<String, serde_json::Value>>,
+    pub tiktok: Option<serde_json::Map<String, serde_json::Value>>,
+    pub google_ads: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The platform-neutral campaign spec.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    /// AWARENESS, TRAFFIC, ENGAGEMENT, LEADS, APP_PROMOTION or SALES.
+    pub objective: Objective,
+    pub budget: BudgetSpec,
+    pub schedule: Option<ScheduleSpec>,
+    #[serde(default)]
+    pub targeting: TargetingSpec,
+    #[serde(default)]
+    pub creative: CreativeSpec,
+    pub bidding: Option<BiddingSpec>,
+    #[serde(default)]
+    pub overrides: Overrides,
+}
+
+impl CampaignSpec {
+    /// Parse a ticket's payload config; errors name the field as `payload_config.<path>`.
+    pub fn parse(payload_config: &serde_json::Value) -> Result<Self, AppError> {
+        serde_path_to_error::deserialize::<_, Self>(payload_config.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            let field = if path == "." {
+                match missing_or_unknown(&inner) {
+                    Some(f) => format!("payload_config.{f}"),
+                    None => "payload_config".to_owned(),
+                }
+            } else {
+                format!("payload_config.{path}")
+            };
+            AppError::validation(field, format!("{inner}; see the payload_config schema (objective, budget, schedule, targeting, creative, bidding, overrides)"))
+        })
+    }
+}
+
+fn missing_or_unknown(msg: &str) -> Option<&str> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(&msg[start..start + len])
+}
