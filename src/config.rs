@@ -34,8 +34,36 @@ pub struct Cli {
     #[arg(long, env = "OMNITRAFFICK_LOG", default_value = "info", global = true)]
     pub log: String,
 
+    /// Meta Graph API version the payloads target.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_META_API_VERSION",
+        default_value = "v25.0",
+        global = true
+    )]
+    pub meta_api_version: String,
+
+    /// Google Ads API version the payloads target.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_GOOGLE_ADS_API_VERSION",
+        default_value = "v25",
+        global = true
+    )]
+    pub google_ads_api_version: String,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    pub fn api_versions(&self) -> crate::platforms::ApiVersions {
+        crate::platforms::ApiVersions {
+            meta: self.meta_api_version.clone(),
+            google_ads: self.google_ads_api_version.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

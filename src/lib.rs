@@ -8,6 +8,7 @@ pub mod governance;
 pub mod http;
 pub mod mcp;
 pub mod platforms;
+pub mod qa;
 pub mod startup;
 pub mod store;
 pub mod taxonomy;

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(&cli);
     match &cli.command {
         Command::Migrate => {
-            startup::open(&cli.database_url).await?;
+            startup::open_with(&cli.database_url, cli.api_versions()).await?;
             eprintln!("migrations applied");
         }
         Command::Keys(cmd) => keys(&cli, cmd).await?,
@@ -37,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
-    let (db, _) = startup::open(&cli.database_url).await?;
+    let (db, _) = startup::open_with(&cli.database_url, cli.api_versions()).await?;
     match cmd {
         KeysCommand::Create { role, name } => {
             let role = Role::parse(role)?;
@@ -83,7 +83,7 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
-    let (db, services) = startup::open(&cli.database_url)
+    let (db, services) = startup::open_with(&cli.database_url, cli.api_versions())
         .await
         .context("starting up")?;
     if args.stdio {

@@ -205,8 +205,9 @@ pub struct CreateTicketInput {
     pub channel_code: String,
     /// NEW_CAMPAIGN (default), BUDGET_CHANGE, TARGETING_CHANGE, CREATIVE_CHANGE or PAUSE.
     pub request_type: Option<String>,
-    /// The platform-neutral campaign spec as a JSON object (objective, budget, schedule,
-    /// targeting, creative, bidding). Default {}.
+    /// The platform-neutral campaign spec (objective, budget, schedule, targeting, creative,
+    /// bidding, overrides). A draft may be incomplete; run_qa reports what is missing.
+    #[schemars(with = "Option<crate::platforms::CampaignSpec>")]
     pub payload_config: Option<serde_json::Value>,
 }
 
@@ -214,7 +215,8 @@ pub struct CreateTicketInput {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicketInput {
     pub ticket_id: i64,
-    /// Replace the campaign spec (a JSON object). Sends the ticket back to DRAFT.
+    /// Replace the campaign spec. Sends the ticket back to DRAFT.
+    #[schemars(with = "Option<crate::platforms::CampaignSpec>")]
     pub payload_config: Option<serde_json::Value>,
     /// Move to another channel, e.g. "TIKTOK". Renames the ticket; sends it back to DRAFT.
     pub channel_code: Option<String>,

@@ -1063,6 +1063,67 @@ impl Governance {
         Ok(t)
     }
 
+    /// A ticket with everything it references, for QA and translation.
+    pub async fn ticket_context(
+        &self,
+        id: i64,
+    ) -> AppResult<(Ticket, Campaign, Brand, Market, Channel)> {
+        let mut c = self.conn().await?;
+        let ticket = must_ticket(&mut c, id).await?;
+        let campaign = must_campaign(&mut c, ticket.campaign_id).await?;
+        let brand = must_brand(&mut c, "brand_code", &campaign.brand_code).await?;
+        let market = must_market(&mut c, "market_code", &campaign.market_code).await?;
+        let channel = must_channel(&mut c, "channel_code", &ticket.channel_code).await?;
+        Ok((ticket, campaign, brand, market, channel))
+    }
+
+    /// Store a QA report and move the ticket to `to`, unless the ticket changed since the
+    /// report was computed (then the caller must run QA again).
+    pub async fn record_qa(
+        &self,
+        actor: &str,
+        ticket: &Ticket,
+        report: serde_json::Value,
+        to: TicketStatus,
+        detail: &str,
+    ) -> AppResult<Ticket> {
+        let mut tx = self.db.begin_write().await?;
+        let current = must_ticket(&mut tx, ticket.id).await?;
+        if current.version != ticket.version {
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                format!(
+                    "ticket {} changed while QA ran (version {} -> {}); run QA again",
+                    ticket.id, ticket.version, current.version
+                ),
+            ));
+        }
+        current.status.check_transition(to)?;
+        let mut updated = current.clone();
+        updated.status = to;
+        updated.qa_report = Some(report);
+        let channel = must_channel(&mut tx, "channel_code", &current.channel_code).await?;
+        if !store::update_ticket_row(&mut tx, &updated, channel.id, current.version).await? {
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                "the ticket changed while QA ran; run QA again",
+            ));
+        }
+        store::append_history(
+            &mut tx,
+            current.id,
+            "QA",
+            Some(current.status),
+            to,
+            actor,
+            Some(detail),
+        )
+        .await?;
+        let t = must_ticket(&mut tx, current.id).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
     async fn rename_ticket(
         &self,
         c: &mut AnyConnection,

@@ -29,6 +29,7 @@ use crate::governance::Governance;
 #[derive(Clone)]
 pub struct AppServices {
     pub governance: Governance,
+    pub qa: crate::qa::QaService,
 }
 
 #[derive(Clone)]
@@ -91,7 +92,7 @@ impl OmniMcp {
         Self {
             services,
             fixed_principal,
-            tool_router: Self::governance_tools() + Self::taxonomy_tools(),
+            tool_router: Self::governance_tools() + Self::taxonomy_tools() + Self::qa_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
         }

@@ -8,6 +8,8 @@ use super::{OmniMcp, Parameters, ToolError};
 use crate::auth::Permission;
 use crate::domain::{Brand, Campaign, Channel, Market, Ticket, TicketView};
 use crate::governance::*;
+use crate::platforms::TranslatedPayloads;
+use crate::qa::{QaRuleList, RunQaInput, RunQaOutput, UpsertQaRuleInput, UpsertQaRuleOutput};
 use crate::taxonomy::NameValidation;
 
 #[tool_router(router = governance_tools, vis = "pub(super)")]
@@ -399,5 +401,71 @@ impl OmniMcp {
     ) -> Result<Json<RenameImpact>, ToolError> {
         self.authorize(&ctx, Permission::Read)?;
         Ok(Json(self.services.governance.rename_impact(input).await?))
+    }
+}
+
+#[tool_router(router = qa_tools, vis = "pub(super)")]
+impl OmniMcp {
+    #[tool(
+        description = "Run pre-flight QA on a ticket: taxonomy, brand safety, budget caps, payload schemas, platform minimums and admin CEL rules, on the translated platform payloads. Stores the report and moves the ticket to READY_FOR_API (no blocking finding) or QA_FAILED (every finding listed with its rule, message and field path). Only DRAFT, QA_FAILED and READY_FOR_API tickets. Trafficker or admin.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn run_qa(
+        &self,
+        Parameters(input): Parameters<RunQaInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<RunQaOutput>, ToolError> {
+        let who = self.authorize(&ctx, Permission::Traffic)?;
+        Ok(Json(self.services.qa.run_qa(&who, input).await?))
+    }
+
+    #[tool(
+        description = "List the QA rules: the built-in ones, the admin CEL rules (expression, scope, severity) and the interests blocked for family-friendly brands.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_qa_rules(
+        &self,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<QaRuleList>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.qa.list_rules().await?))
+    }
+
+    #[tool(
+        description = "Create or replace (by name) an admin QA rule written in CEL. The expression is TRUE WHEN VIOLATED. Example: {\"name\": \"dis_no_under_13\", \"brand_code\": \"DIS\", \"expression\": \"spec.targeting.age_min < 13\", \"severity\": \"BLOCK\", \"message\": \"Disney campaigns may not target under-13s; set targeting.age_min to 13 or more\", \"field_path\": \"payload_config.targeting.age_min\"}. A rule that does not compile is refused with the compiler's message. Admin only.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn upsert_qa_rule(
+        &self,
+        Parameters(input): Parameters<UpsertQaRuleInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<UpsertQaRuleOutput>, ToolError> {
+        self.authorize(&ctx, Permission::Govern)?;
+        Ok(Json(self.services.qa.upsert_rule(input).await?))
+    }
+
+    #[tool(
+        description = "Show the exact request bodies the ticket would send to its platform, in order (e.g. Meta campaign, adset, creative, ad), with money converted to the platform's units. Changes nothing. Ids of objects created earlier in the deploy appear as {{campaign.id}} placeholders.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn preview_payloads(
+        &self,
+        Parameters(input): Parameters<TicketIdInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<TranslatedPayloads>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(
+            self.services.qa.preview_payloads(input.ticket_id).await?,
+        ))
     }
 }

@@ -4,9 +4,11 @@
 
 mod governance;
 mod keys;
+mod qa;
 
 pub use governance::*;
 pub use keys::*;
+pub use qa::*;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};

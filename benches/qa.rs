@@ -1,0 +1,361 @@
+//! Benchmark: in-process pre-flight QA + translation of 100,000 varied tickets on one core
+//! (prints tickets/s), then `run_qa` over MCP Streamable HTTP on stored tickets (calls/s, p99).
+//! Run with `cargo bench --bench qa` (BENCH_TICKETS and BENCH_CALLS change the load).
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use omnitraffick::auth::{self, Principal, Role};
+use omnitraffick::domain::{
+    Brand, Campaign, Channel, Market, Platform, RequestType, Ticket, TicketStatus,
+};
+use omnitraffick::governance::*;
+use omnitraffick::http::{self, HttpOptions};
+use omnitraffick::platforms::ApiVersions;
+use omnitraffick::qa::{QaEngine, TicketContext, compile_rule};
+use omnitraffick::startup;
+use omnitraffick::store::QaRuleRecord;
+use omnitraffick::taxonomy::{NameParts, Picklists, TaxonomyConvention};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spec(i: usize, platform: Platform) -> serde_json::Value {
+    let objectives = [
+        "AWARENESS",
+        "TRAFFIC",
+        "ENGAGEMENT",
+        "LEADS",
+        "APP_PROMOTION",
+    ];
+    let interest = match platform {
+        Platform::Meta => {
+            if i.is_multiple_of(7) {
+                "6003139266461"
+            } else {
+                "6003107902433"
+            }
+        }
+        _ => {
+            if i.is_multiple_of(7) {
+                "100001"
+            } else {
+                "100200"
+            }
+        }
+    };
+    json!({
+        "objective": objectives[i % objectives.len()],
+        "budget": {"amount": format!("{}.{:02}", 50 + i % 200_000, i % 100), "period": if i.is_multiple_of(3) { "LIFETIME" } else { "DAILY" }},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 13 + (i % 10) as u8, "age_max": 65, "interests": [{"id": interest, "name": "x"}], "placements": ["FACEBOOK", "TIKTOK", "GOOGLE_SEARCH"]},
+        "creative": {"headline": "Moana", "body": "Sail", "link_url": "https://example.com", "call_to_action": "LEARN_MORE"},
+        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "1"}}}}
+    })
+}
+
+fn now() -> String {
+    "2026-01-01T00:00:00.000000Z".into()
+}
+
+fn in_process(n: usize) {
+    let convention = TaxonomyConvention::default();
+    let market = Market {
+        id: 1,
+        code: "US".into(),
+        country: "US".into(),
+        region: "NA".into(),
+        archived: false,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let brand = Brand {
+        id: 1,
+        code: "DIS".into(),
+        name: "Disney".into(),
+        family_friendly: true,
+        currency: "USD".into(),
+        daily_budget_limit_minor: None,
+        lifetime_budget_limit_minor: None,
+        meta_pixel_id: Some("123".into()),
+        tiktok_pixel_code: None,
+        archived: false,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let channels: Vec<Channel> = [
+        ("META", Platform::Meta, "1234567890"),
+        ("TIKTOK", Platform::Tiktok, "7000000000000000000"),
+        ("GADS", Platform::GoogleAds, "1234567890"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (code, platform, acct))| Channel {
+        id: i as i64 + 1,
+        code: code.into(),
+        platform,
+        account_id: acct.into(),
+        archived: false,
+        created_at: now(),
+        updated_at: now(),
+    })
+    .collect();
+    let campaign = Campaign {
+        id: 1,
+        brand_code: "DIS".into(),
+        market_code: "US".into(),
+        name: "Moana Launch".into(),
+        year: 2026,
+        currency: "USD".into(),
+        daily_budget_minor: None,
+        lifetime_budget_minor: None,
+        start_date: None,
+        end_date: None,
+        archived: false,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let rule = compile_rule(QaRuleRecord {
+        id: 1,
+        name: "dis_no_under_13".into(),
+        description: None,
+        brand_code: Some("DIS".into()),
+        market_code: None,
+        platform: None,
+        expression: "spec.targeting.age_min < 14".into(),
+        severity: "BLOCK".into(),
+        message: "no kids".into(),
+        field_path: None,
+        enabled: true,
+        created_at: now(),
+        updated_at: now(),
+    })
+    .expect("rule compiles");
+    let engine = QaEngine {
+        convention: convention.clone(),
+        picklists: Picklists {
+            brand_codes: ["DIS".to_owned()].into(),
+            market_codes: ["US".to_owned()].into(),
+            channel_codes: channels.iter().map(|c| c.code.clone()).collect(),
+        },
+        blocked_interests: [
+            (Platform::Meta, "6003139266461".to_owned()),
+            (Platform::Tiktok, "100001".to_owned()),
+        ]
+        .into(),
+        rules: vec![rule],
+        versions: ApiVersions::default(),
+    };
+    let tickets: Vec<Ticket> = (0..n)
+        .map(|i| {
+            let ch = &channels[i % channels.len()];
+            Ticket {
+                id: i as i64,
+                campaign_id: 1,
+                channel_code: ch.code.clone(),
+                platform: ch.platform,
+                request_type: RequestType::NewCampaign,
+                status: TicketStatus::Draft,
+                platform_name: convention
+                    .generate(&NameParts {
+                        brand_code: "DIS",
+                        market_code: "US",
+                        channel_code: &ch.code,
+                        year: 2026,
+                        campaign_name: "Moana Launch",
+                    })
+                    .expect("name"),
+                payload_config: spec(i, ch.platform),
+                qa_report: None,
+                external_ids: json!({}),
+                version: 1,
+                created_at: now(),
+                updated_at: now(),
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    let (mut blocked, mut passed) = (0usize, 0usize);
+    for (i, t) in tickets.iter().enumerate() {
+        let ctx = TicketContext {
+            ticket: t,
+            campaign: &campaign,
+            brand: &brand,
+            market: &market,
+            channel: &channels[i % channels.len()],
+        };
+        let checked = engine.check(&ctx);
+        if checked
+            .results
+            .iter()
+            .any(|r| r.outcome == omnitraffick::qa::Outcome::Block)
+        {
+            blocked += 1
+        } else {
+            passed += 1
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("in-process QA + translation, one thread, {n} tickets over META/TIKTOK/GOOGLE_ADS");
+    println!("  total      {secs:.2} s");
+    println!("  throughput {:.0} tickets/s", n as f64 / secs);
+    println!("  outcomes   {passed} pass/warn, {blocked} blocked");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn over_mcp(calls: usize, clients: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, services) = startup::open(&dir.path().join("qa.db").to_string_lossy()).await?;
+    let g = &services.governance;
+    let op = Principal::local_operator();
+    g.create_market(CreateMarketInput {
+        code: "US".into(),
+        country: "US".into(),
+        region: "NA".into(),
+    })
+    .await?;
+    g.create_brand(CreateBrandInput {
+        name: "Disney".into(),
+        code: "DIS".into(),
+        family_friendly: true,
+        currency: "USD".into(),
+        daily_budget_limit: None,
+        lifetime_budget_limit: None,
+        meta_pixel_id: None,
+        tiktok_pixel_code: None,
+    })
+    .await?;
+    g.create_channel(CreateChannelInput {
+        code: "META".into(),
+        platform: "META".into(),
+        account_id: "1234567890".into(),
+    })
+    .await?;
+    let k = g
+        .create_campaign(CreateCampaignInput {
+            brand_code: "DIS".into(),
+            market_code: "US".into(),
+            name: "Moana".into(),
+            year: 2026,
+            daily_budget: None,
+            lifetime_budget: None,
+            start_date: None,
+            end_date: None,
+        })
+        .await?;
+    let mut ids = Vec::new();
+    for i in 0..calls {
+        let t = g
+            .create_ticket(
+                &op,
+                CreateTicketInput {
+                    campaign_id: k.id,
+                    channel_code: "META".into(),
+                    request_type: None,
+                    payload_config: Some(spec(i * 5 + 1, Platform::Meta)),
+                },
+            )
+            .await?;
+        ids.push(t.id);
+    }
+    let (key, _) = auth::create_key(&db, "bench", Role::Trafficker).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let app = http::router(
+        services.clone(),
+        db.clone(),
+        &HttpOptions::loopback(addr),
+        shutdown.child_token(),
+    );
+    let token = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .await;
+    });
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for chunk in ids.chunks(calls.div_ceil(clients)) {
+        let chunk = chunk.to_vec();
+        let key = key.clone();
+        let url = format!("http://{addr}/mcp");
+        handles.push(tokio::spawn(async move {
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url).auth_header(key),
+            );
+            let client = ClientConfig::new(
+                ClientCapabilities::default(),
+                Implementation::new("bench", "0"),
+            )
+            .serve(transport)
+            .await
+            .expect("connect");
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            for id in chunk {
+                let t = Instant::now();
+                let r = client
+                    .call_tool(
+                        CallToolRequestParams::new("run_qa").with_arguments(
+                            json!({"ticket_id": id})
+                                .as_object()
+                                .cloned()
+                                .unwrap_or_default(),
+                        ),
+                    )
+                    .await;
+                lat.push(t.elapsed());
+                if !matches!(r, Ok(ref res) if res.is_error != Some(true)) {
+                    errors += 1
+                }
+            }
+            let _ = client.cancel().await;
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for h in handles {
+        let (l, e) = h.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    println!(
+        "run_qa over MCP Streamable HTTP, SQLite, {clients} clients, {} calls on stored tickets",
+        all.len()
+    );
+    println!("  throughput {:.0} calls/s", all.len() as f64 / secs);
+    println!(
+        "  p50        {:.2} ms",
+        percentile(&all, 0.5).as_secs_f64() * 1e3
+    );
+    println!(
+        "  p99        {:.2} ms",
+        percentile(&all, 0.99).as_secs_f64() * 1e3
+    );
+    println!("  errors     {errors}");
+    shutdown.cancel();
+    let _ = server.await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    in_process(env_usize("BENCH_TICKETS", 100_000));
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(over_mcp(env_usize("BENCH_CALLS", 2_000), 16))
+}

@@ -1,0 +1,486 @@
+//! Built-in rules. Each returns results with a rule id, an outcome, a message that says what
+//! to change, and the path of the field at fault.
+
+use serde_json::Value;
+
+use super::{
+    DEFAULT_DAILY_LIMIT_MAJOR, DEFAULT_LIFETIME_LIMIT_MAJOR, Outcome, QaEngine, QaResult,
+    TicketContext, schemas,
+};
+use crate::domain::{Currency, Money, Platform};
+use crate::platforms::spec::BudgetPeriod;
+use crate::platforms::{CampaignSpec, TranslatedPayloads};
+use crate::taxonomy::NameParts;
+
+fn pass(rule: &str, message: impl Into<String>) -> QaResult {
+    QaResult {
+        rule_id: rule.into(),
+        outcome: Outcome::Pass,
+        message: message.into(),
+        path: None,
+    }
+}
+
+fn fail(
+    rule: &str,
+    outcome: Outcome,
+    message: impl Into<String>,
+    path: impl Into<String>,
+) -> QaResult {
+    QaResult {
+        rule_id: rule.into(),
+        outcome,
+        message: message.into(),
+        path: Some(path.into()),
+    }
+}
+
+/// The stored name parses under the convention, uses governed codes, and matches the
+/// ticket's own brand, market, channel, year and campaign name.
+pub fn taxonomy(engine: &QaEngine, ctx: &TicketContext<'_>) -> QaResult {
+    const RULE: &str = "taxonomy.valid";
+    let name = &ctx.ticket.platform_name;
+    let v = engine.convention.validate(name, &engine.picklists);
+    if !v.valid {
+        let issues: Vec<String> = v
+            .issues
+            .iter()
+            .map(|i| format!("{} \"{}\" {}", i.segment, i.value, i.problem))
+            .collect();
+        return fail(
+            RULE,
+            Outcome::Block,
+            format!(
+                "name \"{name}\" breaks the convention: {}",
+                issues.join("; ")
+            ),
+            "ticket.platform_name",
+        );
+    }
+    let expected = engine.convention.generate(&NameParts {
+        brand_code: &ctx.brand.code,
+        market_code: &ctx.market.code,
+        channel_code: &ctx.channel.code,
+        year: ctx.campaign.year,
+        campaign_name: &ctx.campaign.name,
+    });
+    match expected {
+        Ok(e) if &e == name => pass(
+            RULE,
+            format!("{name} follows {}", engine.convention.pattern),
+        ),
+        Ok(e) => fail(
+            RULE,
+            Outcome::Block,
+            format!(
+                "name \"{name}\" does not match the ticket's campaign and channel, which give \"{e}\"; update the campaign or re-create the ticket"
+            ),
+            "ticket.platform_name",
+        ),
+        Err(err) => fail(
+            RULE,
+            Outcome::Block,
+            err.to_string(),
+            "ticket.platform_name",
+        ),
+    }
+}
+
+/// Targeting and schedule sanity that every platform shares.
+pub fn spec_rules(_ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
+    const RULE: &str = "spec.targeting";
+    let mut out = Vec::new();
+    let t = &spec.targeting;
+    for (field, age) in [("age_min", t.age_min), ("age_max", t.age_max)] {
+        if let Some(a) = age
+            && !(13..=65).contains(&a)
+        {
+            out.push(fail(
+                RULE,
+                Outcome::Block,
+                format!("{field} {a} is outside 13-65 (65 means 65+)"),
+                format!("payload_config.targeting.{field}"),
+            ));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (t.age_min, t.age_max)
+        && lo > hi
+    {
+        out.push(fail(
+            RULE,
+            Outcome::Block,
+            format!("age_min {lo} is above age_max {hi}"),
+            "payload_config.targeting.age_min",
+        ));
+    }
+    for (i, c) in t.countries.iter().enumerate() {
+        if crate::domain::CountryCode::parse("country", c).is_err() {
+            out.push(fail(
+                RULE,
+                Outcome::Block,
+                format!("\"{c}\" is not an ISO 3166-1 alpha-2 country"),
+                format!("payload_config.targeting.countries[{i}]"),
+            ));
+        }
+    }
+    if let Some(s) = &spec.schedule {
+        let start = chrono::DateTime::parse_from_rfc3339(s.start_time.trim());
+        let end = s
+            .end_time
+            .as_deref()
+            .map(|e| chrono::DateTime::parse_from_rfc3339(e.trim()));
+        match (&start, &end) {
+            (Err(_), _) => out.push(fail(
+                "spec.schedule",
+                Outcome::Block,
+                format!(
+                    "start_time \"{}\" is not RFC 3339, e.g. 2026-03-01T00:00:00-05:00",
+                    s.start_time
+                ),
+                "payload_config.schedule.start_time",
+            )),
+            (_, Some(Err(_))) => out.push(fail(
+                "spec.schedule",
+                Outcome::Block,
+                "end_time is not RFC 3339, e.g. 2026-03-31T23:59:59-05:00",
+                "payload_config.schedule.end_time",
+            )),
+            (Ok(a), Some(Ok(b))) if b <= a => out.push(fail(
+                "spec.schedule",
+                Outcome::Block,
+                "end_time is not after start_time",
+                "payload_config.schedule.end_time",
+            )),
+            (Ok(a), _) if *a < chrono::Utc::now() => out.push(fail(
+                "spec.schedule",
+                Outcome::Warn,
+                "start_time is in the past; the platform will start at once or refuse it",
+                "payload_config.schedule.start_time",
+            )),
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        out.push(pass(RULE, "targeting and schedule are consistent"));
+    }
+    out
+}
+
+fn is_blocked(engine: &QaEngine, platform: Platform, id: &str) -> bool {
+    engine
+        .blocked_interests
+        .contains(&(platform, id.to_owned()))
+}
+
+/// A family-friendly brand may not target blocked interests (spec level).
+pub fn brand_safety_spec(
+    engine: &QaEngine,
+    ctx: &TicketContext<'_>,
+    spec: &CampaignSpec,
+) -> QaResult {
+    const RULE: &str = "brand_safety.blocked_interests";
+    if !ctx.brand.family_friendly {
+        return pass(
+            RULE,
+            format!("brand {} is not family-friendly", ctx.brand.code),
+        );
+    }
+    let hits: Vec<(usize, &str)> = spec
+        .targeting
+        .interests
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| is_blocked(engine, ctx.channel.platform, &i.id))
+        .map(|(n, i)| (n, i.id.as_str()))
+        .collect();
+    match hits.first() {
+        None => pass(RULE, "no blocked interests targeted"),
+        Some((n, id)) => fail(
+            RULE,
+            Outcome::Block,
+            format!(
+                "family-friendly brand {} may not target interest {id} (adult, alcohol or gambling); remove {} from targeting.interests",
+                ctx.brand.code,
+                if hits.len() == 1 {
+                    "it".to_owned()
+                } else {
+                    format!("all {} blocked ids", hits.len())
+                }
+            ),
+            format!("payload_config.targeting.interests[{n}]"),
+        ),
+    }
+}
+
+/// The same check on the translated bodies, which overrides may have changed.
+pub fn brand_safety_payloads(
+    engine: &QaEngine,
+    ctx: &TicketContext<'_>,
+    p: &TranslatedPayloads,
+) -> Vec<QaResult> {
+    const RULE: &str = "brand_safety.payload_interests";
+    if !ctx.brand.family_friendly {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for r in &p.requests {
+        let mut hits = Vec::new();
+        scan_interests(
+            &r.body,
+            &format!("payloads.{}", r.object),
+            false,
+            &mut |path, id| {
+                if is_blocked(engine, ctx.channel.platform, id) {
+                    hits.push((path, id.to_owned()));
+                }
+            },
+        );
+        for (path, id) in hits {
+            out.push(fail(RULE, Outcome::Block, format!("the {} body targets blocked interest {id}; remove it (check payload_config.overrides too)", r.object), path));
+        }
+    }
+    out
+}
+
+/// Visit every string or number under a key that mentions "interest".
+fn scan_interests(v: &Value, path: &str, inside: bool, f: &mut dyn FnMut(String, &str)) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let now_inside = inside || k.contains("interest");
+                let field_ok = now_inside && (k == "id" || k.contains("interest"));
+                match child {
+                    Value::String(s) if field_ok => f(format!("{path}.{k}"), s),
+                    Value::Number(n) if field_ok => f(format!("{path}.{k}"), &n.to_string()),
+                    _ => scan_interests(child, &format!("{path}.{k}"), now_inside, f),
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                match child {
+                    Value::String(s) if inside => f(format!("{path}[{i}]"), s),
+                    Value::Number(n) if inside => f(format!("{path}[{i}]"), &n.to_string()),
+                    _ => scan_interests(child, &format!("{path}[{i}]"), inside, f),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Budget caps: the brand's own, else 100,000 daily / 1,000,000 lifetime in its currency.
+pub fn budget_limits(ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
+    const RULE: &str = "budget.limits";
+    let Ok(currency) = Currency::parse("currency", &ctx.brand.currency) else {
+        return vec![fail(
+            RULE,
+            Outcome::Block,
+            "the brand's currency is invalid",
+            "brand.currency",
+        )];
+    };
+    let money = match Money::parse_major(
+        "payload_config.budget.amount",
+        &spec.budget.amount,
+        currency,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            return vec![fail(
+                RULE,
+                Outcome::Block,
+                e.to_string(),
+                "payload_config.budget.amount",
+            )];
+        }
+    };
+    let scale = 10i64.pow(u32::from(currency.minor_digits()));
+    let (limit, kind) = match spec.budget.period {
+        BudgetPeriod::Daily => (
+            ctx.brand
+                .daily_budget_limit_minor
+                .unwrap_or(DEFAULT_DAILY_LIMIT_MAJOR * scale),
+            "daily",
+        ),
+        BudgetPeriod::Lifetime => (
+            ctx.brand
+                .lifetime_budget_limit_minor
+                .unwrap_or(DEFAULT_LIFETIME_LIMIT_MAJOR * scale),
+            "lifetime",
+        ),
+    };
+    let mut out = Vec::new();
+    let cap = Money {
+        amount_minor: limit,
+        currency,
+    };
+    if money.amount_minor > limit {
+        out.push(fail(
+            RULE,
+            Outcome::Block,
+            format!(
+                "{kind} budget {} {currency} is over the {kind} cap of {} {currency} for brand {}; lower it or ask an admin to raise the brand's cap",
+                money.to_major_string(),
+                cap.to_major_string(),
+                ctx.brand.code
+            ),
+            "payload_config.budget.amount",
+        ));
+    } else {
+        out.push(pass(
+            RULE,
+            format!(
+                "{kind} budget {} {currency} is within the cap of {} {currency}",
+                money.to_major_string(),
+                cap.to_major_string()
+            ),
+        ));
+    }
+    if spec.budget.period == BudgetPeriod::Lifetime
+        && spec
+            .schedule
+            .as_ref()
+            .and_then(|s| s.end_time.as_ref())
+            .is_none()
+    {
+        out.push(fail(
+            "budget.lifetime_end",
+            Outcome::Block,
+            "a LIFETIME budget needs schedule.end_time",
+            "payload_config.schedule.end_time",
+        ));
+    }
+    out
+}
+
+/// Every request body against the JSON Schema of its endpoint.
+pub fn payload_schema(p: &TranslatedPayloads) -> Vec<QaResult> {
+    const RULE: &str = "payload.schema";
+    let mut out = Vec::new();
+    for r in &p.requests {
+        match schemas::validate(p.platform, &r.object, &r.body) {
+            Ok(()) => {}
+            Err(errors) => {
+                for (path, msg) in errors {
+                    out.push(fail(
+                        RULE,
+                        Outcome::Block,
+                        format!("{} request: {msg}", r.object),
+                        format!("payloads.{}{}", r.object, path),
+                    ));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(pass(
+            RULE,
+            format!(
+                "{} request bodies match the {} schemas",
+                p.requests.len(),
+                p.platform
+            ),
+        ));
+    }
+    out
+}
+
+/// TikTok's ad-group daily minimums (B6) per currency, in major units.
+const TIKTOK_DAILY_MIN: &[(&str, i64)] = &[
+    ("USD", 20),
+    ("EUR", 20),
+    ("GBP", 15),
+    ("CAD", 25),
+    ("AUD", 30),
+    ("SGD", 25),
+    ("BRL", 100),
+    ("HKD", 150),
+    ("MXN", 350),
+    ("ZAR", 500),
+    ("TWD", 600),
+    ("PHP", 1000),
+    ("INR", 1500),
+    ("JPY", 2500),
+    ("MYR", 80),
+    ("THB", 700),
+    ("VND", 470_000),
+    ("IDR", 280_000),
+    ("AED", 70),
+    ("SAR", 80),
+    ("ILS", 70),
+    ("PLN", 80),
+    ("TRY", 600),
+    ("EGP", 600),
+];
+
+/// Platform minimum budgets, as warnings (the platform is the judge).
+pub fn platform_minimums(
+    ctx: &TicketContext<'_>,
+    spec: &CampaignSpec,
+    p: &TranslatedPayloads,
+) -> Vec<QaResult> {
+    const RULE: &str = "budget.platform_minimum";
+    if p.platform != Platform::Tiktok {
+        return vec![];
+    }
+    let Ok(currency) = Currency::parse("currency", &ctx.brand.currency) else {
+        return vec![];
+    };
+    let Some((_, min_major)) = TIKTOK_DAILY_MIN
+        .iter()
+        .find(|(c, _)| *c == currency.as_str())
+    else {
+        return vec![fail(
+            RULE,
+            Outcome::Warn,
+            format!(
+                "TikTok's minimum budget for {currency} is not known here; check it in TikTok Ads Manager"
+            ),
+            "payload_config.budget.amount",
+        )];
+    };
+    let Ok(money) = Money::parse_major("b", &spec.budget.amount, currency) else {
+        return vec![];
+    };
+    let scale = 10i64.pow(u32::from(currency.minor_digits()));
+    let days = match (spec.budget.period, &spec.schedule) {
+        (BudgetPeriod::Daily, _) => 1,
+        (BudgetPeriod::Lifetime, Some(s)) => {
+            let start = chrono::DateTime::parse_from_rfc3339(s.start_time.trim()).ok();
+            let end = s
+                .end_time
+                .as_deref()
+                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e.trim()).ok());
+            match (start, end) {
+                (Some(a), Some(b)) => ((b - a).num_hours() + 23).div_euclid(24).max(1),
+                _ => 1,
+            }
+        }
+        (BudgetPeriod::Lifetime, None) => 1,
+    };
+    let min_minor = min_major * scale * days;
+    if money.amount_minor < min_minor {
+        let min = Money {
+            amount_minor: min_minor,
+            currency,
+        };
+        vec![fail(
+            RULE,
+            Outcome::Warn,
+            format!(
+                "TikTok requires an ad-group budget of at least {} {currency}{}; {} {currency} will likely be refused",
+                min.to_major_string(),
+                if days > 1 {
+                    format!(" ({days} days)")
+                } else {
+                    String::new()
+                },
+                money.to_major_string()
+            ),
+            "payload_config.budget.amount",
+        )]
+    } else {
+        vec![pass(RULE, "budget meets TikTok's minimum")]
+    }
+}

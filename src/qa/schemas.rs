@@ -1,0 +1,121 @@
+//! JSON Schemas of each platform endpoint's request body, kept in the repo under `schemas/`
+//! and compiled once.
+
+use jsonschema::Validator;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::domain::Platform;
+
+const SOURCES: &[(Platform, &str, &str)] = &[
+    (
+        Platform::Meta,
+        "campaign",
+        include_str!("../../schemas/meta/campaign.json"),
+    ),
+    (
+        Platform::Meta,
+        "adset",
+        include_str!("../../schemas/meta/adset.json"),
+    ),
+    (
+        Platform::Meta,
+        "creative",
+        include_str!("../../schemas/meta/creative.json"),
+    ),
+    (
+        Platform::Meta,
+        "ad",
+        include_str!("../../schemas/meta/ad.json"),
+    ),
+    // TIKTOK_AND_GOOGLE_SCHEMAS
+];
+
+type Compiled = HashMap<(Platform, &'static str), Result<Validator, String>>;
+
+fn compiled() -> &'static Compiled {
+    static CELL: OnceLock<Compiled> = OnceLock::new();
+    CELL.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|(p, o, src)| {
+                let v = serde_json::from_str::<Value>(src)
+                    .map_err(|e| format!("schema {p}/{o} is not JSON: {e}"))
+                    .and_then(|s| {
+                        jsonschema::validator_for(&s)
+                            .map_err(|e| format!("schema {p}/{o} does not compile: {e}"))
+                    });
+                ((*p, *o), v)
+            })
+            .collect()
+    })
+}
+
+/// Validate a body; on failure, the JSON pointer of each bad field (as a `.a.b[0]` suffix)
+/// and the reason.
+pub fn validate(
+    platform: Platform,
+    object: &str,
+    body: &Value,
+) -> Result<(), Vec<(String, String)>> {
+    match compiled().get(&(platform, object)) {
+        None => Err(vec![(
+            String::new(),
+            format!("no schema is kept for {platform} {object} requests"),
+        )]),
+        Some(Err(e)) => Err(vec![(String::new(), e.clone())]),
+        Some(Ok(v)) => {
+            let errors: Vec<(String, String)> = v
+                .iter_errors(body)
+                .map(|e| {
+                    (
+                        pointer_to_path(&e.instance_path().to_string()),
+                        e.to_string(),
+                    )
+                })
+                .collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// "/targeting/geo_locations/countries/0" -> ".targeting.geo_locations.countries[0]"
+fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            out.push('.');
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_compiles() {
+        for ((p, o), v) in compiled() {
+            assert!(v.is_ok(), "{p} {o}: {:?}", v.as_ref().err());
+        }
+    }
+
+    #[test]
+    fn pointers_become_paths() {
+        assert_eq!(
+            pointer_to_path("/targeting/geo_locations/countries/0"),
+            ".targeting.geo_locations.countries[0]"
+        );
+        assert_eq!(pointer_to_path(""), "");
+    }
+}

@@ -1,0 +1,124 @@
+//! SQL for QA rules and the brand-safety interest blocklist.
+
+use sqlx::{AnyConnection, Row};
+
+use super::get_bool;
+use crate::domain::now_text;
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct QaRuleRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    /// Only tickets of this brand; null for all.
+    pub brand_code: Option<String>,
+    /// Only tickets in this market; null for all.
+    pub market_code: Option<String>,
+    /// Only tickets on this platform (META, TIKTOK, GOOGLE_ADS); null for all.
+    pub platform: Option<String>,
+    /// CEL expression that is true when the rule is violated.
+    pub expression: String,
+    /// BLOCK or WARN.
+    pub severity: String,
+    pub message: String,
+    pub field_path: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub async fn list_qa_rules(c: &mut AnyConnection) -> AppResult<Vec<QaRuleRecord>> {
+    let rows = sqlx::query("SELECT * FROM qa_rules ORDER BY name")
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QaRuleRecord {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                description: r.try_get("description")?,
+                brand_code: r.try_get("brand_code")?,
+                market_code: r.try_get("market_code")?,
+                platform: r.try_get("platform")?,
+                expression: r.try_get("expression")?,
+                severity: r.try_get("severity")?,
+                message: r.try_get("message")?,
+                field_path: r.try_get("field_path")?,
+                enabled: get_bool(r, "enabled")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Insert or replace (by name) a rule. Returns whether it was created.
+pub async fn upsert_qa_rule(c: &mut AnyConnection, r: &QaRuleRecord) -> AppResult<bool> {
+    let now = now_text();
+    let updated = sqlx::query(
+        "UPDATE qa_rules SET description = $1, brand_code = $2, market_code = $3, platform = $4, \
+         expression = $5, severity = $6, message = $7, field_path = $8, enabled = $9, updated_at = $10 \
+         WHERE name = $11",
+    )
+    .bind(&r.description)
+    .bind(&r.brand_code)
+    .bind(&r.market_code)
+    .bind(&r.platform)
+    .bind(&r.expression)
+    .bind(&r.severity)
+    .bind(&r.message)
+    .bind(&r.field_path)
+    .bind(r.enabled)
+    .bind(&now)
+    .bind(&r.name)
+    .execute(&mut *c)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO qa_rules (name, description, brand_code, market_code, platform, expression, \
+         severity, message, field_path, enabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(&r.name)
+    .bind(&r.description)
+    .bind(&r.brand_code)
+    .bind(&r.market_code)
+    .bind(&r.platform)
+    .bind(&r.expression)
+    .bind(&r.severity)
+    .bind(&r.message)
+    .bind(&r.field_path)
+    .bind(r.enabled)
+    .bind(&now)
+    .execute(c)
+    .await?;
+    Ok(true)
+}
+
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct BlockedInterest {
+    pub platform: String,
+    pub interest_id: String,
+    /// ALCOHOL, ADULT or GAMBLING.
+    pub category: String,
+    pub name: String,
+}
+
+pub async fn list_blocked_interests(c: &mut AnyConnection) -> AppResult<Vec<BlockedInterest>> {
+    let rows = sqlx::query("SELECT platform, interest_id, category, name FROM blocked_interests ORDER BY platform, interest_id")
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BlockedInterest {
+                platform: r.try_get("platform")?,
+                interest_id: r.try_get("interest_id")?,
+                category: r.try_get("category")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,290 @@
+//! Pre-flight QA through MCP: several failures at once with field paths, fixing them,
+//! admin CEL rules, and payload previews.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn good_spec() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "1500.00", "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 44, "interests": [{"id": "6003107902433", "name": "Movies"}], "placements": ["FACEBOOK", "INSTAGRAM"]},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
+        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "112233445566"}}}}
+    })
+}
+
+fn results_by_rule(report: &Value) -> Vec<(String, String, Option<String>)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_id"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["path"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn blocking(report: &Value) -> Vec<(String, Option<String>)> {
+    results_by_rule(report)
+        .into_iter()
+        .filter(|(_, o, _)| o == "block")
+        .map(|(r, _, p)| (r, p))
+        .collect()
+}
+
+#[tokio::test]
+async fn qa_reports_every_failure_then_passes_once_fixed() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let campaign_id = seed_example(&client).await;
+
+    let mut bad = good_spec();
+    bad["budget"]["amount"] = json!("150000.00");
+    bad["targeting"]["interests"] =
+        json!([{"id": "6003107902433", "name": "Movies"}, {"id": "6003139266461", "name": "Wine"}]);
+    let t = call(
+        &client,
+        "create_ticket",
+        json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": bad}),
+    )
+    .await
+    .ok();
+    let id = t["id"].as_i64().unwrap();
+
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "QA_FAILED");
+    assert_eq!(out["report"]["outcome"], "block");
+    let blocks = blocking(&out["report"]);
+    assert!(
+        blocks.contains(&(
+            "brand_safety.blocked_interests".into(),
+            Some("payload_config.targeting.interests[1]".into())
+        )),
+        "{blocks:?}"
+    );
+    assert!(
+        blocks.contains(&(
+            "budget.limits".into(),
+            Some("payload_config.budget.amount".into())
+        )),
+        "{blocks:?}"
+    );
+    assert!(
+        blocks
+            .iter()
+            .any(|(r, _)| r == "brand_safety.payload_interests"),
+        "{blocks:?}"
+    );
+    let budget_msg = out["report"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == "budget.limits")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        budget_msg.contains("150000.00 USD") && budget_msg.contains("100000.00 USD"),
+        "{budget_msg}"
+    );
+
+    let stored = call(&client, "get_ticket", json!({"ticket_id": id}))
+        .await
+        .ok();
+    assert_eq!(stored["status"], "QA_FAILED");
+    assert_eq!(stored["qa_report"]["blocking"], out["report"]["blocking"]);
+    assert_eq!(
+        stored["history"].as_array().unwrap().last().unwrap()["event"],
+        "QA"
+    );
+
+    // Fix both problems; the edit sends the ticket back to DRAFT and QA passes.
+    let fixed = call(
+        &client,
+        "update_ticket",
+        json!({"ticket_id": id, "payload_config": good_spec()}),
+    )
+    .await
+    .ok();
+    assert_eq!(fixed["status"], "DRAFT");
+    assert!(fixed["qa_report"].is_null());
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+    assert!(blocking(&out["report"]).is_empty());
+
+    // Running QA again on a READY ticket keeps it ready.
+    let again = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(again["status"], "READY_FOR_API");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn spec_errors_and_cel_rules() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let campaign_id = seed_example(&client).await;
+
+    // A spec that does not parse is a blocking finding naming the field, not a crash.
+    let t = call(&client, "create_ticket", json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": {"objective": "WIN", "budget": {"amount": "10", "period": "DAILY"}}})).await.ok();
+    let out = call(&client, "run_qa", json!({"ticket_id": t["id"]}))
+        .await
+        .ok();
+    assert_eq!(out["status"], "QA_FAILED");
+    assert!(
+        blocking(&out["report"])
+            .contains(&("spec.valid".into(), Some("payload_config.objective".into()))),
+        "{}",
+        out["report"]
+    );
+
+    // CEL rules: refused when they do not compile, applied by scope when they do.
+    let e = call(&client, "upsert_qa_rule", json!({"name": "broken", "expression": "spec.targeting.age_min <", "severity": "BLOCK", "message": "x"})).await.err();
+    assert_eq!(e["field"], "expression");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("CEL does not compile"),
+        "{e}"
+    );
+    let e = call(&client, "upsert_qa_rule", json!({"name": "typo", "expression": "specc.budget.amount == '1'", "severity": "WARN", "message": "x"})).await.err();
+    assert!(e["message"].as_str().unwrap().contains("specc"), "{e}");
+    let e = call(
+        &client,
+        "upsert_qa_rule",
+        json!({"name": "sev", "expression": "true", "severity": "MAYBE", "message": "x"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "severity");
+
+    let r = call(&client, "upsert_qa_rule", json!({
+        "name": "dis_no_under_13", "brand_code": "DIS", "expression": "spec.targeting.age_min < 13",
+        "severity": "BLOCK", "message": "Disney campaigns may not target under-13s; set targeting.age_min to 13 or more",
+        "field_path": "payload_config.targeting.age_min"
+    })).await.ok();
+    assert_eq!(r["created"], true);
+    let w = call(&client, "upsert_qa_rule", json!({
+        "name": "meta_needs_headline", "platform": "META", "expression": "!has(spec.creative.headline) || spec.creative.headline == null",
+        "severity": "WARN", "message": "add a headline"
+    })).await.ok();
+    assert_eq!(w["rule"]["severity"], "WARN");
+    let listed = call(&client, "list_qa_rules", json!({})).await.ok();
+    assert_eq!(listed["custom"].as_array().unwrap().len(), 2);
+    assert!(
+        listed["blocked_interests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["interest_id"] == "6004854404172")
+    );
+    assert!(
+        listed["builtin"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["rule_id"] == "payload.schema")
+    );
+
+    let mut kid = good_spec();
+    kid["targeting"]["age_min"] = json!(12);
+    kid["targeting"]["age_max"] = json!(17);
+    kid["creative"].as_object_mut().unwrap().remove("headline");
+    let t = call(
+        &client,
+        "create_ticket",
+        json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": kid}),
+    )
+    .await
+    .ok();
+    let out = call(&client, "run_qa", json!({"ticket_id": t["id"]}))
+        .await
+        .ok();
+    assert_eq!(out["status"], "QA_FAILED");
+    let all = results_by_rule(&out["report"]);
+    assert!(
+        all.contains(&(
+            "cel.dis_no_under_13".into(),
+            "block".into(),
+            Some("payload_config.targeting.age_min".into())
+        )),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|(r, o, _)| r == "cel.meta_needs_headline" && o == "warn"),
+        "{all:?}"
+    );
+    // The platform's own age floor is a built-in rule too.
+    assert!(
+        all.contains(&(
+            "spec.targeting".into(),
+            "block".into(),
+            Some("payload_config.targeting.age_min".into())
+        )),
+        "{all:?}"
+    );
+
+    // Replacing a rule by name keeps one rule.
+    let r = call(&client, "upsert_qa_rule", json!({"name": "dis_no_under_13", "brand_code": "DIS", "expression": "spec.targeting.age_min < 13", "severity": "WARN", "message": "now a warning"})).await.ok();
+    assert_eq!(r["created"], false);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn preview_payloads_shows_exact_meta_bodies() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let campaign_id = seed_example(&client).await;
+    let t = call(
+        &client,
+        "create_ticket",
+        json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": good_spec()}),
+    )
+    .await
+    .ok();
+    let p = call(&client, "preview_payloads", json!({"ticket_id": t["id"]}))
+        .await
+        .ok();
+    assert_eq!(p["platform"], "META");
+    assert_eq!(p["api_version"], "v25.0");
+    let objects: Vec<&str> = p["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(objects, ["campaign", "adset", "creative", "ad"]);
+    let campaign = &p["requests"][0];
+    assert_eq!(campaign["path"], "/act_1234567890/campaigns");
+    assert_eq!(campaign["body"]["name"], "DIS_US_META_2026_MoanaLaunch");
+    assert_eq!(campaign["body"]["objective"], "OUTCOME_TRAFFIC");
+    assert_eq!(campaign["body"]["status"], "PAUSED");
+    assert_eq!(campaign["body"]["special_ad_categories"], json!([]));
+    let adset = &p["requests"][1]["body"];
+    assert_eq!(adset["daily_budget"], 150000);
+    assert_eq!(adset["campaign_id"], "{{campaign.id}}");
+    assert_eq!(
+        adset["targeting"]["publisher_platforms"],
+        json!(["facebook", "instagram"])
+    );
+    assert_eq!(
+        p["requests"][2]["body"]["object_story_spec"]["page_id"],
+        "112233445566"
+    );
+
+    let e = call(&client, "preview_payloads", json!({"ticket_id": 4242}))
+        .await
+        .err();
+    assert_eq!(e["field"], "ticket_id");
+    client.cancel().await.unwrap();
+}
