@@ -16,6 +16,15 @@ pub struct CompiledRule {
     program: Arc<cel::Program>,
 }
 
+impl std::fmt::Debug for CompiledRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRule")
+            .field("name", &self.record.name)
+            .field("expression", &self.record.expression)
+            .finish()
+    }
+}
+
 /// Compile an expression, refusing syntax errors and unknown variables with a message that
 /// says what is wrong.
 pub fn compile_rule(record: QaRuleRecord) -> Result<CompiledRule, String> {

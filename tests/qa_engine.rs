@@ -1,0 +1,368 @@
+//! The QA engine in process: each built-in rule blocking and passing, CEL rules, and a report
+//! with several failures at once. No database: the engine is pure.
+
+use serde_json::{Value, json};
+
+use omnitraffick::domain::{
+    Brand, Campaign, Channel, Market, Platform, RequestType, Ticket, TicketStatus,
+};
+use omnitraffick::platforms::ApiVersions;
+use omnitraffick::qa::{Outcome, QaEngine, QaResult, TicketContext, compile_rule};
+use omnitraffick::store::QaRuleRecord;
+use omnitraffick::taxonomy::{Picklists, TaxonomyConvention};
+
+const T: &str = "2026-01-01T00:00:00.000000Z";
+
+struct World {
+    market: Market,
+    brand: Brand,
+    channel: Channel,
+    campaign: Campaign,
+}
+
+fn world(family_friendly: bool) -> World {
+    World {
+        market: Market {
+            id: 1,
+            code: "US".into(),
+            country: "US".into(),
+            region: "NA".into(),
+            archived: false,
+            created_at: T.into(),
+            updated_at: T.into(),
+        },
+        brand: Brand {
+            id: 1,
+            code: "DIS".into(),
+            name: "Disney".into(),
+            family_friendly,
+            currency: "USD".into(),
+            daily_budget_limit_minor: None,
+            lifetime_budget_limit_minor: None,
+            meta_pixel_id: None,
+            tiktok_pixel_code: None,
+            archived: false,
+            created_at: T.into(),
+            updated_at: T.into(),
+        },
+        channel: Channel {
+            id: 1,
+            code: "META".into(),
+            platform: Platform::Meta,
+            account_id: "1234567890".into(),
+            archived: false,
+            created_at: T.into(),
+            updated_at: T.into(),
+        },
+        campaign: Campaign {
+            id: 1,
+            brand_code: "DIS".into(),
+            market_code: "US".into(),
+            name: "Moana Launch".into(),
+            year: 2026,
+            currency: "USD".into(),
+            daily_budget_minor: None,
+            lifetime_budget_minor: None,
+            start_date: None,
+            end_date: None,
+            archived: false,
+            created_at: T.into(),
+            updated_at: T.into(),
+        },
+    }
+}
+
+fn ticket(spec: Value) -> Ticket {
+    Ticket {
+        id: 7,
+        campaign_id: 1,
+        channel_code: "META".into(),
+        platform: Platform::Meta,
+        request_type: RequestType::NewCampaign,
+        status: TicketStatus::Draft,
+        platform_name: "DIS_US_META_2026_MoanaLaunch".into(),
+        payload_config: spec,
+        qa_report: None,
+        external_ids: json!({}),
+        version: 1,
+        created_at: T.into(),
+        updated_at: T.into(),
+    }
+}
+
+fn engine(rules: Vec<QaRuleRecord>) -> QaEngine {
+    QaEngine {
+        convention: TaxonomyConvention::default(),
+        picklists: Picklists {
+            brand_codes: ["DIS".to_owned()].into(),
+            market_codes: ["US".to_owned()].into(),
+            channel_codes: ["META".to_owned()].into(),
+        },
+        blocked_interests: [
+            (Platform::Meta, "6003139266461".to_owned()),
+            (Platform::Meta, "6004854404172".to_owned()),
+        ]
+        .into(),
+        rules: rules
+            .into_iter()
+            .map(|r| compile_rule(r).expect("compiles"))
+            .collect(),
+        versions: ApiVersions::default(),
+    }
+}
+
+fn good() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "1500.00", "period": "DAILY"},
+        "targeting": {"countries": ["US"], "age_min": 18, "interests": [{"id": "6003107902433"}]},
+        "creative": {"link_url": "https://example.com", "headline": "Hi"},
+        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "42"}}}}
+    })
+}
+
+fn run(w: &World, e: &QaEngine, t: &Ticket) -> Vec<QaResult> {
+    e.check(&TicketContext {
+        ticket: t,
+        campaign: &w.campaign,
+        brand: &w.brand,
+        market: &w.market,
+        channel: &w.channel,
+    })
+    .results
+}
+
+fn find<'a>(results: &'a [QaResult], rule: &str) -> Vec<&'a QaResult> {
+    results.iter().filter(|r| r.rule_id == rule).collect()
+}
+
+fn outcome(results: &[QaResult], rule: &str) -> Outcome {
+    find(results, rule)
+        .iter()
+        .map(|r| r.outcome)
+        .max()
+        .unwrap_or_else(|| panic!("no result for {rule}: {results:?}"))
+}
+
+fn rule(name: &str, expr: &str, severity: &str) -> QaRuleRecord {
+    QaRuleRecord {
+        id: 0,
+        name: name.into(),
+        description: None,
+        brand_code: None,
+        market_code: None,
+        platform: None,
+        expression: expr.into(),
+        severity: severity.into(),
+        message: format!("{name} fired"),
+        field_path: Some("payload_config.x".into()),
+        enabled: true,
+        created_at: T.into(),
+        updated_at: T.into(),
+    }
+}
+
+#[test]
+fn a_clean_ticket_passes_every_rule() {
+    let w = world(true);
+    let r = run(&w, &engine(vec![]), &ticket(good()));
+    let worst = r.iter().map(|x| x.outcome).max().unwrap();
+    assert_eq!(worst, Outcome::Pass, "{r:#?}");
+    for id in [
+        "taxonomy.valid",
+        "spec.targeting",
+        "brand_safety.blocked_interests",
+        "budget.limits",
+        "translation",
+        "payload.schema",
+    ] {
+        assert_eq!(outcome(&r, id), Outcome::Pass, "{id}");
+    }
+}
+
+#[test]
+fn taxonomy_blocks_a_name_that_does_not_match_the_ticket() {
+    let w = world(true);
+    let mut t = ticket(good());
+    t.platform_name = "DIS_US_META_2025_MoanaLaunch".into();
+    let r = run(&w, &engine(vec![]), &t);
+    assert_eq!(outcome(&r, "taxonomy.valid"), Outcome::Block);
+    assert!(
+        find(&r, "taxonomy.valid")[0]
+            .message
+            .contains("DIS_US_META_2026_MoanaLaunch")
+    );
+    t.platform_name = "DIS_XX_META_2026_MoanaLaunch".into();
+    let r = run(&w, &engine(vec![]), &t);
+    assert_eq!(
+        find(&r, "taxonomy.valid")[0].path.as_deref(),
+        Some("ticket.platform_name")
+    );
+}
+
+#[test]
+fn brand_safety_blocks_family_brands_only_and_sees_overrides() {
+    let mut spec = good();
+    spec["targeting"]["interests"] =
+        json!([{"id": "6003107902433"}, {"id": "6004854404172", "name": "Adult"}]);
+    let r = run(&world(true), &engine(vec![]), &ticket(spec.clone()));
+    let hit = find(&r, "brand_safety.blocked_interests")[0];
+    assert_eq!(hit.outcome, Outcome::Block);
+    assert_eq!(
+        hit.path.as_deref(),
+        Some("payload_config.targeting.interests[1]")
+    );
+    let r = run(&world(false), &engine(vec![]), &ticket(spec));
+    assert_eq!(outcome(&r, "brand_safety.blocked_interests"), Outcome::Pass);
+
+    // An override that sneaks the interest into the ad set body is caught too.
+    let mut spec = good();
+    spec["overrides"]["meta"]["adset"] =
+        json!({"targeting": {"interests": [{"id": "6003139266461"}]}});
+    let r = run(&world(true), &engine(vec![]), &ticket(spec));
+    assert_eq!(outcome(&r, "brand_safety.blocked_interests"), Outcome::Pass);
+    let hit = find(&r, "brand_safety.payload_interests")[0];
+    assert_eq!(hit.outcome, Outcome::Block);
+    assert_eq!(
+        hit.path.as_deref(),
+        Some("payloads.adset.targeting.interests[0].id")
+    );
+}
+
+#[test]
+fn budget_caps_default_and_per_brand() {
+    let w = world(true);
+    let mut spec = good();
+    spec["budget"]["amount"] = json!("100000.00");
+    assert_eq!(
+        outcome(
+            &run(&w, &engine(vec![]), &ticket(spec.clone())),
+            "budget.limits"
+        ),
+        Outcome::Pass
+    );
+    spec["budget"]["amount"] = json!("100000.01");
+    let r = run(&w, &engine(vec![]), &ticket(spec.clone()));
+    assert_eq!(outcome(&r, "budget.limits"), Outcome::Block);
+    assert_eq!(
+        find(&r, "budget.limits")[0].path.as_deref(),
+        Some("payload_config.budget.amount")
+    );
+
+    let mut strict = world(true);
+    strict.brand.daily_budget_limit_minor = Some(100_000);
+    spec["budget"]["amount"] = json!("1000.01");
+    assert_eq!(
+        outcome(
+            &run(&strict, &engine(vec![]), &ticket(spec.clone())),
+            "budget.limits"
+        ),
+        Outcome::Block
+    );
+
+    spec["budget"] = json!({"amount": "999999.99", "period": "LIFETIME"});
+    let r = run(&w, &engine(vec![]), &ticket(spec));
+    assert_eq!(outcome(&r, "budget.limits"), Outcome::Pass);
+    assert_eq!(outcome(&r, "budget.lifetime_end"), Outcome::Block);
+}
+
+#[test]
+fn payload_schema_names_the_missing_platform_field() {
+    let w = world(true);
+    let mut spec = good();
+    spec.as_object_mut().unwrap().remove("overrides");
+    let r = run(&w, &engine(vec![]), &ticket(spec));
+    let hits = find(&r, "payload.schema");
+    assert!(
+        hits.iter().any(|h| h.outcome == Outcome::Block
+            && h.path.as_deref() == Some("payloads.creative.object_story_spec")),
+        "{hits:?}"
+    );
+    assert!(
+        hits.iter().any(|h| h.message.contains("page_id")),
+        "{hits:?}"
+    );
+}
+
+#[test]
+fn cel_rules_block_warn_scope_and_refuse_bad_expressions() {
+    let w = world(true);
+    let mut spec = good();
+    spec["targeting"]["age_min"] = json!(13);
+    let rules = vec![
+        rule("kids", "spec.targeting.age_min < 16", "BLOCK"),
+        rule("big", "int(payloads.adset.daily_budget) > 100000", "WARN"),
+        QaRuleRecord {
+            brand_code: Some("OTHER".into()),
+            ..rule("scoped_out", "true", "BLOCK")
+        },
+        rule("absent", "spec.bidding.bid_amount == '1'", "BLOCK"),
+    ];
+    let r = run(&w, &engine(rules), &ticket(spec));
+    assert_eq!(outcome(&r, "cel.kids"), Outcome::Block);
+    assert_eq!(
+        find(&r, "cel.kids")[0].path.as_deref(),
+        Some("payload_config.x")
+    );
+    assert_eq!(outcome(&r, "cel.big"), Outcome::Warn);
+    assert!(find(&r, "cel.scoped_out").is_empty());
+    assert_eq!(outcome(&r, "cel.absent"), Outcome::Pass);
+
+    assert!(
+        compile_rule(rule("bad", "spec.targeting.age_min <", "BLOCK"))
+            .unwrap_err()
+            .contains("does not compile")
+    );
+    assert!(
+        compile_rule(rule("typo", "spce.x == 1", "BLOCK"))
+            .unwrap_err()
+            .contains("spce")
+    );
+    assert!(
+        compile_rule(rule(
+            "macro",
+            "spec.targeting.interests.exists(i, i.id == '1')",
+            "BLOCK"
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_report_lists_every_failure_not_just_the_first() {
+    let w = world(true);
+    let mut spec = good();
+    spec["budget"]["amount"] = json!("250000");
+    spec["targeting"]["interests"] = json!([{"id": "6003139266461"}]);
+    spec["targeting"]["age_min"] = json!(70);
+    let mut t = ticket(spec);
+    t.platform_name = "DIS_US_META_2026_Other".into();
+    let r = run(&w, &engine(vec![rule("always", "true", "WARN")]), &t);
+    let blocked: Vec<&str> = r
+        .iter()
+        .filter(|x| x.outcome == Outcome::Block)
+        .map(|x| x.rule_id.as_str())
+        .collect();
+    for id in [
+        "taxonomy.valid",
+        "spec.targeting",
+        "brand_safety.blocked_interests",
+        "budget.limits",
+    ] {
+        assert!(blocked.contains(&id), "{id} missing from {blocked:?}");
+    }
+    assert_eq!(outcome(&r, "cel.always"), Outcome::Warn);
+}
+
+#[test]
+fn an_unparseable_spec_is_one_blocking_finding_with_its_path() {
+    let w = world(true);
+    let r = run(
+        &w,
+        &engine(vec![]),
+        &ticket(json!({"objective": "TRAFFIC", "budget": {"amount": 10, "period": "DAILY"}})),
+    );
+    let hit = find(&r, "spec.valid")[0];
+    assert_eq!(hit.outcome, Outcome::Block);
+    assert_eq!(hit.path.as_deref(), Some("payload_config.budget.amount"));
+}
