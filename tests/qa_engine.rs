@@ -3,91 +3,21 @@
 
 use serde_json::{Value, json};
 
-use omnitraffick::domain::{
-    Brand, Campaign, Channel, Market, Platform, RequestType, Ticket, TicketStatus,
-};
+use omnitraffick::domain::{Platform, Ticket};
 use omnitraffick::platforms::ApiVersions;
 use omnitraffick::qa::{Outcome, QaEngine, QaResult, TicketContext, compile_rule};
 use omnitraffick::store::QaRuleRecord;
 use omnitraffick::taxonomy::{Picklists, TaxonomyConvention};
 
-const T: &str = "2026-01-01T00:00:00.000000Z";
-
-struct World {
-    market: Market,
-    brand: Brand,
-    channel: Channel,
-    campaign: Campaign,
-}
+mod fixtures;
+use fixtures::{T, World};
 
 fn world(family_friendly: bool) -> World {
-    World {
-        market: Market {
-            id: 1,
-            code: "US".into(),
-            country: "US".into(),
-            region: "NA".into(),
-            archived: false,
-            created_at: T.into(),
-            updated_at: T.into(),
-        },
-        brand: Brand {
-            id: 1,
-            code: "DIS".into(),
-            name: "Disney".into(),
-            family_friendly,
-            currency: "USD".into(),
-            daily_budget_limit_minor: None,
-            lifetime_budget_limit_minor: None,
-            meta_pixel_id: None,
-            tiktok_pixel_code: None,
-            archived: false,
-            created_at: T.into(),
-            updated_at: T.into(),
-        },
-        channel: Channel {
-            id: 1,
-            code: "META".into(),
-            platform: Platform::Meta,
-            account_id: "1234567890".into(),
-            archived: false,
-            created_at: T.into(),
-            updated_at: T.into(),
-        },
-        campaign: Campaign {
-            id: 1,
-            brand_code: "DIS".into(),
-            market_code: "US".into(),
-            name: "Moana Launch".into(),
-            year: 2026,
-            currency: "USD".into(),
-            daily_budget_minor: None,
-            lifetime_budget_minor: None,
-            start_date: None,
-            end_date: None,
-            archived: false,
-            created_at: T.into(),
-            updated_at: T.into(),
-        },
-    }
+    fixtures::world(family_friendly, Platform::Meta, "USD")
 }
 
 fn ticket(spec: Value) -> Ticket {
-    Ticket {
-        id: 7,
-        campaign_id: 1,
-        channel_code: "META".into(),
-        platform: Platform::Meta,
-        request_type: RequestType::NewCampaign,
-        status: TicketStatus::Draft,
-        platform_name: "DIS_US_META_2026_MoanaLaunch".into(),
-        payload_config: spec,
-        qa_report: None,
-        external_ids: json!({}),
-        version: 1,
-        created_at: T.into(),
-        updated_at: T.into(),
-    }
+    fixtures::ticket(&world(true), spec)
 }
 
 fn engine(rules: Vec<QaRuleRecord>) -> QaEngine {
@@ -96,7 +26,7 @@ fn engine(rules: Vec<QaRuleRecord>) -> QaEngine {
         picklists: Picklists {
             brand_codes: ["DIS".to_owned()].into(),
             market_codes: ["US".to_owned()].into(),
-            channel_codes: ["META".to_owned()].into(),
+            channel_codes: ["META".to_owned(), "TIKTOK".to_owned(), "GADS".to_owned()].into(),
         },
         blocked_interests: [
             (Platform::Meta, "6003139266461".to_owned()),
@@ -365,4 +295,83 @@ fn an_unparseable_spec_is_one_blocking_finding_with_its_path() {
     let hit = find(&r, "spec.valid")[0];
     assert_eq!(hit.outcome, Outcome::Block);
     assert_eq!(hit.path.as_deref(), Some("payload_config.budget.amount"));
+}
+
+fn tiktok_spec(amount: &str, period: &str, end: &str) -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": amount, "period": period},
+        "schedule": {"start_time": "2026-03-01T00:00:00Z", "end_time": end},
+        "creative": {"link_url": "https://example.com", "body": "Sail with Moana."},
+        "overrides": {"tiktok": {"ad": {"creatives": [{"video_id": "v100"}]}}}
+    })
+}
+
+#[test]
+fn tiktok_minimum_budgets_are_warnings() {
+    let w = fixtures::world(true, Platform::Tiktok, "USD");
+    let e = engine(vec![]);
+    let r = run(
+        &w,
+        &e,
+        &fixtures::ticket(&w, tiktok_spec("19.99", "DAILY", "2026-03-02T00:00:00Z")),
+    );
+    let hit = find(&r, "budget.platform_minimum")[0];
+    assert_eq!(hit.outcome, Outcome::Warn);
+    assert!(hit.message.contains("20.00 USD"), "{}", hit.message);
+    assert_eq!(outcome(&r, "payload.schema"), Outcome::Pass, "{r:?}");
+    assert_eq!(outcome(&r, "translation"), Outcome::Pass);
+    assert!(r.iter().all(|x| x.outcome != Outcome::Block), "{r:?}");
+
+    let r = run(
+        &w,
+        &e,
+        &fixtures::ticket(&w, tiktok_spec("20.00", "DAILY", "2026-03-02T00:00:00Z")),
+    );
+    assert_eq!(outcome(&r, "budget.platform_minimum"), Outcome::Pass);
+
+    // Lifetime: the floor scales with the scheduled days (10 days x JPY 2,500).
+    let w = fixtures::world(true, Platform::Tiktok, "JPY");
+    let r = run(
+        &w,
+        &e,
+        &fixtures::ticket(&w, tiktok_spec("24999", "LIFETIME", "2026-03-11T00:00:00Z")),
+    );
+    let hit = find(&r, "budget.platform_minimum")[0];
+    assert_eq!(hit.outcome, Outcome::Warn);
+    assert!(
+        hit.message.contains("25000 JPY (10 days)"),
+        "{}",
+        hit.message
+    );
+
+    // Meta has no such rule.
+    let r = run(&world(true), &e, &ticket(good()));
+    assert!(find(&r, "budget.platform_minimum").is_empty());
+}
+
+#[test]
+fn google_ads_ticket_passes_schema_or_names_the_field() {
+    let w = fixtures::world(true, Platform::GoogleAds, "USD");
+    let mut spec = json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "50.00", "period": "DAILY"},
+        "creative": {"link_url": "https://example.com", "headline": "Moana", "body": "Sail."},
+        "overrides": {"google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+            "headlines": [{"text": "A"}, {"text": "B"}, {"text": "C"}],
+            "descriptions": [{"text": "D"}, {"text": "E"}]
+        }}}}}
+    });
+    let r = run(&w, &engine(vec![]), &fixtures::ticket(&w, spec.clone()));
+    assert_eq!(outcome(&r, "payload.schema"), Outcome::Pass, "{r:?}");
+    // A headline over Google's 30 characters is caught by the schema, with its path.
+    spec["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]["headlines"][0]["text"] =
+        json!("x".repeat(31));
+    let r = run(&w, &engine(vec![]), &fixtures::ticket(&w, spec));
+    let hit = find(&r, "payload.schema")[0];
+    assert_eq!(hit.outcome, Outcome::Block);
+    assert_eq!(
+        hit.path.as_deref(),
+        Some("payloads.ad_group_ad.operations[0].create.ad.responsiveSearchAd.headlines[0].text")
+    );
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, id_ref,
-    spec_bid, spec_budget,
+    spec_bid, spec_budget, target_countries,
 };
 use crate::domain::{Money, Platform};
 use crate::error::AppError;
@@ -181,15 +181,11 @@ impl Translator for MetaTranslator {
         }
 
         let t = &spec.targeting;
-        let countries: Vec<String> = if t.countries.is_empty() {
-            vec![input.market.country.clone()]
-        } else {
-            t.countries
-                .iter()
-                .map(|c| c.trim().to_ascii_uppercase())
-                .collect()
-        };
-        let mut geo = json!({ "countries": countries });
+        let countries = target_countries(input);
+        let mut geo = json!({});
+        if !countries.is_empty() {
+            geo["countries"] = json!(countries);
+        }
         if !t.regions.is_empty() {
             geo["regions"] = Value::Array(t.regions.iter().map(|r| json!({ "key": r })).collect());
         }

@@ -2,6 +2,7 @@
 //! needs out. One trait, one implementation per platform. Ids of objects created earlier in
 //! the same deploy appear as placeholders (`{{campaign.id}}`) that the deploy worker fills.
 
+pub mod geo;
 pub mod google_ads;
 pub mod meta;
 pub mod spec;
@@ -139,6 +140,19 @@ pub fn spec_bid(input: &TranslationInput<'_>) -> Result<Option<Money>, AppError>
                 "is required for strategy {s:?}; give a decimal string such as \"2.50\", or use LOWEST_COST"
             ),
         )),
+    }
+}
+
+/// The countries to target: the spec's, upper-cased, or else the campaign market's country.
+pub fn target_countries(input: &TranslationInput<'_>) -> Vec<String> {
+    let t = &input.spec.targeting;
+    if t.countries.is_empty() && t.regions.is_empty() {
+        vec![input.market.country.clone()]
+    } else {
+        t.countries
+            .iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .collect()
     }
 }
 

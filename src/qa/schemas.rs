@@ -29,7 +29,51 @@ const SOURCES: &[(Platform, &str, &str)] = &[
         "ad",
         include_str!("../../schemas/meta/ad.json"),
     ),
-    // TIKTOK_AND_GOOGLE_SCHEMAS
+    (
+        Platform::Tiktok,
+        "campaign",
+        include_str!("../../schemas/tiktok/campaign.json"),
+    ),
+    (
+        Platform::Tiktok,
+        "adgroup",
+        include_str!("../../schemas/tiktok/adgroup.json"),
+    ),
+    (
+        Platform::Tiktok,
+        "ad",
+        include_str!("../../schemas/tiktok/ad.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "campaign_budget",
+        include_str!("../../schemas/google_ads/campaign_budget.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "campaign",
+        include_str!("../../schemas/google_ads/campaign.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "campaign_criterion",
+        include_str!("../../schemas/google_ads/campaign_criterion.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "ad_group",
+        include_str!("../../schemas/google_ads/ad_group.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "ad_group_criterion",
+        include_str!("../../schemas/google_ads/ad_group_criterion.json"),
+    ),
+    (
+        Platform::GoogleAds,
+        "ad_group_ad",
+        include_str!("../../schemas/google_ads/ad_group_ad.json"),
+    ),
 ];
 
 type Compiled = HashMap<(Platform, &'static str), Result<Validator, String>>;
