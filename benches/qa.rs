@@ -59,7 +59,13 @@ fn spec(i: usize, platform: Platform) -> serde_json::Value {
         "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
         "targeting": {"countries": ["US"], "age_min": 13 + (i % 10) as u8, "age_max": 65, "interests": [{"id": interest, "name": "x"}], "placements": ["FACEBOOK", "TIKTOK", "GOOGLE_SEARCH"]},
         "creative": {"headline": "Moana", "body": "Sail", "link_url": "https://example.com", "call_to_action": "LEARN_MORE"},
-        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "1"}}}}
+        "overrides": {
+            "meta": {"creative": {"object_story_spec": {"page_id": "1"}}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v100"}]}},
+            "google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+                "headlines": [{"text": "Moana"}, {"text": "Sail"}, {"text": "Now"}],
+                "descriptions": [{"text": "Sail with Moana"}, {"text": "Book today"}]}}}}
+        }
     })
 }
 

@@ -172,7 +172,11 @@ pub struct CampaignSpec {
 impl CampaignSpec {
     /// Parse a ticket's payload config; errors name the field as `payload_config.<path>`.
     pub fn parse(payload_config: &serde_json::Value) -> Result<Self, AppError> {
-        serde_path_to_error::deserialize::<_, Self>(payload_config.clone()).map_err(|e| {
+        // Fast path; the path-tracking deserializer only runs to explain a failure.
+        if let Ok(spec) = Self::deserialize(payload_config) {
+            return Ok(spec);
+        }
+        serde_path_to_error::deserialize::<_, Self>(payload_config).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
             let field = if path == "." {

@@ -11,9 +11,17 @@ pub const VARIABLES: &[&str] = &[
     "spec", "payloads", "ticket", "campaign", "brand", "market", "channel",
 ];
 
+/// CEL's standard environment, built once: building it per ticket dominated QA time.
+fn stdlib() -> Arc<cel::Env> {
+    static ENV: std::sync::OnceLock<Arc<cel::Env>> = std::sync::OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
+}
+
 pub struct CompiledRule {
     pub record: QaRuleRecord,
     program: Arc<cel::Program>,
+    /// Which of VARIABLES the expression reads; only those are built per ticket.
+    uses: [bool; 7],
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -50,9 +58,12 @@ pub fn compile_rule(record: QaRuleRecord) -> Result<CompiledRule, String> {
             VARIABLES.join(", ")
         ));
     }
+    let vars = refs.variables();
+    let uses = std::array::from_fn(|i| vars.contains(&VARIABLES[i]));
     Ok(CompiledRule {
         record,
         program: Arc::new(program),
+        uses,
     })
 }
 
@@ -82,40 +93,31 @@ pub fn evaluate(
     if active.is_empty() {
         return vec![];
     }
-    let mut context = cel::Context::default();
-    let mut bodies = serde_json::Map::new();
-    if let Some(p) = payloads {
-        for r in &p.requests {
-            bodies.insert(r.object.clone(), r.body.clone());
+    let mut context = cel::Context::with_env(stdlib());
+    let needed: [bool; 7] = std::array::from_fn(|i| active.iter().any(|r| r.uses[i]));
+    for (i, name) in VARIABLES.iter().enumerate() {
+        if !needed[i] {
+            continue;
         }
-    }
-    let vars: [(&str, Result<cel::Value, String>); 7] = [
-        ("spec", cel::to_value(spec).map_err(|e| e.to_string())),
-        (
-            "payloads",
-            cel::to_value(&bodies).map_err(|e| e.to_string()),
-        ),
-        (
-            "ticket",
-            cel::to_value(ctx.ticket).map_err(|e| e.to_string()),
-        ),
-        (
-            "campaign",
-            cel::to_value(ctx.campaign).map_err(|e| e.to_string()),
-        ),
-        ("brand", cel::to_value(ctx.brand).map_err(|e| e.to_string())),
-        (
-            "market",
-            cel::to_value(ctx.market).map_err(|e| e.to_string()),
-        ),
-        (
-            "channel",
-            cel::to_value(ctx.channel).map_err(|e| e.to_string()),
-        ),
-    ];
-    for (name, v) in vars {
+        let v = match i {
+            0 => cel::to_value(spec),
+            1 => {
+                let mut bodies = serde_json::Map::new();
+                if let Some(p) = payloads {
+                    for r in &p.requests {
+                        bodies.insert(r.object.clone(), r.body.clone());
+                    }
+                }
+                cel::to_value(&bodies)
+            }
+            2 => cel::to_value(ctx.ticket),
+            3 => cel::to_value(ctx.campaign),
+            4 => cel::to_value(ctx.brand),
+            5 => cel::to_value(ctx.market),
+            _ => cel::to_value(ctx.channel),
+        };
         match v {
-            Ok(v) => context.add_variable_from_value(name, v),
+            Ok(v) => context.add_variable_from_value(*name, v),
             Err(e) => {
                 tracing::error!(variable = name, error = %e, "cannot expose a QA variable to CEL");
             }
