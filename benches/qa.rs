@@ -158,6 +158,7 @@ fn in_process(n: usize) {
             (Platform::Tiktok, "100001".to_owned()),
         ]
         .into(),
+        budget_caps: Default::default(),
         rules: vec![rule],
         versions: ApiVersions::default(),
     };

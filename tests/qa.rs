@@ -288,3 +288,180 @@ async fn preview_payloads_shows_exact_meta_bodies() {
     assert_eq!(e["field"], "ticket_id");
     client.cancel().await.unwrap();
 }
+
+fn rule<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule_id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {report}"))
+}
+
+#[tokio::test]
+async fn admins_edit_blocked_interests_and_market_budget_caps() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let campaign_id = seed_example(&client).await;
+
+    // A new blocked interest takes effect on the next QA run.
+    let mut spec = good_spec();
+    spec["targeting"]["interests"] = json!([{"id": "6003012345678", "name": "Casinos"}]);
+    let t = call(
+        &client,
+        "create_ticket",
+        json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": spec}),
+    )
+    .await
+    .ok();
+    let id = t["id"].as_i64().unwrap();
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+
+    let e = call(&client, "upsert_blocked_interest", json!({"platform": "META", "interest_id": "6003012345678", "category": "CASINO", "name": "Casinos"})).await.err();
+    assert_eq!(e["field"], "category");
+    let e = call(
+        &client,
+        "upsert_blocked_interest",
+        json!({"platform": "MYSPACE", "interest_id": "1", "category": "GAMBLING", "name": "x"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "platform");
+    let b = call(&client, "upsert_blocked_interest", json!({"platform": "meta", "interest_id": "6003012345678", "category": "gambling", "name": "Casinos"})).await.ok();
+    assert_eq!(b["created"], true);
+    assert_eq!(b["interest"]["category"], "GAMBLING");
+    let again = call(&client, "upsert_blocked_interest", json!({"platform": "META", "interest_id": "6003012345678", "category": "GAMBLING", "name": "Casinos and betting"})).await.ok();
+    assert_eq!(again["created"], false);
+
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "QA_FAILED");
+    assert_eq!(
+        rule(&out["report"], "brand_safety.blocked_interests")["path"],
+        "payload_config.targeting.interests[0]"
+    );
+
+    let gone = call(
+        &client,
+        "remove_blocked_interest",
+        json!({"platform": "META", "interest_id": "6003012345678"}),
+    )
+    .await
+    .ok();
+    assert_eq!(gone["removed"], true);
+    let gone = call(
+        &client,
+        "remove_blocked_interest",
+        json!({"platform": "META", "interest_id": "6003012345678"}),
+    )
+    .await
+    .ok();
+    assert_eq!(gone["removed"], false);
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+    let listed = call(&client, "list_qa_rules", json!({})).await.ok();
+    assert!(
+        !listed["blocked_interests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["interest_id"] == "6003012345678")
+    );
+
+    // Budget caps: a market cap wins over the brand's cap, which wins over the default.
+    let mut spend = good_spec();
+    spend["budget"]["amount"] = json!("30000.00");
+    call(
+        &client,
+        "update_ticket",
+        json!({"ticket_id": id, "payload_config": spend}),
+    )
+    .await
+    .ok();
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(rule(&out["report"], "budget.limits")["outcome"], "pass");
+
+    let e = call(
+        &client,
+        "set_market_budget_cap",
+        json!({"brand_code": "DIS", "market_code": "ZZ", "daily_budget_limit": "1.00"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "market_code");
+    let e = call(
+        &client,
+        "set_market_budget_cap",
+        json!({"brand_code": "DIS", "market_code": "US", "daily_budget_limit": "20000.001"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "daily_budget_limit");
+    let e = call(
+        &client,
+        "set_market_budget_cap",
+        json!({"brand_code": "DIS", "market_code": "US"}),
+    )
+    .await
+    .err();
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("remove_market_budget_cap"),
+        "{e}"
+    );
+    let cap = call(
+        &client,
+        "set_market_budget_cap",
+        json!({"brand_code": "DIS", "market_code": "US", "daily_budget_limit": "20000"}),
+    )
+    .await
+    .ok();
+    assert_eq!(cap["created"], true);
+    assert_eq!(cap["cap"]["daily_budget_limit"], "20000.00");
+    assert!(cap["cap"]["lifetime_budget_limit"].is_null());
+
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "QA_FAILED");
+    let r = rule(&out["report"], "budget.limits");
+    assert_eq!(r["outcome"], "block");
+    let msg = r["message"].as_str().unwrap();
+    assert!(
+        msg.contains("20000.00 USD") && msg.contains("market US"),
+        "{msg}"
+    );
+
+    // The brand's own cap is higher, but the market cap still decides in US.
+    call(
+        &client,
+        "update_brand",
+        json!({"code": "DIS", "daily_budget_limit": "90000.00"}),
+    )
+    .await
+    .ok();
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(rule(&out["report"], "budget.limits")["outcome"], "block");
+
+    let caps = call(&client, "list_budget_caps", json!({})).await.ok();
+    assert_eq!(caps["default_daily_budget_limit"], 100000);
+    assert_eq!(caps["market_caps"][0]["market_code"], "US");
+    assert_eq!(caps["market_caps"][0]["currency"], "USD");
+
+    let gone = call(
+        &client,
+        "remove_market_budget_cap",
+        json!({"brand_code": "DIS", "market_code": "US"}),
+    )
+    .await
+    .ok();
+    assert_eq!(gone["removed"], true);
+    let out = call(&client, "run_qa", json!({"ticket_id": id})).await.ok();
+    assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+    assert!(
+        rule(&out["report"], "budget.limits")["message"]
+            .as_str()
+            .unwrap()
+            .contains("90000.00 USD for brand DIS")
+    );
+}

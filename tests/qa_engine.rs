@@ -33,6 +33,7 @@ fn engine(rules: Vec<QaRuleRecord>) -> QaEngine {
             (Platform::Meta, "6004854404172".to_owned()),
         ]
         .into(),
+        budget_caps: Default::default(),
         rules: rules
             .into_iter()
             .map(|r| compile_rule(r).expect("compiles"))

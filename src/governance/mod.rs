@@ -208,14 +208,18 @@ fn validate_account_id(platform: Platform, raw: &str) -> AppResult<String> {
     }
 }
 
-async fn must_market(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Market> {
+pub(crate) async fn must_market(
+    c: &mut AnyConnection,
+    field: &str,
+    raw: &str,
+) -> AppResult<Market> {
     let code = Code::parse(field, raw)?;
     store::find_market(c, code.as_str()).await?.ok_or_else(|| {
         AppError::not_found("market", code).with_field(field, "list_markets shows the codes")
     })
 }
 
-async fn must_brand(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Brand> {
+pub(crate) async fn must_brand(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Brand> {
     let code = Code::parse(field, raw)?;
     store::find_brand(c, code.as_str()).await?.ok_or_else(|| {
         AppError::not_found("brand", code).with_field(field, "list_brands shows the codes")

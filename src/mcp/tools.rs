@@ -9,7 +9,7 @@ use crate::auth::Permission;
 use crate::domain::{Brand, Campaign, Channel, Market, Ticket, TicketView};
 use crate::governance::*;
 use crate::platforms::TranslatedPayloads;
-use crate::qa::{QaRuleList, RunQaInput, RunQaOutput, UpsertQaRuleInput, UpsertQaRuleOutput};
+use crate::qa::*;
 use crate::taxonomy::NameValidation;
 
 #[tool_router(router = governance_tools, vis = "pub(super)")]
@@ -452,6 +452,92 @@ impl OmniMcp {
     ) -> Result<Json<UpsertQaRuleOutput>, ToolError> {
         self.authorize(&ctx, Permission::Govern)?;
         Ok(Json(self.services.qa.upsert_rule(input).await?))
+    }
+
+    #[tool(
+        description = "Block an interest for family-friendly brands, or change its category/name. Admin only. Example: {\"platform\": \"META\", \"interest_id\": \"6003139266461\", \"category\": \"ALCOHOL\", \"name\": \"Alcoholic beverages\"}. Takes effect on the next run_qa; list_qa_rules shows the list.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn upsert_blocked_interest(
+        &self,
+        Parameters(input): Parameters<UpsertBlockedInterestInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<UpsertBlockedInterestOutput>, ToolError> {
+        self.authorize(&ctx, Permission::Govern)?;
+        Ok(Json(self.services.qa.upsert_blocked_interest(input).await?))
+    }
+
+    #[tool(
+        description = "Unblock an interest for family-friendly brands. Admin only. Example: {\"platform\": \"TIKTOK\", \"interest_id\": \"100002\"}. removed is false when it was not blocked.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn remove_blocked_interest(
+        &self,
+        Parameters(input): Parameters<RemoveBlockedInterestInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Removed>, ToolError> {
+        self.authorize(&ctx, Permission::Govern)?;
+        Ok(Json(self.services.qa.remove_blocked_interest(input).await?))
+    }
+
+    #[tool(
+        description = "List budget caps: the global defaults and every brand-and-market cap. A ticket's budget is checked against its brand's cap in the campaign's market, else the brand's own cap (list_brands), else the default.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_budget_caps(
+        &self,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<BudgetCapList>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.qa.list_budget_caps().await?))
+    }
+
+    #[tool(
+        description = "Set a brand's budget caps in one market, in the brand's currency; they win over the brand's own caps. Admin only. Example: {\"brand_code\": \"DIS\", \"market_code\": \"JP\", \"daily_budget_limit\": \"2000000\", \"lifetime_budget_limit\": \"50000000\"}. A period left out falls back to the brand's cap.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn set_market_budget_cap(
+        &self,
+        Parameters(input): Parameters<SetMarketBudgetCapInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<SetMarketBudgetCapOutput>, ToolError> {
+        self.authorize(&ctx, Permission::Govern)?;
+        Ok(Json(self.services.qa.set_market_budget_cap(input).await?))
+    }
+
+    #[tool(
+        description = "Remove a brand's caps in one market, so its own caps (or the defaults) apply there again. Admin only. Example: {\"brand_code\": \"DIS\", \"market_code\": \"JP\"}.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn remove_market_budget_cap(
+        &self,
+        Parameters(input): Parameters<RemoveMarketBudgetCapInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<Removed>, ToolError> {
+        self.authorize(&ctx, Permission::Govern)?;
+        Ok(Json(
+            self.services.qa.remove_market_budget_cap(input).await?,
+        ))
     }
 
     #[tool(

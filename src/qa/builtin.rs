@@ -269,8 +269,13 @@ fn scan_interests(v: &Value, path: &str, inside: bool, f: &mut dyn FnMut(String,
     }
 }
 
-/// Budget caps: the brand's own, else 100,000 daily / 1,000,000 lifetime in its currency.
-pub fn budget_limits(ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
+/// Budget caps: the brand's cap in this market, else the brand's own, else 100,000 daily /
+/// 1,000,000 lifetime, all in the brand's currency.
+pub fn budget_limits(
+    engine: &QaEngine,
+    ctx: &TicketContext<'_>,
+    spec: &CampaignSpec,
+) -> Vec<QaResult> {
     const RULE: &str = "budget.limits";
     let Ok(currency) = Currency::parse("currency", &ctx.brand.currency) else {
         return vec![fail(
@@ -296,18 +301,38 @@ pub fn budget_limits(ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResu
         }
     };
     let scale = 10i64.pow(u32::from(currency.minor_digits()));
-    let (limit, kind) = match spec.budget.period {
+    let market_caps = engine
+        .budget_caps
+        .get(&(ctx.brand.id, ctx.market.id))
+        .copied()
+        .unwrap_or_default();
+    let market_scope = format!("brand {} in market {}", ctx.brand.code, ctx.market.code);
+    let brand_scope = format!("brand {}", ctx.brand.code);
+    let (market_cap, brand_cap, default, kind) = match spec.budget.period {
         BudgetPeriod::Daily => (
-            ctx.brand
-                .daily_budget_limit_minor
-                .unwrap_or(DEFAULT_DAILY_LIMIT_MAJOR * scale),
+            market_caps.daily_minor,
+            ctx.brand.daily_budget_limit_minor,
+            DEFAULT_DAILY_LIMIT_MAJOR * scale,
             "daily",
         ),
         BudgetPeriod::Lifetime => (
-            ctx.brand
-                .lifetime_budget_limit_minor
-                .unwrap_or(DEFAULT_LIFETIME_LIMIT_MAJOR * scale),
+            market_caps.lifetime_minor,
+            ctx.brand.lifetime_budget_limit_minor,
+            DEFAULT_LIFETIME_LIMIT_MAJOR * scale,
             "lifetime",
+        ),
+    };
+    let (limit, scope, how_to_raise) = match (market_cap, brand_cap) {
+        (Some(l), _) => (
+            l,
+            market_scope,
+            "ask an admin to raise it with set_market_budget_cap",
+        ),
+        (None, Some(l)) => (l, brand_scope, "ask an admin to raise the brand's cap"),
+        (None, None) => (
+            default,
+            format!("{brand_scope} (global default)"),
+            "ask an admin to set a higher cap for the brand",
         ),
     };
     let mut out = Vec::new();
@@ -320,10 +345,9 @@ pub fn budget_limits(ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResu
             RULE,
             Outcome::Block,
             format!(
-                "{kind} budget {} {currency} is over the {kind} cap of {} {currency} for brand {}; lower it or ask an admin to raise the brand's cap",
+                "{kind} budget {} {currency} is over the {kind} cap of {} {currency} for {scope}; lower it or {how_to_raise}",
                 money.to_major_string(),
                 cap.to_major_string(),
-                ctx.brand.code
             ),
             "payload_config.budget.amount",
         ));
@@ -331,7 +355,7 @@ pub fn budget_limits(ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResu
         out.push(pass(
             RULE,
             format!(
-                "{kind} budget {} {currency} is within the cap of {} {currency}",
+                "{kind} budget {} {currency} is within the cap of {} {currency} for {scope}",
                 money.to_major_string(),
                 cap.to_major_string()
             ),

@@ -3,17 +3,19 @@
 //! platform minimums) and admin rules written in CEL. The engine is pure; `service` loads
 //! rules from the store and records the outcome on the ticket.
 
+mod admin;
 mod builtin;
 mod cel_rules;
 pub mod schemas;
 mod service;
 
+pub use admin::*;
 pub use cel_rules::{CompiledRule, compile_rule};
 pub use service::*;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::domain::{Brand, Campaign, Channel, Market, Platform, Ticket};
 use crate::platforms::{
@@ -93,6 +95,14 @@ pub struct TicketContext<'a> {
     pub channel: &'a Channel,
 }
 
+/// Caps of one brand in one market, in minor units of the brand's currency; `None` falls back
+/// to the brand's own cap, then to the global default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MarketCaps {
+    pub daily_minor: Option<i64>,
+    pub lifetime_minor: Option<i64>,
+}
+
 /// Global budget caps in major units of the brand's currency, used when the brand has none.
 pub const DEFAULT_DAILY_LIMIT_MAJOR: i64 = 100_000;
 pub const DEFAULT_LIFETIME_LIMIT_MAJOR: i64 = 1_000_000;
@@ -103,6 +113,8 @@ pub struct QaEngine {
     pub picklists: Picklists,
     /// (platform, interest id) pairs a family-friendly brand may not target.
     pub blocked_interests: HashSet<(Platform, String)>,
+    /// Per (brand id, market id) caps, which win over the brand's own.
+    pub budget_caps: HashMap<(i64, i64), MarketCaps>,
     pub rules: Vec<CompiledRule>,
     pub versions: ApiVersions,
 }
@@ -135,7 +147,7 @@ impl QaEngine {
         };
         results.extend(builtin::spec_rules(ctx, &spec));
         results.push(builtin::brand_safety_spec(self, ctx, &spec));
-        results.extend(builtin::budget_limits(ctx, &spec));
+        results.extend(builtin::budget_limits(self, ctx, &spec));
         let input = TranslationInput {
             ticket: ctx.ticket,
             campaign: ctx.campaign,

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledRule, Outcome, QaEngine, QaReport, TicketContext, compile_rule};
+use super::{CompiledRule, MarketCaps, Outcome, QaEngine, QaReport, TicketContext, compile_rule};
 use crate::auth::Principal;
 use crate::domain::{Code, Platform, Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
@@ -15,7 +15,7 @@ use crate::store::{self, BlockedInterest, QaRuleRecord};
 
 #[derive(Clone)]
 pub struct QaService {
-    governance: Governance,
+    pub(super) governance: Governance,
     versions: ApiVersions,
 }
 
@@ -105,7 +105,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     (
         "budget.limits",
-        "Daily budget within the brand's cap (default 100,000) and lifetime within its cap (default 1,000,000), in the brand's currency.",
+        "Daily and lifetime budgets within the cap for the brand in the ticket's market (set_market_budget_cap), else the brand's own cap, else 100,000 daily / 1,000,000 lifetime, in the brand's currency.",
     ),
     ("budget.lifetime_end", "A lifetime budget has an end date."),
     (
@@ -143,6 +143,19 @@ impl QaService {
                     .map(|p| (p, b.interest_id))
             })
             .collect();
+        let budget_caps = store::list_market_budget_caps(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.brand_id, r.market_id),
+                    MarketCaps {
+                        daily_minor: r.daily_limit_minor,
+                        lifetime_minor: r.lifetime_limit_minor,
+                    },
+                )
+            })
+            .collect();
         let mut rules: Vec<CompiledRule> = Vec::new();
         for r in store::list_qa_rules(&mut conn).await? {
             let name = r.name.clone();
@@ -158,6 +171,7 @@ impl QaService {
             convention: self.governance.convention().clone(),
             picklists,
             blocked_interests: blocked,
+            budget_caps,
             rules,
             versions: self.versions.clone(),
         })

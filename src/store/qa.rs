@@ -122,3 +122,136 @@ pub async fn list_blocked_interests(c: &mut AnyConnection) -> AppResult<Vec<Bloc
         })
         .collect()
 }
+
+/// Insert or replace a blocked interest. Returns whether it was created.
+pub async fn upsert_blocked_interest(
+    c: &mut AnyConnection,
+    b: &BlockedInterest,
+) -> AppResult<bool> {
+    let updated = sqlx::query(
+        "UPDATE blocked_interests SET category = $1, name = $2 WHERE platform = $3 AND interest_id = $4",
+    )
+    .bind(&b.category)
+    .bind(&b.name)
+    .bind(&b.platform)
+    .bind(&b.interest_id)
+    .execute(&mut *c)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO blocked_interests (platform, interest_id, category, name, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&b.platform)
+    .bind(&b.interest_id)
+    .bind(&b.category)
+    .bind(&b.name)
+    .bind(now_text())
+    .execute(c)
+    .await?;
+    Ok(true)
+}
+
+/// Remove a blocked interest. Returns whether one was removed.
+pub async fn delete_blocked_interest(
+    c: &mut AnyConnection,
+    platform: &str,
+    interest_id: &str,
+) -> AppResult<bool> {
+    let r = sqlx::query("DELETE FROM blocked_interests WHERE platform = $1 AND interest_id = $2")
+        .bind(platform)
+        .bind(interest_id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// A budget cap for one brand in one market, in minor units of the brand's currency.
+#[derive(Debug, Clone)]
+pub struct MarketBudgetCapRow {
+    pub brand_id: i64,
+    pub brand_code: String,
+    pub currency: String,
+    pub market_id: i64,
+    pub market_code: String,
+    pub daily_limit_minor: Option<i64>,
+    pub lifetime_limit_minor: Option<i64>,
+    pub updated_at: String,
+}
+
+pub async fn list_market_budget_caps(c: &mut AnyConnection) -> AppResult<Vec<MarketBudgetCapRow>> {
+    let rows = sqlx::query(
+        "SELECT k.brand_id, b.code AS brand_code, b.currency, k.market_id, m.code AS market_code, \
+         k.daily_limit_minor, k.lifetime_limit_minor, k.updated_at \
+         FROM market_budget_caps k JOIN brands b ON b.id = k.brand_id JOIN markets m ON m.id = k.market_id \
+         ORDER BY b.code, m.code",
+    )
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MarketBudgetCapRow {
+                brand_id: r.try_get("brand_id")?,
+                brand_code: r.try_get("brand_code")?,
+                currency: r.try_get("currency")?,
+                market_id: r.try_get("market_id")?,
+                market_code: r.try_get("market_code")?,
+                daily_limit_minor: r.try_get("daily_limit_minor")?,
+                lifetime_limit_minor: r.try_get("lifetime_limit_minor")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Set (insert or replace) the cap of a brand in a market. Returns whether it was created.
+pub async fn upsert_market_budget_cap(
+    c: &mut AnyConnection,
+    brand_id: i64,
+    market_id: i64,
+    daily_limit_minor: Option<i64>,
+    lifetime_limit_minor: Option<i64>,
+) -> AppResult<bool> {
+    let now = now_text();
+    let updated = sqlx::query(
+        "UPDATE market_budget_caps SET daily_limit_minor = $1, lifetime_limit_minor = $2, updated_at = $3 \
+         WHERE brand_id = $4 AND market_id = $5",
+    )
+    .bind(daily_limit_minor)
+    .bind(lifetime_limit_minor)
+    .bind(&now)
+    .bind(brand_id)
+    .bind(market_id)
+    .execute(&mut *c)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO market_budget_caps (brand_id, market_id, daily_limit_minor, lifetime_limit_minor, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(brand_id)
+    .bind(market_id)
+    .bind(daily_limit_minor)
+    .bind(lifetime_limit_minor)
+    .bind(&now)
+    .execute(c)
+    .await?;
+    Ok(true)
+}
+
+pub async fn delete_market_budget_cap(
+    c: &mut AnyConnection,
+    brand_id: i64,
+    market_id: i64,
+) -> AppResult<bool> {
+    let r = sqlx::query("DELETE FROM market_budget_caps WHERE brand_id = $1 AND market_id = $2")
+        .bind(brand_id)
+        .bind(market_id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
