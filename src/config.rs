@@ -52,11 +52,155 @@ pub struct Cli {
     )]
     pub google_ads_api_version: String,
 
+    #[command(flatten)]
+    pub platforms: PlatformArgs,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where the ad platforms are. Credentials are never flags (they would show in `ps`): set
+/// OMNITRAFFICK_META_ACCESS_TOKEN, OMNITRAFFICK_TIKTOK_ACCESS_TOKEN,
+/// OMNITRAFFICK_GOOGLE_ADS_DEVELOPER_TOKEN, OMNITRAFFICK_GOOGLE_ADS_ACCESS_TOKEN and optionally
+/// OMNITRAFFICK_GOOGLE_ADS_LOGIN_CUSTOMER_ID, each overridable per channel with a
+/// `_<CHANNEL_CODE>` suffix.
+#[derive(Debug, clap::Args)]
+pub struct PlatformArgs {
+    /// Meta Graph API base URL (a sandbox or test server in place of the real one).
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_META_BASE_URL",
+        default_value = "https://graph.facebook.com",
+        global = true
+    )]
+    pub meta_base_url: String,
+
+    /// TikTok Marketing API base URL.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_TIKTOK_BASE_URL",
+        default_value = "https://business-api.tiktok.com",
+        global = true
+    )]
+    pub tiktok_base_url: String,
+
+    /// Google Ads REST API base URL.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_GOOGLE_ADS_BASE_URL",
+        default_value = "https://googleads.googleapis.com",
+        global = true
+    )]
+    pub google_ads_base_url: String,
+
+    /// Timeout of one platform request, in milliseconds.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_PLATFORM_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub platform_timeout_ms: u64,
+}
+
+/// Deploy retries and workers.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// Times a deploy is tried before it fails for good on rate limits and transient errors.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_MAX_ATTEMPTS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub deploy_max_attempts: i64,
+
+    /// First retry back-off in milliseconds; doubles each time (with jitter) up to --deploy-backoff-max-ms.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_BACKOFF_BASE_MS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub deploy_backoff_base_ms: u64,
+
+    /// Longest back-off between retries, in milliseconds.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_BACKOFF_MAX_MS",
+        default_value_t = 300_000,
+        global = true
+    )]
+    pub deploy_backoff_max_ms: u64,
+
+    /// Seconds a worker owns a deploy without renewing it; a crashed worker's deploy is taken over after this.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_LEASE_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub deploy_lease_secs: u64,
+
+    /// How often an idle worker polls the queue, in milliseconds.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_POLL_MS",
+        default_value_t = 500,
+        global = true
+    )]
+    pub deploy_poll_ms: u64,
+
+    /// Deploys one worker process runs at once.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_WORKER_CONCURRENCY",
+        default_value_t = 8,
+        global = true
+    )]
+    pub worker_concurrency: usize,
+}
+
 impl Cli {
+    /// Platform endpoints, with credentials taken from the environment.
+    pub fn platform_config(&self) -> crate::platforms::client::PlatformConfig {
+        crate::platforms::client::PlatformConfig::new(
+            &self.platforms.meta_base_url,
+            &self.platforms.tiktok_base_url,
+            &self.platforms.google_ads_base_url,
+            &self.meta_api_version,
+            std::time::Duration::from_millis(self.platforms.platform_timeout_ms.max(100)),
+        )
+        .with_credentials_from(std::env::vars())
+    }
+
+    pub fn deploy_settings(&self) -> crate::deploy::DeploySettings {
+        use std::time::Duration;
+        let d = &self.deploy;
+        crate::deploy::DeploySettings {
+            max_attempts: d.deploy_max_attempts.max(1),
+            backoff_base: Duration::from_millis(d.deploy_backoff_base_ms.max(1)),
+            backoff_max: Duration::from_millis(
+                d.deploy_backoff_max_ms.max(d.deploy_backoff_base_ms),
+            ),
+            lease: Duration::from_secs(d.deploy_lease_secs.max(1)),
+            poll_every: Duration::from_millis(d.deploy_poll_ms.max(10)),
+            concurrency: d.worker_concurrency.max(1),
+            ..Default::default()
+        }
+    }
+
+    pub fn app_options(&self) -> crate::startup::AppOptions {
+        crate::startup::AppOptions {
+            versions: self.api_versions(),
+            platforms: self.platform_config(),
+            deploy: self.deploy_settings(),
+        }
+    }
+
     pub fn api_versions(&self) -> crate::platforms::ApiVersions {
         crate::platforms::ApiVersions {
             meta: self.meta_api_version.clone(),
@@ -78,6 +222,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit (serve also applies them on start).
     Migrate,
+    /// Run deploy workers only (no HTTP): several processes can share one PostgreSQL queue.
+    Worker,
     /// Manage bearer API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -112,6 +258,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+
+    /// Do not run a deploy worker in this process (run `omnitraffick worker` elsewhere).
+    #[arg(long, env = "OMNITRAFFICK_NO_WORKER")]
+    pub no_worker: bool,
 
     /// Largest accepted request body in bytes; bigger ones get 413.
     #[arg(long, env = "OMNITRAFFICK_MAX_BODY_BYTES", default_value_t = 1_048_576)]

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod governance;

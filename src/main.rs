@@ -27,17 +27,18 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(&cli);
     match &cli.command {
         Command::Migrate => {
-            startup::open_with(&cli.database_url, cli.api_versions()).await?;
+            startup::open_with(&cli.database_url, cli.app_options()).await?;
             eprintln!("migrations applied");
         }
         Command::Keys(cmd) => keys(&cli, cmd).await?,
         Command::Serve(args) => serve(&cli, args).await?,
+        Command::Worker => worker(&cli).await?,
     }
     Ok(())
 }
 
 async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
-    let (db, _) = startup::open_with(&cli.database_url, cli.api_versions()).await?;
+    let (db, _) = startup::open_with(&cli.database_url, cli.app_options()).await?;
     match cmd {
         KeysCommand::Create { role, name } => {
             let role = Role::parse(role)?;
@@ -83,15 +84,26 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
-    let (db, services) = startup::open_with(&cli.database_url, cli.api_versions())
+    let (db, services) = startup::open_with(&cli.database_url, cli.app_options())
         .await
         .context("starting up")?;
+    let shutdown = CancellationToken::new();
+    let workers = if args.no_worker {
+        tracing::info!("no deploy worker in this process (--no-worker); run `omnitraffick worker`");
+        None
+    } else {
+        let deploy = services.deploy.clone();
+        let stop = shutdown.clone();
+        Some(tokio::spawn(async move { deploy.run_workers(stop).await }))
+    };
     if args.stdio {
         tracing::info!("serving MCP over stdio as the local operator");
-        let server = OmniMcp::for_stdio(services)
+        let server = OmniMcp::for_stdio(services.clone())
             .serve(rmcp::transport::stdio())
             .await?;
-        server.waiting().await?;
+        let served = server.waiting().await;
+        stop_workers(&shutdown, workers, &services).await;
+        served?;
         db.close().await;
         return Ok(());
     }
@@ -105,14 +117,50 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins.clone(),
         max_body_bytes: args.max_body_bytes,
     };
-    let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
         trigger.cancel();
     });
-    http::serve(services, db.clone(), opts, shutdown).await?;
+    let served = http::serve(services.clone(), db.clone(), opts, shutdown.clone()).await;
+    stop_workers(&shutdown, workers, &services).await;
+    served?;
+    db.close().await;
+    Ok(())
+}
+
+/// Stop this process's deploy workers, letting in-flight deploys finish.
+async fn stop_workers(
+    shutdown: &CancellationToken,
+    workers: Option<tokio::task::JoinHandle<omnitraffick::error::AppResult<()>>>,
+    services: &omnitraffick::mcp::AppServices,
+) {
+    shutdown.cancel();
+    if let Some(w) = workers {
+        match w.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "deploy worker stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "deploy worker panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    services.deploy.queue().close().await;
+}
+
+/// Deploy workers only, until SIGINT/SIGTERM; in-flight deploys finish first.
+async fn worker(cli: &Cli) -> anyhow::Result<()> {
+    let (db, services) = startup::open_with(&cli.database_url, cli.app_options())
+        .await
+        .context("starting up")?;
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight deploys");
+        trigger.cancel();
+    });
+    services.deploy.run_workers(shutdown).await?;
+    services.deploy.queue().close().await;
     db.close().await;
     Ok(())
 }

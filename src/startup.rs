@@ -1,22 +1,68 @@
 //! Building the application from configuration, shared by `main` and the tests.
 
+use std::time::Duration;
+
+use crate::deploy::{DeployQueue, DeployService, DeploySettings};
 use crate::error::AppResult;
 use crate::governance::Governance;
 use crate::mcp::AppServices;
 use crate::platforms::ApiVersions;
+use crate::platforms::client::{PlatformClients, PlatformConfig};
 use crate::qa::QaService;
 use crate::store::Db;
 
-/// Connect to the database, apply migrations and build the services (default API versions).
-pub async fn open(database_url: &str) -> AppResult<(Db, AppServices)> {
-    open_with(database_url, ApiVersions::default()).await
+/// Everything configurable about the services.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub versions: ApiVersions,
+    pub platforms: PlatformConfig,
+    pub deploy: DeploySettings,
 }
 
-/// As [`open`], targeting the given platform API versions.
-pub async fn open_with(database_url: &str, versions: ApiVersions) -> AppResult<(Db, AppServices)> {
+impl Default for AppOptions {
+    /// The real platform endpoints with no credentials, and default retry settings.
+    fn default() -> Self {
+        let versions = ApiVersions::default();
+        Self {
+            platforms: PlatformConfig::new(
+                "https://graph.facebook.com",
+                "https://business-api.tiktok.com",
+                "https://googleads.googleapis.com",
+                &versions.meta,
+                Duration::from_secs(30),
+            ),
+            versions,
+            deploy: DeploySettings::default(),
+        }
+    }
+}
+
+/// Connect to the database, apply migrations and build the services (default options).
+pub async fn open(database_url: &str) -> AppResult<(Db, AppServices)> {
+    open_with(database_url, AppOptions::default()).await
+}
+
+/// As [`open`], with the given options.
+pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db, AppServices)> {
     let db = Db::connect(database_url).await?;
     db.migrate().await?;
+    let queue = DeployQueue::open(database_url, &db, options.deploy.clone()).await?;
     let governance = Governance::new(db.clone()).await?;
-    let qa = QaService::new(governance.clone(), versions);
-    Ok((db, AppServices { governance, qa }))
+    let qa = QaService::new(governance.clone(), options.versions.clone());
+    let clients = PlatformClients::new(options.platforms)?;
+    let deploy = DeployService::new(
+        governance.clone(),
+        qa.clone(),
+        clients,
+        options.versions,
+        queue,
+    );
+    Ok((
+        db,
+        AppServices {
+            governance,
+            qa,
+            deploy,
+        },
+    ))
 }

@@ -30,6 +30,7 @@ use crate::governance::Governance;
 pub struct AppServices {
     pub governance: Governance,
     pub qa: crate::qa::QaService,
+    pub deploy: crate::deploy::DeployService,
 }
 
 #[derive(Clone)]
@@ -92,7 +93,10 @@ impl OmniMcp {
         Self {
             services,
             fixed_principal,
-            tool_router: Self::governance_tools() + Self::taxonomy_tools() + Self::qa_tools(),
+            tool_router: Self::governance_tools()
+                + Self::taxonomy_tools()
+                + Self::qa_tools()
+                + Self::deploy_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
         }

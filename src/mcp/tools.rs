@@ -555,3 +555,57 @@ impl OmniMcp {
         ))
     }
 }
+
+#[tool_router(router = deploy_tools, vis = "pub(super)")]
+impl OmniMcp {
+    #[tool(
+        description = "Deploy a READY_FOR_API ticket to its platform. Re-runs pre-flight QA, then queues a durable job and moves the ticket to QUEUED; a worker creates the objects in order (campaign, then ad set / ad group, then ad), all PAUSED, writes each platform id back as it appears, retries rate limits and transient errors, and ends in TRAFFICKED_SUCCESS or DEPLOY_FAILED with the parsed platform error. Never creates an object twice. Example: {\"ticket_id\": 42}. With {\"ticket_id\": 42, \"validate_only\": true} the platform only checks the requests (Meta and Google Ads; TikTok has no such mode) and nothing changes. Trafficker or admin.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn deploy_ticket(
+        &self,
+        Parameters(input): Parameters<crate::deploy::DeployTicketInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::deploy::DeployTicketOutput>, ToolError> {
+        let who = self.authorize(&ctx, Permission::Traffic)?;
+        Ok(Json(self.services.deploy.deploy_ticket(&who, input).await?))
+    }
+
+    #[tool(
+        description = "Where a ticket's deploy stands: ticket status, the deploy run (state QUEUED/RUNNING/WAITING/SUCCEEDED/FAILED/CANCELLED, take-ups), the next retry time, the last platform error (platform, class, code, subcode, message, field, trace id), the platform ids stored so far, and every request sent (time, object, outcome, latency). Example: {\"ticket_id\": 42}.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_deploy_status(
+        &self,
+        Parameters(input): Parameters<crate::deploy::DeployTicketIdInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::deploy::DeployStatus>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.deploy.status(input.ticket_id).await?))
+    }
+
+    #[tool(
+        description = "Cancel a queued deploy before anything exists on the platform; the ticket goes back to READY_FOR_API. Refused once the first object was created (or may have been): then the deploy finishes or fails, and its objects are PAUSED. Example: {\"ticket_id\": 42}. Trafficker or admin.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn cancel_deploy(
+        &self,
+        Parameters(input): Parameters<crate::deploy::DeployTicketIdInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::deploy::CancelDeployOutput>, ToolError> {
+        let who = self.authorize(&ctx, Permission::Traffic)?;
+        Ok(Json(
+            self.services.deploy.cancel(&who, input.ticket_id).await?,
+        ))
+    }
+}

@@ -2,6 +2,7 @@
 //! needs out. One trait, one implementation per platform. Ids of objects created earlier in
 //! the same deploy appear as placeholders (`{{campaign.id}}`) that the deploy worker fills.
 
+pub mod client;
 pub mod geo;
 pub mod google_ads;
 pub mod meta;

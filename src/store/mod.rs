@@ -2,10 +2,12 @@
 //! chosen by the database URL at run time. Queries use `$N` placeholders, which both
 //! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
 
+mod deploy;
 mod governance;
 mod keys;
 mod qa;
 
+pub use deploy::*;
 pub use governance::*;
 pub use keys::*;
 pub use qa::*;

@@ -17,6 +17,8 @@ use omnitraffick::mcp::AppServices;
 use omnitraffick::startup;
 use omnitraffick::store::Db;
 
+pub mod fake_platforms;
+
 pub type Client = RunningService<RoleClient, ClientConfig>;
 
 /// A database that exists for one test.

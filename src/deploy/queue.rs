@@ -1,0 +1,286 @@
+//! The durable deploy queue: apalis on the same SQLite file (embedded default) or on
+//! PostgreSQL (schema `apalis`), so several `omnitraffick worker` processes can share it.
+//!
+//! A job only names a deploy run. The run row (see `store::deploy`) is the source of truth:
+//! its lease makes sure one worker at a time deploys a ticket, and its state says whether a
+//! delivery has anything to do, so a duplicate or late job is harmless. Retries are new jobs
+//! scheduled when the platform (or the back-off) says.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::{DeploySettings, Deployer, RunOutcome};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, Backend, Db, normalize_database_url};
+
+const QUEUE: &str = "omnitraffick.deploy";
+
+/// What travels through the queue: the run to work on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeployJob {
+    pub run_id: i64,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A handle to push deploy jobs; cheap to clone.
+#[derive(Clone)]
+pub struct DeployQueue {
+    pool: Pool,
+    settings: DeploySettings,
+}
+
+fn queue_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("deploy queue: {e}"))
+}
+
+fn sqlite_config(s: &DeploySettings) -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default()
+        .queue(QUEUE)
+        .heartbeat_interval(heartbeat(s))
+        .missed_heartbeats(3)
+}
+
+fn postgres_config(s: &DeploySettings) -> apalis_postgres::Config {
+    apalis_postgres::Config::default()
+        .queue(QUEUE)
+        .heartbeat_interval(heartbeat(s))
+        .missed_heartbeats(3)
+}
+
+/// apalis re-queues a silent worker's jobs after three missed heartbeats; tie that to the
+/// deploy lease so both notice a dead worker at about the same time.
+fn heartbeat(s: &DeploySettings) -> Duration {
+    (s.lease / 3).max(Duration::from_millis(200))
+}
+
+impl DeployQueue {
+    /// Open the queue in the same database as `db`, creating apalis's tables if needed.
+    pub async fn open(database_url: &str, db: &Db, settings: DeploySettings) -> AppResult<Self> {
+        let (url, backend) = normalize_database_url(database_url)?;
+        debug_assert_eq!(backend, db.backend());
+        let pool = match backend {
+            Backend::Sqlite => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .map_err(|e| {
+                        AppError::validation("DATABASE_URL", format!("cannot be parsed: {e}"))
+                    })?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts)
+                    .await
+                    .map_err(queue_err)?;
+                // apalis keeps its own migration history, apart from ours.
+                let mut m = apalis_sqlite::SqliteStorage::<()>::migrations();
+                m.dangerous_set_table_name("_apalis_migrations");
+                m.run(&pool).await.map_err(queue_err)?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect(&url)
+                    .await
+                    .map_err(queue_err)?;
+                apalis_postgres::PostgresStorage::setup(&pool)
+                    .await
+                    .map_err(queue_err)?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Self { pool, settings })
+    }
+
+    pub fn settings(&self) -> &DeploySettings {
+        &self.settings
+    }
+
+    /// Queue a delivery of run `run_id`, now or after `delay`.
+    pub async fn push(&self, run_id: i64, delay: Option<Duration>) -> AppResult<()> {
+        let mut b = TaskBuilder::new(DeployJob { run_id }).max_attempts(25);
+        if let Some(d) = delay {
+            b = b.run_after(d);
+        }
+        let task = b.build();
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut s = apalis_sqlite::SqliteStorage::<DeployJob>::new(p)
+                    .with_config(sqlite_config(&self.settings));
+                s.push_task(task).await.map_err(queue_err)
+            }
+            Pool::Postgres(p) => {
+                let mut s = apalis_postgres::PostgresStorage::<DeployJob>::new(p)
+                    .with_config(postgres_config(&self.settings));
+                s.push_task(task).await.map_err(queue_err)
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Shared by every job a worker runs.
+#[derive(Clone)]
+struct Ctx {
+    deployer: Deployer,
+    queue: DeployQueue,
+    db: Db,
+}
+
+/// How long until the run is due, if it is waiting.
+async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
+    let mut c = db.pool().acquire().await?;
+    let Some(run) = store::get_run(&mut c, run_id).await? else {
+        return Ok(None);
+    };
+    if !matches!(run.state.as_str(), "QUEUED" | "WAITING") {
+        return Ok(None);
+    }
+    let Some(at) = run.next_attempt_at else {
+        return Ok(None);
+    };
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) else {
+        return Ok(None);
+    };
+    let ms = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+}
+
+async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
+    // The queue schedules in whole seconds; wait out a short remainder here, re-queue a long one.
+    if let Some(wait) = due_in(&ctx.db, job.run_id).await? {
+        if wait > Duration::from_secs(5) {
+            ctx.queue.push(job.run_id, Some(wait)).await?;
+            return Ok(());
+        }
+        tokio::time::sleep(wait).await;
+    }
+    let outcome = ctx.deployer.process(job.run_id).await?;
+    tracing::info!(
+        run_id = job.run_id,
+        worker = ctx.deployer.worker_id(),
+        ?outcome,
+        "deploy job handled"
+    );
+    if let RunOutcome::RetryIn(delay) = outcome {
+        ctx.queue.push(job.run_id, Some(delay)).await?;
+    }
+    Ok(())
+}
+
+/// Re-queue runs whose worker died (lease expired) or whose job went missing (overdue).
+async fn sweep(ctx: &Ctx) -> AppResult<usize> {
+    let overdue = chrono::Utc::now()
+        - chrono::Duration::from_std(ctx.queue.settings.sweep_every * 4)
+            .unwrap_or(chrono::Duration::seconds(60));
+    let overdue = overdue.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let runs = {
+        let mut c = ctx.db.pool().acquire().await?;
+        store::orphaned_runs(&mut c, &overdue).await?
+    };
+    for (run_id, ticket_id) in &runs {
+        tracing::warn!(
+            run_id,
+            ticket_id,
+            "re-queueing a deploy whose worker or job went missing"
+        );
+        ctx.queue.push(*run_id, None).await?;
+    }
+    Ok(runs.len())
+}
+
+/// Run deploy workers until `stop` is cancelled; in-flight jobs finish first.
+pub async fn run_workers(
+    deployer: Deployer,
+    queue: DeployQueue,
+    db: Db,
+    stop: CancellationToken,
+) -> AppResult<()> {
+    let settings = queue.settings.clone();
+    let ctx = Arc::new(Ctx {
+        deployer: deployer.clone(),
+        queue: queue.clone(),
+        db,
+    });
+    let sweeper = {
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(ctx.queue.settings.sweep_every) => {}
+                }
+                if let Err(e) = sweep(&ctx).await {
+                    tracing::warn!(error = %e, "deploy sweep failed");
+                }
+            }
+        })
+    };
+    let name = deployer.worker_id().to_owned();
+    let signal = {
+        let stop = stop.clone();
+        async move {
+            stop.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        }
+    };
+    tracing::info!(worker = %name, concurrency = settings.concurrency, "deploy worker started");
+    let result = match &queue.pool {
+        Pool::Sqlite(p) => {
+            let backend = apalis_sqlite::SqliteStorage::<DeployJob>::new(p)
+                .with_config(sqlite_config(&settings))
+                .poll_with_interval(settings.poll_every);
+            WorkerBuilder::new(name.as_str())
+                .backend(backend)
+                .data(ctx.clone())
+                .concurrency(settings.concurrency)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+        Pool::Postgres(p) => {
+            let backend = apalis_postgres::PostgresStorage::<DeployJob>::new(p)
+                .with_config(postgres_config(&settings))
+                .poll_with_interval(settings.poll_every);
+            WorkerBuilder::new(name.as_str())
+                .backend(backend)
+                .data(ctx.clone())
+                .concurrency(settings.concurrency)
+                .build(handle)
+                .run_until(signal)
+                .await
+        }
+    };
+    sweeper.abort();
+    tracing::info!(worker = %name, "deploy worker stopped");
+    result.map_err(queue_err)
+}
+
+/// A worker name unique across processes and restarts.
+pub fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}

@@ -1,0 +1,289 @@
+//! Google Ads REST: `:mutate` operations with `developer-token`, an OAuth bearer and optional
+//! `login-customer-id`; `google.rpc.Status` errors carrying a `GoogleAdsFailure`.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Created, ErrorClass, GOOGLE_ACCESS_TOKEN, GOOGLE_DEVELOPER_TOKEN, GOOGLE_LOGIN_CUSTOMER_ID,
+    PlatformClients, PlatformError, json_body, non_json, retry_after_header, str_of,
+    transport_error,
+};
+use crate::domain::{Channel, Platform};
+use crate::platforms::PlatformRequest;
+
+fn request(
+    c: &PlatformClients,
+    channel: &Channel,
+    path: &str,
+    body: &Value,
+) -> Result<reqwest::RequestBuilder, PlatformError> {
+    let dev = c.cfg.require(GOOGLE_DEVELOPER_TOKEN, &channel.code)?;
+    let access = c.cfg.require(GOOGLE_ACCESS_TOKEN, &channel.code)?;
+    let mut rb = c
+        .http
+        .post(format!("{}{path}", c.cfg.google_ads_base_url))
+        .header("developer-token", dev.expose())
+        .bearer_auth(access.expose())
+        .json(body);
+    if let Some(login) = c.cfg.credential(GOOGLE_LOGIN_CUSTOMER_ID, &channel.code) {
+        rb = rb.header("login-customer-id", login.expose().replace('-', ""));
+    }
+    Ok(rb)
+}
+
+/// "customers/1/campaigns/22" -> "22"; criteria ids keep their "~" part.
+fn id_of(resource_name: &str) -> String {
+    resource_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(resource_name)
+        .to_owned()
+}
+
+pub(super) async fn create(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+    validate_only: bool,
+) -> Result<Created, PlatformError> {
+    let mut body = req.body.clone();
+    if validate_only && let Some(o) = body.as_object_mut() {
+        o.insert("validateOnly".into(), Value::Bool(true));
+    }
+    let resp = request(c, channel, &req.path, &body)?
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::GoogleAds, e))?;
+    let (status, headers, parsed) = json_body(resp).await;
+    let request_id = headers
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let parsed = parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t))?;
+    if let Some(err) = parsed.get("error") {
+        let mut e = classify(status, err, &parsed, true);
+        e.trace_id = e.trace_id.or(request_id);
+        e.retry_after_ms = e.retry_after_ms.or_else(|| retry_after_header(&headers));
+        return Err(e);
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(
+            Platform::GoogleAds,
+            status,
+            &headers,
+            parsed.to_string(),
+        ));
+    }
+    if validate_only {
+        return Ok(Created {
+            id: None,
+            trace_id: request_id,
+        });
+    }
+    let ids: Vec<String> = parsed
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("resourceName").and_then(Value::as_str))
+        .map(id_of)
+        .collect();
+    if ids.is_empty() {
+        return Err(PlatformError {
+            class: ErrorClass::Transient,
+            http_status: Some(status),
+            message: format!("mutate answered without resource names: {parsed}"),
+            outcome_unknown: true,
+            ..PlatformError::empty(Platform::GoogleAds)
+        });
+    }
+    Ok(Created {
+        id: Some(ids.join(",")),
+        trace_id: request_id,
+    })
+}
+
+fn gaql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+pub(super) async fn find(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+    ids: &Map<String, Value>,
+) -> Result<Option<String>, PlatformError> {
+    let create = req
+        .body
+        .get("operations")
+        .and_then(|o| o.get(0))
+        .and_then(|o| o.get("create"));
+    let name = create
+        .and_then(|c| c.get("name"))
+        .and_then(Value::as_str)
+        .map(gaql_string);
+    let id = |k: &str| {
+        ids.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| v.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+    };
+    let query = match (req.object.as_str(), name) {
+        ("campaign_budget", Some(n)) => format!(
+            "SELECT campaign_budget.resource_name FROM campaign_budget WHERE campaign_budget.name = {n} AND campaign_budget.status != 'REMOVED'"
+        ),
+        ("campaign", Some(n)) => format!(
+            "SELECT campaign.resource_name FROM campaign WHERE campaign.name = {n} AND campaign.status != 'REMOVED'"
+        ),
+        ("ad_group", Some(n)) => match id("campaign") {
+            Some(cid) => format!(
+                "SELECT ad_group.resource_name FROM ad_group WHERE ad_group.name = {n} AND campaign.id = {cid} AND ad_group.status != 'REMOVED'"
+            ),
+            None => return Ok(None),
+        },
+        // Unnamed objects: anything already under the parent was made by this ticket.
+        ("campaign_criterion", _) => match id("campaign") {
+            Some(cid) => format!(
+                "SELECT campaign_criterion.resource_name FROM campaign_criterion WHERE campaign.id = {cid}"
+            ),
+            None => return Ok(None),
+        },
+        ("ad_group_criterion", _) => match id("ad_group") {
+            Some(gid) => format!(
+                "SELECT ad_group_criterion.resource_name FROM ad_group_criterion WHERE ad_group.id = {gid}"
+            ),
+            None => return Ok(None),
+        },
+        ("ad_group_ad", _) => match id("ad_group") {
+            Some(gid) => format!(
+                "SELECT ad_group_ad.resource_name FROM ad_group_ad WHERE ad_group.id = {gid} AND ad_group_ad.status != 'REMOVED'"
+            ),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    // "/v25/customers/123/campaigns:mutate" -> "/v25/customers/123/googleAds:search"
+    let Some((base, _)) = req.path.rsplit_once('/') else {
+        return Ok(None);
+    };
+    let path = format!("{base}/googleAds:search");
+    let resp = request(c, channel, &path, &json!({ "query": query }))?
+        .send()
+        .await
+        .map_err(|e| {
+            let mut e = transport_error(Platform::GoogleAds, e);
+            e.outcome_unknown = false;
+            e
+        })?;
+    let (status, headers, parsed) = json_body(resp).await;
+    let parsed = parsed.map_err(|t| {
+        let mut e = non_json(Platform::GoogleAds, status, &headers, t);
+        e.outcome_unknown = false;
+        e
+    })?;
+    if let Some(err) = parsed.get("error") {
+        return Err(classify(status, err, &parsed, false));
+    }
+    // Each result row holds the selected resource: {"campaign": {"resourceName": "..."}}.
+    let found: Vec<String> = parsed
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|row| {
+            row.as_object()?
+                .values()
+                .find_map(|v| v.get("resourceName").and_then(Value::as_str))
+                .map(id_of)
+        })
+        .collect();
+    Ok((!found.is_empty()).then(|| found.join(",")))
+}
+
+/// "30s" or "1.5s" (protobuf Duration JSON) -> milliseconds.
+fn duration_ms(v: &Value) -> Option<u64> {
+    let s = v.as_str()?.strip_suffix('s')?;
+    let secs: f64 = s.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then_some((secs * 1000.0) as u64)
+}
+
+/// Parse and classify a `google.rpc.Status` error.
+pub(super) fn classify(status: u16, err: &Value, body: &Value, is_create: bool) -> PlatformError {
+    let rpc_status = err.get("status").and_then(Value::as_str).unwrap_or("");
+    let failure = err
+        .get("details")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|d| d.get("errors").is_some());
+    let first = failure.and_then(|f| f.get("errors")).and_then(|e| e.get(0));
+    let (category, value) = first
+        .and_then(|e| e.get("errorCode"))
+        .and_then(Value::as_object)
+        .and_then(|m| m.iter().next())
+        .map(|(k, v)| (Some(k.clone()), str_of(v)))
+        .unwrap_or((None, None));
+    let field_path = first
+        .and_then(|e| e.get("location"))
+        .and_then(|l| l.get("fieldPathElements"))
+        .and_then(Value::as_array)
+        .map(|els| {
+            els.iter()
+                .filter_map(|el| {
+                    let name = el.get("fieldName").and_then(Value::as_str)?;
+                    Some(match el.get("index").and_then(Value::as_i64) {
+                        Some(i) => format!("{name}[{i}]"),
+                        None => name.to_owned(),
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .filter(|s| !s.is_empty());
+    let retry_delay = first
+        .and_then(|e| e.get("details"))
+        .and_then(|d| d.get("quotaErrorDetails"))
+        .and_then(|q| q.get("retryDelay"))
+        .and_then(duration_ms);
+    let internal_retryable = category.as_deref() == Some("internalError")
+        && matches!(
+            value.as_deref(),
+            Some("INTERNAL_ERROR" | "TRANSIENT_ERROR" | "DEADLINE_EXCEEDED")
+        );
+    let class = if status == 429
+        || rpc_status == "RESOURCE_EXHAUSTED"
+        || category.as_deref() == Some("quotaError")
+    {
+        ErrorClass::RateLimited
+    } else if status >= 500
+        || internal_retryable
+        || matches!(
+            rpc_status,
+            "UNAVAILABLE" | "INTERNAL" | "DEADLINE_EXCEEDED" | "UNKNOWN"
+        )
+    {
+        ErrorClass::Transient
+    } else {
+        ErrorClass::Permanent
+    };
+    let message = first
+        .and_then(|e| e.get("message"))
+        .or_else(|| err.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("Google Ads returned an error without a message")
+        .to_owned();
+    PlatformError {
+        class,
+        http_status: Some(status),
+        code: category.or_else(|| (!rpc_status.is_empty()).then(|| rpc_status.to_owned())),
+        subcode: value,
+        message,
+        field_path,
+        trace_id: failure.and_then(|f| f.get("requestId")).and_then(str_of),
+        retry_after_ms: retry_delay,
+        outcome_unknown: is_create && class == ErrorClass::Transient,
+        body: Some(body.clone()),
+        ..PlatformError::empty(Platform::GoogleAds)
+    }
+}

@@ -1,0 +1,257 @@
+//! Meta Graph API: form-encoded POSTs to `/{version}/act_{id}/<edge>` with `access_token`,
+//! the `error` envelope, throttling codes and usage headers.
+#![allow(clippy::result_large_err)]
+
+use reqwest::header::HeaderMap;
+use serde_json::{Map, Value, json};
+
+use super::{
+    Created, ErrorClass, META_TOKEN, PlatformClients, PlatformError, json_body, non_json,
+    retry_after_header, str_of, transport_error,
+};
+use crate::domain::{Channel, Platform};
+use crate::platforms::PlatformRequest;
+
+/// Graph API params are form fields; nested values are JSON-encoded, as the SDKs send them.
+fn form_fields(body: &Value) -> Vec<(String, String)> {
+    body.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let s = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), s)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn create(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+    validate_only: bool,
+) -> Result<Created, PlatformError> {
+    let token = c.cfg.require(META_TOKEN, &channel.code)?;
+    let url = format!(
+        "{}/{}{}",
+        c.cfg.meta_base_url, c.cfg.meta_api_version, req.path
+    );
+    let mut fields = form_fields(&req.body);
+    if validate_only {
+        fields.push((
+            "execution_options".into(),
+            json!(["validate_only"]).to_string(),
+        ));
+    }
+    fields.push(("access_token".into(), token.expose().to_owned()));
+    let resp = c
+        .http
+        .post(url)
+        .form(&fields)
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Meta, e))?;
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
+    if let Some(err) = body.get("error") {
+        return Err(classify(status, &headers, err, &body));
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
+    }
+    let id = body.get("id").and_then(str_of);
+    if id.is_none() && !validate_only {
+        return Err(PlatformError {
+            class: ErrorClass::Transient,
+            http_status: Some(status),
+            message: format!("create answered without an id: {body}"),
+            outcome_unknown: true,
+            ..PlatformError::empty(Platform::Meta)
+        });
+    }
+    Ok(Created {
+        id: if validate_only { None } else { id },
+        trace_id: headers
+            .get("x-fb-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    })
+}
+
+/// The edge listing this object's siblings, under its parent.
+fn list_edge(req: &PlatformRequest, ids: &Map<String, Value>) -> Option<String> {
+    let act = req.path.split('/').find(|s| s.starts_with("act_"))?;
+    let parent = |k: &str| ids.get(k).and_then(Value::as_str).map(str::to_owned);
+    match req.object.as_str() {
+        "campaign" => Some(format!("/{act}/campaigns")),
+        "adset" => parent("campaign").map(|p| format!("/{p}/adsets")),
+        "creative" => Some(format!("/{act}/adcreatives")),
+        "ad" => parent("adset").map(|p| format!("/{p}/ads")),
+        _ => None,
+    }
+}
+
+pub(super) async fn find(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+    ids: &Map<String, Value>,
+) -> Result<Option<String>, PlatformError> {
+    let Some(name) = req.body.get("name").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let Some(edge) = list_edge(req, ids) else {
+        return Ok(None);
+    };
+    let token = c.cfg.require(META_TOKEN, &channel.code)?;
+    let url = format!("{}/{}{edge}", c.cfg.meta_base_url, c.cfg.meta_api_version);
+    let filtering = json!([{"field": "name", "operator": "EQUAL", "value": name}]).to_string();
+    let resp = c
+        .http
+        .get(url)
+        .query(&[
+            ("fields", "id,name"),
+            ("filtering", filtering.as_str()),
+            ("limit", "50"),
+            ("access_token", token.expose()),
+        ])
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Meta, e))
+        .map_err(|mut e| {
+            // A failed read changed nothing.
+            e.outcome_unknown = false;
+            e
+        })?;
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
+    if let Some(err) = body.get("error") {
+        let mut e = classify(status, &headers, err, &body);
+        e.outcome_unknown = false;
+        return Err(e);
+    }
+    Ok(body
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
+        .and_then(|o| o.get("id"))
+        .and_then(str_of))
+}
+
+/// Throttling codes: app (4), user (17), pages (32), app temporary (341), ad account (613),
+/// and the business-use-case range 80000-80014.
+fn is_throttle(code: i64) -> bool {
+    matches!(code, 4 | 17 | 32 | 341 | 613) || (80000..=80014).contains(&code)
+}
+
+/// Seconds to wait from the usage headers: BUC `estimated_time_to_regain_access` (minutes)
+/// or the ad-account `reset_time_duration` (seconds).
+fn usage_wait_ms(headers: &HeaderMap) -> Option<u64> {
+    let parse = |name: &str| -> Option<Value> {
+        serde_json::from_str(headers.get(name)?.to_str().ok()?).ok()
+    };
+    let mut best: Option<u64> = None;
+    if let Some(Value::Object(buc)) = parse("x-business-use-case-usage") {
+        for entries in buc.values() {
+            for e in entries.as_array().into_iter().flatten() {
+                if let Some(min) = e
+                    .get("estimated_time_to_regain_access")
+                    .and_then(Value::as_u64)
+                    && min > 0
+                {
+                    best = Some(best.unwrap_or(0).max(min * 60_000));
+                }
+            }
+        }
+    }
+    if let Some(acc) = parse("x-ad-account-usage")
+        && let Some(s) = acc.get("reset_time_duration").and_then(Value::as_u64)
+        && s > 0
+    {
+        best = Some(best.unwrap_or(0).max(s * 1000));
+    }
+    best
+}
+
+/// Parse and classify a Graph `error` object.
+pub(super) fn classify(
+    status: u16,
+    headers: &HeaderMap,
+    err: &Value,
+    body: &Value,
+) -> PlatformError {
+    let code = err.get("code").and_then(Value::as_i64);
+    let subcode = err.get("error_subcode").and_then(Value::as_i64);
+    let transient_flag = err.get("is_transient").and_then(Value::as_bool) == Some(true);
+    let class = match code {
+        _ if status == 429 => ErrorClass::RateLimited,
+        Some(c) if is_throttle(c) => ErrorClass::RateLimited,
+        _ if transient_flag => ErrorClass::Transient,
+        Some(1 | 2) => ErrorClass::Transient,
+        Some(c) if c < 0 => ErrorClass::Transient,
+        _ if status >= 500 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    };
+    // error_data is sometimes a JSON-encoded string, sometimes an object.
+    let error_data = match err.get("error_data") {
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        _ => None,
+    };
+    let blame = error_data
+        .as_ref()
+        .and_then(|d| d.get("blame_field_specs"))
+        .and_then(Value::as_array)
+        .map(|specs| {
+            specs
+                .iter()
+                .map(|s| match s {
+                    Value::Array(parts) => parts
+                        .iter()
+                        .filter_map(str_of)
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    other => str_of(other).unwrap_or_default(),
+                })
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|s| !s.is_empty());
+    let retry_after_ms = if class == ErrorClass::RateLimited {
+        retry_after_header(headers).or_else(|| usage_wait_ms(headers))
+    } else {
+        retry_after_header(headers)
+    };
+    PlatformError {
+        class,
+        http_status: Some(status),
+        code: code.map(|c| c.to_string()),
+        subcode: subcode.map(|c| c.to_string()),
+        message: err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("Meta returned an error without a message")
+            .to_owned(),
+        user_title: err
+            .get("error_user_title")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        user_message: err
+            .get("error_user_msg")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        field_path: blame,
+        trace_id: err.get("fbtrace_id").and_then(str_of),
+        retry_after_ms,
+        outcome_unknown: class == ErrorClass::Transient,
+        body: Some(body.clone()),
+        ..PlatformError::empty(Platform::Meta)
+    }
+}

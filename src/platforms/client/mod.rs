@@ -1,0 +1,421 @@
+//! HTTP clients for the ad platforms, speaking each one's real wire format at a configurable
+//! base URL, and the classification of their errors into rate-limited, transient and
+//! permanent. Tokens are held in [`Secret`] and never reach logs, errors or tool output.
+
+// A parsed platform error is large (it carries every field ops need) but rare: boxing it would
+// only add noise to every signature.
+#![allow(clippy::result_large_err)]
+
+mod google_ads;
+mod meta;
+mod tiktok;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::PlatformRequest;
+use crate::domain::{Channel, Platform};
+
+/// A credential. Debug and Display print a mask, never the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where the platforms are and how to authenticate. Per-channel credentials win over the
+/// global ones: `OMNITRAFFICK_META_ACCESS_TOKEN_<CHANNEL_CODE>` beats
+/// `OMNITRAFFICK_META_ACCESS_TOKEN`, and likewise for every credential variable.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    pub meta_base_url: String,
+    pub tiktok_base_url: String,
+    pub google_ads_base_url: String,
+    pub meta_api_version: String,
+    pub timeout: Duration,
+    /// Credential variables by name (global and per-channel), read once at start.
+    credentials: HashMap<String, Secret>,
+}
+
+pub const META_TOKEN: &str = "OMNITRAFFICK_META_ACCESS_TOKEN";
+pub const TIKTOK_TOKEN: &str = "OMNITRAFFICK_TIKTOK_ACCESS_TOKEN";
+pub const GOOGLE_DEVELOPER_TOKEN: &str = "OMNITRAFFICK_GOOGLE_ADS_DEVELOPER_TOKEN";
+pub const GOOGLE_ACCESS_TOKEN: &str = "OMNITRAFFICK_GOOGLE_ADS_ACCESS_TOKEN";
+pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "OMNITRAFFICK_GOOGLE_ADS_LOGIN_CUSTOMER_ID";
+const CREDENTIAL_VARS: [&str; 5] = [
+    META_TOKEN,
+    TIKTOK_TOKEN,
+    GOOGLE_DEVELOPER_TOKEN,
+    GOOGLE_ACCESS_TOKEN,
+    GOOGLE_LOGIN_CUSTOMER_ID,
+];
+
+impl PlatformConfig {
+    pub fn new(
+        meta_base_url: &str,
+        tiktok_base_url: &str,
+        google_ads_base_url: &str,
+        meta_api_version: &str,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            meta_base_url: meta_base_url.trim_end_matches('/').to_owned(),
+            tiktok_base_url: tiktok_base_url.trim_end_matches('/').to_owned(),
+            google_ads_base_url: google_ads_base_url.trim_end_matches('/').to_owned(),
+            meta_api_version: meta_api_version.to_owned(),
+            timeout,
+            credentials: HashMap::new(),
+        }
+    }
+
+    /// Take every credential variable (global or `_<CHANNEL_CODE>`-suffixed) from `vars`.
+    pub fn with_credentials_from(
+        mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        for (k, v) in vars {
+            if CREDENTIAL_VARS.iter().any(|p| k.starts_with(p)) && !v.trim().is_empty() {
+                self.credentials.insert(k, Secret::new(v.trim()));
+            }
+        }
+        self
+    }
+
+    /// Set one credential (tests, embedding).
+    pub fn set_credential(&mut self, var: &str, value: &str) {
+        self.credentials
+            .insert(var.to_owned(), Secret::new(value.to_owned()));
+    }
+
+    /// The channel's own credential, else the global one.
+    pub fn credential(&self, var: &str, channel_code: &str) -> Option<&Secret> {
+        self.credentials
+            .get(&format!("{var}_{channel_code}"))
+            .or_else(|| self.credentials.get(var))
+    }
+
+    fn require(&self, var: &str, channel_code: &str) -> Result<&Secret, PlatformError> {
+        self.credential(var, channel_code).ok_or_else(|| PlatformError {
+            class: ErrorClass::Permanent,
+            message: format!(
+                "no credential for channel {channel_code}: set {var} (or {var}_{channel_code} for this channel only)"
+            ),
+            code: Some("MISSING_CREDENTIAL".into()),
+            field_path: Some(var.to_owned()),
+            ..PlatformError::empty(Platform::Meta)
+        })
+    }
+}
+
+/// How a platform failure should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorClass {
+    /// The platform asked us to slow down: wait as it says, else back off.
+    RateLimited,
+    /// Worth retrying with backoff: 5xx, timeouts, resets, Meta `is_transient`.
+    Transient,
+    /// The request itself is wrong (validation, permissions): retrying will not help.
+    Permanent,
+}
+
+/// A platform error, parsed. Never carries a credential.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct PlatformError {
+    pub class: ErrorClass,
+    pub platform: Platform,
+    /// The object whose request failed (campaign, adset, ...), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Meta `code`, TikTok `code`, Google error category (e.g. "campaignError").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Meta `error_subcode`, Google error value (e.g. "DUPLICATE_CAMPAIGN_NAME").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subcode: Option<String>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_message: Option<String>,
+    /// The field the platform blames (Meta `blame_field_specs`, Google field path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_path: Option<String>,
+    /// Meta `fbtrace_id`, TikTok `request_id`, Google `requestId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// How long the platform asked us to wait, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// True when the request may have been applied even though no answer came back
+    /// (a timeout or reset after sending): the object must be looked up before re-creating.
+    #[serde(default)]
+    pub outcome_unknown: bool,
+    /// The platform's error body, for diagnosis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+impl PlatformError {
+    pub fn empty(platform: Platform) -> Self {
+        Self {
+            class: ErrorClass::Permanent,
+            platform,
+            object: None,
+            http_status: None,
+            code: None,
+            subcode: None,
+            message: String::new(),
+            user_title: None,
+            user_message: None,
+            field_path: None,
+            trace_id: None,
+            retry_after_ms: None,
+            outcome_unknown: false,
+            body: None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
+    }
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:?}", self.platform, self.class)?;
+        if let Some(c) = &self.code {
+            write!(f, " code {c}")?;
+        }
+        if let Some(s) = &self.subcode {
+            write!(f, "/{s}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(p) = &self.field_path {
+            write!(f, " (field {p})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a create returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The new object's id; `None` for a validate-only call.
+    pub id: Option<String>,
+    pub trace_id: Option<String>,
+}
+
+/// A transport failure: a timeout or a reset after the request left may have been applied.
+fn transport_error(platform: Platform, e: reqwest::Error) -> PlatformError {
+    let not_sent = e.is_connect() || e.is_builder();
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // without_url: query strings may carry an access token.
+    let detail = e.without_url().to_string();
+    PlatformError {
+        class: ErrorClass::Transient,
+        message: format!("{what}: {detail}"),
+        outcome_unknown: !not_sent,
+        ..PlatformError::empty(platform)
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after_header(headers: &HeaderMap) -> Option<u64> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+    Some(ms.max(0) as u64)
+}
+
+/// Replace `{{object.id}}` placeholders in strings with stored ids. Returns the name of the
+/// first missing object, if any.
+pub fn fill_placeholders(v: &Value, ids: &Map<String, Value>) -> Result<Value, String> {
+    match v {
+        Value::String(s) if s.contains("{{") => {
+            let mut out = String::with_capacity(s.len());
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("{{") {
+                out.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let Some(end) = after.find("}}") else {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                    break;
+                };
+                let key = &after[..end];
+                let object = key.strip_suffix(".id").unwrap_or(key);
+                match ids.get(object).and_then(Value::as_str) {
+                    Some(id) => out.push_str(id),
+                    None => return Err(object.to_owned()),
+                }
+                rest = &after[end + 2..];
+            }
+            out.push_str(rest);
+            Ok(Value::String(out))
+        }
+        Value::Array(a) => a
+            .iter()
+            .map(|x| fill_placeholders(x, ids))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Object(o) => {
+            let mut m = Map::with_capacity(o.len());
+            for (k, x) in o {
+                m.insert(k.clone(), fill_placeholders(x, ids)?);
+            }
+            Ok(Value::Object(m))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// The platform clients. Cheap to clone; share one.
+#[derive(Clone)]
+pub struct PlatformClients {
+    http: reqwest::Client,
+    cfg: std::sync::Arc<PlatformConfig>,
+}
+
+impl PlatformClients {
+    pub fn new(cfg: PlatformConfig) -> Result<Self, crate::error::AppError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("omnitraffick/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::error::AppError::Internal(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            cfg: std::sync::Arc::new(cfg),
+        })
+    }
+
+    pub fn config(&self) -> &PlatformConfig {
+        &self.cfg
+    }
+
+    /// Whether the platform can check a request without creating anything.
+    pub fn supports_validate_only(platform: Platform) -> bool {
+        !matches!(platform, Platform::Tiktok)
+    }
+
+    /// Send one create request (placeholders already filled). With `validate_only` the
+    /// platform checks it without creating anything.
+    pub async fn create(
+        &self,
+        channel: &Channel,
+        req: &PlatformRequest,
+        validate_only: bool,
+    ) -> Result<Created, PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => meta::create(self, channel, req, validate_only).await,
+            Platform::Tiktok => tiktok::create(self, channel, req).await,
+            Platform::GoogleAds => google_ads::create(self, channel, req, validate_only).await,
+        };
+        r.map_err(|mut e| {
+            e.platform = channel.platform;
+            e.object.get_or_insert_with(|| req.object.clone());
+            e
+        })
+    }
+
+    /// Look for an object this ticket may already have created (a create whose answer was
+    /// lost): by its name under its parent, or for unnamed objects by their parent.
+    pub async fn find_existing(
+        &self,
+        channel: &Channel,
+        req: &PlatformRequest,
+        ids: &Map<String, Value>,
+    ) -> Result<Option<String>, PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => meta::find(self, channel, req, ids).await,
+            Platform::Tiktok => tiktok::find(self, channel, req, ids).await,
+            Platform::GoogleAds => google_ads::find(self, channel, req, ids).await,
+        };
+        r.map_err(|mut e| {
+            e.platform = channel.platform;
+            e.object.get_or_insert_with(|| req.object.clone());
+            e
+        })
+    }
+}
+
+/// Read a response body as JSON; anything else becomes `Value::Null` with the text kept short.
+async fn json_body(resp: reqwest::Response) -> (u16, HeaderMap, Result<Value, String>) {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = match resp.bytes().await {
+        Ok(b) => serde_json::from_slice::<Value>(&b).map_err(|_| {
+            let text = String::from_utf8_lossy(&b);
+            text.chars().take(200).collect::<String>()
+        }),
+        Err(e) => Err(format!("body could not be read: {}", e.without_url())),
+    };
+    (status, headers, body)
+}
+
+/// A non-JSON answer: classify by status only.
+fn non_json(platform: Platform, status: u16, headers: &HeaderMap, text: String) -> PlatformError {
+    let class = match status {
+        429 => ErrorClass::RateLimited,
+        s if s >= 500 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    };
+    PlatformError {
+        class,
+        http_status: Some(status),
+        message: format!("HTTP {status} with a body that is not JSON: {text}"),
+        retry_after_ms: retry_after_header(headers),
+        // A 5xx on a create may or may not have been applied.
+        outcome_unknown: class == ErrorClass::Transient,
+        ..PlatformError::empty(platform)
+    }
+}
+
+fn str_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,171 @@
+//! TikTok Marketing API v1.3: JSON with an `Access-Token` header and a `code`/`message`
+//! envelope where HTTP 200 can still carry an error. TikTok has no validate-only mode.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Created, ErrorClass, PlatformClients, PlatformError, TIKTOK_TOKEN, json_body, non_json,
+    retry_after_header, str_of, transport_error,
+};
+use crate::domain::{Channel, Platform};
+use crate::platforms::PlatformRequest;
+
+pub(super) async fn create(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+) -> Result<Created, PlatformError> {
+    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+    let url = format!("{}{}", c.cfg.tiktok_base_url, req.path);
+    let resp = c
+        .http
+        .post(url)
+        .header("Access-Token", token.expose())
+        .json(&req.body)
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Tiktok, e))?;
+    let data = envelope(resp, true).await?;
+    let id = match req.object.as_str() {
+        "campaign" => data.get("campaign_id").and_then(str_of),
+        "adgroup" => data.get("adgroup_id").and_then(str_of),
+        "ad" => data
+            .get("ad_ids")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(str_of)
+            .or_else(|| data.get("ad_id").and_then(str_of)),
+        _ => None,
+    };
+    match id {
+        Some(id) => Ok(Created {
+            id: Some(id),
+            trace_id: None,
+        }),
+        None => Err(PlatformError {
+            class: ErrorClass::Transient,
+            message: format!("create answered code 0 without an id: {data}"),
+            outcome_unknown: true,
+            ..PlatformError::empty(Platform::Tiktok)
+        }),
+    }
+}
+
+/// Check the envelope; return `data` on code 0.
+async fn envelope(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Tiktok, status, &headers, t))?;
+    let code = body.get("code").and_then(Value::as_i64);
+    if code == Some(0) && (200..300).contains(&status) {
+        return Ok(body.get("data").cloned().unwrap_or(Value::Null));
+    }
+    let class = match code {
+        _ if status == 429 => ErrorClass::RateLimited,
+        Some(40100) => ErrorClass::RateLimited,
+        // 5xxxx: TikTok's internal and system errors.
+        Some(c) if (50000..60000).contains(&c) => ErrorClass::Transient,
+        _ if status >= 500 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    };
+    Err(PlatformError {
+        class,
+        http_status: Some(status),
+        code: code.map(|c| c.to_string()),
+        message: body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("TikTok returned an error without a message")
+            .to_owned(),
+        trace_id: body.get("request_id").and_then(str_of),
+        retry_after_ms: retry_after_header(&headers),
+        outcome_unknown: is_create && class == ErrorClass::Transient,
+        body: Some(body),
+        ..PlatformError::empty(Platform::Tiktok)
+    })
+}
+
+pub(super) async fn find(
+    c: &PlatformClients,
+    channel: &Channel,
+    req: &PlatformRequest,
+    ids: &Map<String, Value>,
+) -> Result<Option<String>, PlatformError> {
+    let parent = |k: &str| ids.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (endpoint, name_key, id_key, filtering) = match req.object.as_str() {
+        "campaign" => {
+            let name = req.body.get("campaign_name").and_then(Value::as_str);
+            (
+                "campaign/get/",
+                "campaign_name",
+                "campaign_id",
+                json!({"campaign_name": name}),
+            )
+        }
+        "adgroup" => {
+            let Some(p) = parent("campaign") else {
+                return Ok(None);
+            };
+            (
+                "adgroup/get/",
+                "adgroup_name",
+                "adgroup_id",
+                json!({"campaign_ids": [p]}),
+            )
+        }
+        "ad" => {
+            let Some(p) = parent("adgroup") else {
+                return Ok(None);
+            };
+            ("ad/get/", "ad_name", "ad_id", json!({"adgroup_ids": [p]}))
+        }
+        _ => return Ok(None),
+    };
+    let name = req
+        .body
+        .get(name_key)
+        .or_else(|| {
+            req.body
+                .get("creatives")
+                .and_then(|c| c.get(0))
+                .and_then(|c| c.get(name_key))
+        })
+        .and_then(Value::as_str);
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let advertiser = req
+        .body
+        .get("advertiser_id")
+        .and_then(str_of)
+        .unwrap_or_else(|| channel.account_id.clone());
+    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+    // "/open_api/v1.3/campaign/create/" -> "/open_api/v1.3"
+    let prefix = req.path.split('/').take(3).collect::<Vec<_>>().join("/");
+    let url = format!("{}{prefix}/{endpoint}", c.cfg.tiktok_base_url);
+    let resp = c
+        .http
+        .get(url)
+        .header("Access-Token", token.expose())
+        .query(&[
+            ("advertiser_id", advertiser.as_str()),
+            ("filtering", filtering.to_string().as_str()),
+            ("page_size", "100"),
+        ])
+        .send()
+        .await
+        .map_err(|e| {
+            let mut e = transport_error(Platform::Tiktok, e);
+            e.outcome_unknown = false;
+            e
+        })?;
+    let data = envelope(resp, false).await?;
+    Ok(data
+        .get("list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|o| o.get(name_key).and_then(Value::as_str) == Some(name))
+        .and_then(|o| o.get(id_key))
+        .and_then(str_of))
+}

@@ -1,0 +1,417 @@
+//! SQL for deploy runs (one per deploy of a ticket, with its lease) and deploy attempts
+//! (every request sent to a platform, written before it leaves).
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::is_unique_violation;
+use crate::domain::{TicketStatus, now_text};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DeployRun {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// QUEUED, RUNNING, WAITING (a retry is scheduled), SUCCEEDED, FAILED or CANCELLED.
+    pub state: String,
+    /// How many times a worker has taken it up.
+    pub attempts: i64,
+    /// When the next try is due (QUEUED and WAITING).
+    pub next_attempt_at: Option<String>,
+    /// The worker holding it while RUNNING.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<String>,
+    /// The last platform error, parsed (platform, class, code, subcode, message, field, trace id).
+    pub last_error: Option<serde_json::Value>,
+    pub requested_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+}
+
+fn run_from_row(r: &AnyRow) -> AppResult<DeployRun> {
+    let err: Option<String> = r.try_get("last_error")?;
+    Ok(DeployRun {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        lease_owner: r.try_get("lease_owner")?,
+        lease_until: r.try_get("lease_until")?,
+        last_error: err.and_then(|e| serde_json::from_str(&e).ok()),
+        requested_by: r.try_get("requested_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+/// Create a QUEUED run; refused when the ticket already has an unfinished one.
+pub async fn insert_run(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    requested_by: &str,
+) -> AppResult<i64> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO deploy_runs (ticket_id, state, attempts, next_attempt_at, requested_by, created_at, updated_at) \
+         VALUES ($1, 'QUEUED', 0, $2, $3, $2, $2) RETURNING id",
+    )
+    .bind(ticket_id)
+    .bind(&now)
+    .bind(requested_by)
+    .fetch_one(c)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::conflict(
+                Some("ticket_id"),
+                format!("ticket {ticket_id} already has a deploy in progress; see get_deploy_status"),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn get_run(c: &mut AnyConnection, id: i64) -> AppResult<Option<DeployRun>> {
+    let row = sqlx::query("SELECT * FROM deploy_runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(run_from_row).transpose()
+}
+
+pub async fn latest_run(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<DeployRun>> {
+    let row =
+        sqlx::query("SELECT * FROM deploy_runs WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(ticket_id)
+            .fetch_optional(c)
+            .await?;
+    row.as_ref().map(run_from_row).transpose()
+}
+
+/// Take a run for `worker` until `lease_until`: it must be QUEUED or WAITING and due, or
+/// RUNNING under an expired lease (its worker died). Returns false when someone else has it
+/// or it is finished. Counts one attempt.
+pub async fn claim_run(
+    c: &mut AnyConnection,
+    id: i64,
+    worker: &str,
+    lease_until: &str,
+) -> AppResult<bool> {
+    let now = now_text();
+    let r = sqlx::query(
+        "UPDATE deploy_runs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
+         OR (state = 'RUNNING' AND lease_until < $3))",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(&now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Extend the lease; false when it was lost (expired and taken, or the run ended).
+pub async fn renew_lease(
+    c: &mut AnyConnection,
+    id: i64,
+    worker: &str,
+    lease_until: &str,
+) -> AppResult<bool> {
+    let r = sqlx::query(
+        "UPDATE deploy_runs SET lease_until = $1 WHERE id = $2 AND state = 'RUNNING' AND lease_owner = $3",
+    )
+    .bind(lease_until)
+    .bind(id)
+    .bind(worker)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether `worker` still holds the run's lease.
+pub async fn holds_lease(c: &mut AnyConnection, id: i64, worker: &str) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS held FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $2 AND lease_until > $3",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(now_text())
+    .fetch_optional(c)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// End or park a run held by `worker`: SUCCEEDED, FAILED, or WAITING until `next_attempt_at`.
+pub async fn release_run(
+    c: &mut AnyConnection,
+    id: i64,
+    worker: &str,
+    state: &str,
+    next_attempt_at: Option<&str>,
+    last_error: Option<&serde_json::Value>,
+) -> AppResult<bool> {
+    let now = now_text();
+    let finished = matches!(state, "SUCCEEDED" | "FAILED").then(|| now.clone());
+    let r = sqlx::query(
+        "UPDATE deploy_runs SET state = $1, next_attempt_at = $2, last_error = COALESCE($3, last_error), \
+         lease_owner = NULL, lease_until = NULL, updated_at = $4, finished_at = $5 \
+         WHERE id = $6 AND state = 'RUNNING' AND lease_owner = $7",
+    )
+    .bind(state)
+    .bind(next_attempt_at)
+    .bind(last_error.map(|e| e.to_string()))
+    .bind(&now)
+    .bind(finished)
+    .bind(id)
+    .bind(worker)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Cancel a run no worker holds. Returns false when it is running or finished.
+pub async fn cancel_run(c: &mut AnyConnection, id: i64) -> AppResult<bool> {
+    let now = now_text();
+    let r = sqlx::query(
+        "UPDATE deploy_runs SET state = 'CANCELLED', lease_owner = NULL, lease_until = NULL, \
+         updated_at = $1, finished_at = $1 WHERE id = $2 AND state IN ('QUEUED', 'WAITING')",
+    )
+    .bind(&now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Runs whose worker vanished (RUNNING, lease expired) or whose queue job may be lost
+/// (QUEUED/WAITING and overdue since before `overdue_before`).
+pub async fn orphaned_runs(
+    c: &mut AnyConnection,
+    overdue_before: &str,
+) -> AppResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, ticket_id FROM deploy_runs WHERE (state = 'RUNNING' AND lease_until < $1) \
+         OR (state IN ('QUEUED', 'WAITING') AND next_attempt_at < $2) ORDER BY id LIMIT 500",
+    )
+    .bind(now_text())
+    .bind(overdue_before)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("ticket_id")?)))
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DeployAttempt {
+    pub id: i64,
+    pub run_id: i64,
+    /// Which take-up of the run it belongs to (1 = first).
+    pub attempt: i64,
+    /// campaign, adset, ad, ... (the platform object).
+    pub object: String,
+    /// CREATE, LOOKUP (searching for an object a lost answer may have created) or VALIDATE.
+    pub action: String,
+    /// IN_FLIGHT, CREATED, FOUND, NOT_FOUND, RATE_LIMITED, TRANSIENT, UNKNOWN (sent, no
+    /// answer), PERMANENT.
+    pub outcome: String,
+    pub external_id: Option<String>,
+    pub http_status: Option<i64>,
+    pub error: Option<serde_json::Value>,
+    pub latency_ms: Option<i64>,
+    pub worker: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+fn attempt_from_row(r: &AnyRow) -> AppResult<DeployAttempt> {
+    let err: Option<String> = r.try_get("error")?;
+    Ok(DeployAttempt {
+        id: r.try_get("id")?,
+        run_id: r.try_get("run_id")?,
+        attempt: r.try_get("attempt")?,
+        object: r.try_get("object")?,
+        action: r.try_get("action")?,
+        outcome: r.try_get("outcome")?,
+        external_id: r.try_get("external_id")?,
+        http_status: r.try_get("http_status")?,
+        error: err.and_then(|e| serde_json::from_str(&e).ok()),
+        latency_ms: r.try_get("latency_ms")?,
+        worker: r.try_get("worker")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+pub struct NewAttempt<'a> {
+    pub run_id: i64,
+    pub ticket_id: i64,
+    pub attempt: i64,
+    pub object: &'a str,
+    pub action: &'a str,
+    pub worker: &'a str,
+}
+
+/// Record that a request is about to leave (outcome IN_FLIGHT).
+pub async fn open_attempt(c: &mut AnyConnection, a: &NewAttempt<'_>) -> AppResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
+         VALUES ($1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7) RETURNING id",
+    )
+    .bind(a.run_id)
+    .bind(a.ticket_id)
+    .bind(a.attempt)
+    .bind(a.object)
+    .bind(a.action)
+    .bind(a.worker)
+    .bind(now_text())
+    .fetch_one(c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn close_attempt(
+    c: &mut AnyConnection,
+    id: i64,
+    outcome: &str,
+    external_id: Option<&str>,
+    http_status: Option<u16>,
+    error: Option<&serde_json::Value>,
+    latency_ms: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE deploy_attempts SET outcome = $1, external_id = $2, http_status = $3, error = $4, \
+         latency_ms = $5, finished_at = $6 WHERE id = $7",
+    )
+    .bind(outcome)
+    .bind(external_id)
+    .bind(http_status.map(i64::from))
+    .bind(error.map(|e| e.to_string()))
+    .bind(latency_ms)
+    .bind(now_text())
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Whether an earlier create of this object may have reached the platform without us
+/// learning its id (still IN_FLIGHT because the worker died, or no answer came back).
+pub async fn create_outcome_uncertain(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    object: &str,
+) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS u FROM deploy_attempts WHERE ticket_id = $1 AND object = $2 AND action = 'CREATE' \
+         AND outcome IN ('IN_FLIGHT', 'UNKNOWN') LIMIT 1",
+    )
+    .bind(ticket_id)
+    .bind(object)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether any create for this ticket reached (or may have reached) a platform.
+pub async fn any_create_sent(c: &mut AnyConnection, ticket_id: i64) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS s FROM deploy_attempts WHERE ticket_id = $1 AND action = 'CREATE' \
+         AND outcome IN ('IN_FLIGHT', 'UNKNOWN', 'CREATED') LIMIT 1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub async fn list_attempts(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    limit: i64,
+) -> AppResult<Vec<DeployAttempt>> {
+    let rows =
+        sqlx::query("SELECT * FROM deploy_attempts WHERE ticket_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(ticket_id)
+            .bind(limit)
+            .fetch_all(c)
+            .await?;
+    let mut v = rows
+        .iter()
+        .map(attempt_from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    v.reverse();
+    Ok(v)
+}
+
+pub async fn count_attempts(c: &mut AnyConnection, ticket_id: i64) -> AppResult<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM deploy_attempts WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(c)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Move a ticket from `from` to `to` (checked by the state machine) and record it.
+/// Returns false when the ticket is no longer in `from`.
+pub async fn move_ticket(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    from: TicketStatus,
+    to: TicketStatus,
+    event: &str,
+    actor: &str,
+    detail: Option<&str>,
+) -> AppResult<bool> {
+    from.check_transition(to)?;
+    let r = sqlx::query(
+        "UPDATE tickets SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4",
+    )
+    .bind(to.as_str())
+    .bind(now_text())
+    .bind(ticket_id)
+    .bind(from.as_str())
+    .execute(&mut *c)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    super::append_history(c, ticket_id, event, Some(from), to, actor, detail).await?;
+    Ok(true)
+}
+
+/// Write one external id into the ticket the moment it exists.
+pub async fn put_external_id(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    object: &str,
+    external_id: &str,
+) -> AppResult<()> {
+    let row = sqlx::query("SELECT external_ids FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut *c)
+        .await?;
+    let text: String = row.try_get("external_ids")?;
+    let mut ids: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_default();
+    ids.insert(object.to_owned(), external_id.into());
+    sqlx::query(
+        "UPDATE tickets SET external_ids = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(serde_json::Value::Object(ids).to_string())
+    .bind(now_text())
+    .bind(ticket_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}

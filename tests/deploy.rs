@@ -1,0 +1,811 @@
+//! The deploy pipeline against fake platforms that speak the real wire formats: success with
+//! ids written back, rate limits and 5xx retried, permanent errors parsed into the ticket,
+//! responses lost after the platform committed, resumes after partial failure, racing
+//! workers, a killed worker, cancel and validate-only. Runs on SQLite and, with
+//! TEST_DATABASE_URL, on PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use common::fake_platforms::{FakePlatforms, Fault};
+use common::*;
+use omnitraffick::auth::Principal;
+use omnitraffick::deploy::{DeploySettings, DeployTicketInput, RunOutcome};
+use omnitraffick::domain::TicketStatus;
+use omnitraffick::mcp::AppServices;
+use omnitraffick::platforms::client::{self, PlatformConfig};
+use omnitraffick::startup::{self, AppOptions};
+use omnitraffick::store::Db;
+
+const META_TOKEN: &str = "EAAGm0PX4ZCpsBAtestmetatoken";
+const TIKTOK_TOKEN: &str = "tt-act-0123456789abcdef";
+const GOOGLE_DEV: &str = "gdev-Abc123XyZ";
+const GOOGLE_ACCESS: &str = "ya29.test-oauth-access";
+
+fn settings() -> DeploySettings {
+    DeploySettings {
+        max_attempts: 6,
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        max_rate_limit_wait: Duration::from_secs(5),
+        lease: Duration::from_millis(1500),
+        sweep_every: Duration::from_millis(300),
+        poll_every: Duration::from_millis(50),
+        concurrency: 4,
+    }
+}
+
+fn options(fake: &FakePlatforms, timeout: Duration) -> AppOptions {
+    let base = fake.base_url();
+    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", timeout);
+    p.set_credential(client::META_TOKEN, META_TOKEN);
+    p.set_credential(client::TIKTOK_TOKEN, TIKTOK_TOKEN);
+    p.set_credential(client::GOOGLE_DEVELOPER_TOKEN, GOOGLE_DEV);
+    p.set_credential(client::GOOGLE_ACCESS_TOKEN, GOOGLE_ACCESS);
+    AppOptions {
+        platforms: p,
+        deploy: settings(),
+        ..AppOptions::default()
+    }
+}
+
+struct Setup {
+    _tdb: TestDb,
+    _db: Db,
+    services: AppServices,
+    fake: FakePlatforms,
+}
+
+async fn setup_with_timeout(timeout: Duration) -> Setup {
+    let tdb = fresh_db().await;
+    let fake = FakePlatforms::start().await;
+    fake.set_lose_delay(timeout * 3);
+    let (db, services) = startup::open_with(&tdb.url, options(&fake, timeout))
+        .await
+        .expect("open");
+    seed(&services).await;
+    Setup {
+        _tdb: tdb,
+        _db: db,
+        services,
+        fake,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with_timeout(Duration::from_millis(400)).await
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("input parses")
+}
+
+fn me() -> Principal {
+    Principal::local_operator()
+}
+
+async fn seed(s: &AppServices) {
+    let g = &s.governance;
+    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
+        .await
+        .unwrap();
+    g.create_brand(from(
+        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
+    ))
+    .await
+    .unwrap();
+    for (code, platform, account) in [
+        ("META", "META", "1234567890"),
+        ("TIKTOK", "TIKTOK", "7012345678901234567"),
+        ("GADS", "GOOGLE_ADS", "123-456-7890"),
+    ] {
+        g.create_channel(from(
+            json!({"code": code, "platform": platform, "account_id": account}),
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+fn spec() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "19.99", "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34,
+                      "interests": [{"id": "6003107902433", "name": "Movies"}]},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.",
+                     "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE",
+                     "image_url": "https://cdn.example.com/moana.jpg"},
+        "overrides": {
+            "meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}},
+            "google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+                "headlines": [{"text": "Moana is back"}, {"text": "Sail with Moana"}, {"text": "Tickets on sale"}],
+                "descriptions": [{"text": "Sail with Moana this March."}, {"text": "Book your seats today."}]
+            }}}}
+        }
+    })
+}
+
+/// A READY_FOR_API ticket on `channel`, for a campaign named `name`.
+async fn ready_ticket(s: &AppServices, channel: &str, name: &str) -> i64 {
+    let c = s
+        .governance
+        .create_campaign(from(
+            json!({"brand_code": "DIS", "market_code": "US", "name": name, "year": 2027}),
+        ))
+        .await
+        .unwrap();
+    let t = s
+        .governance
+        .create_ticket(
+            &me(),
+            from(json!({"campaign_id": c.id, "channel_code": channel, "payload_config": spec()})),
+        )
+        .await
+        .unwrap();
+    let qa =
+        s.qa.run_qa(&me(), from(json!({"ticket_id": t.id})))
+            .await
+            .unwrap();
+    assert_eq!(qa.status, TicketStatus::ReadyForApi, "{:?}", qa.report);
+    t.id
+}
+
+async fn deploy(s: &AppServices, ticket_id: i64) -> i64 {
+    let out = s
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id,
+                validate_only: false,
+            },
+        )
+        .await
+        .expect("queued");
+    assert_eq!(out.status, TicketStatus::Queued);
+    out.run_id.expect("run id")
+}
+
+/// Process the run in this test, retrying (after the scheduled wait) until it ends.
+async fn drive(s: &AppServices, run_id: i64) -> Vec<RunOutcome> {
+    let d = s.deploy.deployer("test-worker".into());
+    let mut outcomes = Vec::new();
+    for _ in 0..20 {
+        let o = d.process(run_id).await.expect("process");
+        outcomes.push(o.clone());
+        match o {
+            RunOutcome::RetryIn(wait) => tokio::time::sleep(wait + Duration::from_millis(20)).await,
+            RunOutcome::Skipped => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => return outcomes,
+        }
+    }
+    panic!("run {run_id} did not finish: {outcomes:?}");
+}
+
+/// A form field or id as text (Meta form values arrive as strings or numbers).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn status(s: &AppServices, ticket_id: i64) -> Value {
+    serde_json::to_value(s.deploy.status(ticket_id).await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn meta_success_writes_every_id_back_in_order() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    let run = deploy(&s.services, t).await;
+    assert_eq!(drive(&s.services, run).await, [RunOutcome::Succeeded]);
+
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    assert_eq!(st["run"]["state"], "SUCCEEDED");
+    let ids = &st["external_ids"];
+    for obj in ["campaign", "adset", "creative", "ad"] {
+        assert!(
+            ids[obj].as_str().is_some_and(|i| !i.is_empty()),
+            "{obj} id missing: {st}"
+        );
+    }
+    // Created once each, PAUSED, named by the taxonomy, parents filled in.
+    let campaigns = s.fake.objects("campaign");
+    assert_eq!(campaigns.len(), 1);
+    assert_eq!(
+        campaigns[0].name.as_deref(),
+        Some("DIS_US_META_2027_MoanaLaunch")
+    );
+    assert_eq!(campaigns[0].body["status"], "PAUSED");
+    let adset = &s.fake.objects("adset")[0];
+    assert_eq!(text(&adset.body["campaign_id"]), text(&ids["campaign"]));
+    assert_eq!(adset.body["daily_budget"], 1999);
+    let ad = &s.fake.objects("ad")[0];
+    assert_eq!(text(&ad.body["adset_id"]), text(&ids["adset"]));
+    assert_eq!(
+        text(&ad.body["creative"]["creative_id"]),
+        text(&ids["creative"])
+    );
+    assert!(
+        s.fake
+            .state
+            .lock()
+            .unwrap()
+            .tokens_seen
+            .iter()
+            .all(|t| t == META_TOKEN)
+    );
+
+    let attempts = st["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 4);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["outcome"] == "CREATED" && a["latency_ms"].is_i64())
+    );
+    // The history tells the story.
+    let view = s.services.governance.get_ticket(t).await.unwrap();
+    let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
+    assert!(
+        events.ends_with(&["DEPLOY_QUEUED", "DEPLOY_STARTED", "DEPLOYED"]),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn tiktok_and_google_deploy_through_their_own_formats() {
+    let s = setup().await;
+    let tt = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
+    let ga = ready_ticket(&s.services, "GADS", "Moana Search").await;
+    let r1 = deploy(&s.services, tt).await;
+    let r2 = deploy(&s.services, ga).await;
+    assert_eq!(drive(&s.services, r1).await, [RunOutcome::Succeeded]);
+    assert_eq!(drive(&s.services, r2).await, [RunOutcome::Succeeded]);
+
+    let st = status(&s.services, tt).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    let adgroup = &s.fake.objects("adgroup")[0];
+    assert_eq!(
+        text(&adgroup.body["campaign_id"]),
+        text(&st["external_ids"]["campaign"])
+    );
+    assert_eq!(adgroup.body["budget"], json!(19.99));
+
+    let st = status(&s.services, ga).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS", "{st}");
+    let ids = &st["external_ids"];
+    for obj in [
+        "campaign_budget",
+        "campaign",
+        "campaign_criterion",
+        "ad_group",
+        "ad_group_criterion",
+        "ad_group_ad",
+    ] {
+        assert!(ids[obj].is_string(), "{obj} missing: {st}");
+    }
+    let campaign = s
+        .fake
+        .objects("campaign")
+        .into_iter()
+        .find(|o| o.platform == "GOOGLE_ADS")
+        .unwrap();
+    assert_eq!(
+        campaign.body["campaignBudget"],
+        format!(
+            "customers/1234567890/campaignBudgets/{}",
+            ids["campaign_budget"].as_str().unwrap()
+        )
+    );
+    assert_eq!(campaign.body["status"], "PAUSED");
+    let budget = &s.fake.objects("campaign_budget")[0];
+    assert_eq!(budget.body["amountMicros"], "19990000");
+    let seen = s.fake.state.lock().unwrap().tokens_seen.clone();
+    assert!(seen.contains(&TIKTOK_TOKEN.to_owned()) && seen.contains(&GOOGLE_ACCESS.to_owned()));
+}
+
+#[tokio::test]
+async fn rate_limit_waits_as_the_platform_says_then_succeeds() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    s.fake.fail_next(
+        "campaign",
+        Fault::RateLimit {
+            retry_after_secs: 1,
+        },
+    );
+    let run = deploy(&s.services, t).await;
+    let d = s.services.deploy.deployer("w1".into());
+    let first = d.process(run).await.unwrap();
+    assert_eq!(first, RunOutcome::RetryIn(Duration::from_secs(1)));
+
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "QUEUED");
+    assert_eq!(st["run"]["state"], "WAITING");
+    assert!(st["next_retry_at"].is_string(), "{st}");
+    assert_eq!(st["last_error"]["class"], "RATE_LIMITED");
+    assert_eq!(st["last_error"]["code"], "17");
+    assert_eq!(st["last_error"]["retry_after_ms"], 1000);
+    // Not due yet: a delivery now does nothing.
+    assert_eq!(d.process(run).await.unwrap(), RunOutcome::Skipped);
+
+    assert_eq!(
+        drive(&s.services, run).await.last(),
+        Some(&RunOutcome::Succeeded)
+    );
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    assert_eq!(st["attempts"][0]["outcome"], "RATE_LIMITED");
+    assert_eq!(st["attempts"][0]["http_status"], 429);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
+    s.fake.fail_next("adgroup", Fault::ServerError);
+    s.fake.fail_next("adgroup", Fault::ServerError);
+    let run = deploy(&s.services, t).await;
+    let outcomes = drive(&s.services, run).await;
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert!(matches!(outcomes[0], RunOutcome::RetryIn(d) if d <= Duration::from_millis(200)));
+    assert_eq!(outcomes[2], RunOutcome::Succeeded);
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    assert_eq!(s.fake.objects("adgroup").len(), 1);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["run"]["attempts"], 3);
+    let errs: Vec<&Value> = st["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["error"].is_object())
+        .collect();
+    assert_eq!(errs.len(), 2);
+    // TikTok answered HTTP 200 with code 50000: still an error, classified transient.
+    assert_eq!(errs[0]["error"]["code"], "50000");
+    assert_eq!(errs[0]["error"]["http_status"], 200);
+}
+
+#[tokio::test]
+async fn permanent_meta_error_is_parsed_into_the_ticket() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    s.fake.fail_next("adset", Fault::Reject);
+    let run = deploy(&s.services, t).await;
+    assert_eq!(drive(&s.services, run).await, [RunOutcome::Failed]);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "DEPLOY_FAILED");
+    assert_eq!(st["run"]["state"], "FAILED");
+    let e = &st["last_error"];
+    assert_eq!(e["platform"], "META");
+    assert_eq!(e["class"], "PERMANENT");
+    assert_eq!(e["object"], "adset");
+    assert_eq!(e["code"], "100");
+    assert_eq!(e["subcode"], "1885621");
+    assert_eq!(e["field_path"], "daily_budget");
+    assert_eq!(e["trace_id"], "AbudgetClash");
+    assert_eq!(
+        e["user_title"],
+        "Can't Set Ad Set Budget When Campaign Budget Is Set"
+    );
+    // The campaign made before the failure is kept, so a fixed ticket resumes from it.
+    assert!(st["external_ids"]["campaign"].is_string());
+    let view = s.services.governance.get_ticket(t).await.unwrap();
+    let last = view.history.last().unwrap();
+    assert_eq!(last.event, "DEPLOY_FAILED");
+    assert!(
+        last.detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("1885621")
+    );
+}
+
+#[tokio::test]
+async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    s.fake.fail_next("campaign", Fault::Lose);
+    let run = deploy(&s.services, t).await;
+    let outcomes = drive(&s.services, run).await;
+    assert_eq!(
+        outcomes.last(),
+        Some(&RunOutcome::Succeeded),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        s.fake.objects("campaign").len(),
+        1,
+        "the retry must adopt the committed campaign"
+    );
+    assert_eq!(s.fake.duplicates(), 0);
+    let st = status(&s.services, t).await;
+    let outcomes: Vec<(&str, &str)> = st["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes[0], ("CREATE", "UNKNOWN"));
+    assert_eq!(outcomes[1], ("LOOKUP", "FOUND"));
+    assert_eq!(
+        st["external_ids"]["campaign"].as_str(),
+        Some(s.fake.objects("campaign")[0].id.as_str())
+    );
+
+    // Google: the same through GAQL search.
+    let g = ready_ticket(&s.services, "GADS", "Moana Search").await;
+    s.fake.fail_next("campaign", Fault::Lose);
+    s.fake.fail_next("ad_group_criterion", Fault::Lose);
+    let run = deploy(&s.services, g).await;
+    assert_eq!(
+        drive(&s.services, run).await.last(),
+        Some(&RunOutcome::Succeeded)
+    );
+    let google: Vec<_> = s
+        .fake
+        .objects("campaign")
+        .into_iter()
+        .filter(|o| o.platform == "GOOGLE_ADS")
+        .collect();
+    assert_eq!(google.len(), 1);
+    // Its criteria were sent as one mutate; the retry found them instead of adding copies.
+    let criteria = s.fake.objects("ad_group_criterion");
+    let distinct: std::collections::HashSet<String> =
+        criteria.iter().map(|o| o.body.to_string()).collect();
+    assert!(!criteria.is_empty());
+    assert_eq!(criteria.len(), distinct.len());
+}
+
+#[tokio::test]
+async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    s.fake.fail_next("adset", Fault::ServerError);
+    let run = deploy(&s.services, t).await;
+    let d = s.services.deploy.deployer("w1".into());
+    assert!(matches!(
+        d.process(run).await.unwrap(),
+        RunOutcome::RetryIn(_)
+    ));
+    let st = status(&s.services, t).await;
+    let campaign_id = st["external_ids"]["campaign"].as_str().unwrap().to_owned();
+    assert!(st["external_ids"]["adset"].is_null());
+
+    assert_eq!(
+        drive(&s.services, run).await.last(),
+        Some(&RunOutcome::Succeeded)
+    );
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    assert_eq!(
+        text(&s.fake.objects("adset")[0].body["campaign_id"]),
+        campaign_id
+    );
+    assert_eq!(s.fake.calls("meta campaign create"), 1);
+}
+
+#[tokio::test]
+async fn two_workers_racing_deploy_once() {
+    let s = setup().await;
+    s.fake
+        .set_random(Default::default(), Duration::from_millis(30));
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    let run = deploy(&s.services, t).await;
+    let a = s.services.deploy.deployer("worker-a".into());
+    let b = s.services.deploy.deployer("worker-b".into());
+    let (ra, rb) = tokio::join!(a.process(run), b.process(run));
+    let mut outcomes = [ra.unwrap(), rb.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, [RunOutcome::Skipped, RunOutcome::Succeeded]);
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    assert_eq!(s.fake.objects("ad").len(), 1);
+    // A late duplicate delivery finds nothing to do.
+    assert_eq!(a.process(run).await.unwrap(), RunOutcome::Skipped);
+    // And the ticket cannot be queued twice.
+    let again = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("TRAFFICKED_SUCCESS"), "{again}");
+}
+
+#[tokio::test]
+async fn a_worker_that_dies_mid_request_is_taken_over_without_a_duplicate() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    // The platform commits the campaign, but its answer comes too late: the worker dies first.
+    s.fake.fail_next("campaign", Fault::Lose);
+    let run = deploy(&s.services, t).await;
+    let doomed = s.services.deploy.deployer("doomed".into());
+    let job = tokio::spawn(async move { doomed.process(run).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    job.abort();
+    let _ = job.await;
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["run"]["state"], "RUNNING");
+    assert_eq!(st["attempts"][0]["outcome"], "IN_FLIGHT");
+
+    // Another worker cannot take it while the lease holds, then can once it lapses.
+    let heir = s.services.deploy.deployer("heir".into());
+    assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Skipped);
+    tokio::time::sleep(settings().lease + Duration::from_millis(200)).await;
+    assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Succeeded);
+    assert_eq!(s.fake.objects("campaign").len(), 1);
+    assert_eq!(s.fake.duplicates(), 0);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    assert_eq!(st["run"]["attempts"], 2);
+}
+
+#[tokio::test]
+async fn the_queue_and_workers_deploy_everything_once_under_faults() {
+    let s = setup().await;
+    s.fake.set_random(
+        common::fake_platforms::RandomFaults {
+            rate_limit: 0.1,
+            server_error: 0.1,
+            lose: 0.03,
+        },
+        Duration::from_millis(5),
+    );
+    let mut tickets = Vec::new();
+    for i in 0..6 {
+        let channel = ["META", "TIKTOK", "GADS"][i % 3];
+        let t = ready_ticket(&s.services, channel, &format!("Wave {i}")).await;
+        deploy(&s.services, t).await;
+        tickets.push(t);
+    }
+    let stop = CancellationToken::new();
+    let w1 = {
+        let d = s.services.deploy.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { d.run_workers(stop).await })
+    };
+    let w2 = {
+        let d = s.services.deploy.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { d.run_workers(stop).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut done = 0;
+        for t in &tickets {
+            let st = status(&s.services, *t).await;
+            if st["ticket_status"] == "TRAFFICKED_SUCCESS" {
+                done += 1;
+            }
+            assert_ne!(st["ticket_status"], "DEPLOY_FAILED", "{st}");
+        }
+        if done == tickets.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deploys did not finish in time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    w1.await.unwrap().unwrap();
+    w2.await.unwrap().unwrap();
+    assert_eq!(s.fake.duplicates(), 0);
+    assert_eq!(s.fake.objects("campaign").len(), 6);
+}
+
+#[tokio::test]
+async fn cancel_only_before_anything_exists() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    deploy(&s.services, t).await;
+    let out = s.services.deploy.cancel(&me(), t).await.unwrap();
+    assert_eq!(out.status, TicketStatus::ReadyForApi);
+    let st = status(&s.services, t).await;
+    assert_eq!(st["run"]["state"], "CANCELLED");
+    let e = s.services.deploy.cancel(&me(), t).await.unwrap_err();
+    assert!(e.to_string().contains("no deploy in progress"), "{e}");
+
+    // Once the campaign exists the deploy cannot be cancelled.
+    s.fake.fail_next("adset", Fault::ServerError);
+    let run = deploy(&s.services, t).await;
+    let d = s.services.deploy.deployer("w".into());
+    assert!(matches!(
+        d.process(run).await.unwrap(),
+        RunOutcome::RetryIn(_)
+    ));
+    let e = s.services.deploy.cancel(&me(), t).await.unwrap_err();
+    assert!(e.to_string().contains("already has objects"), "{e}");
+    assert_eq!(status(&s.services, t).await["ticket_status"], "QUEUED");
+}
+
+#[tokio::test]
+async fn deploy_requires_ready_for_api_and_passing_qa() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    // Tighten the brand's cap after QA passed: the deploy re-runs QA and refuses.
+    s.services
+        .governance
+        .update_brand(
+            &me(),
+            from(json!({"code": "DIS", "daily_budget_limit": "10.00"})),
+        )
+        .await
+        .unwrap();
+    let e = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("budget.limits"), "{e}");
+    assert_eq!(status(&s.services, t).await["ticket_status"], "QA_FAILED");
+    let e = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("only READY_FOR_API"), "{e}");
+    let e = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: 99_999,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+    assert!(s.fake.objects("campaign").is_empty());
+}
+
+#[tokio::test]
+async fn validate_only_checks_without_creating() {
+    let s = setup().await;
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    let out = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: true,
+            },
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&out).unwrap();
+    assert_eq!(v["status"], "READY_FOR_API");
+    assert_eq!(v["validation"][0]["object"], "campaign");
+    assert_eq!(v["validation"][0]["outcome"], "VALID");
+    assert_eq!(v["validation"][1]["outcome"], "SKIPPED");
+    assert!(s.fake.objects("campaign").is_empty());
+
+    let g = ready_ticket(&s.services, "GADS", "Moana Search").await;
+    s.fake.fail_next("campaign_budget", Fault::Reject);
+    let out = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: g,
+                validate_only: true,
+            },
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&out).unwrap();
+    // validate-only requests never meet scripted faults in the fake, so the budget is valid
+    assert_eq!(v["validation"][0]["outcome"], "VALID", "{v}");
+    assert!(s.fake.objects("campaign_budget").is_empty());
+
+    let tt = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
+    let e = s
+        .services
+        .deploy
+        .deploy_ticket(
+            &me(),
+            DeployTicketInput {
+                ticket_id: tt,
+                validate_only: true,
+            },
+        )
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("validate_only:") && msg.contains("no validate-only mode"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_fail_clearly_and_secrets_never_leak() {
+    let tdb = fresh_db().await;
+    let fake = FakePlatforms::start().await;
+    let mut opts = options(&fake, Duration::from_millis(400));
+    let base = fake.base_url();
+    opts.platforms = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_millis(400));
+    opts.platforms
+        .set_credential("OMNITRAFFICK_META_ACCESS_TOKEN_META", META_TOKEN);
+    let (db, services) = startup::open_with(&tdb.url, opts).await.unwrap();
+    seed(&services).await;
+    // META has a channel-specific token; TIKTOK has none at all.
+    let m = ready_ticket(&services, "META", "Moana Launch").await;
+    let run = deploy(&services, m).await;
+    assert_eq!(drive(&services, run).await, [RunOutcome::Succeeded]);
+    let t = ready_ticket(&services, "TIKTOK", "Moana TikTok").await;
+    let run = deploy(&services, t).await;
+    assert_eq!(drive(&services, run).await, [RunOutcome::Failed]);
+    let st = status(&services, t).await;
+    let msg = st["last_error"]["message"].as_str().unwrap();
+    assert!(msg.contains("OMNITRAFFICK_TIKTOK_ACCESS_TOKEN"), "{msg}");
+    assert!(
+        fake.objects("campaign")
+            .iter()
+            .all(|o| o.platform == "META")
+    );
+
+    let everything = format!("{st}{}", status(&services, m).await);
+    assert!(!everything.contains(META_TOKEN));
+    // Nothing in the database holds a token in clear.
+    let dump = dump_text(&db).await;
+    assert!(!dump.contains(META_TOKEN), "a token reached the database");
+}
+
+/// Every text column of the deploy and ticket tables, concatenated.
+async fn dump_text(db: &Db) -> String {
+    use sqlx::Row;
+    let mut out = String::new();
+    for q in [
+        "SELECT COALESCE(error, '') AS t FROM deploy_attempts",
+        "SELECT COALESCE(last_error, '') AS t FROM deploy_runs",
+        "SELECT external_ids || payload_config AS t FROM tickets",
+        "SELECT COALESCE(detail, '') AS t FROM ticket_history",
+    ] {
+        for r in sqlx::query(q).fetch_all(db.pool()).await.unwrap() {
+            out.push_str(&r.try_get::<String, _>("t").unwrap());
+        }
+    }
+    out
+}
