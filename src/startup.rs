@@ -57,12 +57,14 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.versions,
         queue,
     );
+    let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,
         AppServices {
             governance,
             qa,
             deploy,
+            watch,
         },
     ))
 }

@@ -8,6 +8,7 @@
 mod params;
 mod prompts;
 mod resources;
+pub mod subscriptions;
 mod tools;
 
 pub use params::Parameters;
@@ -31,7 +32,12 @@ pub struct AppServices {
     pub governance: Governance,
     pub qa: crate::qa::QaService,
     pub deploy: crate::deploy::DeployService,
+    /// Resource-update notifications for subscribed tickets.
+    pub watch: subscriptions::TicketWatch,
 }
+
+/// Distinguishes MCP sessions (one handler per session).
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[derive(Clone)]
 pub struct OmniMcp {
@@ -42,6 +48,7 @@ pub struct OmniMcp {
     prompt_router: PromptRouter<Self>,
     /// The level the client asked for with logging/setLevel; below it nothing is sent.
     log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    session: u64,
 }
 
 /// A tool failure as the caller sees it: `isError: true` and a JSON body
@@ -99,6 +106,7 @@ impl OmniMcp {
                 + Self::deploy_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
+            session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -164,6 +172,7 @@ impl ServerHandler for OmniMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .enable_prompts()
                 .enable_logging()
                 .build(),
@@ -275,6 +284,84 @@ impl ServerHandler for OmniMcp {
             context,
         );
         self.prompt_router.get_prompt(ctx).await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.principal(&context)
+            .and_then(|p| p.require(Permission::Read))
+            .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
+        let ticket = subscriptions::ticket_of(&request.uri).ok_or_else(|| {
+            McpError::invalid_params(
+                format!(
+                    "{} cannot be subscribed to; subscribe to omnitraffick://tickets/{{id}}",
+                    request.uri
+                ),
+                None,
+            )
+        })?;
+        self.services
+            .governance
+            .get_ticket(ticket)
+            .await
+            .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        self.services.watch.subscribe_legacy(
+            ticket,
+            &request.uri,
+            self.session,
+            context.peer.clone(),
+        );
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Some(ticket) = subscriptions::ticket_of(&request.uri) {
+            self.services.watch.unsubscribe_legacy(ticket, self.session);
+        }
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let uris: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|u| subscriptions::ticket_of(u).is_some())
+            .cloned()
+            .collect();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(uris)
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), McpError> {
+        if let Err(e) = self
+            .principal(context.request_context())
+            .and_then(|p| p.require(Permission::Read))
+        {
+            return Err(McpError::invalid_request(e.to_string(), None));
+        }
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        let keys = self.services.watch.listen(&uris, context.sink().clone());
+        context.cancelled().await;
+        self.services.watch.drop_keys(&keys);
+        Ok(())
     }
 
     async fn list_resources(
