@@ -158,19 +158,25 @@ async fn ready_ticket(s: &AppServices, channel: &str, name: &str) -> i64 {
 }
 
 async fn deploy(s: &AppServices, ticket_id: i64) -> i64 {
-    let out = s
-        .deploy
+    let out = try_deploy(s, ticket_id, false).await.expect("queued");
+    assert_eq!(out.status, TicketStatus::Queued);
+    out.run_id.expect("run id")
+}
+
+async fn try_deploy(
+    s: &AppServices,
+    ticket_id: i64,
+    validate_only: bool,
+) -> Result<omnitraffick::deploy::DeployTicketOutput, omnitraffick::error::AppError> {
+    s.deploy
         .deploy_ticket(
             &me(),
             DeployTicketInput {
                 ticket_id,
-                validate_only: false,
+                validate_only,
             },
         )
         .await
-        .expect("queued");
-    assert_eq!(out.status, TicketStatus::Queued);
-    out.run_id.expect("run id")
 }
 
 /// Process the run in this test, retrying (after the scheduled wait) until it ends.
@@ -517,18 +523,7 @@ async fn two_workers_racing_deploy_once() {
     // A late duplicate delivery finds nothing to do.
     assert_eq!(a.process(run).await.unwrap(), RunOutcome::Skipped);
     // And the ticket cannot be queued twice.
-    let again = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap_err();
+    let again = try_deploy(&s.services, t, false).await.unwrap_err();
     assert!(again.to_string().contains("TRAFFICKED_SUCCESS"), "{again}");
 }
 
@@ -654,45 +649,12 @@ async fn deploy_requires_ready_for_api_and_passing_qa() {
         )
         .await
         .unwrap();
-    let e = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap_err();
+    let e = try_deploy(&s.services, t, false).await.unwrap_err();
     assert!(e.to_string().contains("budget.limits"), "{e}");
     assert_eq!(status(&s.services, t).await["ticket_status"], "QA_FAILED");
-    let e = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap_err();
+    let e = try_deploy(&s.services, t, false).await.unwrap_err();
     assert!(e.to_string().contains("only READY_FOR_API"), "{e}");
-    let e = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: 99_999,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap_err();
+    let e = try_deploy(&s.services, 99_999, false).await.unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     assert!(s.fake.objects("campaign").is_empty());
 }
@@ -701,18 +663,7 @@ async fn deploy_requires_ready_for_api_and_passing_qa() {
 async fn validate_only_checks_without_creating() {
     let s = setup().await;
     let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    let out = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: true,
-            },
-        )
-        .await
-        .unwrap();
+    let out = try_deploy(&s.services, t, true).await.unwrap();
     let v = serde_json::to_value(&out).unwrap();
     assert_eq!(v["status"], "READY_FOR_API");
     assert_eq!(v["validation"][0]["object"], "campaign");
@@ -722,36 +673,14 @@ async fn validate_only_checks_without_creating() {
 
     let g = ready_ticket(&s.services, "GADS", "Moana Search").await;
     s.fake.fail_next("campaign_budget", Fault::Reject);
-    let out = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: g,
-                validate_only: true,
-            },
-        )
-        .await
-        .unwrap();
+    let out = try_deploy(&s.services, g, true).await.unwrap();
     let v = serde_json::to_value(&out).unwrap();
     // validate-only requests never meet scripted faults in the fake, so the budget is valid
     assert_eq!(v["validation"][0]["outcome"], "VALID", "{v}");
     assert!(s.fake.objects("campaign_budget").is_empty());
 
     let tt = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
-    let e = s
-        .services
-        .deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id: tt,
-                validate_only: true,
-            },
-        )
-        .await
-        .unwrap_err();
+    let e = try_deploy(&s.services, tt, true).await.unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.starts_with("validate_only:") && msg.contains("no validate-only mode"),
@@ -808,4 +737,32 @@ async fn dump_text(db: &Db) -> String {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_in_flight_deploy_finish() {
+    let s = setup_with_timeout(Duration::from_secs(3)).await;
+    s.fake
+        .set_random(Default::default(), Duration::from_millis(250));
+    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    deploy(&s.services, t).await;
+    let stop = CancellationToken::new();
+    let w = {
+        let d = s.services.deploy.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { d.run_workers(stop).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while status(&s.services, t).await["run"]["state"] != "RUNNING" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    w.await.unwrap().unwrap();
+    let st = status(&s.services, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS", "{st}");
+    assert_eq!(s.fake.objects("ad").len(), 1);
 }

@@ -17,7 +17,7 @@ use crate::domain::{Platform, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::platforms::client::{PlatformClients, PlatformError, fill_placeholders};
-use crate::platforms::{ApiVersions, CampaignSpec, TranslationInput, translate};
+use crate::platforms::{ApiVersions, translate_ticket};
 use crate::qa::{Outcome, QaService, RunQaInput};
 use crate::store::{self, DeployAttempt, DeployRun};
 
@@ -292,16 +292,12 @@ impl DeployService {
                 "TikTok's Marketing API has no validate-only mode, so nothing can be checked without creating it; run_qa's schema checks are the closest. Deploy without validate_only (objects are created disabled).",
             ));
         }
-        let spec = CampaignSpec::parse(&ticket.payload_config)?;
-        let payloads = translate(
-            &TranslationInput {
-                ticket: &ticket,
-                campaign: &campaign,
-                brand: &brand,
-                market: &market,
-                channel: &channel,
-                spec: &spec,
-            },
+        let payloads = translate_ticket(
+            &ticket,
+            &campaign,
+            &brand,
+            &market,
+            &channel,
             &self.versions,
         )?;
         let ids: Map<String, Value> = ticket.external_ids.as_object().cloned().unwrap_or_default();

@@ -160,8 +160,19 @@ async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
     let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) else {
         return Ok(None);
     };
-    let ms = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
-    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+    // Rounded up, so a wait never ends a hair before the run is due.
+    let us = (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .num_microseconds()
+        .unwrap_or(i64::MAX);
+    Ok((us > 0).then(|| Duration::from_micros(us as u64) + Duration::from_millis(1)))
+}
+
+/// Whether the run still waits for a worker (QUEUED or WAITING).
+async fn pending(db: &Db, run_id: i64) -> AppResult<bool> {
+    let mut c = db.pool().acquire().await?;
+    Ok(store::get_run(&mut c, run_id)
+        .await?
+        .is_some_and(|r| matches!(r.state.as_str(), "QUEUED" | "WAITING")))
 }
 
 async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
@@ -174,14 +185,26 @@ async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> 
         tokio::time::sleep(wait).await;
     }
     let outcome = ctx.deployer.process(job.run_id).await?;
-    tracing::info!(
+    tracing::debug!(
         run_id = job.run_id,
         worker = ctx.deployer.worker_id(),
         ?outcome,
         "deploy job handled"
     );
-    if let RunOutcome::RetryIn(delay) = outcome {
-        ctx.queue.push(job.run_id, Some(delay)).await?;
+    match outcome {
+        RunOutcome::RetryIn(delay) => ctx.queue.push(job.run_id, Some(delay)).await?,
+        // Not taken because it was not due yet (a clock edge): keep it in the queue. When
+        // another worker holds it, or it ended, there is nothing to keep.
+        RunOutcome::Skipped => {
+            if let Some(wait) = due_in(&ctx.db, job.run_id).await? {
+                ctx.queue.push(job.run_id, Some(wait)).await?;
+            } else if pending(&ctx.db, job.run_id).await? {
+                ctx.queue
+                    .push(job.run_id, Some(Duration::from_millis(100)))
+                    .await?;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -203,6 +226,9 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
             "re-queueing a deploy whose worker or job went missing"
         );
         ctx.queue.push(*run_id, None).await?;
+        let mut tx = ctx.db.begin_write().await?;
+        store::touch_waiting_run(&mut tx, *run_id).await?;
+        tx.commit().await?;
     }
     Ok(runs.len())
 }

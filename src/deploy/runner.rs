@@ -14,7 +14,7 @@ use crate::domain::{Channel, Platform, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::platforms::client::{ErrorClass, PlatformClients, PlatformError, fill_placeholders};
-use crate::platforms::{ApiVersions, CampaignSpec, TranslationInput, translate};
+use crate::platforms::{ApiVersions, translate_ticket};
 use crate::store::{self, Db, NewAttempt};
 
 /// What became of a run after one take-up.
@@ -198,11 +198,15 @@ impl Deployer {
             Err(Stop::Internal(e)) => {
                 // Our own failure (database, bad stored data): retry like a transient error.
                 tracing::error!(run_id, error = %e, "deploy run failed internally");
+                let platform = match self.governance.ticket_context(run.ticket_id).await {
+                    Ok((_, _, _, _, channel)) => channel.platform,
+                    Err(_) => Platform::Meta,
+                };
                 let pe = PlatformError {
                     class: ErrorClass::Transient,
-                    message: "internal error while deploying; see the server log".into(),
+                    message: "internal error while deploying (nothing was wrong with the platform's answer); see the server log".into(),
                     code: Some("INTERNAL".into()),
-                    ..PlatformError::empty(Platform::Meta)
+                    ..PlatformError::empty(platform)
                 };
                 self.after_error(&run, pe).await
             }
@@ -212,31 +216,21 @@ impl Deployer {
     async fn create_objects(&self, run: &store::DeployRun, lost: &AtomicBool) -> Result<(), Stop> {
         let (ticket, campaign, brand, market, channel) =
             self.governance.ticket_context(run.ticket_id).await?;
-        let spec = CampaignSpec::parse(&ticket.payload_config).map_err(|e| {
-            Stop::Platform(PlatformError {
-                class: ErrorClass::Permanent,
-                code: Some("SPEC_INVALID".into()),
-                message: e.to_string(),
-                field_path: e.field().map(str::to_owned),
-                ..PlatformError::empty(channel.platform)
-            })
-        })?;
-        let payloads = translate(
-            &TranslationInput {
-                ticket: &ticket,
-                campaign: &campaign,
-                brand: &brand,
-                market: &market,
-                channel: &channel,
-                spec: &spec,
-            },
+        // QA passed on this payload, so a failure here means it changed or a rule did.
+        let payloads = translate_ticket(
+            &ticket,
+            &campaign,
+            &brand,
+            &market,
+            &channel,
             &self.versions,
         )
         .map_err(|e| {
             Stop::Platform(PlatformError {
                 class: ErrorClass::Permanent,
-                code: Some("TRANSLATION_FAILED".into()),
+                code: Some("PAYLOAD_INVALID".into()),
                 message: e.to_string(),
+                field_path: e.field().map(str::to_owned),
                 ..PlatformError::empty(channel.platform)
             })
         })?;

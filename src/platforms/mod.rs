@@ -93,6 +93,29 @@ pub fn translate(
     }
 }
 
+/// Parse a stored ticket's payload config and translate it for its channel.
+pub fn translate_ticket(
+    ticket: &Ticket,
+    campaign: &Campaign,
+    brand: &Brand,
+    market: &Market,
+    channel: &Channel,
+    versions: &ApiVersions,
+) -> Result<TranslatedPayloads, AppError> {
+    let spec = CampaignSpec::parse(&ticket.payload_config)?;
+    translate(
+        &TranslationInput {
+            ticket,
+            campaign,
+            brand,
+            market,
+            channel,
+            spec: &spec,
+        },
+        versions,
+    )
+}
+
 /// The spec's budget as exact money in the brand's currency.
 pub fn spec_budget(input: &TranslationInput<'_>) -> Result<Money, AppError> {
     let brand_currency = Currency::parse("currency", &input.brand.currency)?;

@@ -8,9 +8,7 @@ use crate::auth::Principal;
 use crate::domain::{Code, Platform, Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
-use crate::platforms::{
-    ApiVersions, CampaignSpec, TranslatedPayloads, TranslationInput, translate,
-};
+use crate::platforms::{ApiVersions, TranslatedPayloads, translate_ticket};
 use crate::store::{self, BlockedInterest, QaRuleRecord};
 
 #[derive(Clone)]
@@ -227,16 +225,12 @@ impl QaService {
     pub async fn preview_payloads(&self, ticket_id: i64) -> AppResult<TranslatedPayloads> {
         let (ticket, campaign, brand, market, channel) =
             self.governance.ticket_context(ticket_id).await?;
-        let spec = CampaignSpec::parse(&ticket.payload_config)?;
-        translate(
-            &TranslationInput {
-                ticket: &ticket,
-                campaign: &campaign,
-                brand: &brand,
-                market: &market,
-                channel: &channel,
-                spec: &spec,
-            },
+        translate_ticket(
+            &ticket,
+            &campaign,
+            &brand,
+            &market,
+            &channel,
             &self.versions,
         )
     }

@@ -212,6 +212,19 @@ pub async fn orphaned_runs(
         .collect()
 }
 
+/// Note that a waiting run was queued again now, so the sweep leaves it alone for a while.
+pub async fn touch_waiting_run(c: &mut AnyConnection, id: i64) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE deploy_runs SET next_attempt_at = $1 WHERE id = $2 AND state IN ('QUEUED', 'WAITING') \
+         AND next_attempt_at < $1",
+    )
+    .bind(now_text())
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DeployAttempt {
     pub id: i64,

@@ -287,3 +287,43 @@ pub(super) fn classify(status: u16, err: &Value, body: &Value, is_create: bool) 
         ..PlatformError::empty(Platform::GoogleAds)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_errors_carry_the_retry_delay() {
+        let body = json!({"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED",
+            "details": [{"@type": "type.googleapis.com/google.ads.googleads.v25.errors.GoogleAdsFailure",
+              "errors": [{"errorCode": {"quotaError": "RESOURCE_EXHAUSTED"}, "message": "Too many requests.",
+                          "details": {"quotaErrorDetails": {"rateScope": "DEVELOPER", "rateName": "Number of operations for basic access", "retryDelay": "37.5s"}}}],
+              "requestId": "q1"}]}});
+        let p = classify(429, &body["error"], &body, true);
+        assert_eq!(p.class, ErrorClass::RateLimited);
+        assert_eq!(p.retry_after_ms, Some(37_500));
+        assert_eq!(p.code.as_deref(), Some("quotaError"));
+        assert_eq!(p.trace_id.as_deref(), Some("q1"));
+        assert!(!p.outcome_unknown);
+    }
+
+    #[test]
+    fn field_paths_and_classes() {
+        let body = json!({"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT",
+            "details": [{"@type": "type.googleapis.com/google.ads.googleads.v25.errors.GoogleAdsFailure",
+              "errors": [{"errorCode": {"campaignError": "DUPLICATE_CAMPAIGN_NAME"}, "message": "A campaign with this name already exists.",
+                          "trigger": {"stringValue": "DIS_US_GADS_2027_Moana"},
+                          "location": {"fieldPathElements": [{"fieldName": "operations", "index": 0}, {"fieldName": "create"}, {"fieldName": "name"}]}}],
+              "requestId": "r2"}]}});
+        let p = classify(400, &body["error"], &body, true);
+        assert_eq!(p.class, ErrorClass::Permanent);
+        assert_eq!(p.subcode.as_deref(), Some("DUPLICATE_CAMPAIGN_NAME"));
+        assert_eq!(p.field_path.as_deref(), Some("operations[0].create.name"));
+
+        let body = json!({"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}});
+        let p = classify(503, &body["error"], &body, true);
+        assert_eq!(p.class, ErrorClass::Transient);
+        assert!(p.outcome_unknown);
+        assert_eq!(p.code.as_deref(), Some("UNAVAILABLE"));
+    }
+}

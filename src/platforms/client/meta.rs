@@ -255,3 +255,78 @@ pub(super) fn classify(
         ..PlatformError::empty(Platform::Meta)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn err(v: Value) -> Value {
+        v
+    }
+
+    #[test]
+    fn throttling_codes_and_usage_headers_give_the_wait() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-business-use-case-usage",
+            HeaderValue::from_static(
+                r#"{"1234567890":[{"type":"ads_management","call_count":100,"total_cputime":20,"total_time":20,"estimated_time_to_regain_access":7}]}"#,
+            ),
+        );
+        let e = err(
+            json!({"message": "(#80004) There have been too many calls to this ad-account.", "type": "OAuthException", "code": 80004, "error_subcode": 2446079, "fbtrace_id": "Abuc"}),
+        );
+        let p = classify(400, &h, &e, &json!({"error": e}));
+        assert_eq!(p.class, ErrorClass::RateLimited);
+        assert_eq!(p.retry_after_ms, Some(7 * 60_000));
+        assert_eq!(p.code.as_deref(), Some("80004"));
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ad-account-usage",
+            HeaderValue::from_static(r#"{"acc_id_util_pct":100,"reset_time_duration":120}"#),
+        );
+        let e = json!({"message": "(#613) Calls to this api have exceeded the rate limit.", "code": 613, "error_subcode": 1487742});
+        let p = classify(400, &h, &e, &e);
+        assert_eq!(p.class, ErrorClass::RateLimited);
+        assert_eq!(p.retry_after_ms, Some(120_000));
+
+        // No header: the caller backs off on its own.
+        let e = json!({"message": "(#4) Application request limit reached", "code": 4});
+        assert_eq!(
+            classify(400, &HeaderMap::new(), &e, &e).retry_after_ms,
+            None
+        );
+    }
+
+    #[test]
+    fn transient_and_permanent_errors_with_blame_fields() {
+        let e = json!({"message": "An unknown error occurred", "code": 1, "is_transient": true});
+        let p = classify(500, &HeaderMap::new(), &e, &e);
+        assert_eq!(p.class, ErrorClass::Transient);
+        assert!(p.outcome_unknown);
+
+        // error_data as a JSON-encoded string, and as an object.
+        for data in [
+            json!("{\"blame_field_specs\":[[\"targeting\",\"flexible_spec\"]]}"),
+            json!({"blame_field_specs": [["targeting", "flexible_spec"]]}),
+        ] {
+            let e = json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100,
+                "error_subcode": 1487694, "is_transient": false, "error_user_title": "Invalid interest",
+                "error_user_msg": "Interest 6003 is no longer available.", "error_data": data, "fbtrace_id": "Aabc"});
+            let p = classify(400, &HeaderMap::new(), &e, &e);
+            assert_eq!(p.class, ErrorClass::Permanent);
+            assert_eq!(p.subcode.as_deref(), Some("1487694"));
+            assert_eq!(p.field_path.as_deref(), Some("targeting.flexible_spec"));
+            assert_eq!(p.trace_id.as_deref(), Some("Aabc"));
+            assert_eq!(p.user_title.as_deref(), Some("Invalid interest"));
+            assert!(!p.outcome_unknown);
+        }
+        let e = json!({"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190});
+        assert_eq!(
+            classify(400, &HeaderMap::new(), &e, &e).class,
+            ErrorClass::Permanent
+        );
+    }
+}

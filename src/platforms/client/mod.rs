@@ -419,3 +419,72 @@ fn str_of(v: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn placeholders_fill_from_stored_ids_or_name_the_missing_one() {
+        let ids: Map<String, Value> = [("campaign".to_owned(), json!("120"))]
+            .into_iter()
+            .collect();
+        let v = json!({"campaign_id": "{{campaign.id}}", "x": ["customers/1/campaigns/{{campaign.id}}"], "n": 3});
+        assert_eq!(
+            fill_placeholders(&v, &ids),
+            Ok(json!({"campaign_id": "120", "x": ["customers/1/campaigns/120"], "n": 3}))
+        );
+        assert_eq!(
+            fill_placeholders(&json!({"adset_id": "{{adset.id}}"}), &ids),
+            Err("adset".to_owned())
+        );
+    }
+
+    #[test]
+    fn secrets_never_print_and_channel_credentials_win() {
+        let cfg = PlatformConfig::new(
+            "http://a",
+            "http://b",
+            "http://c",
+            "v25.0",
+            Duration::from_secs(1),
+        )
+        .with_credentials_from([
+            (META_TOKEN.to_owned(), "global-token".to_owned()),
+            (format!("{META_TOKEN}_META_UK"), "uk-token".to_owned()),
+            ("PATH".to_owned(), "/usr/bin".to_owned()),
+        ]);
+        assert_eq!(
+            cfg.credential(META_TOKEN, "META_UK").map(Secret::expose),
+            Some("uk-token")
+        );
+        assert_eq!(
+            cfg.credential(META_TOKEN, "META_US").map(Secret::expose),
+            Some("global-token")
+        );
+        assert!(cfg.credential("PATH", "X").is_none());
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("global-token") && !shown.contains("uk-token"),
+            "{shown}"
+        );
+        let missing = cfg.require(TIKTOK_TOKEN, "TT").unwrap_err();
+        assert!(
+            missing
+                .message
+                .contains("OMNITRAFFICK_TIKTOK_ACCESS_TOKEN_TT")
+        );
+    }
+
+    #[test]
+    fn retry_after_header_in_seconds_or_as_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "12".parse().unwrap());
+        assert_eq!(retry_after_header(&h), Some(12_000));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(reqwest::header::RETRY_AFTER, later.parse().unwrap());
+        let ms = retry_after_header(&h).unwrap();
+        assert!((25_000..=30_000).contains(&ms), "{ms}");
+    }
+}

@@ -1,0 +1,228 @@
+//! Deploy benchmark: N tickets (default 1,000; BENCH_TICKETS) deployed through the queue by
+//! two `omnitraffick worker` processes against a fake platform with 20 ms latency, 10% rate
+//! limits, 10% 5xx and 2% responses lost after commit. Prints total seconds, tickets/s,
+//! requests and take-ups per ticket, and the duplicate and lost counts (both must be 0).
+//! Then the same again with one worker killed (SIGKILL) halfway and a new one started.
+//!
+//!     cargo bench --bench deploy
+
+#[path = "../tests/common/fake_platforms.rs"]
+mod fake_platforms;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use fake_platforms::{FakePlatforms, RandomFaults};
+use omnitraffick::auth::Principal;
+use omnitraffick::deploy::DeployTicketInput;
+use omnitraffick::mcp::AppServices;
+use omnitraffick::startup;
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("input parses")
+}
+
+fn spec() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "19.99", "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.",
+                     "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE"},
+        "overrides": {
+            "meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}},
+            "google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+                "headlines": [{"text": "Moana is back"}, {"text": "Sail with Moana"}, {"text": "Tickets on sale"}],
+                "descriptions": [{"text": "Sail with Moana this March."}, {"text": "Book your seats today."}]
+            }}}}
+        }
+    })
+}
+
+fn worker(db_url: &str, fake: &FakePlatforms) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"))
+        .arg("worker")
+        .env("DATABASE_URL", db_url)
+        .env("OMNITRAFFICK_LOG", "error")
+        .env("OMNITRAFFICK_META_BASE_URL", fake.base_url())
+        .env("OMNITRAFFICK_TIKTOK_BASE_URL", fake.base_url())
+        .env("OMNITRAFFICK_GOOGLE_ADS_BASE_URL", fake.base_url())
+        .env("OMNITRAFFICK_META_ACCESS_TOKEN", "bench-meta")
+        .env("OMNITRAFFICK_TIKTOK_ACCESS_TOKEN", "bench-tiktok")
+        .env("OMNITRAFFICK_GOOGLE_ADS_DEVELOPER_TOKEN", "bench-dev")
+        .env("OMNITRAFFICK_GOOGLE_ADS_ACCESS_TOKEN", "bench-access")
+        .env("OMNITRAFFICK_PLATFORM_TIMEOUT_MS", "1000")
+        .env("OMNITRAFFICK_DEPLOY_POLL_MS", "20")
+        .env("OMNITRAFFICK_DEPLOY_BACKOFF_BASE_MS", "50")
+        .env("OMNITRAFFICK_DEPLOY_BACKOFF_MAX_MS", "1000")
+        .env("OMNITRAFFICK_DEPLOY_MAX_ATTEMPTS", "20")
+        .env("OMNITRAFFICK_DEPLOY_LEASE_SECS", "3")
+        .env("OMNITRAFFICK_WORKER_CONCURRENCY", "24")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn omnitraffick worker")
+}
+
+async fn seed(s: &AppServices, n: usize) -> Vec<i64> {
+    let who = Principal::local_operator();
+    let g = &s.governance;
+    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
+        .await
+        .unwrap();
+    g.create_brand(from(
+        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
+    ))
+    .await
+    .unwrap();
+    for (code, platform, account) in [
+        ("META", "META", "1234567890"),
+        ("TIKTOK", "TIKTOK", "7012345678901234567"),
+        ("GADS", "GOOGLE_ADS", "123-456-7890"),
+    ] {
+        g.create_channel(from(
+            json!({"code": code, "platform": platform, "account_id": account}),
+        ))
+        .await
+        .unwrap();
+    }
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let channel = ["META", "TIKTOK", "GADS"][i % 3];
+        let c = g
+            .create_campaign(from(json!({"brand_code": "DIS", "market_code": "US", "name": format!("Bench {i}"), "year": 2027})))
+            .await
+            .unwrap();
+        let t = g
+            .create_ticket(
+                &who,
+                from(
+                    json!({"campaign_id": c.id, "channel_code": channel, "payload_config": spec()}),
+                ),
+            )
+            .await
+            .unwrap();
+        s.qa.run_qa(&who, from(json!({"ticket_id": t.id})))
+            .await
+            .unwrap();
+        ids.push(t.id);
+        if (i + 1) % 250 == 0 {
+            eprintln!("  prepared {}/{n} tickets", i + 1);
+        }
+    }
+    ids
+}
+
+async fn counts(s: &AppServices) -> (i64, i64, i64, i64) {
+    use sqlx::Row;
+    let pool = s.governance.db().pool();
+    let one = |q: &'static str| async move {
+        sqlx::query(q)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get::<i64, _>("n")
+            .unwrap()
+    };
+    (
+        one("SELECT COUNT(*) AS n FROM tickets WHERE status = 'TRAFFICKED_SUCCESS'").await,
+        one("SELECT COUNT(*) AS n FROM tickets WHERE status = 'DEPLOY_FAILED'").await,
+        one("SELECT COUNT(*) AS n FROM deploy_attempts").await,
+        one("SELECT COALESCE(SUM(attempts), 0) AS n FROM deploy_runs").await,
+    )
+}
+
+async fn round(kill_halfway: bool, n: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = dir.path().join("bench.db").to_string_lossy().into_owned();
+    let fake = FakePlatforms::start().await;
+    fake.set_lose_delay(Duration::from_millis(1500));
+    let (_db, services) = startup::open(&db_url).await.expect("open");
+    eprintln!("preparing {n} READY_FOR_API tickets ...");
+    let tickets = seed(&services, n).await;
+    let who = Principal::local_operator();
+    for t in &tickets {
+        services
+            .deploy
+            .deploy_ticket(
+                &who,
+                DeployTicketInput {
+                    ticket_id: *t,
+                    validate_only: false,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    fake.set_random(
+        RandomFaults {
+            rate_limit: 0.10,
+            server_error: 0.10,
+            lose: 0.02,
+        },
+        Duration::from_millis(20),
+    );
+    let started = Instant::now();
+    let mut a = worker(&db_url, &fake);
+    let b = worker(&db_url, &fake);
+    let mut killed = false;
+    let mut replacement = None;
+    let mut last_print = Instant::now();
+    loop {
+        let (ok, failed, requests, takeups) = counts(&services).await;
+        let done = (ok + failed) as usize;
+        if kill_halfway && !killed && done >= n / 2 {
+            a.kill().expect("kill -9 worker");
+            let _ = a.wait();
+            killed = true;
+            eprintln!("  killed one worker (SIGKILL) at {done}/{n}; starting a replacement");
+            replacement = Some(worker(&db_url, &fake));
+        }
+        if last_print.elapsed() > Duration::from_secs(2) {
+            eprintln!("  {done}/{n} deployed ({requests} requests so far)");
+            last_print = Instant::now();
+        }
+        if done == n {
+            let secs = started.elapsed().as_secs_f64();
+            let dupes = fake.duplicates();
+            let campaigns = fake.objects("campaign").len();
+            println!(
+                "{}: {n} tickets in {secs:.1} s = {:.1} tickets/s; {:.2} platform requests and {:.2} take-ups per ticket; {campaigns} campaigns on the platform; duplicates {dupes}, lost {}, failed {failed}",
+                if kill_halfway {
+                    "with a worker killed halfway"
+                } else {
+                    "two workers"
+                },
+                n as f64 / secs,
+                requests as f64 / n as f64,
+                takeups as f64 / n as f64,
+                n as i64 - ok - failed,
+            );
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            println!(
+                "gave up after 900 s: {ok} succeeded, {failed} failed of {n}; lost {}",
+                n as i64 - ok - failed
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for mut c in [Some(a), Some(b), replacement].into_iter().flatten() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    round(false, n).await;
+    round(true, n).await;
+}
