@@ -62,7 +62,7 @@ SKIPPED=(
   "resources-read-text|reads fixture resource test://static-text"
   "resources-read-binary|reads fixture resource test://static-binary"
   "resources-templates-read|reads fixture template resource test://template/123/data"
-  "resources-subscribe|subscribes to fixture resource test://watched-resource (ticket resources are subscribable; tested in tests/mcp.rs)"
+  "resources-subscribe|subscribes to fixture resource test://watched-resource (ticket resources are subscribable; tested in tests/deploy_processes.rs)"
   "resources-unsubscribe|unsubscribes from fixture resource test://watched-resource"
   "prompts-get-simple|gets fixture prompt test_simple_prompt"
   "prompts-get-with-args|gets fixture prompt test_prompt_with_arguments"
