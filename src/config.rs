@@ -58,6 +58,9 @@ pub struct Cli {
     #[command(flatten)]
     pub deploy: DeployArgs,
 
+    #[command(flatten)]
+    pub llm: LlmArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -104,6 +107,36 @@ pub struct PlatformArgs {
         global = true
     )]
     pub platform_timeout_ms: u64,
+}
+
+/// The OpenAI-compatible endpoint for the copilot (embeddings and answers). Without
+/// OPENAI_BASE_URL or OPENAI_API_KEY none is used: retrieval is lexical and answers are
+/// extractive. The key is read from OPENAI_API_KEY only (never a flag).
+#[derive(Debug, clap::Args)]
+pub struct LlmArgs {
+    /// Base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1 or http://localhost:11434/v1.
+    #[arg(long, env = "OPENAI_BASE_URL", global = true)]
+    pub openai_base_url: Option<String>,
+
+    /// Embedding model; empty disables dense retrieval.
+    #[arg(long, env = "OMNITRAFFICK_EMBEDDING_MODEL", default_value = "text-embedding-3-small", global = true)]
+    pub embedding_model: String,
+
+    /// Chat model for grounded answers and ticket reviews; empty means extractive answers.
+    #[arg(long, env = "OMNITRAFFICK_CHAT_MODEL", default_value = "gpt-4o-mini", global = true)]
+    pub chat_model: String,
+
+    /// Timeout of one model request, in milliseconds.
+    #[arg(long, env = "OMNITRAFFICK_LLM_TIMEOUT_MS", default_value_t = 60_000, global = true)]
+    pub llm_timeout_ms: u64,
+
+    /// Largest PDF accepted for ingestion, in bytes.
+    #[arg(long, env = "OMNITRAFFICK_MAX_PDF_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
+    pub max_pdf_bytes: usize,
+
+    /// Longest time spent reading one PDF, in seconds.
+    #[arg(long, env = "OMNITRAFFICK_PDF_TIME_LIMIT_SECS", default_value_t = 30, global = true)]
+    pub pdf_time_limit_secs: u64,
 }
 
 /// Deploy retries and workers.
@@ -193,11 +226,34 @@ impl Cli {
         }
     }
 
+    /// The model endpoint, when one is configured.
+    pub fn llm_config(&self) -> Option<crate::llm::LlmConfig> {
+        let key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.trim().is_empty());
+        let base = self.llm.openai_base_url.clone().filter(|b| !b.trim().is_empty());
+        if key.is_none() && base.is_none() {
+            return None;
+        }
+        let model = |m: &str| (!m.trim().is_empty()).then(|| m.trim().to_owned());
+        Some(crate::llm::LlmConfig {
+            base_url: base.unwrap_or_else(|| "https://api.openai.com/v1".into()),
+            api_key: crate::platforms::client::Secret::new(key.unwrap_or_default()),
+            embedding_model: model(&self.llm.embedding_model),
+            chat_model: model(&self.llm.chat_model),
+        })
+    }
+
     pub fn app_options(&self) -> crate::startup::AppOptions {
         crate::startup::AppOptions {
             versions: self.api_versions(),
             platforms: self.platform_config(),
             deploy: self.deploy_settings(),
+            llm: self.llm_config(),
+            llm_timeout: std::time::Duration::from_millis(self.llm.llm_timeout_ms.max(100)),
+            copilot: crate::copilot::CopilotSettings {
+                max_pdf_bytes: self.llm.max_pdf_bytes,
+                pdf_time_limit: std::time::Duration::from_secs(self.llm.pdf_time_limit_secs.max(1)),
+                ..Default::default()
+            },
         }
     }
 
@@ -224,6 +280,8 @@ pub enum Command {
     Migrate,
     /// Run deploy workers only (no HTTP): several processes can share one PostgreSQL queue.
     Worker,
+    /// Ingest brand-guideline PDFs (files or folders of *.pdf) for the copilot.
+    Ingest(IngestArgs),
     /// Manage bearer API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -266,6 +324,21 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes; bigger ones get 413.
     #[arg(long, env = "OMNITRAFFICK_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  omnitraffick ingest guidelines/ --brand AUR\n  omnitraffick ingest --samples      # the three bundled sample brands and their guidelines")]
+pub struct IngestArgs {
+    /// PDF files or folders (every *.pdf inside, not recursive).
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// Brand code the guidelines belong to, e.g. AUR.
+    #[arg(long)]
+    pub brand: Option<String>,
+
+    /// Create the bundled sample brands (AUR, NWS, LUM) if missing and ingest their guidelines.
+    #[arg(long)]
+    pub samples: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,11 +2,13 @@
 
 pub mod auth;
 pub mod config;
+pub mod copilot;
 pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod governance;
 pub mod http;
+pub mod llm;
 pub mod mcp;
 pub mod platforms;
 pub mod qa;

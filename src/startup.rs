@@ -17,6 +17,10 @@ pub struct AppOptions {
     pub versions: ApiVersions,
     pub platforms: PlatformConfig,
     pub deploy: DeploySettings,
+    /// The OpenAI-compatible endpoint; `None` for lexical retrieval and extractive answers.
+    pub llm: Option<crate::llm::LlmConfig>,
+    pub llm_timeout: Duration,
+    pub copilot: crate::copilot::CopilotSettings,
 }
 
 impl Default for AppOptions {
@@ -33,6 +37,9 @@ impl Default for AppOptions {
             ),
             versions,
             deploy: DeploySettings::default(),
+            llm: None,
+            llm_timeout: Duration::from_secs(60),
+            copilot: crate::copilot::CopilotSettings::default(),
         }
     }
 }
@@ -57,6 +64,12 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.versions,
         queue,
     );
+    let llm = options
+        .llm
+        .map(|cfg| crate::llm::Llm::new(cfg, options.llm_timeout))
+        .transpose()?;
+    let copilot =
+        crate::copilot::CopilotService::new(governance.clone(), llm, options.copilot).await?;
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,
@@ -64,6 +77,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             governance,
             qa,
             deploy,
+            copilot,
             watch,
         },
     ))

@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+pub mod api;
+
 use crate::auth::{KeyVerifier, Principal};
 use crate::error::{AppError, AppResult};
 use crate::mcp::{AppServices, OmniMcp};
@@ -269,6 +271,7 @@ pub fn router(
     };
     let guarded = Router::new()
         .nest_service("/mcp", mcp)
+        .merge(api::routes(services))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
         .route("/healthz", get(healthz))

@@ -5,6 +5,7 @@
 //! The MCP server: one handler type served over stdio and Streamable HTTP. Tools only parse,
 //! authorise and call the area services; the rules live there.
 
+mod copilot_tools;
 mod params;
 mod prompts;
 mod resources;
@@ -32,6 +33,7 @@ pub struct AppServices {
     pub governance: Governance,
     pub qa: crate::qa::QaService,
     pub deploy: crate::deploy::DeployService,
+    pub copilot: crate::copilot::CopilotService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: subscriptions::TicketWatch,
 }
@@ -103,7 +105,8 @@ impl OmniMcp {
             tool_router: Self::governance_tools()
                 + Self::taxonomy_tools()
                 + Self::qa_tools()
-                + Self::deploy_tools(),
+                + Self::deploy_tools()
+                + Self::copilot_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

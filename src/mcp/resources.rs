@@ -12,6 +12,7 @@ use crate::governance::ListTicketsInput;
 
 pub const CONVENTION_URI: &str = "omnitraffick://taxonomy/convention";
 pub const TICKET_PREFIX: &str = "omnitraffick://tickets/";
+pub const GUIDELINE_PREFIX: &str = "omnitraffick://guidelines/";
 
 pub fn templates() -> Vec<ResourceTemplate> {
     vec![
@@ -20,6 +21,10 @@ pub fn templates() -> Vec<ResourceTemplate> {
             .with_description("A ticket with its status, taxonomy name, payload config, QA report, external ids and history.")
             .with_mime_type("application/json")
             ,
+        ResourceTemplate::new(format!("{GUIDELINE_PREFIX}{{id}}"), "guideline")
+            .with_title("Brand guideline document")
+            .with_description("An ingested guideline document: brand, file, version and its text page by page.")
+            .with_mime_type("application/json"),
     ]
 }
 
@@ -86,6 +91,19 @@ impl OmniMcp {
                 .with_mime_type("application/json"),
             );
         }
+        let docs = self
+            .services
+            .copilot
+            .list(crate::copilot::ListGuidelinesInput { brand_code: None })
+            .await
+            .map_err(to_mcp)?;
+        for d in docs.documents {
+            resources.push(
+                Resource::new(d.uri.clone(), format!("guideline-{}", d.id))
+                    .with_title(format!("{} guideline {} (v{})", d.brand_code, d.name, d.version))
+                    .with_mime_type("application/json"),
+            );
+        }
         Ok(ListResourcesResult::with_all_items(resources))
     }
 
@@ -115,8 +133,28 @@ impl OmniMcp {
                 .map_err(to_mcp)?;
             return json_contents(uri, &view);
         }
+        if let Some(id) = uri.strip_prefix(GUIDELINE_PREFIX) {
+            let id: i64 = id.parse().map_err(|_| {
+                McpError::invalid_params(
+                    format!("\"{id}\" is not a guideline document id; list_guidelines shows them"),
+                    None,
+                )
+            })?;
+            let (doc, pages) = self
+                .services
+                .copilot
+                .document_text(id)
+                .await
+                .map_err(to_mcp)?;
+            let pages: Vec<serde_json::Value> = pages
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| serde_json::json!({"page": i + 1, "text": text}))
+                .collect();
+            return json_contents(uri, &serde_json::json!({"document": doc, "pages": pages}));
+        }
         Err(McpError::resource_not_found(
-            format!("no resource {uri}; resources are {CONVENTION_URI} and {TICKET_PREFIX}{{id}}"),
+            format!("no resource {uri}; resources are {CONVENTION_URI}, {TICKET_PREFIX}{{id}} and {GUIDELINE_PREFIX}{{id}}"),
             None,
         ))
     }

@@ -1,0 +1,287 @@
+//! The embedded retrieval index: BM25 over an inverted index plus exact dense search over
+//! unit vectors, fused by reciprocal rank, filtered by brand. Built from the SQL store at
+//! start and after each ingestion; an immutable snapshot is shared by readers.
+
+use std::collections::HashMap;
+
+/// One searchable chunk.
+#[derive(Debug, Clone)]
+pub struct IndexedChunk {
+    pub chunk_id: i64,
+    pub brand_id: i64,
+    pub document: String,
+    pub page: usize,
+    pub heading: Option<String>,
+    pub text: String,
+    pub vector: Option<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Position in the index.
+    pub idx: usize,
+    /// The fused (RRF) score.
+    pub score: f64,
+    pub lexical: Option<f32>,
+    pub dense: Option<f32>,
+    /// Share of the query's informative terms found in the chunk (0..1).
+    pub coverage: f32,
+}
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+const RRF_K: f64 = 60.0;
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "by", "can", "do", "does",
+    "for", "from", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "may", "me",
+    "my", "no", "not", "of", "on", "or", "our", "should", "so", "that", "the", "their", "them",
+    "there", "these", "they", "this", "to", "us", "was", "we", "what", "when", "where", "which",
+    "who", "why", "will", "with", "you", "your", "would", "could", "allowed", "brand",
+    "guidelines", "guideline", "rule", "rules", "say", "says",
+];
+
+/// Lower-case word tokens without stopwords, lightly stemmed.
+pub fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+fn stem(w: &str) -> String {
+    for suffix in ["ing", "ed", "es", "s"] {
+        if let Some(s) = w.strip_suffix(suffix)
+            && s.chars().count() >= 4
+        {
+            return s.to_owned();
+        }
+    }
+    w.to_owned()
+}
+
+#[derive(Default)]
+pub struct Index {
+    pub chunks: Vec<IndexedChunk>,
+    postings: HashMap<String, Vec<(u32, u16)>>,
+    lens: Vec<u32>,
+    avg_len: f32,
+    by_brand: HashMap<i64, Vec<u32>>,
+}
+
+impl Index {
+    pub fn build(chunks: Vec<IndexedChunk>) -> Self {
+        let mut postings: HashMap<String, Vec<(u32, u16)>> = HashMap::new();
+        let mut lens = Vec::with_capacity(chunks.len());
+        let mut by_brand: HashMap<i64, Vec<u32>> = HashMap::new();
+        for (i, c) in chunks.iter().enumerate() {
+            let i = i as u32;
+            let text = match &c.heading {
+                Some(h) => format!("{h} {}", c.text),
+                None => c.text.clone(),
+            };
+            let toks = tokens(&text);
+            lens.push(toks.len() as u32);
+            let mut tf: HashMap<String, u16> = HashMap::new();
+            for t in toks {
+                let e = tf.entry(t).or_default();
+                *e = e.saturating_add(1);
+            }
+            for (t, n) in tf {
+                postings.entry(t).or_default().push((i, n));
+            }
+            by_brand.entry(c.brand_id).or_default().push(i);
+        }
+        let avg_len = if lens.is_empty() {
+            1.0
+        } else {
+            lens.iter().map(|&l| l as f32).sum::<f32>() / lens.len() as f32
+        };
+        Self {
+            chunks,
+            postings,
+            lens,
+            avg_len: avg_len.max(1.0),
+            by_brand,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Whether any of the brand's chunks has a vector.
+    pub fn has_vectors(&self, brand_id: i64) -> bool {
+        self.by_brand
+            .get(&brand_id)
+            .is_some_and(|ids| ids.iter().any(|&i| self.chunks[i as usize].vector.is_some()))
+    }
+
+    /// BM25 scores of the brand's chunks for the query terms, best first.
+    fn lexical(&self, brand_id: i64, terms: &[String], limit: usize) -> Vec<(u32, f32)> {
+        let n = self.chunks.len() as f32;
+        let mut acc: HashMap<u32, f32> = HashMap::new();
+        let mut seen = Vec::new();
+        for t in terms {
+            if seen.contains(t) {
+                continue;
+            }
+            seen.push(t.clone());
+            let Some(list) = self.postings.get(t) else {
+                continue;
+            };
+            let df = list.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(i, tf) in list {
+                if self.chunks[i as usize].brand_id != brand_id {
+                    continue;
+                }
+                let tf = tf as f32;
+                let len = self.lens[i as usize] as f32;
+                let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg_len));
+                *acc.entry(i).or_default() += s;
+            }
+        }
+        let mut v: Vec<(u32, f32)> = acc.into_iter().collect();
+        top(&mut v, limit);
+        v
+    }
+
+    /// Cosine similarity (unit vectors) of the brand's chunks, best first.
+    fn dense(&self, brand_id: i64, q: &[f32], limit: usize) -> Vec<(u32, f32)> {
+        let Some(ids) = self.by_brand.get(&brand_id) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u32, f32)> = ids
+            .iter()
+            .filter_map(|&i| {
+                let vec = self.chunks[i as usize].vector.as_ref()?;
+                (vec.len() == q.len()).then(|| (i, dot(vec, q)))
+            })
+            .collect();
+        top(&mut v, limit);
+        v
+    }
+
+    /// Hybrid search: lexical always, dense when a query vector is given; fused by RRF.
+    pub fn search(&self, brand_id: i64, query: &str, qvec: Option<&[f32]>, k: usize) -> Vec<Scored> {
+        let terms = tokens(query);
+        let depth = (k * 5).max(50);
+        let lex = self.lexical(brand_id, &terms, depth);
+        let den = qvec.map(|q| self.dense(brand_id, q, depth)).unwrap_or_default();
+        let mut fused: HashMap<u32, Scored> = HashMap::new();
+        for (rank, (i, s)) in lex.iter().enumerate() {
+            let e = fused.entry(*i).or_insert_with(|| blank(*i));
+            e.score += 1.0 / (RRF_K + rank as f64 + 1.0);
+            e.lexical = Some(*s);
+        }
+        for (rank, (i, s)) in den.iter().enumerate() {
+            let e = fused.entry(*i).or_insert_with(|| blank(*i));
+            e.score += 1.0 / (RRF_K + rank as f64 + 1.0);
+            e.dense = Some(*s);
+        }
+        let mut out: Vec<Scored> = fused.into_values().collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.idx.cmp(&b.idx)));
+        out.truncate(k);
+        let mut distinct: Vec<&String> = terms.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        for s in &mut out {
+            if distinct.is_empty() {
+                continue;
+            }
+            let c = &self.chunks[s.idx];
+            let text = match &c.heading {
+                Some(h) => format!("{h} {}", c.text),
+                None => c.text.clone(),
+            };
+            let have = tokens(&text);
+            let found = distinct.iter().filter(|t| have.contains(t)).count();
+            s.coverage = found as f32 / distinct.len() as f32;
+        }
+        out
+    }
+}
+
+fn blank(i: u32) -> Scored {
+    Scored {
+        idx: i as usize,
+        score: 0.0,
+        lexical: None,
+        dense: None,
+        coverage: 0.0,
+    }
+}
+
+fn top(v: &mut Vec<(u32, f32)>, limit: usize) {
+    if v.len() > limit {
+        v.select_nth_unstable_by(limit, |a, b| b.1.total_cmp(&a.1));
+        v.truncate(limit);
+    }
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight lanes so the compiler vectorises it.
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(id: i64, brand: i64, page: usize, text: &str, v: Option<Vec<f32>>) -> IndexedChunk {
+        IndexedChunk {
+            chunk_id: id,
+            brand_id: brand,
+            document: "doc.pdf".into(),
+            page,
+            heading: None,
+            text: text.into(),
+            vector: v,
+        }
+    }
+
+    #[test]
+    fn lexical_ranks_by_terms_and_filters_by_brand() {
+        let idx = Index::build(vec![
+            chunk(1, 1, 1, "Our logo needs clear space of one logo height.", None),
+            chunk(2, 1, 2, "Never target users under 13. Audience must be parents.", None),
+            chunk(3, 2, 1, "Never target users under 21 for spirits.", None),
+        ]);
+        let r = idx.search(1, "what age can we target users", None, 5);
+        assert_eq!(idx.chunks[r[0].idx].chunk_id, 2);
+        assert!(r.iter().all(|s| idx.chunks[s.idx].brand_id == 1));
+        assert!(r[0].coverage > 0.5);
+        assert!(idx.search(3, "logo", None, 5).is_empty());
+    }
+
+    #[test]
+    fn dense_results_are_fused_with_lexical() {
+        let idx = Index::build(vec![
+            chunk(1, 1, 1, "alpha", Some(vec![1.0, 0.0])),
+            chunk(2, 1, 2, "bravo", Some(vec![0.0, 1.0])),
+        ]);
+        // No shared words, but the vector points at chunk 2.
+        let r = idx.search(1, "charlie", Some(&[0.1, 0.99]), 2);
+        assert_eq!(idx.chunks[r[0].idx].chunk_id, 2);
+        assert!(r[0].lexical.is_none() && r[0].dense.is_some());
+    }
+}

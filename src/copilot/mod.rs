@@ -1,0 +1,558 @@
+//! The brand-guideline copilot: ingest PDFs into page-aware chunks, retrieve them (lexical
+//! always, dense when an embedding endpoint is configured, fused by reciprocal rank), answer
+//! with citations (`[document p.N]`), and review tickets against the rules.
+//!
+//! Retrieved text is data. It goes to the model inside a fenced block with an instruction
+//! never to follow it, no tools are ever offered to the model, and nothing the model says is
+//! executed: the copilot only returns text.
+
+pub mod chunk;
+pub mod extract;
+pub mod index;
+mod review;
+mod samples;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::error::{AppError, AppResult};
+use crate::governance::Governance;
+use crate::llm::{Llm, prompts};
+use crate::store::{self, GuidelineDoc, NewChunk};
+use index::Index;
+
+pub use review::{Finding, ReviewOutput, ReviewTicketInput};
+pub use samples::SAMPLES;
+
+/// Limits and sizes of ingestion.
+#[derive(Debug, Clone)]
+pub struct CopilotSettings {
+    pub max_pdf_bytes: usize,
+    pub pdf_time_limit: Duration,
+    pub chunk_chars: usize,
+    pub chunk_overlap: usize,
+}
+
+impl Default for CopilotSettings {
+    fn default() -> Self {
+        Self {
+            max_pdf_bytes: 25 * 1024 * 1024,
+            pdf_time_limit: Duration::from_secs(30),
+            chunk_chars: 700,
+            chunk_overlap: 120,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestGuidelineInput {
+    /// Brand the guideline belongs to, e.g. "AUR".
+    pub brand_code: String,
+    /// File name to store it under, e.g. "aurora-toys.pdf". Ingesting new bytes under the
+    /// same name replaces the old version. Defaults to the file name of `path`.
+    pub file_name: Option<String>,
+    /// The PDF, base64-encoded (standard alphabet). Give this or `path`.
+    pub content_base64: Option<String>,
+    /// A PDF on the server's own disk, e.g. "/data/guidelines/aurora-toys.pdf". Only for the
+    /// local operator (stdio); over HTTP send `content_base64`.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct IngestOutcome {
+    /// INGESTED (new), REPLACED (new version of a document) or UNCHANGED (identical bytes).
+    pub status: String,
+    pub document: GuidelineDoc,
+    /// Whether chunks carry embeddings (dense retrieval).
+    pub embedded: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListGuidelinesInput {
+    /// Only this brand's documents, e.g. "AUR".
+    pub brand_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GuidelineList {
+    pub documents: Vec<GuidelineDoc>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchGuidelinesInput {
+    /// Brand whose guidelines to search, e.g. "AUR".
+    pub brand_code: String,
+    /// What to look for, e.g. "minimum age for TikTok".
+    pub query: String,
+    /// How many passages (1-20, default 5).
+    pub limit: Option<usize>,
+}
+
+/// A retrieved passage.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Passage {
+    pub document: String,
+    pub page: usize,
+    pub heading: Option<String>,
+    pub text: String,
+    /// Fused rank score (higher is better).
+    pub score: f64,
+    /// The label answers cite, e.g. "aurora-toys.pdf p.3".
+    pub citation: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchOutput {
+    /// "hybrid" (lexical + dense) or "lexical".
+    pub retrieval: String,
+    /// Why retrieval is lexical only, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub passages: Vec<Passage>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskCopilotInput {
+    /// Brand whose guidelines answer, e.g. "AUR".
+    pub brand_code: String,
+    /// The question, e.g. "Can we target 12-year-olds on TikTok?".
+    pub question: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct ChatMessage {
+    /// "user" or "assistant".
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatInput {
+    pub brand_code: String,
+    /// The conversation so far; the last message must be the user's question.
+    pub messages: Vec<ChatMessage>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Answer {
+    pub answer: String,
+    /// False when the guidelines do not cover the question.
+    pub found: bool,
+    /// "llm" (a grounded answer from the model) or "extractive" (the best passages, quoted).
+    pub mode: String,
+    pub retrieval: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The passages the answer rests on.
+    pub citations: Vec<Passage>,
+}
+
+const NOT_COVERED: &str = "The guidelines do not say.";
+
+#[derive(Clone)]
+pub struct CopilotService {
+    governance: Governance,
+    llm: Option<Llm>,
+    settings: CopilotSettings,
+    index: Arc<RwLock<Arc<Index>>>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn citation(doc: &str, page: usize) -> String {
+    format!("{doc} p.{page}")
+}
+
+impl CopilotService {
+    pub async fn new(
+        governance: Governance,
+        llm: Option<Llm>,
+        settings: CopilotSettings,
+    ) -> AppResult<Self> {
+        let s = Self {
+            governance,
+            llm,
+            settings,
+            index: Arc::new(RwLock::new(Arc::new(Index::default()))),
+        };
+        s.rebuild_index().await?;
+        Ok(s)
+    }
+
+    /// Reload the in-process index from the store.
+    pub async fn rebuild_index(&self) -> AppResult<usize> {
+        let mut c = self.governance.db().pool().acquire().await?;
+        let chunks = store::all_guideline_chunks(&mut c).await?;
+        let idx = tokio::task::spawn_blocking(move || Index::build(chunks))
+            .await
+            .map_err(|e| AppError::Internal(format!("index build: {e}")))?;
+        let n = idx.len();
+        if let Ok(mut w) = self.index.write() {
+            *w = Arc::new(idx);
+        }
+        Ok(n)
+    }
+
+    fn snapshot(&self) -> Arc<Index> {
+        self.index
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Create the bundled sample brands that do not exist yet; returns the codes created.
+    pub async fn ensure_sample_brands(&self) -> AppResult<Vec<String>> {
+        let mut created = Vec::new();
+        for s in SAMPLES {
+            match self.governance.get_brand(s.brand_code).await {
+                Ok(_) => {}
+                Err(AppError::NotFound { .. }) => {
+                    let input = serde_json::from_value(serde_json::json!({
+                        "name": s.brand_name,
+                        "code": s.brand_code,
+                        "family_friendly": s.family_friendly,
+                        "currency": s.currency,
+                    }))
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                    self.governance.create_brand(input).await?;
+                    created.push(s.brand_code.to_owned());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(created)
+    }
+
+    pub fn settings(&self) -> &CopilotSettings {
+        &self.settings
+    }
+
+    /// Ingest one PDF for a brand. Identical bytes are a no-op; new bytes under an existing
+    /// name replace its chunks in one transaction. On any error nothing is written.
+    pub async fn ingest(&self, brand_code: &str, file_name: &str, bytes: Vec<u8>) -> AppResult<IngestOutcome> {
+        let brand = self.governance.get_brand(brand_code).await?;
+        let name = file_name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(file_name)
+            .trim()
+            .to_owned();
+        if name.is_empty() || name.len() > 200 {
+            return Err(AppError::validation(
+                "file_name",
+                "give the file's name, e.g. \"aurora-toys.pdf\" (at most 200 characters)",
+            ));
+        }
+        let sha = sha256_hex(&bytes);
+        {
+            let mut c = self.governance.db().pool().acquire().await?;
+            if let Some(doc) = store::find_guideline_by_sha(&mut c, brand.id, &sha).await? {
+                return Ok(IngestOutcome {
+                    status: "UNCHANGED".into(),
+                    embedded: self.snapshot().has_vectors(brand.id),
+                    document: doc,
+                });
+            }
+        }
+        let pages = extract::pages(bytes, self.settings.max_pdf_bytes, self.settings.pdf_time_limit)
+            .await
+            .map_err(|e| AppError::validation("file", format!("{name}: {e}")))?;
+        let chunks = chunk::chunk_pages(&pages, self.settings.chunk_chars, self.settings.chunk_overlap);
+        let embeddings = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
+            Some(llm) => {
+                let texts: Vec<String> = chunks
+                    .iter()
+                    .map(|c| match &c.heading {
+                        Some(h) => format!("{h}\n{}", c.text),
+                        None => c.text.clone(),
+                    })
+                    .collect();
+                Some(llm.embed(&texts).await.map_err(|e| {
+                    AppError::conflict(
+                        Some("file"),
+                        format!("{name}: nothing was stored because the embedding endpoint failed ({e}); retry, or unset OMNITRAFFICK_EMBEDDING_MODEL to ingest for lexical search only"),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        let new_chunks: Vec<NewChunk<'_>> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| NewChunk {
+                page: c.page,
+                heading: c.heading.as_deref(),
+                text: &c.text,
+                embedding: embeddings.as_ref().map(|e| e[i].as_slice()),
+            })
+            .collect();
+        let mut tx = self.governance.db().begin_write().await?;
+        let existing = store::find_guideline_doc(&mut tx, brand.id, &name).await?;
+        let id = store::store_guideline(
+            &mut tx,
+            existing.as_ref().map(|d| d.id),
+            brand.id,
+            &name,
+            &sha,
+            &pages,
+            &new_chunks,
+            self.llm.as_ref().and_then(|l| l.embedding_model()),
+        )
+        .await?;
+        let doc = store::get_guideline_doc(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::Internal("document vanished after saving".into()))?;
+        tx.commit().await?;
+        self.rebuild_index().await?;
+        Ok(IngestOutcome {
+            status: if existing.is_some() { "REPLACED" } else { "INGESTED" }.into(),
+            document: doc,
+            embedded: embeddings.is_some(),
+        })
+    }
+
+    pub async fn list(&self, input: ListGuidelinesInput) -> AppResult<GuidelineList> {
+        let brand_id = match &input.brand_code {
+            Some(b) => Some(self.governance.get_brand(b).await?.id),
+            None => None,
+        };
+        let mut c = self.governance.db().pool().acquire().await?;
+        Ok(GuidelineList {
+            documents: store::list_guideline_docs(&mut c, brand_id).await?,
+        })
+    }
+
+    /// A document's text, page by page, for the guidelines resource.
+    pub async fn document_text(&self, id: i64) -> AppResult<(GuidelineDoc, Vec<String>)> {
+        let mut c = self.governance.db().pool().acquire().await?;
+        let doc = store::get_guideline_doc(&mut c, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("guideline document", id))?;
+        let pages = store::guideline_pages(&mut c, id).await?;
+        Ok((doc, pages))
+    }
+
+    /// Retrieve passages; lexical always, dense when embeddings exist for the brand.
+    pub async fn search(&self, input: SearchGuidelinesInput) -> AppResult<SearchOutput> {
+        let query = input.query.trim();
+        if query.is_empty() {
+            return Err(AppError::validation("query", "say what to look for, e.g. \"minimum age\""));
+        }
+        if query.len() > 2000 {
+            return Err(AppError::validation("query", "keep it under 2,000 characters"));
+        }
+        let brand = self.governance.get_brand(&input.brand_code).await?;
+        let limit = input.limit.unwrap_or(5).clamp(1, 20);
+        let (hits, retrieval, note) = self.retrieve(brand.id, query, limit).await;
+        Ok(SearchOutput {
+            retrieval,
+            note,
+            passages: hits.into_iter().map(|(p, _)| p).collect(),
+        })
+    }
+
+    /// Passages with their term coverage, the retrieval mode and a note when degraded.
+    async fn retrieve(
+        &self,
+        brand_id: i64,
+        query: &str,
+        k: usize,
+    ) -> (Vec<(Passage, f32)>, String, Option<String>) {
+        let idx = self.snapshot();
+        let mut note = None;
+        let qvec = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
+            None => {
+                note = Some("no embedding endpoint is configured, so retrieval is lexical only (BM25)".to_owned());
+                None
+            }
+            Some(_) if !idx.has_vectors(brand_id) => {
+                note = Some("this brand's documents were ingested without embeddings, so retrieval is lexical only; re-ingest them to add dense retrieval".to_owned());
+                None
+            }
+            Some(llm) => match llm.embed(&[query.to_owned()]).await {
+                Ok(mut v) => v.pop(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "query embedding failed; lexical retrieval only");
+                    note = Some("the embedding endpoint failed, so this answer used lexical retrieval only".to_owned());
+                    None
+                }
+            },
+        };
+        let retrieval = if qvec.is_some() { "hybrid" } else { "lexical" }.to_owned();
+        let hits = idx
+            .search(brand_id, query, qvec.as_deref(), k)
+            .into_iter()
+            .map(|s| {
+                let c = &idx.chunks[s.idx];
+                let relevance = s.coverage.max(s.dense.unwrap_or(0.0));
+                (
+                    Passage {
+                        document: c.document.clone(),
+                        page: c.page,
+                        heading: c.heading.clone(),
+                        text: c.text.clone(),
+                        score: s.score,
+                        citation: citation(&c.document, c.page),
+                    },
+                    relevance,
+                )
+            })
+            .collect();
+        (hits, retrieval, note)
+    }
+
+    pub async fn ask(&self, input: AskCopilotInput) -> AppResult<Answer> {
+        self.answer(&input.brand_code, &input.question, &input.question).await
+    }
+
+    /// A conversation: retrieval uses the last user message (with the previous one for
+    /// context); the answer is grounded the same way as `ask`.
+    pub async fn chat(&self, input: ChatInput) -> AppResult<Answer> {
+        let Some(last) = input.messages.last() else {
+            return Err(AppError::validation("messages", "send at least one message"));
+        };
+        if last.role != "user" {
+            return Err(AppError::validation(
+                "messages",
+                "the last message must be the user's (role \"user\")",
+            ));
+        }
+        if input.messages.len() > 50 {
+            return Err(AppError::validation("messages", "send at most 50 messages"));
+        }
+        let previous = input
+            .messages
+            .iter()
+            .rev()
+            .skip(1)
+            .find(|m| m.role == "user")
+            .map(|m| m.content.as_str())
+            .unwrap_or("");
+        let retrieval_query = format!("{previous} {}", last.content);
+        self.answer(&input.brand_code, &last.content, &retrieval_query).await
+    }
+
+    async fn answer(&self, brand_code: &str, question: &str, retrieval_query: &str) -> AppResult<Answer> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(AppError::validation("question", "ask something, e.g. \"What is the minimum age?\""));
+        }
+        if question.len() > 4000 {
+            return Err(AppError::validation("question", "keep it under 4,000 characters"));
+        }
+        let brand = self.governance.get_brand(brand_code).await?;
+        let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
+        let relevant: Vec<(Passage, f32)> = hits.into_iter().filter(|(_, r)| *r >= 0.34).collect();
+        if relevant.is_empty() {
+            return Ok(Answer {
+                answer: format!("{NOT_COVERED} Nothing in {}'s guidelines matches the question.", brand.code),
+                found: false,
+                mode: if self.chat_enabled() { "llm" } else { "extractive" }.into(),
+                retrieval,
+                note,
+                citations: Vec::new(),
+            });
+        }
+        let passages: Vec<Passage> = relevant.into_iter().map(|(p, _)| p).collect();
+        if let Some(llm) = self.llm.as_ref().filter(|l| l.chat_model().is_some()) {
+            let system = prompts::render(
+                prompts::COPILOT_ANSWER,
+                &[("brand", &format!("{} ({})", brand.name, brand.code)), ("passages", &render_passages(&passages))],
+            );
+            match llm.chat(&system, question).await {
+                Ok(text) => {
+                    let text = text.trim().to_owned();
+                    let found = !text.starts_with(NOT_COVERED);
+                    // Keep only the passages the answer cites; a cited label we did not
+                    // supply is dropped from the answer's sources, not trusted.
+                    let cited: Vec<Passage> = passages
+                        .iter()
+                        .filter(|p| text.contains(&format!("[{}]", p.citation)))
+                        .cloned()
+                        .collect();
+                    let (answer, citations) = if found && cited.is_empty() {
+                        // The model forgot to cite: show the sources it was given.
+                        (
+                            format!("{text}\n\nSources: {}", passages.iter().map(|p| format!("[{}]", p.citation)).collect::<Vec<_>>().join(" ")),
+                            passages,
+                        )
+                    } else {
+                        (text, cited)
+                    };
+                    return Ok(Answer {
+                        answer,
+                        found,
+                        mode: "llm".into(),
+                        retrieval,
+                        note,
+                        citations,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "chat completion failed; answering extractively");
+                    let note = Some(format!(
+                        "{}the language model failed, so this is an extractive answer",
+                        note.map(|n| format!("{n}; ")).unwrap_or_default()
+                    ));
+                    return Ok(extractive(passages, retrieval, note));
+                }
+            }
+        }
+        Ok(extractive(passages, retrieval, note))
+    }
+
+    fn chat_enabled(&self) -> bool {
+        self.llm.as_ref().is_some_and(|l| l.chat_model().is_some())
+    }
+}
+
+fn render_passages(passages: &[Passage]) -> String {
+    passages
+        .iter()
+        .map(|p| {
+            format!(
+                "[{}]{}\n{}",
+                p.citation,
+                p.heading.as_ref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                p.text.replace("PASSAGES>>>", "PASSAGES>>")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The best passages, quoted and cited.
+fn extractive(passages: Vec<Passage>, retrieval: String, note: Option<String>) -> Answer {
+    let top: Vec<Passage> = passages.into_iter().take(3).collect();
+    let body = top
+        .iter()
+        .map(|p| {
+            format!(
+                "- {}\"{}\" [{}]",
+                p.heading.as_ref().map(|h| format!("{h}: ")).unwrap_or_default(),
+                p.text,
+                p.citation
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Answer {
+        answer: format!("The most relevant guideline passages:\n{body}"),
+        found: true,
+        mode: "extractive".into(),
+        retrieval,
+        note,
+        citations: top,
+    }
+}
