@@ -119,15 +119,30 @@ pub struct LlmArgs {
     pub openai_base_url: Option<String>,
 
     /// Embedding model; empty disables dense retrieval.
-    #[arg(long, env = "OMNITRAFFICK_EMBEDDING_MODEL", default_value = "text-embedding-3-small", global = true)]
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_EMBEDDING_MODEL",
+        default_value = "text-embedding-3-small",
+        global = true
+    )]
     pub embedding_model: String,
 
     /// Chat model for grounded answers and ticket reviews; empty means extractive answers.
-    #[arg(long, env = "OMNITRAFFICK_CHAT_MODEL", default_value = "gpt-4o-mini", global = true)]
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_CHAT_MODEL",
+        default_value = "gpt-4o-mini",
+        global = true
+    )]
     pub chat_model: String,
 
     /// Timeout of one model request, in milliseconds.
-    #[arg(long, env = "OMNITRAFFICK_LLM_TIMEOUT_MS", default_value_t = 60_000, global = true)]
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_LLM_TIMEOUT_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
     pub llm_timeout_ms: u64,
 
     /// Largest PDF accepted for ingestion, in bytes.
@@ -135,7 +150,12 @@ pub struct LlmArgs {
     pub max_pdf_bytes: usize,
 
     /// Longest time spent reading one PDF, in seconds.
-    #[arg(long, env = "OMNITRAFFICK_PDF_TIME_LIMIT_SECS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_PDF_TIME_LIMIT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
     pub pdf_time_limit_secs: u64,
 }
 
@@ -228,8 +248,14 @@ impl Cli {
 
     /// The model endpoint, when one is configured.
     pub fn llm_config(&self) -> Option<crate::llm::LlmConfig> {
-        let key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.trim().is_empty());
-        let base = self.llm.openai_base_url.clone().filter(|b| !b.trim().is_empty());
+        let key = std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty());
+        let base = self
+            .llm
+            .openai_base_url
+            .clone()
+            .filter(|b| !b.trim().is_empty());
         if key.is_none() && base.is_none() {
             return None;
         }
@@ -327,7 +353,9 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  omnitraffick ingest guidelines/ --brand AUR\n  omnitraffick ingest --samples      # the three bundled sample brands and their guidelines")]
+#[command(
+    after_help = "Examples:\n  omnitraffick ingest guidelines/ --brand AUR\n  omnitraffick ingest --samples      # the three bundled sample brands and their guidelines"
+)]
 pub struct IngestArgs {
     /// PDF files or folders (every *.pdf inside, not recursive).
     pub paths: Vec<std::path::PathBuf>,

@@ -150,12 +150,18 @@ async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
             eprintln!("created sample brands: {}", created.join(", "));
         }
         for s in SAMPLES {
-            jobs.push((s.brand_code.into(), s.file_name.into(), Ok(s.bytes.to_vec())));
+            jobs.push((
+                s.brand_code.into(),
+                s.file_name.into(),
+                Ok(s.bytes.to_vec()),
+            ));
         }
     }
     if !args.paths.is_empty() {
         let Some(brand) = &args.brand else {
-            anyhow::bail!("say which brand the files belong to with --brand CODE (list_brands shows the codes)");
+            anyhow::bail!(
+                "say which brand the files belong to with --brand CODE (list_brands shows the codes)"
+            );
         };
         for p in &args.paths {
             let files: Vec<std::path::PathBuf> = if p.is_dir() {
@@ -176,7 +182,9 @@ async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
         }
     }
     if jobs.is_empty() {
-        anyhow::bail!("nothing to ingest: give PDF files or folders with --brand CODE, or --samples");
+        anyhow::bail!(
+            "nothing to ingest: give PDF files or folders with --brand CODE, or --samples"
+        );
     }
     let bar = indicatif::ProgressBar::new(jobs.len() as u64);
     bar.set_style(
@@ -195,13 +203,18 @@ async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
     for (brand, name, bytes) in jobs {
         bar.set_message(name.clone());
         let result = match bytes {
-            Ok(b) => copilot.ingest(&brand, &name, b).await.map_err(|e| e.to_string()),
+            Ok(b) => copilot
+                .ingest(&brand, &name, b)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
         match result {
             Ok(o) if o.status == "UNCHANGED" => {
                 unchanged += 1;
-                say(format!("= {name} [{brand}]: unchanged (identical bytes already ingested)"));
+                say(format!(
+                    "= {name} [{brand}]: unchanged (identical bytes already ingested)"
+                ));
             }
             Ok(o) => {
                 ok += 1;
@@ -210,7 +223,11 @@ async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
                     o.status.to_lowercase(),
                     o.document.pages,
                     o.document.chunks,
-                    if o.embedded { ", embedded" } else { ", lexical only" },
+                    if o.embedded {
+                        ", embedded"
+                    } else {
+                        ", lexical only"
+                    },
                     o.document.uri
                 ));
             }

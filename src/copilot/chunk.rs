@@ -20,9 +20,15 @@ fn is_heading(line: &str) -> bool {
     if words.len() > 9 {
         return false;
     }
-    let numbered = words[0].trim_end_matches('.').chars().all(|c| c.is_ascii_digit() || c == '.')
+    let numbered = words[0]
+        .trim_end_matches('.')
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
         && words[0].chars().next().is_some_and(|c| c.is_ascii_digit());
-    let upper = t.chars().filter(|c| c.is_alphabetic()).all(|c| c.is_uppercase());
+    let upper = t
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .all(|c| c.is_uppercase());
     let title = words
         .iter()
         .filter(|w| w.len() > 3)
@@ -145,12 +151,23 @@ mod tests {
         assert!(first.text.contains("Never use the word cheap."));
         let age: Vec<&Chunk> = chunks.iter().filter(|c| c.page == 2).collect();
         assert!(age.len() > 2);
-        assert!(age.iter().all(|c| c.heading.as_deref() == Some("Audience and Age Restrictions")));
-        assert!(age.last().unwrap().text.contains("Never target users under 13."));
+        assert!(
+            age.iter()
+                .all(|c| c.heading.as_deref() == Some("Audience and Age Restrictions"))
+        );
+        assert!(
+            age.last()
+                .unwrap()
+                .text
+                .contains("Never target users under 13.")
+        );
         // Overlap: each later chunk starts with words that ended the one before.
         let first_word = age[1].text.split_whitespace().next().unwrap();
         assert!(age[0].text.contains(first_word));
         // Footers ("Page 2") are not content.
-        assert!(!chunks.iter().any(|c| c.text.contains("Page 2")), "{chunks:#?}");
+        assert!(
+            !chunks.iter().any(|c| c.text.contains("Page 2")),
+            "{chunks:#?}"
+        );
     }
 }

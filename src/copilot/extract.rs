@@ -8,7 +8,9 @@ use std::time::Duration;
 pub enum ExtractError {
     #[error("the file is empty")]
     Empty,
-    #[error("the file is {size} bytes, over the {limit}-byte limit; split it or raise --max-pdf-bytes")]
+    #[error(
+        "the file is {size} bytes, over the {limit}-byte limit; split it or raise --max-pdf-bytes"
+    )]
     TooLarge { size: usize, limit: usize },
     #[error("not a PDF (it does not start with %PDF-)")]
     NotPdf,
@@ -72,7 +74,8 @@ fn extract_blocking(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
         Ok(Err(e)) => {
             let msg = e.to_string();
             let lower = msg.to_ascii_lowercase();
-            if lower.contains("encrypt") || lower.contains("decrypt") || lower.contains("password") {
+            if lower.contains("encrypt") || lower.contains("decrypt") || lower.contains("password")
+            {
                 return Err(ExtractError::Encrypted);
             }
             return Err(ExtractError::Malformed(msg.chars().take(200).collect()));

@@ -33,12 +33,75 @@ const B: f32 = 0.75;
 const RRF_K: f64 = 60.0;
 
 const STOPWORDS: &[&str] = &[
-    "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "by", "can", "do", "does",
-    "for", "from", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "may", "me",
-    "my", "no", "not", "of", "on", "or", "our", "should", "so", "that", "the", "their", "them",
-    "there", "these", "they", "this", "to", "us", "was", "we", "what", "when", "where", "which",
-    "who", "why", "will", "with", "you", "your", "would", "could", "allowed", "brand",
-    "guidelines", "guideline", "rule", "rules", "say", "says",
+    "a",
+    "about",
+    "all",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "by",
+    "can",
+    "do",
+    "does",
+    "for",
+    "from",
+    "has",
+    "have",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "may",
+    "me",
+    "my",
+    "no",
+    "not",
+    "of",
+    "on",
+    "or",
+    "our",
+    "should",
+    "so",
+    "that",
+    "the",
+    "their",
+    "them",
+    "there",
+    "these",
+    "they",
+    "this",
+    "to",
+    "us",
+    "was",
+    "we",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "you",
+    "your",
+    "would",
+    "could",
+    "allowed",
+    "brand",
+    "guidelines",
+    "guideline",
+    "rule",
+    "rules",
+    "say",
+    "says",
 ];
 
 /// Lower-case word tokens without stopwords, lightly stemmed.
@@ -118,9 +181,10 @@ impl Index {
 
     /// Whether any of the brand's chunks has a vector.
     pub fn has_vectors(&self, brand_id: i64) -> bool {
-        self.by_brand
-            .get(&brand_id)
-            .is_some_and(|ids| ids.iter().any(|&i| self.chunks[i as usize].vector.is_some()))
+        self.by_brand.get(&brand_id).is_some_and(|ids| {
+            ids.iter()
+                .any(|&i| self.chunks[i as usize].vector.is_some())
+        })
     }
 
     /// BM25 scores of the brand's chunks for the query terms, best first.
@@ -170,11 +234,19 @@ impl Index {
     }
 
     /// Hybrid search: lexical always, dense when a query vector is given; fused by RRF.
-    pub fn search(&self, brand_id: i64, query: &str, qvec: Option<&[f32]>, k: usize) -> Vec<Scored> {
+    pub fn search(
+        &self,
+        brand_id: i64,
+        query: &str,
+        qvec: Option<&[f32]>,
+        k: usize,
+    ) -> Vec<Scored> {
         let terms = tokens(query);
         let depth = (k * 5).max(50);
         let lex = self.lexical(brand_id, &terms, depth);
-        let den = qvec.map(|q| self.dense(brand_id, q, depth)).unwrap_or_default();
+        let den = qvec
+            .map(|q| self.dense(brand_id, q, depth))
+            .unwrap_or_default();
         let mut fused: HashMap<u32, Scored> = HashMap::new();
         for (rank, (i, s)) in lex.iter().enumerate() {
             let e = fused.entry(*i).or_insert_with(|| blank(*i));
@@ -262,8 +334,20 @@ mod tests {
     #[test]
     fn lexical_ranks_by_terms_and_filters_by_brand() {
         let idx = Index::build(vec![
-            chunk(1, 1, 1, "Our logo needs clear space of one logo height.", None),
-            chunk(2, 1, 2, "Never target users under 13. Audience must be parents.", None),
+            chunk(
+                1,
+                1,
+                1,
+                "Our logo needs clear space of one logo height.",
+                None,
+            ),
+            chunk(
+                2,
+                1,
+                2,
+                "Never target users under 13. Audience must be parents.",
+                None,
+            ),
             chunk(3, 2, 1, "Never target users under 21 for spirits.", None),
         ]);
         let r = idx.search(1, "what age can we target users", None, 5);

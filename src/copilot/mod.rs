@@ -240,7 +240,12 @@ impl CopilotService {
 
     /// Ingest one PDF for a brand. Identical bytes are a no-op; new bytes under an existing
     /// name replace its chunks in one transaction. On any error nothing is written.
-    pub async fn ingest(&self, brand_code: &str, file_name: &str, bytes: Vec<u8>) -> AppResult<IngestOutcome> {
+    pub async fn ingest(
+        &self,
+        brand_code: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> AppResult<IngestOutcome> {
         let brand = self.governance.get_brand(brand_code).await?;
         let name = file_name
             .rsplit(['/', '\\'])
@@ -265,10 +270,18 @@ impl CopilotService {
                 });
             }
         }
-        let pages = extract::pages(bytes, self.settings.max_pdf_bytes, self.settings.pdf_time_limit)
-            .await
-            .map_err(|e| AppError::validation("file", format!("{name}: {e}")))?;
-        let chunks = chunk::chunk_pages(&pages, self.settings.chunk_chars, self.settings.chunk_overlap);
+        let pages = extract::pages(
+            bytes,
+            self.settings.max_pdf_bytes,
+            self.settings.pdf_time_limit,
+        )
+        .await
+        .map_err(|e| AppError::validation("file", format!("{name}: {e}")))?;
+        let chunks = chunk::chunk_pages(
+            &pages,
+            self.settings.chunk_chars,
+            self.settings.chunk_overlap,
+        );
         let embeddings = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
             Some(llm) => {
                 let texts: Vec<String> = chunks
@@ -316,7 +329,12 @@ impl CopilotService {
         tx.commit().await?;
         self.rebuild_index().await?;
         Ok(IngestOutcome {
-            status: if existing.is_some() { "REPLACED" } else { "INGESTED" }.into(),
+            status: if existing.is_some() {
+                "REPLACED"
+            } else {
+                "INGESTED"
+            }
+            .into(),
             document: doc,
             embedded: embeddings.is_some(),
         })
@@ -347,10 +365,16 @@ impl CopilotService {
     pub async fn search(&self, input: SearchGuidelinesInput) -> AppResult<SearchOutput> {
         let query = input.query.trim();
         if query.is_empty() {
-            return Err(AppError::validation("query", "say what to look for, e.g. \"minimum age\""));
+            return Err(AppError::validation(
+                "query",
+                "say what to look for, e.g. \"minimum age\"",
+            ));
         }
         if query.len() > 2000 {
-            return Err(AppError::validation("query", "keep it under 2,000 characters"));
+            return Err(AppError::validation(
+                "query",
+                "keep it under 2,000 characters",
+            ));
         }
         let brand = self.governance.get_brand(&input.brand_code).await?;
         let limit = input.limit.unwrap_or(5).clamp(1, 20);
@@ -373,21 +397,26 @@ impl CopilotService {
         let mut note = None;
         let qvec = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
             None => {
-                note = Some("no embedding endpoint is configured, so retrieval is lexical only (BM25)".to_owned());
+                note = Some(
+                    "no embedding endpoint is configured, so retrieval is lexical only (BM25)"
+                        .to_owned(),
+                );
                 None
             }
             Some(_) if !idx.has_vectors(brand_id) => {
                 note = Some("this brand's documents were ingested without embeddings, so retrieval is lexical only; re-ingest them to add dense retrieval".to_owned());
                 None
             }
-            Some(llm) => match llm.embed(&[query.to_owned()]).await {
-                Ok(mut v) => v.pop(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "query embedding failed; lexical retrieval only");
-                    note = Some("the embedding endpoint failed, so this answer used lexical retrieval only".to_owned());
-                    None
+            Some(llm) => {
+                match llm.embed(&[query.to_owned()]).await {
+                    Ok(mut v) => v.pop(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "query embedding failed; lexical retrieval only");
+                        note = Some("the embedding endpoint failed, so this answer used lexical retrieval only".to_owned());
+                        None
+                    }
                 }
-            },
+            }
         };
         let retrieval = if qvec.is_some() { "hybrid" } else { "lexical" }.to_owned();
         let hits = idx
@@ -413,14 +442,18 @@ impl CopilotService {
     }
 
     pub async fn ask(&self, input: AskCopilotInput) -> AppResult<Answer> {
-        self.answer(&input.brand_code, &input.question, &input.question).await
+        self.answer(&input.brand_code, &input.question, &input.question)
+            .await
     }
 
     /// A conversation: retrieval uses the last user message (with the previous one for
     /// context); the answer is grounded the same way as `ask`.
     pub async fn chat(&self, input: ChatInput) -> AppResult<Answer> {
         let Some(last) = input.messages.last() else {
-            return Err(AppError::validation("messages", "send at least one message"));
+            return Err(AppError::validation(
+                "messages",
+                "send at least one message",
+            ));
         };
         if last.role != "user" {
             return Err(AppError::validation(
@@ -440,25 +473,45 @@ impl CopilotService {
             .map(|m| m.content.as_str())
             .unwrap_or("");
         let retrieval_query = format!("{previous} {}", last.content);
-        self.answer(&input.brand_code, &last.content, &retrieval_query).await
+        self.answer(&input.brand_code, &last.content, &retrieval_query)
+            .await
     }
 
-    async fn answer(&self, brand_code: &str, question: &str, retrieval_query: &str) -> AppResult<Answer> {
+    async fn answer(
+        &self,
+        brand_code: &str,
+        question: &str,
+        retrieval_query: &str,
+    ) -> AppResult<Answer> {
         let question = question.trim();
         if question.is_empty() {
-            return Err(AppError::validation("question", "ask something, e.g. \"What is the minimum age?\""));
+            return Err(AppError::validation(
+                "question",
+                "ask something, e.g. \"What is the minimum age?\"",
+            ));
         }
         if question.len() > 4000 {
-            return Err(AppError::validation("question", "keep it under 4,000 characters"));
+            return Err(AppError::validation(
+                "question",
+                "keep it under 4,000 characters",
+            ));
         }
         let brand = self.governance.get_brand(brand_code).await?;
         let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
         let relevant: Vec<(Passage, f32)> = hits.into_iter().filter(|(_, r)| *r >= 0.34).collect();
         if relevant.is_empty() {
             return Ok(Answer {
-                answer: format!("{NOT_COVERED} Nothing in {}'s guidelines matches the question.", brand.code),
+                answer: format!(
+                    "{NOT_COVERED} Nothing in {}'s guidelines matches the question.",
+                    brand.code
+                ),
                 found: false,
-                mode: if self.chat_enabled() { "llm" } else { "extractive" }.into(),
+                mode: if self.chat_enabled() {
+                    "llm"
+                } else {
+                    "extractive"
+                }
+                .into(),
                 retrieval,
                 note,
                 citations: Vec::new(),
@@ -468,7 +521,10 @@ impl CopilotService {
         if let Some(llm) = self.llm.as_ref().filter(|l| l.chat_model().is_some()) {
             let system = prompts::render(
                 prompts::COPILOT_ANSWER,
-                &[("brand", &format!("{} ({})", brand.name, brand.code)), ("passages", &render_passages(&passages))],
+                &[
+                    ("brand", &format!("{} ({})", brand.name, brand.code)),
+                    ("passages", &render_passages(&passages)),
+                ],
             );
             match llm.chat(&system, question).await {
                 Ok(text) => {
@@ -484,7 +540,14 @@ impl CopilotService {
                     let (answer, citations) = if found && cited.is_empty() {
                         // The model forgot to cite: show the sources it was given.
                         (
-                            format!("{text}\n\nSources: {}", passages.iter().map(|p| format!("[{}]", p.citation)).collect::<Vec<_>>().join(" ")),
+                            format!(
+                                "{text}\n\nSources: {}",
+                                passages
+                                    .iter()
+                                    .map(|p| format!("[{}]", p.citation))
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            ),
                             passages,
                         )
                     } else {
@@ -524,7 +587,10 @@ fn render_passages(passages: &[Passage]) -> String {
             format!(
                 "[{}]{}\n{}",
                 p.citation,
-                p.heading.as_ref().map(|h| format!(" ({h})")).unwrap_or_default(),
+                p.heading
+                    .as_ref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default(),
                 p.text.replace("PASSAGES>>>", "PASSAGES>>")
             )
         })
@@ -540,7 +606,10 @@ fn extractive(passages: Vec<Passage>, retrieval: String, note: Option<String>) -
         .map(|p| {
             format!(
                 "- {}\"{}\" [{}]",
-                p.heading.as_ref().map(|h| format!("{h}: ")).unwrap_or_default(),
+                p.heading
+                    .as_ref()
+                    .map(|h| format!("{h}: "))
+                    .unwrap_or_default(),
                 p.text,
                 p.citation
             )

@@ -70,7 +70,9 @@ fn stated_min_age(text: &str) -> Option<i64> {
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
 }
 
 fn first_sentences(text: &str, max: usize) -> String {
@@ -102,7 +104,11 @@ impl CopilotService {
             .flatten()
             .map(|i| {
                 (
-                    i["id"].as_str().map(str::to_owned).or_else(|| i["id"].as_i64().map(|n| n.to_string())).unwrap_or_default(),
+                    i["id"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| i["id"].as_i64().map(|n| n.to_string()))
+                        .unwrap_or_default(),
                     i["name"].as_str().unwrap_or_default().to_owned(),
                 )
             })
@@ -111,10 +117,32 @@ impl CopilotService {
         let body = str_at(spec, &["creative", "body"]).unwrap_or_default();
         let objective = spec["objective"].as_str().unwrap_or_default();
         let mut queries: Vec<(&str, String)> = vec![
-            ("age", format!("audience age restrictions minimum age target users under {}", age_min.map(|a| a.to_string()).unwrap_or_default())),
-            ("interests", format!("prohibited interests adjacencies must not target {}", interests.iter().map(|i| i.1.as_str()).collect::<Vec<_>>().join(" "))),
-            ("platform", format!("{platform} rules placements {}", market.country)),
-            ("tone", format!("tone of voice words to avoid {headline} {body}")),
+            (
+                "age",
+                format!(
+                    "audience age restrictions minimum age target users under {}",
+                    age_min.map(|a| a.to_string()).unwrap_or_default()
+                ),
+            ),
+            (
+                "interests",
+                format!(
+                    "prohibited interests adjacencies must not target {}",
+                    interests
+                        .iter()
+                        .map(|i| i.1.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ),
+            (
+                "platform",
+                format!("{platform} rules placements {}", market.country),
+            ),
+            (
+                "tone",
+                format!("tone of voice words to avoid {headline} {body}"),
+            ),
         ];
         if !objective.is_empty() {
             queries.push(("objective", format!("{objective} budget pacing campaign")));
@@ -157,7 +185,10 @@ impl CopilotService {
                     ("passages", &super::render_passages(&only)),
                 ],
             );
-            match llm.chat(&system, "Review the ticket. Answer with the JSON only.").await {
+            match llm
+                .chat(&system, "Review the ticket. Answer with the JSON only.")
+                .await
+            {
                 Ok(text) => {
                     if let Some(findings) = parse_findings(&text, &only) {
                         return Ok(ReviewOutput {
@@ -173,7 +204,8 @@ impl CopilotService {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "ticket review by the model failed");
-                    note = Some("the language model failed, so the rules are listed instead".into());
+                    note =
+                        Some("the language model failed, so the rules are listed instead".into());
                 }
             }
         }
@@ -186,25 +218,46 @@ impl CopilotService {
                 "age" => match (stated_min_age(&p.text), age_min) {
                     (Some(min), Some(a)) if a < min => (
                         "VIOLATION",
-                        format!("the ticket targets from age {a}; the guidelines require at least {min}: set targeting.age_min to {min} or more"),
+                        format!(
+                            "the ticket targets from age {a}; the guidelines require at least {min}: set targeting.age_min to {min} or more"
+                        ),
                     ),
                     (Some(min), None) => (
                         "CHECK",
-                        format!("the ticket sets no minimum age; the guidelines require at least {min}: set targeting.age_min"),
+                        format!(
+                            "the ticket sets no minimum age; the guidelines require at least {min}: set targeting.age_min"
+                        ),
                     ),
-                    _ => ("CHECK", "check the ticket's audience against this rule".to_owned()),
+                    _ => (
+                        "CHECK",
+                        "check the ticket's audience against this rule".to_owned(),
+                    ),
                 },
                 "interests" => match interests.iter().find(|(id, name)| {
-                    (!id.is_empty() && p.text.contains(id.as_str())) || (name.len() > 3 && lower.contains(&name.to_lowercase()))
+                    (!id.is_empty() && p.text.contains(id.as_str()))
+                        || (name.len() > 3 && lower.contains(&name.to_lowercase()))
                 }) {
                     Some((id, name)) => (
                         "VIOLATION",
-                        format!("the ticket targets the interest \"{name}\" ({id}), which this rule names: remove it from targeting.interests"),
+                        format!(
+                            "the ticket targets the interest \"{name}\" ({id}), which this rule names: remove it from targeting.interests"
+                        ),
                     ),
-                    None => ("CHECK", "check the ticket's interests and placements against this rule".to_owned()),
+                    None => (
+                        "CHECK",
+                        "check the ticket's interests and placements against this rule".to_owned(),
+                    ),
                 },
-                "tone" => ("CHECK", "check the headline and body copy against this rule".to_owned()),
-                "platform" => ("CHECK", format!("check the {platform} settings (placements, formats) against this rule")),
+                "tone" => (
+                    "CHECK",
+                    "check the headline and body copy against this rule".to_owned(),
+                ),
+                "platform" => (
+                    "CHECK",
+                    format!(
+                        "check the {platform} settings (placements, formats) against this rule"
+                    ),
+                ),
                 _ => ("INFO", "relevant context for this ticket".to_owned()),
             };
             findings.push(Finding {
@@ -262,8 +315,14 @@ mod tests {
     #[test]
     fn minimum_ages_are_read_from_rule_text() {
         assert_eq!(stated_min_age("Never target users under 13."), Some(13));
-        assert_eq!(stated_min_age("Audiences must be 18+ on every platform."), Some(18));
-        assert_eq!(stated_min_age("The minimum age is 25 in the UK; 21 elsewhere."), Some(25));
+        assert_eq!(
+            stated_min_age("Audiences must be 18+ on every platform."),
+            Some(18)
+        );
+        assert_eq!(
+            stated_min_age("The minimum age is 25 in the UK; 21 elsewhere."),
+            Some(25)
+        );
         assert_eq!(stated_min_age("Budgets over 5000 USD need approval."), None);
     }
 }

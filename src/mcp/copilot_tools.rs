@@ -34,7 +34,9 @@ impl OmniMcp {
                     .map_err(|e| {
                         AppError::validation(
                             "content_base64",
-                            format!("is not valid base64 ({e}); send the PDF's bytes base64-encoded"),
+                            format!(
+                                "is not valid base64 ({e}); send the PDF's bytes base64-encoded"
+                            ),
                         )
                     })?;
                 (bytes, None)
@@ -59,11 +61,12 @@ impl OmniMcp {
                 .into());
             }
         };
-        let name = input
-            .file_name
-            .clone()
-            .or(default_name)
-            .ok_or_else(|| AppError::validation("file_name", "give the file's name, e.g. \"aurora-toys.pdf\""))?;
+        let name = input.file_name.clone().or(default_name).ok_or_else(|| {
+            AppError::validation(
+                "file_name",
+                "give the file's name, e.g. \"aurora-toys.pdf\"",
+            )
+        })?;
         Ok(Json(
             self.services
                 .copilot

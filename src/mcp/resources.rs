@@ -100,7 +100,10 @@ impl OmniMcp {
         for d in docs.documents {
             resources.push(
                 Resource::new(d.uri.clone(), format!("guideline-{}", d.id))
-                    .with_title(format!("{} guideline {} (v{})", d.brand_code, d.name, d.version))
+                    .with_title(format!(
+                        "{} guideline {} (v{})",
+                        d.brand_code, d.name, d.version
+                    ))
                     .with_mime_type("application/json"),
             );
         }
@@ -154,7 +157,9 @@ impl OmniMcp {
             return json_contents(uri, &serde_json::json!({"document": doc, "pages": pages}));
         }
         Err(McpError::resource_not_found(
-            format!("no resource {uri}; resources are {CONVENTION_URI}, {TICKET_PREFIX}{{id}} and {GUIDELINE_PREFIX}{{id}}"),
+            format!(
+                "no resource {uri}; resources are {CONVENTION_URI}, {TICKET_PREFIX}{{id}} and {GUIDELINE_PREFIX}{{id}}"
+            ),
             None,
         ))
     }

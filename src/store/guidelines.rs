@@ -192,7 +192,9 @@ pub async fn guideline_pages(c: &mut AnyConnection, id: i64) -> AppResult<Vec<St
 }
 
 /// Every chunk with its brand and document name, for building the index.
-pub async fn all_guideline_chunks(c: &mut AnyConnection) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+pub async fn all_guideline_chunks(
+    c: &mut AnyConnection,
+) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
     let rows = sqlx::query(
         "SELECT c.id, d.brand_id, d.name, c.page, c.heading, c.text, c.embedding \
          FROM guideline_chunks c JOIN guideline_documents d ON d.id = c.document_id ORDER BY c.id",

@@ -3,14 +3,14 @@
 //! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
 
 mod deploy;
-mod guidelines;
 mod governance;
+mod guidelines;
 mod keys;
 mod qa;
 
 pub use deploy::*;
-pub use guidelines::*;
 pub use governance::*;
+pub use guidelines::*;
 pub use keys::*;
 pub use qa::*;
 

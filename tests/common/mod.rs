@@ -17,6 +17,7 @@ use omnitraffick::mcp::AppServices;
 use omnitraffick::startup;
 use omnitraffick::store::Db;
 
+pub mod fake_openai;
 pub mod fake_platforms;
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
