@@ -145,6 +145,20 @@ pub struct LlmArgs {
     )]
     pub llm_timeout_ms: u64,
 
+    /// Qdrant REST URL (e.g. http://localhost:6333) to keep guideline vectors in; without it
+    /// the embedded index is used. The key, if any, comes from QDRANT_API_KEY.
+    #[arg(long, env = "QDRANT_URL", global = true)]
+    pub qdrant_url: Option<String>,
+
+    /// Qdrant collection for guideline chunks.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_QDRANT_COLLECTION",
+        default_value = "omnitraffick_guidelines",
+        global = true
+    )]
+    pub qdrant_collection: String,
+
     /// Largest PDF accepted for ingestion, in bytes.
     #[arg(long, env = "OMNITRAFFICK_MAX_PDF_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
     pub max_pdf_bytes: usize,
@@ -280,6 +294,18 @@ impl Cli {
                 pdf_time_limit: std::time::Duration::from_secs(self.llm.pdf_time_limit_secs.max(1)),
                 ..Default::default()
             },
+            qdrant: self
+                .llm
+                .qdrant_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| {
+                    let key = std::env::var("QDRANT_API_KEY")
+                        .ok()
+                        .filter(|k| !k.trim().is_empty())
+                        .map(crate::platforms::client::Secret::new);
+                    (u, key, self.llm.qdrant_collection.clone())
+                }),
         }
     }
 

@@ -21,6 +21,8 @@ pub struct AppOptions {
     pub llm: Option<crate::llm::LlmConfig>,
     pub llm_timeout: Duration,
     pub copilot: crate::copilot::CopilotSettings,
+    /// Qdrant (URL, API key, collection) for retrieval; `None` for the embedded index.
+    pub qdrant: Option<(String, Option<crate::platforms::client::Secret>, String)>,
 }
 
 impl Default for AppOptions {
@@ -40,6 +42,7 @@ impl Default for AppOptions {
             llm: None,
             llm_timeout: Duration::from_secs(60),
             copilot: crate::copilot::CopilotSettings::default(),
+            qdrant: None,
         }
     }
 }
@@ -68,8 +71,13 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         .llm
         .map(|cfg| crate::llm::Llm::new(cfg, options.llm_timeout))
         .transpose()?;
-    let copilot =
-        crate::copilot::CopilotService::new(governance.clone(), llm, options.copilot).await?;
+    let copilot = crate::copilot::CopilotService::new(
+        governance.clone(),
+        llm,
+        options.copilot,
+        options.qdrant,
+    )
+    .await?;
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,

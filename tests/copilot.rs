@@ -632,3 +632,91 @@ async fn rest_chat_for_planners() {
     assert_eq!(r.status(), 404);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn copilot_tools_and_guideline_resource_over_mcp() {
+    use base64::Engine;
+    use rmcp::model::ReadResourceRequestParams;
+    let db = fresh_db().await;
+    {
+        let (_d, s) = open_with_llm(&db, None, false).await;
+        drop(s);
+    }
+    let client = connect_stdio(&db).await;
+    let pdf = base64::engine::general_purpose::STANDARD.encode(sample("aurora-toys.pdf"));
+    let out = call(
+        &client,
+        "ingest_guideline",
+        json!({"brand_code": "AUR", "file_name": "aurora-toys.pdf", "content_base64": pdf}),
+    )
+    .await
+    .ok();
+    assert_eq!(out["status"], "INGESTED");
+    assert_eq!(out["document"]["pages"], 6);
+    let uri = out["document"]["uri"].as_str().unwrap().to_owned();
+    let e = call(
+        &client,
+        "ingest_guideline",
+        json!({"brand_code": "AUR", "file_name": "x.pdf", "content_base64": "%%% not base64"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "content_base64");
+    let e = call(
+        &client,
+        "ingest_guideline",
+        json!({"brand_code": "AUR", "file_name": "x.pdf"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["code"], "VALIDATION");
+    let bad = base64::engine::general_purpose::STANDARD.encode(fixture("encrypted.pdf"));
+    let e = call(
+        &client,
+        "ingest_guideline",
+        json!({"brand_code": "AUR", "file_name": "locked.pdf", "content_base64": bad}),
+    )
+    .await
+    .err();
+    assert!(e["message"].as_str().unwrap().contains("encrypted"), "{e}");
+
+    let list = call(&client, "list_guidelines", json!({"brand_code": "AUR"}))
+        .await
+        .ok();
+    assert_eq!(list["documents"].as_array().unwrap().len(), 1);
+    let found = call(
+        &client,
+        "search_guidelines",
+        json!({"brand_code": "AUR", "query": "logo clear space", "limit": 3}),
+    )
+    .await
+    .ok();
+    assert_eq!(found["passages"].as_array().unwrap().len(), 3);
+    let a = call(
+        &client,
+        "ask_copilot",
+        json!({"brand_code": "AUR", "question": "Can we target kids under 13?"}),
+    )
+    .await
+    .ok();
+    assert!(
+        a["answer"]
+            .as_str()
+            .unwrap()
+            .contains("[aurora-toys.pdf p.4]"),
+        "{a}"
+    );
+
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .expect("read guideline");
+    let text = match &read.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("unexpected {other:?}"),
+    };
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["pages"].as_array().unwrap().len(), 6);
+    assert_eq!(v["pages"][3]["page"], 4);
+    client.cancel().await.ok();
+}

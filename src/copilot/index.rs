@@ -9,6 +9,7 @@ use std::collections::HashMap;
 pub struct IndexedChunk {
     pub chunk_id: i64,
     pub brand_id: i64,
+    pub document_id: i64,
     pub document: String,
     pub page: usize,
     pub heading: Option<String>,
@@ -132,10 +133,32 @@ pub struct Index {
     lens: Vec<u32>,
     avg_len: f32,
     by_brand: HashMap<i64, Vec<u32>>,
+    /// Unit vectors, one row of `dim` floats per chunk that has one (contiguous for speed).
+    vectors: Vec<f32>,
+    dim: usize,
+    /// Row of each chunk in `vectors`.
+    rows: Vec<Option<u32>>,
 }
 
 impl Index {
-    pub fn build(chunks: Vec<IndexedChunk>) -> Self {
+    pub fn build(mut chunks: Vec<IndexedChunk>) -> Self {
+        // Vectors move into one contiguous matrix; a vector of another size than the first
+        // (a model change half-way) is left out of dense search.
+        let dim = chunks
+            .iter()
+            .find_map(|c| c.vector.as_ref().map(Vec::len))
+            .unwrap_or(0);
+        let mut vectors = Vec::new();
+        let mut rows = Vec::with_capacity(chunks.len());
+        for c in &mut chunks {
+            match c.vector.take() {
+                Some(v) if v.len() == dim && dim > 0 => {
+                    rows.push(Some((vectors.len() / dim) as u32));
+                    vectors.extend_from_slice(&v);
+                }
+                _ => rows.push(None),
+            }
+        }
         let mut postings: HashMap<String, Vec<(u32, u16)>> = HashMap::new();
         let mut lens = Vec::with_capacity(chunks.len());
         let mut by_brand: HashMap<i64, Vec<u32>> = HashMap::new();
@@ -168,6 +191,9 @@ impl Index {
             lens,
             avg_len: avg_len.max(1.0),
             by_brand,
+            vectors,
+            dim,
+            rows,
         }
     }
 
@@ -181,10 +207,9 @@ impl Index {
 
     /// Whether any of the brand's chunks has a vector.
     pub fn has_vectors(&self, brand_id: i64) -> bool {
-        self.by_brand.get(&brand_id).is_some_and(|ids| {
-            ids.iter()
-                .any(|&i| self.chunks[i as usize].vector.is_some())
-        })
+        self.by_brand
+            .get(&brand_id)
+            .is_some_and(|ids| ids.iter().any(|&i| self.rows[i as usize].is_some()))
     }
 
     /// BM25 scores of the brand's chunks for the query terms, best first.
@@ -222,11 +247,15 @@ impl Index {
         let Some(ids) = self.by_brand.get(&brand_id) else {
             return Vec::new();
         };
+        if q.len() != self.dim || self.dim == 0 {
+            return Vec::new();
+        }
         let mut v: Vec<(u32, f32)> = ids
             .iter()
             .filter_map(|&i| {
-                let vec = self.chunks[i as usize].vector.as_ref()?;
-                (vec.len() == q.len()).then(|| (i, dot(vec, q)))
+                let row = self.rows[i as usize]? as usize;
+                let vec = &self.vectors[row * self.dim..(row + 1) * self.dim];
+                Some((i, dot(vec, q)))
             })
             .collect();
         top(&mut v, limit);
@@ -323,6 +352,7 @@ mod tests {
         IndexedChunk {
             chunk_id: id,
             brand_id: brand,
+            document_id: 1,
             document: "doc.pdf".into(),
             page,
             heading: None,

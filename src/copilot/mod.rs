@@ -9,10 +9,11 @@
 pub mod chunk;
 pub mod extract;
 pub mod index;
+pub mod qdrant;
 mod review;
 mod samples;
+pub mod vector;
 
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -23,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::llm::{Llm, prompts};
 use crate::store::{self, GuidelineDoc, NewChunk};
-use index::Index;
+use vector::{Store, VectorStore};
 
 pub use review::{Finding, ReviewOutput, ReviewTicketInput};
 pub use samples::SAMPLES;
@@ -163,7 +164,7 @@ pub struct CopilotService {
     governance: Governance,
     llm: Option<Llm>,
     settings: CopilotSettings,
-    index: Arc<RwLock<Arc<Index>>>,
+    store: Store,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -175,40 +176,43 @@ fn citation(doc: &str, page: usize) -> String {
 }
 
 impl CopilotService {
+    /// With `qdrant` (URL, key, collection) retrieval runs in Qdrant; otherwise in the
+    /// embedded index, rebuilt from the SQL store now.
     pub async fn new(
         governance: Governance,
         llm: Option<Llm>,
         settings: CopilotSettings,
+        qdrant: Option<(String, Option<crate::platforms::client::Secret>, String)>,
     ) -> AppResult<Self> {
-        let s = Self {
+        let store = match qdrant {
+            Some((url, key, collection)) => {
+                Store::Qdrant(qdrant::QdrantStore::new(&url, key, &collection)?)
+            }
+            None => Store::Embedded(vector::EmbeddedStore::open(governance.db().clone()).await?),
+        };
+        Ok(Self {
             governance,
             llm,
             settings,
-            index: Arc::new(RwLock::new(Arc::new(Index::default()))),
-        };
-        s.rebuild_index().await?;
-        Ok(s)
+            store,
+        })
     }
 
-    /// Reload the in-process index from the store.
-    pub async fn rebuild_index(&self) -> AppResult<usize> {
-        let mut c = self.governance.db().pool().acquire().await?;
-        let chunks = store::all_guideline_chunks(&mut c).await?;
-        let idx = tokio::task::spawn_blocking(move || Index::build(chunks))
-            .await
-            .map_err(|e| AppError::Internal(format!("index build: {e}")))?;
-        let n = idx.len();
-        if let Ok(mut w) = self.index.write() {
-            *w = Arc::new(idx);
+    /// "embedded" or "qdrant".
+    pub fn store_name(&self) -> &'static str {
+        self.store.name()
+    }
+
+    /// Whether dense retrieval is possible for the brand.
+    fn has_vectors(&self, brand_id: i64) -> bool {
+        match &self.store {
+            Store::Embedded(e) => e.snapshot().has_vectors(brand_id),
+            // Qdrant holds a dense vector whenever chunks were embedded at ingestion.
+            Store::Qdrant(_) => self
+                .llm
+                .as_ref()
+                .is_some_and(|l| l.embedding_model().is_some()),
         }
-        Ok(n)
-    }
-
-    fn snapshot(&self) -> Arc<Index> {
-        self.index
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Create the bundled sample brands that do not exist yet; returns the codes created.
@@ -265,7 +269,7 @@ impl CopilotService {
             if let Some(doc) = store::find_guideline_by_sha(&mut c, brand.id, &sha).await? {
                 return Ok(IngestOutcome {
                     status: "UNCHANGED".into(),
-                    embedded: self.snapshot().has_vectors(brand.id),
+                    embedded: self.has_vectors(brand.id),
                     document: doc,
                 });
             }
@@ -326,8 +330,23 @@ impl CopilotService {
         let doc = store::get_guideline_doc(&mut tx, id)
             .await?
             .ok_or_else(|| AppError::Internal("document vanished after saving".into()))?;
-        tx.commit().await?;
-        self.rebuild_index().await?;
+        match &self.store {
+            // An external store is written before the commit: if it fails, nothing is kept.
+            Store::Qdrant(q) => {
+                let chunks = store::guideline_chunks_of(&mut tx, id).await?;
+                q.index_document(id, &chunks).await.map_err(|e| {
+                    AppError::conflict(
+                        Some("file"),
+                        format!("{name}: nothing was stored because the vector store failed ({e}); retry when Qdrant is reachable"),
+                    )
+                })?;
+                tx.commit().await?;
+            }
+            Store::Embedded(e) => {
+                tx.commit().await?;
+                e.rebuild().await?;
+            }
+        }
         Ok(IngestOutcome {
             status: if existing.is_some() {
                 "REPLACED"
@@ -393,7 +412,6 @@ impl CopilotService {
         query: &str,
         k: usize,
     ) -> (Vec<(Passage, f32)>, String, Option<String>) {
-        let idx = self.snapshot();
         let mut note = None;
         let qvec = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
             None => {
@@ -403,38 +421,48 @@ impl CopilotService {
                 );
                 None
             }
-            Some(_) if !idx.has_vectors(brand_id) => {
+            Some(_) if !self.has_vectors(brand_id) => {
                 note = Some("this brand's documents were ingested without embeddings, so retrieval is lexical only; re-ingest them to add dense retrieval".to_owned());
                 None
             }
-            Some(llm) => {
-                match llm.embed(&[query.to_owned()]).await {
-                    Ok(mut v) => v.pop(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "query embedding failed; lexical retrieval only");
-                        note = Some("the embedding endpoint failed, so this answer used lexical retrieval only".to_owned());
-                        None
-                    }
+            Some(llm) => match llm.embed(&[query.to_owned()]).await {
+                Ok(mut v) => v.pop(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "query embedding failed; lexical retrieval only");
+                    note = Some(
+                        "the embedding endpoint failed, so this answer used lexical retrieval only"
+                            .to_owned(),
+                    );
+                    None
                 }
-            }
+            },
         };
         let retrieval = if qvec.is_some() { "hybrid" } else { "lexical" }.to_owned();
-        let hits = idx
-            .search(brand_id, query, qvec.as_deref(), k)
+        let hits = match self.store.search(brand_id, query, qvec.as_deref(), k).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, store = self.store.name(), "guideline search failed");
+                note = Some(format!(
+                    "the {} vector store failed, so no passages could be retrieved",
+                    self.store.name()
+                ));
+                Vec::new()
+            }
+        };
+        let hits = hits
             .into_iter()
-            .map(|s| {
-                let c = &idx.chunks[s.idx];
-                let relevance = s.coverage.max(s.dense.unwrap_or(0.0));
+            .map(|h| {
+                let c = h.chunk;
                 (
                     Passage {
-                        document: c.document.clone(),
-                        page: c.page,
-                        heading: c.heading.clone(),
-                        text: c.text.clone(),
-                        score: s.score,
                         citation: citation(&c.document, c.page),
+                        document: c.document,
+                        page: c.page,
+                        heading: c.heading,
+                        text: c.text,
+                        score: h.score,
                     },
-                    relevance,
+                    h.relevance,
                 )
             })
             .collect();

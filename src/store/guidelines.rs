@@ -195,10 +195,27 @@ pub async fn guideline_pages(c: &mut AnyConnection, id: i64) -> AppResult<Vec<St
 pub async fn all_guideline_chunks(
     c: &mut AnyConnection,
 ) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+    guideline_chunks_where(c, None).await
+}
+
+/// One document's chunks.
+pub async fn guideline_chunks_of(
+    c: &mut AnyConnection,
+    document_id: i64,
+) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+    guideline_chunks_where(c, Some(document_id)).await
+}
+
+async fn guideline_chunks_where(
+    c: &mut AnyConnection,
+    document_id: Option<i64>,
+) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
     let rows = sqlx::query(
-        "SELECT c.id, d.brand_id, d.name, c.page, c.heading, c.text, c.embedding \
-         FROM guideline_chunks c JOIN guideline_documents d ON d.id = c.document_id ORDER BY c.id",
+        "SELECT c.id, c.document_id, d.brand_id, d.name, c.page, c.heading, c.text, c.embedding \
+         FROM guideline_chunks c JOIN guideline_documents d ON d.id = c.document_id \
+         WHERE ($1 IS NULL OR c.document_id = $1) ORDER BY c.id",
     )
+    .bind(document_id)
     .fetch_all(c)
     .await?;
     rows.iter()
@@ -208,6 +225,7 @@ pub async fn all_guideline_chunks(
             Ok(crate::copilot::index::IndexedChunk {
                 chunk_id: r.try_get("id")?,
                 brand_id: r.try_get("brand_id")?,
+                document_id: r.try_get("document_id")?,
                 document: r.try_get("name")?,
                 page: page.max(1) as usize,
                 heading: r.try_get("heading")?,

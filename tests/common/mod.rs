@@ -19,6 +19,7 @@ use omnitraffick::store::Db;
 
 pub mod fake_openai;
 pub mod fake_platforms;
+pub mod fake_qdrant;
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
 

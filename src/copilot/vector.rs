@@ -1,0 +1,164 @@
+//! Where retrieval happens, behind one trait: the embedded store (an in-process BM25 +
+//! exact dense index rebuilt from the SQL store) or Qdrant (a collection with a dense and a
+//! sparse vector per chunk, fused by Qdrant with reciprocal rank). The SQL store stays the
+//! source of truth either way.
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use super::index::{Index, IndexedChunk, tokens};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, Db};
+
+/// One retrieved chunk.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub chunk: IndexedChunk,
+    /// The fused score (higher is better).
+    pub score: f64,
+    /// How well it matches: the share of query terms it contains, or its cosine similarity,
+    /// whichever is higher (0..1). Used to tell "not covered" from a weak match.
+    pub relevance: f32,
+}
+
+pub trait VectorStore: Send + Sync {
+    /// "embedded" or "qdrant".
+    fn name(&self) -> &'static str;
+
+    /// Make a document's chunks searchable, replacing its earlier version.
+    fn index_document(
+        &self,
+        document_id: i64,
+        chunks: &[IndexedChunk],
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
+    /// Lexical always; dense too when `qvec` is given; filtered by brand.
+    fn search(
+        &self,
+        brand_id: i64,
+        query: &str,
+        qvec: Option<&[f32]>,
+        k: usize,
+    ) -> impl Future<Output = AppResult<Vec<Hit>>> + Send;
+}
+
+/// Share of the query's distinct terms found in the chunk.
+pub fn coverage(query: &str, chunk: &IndexedChunk) -> f32 {
+    let mut q = tokens(query);
+    q.sort();
+    q.dedup();
+    if q.is_empty() {
+        return 0.0;
+    }
+    let text = match &chunk.heading {
+        Some(h) => format!("{h} {}", chunk.text),
+        None => chunk.text.clone(),
+    };
+    let have = tokens(&text);
+    q.iter().filter(|t| have.contains(t)).count() as f32 / q.len() as f32
+}
+
+/// The embedded default: an immutable index snapshot, rebuilt from the SQL store.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Db,
+    index: Arc<RwLock<Arc<Index>>>,
+}
+
+impl EmbeddedStore {
+    pub async fn open(db: Db) -> AppResult<Self> {
+        let s = Self {
+            db,
+            index: Arc::new(RwLock::new(Arc::new(Index::default()))),
+        };
+        s.rebuild().await?;
+        Ok(s)
+    }
+
+    /// Reload everything from the store (at start, and after each ingestion).
+    pub async fn rebuild(&self) -> AppResult<usize> {
+        let mut c = self.db.pool().acquire().await?;
+        let chunks = store::all_guideline_chunks(&mut c).await?;
+        drop(c);
+        let idx = tokio::task::spawn_blocking(move || Index::build(chunks))
+            .await
+            .map_err(|e| AppError::Internal(format!("index build: {e}")))?;
+        let n = idx.len();
+        if let Ok(mut w) = self.index.write() {
+            *w = Arc::new(idx);
+        }
+        Ok(n)
+    }
+
+    pub fn snapshot(&self) -> Arc<Index> {
+        self.index
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}
+
+impl VectorStore for EmbeddedStore {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn index_document(&self, _document_id: i64, _chunks: &[IndexedChunk]) -> AppResult<()> {
+        self.rebuild().await.map(|_| ())
+    }
+
+    async fn search(
+        &self,
+        brand_id: i64,
+        query: &str,
+        qvec: Option<&[f32]>,
+        k: usize,
+    ) -> AppResult<Vec<Hit>> {
+        let idx = self.snapshot();
+        Ok(idx
+            .search(brand_id, query, qvec, k)
+            .into_iter()
+            .map(|s| Hit {
+                chunk: idx.chunks[s.idx].clone(),
+                score: s.score,
+                relevance: s.coverage.max(s.dense.unwrap_or(0.0)),
+            })
+            .collect())
+    }
+}
+
+/// The store in use.
+#[derive(Clone)]
+pub enum Store {
+    Embedded(EmbeddedStore),
+    Qdrant(super::qdrant::QdrantStore),
+}
+
+impl VectorStore for Store {
+    fn name(&self) -> &'static str {
+        match self {
+            Store::Embedded(s) => s.name(),
+            Store::Qdrant(s) => s.name(),
+        }
+    }
+
+    async fn index_document(&self, document_id: i64, chunks: &[IndexedChunk]) -> AppResult<()> {
+        match self {
+            Store::Embedded(s) => s.index_document(document_id, chunks).await,
+            Store::Qdrant(s) => s.index_document(document_id, chunks).await,
+        }
+    }
+
+    async fn search(
+        &self,
+        brand_id: i64,
+        query: &str,
+        qvec: Option<&[f32]>,
+        k: usize,
+    ) -> AppResult<Vec<Hit>> {
+        match self {
+            Store::Embedded(s) => s.search(brand_id, query, qvec, k).await,
+            Store::Qdrant(s) => s.search(brand_id, query, qvec, k).await,
+        }
+    }
+}
