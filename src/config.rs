@@ -221,6 +221,11 @@ pub struct DeployArgs {
     )]
     pub deploy_poll_ms: u64,
 
+    /// Self-healing policy: "none" (every proposal waits for a person) or "safe" (SAFE fixes
+    /// that pass QA are applied and re-deployed at once; spend and reach changes always wait).
+    #[arg(long, env = "OMNITRAFFICK_HEALING_AUTO_APPLY", value_enum, default_value_t = AutoApplyArg::None, global = true)]
+    pub healing_auto_apply: AutoApplyArg,
+
     /// Deploys one worker process runs at once.
     #[arg(
         long,
@@ -306,6 +311,10 @@ impl Cli {
                         .map(crate::platforms::client::Secret::new);
                     (u, key, self.llm.qdrant_collection.clone())
                 }),
+            auto_apply: match self.deploy.healing_auto_apply {
+                AutoApplyArg::None => crate::healing::AutoApply::None,
+                AutoApplyArg::Safe => crate::healing::AutoApply::Safe,
+            },
         }
     }
 
@@ -316,6 +325,12 @@ impl Cli {
             ..Default::default()
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AutoApplyArg {
+    None,
+    Safe,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

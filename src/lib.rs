@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod governance;
+pub mod healing;
 pub mod http;
 pub mod llm;
 pub mod mcp;

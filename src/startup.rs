@@ -23,6 +23,7 @@ pub struct AppOptions {
     pub copilot: crate::copilot::CopilotSettings,
     /// Qdrant (URL, API key, collection) for retrieval; `None` for the embedded index.
     pub qdrant: Option<(String, Option<crate::platforms::client::Secret>, String)>,
+    pub auto_apply: crate::healing::AutoApply,
 }
 
 impl Default for AppOptions {
@@ -43,6 +44,7 @@ impl Default for AppOptions {
             llm_timeout: Duration::from_secs(60),
             copilot: crate::copilot::CopilotSettings::default(),
             qdrant: None,
+            auto_apply: crate::healing::AutoApply::None,
         }
     }
 }
@@ -78,6 +80,25 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.qdrant,
     )
     .await?;
+    let healing = crate::healing::HealingService::new(
+        governance.clone(),
+        qa.clone(),
+        deploy.clone(),
+        options.auto_apply,
+    );
+    {
+        // A deploy that fails for good is handed to self-healing by the worker.
+        let h = healing.clone();
+        deploy.set_failure_hook(std::sync::Arc::new(move |ticket_id| {
+            let h = h.clone();
+            Box::pin(async move {
+                match h.on_deploy_failed(ticket_id).await {
+                    Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
+                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
+                }
+            })
+        }));
+    }
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,
@@ -86,6 +107,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             qa,
             deploy,
             copilot,
+            healing,
             watch,
         },
     ))

@@ -131,9 +131,14 @@ pub struct CancelDeployOutput {
     pub message: String,
 }
 
+/// Called with the ticket id when a deploy fails for good (self-healing plugs in here).
+pub type FailureHook =
+    std::sync::Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
 /// The deploy service behind the MCP tools.
 #[derive(Clone)]
 pub struct DeployService {
+    failure_hook: std::sync::Arc<std::sync::OnceLock<FailureHook>>,
     governance: Governance,
     qa: QaService,
     clients: PlatformClients,
@@ -150,12 +155,18 @@ impl DeployService {
         queue: DeployQueue,
     ) -> Self {
         Self {
+            failure_hook: Default::default(),
             governance,
             qa,
             clients,
             versions,
             queue,
         }
+    }
+
+    /// Set once at start-up.
+    pub fn set_failure_hook(&self, hook: FailureHook) {
+        let _ = self.failure_hook.set(hook);
     }
 
     pub fn queue(&self) -> &DeployQueue {
@@ -180,6 +191,7 @@ impl DeployService {
             self.deployer(queue::worker_name()),
             self.queue.clone(),
             self.governance.db().clone(),
+            self.failure_hook.get().cloned(),
             stop,
         )
         .await

@@ -143,6 +143,7 @@ struct Ctx {
     deployer: Deployer,
     queue: DeployQueue,
     db: Db,
+    on_failure: Option<super::FailureHook>,
 }
 
 /// How long until the run is due, if it is waiting.
@@ -193,6 +194,19 @@ async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> 
     );
     match outcome {
         RunOutcome::RetryIn(delay) => ctx.queue.push(job.run_id, Some(delay)).await?,
+        RunOutcome::Failed => {
+            if let Some(hook) = &ctx.on_failure {
+                let ticket = {
+                    let mut c = ctx.db.pool().acquire().await?;
+                    store::get_run(&mut c, job.run_id)
+                        .await?
+                        .map(|r| r.ticket_id)
+                };
+                if let Some(t) = ticket {
+                    hook(t).await;
+                }
+            }
+        }
         // Not taken because it was not due yet (a clock edge): keep it in the queue. When
         // another worker holds it, or it ended, there is nothing to keep.
         RunOutcome::Skipped => {
@@ -238,6 +252,7 @@ pub async fn run_workers(
     deployer: Deployer,
     queue: DeployQueue,
     db: Db,
+    on_failure: Option<super::FailureHook>,
     stop: CancellationToken,
 ) -> AppResult<()> {
     let settings = queue.settings.clone();
@@ -245,6 +260,7 @@ pub async fn run_workers(
         deployer: deployer.clone(),
         queue: queue.clone(),
         db,
+        on_failure,
     });
     let sweeper = {
         let ctx = ctx.clone();

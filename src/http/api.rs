@@ -2,10 +2,10 @@
 //! guard, with JSON errors in the same `{"error": {code, message, field}}` shape.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error_response;
@@ -45,7 +45,139 @@ fn bad_body(r: JsonRejection) -> Response {
 pub fn routes<S: Clone + Send + Sync + 'static>(services: AppServices) -> Router<S> {
     Router::new()
         .route("/api/v1/copilot/chat", post(copilot_chat))
+        .route("/api/v1/fixes", get(list_fixes))
+        .route("/api/v1/fixes/{id}", get(get_fix))
+        .route("/api/v1/fixes/{id}/approve", post(approve_fix))
+        .route("/api/v1/fixes/{id}/reject", post(reject_fix))
+        .route("/api/v1/tickets/{id}", get(get_ticket))
         .with_state(services)
+}
+
+fn reply<T: serde::Serialize>(r: Result<T, AppError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+fn path_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>().map_err(|_| {
+        AppError::validation(
+            "id",
+            format!("\"{raw}\" is not an id; use a number such as 7"),
+        )
+    })
+}
+
+/// `GET /api/v1/fixes?status=&ticket=&limit=&before_id=` (any reading role).
+async fn list_fixes(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Err(e) = principal.require(Permission::Read) {
+        return fail(e);
+    }
+    let num = |k: &str| -> Result<Option<i64>, AppError> {
+        q.get(k)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| AppError::validation(k, format!("\"{v}\" is not a number")))
+            })
+            .transpose()
+    };
+    let input = (|| {
+        Ok(crate::healing::ListFixesInput {
+            status: q.get("status").cloned(),
+            ticket_id: num("ticket")?,
+            limit: num("limit")?,
+            before_id: num("before_id")?,
+        })
+    })();
+    match input {
+        Ok(i) => reply(services.healing.list(i).await),
+        Err(e) => fail(e),
+    }
+}
+
+/// `GET /api/v1/fixes/{id}`: the proposal, before/after payloads, diff and audit trail.
+async fn get_fix(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(e) = principal.require(Permission::Read) {
+        return fail(e);
+    }
+    match path_id(&id) {
+        Ok(id) => reply(services.healing.get(id).await),
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/fixes/{id}/approve` (ops or admin): applies the patch, re-runs QA and
+/// re-queues the deploy; 409 if the proposal is not pending or the ticket changed.
+async fn approve_fix(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Option<Json<Decision>>,
+) -> Response {
+    let id = match path_id(&id) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let reason = body.and_then(|b| b.0.reason);
+    reply(
+        services
+            .healing
+            .approve(&principal, id, reason.as_deref())
+            .await,
+    )
+}
+
+/// `POST /api/v1/fixes/{id}/reject {"reason": "..."}` (ops or admin).
+async fn reject_fix(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<Decision>, JsonRejection>,
+) -> Response {
+    let id = match path_id(&id) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let Json(d) = match body {
+        Ok(b) => b,
+        Err(r) => return bad_body(r),
+    };
+    reply(
+        services
+            .healing
+            .reject(&principal, id, d.reason.as_deref().unwrap_or(""))
+            .await,
+    )
+}
+
+/// `GET /api/v1/tickets/{id}`: the ticket with its history and QA report.
+async fn get_ticket(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(e) = principal.require(Permission::Read) {
+        return fail(e);
+    }
+    match path_id(&id) {
+        Ok(id) => reply(services.governance.get_ticket(id).await),
+        Err(e) => fail(e),
+    }
 }
 
 /// `POST /api/v1/copilot/chat` (planner, or any role with copilot access):

@@ -34,6 +34,7 @@ pub struct AppServices {
     pub qa: crate::qa::QaService,
     pub deploy: crate::deploy::DeployService,
     pub copilot: crate::copilot::CopilotService,
+    pub healing: crate::healing::HealingService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: subscriptions::TicketWatch,
 }
@@ -106,7 +107,8 @@ impl OmniMcp {
                 + Self::taxonomy_tools()
                 + Self::qa_tools()
                 + Self::deploy_tools()
-                + Self::copilot_tools(),
+                + Self::copilot_tools()
+                + Self::healing_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -609,3 +609,57 @@ impl OmniMcp {
         ))
     }
 }
+
+#[tool_router(router = healing_tools, vis = "pub(super)")]
+impl OmniMcp {
+    #[tool(
+        description = "List fix proposals for tickets the platform refused, newest first: status (PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED, SUPERSEDED), risk (SAFE, SPEND_INCREASE, TARGETING_WIDENING, CREATIVE_CHANGE), patch, rationale. Example: {\"status\": \"PENDING_REVIEW\"} or {\"ticket_id\": 42}. Paged with limit and before_id.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_fix_proposals(
+        &self,
+        Parameters(input): Parameters<crate::healing::ListFixesInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::healing::FixList>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.healing.list(input).await?))
+    }
+
+    #[tool(
+        description = "One fix proposal with the payload before and after, a readable diff, the QA report of the patched ticket and its audit trail. Example: {\"id\": 7}. Approval and rejection are for people (ops or admin) over the REST API, never for assistants.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_fix_proposal(
+        &self,
+        Parameters(input): Parameters<FixIdInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::healing::FixProposalView>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.healing.get(input.id).await?))
+    }
+
+    #[tool(
+        description = "Propose a fix for a DEPLOY_FAILED ticket as an RFC 6902 JSON Patch on its payload_config. It goes through exactly the same path as the automatic fixers: applied to a copy, QA'd (a proposal that fails QA is kept as QA_FAILED and never offered), classed by risk from the actual change, and left for a person (ops or admin) to approve. Example: {\"ticket_id\": 42, \"patch\": [{\"op\": \"remove\", \"path\": \"/targeting/interests/1\"}], \"rationale\": \"Meta says interest 6003 is deprecated (100/1487694)\"}. Trafficker or admin.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    async fn propose_fix(
+        &self,
+        Parameters(input): Parameters<crate::healing::ProposeFixInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::healing::FixProposalView>, ToolError> {
+        let who = self.authorize(&ctx, Permission::Traffic)?;
+        Ok(Json(self.services.healing.propose_fix(&who, input).await?))
+    }
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FixIdInput {
+    /// The proposal id, e.g. 7.
+    pub id: i64,
+}

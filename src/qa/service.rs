@@ -175,6 +175,22 @@ impl QaService {
         })
     }
 
+    /// QA of a ticket as if its payload config were `payload`, without storing anything.
+    pub async fn preview(&self, ticket_id: i64, payload: serde_json::Value) -> AppResult<QaReport> {
+        let (mut ticket, campaign, brand, market, channel) =
+            self.governance.ticket_context(ticket_id).await?;
+        ticket.payload_config = payload;
+        let engine = self.engine().await?;
+        let ctx = TicketContext {
+            ticket: &ticket,
+            campaign: &campaign,
+            brand: &brand,
+            market: &market,
+            channel: &channel,
+        };
+        Ok(QaReport::new(&ticket, engine.check(&ctx).results))
+    }
+
     /// Run QA on a ticket, store the report, and move it to READY_FOR_API or QA_FAILED.
     pub async fn run_qa(&self, actor: &Principal, input: RunQaInput) -> AppResult<RunQaOutput> {
         let (ticket, campaign, brand, market, channel) =

@@ -5,12 +5,14 @@
 mod deploy;
 mod governance;
 mod guidelines;
+mod healing;
 mod keys;
 mod qa;
 
 pub use deploy::*;
 pub use governance::*;
 pub use guidelines::*;
+pub use healing::*;
 pub use keys::*;
 pub use qa::*;
 

@@ -59,6 +59,9 @@ pub struct FakeState {
     pub calls: HashMap<String, u64>,
     /// Auth headers/params seen (to check they were sent).
     pub tokens_seen: Vec<String>,
+    /// Replaces the platform's error body for `Fault::Reject` (Meta: the `error` object;
+    /// TikTok: the whole envelope).
+    pub reject_with: Option<Value>,
     rng: u64,
 }
 
@@ -158,6 +161,10 @@ impl FakePlatforms {
         let mut s = self.state.lock().unwrap();
         s.random = faults;
         s.latency = latency;
+    }
+
+    pub fn reject_with(&self, body: Value) {
+        self.state.lock().unwrap().reject_with = Some(body);
     }
 
     pub fn set_lose_delay(&self, d: Duration) {
@@ -281,6 +288,15 @@ async fn meta_create(
                 json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true, "fbtrace_id": "Aunavailable2"}),
                 &[],
             );
+        }
+        Some(Fault::Reject) if state.lock().unwrap().reject_with.is_some() => {
+            let body = state
+                .lock()
+                .unwrap()
+                .reject_with
+                .clone()
+                .unwrap_or_default();
+            return meta_error(StatusCode::BAD_REQUEST, body, &[]);
         }
         Some(Fault::Reject) => {
             return meta_error(

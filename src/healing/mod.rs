@@ -1,0 +1,837 @@
+//! Self-healing: when a platform refuses a ticket, diagnose the recorded error, propose a
+//! JSON Patch on the ticket's payload_config, prove it passes QA, and let a person approve or
+//! reject it. Only SAFE proposals may be applied without a person (`auto_apply = safe`);
+//! anything that spends more or reaches wider always waits. The same error coming back after
+//! an applied fix escalates instead of looping, and a ticket gets at most three proposals per
+//! error.
+
+pub mod fixers;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+#[cfg(test)]
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::deploy::{DeployService, DeployTicketInput};
+use crate::domain::{Money, TicketStatus};
+use crate::error::{AppError, AppResult};
+use crate::governance::Governance;
+use crate::platforms::client::PlatformError;
+use crate::qa::{Outcome, QaService, RunQaInput};
+use crate::store::{self, FixAudit, FixProposal, NewProposal};
+
+/// `healing.auto_apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoApply {
+    /// Every proposal waits for a person (default).
+    #[default]
+    None,
+    /// SAFE proposals that pass QA are applied and re-deployed at once.
+    Safe,
+}
+
+const MAX_PROPOSALS_PER_ERROR: i64 = 3;
+
+#[derive(Clone)]
+pub struct HealingService {
+    governance: Governance,
+    qa: QaService,
+    deploy: DeployService,
+    auto_apply: AutoApply,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FixProposalView {
+    #[serde(flatten)]
+    pub proposal: FixProposal,
+    /// The patch as a readable list of changes ("replace /budget/amount: \"5.00\" -> \"20.00\"").
+    pub diff: Vec<String>,
+    /// Who did what to it, when and why.
+    pub audit: Vec<FixAudit>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListFixesInput {
+    /// PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED or SUPERSEDED.
+    pub status: Option<String>,
+    /// Only this ticket's proposals.
+    pub ticket_id: Option<i64>,
+    /// Page size (1-200, default 50).
+    pub limit: Option<i64>,
+    /// Continue after this id (the `next_before_id` of the previous page).
+    pub before_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FixList {
+    pub proposals: Vec<FixProposal>,
+    /// Pass as before_id for the next page; absent on the last page.
+    pub next_before_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeFixInput {
+    /// A DEPLOY_FAILED (or FIX_PROPOSED) ticket, e.g. 42.
+    pub ticket_id: i64,
+    /// RFC 6902 JSON Patch on the ticket's payload_config, e.g.
+    /// [{"op": "remove", "path": "/targeting/interests/1"}].
+    pub patch: Value,
+    /// Why this fixes the platform's error.
+    pub rationale: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DecisionOutput {
+    pub proposal: FixProposal,
+    pub ticket_status: TicketStatus,
+    pub message: String,
+}
+
+/// What happened after a deploy failure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealOutcome {
+    Proposed {
+        id: i64,
+        status: String,
+        risk: String,
+    },
+    AutoApplied {
+        id: i64,
+    },
+    NoFix(String),
+    Escalated(String),
+}
+
+fn rank(risk: &str) -> u8 {
+    match risk {
+        "SPEND_INCREASE" => 3,
+        "TARGETING_WIDENING" => 2,
+        "CREATIVE_CHANGE" => 1,
+        _ => 0,
+    }
+}
+
+/// The risk of going from `before` to `after`, judged on the change itself. Interests the
+/// platform refused are treated as already gone.
+pub fn classify_risk(
+    before: &Value,
+    after: &Value,
+    currency: &str,
+    refused: &[String],
+) -> &'static str {
+    let mut before = before.clone();
+    if let Some(list) = before
+        .pointer_mut("/targeting/interests")
+        .and_then(Value::as_array_mut)
+    {
+        list.retain(|i| {
+            let id = i["id"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| i["id"].as_i64().map(|n| n.to_string()));
+            !id.is_some_and(|id| refused.contains(&id))
+        });
+    }
+    let money = |v: &Value, p: &str| -> Option<i64> {
+        let c = crate::domain::Currency::parse("currency", currency).ok()?;
+        Money::parse_major("x", v.pointer(p)?.as_str()?, c)
+            .ok()
+            .map(|m| m.amount_minor)
+    };
+    let mut risk = "SAFE";
+    let mut raise = |r: &'static str| {
+        if rank(r) > rank(risk) {
+            risk = r;
+        }
+    };
+    // Spend.
+    if money(after, "/budget/amount").unwrap_or(0) > money(&before, "/budget/amount").unwrap_or(0)
+        || money(after, "/bidding/bid_amount").unwrap_or(0)
+            > money(&before, "/bidding/bid_amount").unwrap_or(0)
+        || (before
+            .pointer("/bidding/strategy")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s != "LOWEST_COST")
+            && after
+                .pointer("/bidding/strategy")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s == "LOWEST_COST"))
+        || before.pointer("/budget/period") != after.pointer("/budget/period")
+        || before.pointer("/schedule/end_time") != after.pointer("/schedule/end_time")
+    {
+        raise("SPEND_INCREASE");
+    }
+    let budgety = [
+        "daily_budget",
+        "lifetime_budget",
+        "budget",
+        "spend_cap",
+        "bid_amount",
+        "amountMicros",
+        "totalAmountMicros",
+    ];
+    let overrides_b = before.get("overrides").cloned().unwrap_or(Value::Null);
+    let overrides_a = after.get("overrides").cloned().unwrap_or(Value::Null);
+    for op in json_patch::diff(&overrides_b, &overrides_a).0 {
+        let path = op.path().to_string();
+        if budgety.iter().any(|k| path.contains(k))
+            && !matches!(op, json_patch::PatchOperation::Remove(_))
+        {
+            raise("SPEND_INCREASE");
+        } else if path.contains("targeting")
+            || path.contains("criterion")
+            || path.contains("location")
+        {
+            raise("TARGETING_WIDENING");
+        } else if path.contains("creative") || path.contains("ad_group_ad") || path.contains("/ad/")
+        {
+            raise("CREATIVE_CHANGE");
+        }
+    }
+    // Reach.
+    let t_b = before.get("targeting").cloned().unwrap_or(Value::Null);
+    let t_a = after.get("targeting").cloned().unwrap_or(Value::Null);
+    let age = |t: &Value, k: &str| t.get(k).and_then(Value::as_i64);
+    let list = |t: &Value, k: &str| -> Vec<String> {
+        t.get(k)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|x| x.to_string()).collect())
+            .unwrap_or_default()
+    };
+    let widened_list = |k: &str| {
+        let b = list(&t_b, k);
+        let a = list(&t_a, k);
+        (!b.is_empty() && a.is_empty())
+            || a.iter().any(|x| !b.contains(x)) && !b.is_empty()
+            || (k == "interests" && a.len() < b.len())
+    };
+    if age(&t_a, "age_min").unwrap_or(0) < age(&t_b, "age_min").unwrap_or(0)
+        || age(&t_a, "age_max").unwrap_or(999) > age(&t_b, "age_max").unwrap_or(999)
+        || widened_list("countries")
+        || widened_list("regions")
+        || widened_list("interests")
+        || widened_list("genders")
+        || widened_list("placements")
+    {
+        raise("TARGETING_WIDENING");
+    }
+    if before.get("creative") != after.get("creative")
+        || before.get("objective") != after.get("objective")
+    {
+        raise("CREATIVE_CHANGE");
+    }
+    risk
+}
+
+fn error_key(e: &PlatformError) -> String {
+    format!(
+        "{}:{}:{}",
+        e.platform.as_str(),
+        e.code.as_deref().unwrap_or("-"),
+        e.subcode.as_deref().unwrap_or("-")
+    )
+}
+
+fn readable_diff(before: &Value, after: &Value) -> Vec<String> {
+    json_patch::diff(before, after)
+        .0
+        .iter()
+        .map(|op| match op {
+            json_patch::PatchOperation::Add(a) => format!("add {}: {}", a.path, a.value),
+            json_patch::PatchOperation::Remove(r) => {
+                let old = before
+                    .pointer(&r.path.to_string())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                format!("remove {} (was {old})", r.path)
+            }
+            json_patch::PatchOperation::Replace(r) => {
+                let old = before
+                    .pointer(&r.path.to_string())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                format!("replace {}: {old} -> {}", r.path, r.value)
+            }
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Apply an RFC 6902 patch to a copy of `doc`.
+pub fn apply_patch(doc: &Value, patch: &Value) -> AppResult<Value> {
+    let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
+        AppError::validation(
+            "patch",
+            format!("is not an RFC 6902 JSON Patch ({e}); send e.g. [{{\"op\": \"remove\", \"path\": \"/targeting/interests/1\"}}]"),
+        )
+    })?;
+    let mut out = doc.clone();
+    json_patch::patch(&mut out, &ops).map_err(|e| {
+        AppError::validation(
+            "patch",
+            format!("does not apply to the ticket's payload_config: {e}"),
+        )
+    })?;
+    Ok(out)
+}
+
+impl HealingService {
+    pub fn new(
+        governance: Governance,
+        qa: QaService,
+        deploy: DeployService,
+        auto_apply: AutoApply,
+    ) -> Self {
+        Self {
+            governance,
+            qa,
+            deploy,
+            auto_apply,
+        }
+    }
+
+    /// The last error recorded for a failed ticket.
+    async fn last_error(&self, ticket_id: i64) -> AppResult<Option<PlatformError>> {
+        let mut c = self.governance.db().pool().acquire().await?;
+        Ok(store::latest_run(&mut c, ticket_id)
+            .await?
+            .and_then(|r| r.last_error)
+            .and_then(|e| serde_json::from_value::<PlatformError>(e).ok()))
+    }
+
+    /// Diagnose a DEPLOY_FAILED ticket and propose a rule-based fix, if one applies.
+    pub async fn on_deploy_failed(&self, ticket_id: i64) -> AppResult<HealOutcome> {
+        let (ticket, _campaign, brand, market, _channel) =
+            self.governance.ticket_context(ticket_id).await?;
+        if ticket.status != TicketStatus::DeployFailed {
+            return Ok(HealOutcome::NoFix(format!(
+                "ticket is {}, not DEPLOY_FAILED",
+                ticket.status
+            )));
+        }
+        let Some(err) = self.last_error(ticket_id).await? else {
+            return Ok(HealOutcome::NoFix("no recorded platform error".into()));
+        };
+        let key = error_key(&err);
+        let (count, applied) = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            store::proposal_counts(&mut c, ticket_id, &key).await?
+        };
+        if applied > 0 || count >= MAX_PROPOSALS_PER_ERROR {
+            let why = if applied > 0 {
+                format!(
+                    "the same error ({key}) came back after an applied fix; a person must look at it"
+                )
+            } else {
+                format!("{count} proposals were already made for {key}; a person must look at it")
+            };
+            self.note(ticket_id, "HEALING_ESCALATED", &why).await?;
+            return Ok(HealOutcome::Escalated(why));
+        }
+        let cx = fixers::FixContext {
+            payload: &ticket.payload_config,
+            market_country: &market.country,
+            currency: &brand.currency,
+            platform_name: &ticket.platform_name,
+            ticket_id,
+        };
+        let Some(fix) = fixers::propose(&err, &cx) else {
+            let why = format!(
+                "no rule fixes {key} ({}); fix the ticket by hand or propose_fix",
+                err.message
+            );
+            self.note(ticket_id, "NO_AUTOMATIC_FIX", &why).await?;
+            return Ok(HealOutcome::NoFix(why));
+        };
+        let source = format!("RULE:{}", fix.fixer);
+        let (id, status, risk) = self
+            .create(
+                &ticket,
+                &err,
+                &key,
+                &fix.patch,
+                &fix.rationale,
+                &source,
+                fix.risk,
+                &fix.refused_interests,
+                "auto-heal",
+            )
+            .await?;
+        if status == "PENDING_REVIEW" && risk == "SAFE" && self.auto_apply == AutoApply::Safe {
+            let who = Principal {
+                name: "auto-heal".into(),
+                role: crate::auth::Role::Ops,
+            };
+            self.approve(&who, id, Some("auto_apply = safe")).await?;
+            return Ok(HealOutcome::AutoApplied { id });
+        }
+        Ok(HealOutcome::Proposed { id, status, risk })
+    }
+
+    async fn note(&self, ticket_id: i64, event: &str, detail: &str) -> AppResult<()> {
+        let mut tx = self.governance.db().begin_write().await?;
+        store::append_history(
+            &mut tx,
+            ticket_id,
+            event,
+            Some(TicketStatus::DeployFailed),
+            TicketStatus::DeployFailed,
+            "auto-heal",
+            Some(detail),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Apply the patch, QA it, store the proposal; the ticket goes to FIX_PROPOSED when it
+    /// awaits review. Returns (id, status, risk).
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
+        &self,
+        ticket: &crate::domain::Ticket,
+        err: &PlatformError,
+        key: &str,
+        patch: &Value,
+        rationale: &str,
+        source: &str,
+        declared_risk: &str,
+        refused: &[String],
+        actor: &str,
+    ) -> AppResult<(i64, String, String)> {
+        let brand = self.governance.ticket_context(ticket.id).await?.2;
+        let after = apply_patch(&ticket.payload_config, patch)?;
+        let computed = classify_risk(&ticket.payload_config, &after, &brand.currency, refused);
+        let risk = if rank(computed) > rank(declared_risk) {
+            computed
+        } else {
+            declared_risk
+        };
+        let report = self.qa.preview(ticket.id, after.clone()).await?;
+        let status = if report.outcome == Outcome::Block {
+            "QA_FAILED"
+        } else {
+            "PENDING_REVIEW"
+        };
+        let report_json =
+            serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?;
+        let err_json = serde_json::to_value(err).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.governance.db().begin_write().await?;
+        let id = store::insert_proposal(
+            &mut tx,
+            &NewProposal {
+                ticket_id: ticket.id,
+                ticket_version: 0,
+                error_key: key,
+                error: &err_json,
+                patch,
+                rationale,
+                source,
+                risk,
+                qa_report: Some(&report_json),
+                status,
+                payload_before: &ticket.payload_config,
+                payload_after: &after,
+                created_by: actor,
+            },
+        )
+        .await?;
+        store::add_audit(
+            &mut tx,
+            id,
+            actor,
+            "PROPOSED",
+            Some(&format!("{source}, risk {risk}: {rationale}")),
+        )
+        .await?;
+        if status == "QA_FAILED" {
+            store::add_audit(
+                &mut tx,
+                id,
+                actor,
+                "QA_FAILED",
+                Some(&format!(
+                    "{} blocking finding(s); never offered for approval",
+                    report.blocking
+                )),
+            )
+            .await?;
+        } else if ticket.status == TicketStatus::DeployFailed {
+            store::move_ticket(
+                &mut tx,
+                ticket.id,
+                TicketStatus::DeployFailed,
+                TicketStatus::FixProposed,
+                "FIX_PROPOSED",
+                actor,
+                Some(&format!("fix proposal {id} ({risk}) awaits review")),
+            )
+            .await?;
+        }
+        // The version the patch applies to, read after the status change above.
+        let current = self.current_version(&mut tx, ticket.id).await?;
+        sqlx::query("UPDATE fix_proposals SET ticket_version = $1 WHERE id = $2")
+            .bind(current)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((id, status.to_owned(), risk.to_owned()))
+    }
+
+    async fn current_version(&self, c: &mut sqlx::AnyConnection, ticket_id: i64) -> AppResult<i64> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT version FROM tickets WHERE id = $1")
+            .bind(ticket_id)
+            .fetch_one(c)
+            .await?;
+        Ok(row.try_get("version")?)
+    }
+
+    /// An assistant's own fix: the same QA and review path as a rule's.
+    pub async fn propose_fix(
+        &self,
+        actor: &Principal,
+        input: ProposeFixInput,
+    ) -> AppResult<FixProposalView> {
+        if input.rationale.trim().is_empty() {
+            return Err(AppError::validation(
+                "rationale",
+                "say why the patch fixes the platform's error",
+            ));
+        }
+        let ticket = self.governance.get_ticket(input.ticket_id).await?.ticket;
+        if !matches!(
+            ticket.status,
+            TicketStatus::DeployFailed | TicketStatus::FixProposed
+        ) {
+            return Err(AppError::InvalidTransition {
+                message: format!(
+                    "ticket {} is {}; fixes are proposed for DEPLOY_FAILED tickets (edit other tickets with update_ticket)",
+                    ticket.id, ticket.status
+                ),
+            });
+        }
+        let err = self
+            .last_error(ticket.id)
+            .await?
+            .unwrap_or_else(|| PlatformError {
+                message: "no recorded platform error".into(),
+                ..PlatformError::empty(ticket.platform)
+            });
+        let key = error_key(&err);
+        let (count, _) = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            store::proposal_counts(&mut c, ticket.id, &key).await?
+        };
+        if count >= MAX_PROPOSALS_PER_ERROR {
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                format!(
+                    "ticket {} already has {count} proposals for {key}; a person must review them",
+                    ticket.id
+                ),
+            ));
+        }
+        let (id, _, _) = self
+            .create(
+                &ticket,
+                &err,
+                &key,
+                &input.patch,
+                input.rationale.trim(),
+                &format!("ASSISTANT:{}", actor.name),
+                "SAFE",
+                &[],
+                &actor.name,
+            )
+            .await?;
+        self.get(id).await
+    }
+
+    pub async fn list(&self, input: ListFixesInput) -> AppResult<FixList> {
+        let status = match input
+            .status
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_ascii_uppercase)
+        {
+            Some(s)
+                if [
+                    "PENDING_REVIEW",
+                    "APPROVED",
+                    "REJECTED",
+                    "APPLIED",
+                    "QA_FAILED",
+                    "SUPERSEDED",
+                ]
+                .contains(&s.as_str()) =>
+            {
+                Some(s)
+            }
+            Some(s) => {
+                return Err(AppError::validation(
+                    "status",
+                    format!(
+                        "\"{s}\" is not a proposal status; use PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED or SUPERSEDED"
+                    ),
+                ));
+            }
+            None => None,
+        };
+        let limit = input.limit.unwrap_or(50).clamp(1, 200);
+        let mut c = self.governance.db().pool().acquire().await?;
+        let proposals = store::list_proposals(
+            &mut c,
+            status.as_deref(),
+            input.ticket_id,
+            input.before_id,
+            limit + 1,
+        )
+        .await?;
+        let more = proposals.len() as i64 > limit;
+        let proposals: Vec<FixProposal> = proposals.into_iter().take(limit as usize).collect();
+        Ok(FixList {
+            next_before_id: if more {
+                proposals.last().map(|p| p.id)
+            } else {
+                None
+            },
+            proposals,
+        })
+    }
+
+    pub async fn get(&self, id: i64) -> AppResult<FixProposalView> {
+        let mut c = self.governance.db().pool().acquire().await?;
+        let proposal = store::get_proposal(&mut c, id).await?.ok_or_else(|| {
+            AppError::not_found("fix proposal", id)
+                .with_field("id", "list_fix_proposals shows the ids")
+        })?;
+        let audit = store::audit_of(&mut c, id).await?;
+        Ok(FixProposalView {
+            diff: readable_diff(&proposal.payload_before, &proposal.payload_after),
+            proposal,
+            audit,
+        })
+    }
+
+    /// Apply the patch, re-run QA and re-queue the deploy. Refused (409) if the proposal is
+    /// not pending or the ticket changed since it was made.
+    pub async fn approve(
+        &self,
+        actor: &Principal,
+        id: i64,
+        reason: Option<&str>,
+    ) -> AppResult<DecisionOutput> {
+        actor.require(crate::auth::Permission::Review)?;
+        let mut tx = self.governance.db().begin_write().await?;
+        let p = store::get_proposal(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("fix proposal", id))?;
+        if p.status != "PENDING_REVIEW" {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!(
+                    "proposal {id} is {}; only PENDING_REVIEW proposals can be approved",
+                    p.status
+                ),
+            ));
+        }
+        let version = self.current_version(&mut tx, p.ticket_id).await?;
+        if version != p.ticket_version {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!(
+                    "ticket {} changed since proposal {id} was made (version {} -> {version}); ask for a new proposal",
+                    p.ticket_id, p.ticket_version
+                ),
+            ));
+        }
+        if !store::move_proposal(&mut tx, id, "PENDING_REVIEW", "APPROVED").await? {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!("proposal {id} was decided concurrently"),
+            ));
+        }
+        store::add_audit(&mut tx, id, &actor.name, "APPROVED", reason).await?;
+        for other in store::supersede_others(&mut tx, p.ticket_id, id).await? {
+            store::add_audit(
+                &mut tx,
+                other,
+                &actor.name,
+                "SUPERSEDED",
+                Some(&format!("proposal {id} was approved")),
+            )
+            .await?;
+        }
+        let r = sqlx::query(
+            "UPDATE tickets SET payload_config = $1, status = 'DRAFT', qa_report = NULL, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4 AND status = 'FIX_PROPOSED'",
+        )
+        .bind(p.payload_after.to_string())
+        .bind(crate::domain::now_text())
+        .bind(p.ticket_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!("ticket {} is no longer awaiting this fix", p.ticket_id),
+            ));
+        }
+        store::append_history(
+            &mut tx,
+            p.ticket_id,
+            "FIX_APPLIED",
+            Some(TicketStatus::FixProposed),
+            TicketStatus::Draft,
+            &actor.name,
+            Some(&format!("fix proposal {id} applied")),
+        )
+        .await?;
+        tx.commit().await?;
+
+        let qa = self
+            .qa
+            .run_qa(
+                actor,
+                RunQaInput {
+                    ticket_id: p.ticket_id,
+                },
+            )
+            .await?;
+        let message = if qa.status == TicketStatus::ReadyForApi {
+            let d = self
+                .deploy
+                .deploy_ticket(
+                    actor,
+                    DeployTicketInput {
+                        ticket_id: p.ticket_id,
+                        validate_only: false,
+                    },
+                )
+                .await?;
+            let mut tx = self.governance.db().begin_write().await?;
+            store::move_proposal(&mut tx, id, "APPROVED", "APPLIED").await?;
+            store::add_audit(
+                &mut tx,
+                id,
+                &actor.name,
+                "APPLIED",
+                Some(&format!(
+                    "QA passed; deploy run {} queued",
+                    d.run_id.unwrap_or_default()
+                )),
+            )
+            .await?;
+            tx.commit().await?;
+            format!(
+                "applied; QA passed and the deploy is queued (run {})",
+                d.run_id.unwrap_or_default()
+            )
+        } else {
+            let mut tx = self.governance.db().begin_write().await?;
+            store::add_audit(
+                &mut tx,
+                id,
+                &actor.name,
+                "QA_FAILED",
+                Some("QA failed after applying; the ticket is QA_FAILED"),
+            )
+            .await?;
+            tx.commit().await?;
+            "applied, but QA no longer passes (rules changed since the proposal); the ticket is QA_FAILED".into()
+        };
+        let view = self.get(id).await?;
+        let ticket_status = self.governance.get_ticket(p.ticket_id).await?.ticket.status;
+        Ok(DecisionOutput {
+            proposal: view.proposal,
+            ticket_status,
+            message,
+        })
+    }
+
+    pub async fn reject(
+        &self,
+        actor: &Principal,
+        id: i64,
+        reason: &str,
+    ) -> AppResult<DecisionOutput> {
+        actor.require(crate::auth::Permission::Review)?;
+        if reason.trim().is_empty() {
+            return Err(AppError::validation(
+                "reason",
+                "say why the proposal is rejected",
+            ));
+        }
+        let mut tx = self.governance.db().begin_write().await?;
+        let p = store::get_proposal(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("fix proposal", id))?;
+        if !store::move_proposal(&mut tx, id, "PENDING_REVIEW", "REJECTED").await? {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!(
+                    "proposal {id} is {}; only PENDING_REVIEW proposals can be rejected",
+                    p.status
+                ),
+            ));
+        }
+        store::add_audit(&mut tx, id, &actor.name, "REJECTED", Some(reason.trim())).await?;
+        let pending =
+            store::list_proposals(&mut tx, Some("PENDING_REVIEW"), Some(p.ticket_id), None, 1)
+                .await?;
+        if pending.is_empty() {
+            store::move_ticket(
+                &mut tx,
+                p.ticket_id,
+                TicketStatus::FixProposed,
+                TicketStatus::DeployFailed,
+                "FIX_REJECTED",
+                &actor.name,
+                Some(reason.trim()),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        let view = self.get(id).await?;
+        let ticket_status = self.governance.get_ticket(p.ticket_id).await?.ticket.status;
+        Ok(DecisionOutput {
+            proposal: view.proposal,
+            ticket_status,
+            message: "rejected".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_is_judged_on_the_change() {
+        let before = json!({"budget": {"amount": "10.00", "period": "DAILY"}, "targeting": {"age_min": 18, "interests": [{"id": "1"}, {"id": "2"}]}});
+        let mut after = before.clone();
+        after["budget"]["amount"] = json!("20.00");
+        assert_eq!(classify_risk(&before, &after, "USD", &[]), "SPEND_INCREASE");
+        let mut after = before.clone();
+        after["targeting"]["age_min"] = json!(13);
+        assert_eq!(
+            classify_risk(&before, &after, "USD", &[]),
+            "TARGETING_WIDENING"
+        );
+        let after = json!({"budget": {"amount": "10.00", "period": "DAILY"}, "targeting": {"age_min": 18, "interests": [{"id": "1"}]}});
+        assert_eq!(
+            classify_risk(&before, &after, "USD", &[]),
+            "TARGETING_WIDENING"
+        );
+        assert_eq!(classify_risk(&before, &after, "USD", &["2".into()]), "SAFE");
+        let mut after = before.clone();
+        after["budget"]["amount"] = json!("5.00");
+        assert_eq!(classify_risk(&before, &after, "USD", &[]), "SAFE");
+    }
+}

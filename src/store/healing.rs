@@ -1,0 +1,241 @@
+//! SQL for fix proposals and their audit trail.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::domain::now_text;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FixProposal {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// The ticket version the patch was made against.
+    pub ticket_version: i64,
+    /// platform:code:subcode, e.g. "META:100:1487694".
+    pub error_key: String,
+    /// The platform error it answers (parsed).
+    pub error: Value,
+    /// RFC 6902 JSON Patch on the ticket's payload_config.
+    pub patch: Value,
+    pub rationale: String,
+    /// RULE:<fixer>, LLM or ASSISTANT:<key name>.
+    pub source: String,
+    /// SAFE, SPEND_INCREASE, TARGETING_WIDENING or CREATIVE_CHANGE.
+    pub risk: String,
+    /// QA of the patched ticket.
+    pub qa_report: Option<Value>,
+    /// PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED or SUPERSEDED.
+    pub status: String,
+    pub payload_before: Value,
+    pub payload_after: Value,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FixAudit {
+    pub at: String,
+    pub actor: String,
+    /// PROPOSED, QA_FAILED, APPROVED, APPLIED, REJECTED, SUPERSEDED, AUTO_APPLIED, ESCALATED.
+    pub action: String,
+    pub detail: Option<String>,
+}
+
+fn json(r: &AnyRow, col: &str) -> AppResult<Value> {
+    let t: String = r.try_get(col)?;
+    serde_json::from_str(&t).map_err(|e| AppError::Internal(format!("{col}: {e}")))
+}
+
+fn from_row(r: &AnyRow) -> AppResult<FixProposal> {
+    let qa: Option<String> = r.try_get("qa_report")?;
+    Ok(FixProposal {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        ticket_version: r.try_get("ticket_version")?,
+        error_key: r.try_get("error_key")?,
+        error: json(r, "error")?,
+        patch: json(r, "patch")?,
+        rationale: r.try_get("rationale")?,
+        source: r.try_get("source")?,
+        risk: r.try_get("risk")?,
+        qa_report: qa.and_then(|q| serde_json::from_str(&q).ok()),
+        status: r.try_get("status")?,
+        payload_before: json(r, "payload_before")?,
+        payload_after: json(r, "payload_after")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub struct NewProposal<'a> {
+    pub ticket_id: i64,
+    pub ticket_version: i64,
+    pub error_key: &'a str,
+    pub error: &'a Value,
+    pub patch: &'a Value,
+    pub rationale: &'a str,
+    pub source: &'a str,
+    pub risk: &'a str,
+    pub qa_report: Option<&'a Value>,
+    pub status: &'a str,
+    pub payload_before: &'a Value,
+    pub payload_after: &'a Value,
+    pub created_by: &'a str,
+}
+
+pub async fn insert_proposal(c: &mut AnyConnection, p: &NewProposal<'_>) -> AppResult<i64> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO fix_proposals (ticket_id, ticket_version, error_key, error, patch, rationale, source, risk, \
+         qa_report, status, payload_before, payload_after, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(p.ticket_id)
+    .bind(p.ticket_version)
+    .bind(p.error_key)
+    .bind(p.error.to_string())
+    .bind(p.patch.to_string())
+    .bind(p.rationale)
+    .bind(p.source)
+    .bind(p.risk)
+    .bind(p.qa_report.map(|q| q.to_string()))
+    .bind(p.status)
+    .bind(p.payload_before.to_string())
+    .bind(p.payload_after.to_string())
+    .bind(p.created_by)
+    .bind(&now)
+    .fetch_one(c)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn get_proposal(c: &mut AnyConnection, id: i64) -> AppResult<Option<FixProposal>> {
+    let row = sqlx::query("SELECT * FROM fix_proposals WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Proposals, newest first, optionally by status and ticket; `after` pages by id.
+pub async fn list_proposals(
+    c: &mut AnyConnection,
+    status: Option<&str>,
+    ticket_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<FixProposal>> {
+    let rows = sqlx::query(
+        "SELECT * FROM fix_proposals WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR ticket_id = $2) \
+         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+    )
+    .bind(status)
+    .bind(ticket_id)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Move a proposal from one status to another; false when it was not in `from`.
+pub async fn move_proposal(
+    c: &mut AnyConnection,
+    id: i64,
+    from: &str,
+    to: &str,
+) -> AppResult<bool> {
+    let r = sqlx::query(
+        "UPDATE fix_proposals SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+    )
+    .bind(to)
+    .bind(now_text())
+    .bind(id)
+    .bind(from)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Supersede every other pending proposal of the ticket.
+pub async fn supersede_others(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    keep: i64,
+) -> AppResult<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM fix_proposals WHERE ticket_id = $1 AND id <> $2 AND status = 'PENDING_REVIEW'",
+    )
+    .bind(ticket_id)
+    .bind(keep)
+    .fetch_all(&mut *c)
+    .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        move_proposal(c, *id, "PENDING_REVIEW", "SUPERSEDED").await?;
+    }
+    Ok(ids)
+}
+
+/// How many proposals the ticket has for this error, and how many of them were applied.
+pub async fn proposal_counts(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    error_key: &str,
+) -> AppResult<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = 'APPLIED' THEN 1 ELSE 0 END), 0) AS applied \
+         FROM fix_proposals WHERE ticket_id = $1 AND error_key = $2",
+    )
+    .bind(ticket_id)
+    .bind(error_key)
+    .fetch_one(c)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("applied")?))
+}
+
+pub async fn add_audit(
+    c: &mut AnyConnection,
+    proposal_id: i64,
+    actor: &str,
+    action: &str,
+    detail: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query("INSERT INTO fix_audit (proposal_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(proposal_id)
+        .bind(now_text())
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn audit_of(c: &mut AnyConnection, proposal_id: i64) -> AppResult<Vec<FixAudit>> {
+    let rows = sqlx::query(
+        "SELECT at, actor, action, detail FROM fix_audit WHERE proposal_id = $1 ORDER BY id",
+    )
+    .bind(proposal_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FixAudit {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,760 @@
+//! Self-healing: each rule fixer on a realistic platform error, risk classes, and the whole
+//! loop against the fake platform (deploy refused -> SAFE proposal -> approved over REST ->
+//! QA -> deploy succeeds with one campaign), auto-apply limits, reject, roles, concurrent and
+//! stale approvals, and the audit trail.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use common::fake_platforms::{FakePlatforms, Fault};
+use common::*;
+use omnitraffick::auth::{Principal, Role};
+use omnitraffick::deploy::{DeploySettings, DeployTicketInput};
+use omnitraffick::domain::Platform;
+use omnitraffick::healing::fixers::{self, FixContext};
+use omnitraffick::healing::{AutoApply, HealOutcome};
+use omnitraffick::mcp::AppServices;
+use omnitraffick::platforms::client::{self, ErrorClass, PlatformConfig, PlatformError};
+use omnitraffick::startup::{self, AppOptions};
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("input parses")
+}
+
+fn err(
+    platform: Platform,
+    code: &str,
+    subcode: Option<&str>,
+    message: &str,
+    body: Value,
+) -> PlatformError {
+    PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some(code.into()),
+        subcode: subcode.map(str::to_owned),
+        message: message.into(),
+        body: Some(body),
+        ..PlatformError::empty(platform)
+    }
+}
+
+fn spec() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "19.99", "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34,
+            "interests": [{"id": "6003107902433", "name": "Movies"}, {"id": "6003020834693", "name": "Retired interest"}]},
+        "bidding": {"strategy": "COST_CAP", "bid_amount": "2.50"},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
+        "overrides": {
+            "meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}, "campaign": {"daily_budget": 5000}, "adset": {"optimization_goal": "APP_INSTALLS", "targeting": {"connections": [{"id": "1"}]}}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}
+        }
+    })
+}
+
+fn cx(payload: &Value) -> FixContext<'_> {
+    FixContext {
+        payload,
+        market_country: "US",
+        currency: "USD",
+        platform_name: "DIS_US_GADS_2027_Moana",
+        ticket_id: 7,
+    }
+}
+
+fn apply(payload: &Value, patch: &Value) -> Value {
+    omnitraffick::healing::apply_patch(payload, patch).expect("patch applies")
+}
+
+#[test]
+fn each_rule_fixer_answers_its_error() {
+    let p = spec();
+    // 100/1487694: the deprecated interest named in the message is removed; one remains.
+    let e = err(
+        Platform::Meta,
+        "100",
+        Some("1487694"),
+        "Invalid parameter",
+        json!({"error": {"code": 100, "error_subcode": 1487694,
+        "error_user_title": "Targeting Option No Longer Available", "error_user_msg": "The interest 6003020834693 is no longer available for targeting."}}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).expect("fix");
+    assert_eq!(f.risk, "SAFE");
+    let after = apply(&p, &f.patch);
+    assert_eq!(
+        after["targeting"]["interests"],
+        json!([{"id": "6003107902433", "name": "Movies"}])
+    );
+    assert_eq!(
+        omnitraffick::healing::classify_risk(&p, &after, "USD", &f.refused_interests),
+        "SAFE"
+    );
+
+    // 100/2446394 without an id: every interest goes, which widens the audience.
+    let e = err(
+        Platform::Meta,
+        "100",
+        Some("2446394"),
+        "Invalid detailed targeting",
+        json!({}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).expect("fix");
+    assert_eq!(f.risk, "TARGETING_WIDENING");
+    assert!(
+        apply(&p, &f.patch)["targeting"]["interests"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // 100/1885621: the campaign budget override goes.
+    let f = fixers::propose(
+        &err(
+            Platform::Meta,
+            "100",
+            Some("1885621"),
+            "Invalid parameter",
+            json!({}),
+        ),
+        &cx(&p),
+    )
+    .unwrap();
+    assert!(
+        apply(&p, &f.patch)["overrides"]["meta"]["campaign"]
+            .get("daily_budget")
+            .is_none()
+    );
+    assert_eq!(f.risk, "SAFE");
+
+    // 100/1815857: lowest cost, a spend risk.
+    let f = fixers::propose(
+        &err(
+            Platform::Meta,
+            "100",
+            Some("1815857"),
+            "Invalid parameter",
+            json!({}),
+        ),
+        &cx(&p),
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&p, &f.patch)["bidding"],
+        json!({"strategy": "LOWEST_COST"})
+    );
+    assert_eq!(f.risk, "SPEND_INCREASE");
+
+    // 100/1885364: the market's country.
+    let mut nowhere = p.clone();
+    nowhere["targeting"]
+        .as_object_mut()
+        .unwrap()
+        .remove("countries");
+    let f = fixers::propose(
+        &err(
+            Platform::Meta,
+            "100",
+            Some("1885364"),
+            "Missing Target Audience Location",
+            json!({}),
+        ),
+        &cx(&nowhere),
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&nowhere, &f.patch)["targeting"]["countries"],
+        json!(["US"])
+    );
+
+    // 100/2490408: the optimisation-goal override goes.
+    let f = fixers::propose(
+        &err(
+            Platform::Meta,
+            "100",
+            Some("2490408"),
+            "Invalid parameter",
+            json!({}),
+        ),
+        &cx(&p),
+    )
+    .unwrap();
+    assert!(
+        apply(&p, &f.patch)["overrides"]["meta"]["adset"]
+            .get("optimization_goal")
+            .is_none()
+    );
+
+    // Advantage audience flag required.
+    let e = err(
+        Platform::Meta,
+        "100",
+        None,
+        "Invalid parameter",
+        json!({"error": {"error_user_title": "Advantage Audience Flag Required"}}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).unwrap();
+    assert_eq!(
+        apply(&p, &f.patch)
+            .pointer("/overrides/meta/adset/targeting/targeting_automation/advantage_audience"),
+        Some(&json!(0))
+    );
+
+    // Unsupported targeting option: dropped, and that widens.
+    let e = err(
+        Platform::Meta,
+        "100",
+        None,
+        "(#100) Unsupported targeting option: connections",
+        json!({}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).unwrap();
+    assert!(
+        apply(&p, &f.patch)
+            .pointer("/overrides/meta/adset/targeting/connections")
+            .is_none()
+    );
+    assert_eq!(f.risk, "TARGETING_WIDENING");
+
+    // 100/1885272: raised to the stated minimum, a spend increase.
+    let e = err(
+        Platform::Meta,
+        "100",
+        Some("1885272"),
+        "Invalid parameter",
+        json!({"error": {"error_user_title": "Budget Is Too Low", "error_user_msg": "The budget for this ad set must be at least $25.00 USD."}}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).unwrap();
+    assert_eq!(apply(&p, &f.patch)["budget"]["amount"], "25.00");
+    assert_eq!(f.risk, "SPEND_INCREASE");
+
+    // TikTok 40002 budget minimum.
+    let e = err(
+        Platform::Tiktok,
+        "40002",
+        None,
+        "budget: Your budget setting must not be less than 20.00 USD.",
+        json!({}),
+    );
+    let f = fixers::propose(&e, &cx(&p)).unwrap();
+    assert_eq!(apply(&p, &f.patch)["budget"]["amount"], "20.00");
+
+    // Google budget below the daily minimum, read from the error details.
+    let body = json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [{"errors": [{"errorCode": {"campaignBudgetError": "BUDGET_BELOW_PER_DAY_MINIMUM"},
+        "details": {"budgetPerDayMinimumErrorDetails": {"currencyCode": "USD", "budgetPerDayMinimumMicros": "1000000", "minimumBudgetAmountMicros": "31000000"}}}]}]}});
+    let f = fixers::propose(
+        &err(
+            Platform::GoogleAds,
+            "campaignBudgetError",
+            Some("BUDGET_BELOW_PER_DAY_MINIMUM"),
+            "Budget below minimum",
+            body,
+        ),
+        &cx(&p),
+    )
+    .unwrap();
+    assert_eq!(apply(&p, &f.patch)["budget"]["amount"], "31.00");
+
+    // Google duplicate campaign name: a distinct name through the override.
+    let f = fixers::propose(
+        &err(
+            Platform::GoogleAds,
+            "campaignError",
+            Some("DUPLICATE_CAMPAIGN_NAME"),
+            "dup",
+            json!({}),
+        ),
+        &cx(&p),
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&p, &f.patch).pointer("/overrides/google_ads/campaign/name"),
+        Some(&json!("DIS_US_GADS_2027_Moana_T7"))
+    );
+    assert_eq!(f.risk, "SAFE");
+
+    // Not fixable by rule.
+    assert!(
+        fixers::propose(
+            &err(
+                Platform::Meta,
+                "190",
+                None,
+                "Invalid OAuth access token.",
+                json!({})
+            ),
+            &cx(&p)
+        )
+        .is_none()
+    );
+}
+
+struct World {
+    _tdb: TestDb,
+    s: AppServices,
+    fake: FakePlatforms,
+    server: TestServer,
+}
+
+async fn world(auto_apply: AutoApply) -> World {
+    let tdb = fresh_db().await;
+    let fake = FakePlatforms::start().await;
+    let base = fake.base_url();
+    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_millis(500));
+    p.set_credential(client::META_TOKEN, "meta-test-token");
+    p.set_credential(client::TIKTOK_TOKEN, "tiktok-test-token");
+    let opts = AppOptions {
+        platforms: p,
+        deploy: DeploySettings {
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(50),
+            poll_every: Duration::from_millis(30),
+            lease: Duration::from_secs(2),
+            ..DeploySettings::default()
+        },
+        auto_apply,
+        ..AppOptions::default()
+    };
+    let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
+    let g = &s.governance;
+    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
+        .await
+        .unwrap();
+    g.create_brand(from(
+        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
+    ))
+    .await
+    .unwrap();
+    g.create_channel(from(
+        json!({"code": "META", "platform": "META", "account_id": "1234567890"}),
+    ))
+    .await
+    .unwrap();
+    g.create_channel(from(
+        json!({"code": "TIKTOK", "platform": "TIKTOK", "account_id": "7012345678901234567"}),
+    ))
+    .await
+    .unwrap();
+    let server = TestServer::start(&tdb, false).await;
+    World {
+        _tdb: tdb,
+        s,
+        fake,
+        server,
+    }
+}
+
+/// A READY_FOR_API ticket with two interests and no extra overrides.
+async fn ticket(s: &AppServices, channel: &str, name: &str, budget: &str) -> i64 {
+    let who = Principal::local_operator();
+    let c = s
+        .governance
+        .create_campaign(from(
+            json!({"brand_code": "DIS", "market_code": "US", "name": name, "year": 2027}),
+        ))
+        .await
+        .unwrap();
+    let mut p = spec();
+    p["budget"]["amount"] = json!(budget);
+    p["overrides"] = json!({"meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}}, "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}});
+    p.as_object_mut().unwrap().remove("bidding");
+    let t = s
+        .governance
+        .create_ticket(
+            &who,
+            from(json!({"campaign_id": c.id, "channel_code": channel, "payload_config": p})),
+        )
+        .await
+        .unwrap();
+    let qa =
+        s.qa.run_qa(&who, from(json!({"ticket_id": t.id})))
+            .await
+            .unwrap();
+    assert_eq!(qa.status.as_str(), "READY_FOR_API", "{:?}", qa.report);
+    t.id
+}
+
+async fn wait_status(s: &AppServices, t: i64, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let st = s.governance.get_ticket(t).await.unwrap().ticket.status;
+        if st.as_str() == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ticket {t} stuck in {st}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn workers(s: &AppServices) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let d = s.deploy.clone();
+    let st = stop.clone();
+    (
+        stop,
+        tokio::spawn(async move { d.run_workers(st).await.expect("workers") }),
+    )
+}
+
+#[tokio::test]
+async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign() {
+    let w = world(AutoApply::None).await;
+    let t = ticket(&w.s, "META", "Moana Launch", "19.99").await;
+    w.fake.reject_with(json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1487694,
+        "is_transient": false, "error_user_title": "Targeting Option No Longer Available",
+        "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Aheal1"}));
+    w.fake.fail_next("adset", Fault::Reject);
+    let (stop, handle) = workers(&w.s);
+    w.s.deploy
+        .deploy_ticket(
+            &Principal::local_operator(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_status(&w.s, t, "FIX_PROPOSED").await;
+
+    let http = reqwest::Client::new();
+    let ops = key(&w.server.db, Role::Ops).await;
+    let planner = key(&w.server.db, Role::Planner).await;
+    let list: Value = http
+        .get(w.server.url("/api/v1/fixes?status=PENDING_REVIEW"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = &list["proposals"][0];
+    assert_eq!(p["ticket_id"], t);
+    assert_eq!(p["risk"], "SAFE");
+    assert_eq!(p["source"], "RULE:meta_refused_interest");
+    assert_eq!(p["error_key"], "META:100:1487694");
+    let id = p["id"].as_i64().unwrap();
+    let one: Value = http
+        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
+        .bearer_auth(&planner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        one["diff"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("remove /targeting/interests/1"),
+        "{one}"
+    );
+    assert_eq!(one["qa_report"]["outcome"], "pass");
+
+    // A planner may read but not decide.
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
+        .bearer_auth(&planner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
+        .bearer_auth(&ops)
+        .json(&json!({"reason": "interest is gone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    wait_status(&w.s, t, "TRAFFICKED_SUCCESS").await;
+    assert_eq!(
+        w.fake.objects("campaign").len(),
+        1,
+        "the campaign made before the failure was reused"
+    );
+    let adset = &w.fake.objects("adset")[0];
+    assert_eq!(
+        adset.body["targeting"]["flexible_spec"][0]["interests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let done: Value = http
+        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "APPLIED");
+    let actions: Vec<&str> = done["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["PROPOSED", "APPROVED", "APPLIED"]);
+    assert!(
+        done["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["actor"].is_string() && a["at"].is_string())
+    );
+    let tk: Value = http
+        .get(w.server.url(&format!("/api/v1/tickets/{t}")))
+        .bearer_auth(&planner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tk["status"], "TRAFFICKED_SUCCESS", "{tk}");
+    let r = http
+        .get(w.server.url("/api/v1/fixes/abc"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = http
+        .get(w.server.url("/api/v1/fixes/999"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    stop.cancel();
+    handle.await.unwrap();
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn budget_raises_are_never_auto_applied_and_can_be_rejected() {
+    let w = world(AutoApply::Safe).await;
+    let t = ticket(&w.s, "TIKTOK", "Moana TikTok", "19.99").await;
+    w.fake.fail_next("adgroup", Fault::Reject);
+    let (stop, handle) = workers(&w.s);
+    w.s.deploy
+        .deploy_ticket(
+            &Principal::local_operator(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_status(&w.s, t, "FIX_PROPOSED").await;
+    let list =
+        w.s.healing
+            .list(from(json!({"ticket_id": t})))
+            .await
+            .unwrap();
+    let p = &list.proposals[0];
+    assert_eq!(p.risk, "SPEND_INCREASE");
+    assert_eq!(
+        p.status, "PENDING_REVIEW",
+        "a spend increase waits for a person even with auto_apply = safe"
+    );
+    assert_eq!(p.payload_after["budget"]["amount"], "20.00");
+
+    let http = reqwest::Client::new();
+    let admin = key(&w.server.db, Role::Admin).await;
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{}/reject", p.id)))
+        .bearer_auth(&admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "a rejection needs a reason");
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{}/reject", p.id)))
+        .bearer_auth(&admin)
+        .json(&json!({"reason": "budget is fixed by finance"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_status(&w.s, t, "DEPLOY_FAILED").await;
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{}/approve", p.id)))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "a rejected proposal cannot be approved");
+    stop.cancel();
+    handle.await.unwrap();
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn safe_fixes_are_auto_applied_when_the_policy_allows() {
+    let w = world(AutoApply::Safe).await;
+    let t = ticket(&w.s, "META", "Moana Auto", "19.99").await;
+    w.fake.reject_with(
+        json!({"message": "Invalid parameter", "code": 100, "error_subcode": 1487694,
+        "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Aauto"}),
+    );
+    w.fake.fail_next("adset", Fault::Reject);
+    let (stop, handle) = workers(&w.s);
+    w.s.deploy
+        .deploy_ticket(
+            &Principal::local_operator(),
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_status(&w.s, t, "TRAFFICKED_SUCCESS").await;
+    let list =
+        w.s.healing
+            .list(from(json!({"ticket_id": t})))
+            .await
+            .unwrap();
+    assert_eq!(list.proposals[0].status, "APPLIED");
+    let view = w.s.healing.get(list.proposals[0].id).await.unwrap();
+    assert_eq!(view.audit[1].actor, "auto-heal");
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    stop.cancel();
+    handle.await.unwrap();
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
+    let w = world(AutoApply::None).await;
+    let t = ticket(&w.s, "META", "Moana Race", "19.99").await;
+    w.fake.reject_with(
+        json!({"message": "Invalid parameter", "code": 100, "error_subcode": 1487694,
+        "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Arace"}),
+    );
+    w.fake.fail_next("adset", Fault::Reject);
+    let run =
+        w.s.deploy
+            .deploy_ticket(
+                &Principal::local_operator(),
+                DeployTicketInput {
+                    ticket_id: t,
+                    validate_only: false,
+                },
+            )
+            .await
+            .unwrap()
+            .run_id
+            .unwrap();
+    let d = w.s.deploy.deployer("w".into());
+    assert_eq!(
+        d.process(run).await.unwrap(),
+        omnitraffick::deploy::RunOutcome::Failed
+    );
+    let HealOutcome::Proposed { id, .. } = w.s.healing.on_deploy_failed(t).await.unwrap() else {
+        panic!("no proposal")
+    };
+
+    // An assistant's own proposal goes through the same QA; a patch that fails QA is kept as QA_FAILED.
+    let bad = w.s.healing.propose_fix(&Principal::local_operator(), from(json!({"ticket_id": t,
+        "patch": [{"op": "replace", "path": "/targeting/interests/0/id", "value": "6003139266461"}], "rationale": "swap in alcohol"}))).await.unwrap();
+    assert_eq!(bad.proposal.status, "QA_FAILED");
+    let e =
+        w.s.healing
+            .propose_fix(
+                &Principal::local_operator(),
+                from(json!({"ticket_id": t, "patch": {"op": "oops"}, "rationale": "x"})),
+            )
+            .await
+            .unwrap_err();
+    assert_eq!(e.field(), Some("patch"));
+
+    let http = reqwest::Client::new();
+    let ops = key(&w.server.db, Role::Ops).await;
+    let url = w.server.url(&format!("/api/v1/fixes/{id}/approve"));
+    let (a, b) = tokio::join!(
+        http.post(&url).bearer_auth(&ops).send(),
+        http.post(&url).bearer_auth(&ops).send()
+    );
+    let mut codes = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    codes.sort();
+    assert_eq!(codes, [200, 409]);
+
+    // The deploy is queued again; this time the platform refuses the same way: escalate.
+    w.fake.fail_next("adset", Fault::Reject);
+    let st = w.s.deploy.status(t).await.unwrap();
+    let run = st.run.unwrap().id;
+    assert_eq!(
+        d.process(run).await.unwrap(),
+        omnitraffick::deploy::RunOutcome::Failed
+    );
+    assert!(matches!(
+        w.s.healing.on_deploy_failed(t).await.unwrap(),
+        HealOutcome::Escalated(_)
+    ));
+    let history = w.s.governance.get_ticket(t).await.unwrap().history;
+    assert_eq!(history.last().unwrap().event, "HEALING_ESCALATED");
+
+    // Stale: a proposal made before the ticket changed cannot be approved.
+    let t2 = ticket(&w.s, "META", "Moana Stale", "19.99").await;
+    w.fake.fail_next("adset", Fault::Reject);
+    let run =
+        w.s.deploy
+            .deploy_ticket(
+                &Principal::local_operator(),
+                DeployTicketInput {
+                    ticket_id: t2,
+                    validate_only: false,
+                },
+            )
+            .await
+            .unwrap()
+            .run_id
+            .unwrap();
+    assert_eq!(
+        d.process(run).await.unwrap(),
+        omnitraffick::deploy::RunOutcome::Failed
+    );
+    let HealOutcome::Proposed { id: id2, .. } = w.s.healing.on_deploy_failed(t2).await.unwrap()
+    else {
+        panic!()
+    };
+    sqlx::query("UPDATE tickets SET version = version + 1 WHERE id = $1")
+        .bind(t2)
+        .execute(w.server.db.pool())
+        .await
+        .unwrap();
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{id2}/approve")))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed since"),
+        "{v}"
+    );
+    w.server.stop().await;
+}
