@@ -75,7 +75,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         .transpose()?;
     let copilot = crate::copilot::CopilotService::new(
         governance.clone(),
-        llm,
+        llm.clone(),
         options.copilot,
         options.qdrant,
     )
@@ -85,6 +85,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         qa.clone(),
         deploy.clone(),
         options.auto_apply,
+        llm,
     );
     {
         // A deploy that fails for good is handed to self-healing by the worker.

@@ -302,6 +302,10 @@ struct World {
 }
 
 async fn world(auto_apply: AutoApply) -> World {
+    world_with(auto_apply, None).await
+}
+
+async fn world_with(auto_apply: AutoApply, llm: Option<&common::fake_openai::FakeOpenAi>) -> World {
     let tdb = fresh_db().await;
     let fake = FakePlatforms::start().await;
     let base = fake.base_url();
@@ -318,6 +322,12 @@ async fn world(auto_apply: AutoApply) -> World {
             ..DeploySettings::default()
         },
         auto_apply,
+        llm: llm.map(|f| omnitraffick::llm::LlmConfig {
+            base_url: f.url.clone(),
+            api_key: omnitraffick::platforms::client::Secret::new("sk-test"),
+            embedding_model: None,
+            chat_model: Some("gpt-4o-mini".into()),
+        }),
         ..AppOptions::default()
     };
     let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
@@ -755,6 +765,108 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
             .unwrap()
             .contains("changed since"),
         "{v}"
+    );
+    w.server.stop().await;
+}
+
+/// A ticket the platform refused with an error no rule fixes (Meta 100/1815290).
+async fn refused_ticket(w: &World, name: &str) -> i64 {
+    let t = ticket(&w.s, "META", name, "19.99").await;
+    w.fake.reject_with(json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1815290,
+        "error_user_title": "Objective Invalid For Targeting", "error_user_msg": "The objective is not valid for this targeting.", "fbtrace_id": "Allm"}));
+    w.fake.fail_next("campaign", Fault::Reject);
+    let run =
+        w.s.deploy
+            .deploy_ticket(
+                &Principal::local_operator(),
+                DeployTicketInput {
+                    ticket_id: t,
+                    validate_only: false,
+                },
+            )
+            .await
+            .unwrap()
+            .run_id
+            .unwrap();
+    let d = w.s.deploy.deployer("w".into());
+    assert_eq!(
+        d.process(run).await.unwrap(),
+        omnitraffick::deploy::RunOutcome::Failed
+    );
+    t
+}
+
+#[tokio::test]
+async fn the_model_proposes_a_patch_when_no_rule_applies() {
+    let fake = common::fake_openai::FakeOpenAi::start().await;
+    let w = world_with(AutoApply::Safe, Some(&fake)).await;
+    let set = |reply: &str| fake.state.lock().unwrap().chat_reply = Some(reply.to_owned());
+
+    // A valid patch: proposed, and its risk comes from the change (removing an interest widens).
+    set(
+        r#"Here you go: {"patch": [{"op": "remove", "path": "/targeting/interests/1"}], "rationale": "The retired interest conflicts with the objective."}"#,
+    );
+    let t = refused_ticket(&w, "Llm One").await;
+    let HealOutcome::Proposed { id, status, risk } = w.s.healing.on_deploy_failed(t).await.unwrap()
+    else {
+        panic!("no proposal")
+    };
+    assert_eq!(
+        (status.as_str(), risk.as_str()),
+        ("PENDING_REVIEW", "TARGETING_WIDENING")
+    );
+    let v = w.s.healing.get(id).await.unwrap();
+    assert_eq!(v.proposal.source, "LLM");
+    let prompt = fake.requests("chat").last().unwrap()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(prompt.contains("1815290") && prompt.contains("payload_config"));
+
+    // Not a patch: recorded as unusable, nothing applied.
+    set("I think you should change the objective to awareness.");
+    let t = refused_ticket(&w, "Llm Two").await;
+    assert!(matches!(
+        w.s.healing.on_deploy_failed(t).await.unwrap(),
+        HealOutcome::NoFix(_)
+    ));
+    let h = w.s.governance.get_ticket(t).await.unwrap();
+    assert_eq!(h.history.last().unwrap().event, "LLM_FIX_UNUSABLE");
+    assert_eq!(h.ticket.status.as_str(), "DEPLOY_FAILED");
+
+    // A patch that fails QA (an alcohol interest for a family-friendly brand): kept as QA_FAILED.
+    set(
+        r#"{"patch": [{"op": "replace", "path": "/targeting/interests/1/id", "value": "6003139266461"}], "rationale": "Use a supported interest."}"#,
+    );
+    let t = refused_ticket(&w, "Llm Three").await;
+    let HealOutcome::Proposed { status, .. } = w.s.healing.on_deploy_failed(t).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(status, "QA_FAILED");
+    assert_eq!(
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .unwrap()
+            .ticket
+            .status
+            .as_str(),
+        "DEPLOY_FAILED"
+    );
+
+    // A patch that raises the budget is SPEND_INCREASE whatever the model says, and waits.
+    set(
+        r#"{"patch": [{"op": "replace", "path": "/budget/amount", "value": "99.00"}], "rationale": "Safe tweak."}"#,
+    );
+    let t = refused_ticket(&w, "Llm Four").await;
+    let HealOutcome::Proposed { status, risk, .. } = w.s.healing.on_deploy_failed(t).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (status.as_str(), risk.as_str()),
+        ("PENDING_REVIEW", "SPEND_INCREASE")
     );
     w.server.stop().await;
 }

@@ -40,6 +40,7 @@ pub struct HealingService {
     qa: QaService,
     deploy: DeployService,
     auto_apply: AutoApply,
+    llm: Option<crate::llm::Llm>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -227,6 +228,21 @@ pub fn classify_risk(
     risk
 }
 
+/// The platform facts the model gets (from PLATFORMS.md).
+fn platform_facts(p: crate::domain::Platform) -> &'static str {
+    match p {
+        crate::domain::Platform::Meta => {
+            "Meta Marketing API: money in integer minor units; campaign budget and ad-set budget are mutually exclusive; bid_amount is required for COST_CAP/BID_CAP; targeting needs geo_locations; interests are Meta interest ids in flexible_spec; error_subcode says which rule broke (1487694 deprecated interest, 1885621 budget clash, 1815857 bid amount missing, 1885364 missing location, 2490408 optimisation goal, 1885272/1885650 budget too low)."
+        }
+        crate::domain::Platform::Tiktok => {
+            "TikTok Marketing API v1.3: errors are HTTP 200 with a non-zero code; 40002 is a parameter error (the message names the field); ad-group daily minimum 20 USD (other currencies differ); budgets are decimals in major units; location_ids are GeoNames ids."
+        }
+        crate::domain::Platform::GoogleAds => {
+            "Google Ads REST: money in micros (x1,000,000); errors carry errorCode categories (campaignError, campaignBudgetError, ...) and a fieldPath; campaign names must be unique per account; DAILY budgets use amountMicros."
+        }
+    }
+}
+
 fn error_key(e: &PlatformError) -> String {
     format!(
         "{}:{}:{}",
@@ -285,13 +301,79 @@ impl HealingService {
         qa: QaService,
         deploy: DeployService,
         auto_apply: AutoApply,
+        llm: Option<crate::llm::Llm>,
     ) -> Self {
         Self {
             governance,
             qa,
             deploy,
             auto_apply,
+            llm: llm.filter(|l| l.chat_model().is_some()),
         }
+    }
+
+    /// Ask the model for a patch when no rule applies. Returns the patch and rationale, or
+    /// the reason its answer could not be used.
+    async fn llm_fix(
+        &self,
+        ticket: &crate::domain::Ticket,
+        err: &PlatformError,
+    ) -> Option<Result<(Value, String), String>> {
+        let llm = self.llm.as_ref()?;
+        let payloads = self
+            .qa
+            .preview_payloads(ticket.id)
+            .await
+            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
+        let prompt = crate::llm::prompts::render(
+            crate::llm::prompts::FIX_PROPOSAL,
+            &[
+                ("facts", platform_facts(err.platform)),
+                (
+                    "error",
+                    &serde_json::to_string_pretty(err).unwrap_or_default(),
+                ),
+                ("spec", &ticket.payload_config.to_string()),
+                ("payloads", &payloads.to_string()),
+            ],
+        );
+        let answer = match llm
+            .chat(&prompt, "Propose the JSON Patch now. JSON only.")
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return Some(Err(format!("the model failed: {e}"))),
+        };
+        let parsed: Option<Value> = match (answer.find('{'), answer.rfind('}')) {
+            (Some(a), Some(b)) if b > a => serde_json::from_str(&answer[a..=b]).ok(),
+            _ => None,
+        };
+        let Some(v) = parsed else {
+            return Some(Err(format!(
+                "the answer was not JSON: {}",
+                answer.chars().take(200).collect::<String>()
+            )));
+        };
+        let patch = v.get("patch").cloned().unwrap_or(Value::Null);
+        let rationale = v
+            .get("rationale")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        if serde_json::from_value::<json_patch::Patch>(patch.clone()).is_err() {
+            return Some(Err(
+                "the answer's \"patch\" is not an RFC 6902 JSON Patch".into()
+            ));
+        }
+        if patch.as_array().is_some_and(Vec::is_empty) {
+            return Some(Err(format!("the model found no fix: {rationale}")));
+        }
+        if rationale.is_empty() {
+            return Some(Err("the answer has no rationale".into()));
+        }
+        Some(Ok((patch, rationale)))
     }
 
     /// The last error recorded for a failed ticket.
@@ -339,25 +421,51 @@ impl HealingService {
             platform_name: &ticket.platform_name,
             ticket_id,
         };
-        let Some(fix) = fixers::propose(&err, &cx) else {
-            let why = format!(
-                "no rule fixes {key} ({}); fix the ticket by hand or propose_fix",
-                err.message
-            );
-            self.note(ticket_id, "NO_AUTOMATIC_FIX", &why).await?;
-            return Ok(HealOutcome::NoFix(why));
+        let (patch, rationale, source, declared, refused) = match fixers::propose(&err, &cx) {
+            Some(fix) => (
+                fix.patch,
+                fix.rationale,
+                format!("RULE:{}", fix.fixer),
+                fix.risk,
+                fix.refused_interests,
+            ),
+            None => match self.llm_fix(&ticket, &err).await {
+                Some(Ok((patch, rationale))) => {
+                    (patch, rationale, "LLM".to_owned(), "SAFE", Vec::new())
+                }
+                Some(Err(why)) => {
+                    let why = format!(
+                        "no rule fixes {key}, and the language model's answer was unusable ({why}); nothing was applied"
+                    );
+                    self.note(ticket_id, "LLM_FIX_UNUSABLE", &why).await?;
+                    return Ok(HealOutcome::NoFix(why));
+                }
+                None => {
+                    let why = format!(
+                        "no rule fixes {key} ({}); fix the ticket by hand or propose_fix",
+                        err.message
+                    );
+                    self.note(ticket_id, "NO_AUTOMATIC_FIX", &why).await?;
+                    return Ok(HealOutcome::NoFix(why));
+                }
+            },
         };
-        let source = format!("RULE:{}", fix.fixer);
+        // A patch that does not even apply is an unusable answer, not a proposal.
+        if let Err(e) = apply_patch(&ticket.payload_config, &patch) {
+            let why = format!("the proposed patch does not apply ({e}); nothing was applied");
+            self.note(ticket_id, "LLM_FIX_UNUSABLE", &why).await?;
+            return Ok(HealOutcome::NoFix(why));
+        }
         let (id, status, risk) = self
             .create(
                 &ticket,
                 &err,
                 &key,
-                &fix.patch,
-                &fix.rationale,
+                &patch,
+                &rationale,
                 &source,
-                fix.risk,
-                &fix.refused_interests,
+                declared,
+                &refused,
                 "auto-heal",
             )
             .await?;

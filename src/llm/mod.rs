@@ -44,6 +44,7 @@ pub struct Llm {
 pub mod prompts {
     pub const COPILOT_ANSWER: &str = include_str!("../../prompts/copilot_answer.md");
     pub const TICKET_REVIEW: &str = include_str!("../../prompts/ticket_review.md");
+    pub const FIX_PROPOSAL: &str = include_str!("../../prompts/fix_proposal.md");
 
     /// Fill `{{name}}` slots.
     pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
