@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub mod api;
+pub mod metrics;
 
 use crate::auth::{KeyVerifier, Principal};
 use crate::error::{AppError, AppResult};
@@ -239,6 +240,14 @@ async fn readyz(State(st): State<EdgeState>) -> Response {
     }
 }
 
+async fn metrics_text(State(st): State<EdgeState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics::render(&st.db).await,
+    )
+        .into_response()
+}
+
 /// Build the HTTP application. `shutdown` ends MCP sessions when cancelled.
 pub fn router(
     services: AppServices,
@@ -280,6 +289,7 @@ pub fn router(
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .merge(guarded)
         .layer(DefaultBodyLimit::max(opts.max_body_bytes))
         .with_state(state)

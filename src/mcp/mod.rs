@@ -230,6 +230,7 @@ impl ServerHandler for OmniMcp {
             Err(_) => "protocol_error",
         };
         span.in_scope(|| tracing::info!(outcome, duration_ms = millis, "tool call finished"));
+        crate::http::metrics::record_tool_call(&tool, outcome, millis / 1000.0);
         let level = if outcome == "ok" {
             LoggingLevel::Info
         } else {
