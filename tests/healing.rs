@@ -551,10 +551,22 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
         .text()
         .await
         .unwrap();
-    assert!(m.contains("omnitraffick_fix_proposals{status=\"APPLIED\"} 1"), "{m}");
-    assert!(m.contains("omnitraffick_deploy_runs{state=\"SUCCEEDED\"} 1"), "{m}");
-    assert!(m.contains("omnitraffick_platform_requests{outcome=\"PERMANENT\"} 1"), "{m}");
-    assert!(m.contains("# TYPE omnitraffick_tool_call_duration_seconds histogram"), "{m}");
+    assert!(
+        m.contains("omnitraffick_fix_proposals{status=\"APPLIED\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("omnitraffick_deploy_runs{state=\"SUCCEEDED\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("omnitraffick_platform_requests{outcome=\"PERMANENT\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("# TYPE omnitraffick_tool_call_duration_seconds histogram"),
+        "{m}"
+    );
     let r = http
         .get(w.server.url("/api/v1/fixes/999"))
         .bearer_auth(&ops)

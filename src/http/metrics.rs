@@ -37,14 +37,21 @@ pub fn record_tool_call(tool: &str, outcome: &str, seconds: f64) {
 }
 
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', " ")
 }
 
 async fn grouped(db: &Db, sql: &'static str) -> Vec<(String, i64)> {
     match sqlx::query(sql).fetch_all(db.pool()).await {
         Ok(rows) => rows
             .iter()
-            .filter_map(|r| Some((r.try_get::<String, _>("k").ok()?, r.try_get::<i64, _>("n").ok()?)))
+            .filter_map(|r| {
+                Some((
+                    r.try_get::<String, _>("k").ok()?,
+                    r.try_get::<i64, _>("n").ok()?,
+                ))
+            })
             .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "metrics query failed");

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod api;
 pub mod metrics;
+pub mod openapi;
 
 use crate::auth::{KeyVerifier, Principal};
 use crate::error::{AppError, AppResult};
@@ -240,6 +241,10 @@ async fn readyz(State(st): State<EdgeState>) -> Response {
     }
 }
 
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
 async fn metrics_text(State(st): State<EdgeState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -290,6 +295,7 @@ pub fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .merge(guarded)
         .layer(DefaultBodyLimit::max(opts.max_body_bytes))
         .with_state(state)

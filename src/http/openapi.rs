@@ -1,0 +1,128 @@
+//! The OpenAPI 3 document of the REST API, built from the same schemars schemas that type the
+//! handlers' inputs and outputs, so it cannot drift from the code.
+
+use schemars::generate::SchemaSettings;
+use serde_json::{Value, json};
+
+use crate::copilot::{Answer, ChatInput};
+use crate::domain::TicketView;
+use crate::healing::{DecisionOutput, FixList, FixProposalView};
+
+/// The error body every endpoint returns: `{"error": {"code", "message", "field"?}}`.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    /// VALIDATION, NOT_FOUND, CONFLICT, INVALID_TRANSITION, FORBIDDEN, UNAUTHORIZED or INTERNAL.
+    code: String,
+    /// What went wrong and what to send instead.
+    message: String,
+    /// The input field at fault, when there is one.
+    field: Option<String>,
+}
+
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct DecisionBody {
+    /// Why (required to reject, optional to approve).
+    reason: Option<String>,
+}
+
+fn errors(codes: &[(&str, &str)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (code, what) in codes {
+        m.insert(
+            (*code).into(),
+            json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn ok(schema: &str, what: &str) -> Value {
+    json!({"description": what, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::openapi3().into_generator();
+    generator.subschema_for::<ErrorBody>();
+    generator.subschema_for::<DecisionBody>();
+    generator.subschema_for::<ChatInput>();
+    generator.subschema_for::<Answer>();
+    generator.subschema_for::<FixList>();
+    generator.subschema_for::<FixProposalView>();
+    generator.subschema_for::<DecisionOutput>();
+    generator.subschema_for::<TicketView>();
+    let schemas = Value::Object(generator.take_definitions(true));
+    let common = [
+        ("401", "No valid bearer key."),
+        ("403", "The key's role may not do this."),
+        ("413", "The body is over the size limit."),
+    ];
+    let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}]);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "OmniTraffick ops API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Review self-healing fix proposals, read tickets, and ask the brand-guideline copilot. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/fixes": {"get": {
+                "summary": "List fix proposals, newest first (paged with before_id).",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["PENDING_REVIEW", "APPROVED", "REJECTED", "APPLIED", "QA_FAILED", "SUPERSEDED"]}},
+                    {"name": "ticket", "in": "query", "schema": {"type": "integer", "format": "int64"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {"name": "before_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}
+                ],
+                "responses": merge(json!({"200": ok("FixList", "A page of proposals.")}), errors(&[common[0], common[1], ("422", "A bad query parameter.")]))
+            }},
+            "/api/v1/fixes/{id}": {"get": {
+                "summary": "One proposal with the payload before and after, a readable diff, its QA report and audit trail.",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("FixProposalView", "The proposal.")}), errors(&[common[0], common[1], ("404", "No such proposal."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/fixes/{id}/approve": {"post": {
+                "summary": "Approve (ops or admin): applies the patch, re-runs QA and re-queues the deploy.",
+                "parameters": id_param,
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
+                "responses": merge(json!({"200": ok("DecisionOutput", "Applied; the ticket's status says what happened.")}), errors(&[common[0], common[1], common[2], ("404", "No such proposal."), ("409", "Not pending, decided concurrently, or the ticket changed since the proposal.")]))
+            }},
+            "/api/v1/fixes/{id}/reject": {"post": {
+                "summary": "Reject (ops or admin) with a reason.",
+                "parameters": id_param,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
+                "responses": merge(json!({"200": ok("DecisionOutput", "Rejected.")}), errors(&[common[0], common[1], common[2], ("404", "No such proposal."), ("409", "Not pending."), ("422", "No reason given.")]))
+            }},
+            "/api/v1/tickets/{id}": {"get": {
+                "summary": "A ticket with its status, payload config, QA report, external ids and history.",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("TicketView", "The ticket.")}), errors(&[common[0], common[1], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/copilot/chat": {"post": {
+                "summary": "Ask the brand-guideline copilot (any role but tracker); answers cite [document p.N].",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatInput"}}}},
+                "responses": merge(json!({"200": ok("Answer", "The answer with its citations.")}), errors(&[common[0], common[1], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("422", "The body does not match the schema.")]))
+            }}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas
+        }
+    })
+}
