@@ -1,6 +1,7 @@
 //! OmniTraffick: an ad-operations server. See DESIGN.md for the architecture.
 
 pub mod auth;
+pub mod capi;
 pub mod config;
 pub mod copilot;
 pub mod deploy;

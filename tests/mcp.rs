@@ -592,3 +592,46 @@ async fn resources_prompts_and_logging() {
         .expect("logging/setLevel");
     client.cancel().await.expect("close");
 }
+
+#[tokio::test]
+async fn pixel_snippet_shares_one_event_id() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    seed_example(&client).await;
+    let e = call(
+        &client,
+        "pixel_snippet",
+        json!({"brand_code": "DIS", "event_name": "Purchase"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "brand_code");
+    call(&client, "update_brand", json!({"code": "DIS", "meta_pixel_id": "1234567890123456", "tiktok_pixel_code": "CABCDEF1234567890"})).await.ok();
+    let s = call(
+        &client,
+        "pixel_snippet",
+        json!({"brand_code": "DIS", "event_name": "Purchase"}),
+    )
+    .await
+    .ok();
+    let meta = s["meta"].as_str().unwrap();
+    assert!(meta.contains("fbq('init', \"1234567890123456\")"), "{meta}");
+    assert!(
+        meta.contains("fbq('track', \"Purchase\", {}, {eventID: eventId})"),
+        "{meta}"
+    );
+    let tt = s["tiktok"].as_str().unwrap();
+    assert!(
+        tt.contains("ttq.load(\"CABCDEF1234567890\")") && tt.contains("{event_id: eventId}"),
+        "{tt}"
+    );
+    let e = call(
+        &client,
+        "pixel_snippet",
+        json!({"brand_code": "DIS", "event_name": "Buy<script>"}),
+    )
+    .await
+    .err();
+    assert_eq!(e["field"], "event_name");
+    client.cancel().await.ok();
+}

@@ -108,7 +108,8 @@ impl OmniMcp {
                 + Self::qa_tools()
                 + Self::deploy_tools()
                 + Self::copilot_tools()
-                + Self::healing_tools(),
+                + Self::healing_tools()
+                + Self::capi_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

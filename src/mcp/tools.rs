@@ -663,3 +663,24 @@ pub(super) struct FixIdInput {
     /// The proposal id, e.g. 7.
     pub id: i64,
 }
+
+#[tool_router(router = capi_tools, vis = "pub(super)")]
+impl OmniMcp {
+    #[tool(
+        description = "The browser side of conversion deduplication for a brand: the Meta pixel base code with fbq('track', event, params, {eventID}) and the TikTok pixel equivalent with event_id, showing how the browser and the server send one shared event id. Needs the brand's meta_pixel_id and/or tiktok_pixel_code (update_brand). Example: {\"brand_code\": \"AUR\", \"event_name\": \"Purchase\"}.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn pixel_snippet(
+        &self,
+        Parameters(input): Parameters<crate::capi::PixelSnippetInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::capi::PixelSnippet>, ToolError> {
+        self.authorize(&ctx, Permission::Read)?;
+        let brand = self
+            .services
+            .governance
+            .get_brand(&input.brand_code)
+            .await?;
+        Ok(Json(crate::capi::pixel_snippet(&brand, &input.event_name)?))
+    }
+}

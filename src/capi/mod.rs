@@ -1,0 +1,279 @@
+//! Conversions API relay (in progress). Built so far: customer-data normalisation and hashing
+//! for Meta CAPI and TikTok Events API 2.0 (`normalize`), per-event validation with the reason
+//! (`validate_event`), and the browser pixel snippets that share one event id with the server
+//! (`pixel_snippet`). Not built yet: intake (`send_conversion_events`, `POST
+//! /api/v1/capi/events`), the 48-hour dedupe store, and batched delivery through the queue;
+//! no tool offers them until they exist.
+
+pub mod normalize;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{AppError, AppResult};
+
+pub const ACTION_SOURCES: [&str; 9] = [
+    "email",
+    "website",
+    "app",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+];
+
+/// An event ready to send: customer data hashed, id assigned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedEvent {
+    pub event_id: String,
+    /// Meta's server-event shape with hashed `user_data`.
+    pub meta: Value,
+}
+
+/// Check and prepare one server event (Meta's shape). `now` is Unix seconds. The error says
+/// which field is wrong and why; nothing of a refused event is kept.
+pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String, String)> {
+    let bad = |f: &str, r: &str| Err((f.to_owned(), r.to_owned()));
+    let Some(obj) = event.as_object() else {
+        return bad("event", "must be an object");
+    };
+    let name = obj
+        .get("event_name")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or("");
+    if name.is_empty() || name.len() > 100 {
+        return bad("event_name", "is required, e.g. \"Purchase\"");
+    }
+    let Some(time) = obj.get("event_time").and_then(Value::as_i64) else {
+        return bad("event_time", "is required as Unix seconds, e.g. 1764000000");
+    };
+    if time > 100_000_000_000 {
+        return bad("event_time", "looks like milliseconds; send Unix seconds");
+    }
+    if time > now + 60 {
+        return bad("event_time", "is in the future");
+    }
+    if time < now - 7 * 24 * 3600 {
+        return bad(
+            "event_time",
+            "is older than 7 days; Meta refuses the whole batch for such events",
+        );
+    }
+    let source = obj
+        .get("action_source")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !ACTION_SOURCES.contains(&source) {
+        return bad(
+            "action_source",
+            &format!("must be one of {}", ACTION_SOURCES.join(", ")),
+        );
+    }
+    let user_in = obj
+        .get("user_data")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let user = match normalize::meta_user_data(&user_in) {
+        Ok(u) => u,
+        Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
+    };
+    if source == "website" {
+        if obj
+            .get("event_source_url")
+            .and_then(Value::as_str)
+            .is_none_or(|u| !u.starts_with("http"))
+        {
+            return bad(
+                "event_source_url",
+                "is required for website events (the page URL)",
+            );
+        }
+        if !user.contains_key("client_user_agent") {
+            return bad(
+                "user_data.client_user_agent",
+                "is required for website events",
+            );
+        }
+    }
+    if !normalize::has_customer_info(&user) {
+        return bad(
+            "user_data",
+            "has no usable customer information (give em, ph, external_id, fbp/fbc, or IP and user agent)",
+        );
+    }
+    if let Some(custom) = obj.get("custom_data").and_then(Value::as_object) {
+        if let Some(c) = custom.get("currency") {
+            let ok = c
+                .as_str()
+                .is_some_and(|c| crate::domain::Currency::parse("currency", c).is_ok());
+            if !ok {
+                return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
+            }
+        }
+    }
+    let event_id = obj
+        .get("event_id")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut meta = Map::new();
+    for k in [
+        "event_name",
+        "event_time",
+        "action_source",
+        "event_source_url",
+        "custom_data",
+        "opt_out",
+    ] {
+        if let Some(v) = obj.get(k) {
+            meta.insert(k.into(), v.clone());
+        }
+    }
+    meta.insert("event_name".into(), Value::String(name.to_owned()));
+    meta.insert("event_id".into(), Value::String(event_id.clone()));
+    meta.insert("user_data".into(), Value::Object(user));
+    Ok(PreparedEvent {
+        event_id,
+        meta: Value::Object(meta),
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PixelSnippetInput {
+    /// Brand whose pixels to use, e.g. "AUR" (its meta_pixel_id / tiktok_pixel_code).
+    pub brand_code: String,
+    /// The event, e.g. "Purchase".
+    pub event_name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PixelSnippet {
+    /// Meta pixel base code and the fbq('track', ...) call with {eventID}; absent without a
+    /// meta_pixel_id.
+    pub meta: Option<String>,
+    /// TikTok pixel base code and ttq.track(...) with event_id; absent without a
+    /// tiktok_pixel_code.
+    pub tiktok: Option<String>,
+    /// How the browser and the server share one event id.
+    pub note: String,
+}
+
+fn js_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The browser side of deduplication: the same event id goes to the pixel and the server.
+pub fn pixel_snippet(brand: &crate::domain::Brand, event_name: &str) -> AppResult<PixelSnippet> {
+    let name = event_name.trim();
+    if name.is_empty() || name.len() > 100 || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
+    {
+        return Err(AppError::validation(
+            "event_name",
+            "use a standard or custom event name such as \"Purchase\" (letters, digits, _)",
+        ));
+    }
+    let meta = brand.meta_pixel_id.as_ref().map(|pixel| {
+        format!(
+            "<script>\n!function(f,b,e,v,n,t,s){{if(f.fbq)return;n=f.fbq=function(){{n.callMethod?n.callMethod.apply(n,arguments):n.queue.push(arguments)}};if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';n.queue=[];t=b.createElement(e);t.async=!0;t.src=v;s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}}(window,document,'script','https://connect.facebook.net/en_US/fbevents.js');\nfbq('init', {pixel});\nfbq('track', 'PageView');\n</script>\n<script>\n  // eventId: the same id the server sends as event_id (returned by send_conversion_events).\n  var eventId = window.crypto.randomUUID();\n  fbq('track', {event}, {{}}, {{eventID: eventId}});\n</script>",
+            pixel = js_string(pixel),
+            event = js_string(name),
+        )
+    });
+    let tiktok = brand.tiktok_pixel_code.as_ref().map(|code| {
+        format!(
+            "<script>\n!function (w, d, t) {{w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=[\"page\",\"track\",\"identify\",\"instances\",\"debug\",\"on\",\"off\",\"once\",\"ready\",\"alias\",\"group\",\"enableCookie\",\"disableCookie\"];ttq.setAndDefer=function(t,e){{t[e]=function(){{t.push([e].concat(Array.prototype.slice.call(arguments,0)))}}}};for(var i=0;i<ttq.methods.length;i++)ttq.setAndDefer(ttq,ttq.methods[i]);ttq.load=function(e,n){{var i=\"https://analytics.tiktok.com/i18n/pixel/events.js\";ttq._i=ttq._i||{{}};ttq._i[e]=[];ttq._i[e]._u=i;ttq._t=ttq._t||{{}};ttq._t[e]=+new Date;ttq._o=ttq._o||{{}};ttq._o[e]=n||{{}};var o=d.createElement(\"script\");o.type=\"text/javascript\";o.async=!0;o.src=i+\"?sdkid=\"+e+\"&lib=\"+t;var a=d.getElementsByTagName(\"script\")[0];a.parentNode.insertBefore(o,a)}};\n  ttq.load({code});\n  ttq.page();\n}}(window, document, 'ttq');\n</script>\n<script>\n  var eventId = eventId || window.crypto.randomUUID();\n  ttq.track({event}, {{}}, {{event_id: eventId}});\n</script>",
+            code = js_string(code),
+            event = js_string(name),
+        )
+    });
+    if meta.is_none() && tiktok.is_none() {
+        return Err(AppError::validation(
+            "brand_code",
+            format!(
+                "brand {} has no meta_pixel_id or tiktok_pixel_code; set them with update_brand",
+                brand.code
+            ),
+        ));
+    }
+    Ok(PixelSnippet {
+        meta,
+        tiktok,
+        note: "Generate one id per conversion in the browser (eventId above), fire the pixel with it, and send the same id as event_id in the server event: Meta and TikTok count the pair once (Meta within 48 hours, keyed on event_name + event_id).".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_764_000_000;
+
+    fn web(overrides: Value) -> Value {
+        let mut e = json!({
+            "event_name": "Purchase", "event_time": NOW - 60, "action_source": "website",
+            "event_source_url": "https://shop.example/checkout/done",
+            "user_data": {"em": "jane@example.com", "client_user_agent": "Mozilla/5.0", "client_ip_address": "203.0.113.9"},
+            "custom_data": {"currency": "USD", "value": 123.45}
+        });
+        crate::platforms::deep_merge(&mut e, &overrides);
+        e
+    }
+
+    #[test]
+    fn events_are_checked_with_the_reason() {
+        let ok = validate_event(&web(json!({"event_id": "order-123"})), NOW).unwrap();
+        assert_eq!(ok.event_id, "order-123");
+        assert_eq!(
+            ok.meta["user_data"]["em"],
+            json!([normalize::sha256_hex("jane@example.com")])
+        );
+        assert!(!ok.meta.to_string().contains("jane@example.com"));
+        let generated = validate_event(&web(json!({})), NOW).unwrap();
+        assert_eq!(
+            generated.event_id.len(),
+            36,
+            "a UUID is assigned when none is given"
+        );
+
+        let field = |e: Value| validate_event(&e, NOW).unwrap_err().0;
+        assert_eq!(field(web(json!({"event_time": NOW * 1000}))), "event_time");
+        assert_eq!(field(web(json!({"event_time": NOW + 3600}))), "event_time");
+        assert_eq!(
+            field(web(json!({"event_time": NOW - 8 * 86400}))),
+            "event_time"
+        );
+        assert_eq!(
+            field(web(json!({"action_source": "billboard"}))),
+            "action_source"
+        );
+        assert_eq!(
+            field(web(json!({"event_source_url": null}))),
+            "event_source_url"
+        );
+        assert_eq!(
+            field(web(json!({"custom_data": {"currency": "DOLLARS"}}))),
+            "custom_data.currency"
+        );
+        assert_eq!(
+            field(web(json!({"user_data": {"em": "not-an-email"}}))),
+            "user_data.em"
+        );
+        let mut no_ua = web(json!({}));
+        no_ua["user_data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("client_user_agent");
+        assert_eq!(field(no_ua), "user_data.client_user_agent");
+        let anonymous = json!({"event_name": "Lead", "event_time": NOW, "action_source": "system_generated", "user_data": {"ge": "f"}});
+        assert_eq!(field(anonymous), "user_data");
+    }
+}

@@ -1,0 +1,442 @@
+//! Customer-information normalisation and SHA-256 hashing, field by field as Meta's
+//! Conversions API wants it (PLATFORMS.md D4) and as TikTok's Events API 2.0 wants it (D9).
+//! Values that already are hashes pass through; identifiers that must stay in clear
+//! (IP, user agent, click ids, cookies) are never hashed. Raw values are never kept.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Hashed customer fields (sent as arrays of lowercase hex SHA-256).
+pub const META_HASHED: [&str; 11] = [
+    "em",
+    "ph",
+    "fn",
+    "ln",
+    "ge",
+    "db",
+    "ct",
+    "st",
+    "zp",
+    "country",
+    "external_id",
+];
+/// Fields sent in clear, as scalars.
+pub const META_CLEAR: [&str; 4] = ["client_ip_address", "client_user_agent", "fbc", "fbp"];
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Already a SHA-256 (64 hex) or MD5 (32 hex) digest: passed through unchanged.
+pub fn is_hashed(s: &str) -> bool {
+    (s.len() == 64 || s.len() == 32)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Why a value could not be normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub reason: String,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+const US_STATES: &[(&str, &str)] = &[
+    ("alabama", "al"),
+    ("alaska", "ak"),
+    ("arizona", "az"),
+    ("arkansas", "ar"),
+    ("california", "ca"),
+    ("colorado", "co"),
+    ("connecticut", "ct"),
+    ("delaware", "de"),
+    ("florida", "fl"),
+    ("georgia", "ga"),
+    ("hawaii", "hi"),
+    ("idaho", "id"),
+    ("illinois", "il"),
+    ("indiana", "in"),
+    ("iowa", "ia"),
+    ("kansas", "ks"),
+    ("kentucky", "ky"),
+    ("louisiana", "la"),
+    ("maine", "me"),
+    ("maryland", "md"),
+    ("massachusetts", "ma"),
+    ("michigan", "mi"),
+    ("minnesota", "mn"),
+    ("mississippi", "ms"),
+    ("missouri", "mo"),
+    ("montana", "mt"),
+    ("nebraska", "ne"),
+    ("nevada", "nv"),
+    ("newhampshire", "nh"),
+    ("newjersey", "nj"),
+    ("newmexico", "nm"),
+    ("newyork", "ny"),
+    ("northcarolina", "nc"),
+    ("northdakota", "nd"),
+    ("ohio", "oh"),
+    ("oklahoma", "ok"),
+    ("oregon", "or"),
+    ("pennsylvania", "pa"),
+    ("rhodeisland", "ri"),
+    ("southcarolina", "sc"),
+    ("southdakota", "sd"),
+    ("tennessee", "tn"),
+    ("texas", "tx"),
+    ("utah", "ut"),
+    ("vermont", "vt"),
+    ("virginia", "va"),
+    ("washington", "wa"),
+    ("westvirginia", "wv"),
+    ("wisconsin", "wi"),
+    ("wyoming", "wy"),
+    ("districtofcolumbia", "dc"),
+    ("ontario", "on"),
+    ("quebec", "qc"),
+    ("britishcolumbia", "bc"),
+    ("alberta", "ab"),
+    ("manitoba", "mb"),
+    ("saskatchewan", "sk"),
+    ("novascotia", "ns"),
+    ("newbrunswick", "nb"),
+    ("newfoundlandandlabrador", "nl"),
+    ("princeedwardisland", "pe"),
+];
+
+/// Normalise one Meta customer field (not yet hashed).
+pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
+    let t = raw.trim().to_lowercase();
+    if t.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    match field {
+        "em" => {
+            let ok = t.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }) && !t.contains(char::is_whitespace);
+            if ok {
+                Ok(t)
+            } else {
+                Err(invalid(field, "is not an email address (x@y.z)"))
+            }
+        }
+        "ph" => {
+            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            // "00" international prefix, then no leading zeros: the country code must lead.
+            let digits = digits
+                .strip_prefix("00")
+                .unwrap_or(&digits)
+                .trim_start_matches('0')
+                .to_owned();
+            if digits.len() < 7 || digits.len() > 15 {
+                return Err(invalid(
+                    field,
+                    "needs the country code and 7-15 digits, e.g. +44 844 412 4653",
+                ));
+            }
+            if !t.starts_with('+') && !t.starts_with("00") && raw.trim().starts_with('0') {
+                return Err(invalid(
+                    field,
+                    "starts with 0: give the number with its country code, e.g. +44 ...",
+                ));
+            }
+            Ok(digits)
+        }
+        "fn" | "ln" => {
+            let v: String = t
+                .chars()
+                .filter(|c| !c.is_whitespace() && !c.is_ascii_punctuation())
+                .collect();
+            if v.is_empty() {
+                Err(invalid(field, "has no letters"))
+            } else {
+                Ok(v)
+            }
+        }
+        "ge" => match t.as_str() {
+            "f" | "female" | "woman" | "w" | "mrs" | "ms" | "miss" => Ok("f".into()),
+            "m" | "male" | "man" | "mr" => Ok("m".into()),
+            _ => Err(invalid(field, "must be f or m")),
+        },
+        "db" => {
+            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            let (y, m, d) =
+                if digits.len() == 8 && (t.contains('-') || t.contains('/') || t.len() == 8) {
+                    // YYYY-MM-DD, YYYYMMDD
+                    (&digits[..4], &digits[4..6], &digits[6..])
+                } else {
+                    return Err(invalid(field, "use YYYY-MM-DD or YYYYMMDD"));
+                };
+            let (yn, mn, dn): (u32, u32, u32) = (
+                y.parse().unwrap_or(0),
+                m.parse().unwrap_or(0),
+                d.parse().unwrap_or(0),
+            );
+            if !(1900..=2100).contains(&yn) || !(1..=12).contains(&mn) || !(1..=31).contains(&dn) {
+                return Err(invalid(field, "is not a real date; use YYYY-MM-DD"));
+            }
+            Ok(format!("{y}{m}{d}"))
+        }
+        "ct" => {
+            let v: String = t
+                .chars()
+                .filter(|c| c.is_alphabetic() && !c.is_ascii_digit())
+                .collect();
+            if v.is_empty() {
+                Err(invalid(field, "has no letters"))
+            } else {
+                Ok(v)
+            }
+        }
+        "st" => {
+            let compact: String = t.chars().filter(|c| c.is_ascii_alphabetic()).collect();
+            if let Some((_, code)) = US_STATES.iter().find(|(name, _)| *name == compact) {
+                return Ok((*code).to_owned());
+            }
+            if compact.len() >= 2 {
+                Ok(compact[..2].to_owned())
+            } else {
+                Err(invalid(field, "use a 2-letter state code, e.g. ca"))
+            }
+        }
+        "zp" => {
+            let v: String = t
+                .split('-')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if v.is_empty() {
+                Err(invalid(field, "is empty"))
+            } else {
+                Ok(v)
+            }
+        }
+        "country" => {
+            if t.len() == 2 && t.chars().all(|c| c.is_ascii_alphabetic()) {
+                Ok(t)
+            } else {
+                Err(invalid(field, "use an ISO 3166-1 alpha-2 code, e.g. us"))
+            }
+        }
+        "external_id" => Ok(t.chars().filter(|c| !c.is_whitespace()).collect()),
+        other => Err(invalid(other, "is not a hashed customer field")),
+    }
+}
+
+/// Meta `user_data` as sent: hashed fields as arrays, clear fields as scalars. Input values
+/// may be strings or arrays of strings, raw or already hashed. Unknown keys are refused so a
+/// typo never sends PII in clear.
+pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, Invalid> {
+    let mut out = Map::new();
+    for (k, v) in input {
+        if META_CLEAR.contains(&k.as_str()) {
+            match v.as_str() {
+                Some(s) if !s.trim().is_empty() => {
+                    out.insert(k.clone(), Value::String(s.trim().to_owned()));
+                }
+                _ => return Err(invalid(k, "must be a non-empty string")),
+            }
+            continue;
+        }
+        if !META_HASHED.contains(&k.as_str()) {
+            return Err(invalid(
+                k,
+                "is not a supported user_data field; use em, ph, fn, ln, ge, db, ct, st, zp, country, external_id, client_ip_address, client_user_agent, fbc or fbp",
+            ));
+        }
+        let values: Vec<&str> = match v {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().ok_or_else(|| invalid(k, "must be strings")))
+                .collect::<Result<_, _>>()?,
+            _ => return Err(invalid(k, "must be a string or an array of strings")),
+        };
+        let mut hashed = Vec::new();
+        for raw in values {
+            let t = raw.trim();
+            let h = if is_hashed(&t.to_lowercase()) && t.chars().all(|c| c.is_ascii_hexdigit()) {
+                t.to_lowercase()
+            } else {
+                sha256_hex(&normalize_meta(k, t)?)
+            };
+            if !hashed.contains(&Value::String(h.clone())) {
+                hashed.push(Value::String(h));
+            }
+        }
+        if !hashed.is_empty() {
+            out.insert(k.clone(), Value::Array(hashed));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the user data identifies a customer well enough to be matched: a hashed contact
+/// field or id, or a browser identifier pair.
+pub fn has_customer_info(user: &Map<String, Value>) -> bool {
+    ["em", "ph", "external_id", "fbc", "fbp"]
+        .iter()
+        .any(|k| user.contains_key(*k))
+        || (user.contains_key("client_ip_address") && user.contains_key("client_user_agent"))
+        || (["fn", "ln"].iter().all(|k| user.contains_key(*k))
+            && ["ct", "zp", "db"].iter().any(|k| user.contains_key(*k)))
+}
+
+/// TikTok Events API `user` from the same (already Meta-normalised and hashed) input:
+/// email lowercased, phone E.164, external id trimmed and lowercased, then SHA-256;
+/// ip, user agent, ttclid and ttp in clear.
+pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>, Invalid> {
+    let mut out = BTreeMap::new();
+    let first = |k: &str| -> Option<String> {
+        match input.get(k)? {
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Array(a) => a.first()?.as_str().map(|s| s.trim().to_owned()),
+            _ => None,
+        }
+    };
+    if let Some(e) = first("em") {
+        let v = if is_hashed(&e) {
+            e
+        } else {
+            sha256_hex(&normalize_meta("em", &e)?)
+        };
+        out.insert("email".into(), Value::String(v));
+    }
+    if let Some(p) = first("ph") {
+        let v = if is_hashed(&p) {
+            p
+        } else {
+            sha256_hex(&format!("+{}", normalize_meta("ph", &p)?))
+        };
+        out.insert("phone".into(), Value::String(v));
+    }
+    if let Some(x) = first("external_id") {
+        let v = if is_hashed(&x) {
+            x
+        } else {
+            sha256_hex(&x.trim().to_lowercase())
+        };
+        out.insert("external_id".into(), Value::String(v));
+    }
+    for (from, to) in [
+        ("client_ip_address", "ip"),
+        ("client_user_agent", "user_agent"),
+        ("ttclid", "ttclid"),
+        ("ttp", "ttp"),
+    ] {
+        if let Some(v) = first(from) {
+            out.insert(to.into(), Value::String(v));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn meta_fields_normalise_as_documented() {
+        assert_eq!(
+            normalize_meta("em", "  John.Smith@Example.COM ").unwrap(),
+            "john.smith@example.com"
+        );
+        assert!(normalize_meta("em", "not-an-email").is_err());
+        assert_eq!(
+            normalize_meta("ph", "+44 844 412 4653").unwrap(),
+            "448444124653"
+        );
+        assert_eq!(
+            normalize_meta("ph", "(+1) 650-555-1212").unwrap(),
+            "16505551212"
+        );
+        assert_eq!(
+            normalize_meta("ph", "0044 844 412 4653").unwrap(),
+            "448444124653"
+        );
+        assert!(
+            normalize_meta("ph", "0844 412 4653").is_err(),
+            "a national number without a country code"
+        );
+        assert_eq!(normalize_meta("fn", " Mary-Jane ").unwrap(), "maryjane");
+        assert_eq!(normalize_meta("ln", "O'Neil").unwrap(), "oneil");
+        assert_eq!(normalize_meta("fn", "Zoë").unwrap(), "zoë");
+        assert_eq!(normalize_meta("ge", "Female").unwrap(), "f");
+        assert_eq!(normalize_meta("ge", "M").unwrap(), "m");
+        assert_eq!(normalize_meta("db", "1987-02-09").unwrap(), "19870209");
+        assert!(normalize_meta("db", "1987-13-09").is_err());
+        assert_eq!(
+            normalize_meta("ct", "San Francisco").unwrap(),
+            "sanfrancisco"
+        );
+        assert_eq!(normalize_meta("st", "California").unwrap(), "ca");
+        assert_eq!(normalize_meta("st", "CA").unwrap(), "ca");
+        assert_eq!(normalize_meta("zp", "94025-1234").unwrap(), "94025");
+        assert_eq!(normalize_meta("zp", "SW1A 1AA").unwrap(), "sw1a1aa");
+        assert_eq!(normalize_meta("country", "US").unwrap(), "us");
+        assert!(normalize_meta("country", "USA").is_err());
+        assert_eq!(
+            normalize_meta("external_id", " ABC 123 ").unwrap(),
+            "abc123"
+        );
+    }
+
+    #[test]
+    fn user_data_hashes_contact_fields_and_keeps_browser_ids_in_clear() {
+        let already = sha256_hex("jane@example.com");
+        let input = json!({
+            "em": "John.Smith@example.com", "ph": ["+1 (650) 555-1212"], "country": "US",
+            "external_id": [already.to_uppercase()],
+            "client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0", "fbp": "fb.1.1558571054389.1098115397"
+        });
+        let out = meta_user_data(input.as_object().unwrap()).unwrap();
+        assert_eq!(out["em"], json!([sha256_hex("john.smith@example.com")]));
+        assert_eq!(out["ph"], json!([sha256_hex("16505551212")]));
+        assert_eq!(out["country"], json!([sha256_hex("us")]));
+        assert_eq!(
+            out["external_id"],
+            json!([already]),
+            "a hash passes through (lower-cased)"
+        );
+        assert_eq!(out["client_ip_address"], "203.0.113.9");
+        assert_eq!(out["fbp"], "fb.1.1558571054389.1098115397");
+        let text = serde_json::to_string(&out).unwrap();
+        assert!(
+            !text.contains("John") && !text.contains("650"),
+            "no raw PII survives: {text}"
+        );
+        assert!(has_customer_info(&out));
+
+        let e = meta_user_data(json!({"email": "x@y.z"}).as_object().unwrap()).unwrap_err();
+        assert_eq!(e.field, "email");
+        assert!(!has_customer_info(
+            &meta_user_data(json!({"ge": "f"}).as_object().unwrap()).unwrap()
+        ));
+    }
+
+    #[test]
+    fn tiktok_hashing_rules() {
+        let u = tiktok_user(json!({"em": "  Jane@Example.com", "ph": "+44 844 412 4653", "external_id": " User-42 ", "client_ip_address": "203.0.113.9"}).as_object().unwrap()).unwrap();
+        assert_eq!(u["email"], sha256_hex("jane@example.com"));
+        assert_eq!(u["phone"], sha256_hex("+448444124653"));
+        assert_eq!(u["external_id"], sha256_hex("user-42"));
+        assert_eq!(u["ip"], "203.0.113.9");
+    }
+}
