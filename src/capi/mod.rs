@@ -106,14 +106,16 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             "has no usable customer information (give em, ph, external_id, fbp/fbc, or IP and user agent)",
         );
     }
-    if let Some(custom) = obj.get("custom_data").and_then(Value::as_object) {
-        if let Some(c) = custom.get("currency") {
-            let ok = c
-                .as_str()
-                .is_some_and(|c| crate::domain::Currency::parse("currency", c).is_ok());
-            if !ok {
-                return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
-            }
+    if let Some(c) = obj
+        .get("custom_data")
+        .and_then(Value::as_object)
+        .and_then(|custom| custom.get("currency"))
+    {
+        let ok = c
+            .as_str()
+            .is_some_and(|c| crate::domain::Currency::parse("currency", c).is_ok());
+        if !ok {
+            return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
         }
     }
     let event_id = obj
