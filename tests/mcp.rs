@@ -635,3 +635,31 @@ async fn pixel_snippet_shares_one_event_id() {
     assert_eq!(e["field"], "event_name");
     client.cancel().await.ok();
 }
+
+/// MCP clients (and the conformance suite) reject boolean schemas such as `true` where a
+/// property schema is expected; an undocumented `serde_json::Value` field produces one.
+#[tokio::test]
+async fn every_tool_schema_property_is_an_object_schema() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 30, "{} tools", tools.len());
+    for t in &tools {
+        for (kind, schema) in [
+            ("input", Some(t.input_schema.clone())),
+            ("output", t.output_schema.clone()),
+        ] {
+            let Some(schema) = schema else { continue };
+            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (name, p) in props {
+                    assert!(
+                        p.is_object(),
+                        "{} {kind} schema: property {name} is {p}",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+    client.cancel().await.ok();
+}

@@ -30,7 +30,9 @@ pub struct FixProposal {
     pub qa_report: Option<Value>,
     /// PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED or SUPERSEDED.
     pub status: String,
+    /// The ticket's payload_config when the proposal was made.
     pub payload_before: Value,
+    /// The payload_config with the patch applied.
     pub payload_after: Value,
     pub created_by: String,
     pub created_at: String,
