@@ -89,26 +89,7 @@ fn me() -> Principal {
 }
 
 async fn seed(s: &AppServices) {
-    let g = &s.governance;
-    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
-        .await
-        .unwrap();
-    g.create_brand(from(
-        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
-    ))
-    .await
-    .unwrap();
-    for (code, platform, account) in [
-        ("META", "META", "1234567890"),
-        ("TIKTOK", "TIKTOK", "7012345678901234567"),
-        ("GADS", "GOOGLE_ADS", "123-456-7890"),
-    ] {
-        g.create_channel(from(
-            json!({"code": code, "platform": platform, "account_id": account}),
-        ))
-        .await
-        .unwrap();
-    }
+    seed_services(s, &[META, TIKTOK, GADS]).await;
 }
 
 fn spec() -> Value {

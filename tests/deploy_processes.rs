@@ -266,20 +266,8 @@ async fn a_killed_worker_process_is_replaced_without_a_duplicate() {
     // Queue the deploy from this process (no worker here).
     let (_db, services) = open(&db).await;
     let who = omnitraffick::auth::Principal::local_operator();
+    seed_services(&services, &[META]).await;
     let g = &services.governance;
-    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
-        .await
-        .unwrap();
-    g.create_brand(from(
-        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
-    ))
-    .await
-    .unwrap();
-    g.create_channel(from(
-        json!({"code": "META", "platform": "META", "account_id": "1234567890"}),
-    ))
-    .await
-    .unwrap();
     let c = g
         .create_campaign(from(
             json!({"brand_code": "DIS", "market_code": "US", "name": "Moana Launch", "year": 2027}),

@@ -331,25 +331,7 @@ async fn world_with(auto_apply: AutoApply, llm: Option<&common::fake_openai::Fak
         ..AppOptions::default()
     };
     let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
-    let g = &s.governance;
-    g.create_market(from(json!({"code": "US", "country": "US", "region": "NA"})))
-        .await
-        .unwrap();
-    g.create_brand(from(
-        json!({"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}),
-    ))
-    .await
-    .unwrap();
-    g.create_channel(from(
-        json!({"code": "META", "platform": "META", "account_id": "1234567890"}),
-    ))
-    .await
-    .unwrap();
-    g.create_channel(from(
-        json!({"code": "TIKTOK", "platform": "TIKTOK", "account_id": "7012345678901234567"}),
-    ))
-    .await
-    .unwrap();
+    seed_services(&s, &[META, TIKTOK]).await;
     let server = TestServer::start(&tdb, false).await;
     World {
         _tdb: tdb,

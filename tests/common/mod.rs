@@ -232,3 +232,36 @@ pub async fn seed_example(client: &Client) -> i64 {
     .ok();
     campaign["id"].as_i64().expect("campaign id")
 }
+
+/// Parse a typed service input from JSON.
+pub fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("input parses")
+}
+
+/// Channels every seeded world can have: (code, platform, account id).
+pub const META: (&str, &str, &str) = ("META", "META", "1234567890");
+pub const TIKTOK: (&str, &str, &str) = ("TIKTOK", "TIKTOK", "7012345678901234567");
+pub const GADS: (&str, &str, &str) = ("GADS", "GOOGLE_ADS", "123-456-7890");
+
+/// Market US, the family-friendly USD brand DIS, and the given channels, straight through the
+/// services (no MCP round trip).
+pub async fn seed_services(s: &AppServices, channels: &[(&str, &str, &str)]) {
+    let g = &s.governance;
+    g.create_market(from_json(
+        serde_json::json!({"code": "US", "country": "US", "region": "NA"}),
+    ))
+    .await
+    .expect("market");
+    g.create_brand(from_json(serde_json::json!(
+        {"name": "Disney", "code": "DIS", "family_friendly": true, "currency": "USD"}
+    )))
+    .await
+    .expect("brand");
+    for (code, platform, account) in channels {
+        g.create_channel(from_json(serde_json::json!(
+            {"code": code, "platform": platform, "account_id": account}
+        )))
+        .await
+        .expect("channel");
+    }
+}
