@@ -100,6 +100,12 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             })
         }));
     }
+    let capi = crate::capi::CapiService::new(
+        governance.clone(),
+        deploy.clients().clone(),
+        deploy.queue().clone(),
+    );
+    deploy.set_capi(capi.clone());
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,
@@ -109,6 +115,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             deploy,
             copilot,
             healing,
+            capi,
             watch,
         },
     ))

@@ -1,11 +1,12 @@
-//! Conversions API relay (in progress). Built so far: customer-data normalisation and hashing
-//! for Meta CAPI and TikTok Events API 2.0 (`normalize`), per-event validation with the reason
-//! (`validate_event`), and the browser pixel snippets that share one event id with the server
-//! (`pixel_snippet`). Not built yet: intake (`send_conversion_events`, `POST
-//! /api/v1/capi/events`), the 48-hour dedupe store, and batched delivery through the queue;
-//! no tool offers them until they exist.
+//! Conversions API relay: customer-data normalisation and hashing for Meta CAPI and TikTok
+//! Events API 2.0 (`normalize`), per-event validation with the reason (`validate_event`),
+//! intake with 48-hour dedupe and batched delivery through the queue (`service`), and the
+//! browser pixel snippets that share one event id with the server (`pixel_snippet`).
 
 pub mod normalize;
+pub mod service;
+
+pub use service::{CapiService, SendEventsInput, SendEventsOutput};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

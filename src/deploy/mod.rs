@@ -139,6 +139,7 @@ pub type FailureHook =
 #[derive(Clone)]
 pub struct DeployService {
     failure_hook: std::sync::Arc<std::sync::OnceLock<FailureHook>>,
+    capi: std::sync::Arc<std::sync::OnceLock<crate::capi::CapiService>>,
     governance: Governance,
     qa: QaService,
     clients: PlatformClients,
@@ -156,6 +157,7 @@ impl DeployService {
     ) -> Self {
         Self {
             failure_hook: Default::default(),
+            capi: Default::default(),
             governance,
             qa,
             clients,
@@ -167,6 +169,15 @@ impl DeployService {
     /// Set once at start-up.
     pub fn set_failure_hook(&self, hook: FailureHook) {
         let _ = self.failure_hook.set(hook);
+    }
+
+    /// The conversion-events relay the workers also deliver for; set once at start-up.
+    pub fn set_capi(&self, capi: crate::capi::CapiService) {
+        let _ = self.capi.set(capi);
+    }
+
+    pub fn clients(&self) -> &PlatformClients {
+        &self.clients
     }
 
     pub fn queue(&self) -> &DeployQueue {
@@ -192,6 +203,7 @@ impl DeployService {
             self.queue.clone(),
             self.governance.db().clone(),
             self.failure_hook.get().cloned(),
+            self.capi.get().cloned(),
             stop,
         )
         .await

@@ -19,6 +19,14 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, Backend, Db, normalize_database_url};
 
 const QUEUE: &str = "omnitraffick.deploy";
+const CAPI_QUEUE: &str = "omnitraffick.capi";
+
+/// Deliver a brand's queued conversion events to one destination (META or TIKTOK).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapiJob {
+    pub brand_id: i64,
+    pub destination: String,
+}
 
 /// What travels through the queue: the run to work on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,15 +52,23 @@ fn queue_err(e: impl std::fmt::Display) -> AppError {
 }
 
 fn sqlite_config(s: &DeploySettings) -> apalis_sqlite::Config {
+    sqlite_config_for(s, QUEUE)
+}
+
+fn sqlite_config_for(s: &DeploySettings, queue: &str) -> apalis_sqlite::Config {
     apalis_sqlite::Config::default()
-        .queue(QUEUE)
+        .queue(queue)
         .heartbeat_interval(heartbeat(s))
         .missed_heartbeats(3)
 }
 
 fn postgres_config(s: &DeploySettings) -> apalis_postgres::Config {
+    postgres_config_for(s, QUEUE)
+}
+
+fn postgres_config_for(s: &DeploySettings, queue: &str) -> apalis_postgres::Config {
     apalis_postgres::Config::default()
-        .queue(QUEUE)
+        .queue(queue)
         .heartbeat_interval(heartbeat(s))
         .missed_heartbeats(3)
 }
@@ -129,6 +145,36 @@ impl DeployQueue {
         }
     }
 
+    /// Queue a delivery of a brand's conversion events to `destination`.
+    pub async fn push_capi(
+        &self,
+        brand_id: i64,
+        destination: &str,
+        delay: Option<Duration>,
+    ) -> AppResult<()> {
+        let mut b = TaskBuilder::new(CapiJob {
+            brand_id,
+            destination: destination.to_owned(),
+        })
+        .max_attempts(25);
+        if let Some(d) = delay {
+            b = b.run_after(d);
+        }
+        let task = b.build();
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut s = apalis_sqlite::SqliteStorage::<CapiJob>::new(p)
+                    .with_config(sqlite_config_for(&self.settings, CAPI_QUEUE));
+                s.push_task(task).await.map_err(queue_err)
+            }
+            Pool::Postgres(p) => {
+                let mut s = apalis_postgres::PostgresStorage::<CapiJob>::new(p)
+                    .with_config(postgres_config_for(&self.settings, CAPI_QUEUE));
+                s.push_task(task).await.map_err(queue_err)
+            }
+        }
+    }
+
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
@@ -144,6 +190,7 @@ struct Ctx {
     queue: DeployQueue,
     db: Db,
     on_failure: Option<super::FailureHook>,
+    capi: Option<crate::capi::CapiService>,
 }
 
 /// How long until the run is due, if it is waiting.
@@ -174,6 +221,26 @@ async fn pending(db: &Db, run_id: i64) -> AppResult<bool> {
     Ok(store::get_run(&mut c, run_id)
         .await?
         .is_some_and(|r| matches!(r.state.as_str(), "QUEUED" | "WAITING")))
+}
+
+async fn handle_capi(
+    job: CapiJob,
+    capi: Data<crate::capi::CapiService>,
+) -> Result<(), BoxDynError> {
+    // Every batch now; a retry is a new job after the wait.
+    for _ in 0..1000 {
+        match capi.deliver(job.brand_id, &job.destination).await? {
+            crate::capi::service::DeliveryOutcome::Done => break,
+            crate::capi::service::DeliveryOutcome::Again(d) if d.is_zero() => continue,
+            crate::capi::service::DeliveryOutcome::Again(d) => {
+                capi.queue()
+                    .push_capi(job.brand_id, &job.destination, Some(d))
+                    .await?;
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
@@ -244,6 +311,22 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
         store::touch_waiting_run(&mut tx, *run_id).await?;
         tx.commit().await?;
     }
+    // Conversion events whose delivery job went missing.
+    if ctx.capi.is_some() {
+        let cutoff = chrono::Utc::now().timestamp() - 2;
+        let pending = sqlx::query(
+            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(ctx.db.pool())
+        .await?;
+        for r in pending {
+            use sqlx::Row;
+            let brand: i64 = r.try_get("brand_id")?;
+            let dest: String = r.try_get("destination")?;
+            ctx.queue.push_capi(brand, &dest, None).await?;
+        }
+    }
     Ok(runs.len())
 }
 
@@ -253,6 +336,7 @@ pub async fn run_workers(
     queue: DeployQueue,
     db: Db,
     on_failure: Option<super::FailureHook>,
+    capi: Option<crate::capi::CapiService>,
     stop: CancellationToken,
 ) -> AppResult<()> {
     let settings = queue.settings.clone();
@@ -261,6 +345,7 @@ pub async fn run_workers(
         queue: queue.clone(),
         db,
         on_failure,
+        capi: capi.clone(),
     });
     let sweeper = {
         let ctx = ctx.clone();
@@ -286,30 +371,74 @@ pub async fn run_workers(
         }
     };
     tracing::info!(worker = %name, concurrency = settings.concurrency, "deploy worker started");
+    let capi_signal = {
+        let stop = stop.clone();
+        async move {
+            stop.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        }
+    };
+    let capi_name = format!("{name}-capi");
     let result = match &queue.pool {
         Pool::Sqlite(p) => {
             let backend = apalis_sqlite::SqliteStorage::<DeployJob>::new(p)
                 .with_config(sqlite_config(&settings))
                 .poll_with_interval(settings.poll_every);
-            WorkerBuilder::new(name.as_str())
+            let deploys = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(ctx.clone())
                 .concurrency(settings.concurrency)
                 .build(handle)
-                .run_until(signal)
-                .await
+                .run_until(signal);
+            let events = async {
+                match &capi {
+                    Some(c) => {
+                        let backend = apalis_sqlite::SqliteStorage::<CapiJob>::new(p)
+                            .with_config(sqlite_config_for(&settings, CAPI_QUEUE))
+                            .poll_with_interval(settings.poll_every);
+                        WorkerBuilder::new(capi_name.as_str())
+                            .backend(backend)
+                            .data(c.clone())
+                            .concurrency(2)
+                            .build(handle_capi)
+                            .run_until(capi_signal)
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            };
+            let (a, b) = tokio::join!(deploys, events);
+            a.and(b)
         }
         Pool::Postgres(p) => {
             let backend = apalis_postgres::PostgresStorage::<DeployJob>::new(p)
                 .with_config(postgres_config(&settings))
                 .poll_with_interval(settings.poll_every);
-            WorkerBuilder::new(name.as_str())
+            let deploys = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(ctx.clone())
                 .concurrency(settings.concurrency)
                 .build(handle)
-                .run_until(signal)
-                .await
+                .run_until(signal);
+            let events = async {
+                match &capi {
+                    Some(c) => {
+                        let backend = apalis_postgres::PostgresStorage::<CapiJob>::new(p)
+                            .with_config(postgres_config_for(&settings, CAPI_QUEUE))
+                            .poll_with_interval(settings.poll_every);
+                        WorkerBuilder::new(capi_name.as_str())
+                            .backend(backend)
+                            .data(c.clone())
+                            .concurrency(2)
+                            .build(handle_capi)
+                            .run_until(capi_signal)
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            };
+            let (a, b) = tokio::join!(deploys, events);
+            a.and(b)
         }
     };
     sweeper.abort();

@@ -50,6 +50,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(services: AppServices) -> Router
         .route("/api/v1/fixes/{id}/approve", post(approve_fix))
         .route("/api/v1/fixes/{id}/reject", post(reject_fix))
         .route("/api/v1/tickets/{id}", get(get_ticket))
+        .route("/api/v1/capi/events", post(capi_events))
         .with_state(services)
 }
 
@@ -199,4 +200,20 @@ async fn copilot_chat(
         Ok(answer) => Json(answer).into_response(),
         Err(e) => fail(e),
     }
+}
+
+/// `POST /api/v1/capi/events` (tracker or admin): the body of `send_conversion_events`.
+async fn capi_events(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    body: Result<Json<crate::capi::SendEventsInput>, JsonRejection>,
+) -> Response {
+    if let Err(e) = principal.require(Permission::Track) {
+        return fail(e);
+    }
+    let Json(input) = match body {
+        Ok(b) => b,
+        Err(r) => return bad_body(r),
+    };
+    reply(services.capi.send_events(input).await)
 }

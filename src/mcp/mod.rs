@@ -35,6 +35,7 @@ pub struct AppServices {
     pub deploy: crate::deploy::DeployService,
     pub copilot: crate::copilot::CopilotService,
     pub healing: crate::healing::HealingService,
+    pub capi: crate::capi::CapiService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: subscriptions::TicketWatch,
 }

@@ -667,6 +667,24 @@ pub(super) struct FixIdInput {
 #[tool_router(router = capi_tools, vis = "pub(super)")]
 impl OmniMcp {
     #[tool(
+        description = "Send conversion events (Meta server-event shape) for a brand to Meta CAPI and, when the brand has a TikTok pixel, the TikTok Events API. Each event is validated (event_time in seconds, not future, not older than 7 days; valid action_source; website events need event_source_url and client_user_agent; ISO currency; some customer information); bad events are refused with the field and reason and the rest are sent. Customer data may be raw or already hashed: it is normalised and SHA-256 hashed before storage or sending, raw values are never kept. event_id is kept or generated and returned so the browser pixel can reuse it; the same (event_name, event_id) within 48 hours is acknowledged as DUPLICATE and not sent again. Delivery is queued in batches of up to 1,000. Example: {\"brand_code\": \"AUR\", \"events\": [{\"event_name\": \"Purchase\", \"event_time\": 1764000000, \"event_id\": \"order-123\", \"action_source\": \"website\", \"event_source_url\": \"https://shop.example/done\", \"user_data\": {\"em\": \"jane@example.com\", \"client_user_agent\": \"Mozilla/5.0\"}, \"custom_data\": {\"currency\": \"USD\", \"value\": 19.99}}]}. Tracker or admin.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn send_conversion_events(
+        &self,
+        Parameters(input): Parameters<crate::capi::SendEventsInput>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<crate::capi::SendEventsOutput>, ToolError> {
+        self.authorize(&ctx, Permission::Track)?;
+        Ok(Json(self.services.capi.send_events(input).await?))
+    }
+
+    #[tool(
         description = "The browser side of conversion deduplication for a brand: the Meta pixel base code with fbq('track', event, params, {eventID}) and the TikTok pixel equivalent with event_id, showing how the browser and the server send one shared event id. Needs the brand's meta_pixel_id and/or tiktok_pixel_code (update_brand). Example: {\"brand_code\": \"AUR\", \"event_name\": \"Purchase\"}.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]

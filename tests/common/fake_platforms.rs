@@ -62,6 +62,10 @@ pub struct FakeState {
     /// Replaces the platform's error body for `Fault::Reject` (Meta: the `error` object;
     /// TikTok: the whole envelope).
     pub reject_with: Option<Value>,
+    /// Conversion-event batches received: (platform, body with `data` parsed).
+    pub events: Vec<(&'static str, Value)>,
+    /// Answer the next N event batches with a rate limit.
+    pub events_rate_limited: u32,
     rng: u64,
 }
 
@@ -132,6 +136,7 @@ impl FakePlatforms {
             )
             .route("/open_api/v1.3/{kind}/create/", post(tiktok_create))
             .route("/open_api/v1.3/{kind}/get/", get(tiktok_get))
+            .route("/open_api/v1.3/event/track/", post(tiktok_events))
             .route("/{version}/customers/{cid}/{op}", post(google))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -247,6 +252,9 @@ async fn meta_create(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     pause(&state).await;
+    if edge == "events" {
+        return meta_events(&state, &parent, &form);
+    }
     let Some(kind) = meta_kind(&edge) else {
         return meta_error(
             StatusCode::BAD_REQUEST,
@@ -346,6 +354,69 @@ async fn meta_create(
         tokio::time::sleep(delay).await;
     }
     Json(json!({ "id": id })).into_response()
+}
+
+/// Meta CAPI: `POST /{version}/{pixel}/events` with form fields data, access_token, test_event_code.
+fn meta_events(
+    state: &Arc<Mutex<FakeState>>,
+    pixel: &str,
+    form: &HashMap<String, String>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    if !form.contains_key("access_token") {
+        return meta_error(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "An access token is required.", "type": "OAuthException", "code": 104}),
+            &[],
+        );
+    }
+    if s.events_rate_limited > 0 {
+        s.events_rate_limited -= 1;
+        return meta_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4, "is_transient": true, "fbtrace_id": "Acapi429"}),
+            &[("retry-after", "0".into())],
+        );
+    }
+    let data: Value = form
+        .get("data")
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(Value::Null);
+    let Some(list) = data.as_array() else {
+        return meta_error(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "(#100) The parameter data is required", "type": "OAuthException", "code": 100, "fbtrace_id": "Anodata"}),
+            &[],
+        );
+    };
+    let n = list.len();
+    s.events.push((
+        "META",
+        json!({"pixel": pixel, "data": data, "test_event_code": form.get("test_event_code")}),
+    ));
+    Json(json!({"events_received": n, "messages": [], "fbtrace_id": "Acapiok"})).into_response()
+}
+
+/// TikTok Events API 2.0: `POST /open_api/v1.3/event/track/`.
+async fn tiktok_events(
+    State(state): Shared,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if headers.get("access-token").is_none() {
+        return tiktok(40105, "Access token is null, please check.", json!({}));
+    }
+    let mut s = state.lock().unwrap();
+    if s.events_rate_limited > 0 {
+        s.events_rate_limited -= 1;
+        return tiktok(
+            40100,
+            "Too many requests. Please retry in some time.",
+            json!({}),
+        );
+    }
+    s.events.push(("TIKTOK", body));
+    tiktok(0, "OK", json!({}))
 }
 
 async fn meta_list(

@@ -1,0 +1,37 @@
+-- Conversions API relay (PostgreSQL dialect). Keep in step with ../sqlite/0007_capi.sql.
+
+-- One row per event and destination, holding only what is sent (customer data hashed).
+CREATE TABLE capi_events (
+    id          BIGSERIAL PRIMARY KEY,
+    brand_id    BIGINT NOT NULL REFERENCES brands(id),
+    -- META or TIKTOK.
+    destination TEXT NOT NULL,
+    event_name  TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    event_time  BIGINT NOT NULL,
+    payload     TEXT NOT NULL,
+    test_event_code TEXT,
+    -- QUEUED, SENT or FAILED.
+    status      TEXT NOT NULL,
+    attempts    BIGINT NOT NULL DEFAULT 0,
+    error       TEXT,
+    batch_id    BIGINT,
+    received_at TEXT NOT NULL,
+    received_epoch BIGINT NOT NULL
+);
+CREATE INDEX capi_events_dedupe ON capi_events(destination, event_name, event_id, received_epoch);
+CREATE INDEX capi_events_queue ON capi_events(brand_id, destination, status, id);
+
+-- Every request sent to a destination, for the audit trail.
+CREATE TABLE capi_batches (
+    id              BIGSERIAL PRIMARY KEY,
+    brand_id        BIGINT NOT NULL REFERENCES brands(id),
+    destination     TEXT NOT NULL,
+    events          BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    events_received BIGINT,
+    trace_id        TEXT,
+    error           TEXT,
+    latency_ms      BIGINT,
+    sent_at         TEXT NOT NULL
+);

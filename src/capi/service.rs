@@ -1,0 +1,399 @@
+//! Intake and delivery of conversion events. Intake validates each event (bad ones are
+//! refused locally with the reason, so one bad event never fails a whole batch), hashes its
+//! customer data, dedupes on (destination, event_name, event_id) within 48 hours, stores only
+//! what will be sent, and queues delivery. Delivery sends batches of at most 1,000 events per
+//! destination, records each batch, and retries rate limits and transient errors.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::{normalize, validate_event};
+use crate::domain::{Platform, now_text};
+use crate::error::{AppError, AppResult};
+use crate::governance::Governance;
+use crate::platforms::client::{ErrorClass, PlatformClients};
+
+const DEDUPE_SECS: i64 = 48 * 3600;
+const BATCH: i64 = 1000;
+const MAX_ATTEMPTS: i64 = 8;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendEventsInput {
+    /// Brand whose pixels receive the events, e.g. "AUR" (needs meta_pixel_id and/or
+    /// tiktok_pixel_code).
+    pub brand_code: String,
+    /// Server events in Meta's shape: event_name, event_time (Unix seconds), event_id
+    /// (optional; generated and returned when absent), action_source, event_source_url,
+    /// user_data (raw or already hashed: em, ph, fn, ln, ge, db, ct, st, zp, country,
+    /// external_id; in clear: client_ip_address, client_user_agent, fbc, fbp), custom_data.
+    /// Example: [{"event_name": "Purchase", "event_time": 1764000000, "action_source":
+    /// "website", "event_source_url": "https://shop.example/done", "user_data": {"em":
+    /// "jane@example.com", "client_user_agent": "Mozilla/5.0"}, "custom_data": {"currency":
+    /// "USD", "value": 19.99}}]. At most 1,000 per call.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
+    pub events: Vec<Value>,
+    /// Events Manager test code; the events then show in Test Events only.
+    pub test_event_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventResult {
+    pub index: usize,
+    /// The id to reuse in the browser pixel (given, or generated).
+    pub event_id: Option<String>,
+    /// ACCEPTED (queued for delivery), DUPLICATE (already received within 48 hours; not
+    /// sent again) or REJECTED (see field and reason).
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SendEventsOutput {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    /// META and/or TIKTOK.
+    pub destinations: Vec<String>,
+    pub results: Vec<EventResult>,
+}
+
+/// What a delivery run did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// Nothing left queued.
+    Done,
+    /// More to send (another batch, or a retry after this delay).
+    Again(Duration),
+}
+
+#[derive(Clone)]
+pub struct CapiService {
+    governance: Governance,
+    clients: PlatformClients,
+    queue: crate::deploy::DeployQueue,
+}
+
+/// TikTok's event from the prepared Meta event, with `user` hashed by TikTok's own rules from
+/// the raw input (a phone is hashed in E.164 with its "+", which Meta's hash cannot give).
+fn tiktok_event(meta: &Value, raw_user: &serde_json::Map<String, Value>) -> Value {
+    let user = normalize::tiktok_user(raw_user).unwrap_or_default();
+    let mut props = json!({});
+    if let Some(c) = meta.get("custom_data") {
+        for (from, to) in [
+            ("value", "value"),
+            ("currency", "currency"),
+            ("content_ids", "content_ids"),
+            ("order_id", "order_id"),
+        ] {
+            if let Some(v) = c.get(from) {
+                props[to] = v.clone();
+            }
+        }
+    }
+    json!({
+        "event": meta["event_name"],
+        "event_time": meta["event_time"],
+        "event_id": meta["event_id"],
+        "user": user,
+        "properties": props,
+        "page": {"url": meta.get("event_source_url").cloned().unwrap_or(Value::Null)},
+    })
+}
+
+impl CapiService {
+    pub fn new(
+        governance: Governance,
+        clients: PlatformClients,
+        queue: crate::deploy::DeployQueue,
+    ) -> Self {
+        Self {
+            governance,
+            clients,
+            queue,
+        }
+    }
+
+    pub fn queue(&self) -> &crate::deploy::DeployQueue {
+        &self.queue
+    }
+
+    pub async fn send_events(&self, input: SendEventsInput) -> AppResult<SendEventsOutput> {
+        let brand = self.governance.get_brand(&input.brand_code).await?;
+        let mut destinations: Vec<(Platform, String)> = Vec::new();
+        if let Some(p) = &brand.meta_pixel_id {
+            destinations.push((Platform::Meta, p.clone()));
+        }
+        if let Some(p) = &brand.tiktok_pixel_code {
+            destinations.push((Platform::Tiktok, p.clone()));
+        }
+        if destinations.is_empty() {
+            return Err(AppError::validation(
+                "brand_code",
+                format!(
+                    "brand {} has no meta_pixel_id or tiktok_pixel_code; set them with update_brand",
+                    brand.code
+                ),
+            ));
+        }
+        if input.events.is_empty() || input.events.len() > 1000 {
+            return Err(AppError::validation(
+                "events",
+                "send 1 to 1,000 events per call",
+            ));
+        }
+        let test_code = input
+            .test_event_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let now = chrono::Utc::now().timestamp();
+        let mut results = Vec::new();
+        let mut tx = self.governance.db().begin_write().await?;
+        for (index, ev) in input.events.iter().enumerate() {
+            let prep = match validate_event(ev, now) {
+                Ok(p) => p,
+                Err((field, reason)) => {
+                    results.push(EventResult {
+                        index,
+                        event_id: ev
+                            .get("event_id")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                        status: "REJECTED".into(),
+                        field: Some(field),
+                        reason: Some(reason),
+                    });
+                    continue;
+                }
+            };
+            let name = prep.meta["event_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let mut queued = 0;
+            for (dest, _) in &destinations {
+                let dup = sqlx::query(
+                    "SELECT 1 AS d FROM capi_events WHERE destination = $1 AND event_name = $2 AND event_id = $3 AND received_epoch > $4 LIMIT 1",
+                )
+                .bind(dest.as_str())
+                .bind(&name)
+                .bind(&prep.event_id)
+                .bind(now - DEDUPE_SECS)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if dup.is_some() {
+                    continue;
+                }
+                let payload = match dest {
+                    Platform::Tiktok => tiktok_event(
+                        &prep.meta,
+                        &ev.get("user_data")
+                            .and_then(Value::as_object)
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                    _ => prep.meta.clone(),
+                };
+                sqlx::query(
+                    "INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, payload, test_event_code, status, received_at, received_epoch) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'QUEUED', $8, $9)",
+                )
+                .bind(brand.id)
+                .bind(dest.as_str())
+                .bind(&name)
+                .bind(&prep.event_id)
+                .bind(prep.meta["event_time"].as_i64().unwrap_or(now))
+                .bind(payload.to_string())
+                .bind(test_code)
+                .bind(now_text())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                queued += 1;
+            }
+            results.push(EventResult {
+                index,
+                event_id: Some(prep.event_id),
+                status: if queued > 0 { "ACCEPTED" } else { "DUPLICATE" }.into(),
+                field: None,
+                reason: None,
+            });
+        }
+        tx.commit().await?;
+        for (dest, _) in &destinations {
+            if let Err(e) = self.queue.push_capi(brand.id, dest.as_str(), None).await {
+                tracing::warn!(error = %e, "could not queue conversion delivery; the sweep retries it");
+            }
+        }
+        let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+        Ok(SendEventsOutput {
+            accepted: count("ACCEPTED"),
+            duplicates: count("DUPLICATE"),
+            rejected: count("REJECTED"),
+            destinations: destinations
+                .iter()
+                .map(|(d, _)| d.as_str().to_owned())
+                .collect(),
+            results,
+        })
+    }
+
+    /// Send one batch of a brand's queued events to one destination.
+    pub async fn deliver(&self, brand_id: i64, destination: &str) -> AppResult<DeliveryOutcome> {
+        let platform = Platform::parse("destination", destination)?;
+        let mut c = self.governance.db().pool().acquire().await?;
+        let brand_row =
+            sqlx::query("SELECT code, meta_pixel_id, tiktok_pixel_code FROM brands WHERE id = $1")
+                .bind(brand_id)
+                .fetch_one(&mut *c)
+                .await?;
+        let brand_code: String = brand_row.try_get("code")?;
+        let pixel: Option<String> = match platform {
+            Platform::Meta => brand_row.try_get("meta_pixel_id")?,
+            _ => brand_row.try_get("tiktok_pixel_code")?,
+        };
+        let first = sqlx::query(
+            "SELECT test_event_code FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' ORDER BY id LIMIT 1",
+        )
+        .bind(brand_id)
+        .bind(destination)
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some(first) = first else {
+            return Ok(DeliveryOutcome::Done);
+        };
+        let code: Option<String> = first.try_get("test_event_code")?;
+        let rows = sqlx::query(
+            "SELECT id, payload, attempts FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' \
+             AND COALESCE(test_event_code, '') = $3 ORDER BY id LIMIT $4",
+        )
+        .bind(brand_id)
+        .bind(destination)
+        .bind(code.clone().unwrap_or_default())
+        .bind(BATCH)
+        .fetch_all(&mut *c)
+        .await?;
+        drop(c);
+        // Claim the rows so a second worker never sends the same events at once.
+        let mut claimed = Vec::new();
+        let mut data = Vec::new();
+        let mut attempts = 0i64;
+        let mut tx = self.governance.db().begin_write().await?;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let done = sqlx::query(
+                "UPDATE capi_events SET status = 'SENDING' WHERE id = $1 AND status = 'QUEUED'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                claimed.push(id);
+                let payload: String = r.try_get("payload")?;
+                data.push(serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null));
+                attempts = attempts.max(r.try_get::<i64, _>("attempts")?);
+            }
+        }
+        tx.commit().await?;
+        let ids = claimed;
+        if ids.is_empty() {
+            return Ok(DeliveryOutcome::Done);
+        }
+        let Some(pixel) = pixel else {
+            self.finish(&ids, "FAILED", None, Some("the brand's pixel was removed"))
+                .await?;
+            return Ok(DeliveryOutcome::Again(Duration::ZERO));
+        };
+        let started = std::time::Instant::now();
+        let sent = self
+            .clients
+            .send_events(platform, &brand_code, &pixel, &data, code.as_deref())
+            .await;
+        let ms = started.elapsed().as_millis() as i64;
+        let mut tx = self.governance.db().begin_write().await?;
+        let (status, received, trace, error) = match &sent {
+            Ok(s) => ("SENT", s.events_received, s.trace_id.clone(), None),
+            Err(e) => (
+                "FAILED",
+                None,
+                e.trace_id.clone(),
+                Some(serde_json::to_string(e).unwrap_or_default()),
+            ),
+        };
+        let batch: i64 = sqlx::query(
+            "INSERT INTO capi_batches (brand_id, destination, events, status, events_received, trace_id, error, latency_ms, sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(brand_id)
+        .bind(destination)
+        .bind(ids.len() as i64)
+        .bind(status)
+        .bind(received)
+        .bind(trace)
+        .bind(error.clone())
+        .bind(ms)
+        .bind(now_text())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        tx.commit().await?;
+        match sent {
+            Ok(_) => {
+                self.finish(&ids, "SENT", Some(batch), None).await?;
+                Ok(DeliveryOutcome::Again(Duration::ZERO))
+            }
+            Err(e) if e.class != ErrorClass::Permanent && attempts + 1 < MAX_ATTEMPTS => {
+                let mut tx = self.governance.db().begin_write().await?;
+                for id in &ids {
+                    sqlx::query("UPDATE capi_events SET status = 'QUEUED', attempts = attempts + 1, error = $1 WHERE id = $2")
+                        .bind(e.to_string())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                let backoff = Duration::from_millis((200u64 << attempts.clamp(0, 10)).min(300_000));
+                Ok(DeliveryOutcome::Again(
+                    e.retry_after()
+                        .unwrap_or(backoff)
+                        .min(Duration::from_secs(3600)),
+                ))
+            }
+            Err(e) => {
+                self.finish(&ids, "FAILED", Some(batch), Some(&e.to_string()))
+                    .await?;
+                Ok(DeliveryOutcome::Again(Duration::ZERO))
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        ids: &[i64],
+        status: &str,
+        batch: Option<i64>,
+        error: Option<&str>,
+    ) -> AppResult<()> {
+        let mut tx = self.governance.db().begin_write().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE capi_events SET status = $1, batch_id = $2, error = $3 WHERE id = $4",
+            )
+            .bind(status)
+            .bind(batch)
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}

@@ -1,0 +1,269 @@
+//! The Conversions API relay against fake Meta CAPI and TikTok Events API endpoints: bad
+//! events refused locally while the rest are sent hashed, event ids kept or generated,
+//! duplicates within 48 hours not sent again, test_event_code passed through, a rate limit
+//! retried, REST intake for tracker keys, and no raw PII stored.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use common::fake_platforms::FakePlatforms;
+use common::*;
+use omnitraffick::auth::{Principal, Role};
+use omnitraffick::capi::normalize::sha256_hex;
+use omnitraffick::deploy::DeploySettings;
+use omnitraffick::mcp::AppServices;
+use omnitraffick::platforms::client::{self, PlatformConfig};
+use omnitraffick::startup::{self, AppOptions};
+
+struct World {
+    _tdb: TestDb,
+    s: AppServices,
+    fake: FakePlatforms,
+    stop: CancellationToken,
+    workers: tokio::task::JoinHandle<()>,
+    server: TestServer,
+}
+
+async fn world() -> World {
+    let tdb = fresh_db().await;
+    let fake = FakePlatforms::start().await;
+    let base = fake.base_url();
+    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_secs(2));
+    p.set_credential(client::META_TOKEN, "capi-meta-token");
+    p.set_credential(client::TIKTOK_TOKEN, "capi-tiktok-token");
+    let opts = AppOptions {
+        platforms: p,
+        deploy: DeploySettings {
+            poll_every: Duration::from_millis(30),
+            sweep_every: Duration::from_millis(500),
+            ..DeploySettings::default()
+        },
+        ..AppOptions::default()
+    };
+    let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
+    seed_services(&s, &[]).await;
+    s.governance
+        .update_brand(
+            &Principal::local_operator(),
+            from_json(json!({"code": "DIS", "meta_pixel_id": "1234567890123456", "tiktok_pixel_code": "CABCDEF1234567890"})),
+        )
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let workers = {
+        let d = s.deploy.clone();
+        let st = stop.clone();
+        tokio::spawn(async move { d.run_workers(st).await.expect("workers") })
+    };
+    let server = TestServer::start(&tdb, false).await;
+    World {
+        _tdb: tdb,
+        s,
+        fake,
+        stop,
+        workers,
+        server,
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn purchase(id: Option<&str>) -> Value {
+    let mut e = json!({
+        "event_name": "Purchase", "event_time": now() - 30, "action_source": "website",
+        "event_source_url": "https://shop.example/checkout/done",
+        "user_data": {"em": " Jane@Example.com ", "ph": "+1 (650) 555-1212", "client_user_agent": "Mozilla/5.0", "client_ip_address": "203.0.113.9", "fbp": "fb.1.1558571054389.1098115397"},
+        "custom_data": {"currency": "USD", "value": 19.99}
+    });
+    if let Some(id) = id {
+        e["event_id"] = json!(id);
+    }
+    e
+}
+
+async fn wait_events(w: &World, n: usize) -> Vec<(&'static str, Value)> {
+    let fake = &w.fake;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = fake.state.lock().unwrap().events.clone();
+        if got.len() >= n {
+            return got;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            use sqlx::Row;
+            let rows = sqlx::query(
+                "SELECT destination, status, COALESCE(error, '') AS error FROM capi_events",
+            )
+            .fetch_all(w.server.db.pool())
+            .await
+            .unwrap();
+            let state: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {}",
+                        r.get::<String, _>("destination"),
+                        r.get::<String, _>("status"),
+                        r.get::<String, _>("error")
+                    )
+                })
+                .collect();
+            panic!("only {} batches arrived; events: {state:?}", got.len());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations() {
+    let w = world().await;
+    let mut stale = purchase(Some("old-1"));
+    stale["event_time"] = json!(now() - 8 * 86400);
+    let out =
+        w.s.capi
+            .send_events(from_json(json!({
+                "brand_code": "DIS",
+                "events": [purchase(Some("order-123")), stale, purchase(None)],
+                "test_event_code": "TEST12345"
+            })))
+            .await
+            .unwrap();
+    assert_eq!((out.accepted, out.duplicates, out.rejected), (2, 0, 1));
+    assert_eq!(out.destinations, ["META", "TIKTOK"]);
+    assert_eq!(out.results[0].event_id.as_deref(), Some("order-123"));
+    assert_eq!(out.results[1].field.as_deref(), Some("event_time"));
+    let generated = out.results[2].event_id.clone().unwrap();
+    assert_eq!(generated.len(), 36);
+
+    let batches = wait_events(&w, 2).await;
+    let meta = batches
+        .iter()
+        .find(|(p, _)| *p == "META")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(meta["pixel"], "1234567890123456");
+    assert_eq!(meta["test_event_code"], "TEST12345");
+    let data = meta["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "the bad event was not sent, the others were");
+    assert_eq!(data[0]["event_id"], "order-123");
+    assert_eq!(data[1]["event_id"], generated.as_str());
+    assert_eq!(
+        data[0]["user_data"]["em"],
+        json!([sha256_hex("jane@example.com")])
+    );
+    assert_eq!(
+        data[0]["user_data"]["ph"],
+        json!([sha256_hex("16505551212")])
+    );
+    assert_eq!(data[0]["user_data"]["client_ip_address"], "203.0.113.9");
+    let tt = batches
+        .iter()
+        .find(|(p, _)| *p == "TIKTOK")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(tt["event_source_id"], "CABCDEF1234567890");
+    assert_eq!(tt["test_event_code"], "TEST12345");
+    assert_eq!(tt["data"][0]["event_id"], "order-123");
+    assert_eq!(
+        tt["data"][0]["user"]["email"],
+        sha256_hex("jane@example.com")
+    );
+    assert_eq!(tt["data"][0]["user"]["phone"], sha256_hex("+16505551212"));
+    assert_eq!(tt["data"][0]["user"]["ip"], "203.0.113.9");
+
+    // The same event again within 48 hours: acknowledged, not sent.
+    let again =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("order-123"))]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(again.results[0].status, "DUPLICATE");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(w.fake.state.lock().unwrap().events.len(), 2);
+
+    // Nothing raw was stored.
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT payload FROM capi_events")
+        .fetch_all(w.server.db.pool())
+        .await
+        .unwrap();
+    for r in rows {
+        let p: String = r.try_get("payload").unwrap();
+        assert!(
+            !p.to_lowercase().contains("jane@example.com") && !p.contains("555-1212"),
+            "{p}"
+        );
+    }
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
+    let w = world().await;
+    w.fake.state.lock().unwrap().events_rate_limited = 1;
+    let http = reqwest::Client::new();
+    let tracker = key(&w.server.db, Role::Tracker).await;
+    let viewer = key(&w.server.db, Role::Viewer).await;
+    let url = w.server.url("/api/v1/capi/events");
+    let body = json!({"brand_code": "DIS", "events": [purchase(Some("rest-1"))]});
+    let r = http
+        .post(&url)
+        .bearer_auth(&viewer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(&url)
+        .bearer_auth(&tracker)
+        .json(&json!({"brand_code": "DIS", "events": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = http
+        .post(&url)
+        .bearer_auth(&tracker)
+        .json(&json!({"brand_code": "ZZZ", "events": [purchase(None)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(&url)
+        .bearer_auth(&tracker)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 1);
+    // One destination was throttled once, then both got the event exactly once.
+    let batches = wait_events(&w, 2).await;
+    assert_eq!(batches.len(), 2);
+    use sqlx::Row;
+    let failed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM capi_batches WHERE status = 'FAILED'")
+        .fetch_one(w.server.db.pool())
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert_eq!(failed, 1, "the throttled attempt is recorded");
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+}
