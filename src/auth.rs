@@ -105,6 +105,8 @@ pub struct Principal {
     /// The key's name, or "local-operator".
     pub name: String,
     pub role: Role,
+    /// Brand codes a scoped key may act for (tracker keys); `None` means every brand.
+    pub brand_scope: Option<Vec<String>>,
 }
 
 impl Principal {
@@ -113,6 +115,26 @@ impl Principal {
         Self {
             name: "local-operator".into(),
             role: Role::Admin,
+            brand_scope: None,
+        }
+    }
+
+    /// Refused when the key is scoped to other brands.
+    pub fn require_brand(&self, brand_code: &str) -> AppResult<()> {
+        match &self.brand_scope {
+            Some(scope)
+                if !scope
+                    .iter()
+                    .any(|b| b.eq_ignore_ascii_case(brand_code.trim())) =>
+            {
+                Err(AppError::Forbidden(format!(
+                    "the key \"{}\" may only act for brand(s) {}, not {}",
+                    self.name,
+                    scope.join(", "),
+                    brand_code.trim()
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -143,6 +165,16 @@ fn new_key() -> String {
 
 /// Create a key; returns the key in clear (show it once) and its id.
 pub async fn create_key(db: &Db, name: &str, role: Role) -> AppResult<(String, i64)> {
+    create_scoped_key(db, name, role, None).await
+}
+
+/// Create a key limited to some brands (for tracker keys); `None` for all brands.
+pub async fn create_scoped_key(
+    db: &Db,
+    name: &str,
+    role: Role,
+    brands: Option<Vec<String>>,
+) -> AppResult<(String, i64)> {
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::validation(
@@ -152,7 +184,31 @@ pub async fn create_key(db: &Db, name: &str, role: Role) -> AppResult<(String, i
     }
     let key = new_key();
     let mut conn = db.pool().acquire().await?;
-    let id = store::insert_key(&mut conn, name, role.as_str(), &hash_key(&key), &key[..12]).await?;
+    let scope: Option<Vec<String>> = match brands {
+        Some(b) => {
+            let codes = b
+                .iter()
+                .map(|c| crate::domain::Code::parse("brands", c).map(|c| c.as_str().to_owned()))
+                .collect::<AppResult<Vec<_>>>()?;
+            if codes.is_empty() {
+                return Err(AppError::validation(
+                    "brands",
+                    "list at least one brand code, e.g. --brands AUR,NWS",
+                ));
+            }
+            Some(codes)
+        }
+        None => None,
+    };
+    let id = store::insert_key(
+        &mut conn,
+        name,
+        role.as_str(),
+        &hash_key(&key),
+        &key[..12],
+        scope.as_deref(),
+    )
+    .await?;
     Ok((key, id))
 }
 
@@ -175,7 +231,8 @@ impl KeyVerifier {
             return Ok(p.clone());
         }
         let mut conn = db.pool().acquire().await?;
-        let Some((id, name, role)) = store::find_live_key(&mut conn, &hash).await? else {
+        let Some((id, name, role, brand_scope)) = store::find_live_key(&mut conn, &hash).await?
+        else {
             return Err(AppError::Unauthorized(
                 "the bearer key is unknown or revoked; create one with `omnitraffick keys create --role ROLE --name NAME`".into(),
             ));
@@ -184,6 +241,7 @@ impl KeyVerifier {
         let principal = Principal {
             name,
             role: Role::parse(&role)?,
+            brand_scope,
         };
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() > 10_000 {

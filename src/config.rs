@@ -420,6 +420,10 @@ pub enum KeysCommand {
         /// A name that says who uses the key, e.g. "claude-desktop-anna".
         #[arg(long)]
         name: String,
+        /// Limit the key to these brand codes (comma-separated), e.g. a tracker key for one
+        /// site: --brands AUR. Default: every brand.
+        #[arg(long, value_delimiter = ',')]
+        brands: Vec<String>,
     },
     /// List keys (never the keys themselves).
     List,

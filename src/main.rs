@@ -44,9 +44,10 @@ async fn main() -> anyhow::Result<()> {
 async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
     let (db, _) = startup::open_with(&cli.database_url, cli.app_options()).await?;
     match cmd {
-        KeysCommand::Create { role, name } => {
+        KeysCommand::Create { role, name, brands } => {
             let role = Role::parse(role)?;
-            let (key, id) = auth::create_key(&db, name, role).await?;
+            let scope = (!brands.is_empty()).then(|| brands.clone());
+            let (key, id) = auth::create_scoped_key(&db, name, role, scope).await?;
             println!(
                 "Created {} key #{id} \"{}\". Store it now: it is shown only once.",
                 role.as_str(),

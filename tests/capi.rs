@@ -267,3 +267,102 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     w.workers.await.unwrap();
     w.server.stop().await;
 }
+
+#[tokio::test]
+async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
+    let w = world().await;
+    // 2,500 events in three calls: at most 1,000 per request, per destination.
+    let mut n = 0;
+    for size in [1000, 1000, 500] {
+        let events: Vec<Value> = (0..size)
+            .map(|i| {
+                let mut e = purchase(Some(&format!("bulk-{}", n + i)));
+                e["user_data"]["em"] = json!(format!("buyer{}@example.com", n + i));
+                e
+            })
+            .collect();
+        n += size;
+        let out =
+            w.s.capi
+                .send_events(from_json(json!({"brand_code": "DIS", "events": events})))
+                .await
+                .unwrap();
+        assert_eq!(out.accepted, size);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent: usize = w
+            .fake
+            .state
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .filter(|(p, _)| *p == "META")
+            .map(|(_, b)| b["data"].as_array().map_or(0, Vec::len))
+            .sum();
+        if sent == 2500 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {sent} of 2,500 events reached Meta"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let meta: Vec<usize> = w
+        .fake
+        .state
+        .lock()
+        .unwrap()
+        .events
+        .iter()
+        .filter(|(p, _)| *p == "META")
+        .map(|(_, b)| b["data"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(meta.iter().all(|n| *n <= 1000), "{meta:?}");
+    assert_eq!(meta.len(), 3, "{meta:?}");
+
+    // Dedupe holds for 48 hours and not after.
+    let dup =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("bulk-7"))]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(dup.results[0].status, "DUPLICATE");
+    sqlx::query("UPDATE capi_events SET received_epoch = received_epoch - 49 * 3600 WHERE event_id = 'bulk-7'")
+        .execute(w.server.db.pool())
+        .await
+        .unwrap();
+    let later =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("bulk-7"))]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(later.results[0].status, "ACCEPTED");
+
+    // A tracker key scoped to another brand is refused.
+    let (other, _) = omnitraffick::auth::create_scoped_key(
+        &w.server.db,
+        "site-nws",
+        Role::Tracker,
+        Some(vec!["NWS".into()]),
+    )
+    .await
+    .unwrap();
+    let r = reqwest::Client::new()
+        .post(w.server.url("/api/v1/capi/events"))
+        .bearer_auth(&other)
+        .json(&json!({"brand_code": "DIS", "events": [purchase(None)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+}

@@ -473,6 +473,7 @@ impl HealingService {
             let who = Principal {
                 name: "auto-heal".into(),
                 role: crate::auth::Role::Ops,
+                brand_scope: None,
             };
             self.approve(&who, id, Some("auto_apply = safe")).await?;
             return Ok(HealOutcome::AutoApplied { id });

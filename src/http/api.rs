@@ -215,5 +215,8 @@ async fn capi_events(
         Ok(b) => b,
         Err(r) => return bad_body(r),
     };
+    if let Err(e) = principal.require_brand(&input.brand_code) {
+        return fail(e);
+    }
     reply(services.capi.send_events(input).await)
 }

@@ -680,7 +680,8 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::capi::SendEventsInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::capi::SendEventsOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Track)?;
+        let who = self.authorize(&ctx, Permission::Track)?;
+        who.require_brand(&input.brand_code)?;
         Ok(Json(self.services.capi.send_events(input).await?))
     }
 

@@ -22,34 +22,44 @@ pub async fn insert_key(
     role: &str,
     key_hash: &str,
     key_prefix: &str,
+    brand_scope: Option<&[String]>,
 ) -> AppResult<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_keys (name, role, key_hash, key_prefix, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO api_keys (name, role, key_hash, key_prefix, created_at, brand_scope) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name)
     .bind(role)
     .bind(key_hash)
     .bind(key_prefix)
     .bind(now_text())
+    .bind(brand_scope.map(|b| serde_json::to_string(b).unwrap_or_default()))
     .fetch_one(c)
     .await?;
     Ok(id)
 }
 
-/// The live (not revoked) key with this hash: (id, name, role).
+/// The live (not revoked) key with this hash: (id, name, role, brand scope).
 pub async fn find_live_key(
     c: &mut AnyConnection,
     key_hash: &str,
-) -> AppResult<Option<(i64, String, String)>> {
+) -> AppResult<Option<(i64, String, String, Option<Vec<String>>)>> {
     let row = sqlx::query(
-        "SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        "SELECT id, name, role, brand_scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
     .bind(key_hash)
     .fetch_optional(c)
     .await?;
-    row.map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("role")?)))
-        .transpose()
+    row.map(|r| {
+        let scope: Option<String> = r.try_get("brand_scope")?;
+        Ok((
+            r.try_get("id")?,
+            r.try_get("name")?,
+            r.try_get("role")?,
+            scope.and_then(|s| serde_json::from_str(&s).ok()),
+        ))
+    })
+    .transpose()
 }
 
 pub async fn touch_key(c: &mut AnyConnection, id: i64) -> AppResult<()> {
