@@ -1,0 +1,118 @@
+//! Conversions API benchmark:
+//! 1. in-process normalise + hash + validate of 200,000 varied events on one core, events/s;
+//! 2. REST intake end to end (`POST /api/v1/capi/events`, batches of 100 events, 16
+//!    concurrent senders, SQLite), events/s and p99 per request.
+//!
+//!     cargo bench --bench capi
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use omnitraffick::auth::{self, Principal, Role};
+use omnitraffick::capi::validate_event;
+use omnitraffick::http::{self, HttpOptions};
+use omnitraffick::startup;
+
+fn event(i: usize, now: i64) -> Value {
+    let name = ["Purchase", "Lead", "AddToCart"][i % 3];
+    json!({
+        "event_name": name,
+        "event_time": now - (i % 3600) as i64,
+        "event_id": format!("ev-{i}"),
+        "action_source": "website",
+        "event_source_url": "https://shop.example/checkout/done",
+        "user_data": {
+            "em": format!(" Buyer{i}@Example.com "), "ph": format!("+1 (650) 555-{:04}", i % 10000),
+            "fn": "Zoë", "ln": "O'Neil", "ct": "San Francisco", "st": "California", "zp": "94025-1234",
+            "country": "US", "external_id": format!("user-{i}"),
+            "client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0", "fbp": "fb.1.1558571054389.1098115397"
+        },
+        "custom_data": {"currency": "USD", "value": 19.99}
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let now = chrono::Utc::now().timestamp();
+    let events: Vec<Value> = (0..200_000).map(|i| event(i, now)).collect();
+    let started = Instant::now();
+    let mut ok = 0;
+    for e in &events {
+        if validate_event(e, now).is_ok() {
+            ok += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "normalise + hash + validate: {ok} events in {secs:.2} s = {:.0} events/s (one core)",
+        ok as f64 / secs
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = dir.path().join("capi.db").to_string_lossy().into_owned();
+    let (db, s) = startup::open(&url).await.expect("open");
+    s.governance.create_brand(serde_json::from_value(json!({"name": "Aurora", "code": "AUR", "family_friendly": true, "currency": "USD"})).unwrap()).await.unwrap();
+    s.governance
+        .update_brand(
+            &Principal::local_operator(),
+            serde_json::from_value(json!({"code": "AUR", "meta_pixel_id": "1234567890123456"}))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (key, _) = auth::create_key(&db, "bench-tracker", Role::Tracker)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = http::router(
+        s.clone(),
+        db.clone(),
+        &HttpOptions::loopback(addr),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let per_sender = 20;
+    let batch = 100;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..16 {
+        let client = client.clone();
+        let key = key.clone();
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for r in 0..per_sender {
+                let base = (w * per_sender + r) * batch;
+                let body = json!({"brand_code": "AUR", "events": (0..batch).map(|i| event(base + i, now)).collect::<Vec<_>>()});
+                let t = Instant::now();
+                let resp = client.post(format!("http://{addr}/api/v1/capi/events")).bearer_auth(&key).json(&body).send().await.unwrap();
+                assert!(resp.status().is_success(), "{}", resp.status());
+                let _ = resp.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.extend(h.await.unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    let total = lat.len() * batch;
+    println!(
+        "REST intake: {total} events in {} requests of {batch} from 16 senders in {secs:.2} s = {:.0} events/s; per request p50 {:.1} ms, p99 {:.1} ms",
+        lat.len(),
+        total as f64 / secs,
+        pct(0.5),
+        pct(0.99)
+    );
+}
