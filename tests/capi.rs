@@ -212,7 +212,11 @@ async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations(
 #[tokio::test]
 async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     let w = world().await;
-    w.fake.state.lock().unwrap().events_rate_limited = 1;
+    {
+        let mut st = w.fake.state.lock().unwrap();
+        st.events_server_error = 1;
+        st.events_rate_limited = 1;
+    }
     let http = reqwest::Client::new();
     let tracker = key(&w.server.db, Role::Tracker).await;
     let viewer = key(&w.server.db, Role::Viewer).await;
@@ -252,7 +256,8 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["accepted"], 1);
-    // One destination was throttled once, then both got the event exactly once.
+    // Meta answered 500 once and a destination was throttled once; then both got the event
+    // exactly once.
     let batches = wait_events(&w, 2).await;
     assert_eq!(batches.len(), 2);
     use sqlx::Row;
@@ -262,7 +267,26 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
         .unwrap()
         .try_get("n")
         .unwrap();
-    assert_eq!(failed, 1, "the throttled attempt is recorded");
+    let all: Vec<String> = sqlx::query(
+        "SELECT destination, status, COALESCE(error, '') AS e FROM capi_batches ORDER BY id",
+    )
+    .fetch_all(w.server.db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        format!(
+            "{} {} {}",
+            r.get::<String, _>("destination"),
+            r.get::<String, _>("status"),
+            r.get::<String, _>("e")
+        )
+    })
+    .collect();
+    assert!(
+        failed >= 2,
+        "the 500 and the throttled attempt are recorded: {all:#?}"
+    );
     w.stop.cancel();
     w.workers.await.unwrap();
     w.server.stop().await;

@@ -432,6 +432,22 @@ mod tests {
     }
 
     #[test]
+    fn hashes_match_known_values() {
+        // The ph hash of Meta's own CAPI example (PLATFORMS.md D7).
+        let ph = normalize_meta("ph", "+1 (234) 567-8901").unwrap();
+        assert_eq!(ph, "12345678901");
+        assert_eq!(
+            sha256_hex(&ph),
+            "254aa248acb47dd654ca3ea53f48c2c26d641d23d7e2e93a1ec56258df7674c4"
+        );
+        // Computed independently (Python hashlib).
+        assert_eq!(
+            sha256_hex(&normalize_meta("em", " John@Example.com").unwrap()),
+            "855f96e983f1f8e8be944692b6f719fd54329826cb62e98015efee8e2e071dd4"
+        );
+    }
+
+    #[test]
     fn tiktok_hashing_rules() {
         let u = tiktok_user(json!({"em": "  Jane@Example.com", "ph": "+44 844 412 4653", "external_id": " User-42 ", "client_ip_address": "203.0.113.9"}).as_object().unwrap()).unwrap();
         assert_eq!(u["email"], sha256_hex("jane@example.com"));

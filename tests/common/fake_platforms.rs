@@ -66,6 +66,8 @@ pub struct FakeState {
     pub events: Vec<(&'static str, Value)>,
     /// Answer the next N event batches with a rate limit.
     pub events_rate_limited: u32,
+    /// Answer the next N Meta event batches with HTTP 500.
+    pub events_server_error: u32,
     rng: u64,
 }
 
@@ -367,6 +369,14 @@ fn meta_events(
         return meta_error(
             StatusCode::BAD_REQUEST,
             json!({"message": "An access token is required.", "type": "OAuthException", "code": 104}),
+            &[],
+        );
+    }
+    if s.events_server_error > 0 {
+        s.events_server_error -= 1;
+        return meta_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true, "fbtrace_id": "Acapi500"}),
             &[],
         );
     }
