@@ -114,7 +114,50 @@ async fn wait_events(w: &World, n: usize) -> Vec<(&'static str, Value)> {
                     )
                 })
                 .collect();
-            panic!("only {} batches arrived; events: {state:?}", got.len());
+            let jobs: Vec<String> = sqlx::query("SELECT * FROM Jobs")
+                .fetch_all(w.server.db.pool())
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| {
+                            use sqlx::Column;
+                            r.columns()
+                                .iter()
+                                .map(|c| {
+                                    format!(
+                                        "{}={:?}",
+                                        c.name(),
+                                        r.try_get::<String, _>(c.ordinal()).ok().or_else(|| r
+                                            .try_get::<i64, _>(c.ordinal())
+                                            .ok()
+                                            .map(|n| n.to_string()))
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let workers: Vec<String> = sqlx::query("SELECT id, worker_type FROM Workers")
+                .fetch_all(w.server.db.pool())
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| {
+                            format!(
+                                "{:?} {:?}",
+                                r.try_get::<String, _>(0).ok(),
+                                r.try_get::<String, _>(1).ok()
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            panic!(
+                "only {} batches arrived; events: {state:?}\njobs: {jobs:#?}\nworkers: {workers:?}",
+                got.len()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -389,4 +432,62 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
     w.stop.cancel();
     w.workers.await.unwrap();
     w.server.stop().await;
+}
+
+/// Log lines captured from every test in this binary.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn raw_customer_data_never_reaches_the_logs() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || sink.clone())
+        .try_init();
+    let w = world().await;
+    let mut bad = purchase(Some("bad-1"));
+    bad["user_data"]["em"] = json!("not-an-email jane.doe.raw@example.com");
+    let out =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("log-1")), bad]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(out.rejected, 1);
+    assert!(
+        !serde_json::to_string(&out)
+            .unwrap()
+            .contains("jane.doe.raw"),
+        "errors do not echo values"
+    );
+    wait_events(&w, 2).await;
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_lowercase();
+    assert!(!text.is_empty(), "the subscriber captured nothing");
+    for raw in [
+        "jane@example.com",
+        "jane.doe.raw",
+        "650) 555-1212",
+        "16505551212",
+    ] {
+        assert!(
+            !text.contains(raw),
+            "raw customer data {raw:?} appeared in the logs"
+        );
+    }
 }

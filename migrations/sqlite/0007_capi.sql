@@ -17,7 +17,10 @@ CREATE TABLE capi_events (
     error       TEXT,
     batch_id    INTEGER,
     received_at TEXT NOT NULL,
-    received_epoch INTEGER NOT NULL
+    received_epoch INTEGER NOT NULL,
+    -- When a worker claimed it for sending (status SENDING); a claim older than a minute
+    -- is released by the sweep (the destinations dedupe a resent event_id).
+    claimed_epoch  INTEGER
 );
 CREATE INDEX capi_events_dedupe ON capi_events(destination, event_name, event_id, received_epoch);
 CREATE INDEX capi_events_queue ON capi_events(brand_id, destination, status, id);

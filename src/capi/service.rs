@@ -290,9 +290,10 @@ impl CapiService {
         for r in &rows {
             let id: i64 = r.try_get("id")?;
             let done = sqlx::query(
-                "UPDATE capi_events SET status = 'SENDING' WHERE id = $1 AND status = 'QUEUED'",
+                "UPDATE capi_events SET status = 'SENDING', claimed_epoch = $2 WHERE id = $1 AND status = 'QUEUED'",
             )
             .bind(id)
+            .bind(chrono::Utc::now().timestamp())
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 1 {

@@ -313,6 +313,13 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
     }
     // Conversion events whose delivery job went missing.
     if ctx.capi.is_some() {
+        // A worker that died while sending leaves SENDING rows: release them.
+        let mut tx = ctx.db.begin_write().await?;
+        sqlx::query("UPDATE capi_events SET status = 'QUEUED' WHERE status = 'SENDING' AND claimed_epoch < $1")
+            .bind(chrono::Utc::now().timestamp() - 60)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         let cutoff = chrono::Utc::now().timestamp() - 2;
         let pending = sqlx::query(
             "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1",
@@ -325,6 +332,28 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
             let brand: i64 = r.try_get("brand_id")?;
             let dest: String = r.try_get("destination")?;
             ctx.queue.push_capi(brand, &dest, None).await?;
+        }
+        // Events still queued well after intake: deliver them from here (claims keep this
+        // from double-sending with the queue's own worker).
+        let stale = sqlx::query(
+            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1 AND attempts = 0",
+        )
+        .bind(chrono::Utc::now().timestamp() - 10)
+        .fetch_all(ctx.db.pool())
+        .await?;
+        if let Some(capi) = &ctx.capi {
+            for r in stale {
+                use sqlx::Row;
+                let brand: i64 = r.try_get("brand_id")?;
+                let dest: String = r.try_get("destination")?;
+                tracing::warn!(brand, destination = %dest, "conversion events waited over 10 s; delivering from the sweep");
+                for _ in 0..100 {
+                    match capi.deliver(brand, &dest).await? {
+                        crate::capi::service::DeliveryOutcome::Again(d) if d.is_zero() => continue,
+                        _ => break,
+                    }
+                }
+            }
         }
     }
     Ok(runs.len())
