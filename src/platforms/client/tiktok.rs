@@ -54,42 +54,23 @@ pub(super) async fn create(
 
 /// Check an events response's envelope; return its request id.
 pub(super) async fn envelope_pub(resp: reqwest::Response) -> Result<Option<String>, PlatformError> {
-    let (status, headers, body) = json_body(resp).await;
-    let body = body.map_err(|t| non_json(Platform::Tiktok, status, &headers, t))?;
-    let code = body.get("code").and_then(Value::as_i64);
-    if code == Some(0) && (200..300).contains(&status) {
-        return Ok(body.get("request_id").and_then(str_of));
-    }
-    let class = match code {
-        _ if status == 429 => ErrorClass::RateLimited,
-        Some(40100) => ErrorClass::RateLimited,
-        Some(c) if (50000..60000).contains(&c) => ErrorClass::Transient,
-        _ if status >= 500 => ErrorClass::Transient,
-        _ => ErrorClass::Permanent,
-    };
-    Err(PlatformError {
-        class,
-        http_status: Some(status),
-        code: code.map(|c| c.to_string()),
-        message: body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("TikTok returned an error without a message")
-            .to_owned(),
-        trace_id: body.get("request_id").and_then(str_of),
-        retry_after_ms: retry_after_header(&headers),
-        body: Some(body),
-        ..PlatformError::empty(Platform::Tiktok)
-    })
+    let body = checked(resp, false).await?;
+    Ok(body.get("request_id").and_then(str_of))
 }
 
 /// Check the envelope; return `data` on code 0.
 async fn envelope(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
+    let body = checked(resp, is_create).await?;
+    Ok(body.get("data").cloned().unwrap_or(Value::Null))
+}
+
+/// The whole body on code 0; otherwise the classified error (HTTP 200 can carry one).
+async fn checked(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
     let (status, headers, body) = json_body(resp).await;
     let body = body.map_err(|t| non_json(Platform::Tiktok, status, &headers, t))?;
     let code = body.get("code").and_then(Value::as_i64);
     if code == Some(0) && (200..300).contains(&status) {
-        return Ok(body.get("data").cloned().unwrap_or(Value::Null));
+        return Ok(body);
     }
     let class = match code {
         _ if status == 429 => ErrorClass::RateLimited,
