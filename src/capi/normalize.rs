@@ -271,8 +271,10 @@ pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, 
         let mut hashed = Vec::new();
         for raw in values {
             let t = raw.trim();
-            let h = if is_hashed(&t.to_lowercase()) && t.chars().all(|c| c.is_ascii_hexdigit()) {
-                t.to_lowercase()
+            let looks_hashed =
+                (t.len() == 64 || t.len() == 32) && t.bytes().all(|b| b.is_ascii_hexdigit());
+            let h = if looks_hashed {
+                t.to_ascii_lowercase()
             } else {
                 sha256_hex(&normalize_meta(k, t)?)
             };
