@@ -29,11 +29,10 @@ pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-/// Already a SHA-256 (64 hex) or MD5 (32 hex) digest: passed through unchanged.
+/// Already a SHA-256 (64 hex) or MD5 (32 hex) digest, in either case: passed through
+/// (lower-cased) instead of being hashed again.
 pub fn is_hashed(s: &str) -> bool {
-    (s.len() == 64 || s.len() == 32)
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    (s.len() == 64 || s.len() == 32) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Why a value could not be normalised.
@@ -271,13 +270,7 @@ pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, 
         let mut hashed = Vec::new();
         for raw in values {
             let t = raw.trim();
-            let looks_hashed =
-                (t.len() == 64 || t.len() == 32) && t.bytes().all(|b| b.is_ascii_hexdigit());
-            let h = if looks_hashed {
-                t.to_ascii_lowercase()
-            } else {
-                sha256_hex(&normalize_meta(k, t)?)
-            };
+            let h = hash_unless_hashed(t, |v| normalize_meta(k, v))?;
             if !hashed.contains(&Value::String(h.clone())) {
                 hashed.push(Value::String(h));
             }
@@ -300,9 +293,21 @@ pub fn has_customer_info(user: &Map<String, Value>) -> bool {
             && ["ct", "zp", "db"].iter().any(|k| user.contains_key(*k)))
 }
 
-/// TikTok Events API `user` from the same (already Meta-normalised and hashed) input:
-/// email lowercased, phone E.164, external id trimmed and lowercased, then SHA-256;
-/// ip, user agent, ttclid and ttp in clear.
+/// A hash given by the caller (lower-cased), or the SHA-256 of the normalised value.
+fn hash_unless_hashed(
+    v: &str,
+    normalise: impl Fn(&str) -> Result<String, Invalid>,
+) -> Result<String, Invalid> {
+    if is_hashed(v) {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Ok(sha256_hex(&normalise(v)?))
+    }
+}
+
+/// TikTok Events API `user` from the raw (or pre-hashed) customer data: email lowercased,
+/// phone E.164, external id trimmed and lowercased, then SHA-256; ip, user agent, ttclid and
+/// ttp in clear.
 pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>, Invalid> {
     let mut out = BTreeMap::new();
     let first = |k: &str| -> Option<String> {
@@ -313,27 +318,15 @@ pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>
         }
     };
     if let Some(e) = first("em") {
-        let v = if is_hashed(&e) {
-            e
-        } else {
-            sha256_hex(&normalize_meta("em", &e)?)
-        };
+        let v = hash_unless_hashed(&e, |e| normalize_meta("em", e))?;
         out.insert("email".into(), Value::String(v));
     }
     if let Some(p) = first("ph") {
-        let v = if is_hashed(&p) {
-            p
-        } else {
-            sha256_hex(&format!("+{}", normalize_meta("ph", &p)?))
-        };
+        let v = hash_unless_hashed(&p, |p| Ok(format!("+{}", normalize_meta("ph", p)?)))?;
         out.insert("phone".into(), Value::String(v));
     }
     if let Some(x) = first("external_id") {
-        let v = if is_hashed(&x) {
-            x
-        } else {
-            sha256_hex(&x.trim().to_lowercase())
-        };
+        let v = hash_unless_hashed(&x, |x| Ok(x.trim().to_lowercase()))?;
         out.insert("external_id".into(), Value::String(v));
     }
     for (from, to) in [

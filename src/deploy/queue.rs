@@ -51,19 +51,11 @@ fn queue_err(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("deploy queue: {e}"))
 }
 
-fn sqlite_config(s: &DeploySettings) -> apalis_sqlite::Config {
-    sqlite_config_for(s, QUEUE)
-}
-
 fn sqlite_config_for(s: &DeploySettings, queue: &str) -> apalis_sqlite::Config {
     apalis_sqlite::Config::default()
         .queue(queue)
         .heartbeat_interval(heartbeat(s))
         .missed_heartbeats(3)
-}
-
-fn postgres_config(s: &DeploySettings) -> apalis_postgres::Config {
-    postgres_config_for(s, QUEUE)
 }
 
 fn postgres_config_for(s: &DeploySettings, queue: &str) -> apalis_postgres::Config {
@@ -77,6 +69,68 @@ fn postgres_config_for(s: &DeploySettings, queue: &str) -> apalis_postgres::Conf
 /// deploy lease so both notice a dead worker at about the same time.
 fn heartbeat(s: &DeploySettings) -> Duration {
     (s.lease / 3).max(Duration::from_millis(200))
+}
+
+/// Push one task onto `$queue` of either backend (their storages are distinct types).
+macro_rules! push_to {
+    ($q:expr, $job:ty, $value:expr, $queue:expr, $delay:expr) => {{
+        let mut b = TaskBuilder::new($value).max_attempts(25);
+        if let Some(d) = $delay {
+            b = b.run_after(d);
+        }
+        let task = b.build();
+        match &$q.pool {
+            Pool::Sqlite(p) => apalis_sqlite::SqliteStorage::<$job>::new(p)
+                .with_config(sqlite_config_for(&$q.settings, $queue))
+                .push_task(task)
+                .await
+                .map_err(queue_err),
+            Pool::Postgres(p) => apalis_postgres::PostgresStorage::<$job>::new(p)
+                .with_config(postgres_config_for(&$q.settings, $queue))
+                .push_task(task)
+                .await
+                .map_err(queue_err),
+        }
+    }};
+}
+
+/// The deploy worker and, when the relay is on, the conversion-events worker, on one backend
+/// (`$module::$storage` is `apalis_sqlite::SqliteStorage` or `apalis_postgres::PostgresStorage`).
+macro_rules! run_both {
+    ($module:ident :: $storage:ident, $config:ident, $pool:expr, $settings:expr, $ctx:expr, $capi:expr, $names:expr, $signals:expr) => {{
+        let (name, capi_name) = $names;
+        let (signal, capi_signal) = $signals;
+        let deploys = WorkerBuilder::new(name)
+            .backend(
+                $module::$storage::<DeployJob>::new($pool)
+                    .with_config($config($settings, QUEUE))
+                    .poll_with_interval($settings.poll_every),
+            )
+            .data($ctx)
+            .concurrency($settings.concurrency)
+            .build(handle)
+            .run_until(signal);
+        let events = async {
+            match $capi {
+                Some(c) => {
+                    WorkerBuilder::new(capi_name)
+                        .backend(
+                            $module::$storage::<CapiJob>::new($pool)
+                                .with_config($config($settings, CAPI_QUEUE))
+                                .poll_with_interval($settings.poll_every),
+                        )
+                        .data(c.clone())
+                        .concurrency(2)
+                        .build(handle_capi)
+                        .run_until(capi_signal)
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let (a, b) = tokio::join!(deploys, events);
+        a.and(b)
+    }};
 }
 
 impl DeployQueue {
@@ -126,23 +180,7 @@ impl DeployQueue {
 
     /// Queue a delivery of run `run_id`, now or after `delay`.
     pub async fn push(&self, run_id: i64, delay: Option<Duration>) -> AppResult<()> {
-        let mut b = TaskBuilder::new(DeployJob { run_id }).max_attempts(25);
-        if let Some(d) = delay {
-            b = b.run_after(d);
-        }
-        let task = b.build();
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut s = apalis_sqlite::SqliteStorage::<DeployJob>::new(p)
-                    .with_config(sqlite_config(&self.settings));
-                s.push_task(task).await.map_err(queue_err)
-            }
-            Pool::Postgres(p) => {
-                let mut s = apalis_postgres::PostgresStorage::<DeployJob>::new(p)
-                    .with_config(postgres_config(&self.settings));
-                s.push_task(task).await.map_err(queue_err)
-            }
-        }
+        push_to!(self, DeployJob, DeployJob { run_id }, QUEUE, delay)
     }
 
     /// Queue a delivery of a brand's conversion events to `destination`.
@@ -152,27 +190,11 @@ impl DeployQueue {
         destination: &str,
         delay: Option<Duration>,
     ) -> AppResult<()> {
-        let mut b = TaskBuilder::new(CapiJob {
+        let job = CapiJob {
             brand_id,
             destination: destination.to_owned(),
-        })
-        .max_attempts(25);
-        if let Some(d) = delay {
-            b = b.run_after(d);
-        }
-        let task = b.build();
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut s = apalis_sqlite::SqliteStorage::<CapiJob>::new(p)
-                    .with_config(sqlite_config_for(&self.settings, CAPI_QUEUE));
-                s.push_task(task).await.map_err(queue_err)
-            }
-            Pool::Postgres(p) => {
-                let mut s = apalis_postgres::PostgresStorage::<CapiJob>::new(p)
-                    .with_config(postgres_config_for(&self.settings, CAPI_QUEUE));
-                s.push_task(task).await.map_err(queue_err)
-            }
-        }
+        };
+        push_to!(self, CapiJob, job, CAPI_QUEUE, delay)
     }
 
     pub async fn close(&self) {
@@ -408,67 +430,29 @@ pub async fn run_workers(
         }
     };
     let capi_name = format!("{name}-capi");
+    let names = (name.as_str(), capi_name.as_str());
+    let signals = (signal, capi_signal);
     let result = match &queue.pool {
-        Pool::Sqlite(p) => {
-            let backend = apalis_sqlite::SqliteStorage::<DeployJob>::new(p)
-                .with_config(sqlite_config(&settings))
-                .poll_with_interval(settings.poll_every);
-            let deploys = WorkerBuilder::new(name.as_str())
-                .backend(backend)
-                .data(ctx.clone())
-                .concurrency(settings.concurrency)
-                .build(handle)
-                .run_until(signal);
-            let events = async {
-                match &capi {
-                    Some(c) => {
-                        let backend = apalis_sqlite::SqliteStorage::<CapiJob>::new(p)
-                            .with_config(sqlite_config_for(&settings, CAPI_QUEUE))
-                            .poll_with_interval(settings.poll_every);
-                        WorkerBuilder::new(capi_name.as_str())
-                            .backend(backend)
-                            .data(c.clone())
-                            .concurrency(2)
-                            .build(handle_capi)
-                            .run_until(capi_signal)
-                            .await
-                    }
-                    None => Ok(()),
-                }
-            };
-            let (a, b) = tokio::join!(deploys, events);
-            a.and(b)
-        }
-        Pool::Postgres(p) => {
-            let backend = apalis_postgres::PostgresStorage::<DeployJob>::new(p)
-                .with_config(postgres_config(&settings))
-                .poll_with_interval(settings.poll_every);
-            let deploys = WorkerBuilder::new(name.as_str())
-                .backend(backend)
-                .data(ctx.clone())
-                .concurrency(settings.concurrency)
-                .build(handle)
-                .run_until(signal);
-            let events = async {
-                match &capi {
-                    Some(c) => {
-                        let backend = apalis_postgres::PostgresStorage::<CapiJob>::new(p)
-                            .with_config(postgres_config_for(&settings, CAPI_QUEUE))
-                            .poll_with_interval(settings.poll_every);
-                        WorkerBuilder::new(capi_name.as_str())
-                            .backend(backend)
-                            .data(c.clone())
-                            .concurrency(2)
-                            .build(handle_capi)
-                            .run_until(capi_signal)
-                            .await
-                    }
-                    None => Ok(()),
-                }
-            };
-            let (a, b) = tokio::join!(deploys, events);
-            a.and(b)
-        }
+        Pool::Sqlite(p) => run_both!(
+            apalis_sqlite::SqliteStorage,
+            sqlite_config_for,
+            p,
+            &settings,
+            ctx.clone(),
+            &capi,
+            names,
+            signals
+        ),
+        Pool::Postgres(p) => run_both!(
+            apalis_postgres::PostgresStorage,
+            postgres_config_for,
+            p,
+            &settings,
+            ctx.clone(),
+            &capi,
+            names,
+            signals
+        ),
     };
     sweeper.abort();
     tracing::info!(worker = %name, "deploy worker stopped");

@@ -51,6 +51,25 @@ fn to_json(e: &PlatformError) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
 }
 
+/// Close an attempt the platform (or the network) failed.
+async fn close_failed(
+    tx: &mut sqlx::AnyConnection,
+    attempt_id: i64,
+    e: &PlatformError,
+    ms: i64,
+) -> AppResult<()> {
+    store::close_attempt(
+        tx,
+        attempt_id,
+        outcome_name(e),
+        None,
+        e.http_status,
+        Some(&to_json(e)),
+        ms,
+    )
+    .await
+}
+
 fn outcome_name(e: &PlatformError) -> &'static str {
     if e.outcome_unknown {
         return "UNKNOWN";
@@ -322,16 +341,7 @@ impl Deployer {
                 Ok(None)
             }
             Err(e) => {
-                store::close_attempt(
-                    &mut tx,
-                    attempt_id,
-                    outcome_name(&e),
-                    None,
-                    e.http_status,
-                    Some(&to_json(&e)),
-                    ms,
-                )
-                .await?;
+                close_failed(&mut tx, attempt_id, &e, ms).await?;
                 Err(Stop::Platform(e))
             }
         };
@@ -369,7 +379,7 @@ impl Deployer {
                     attempt_id,
                     "CREATED",
                     Some(&id),
-                    Some(200),
+                    Some(c.http_status),
                     None,
                     ms,
                 )
@@ -379,16 +389,7 @@ impl Deployer {
                 Ok(id)
             }
             Err(e) => {
-                store::close_attempt(
-                    &mut tx,
-                    attempt_id,
-                    outcome_name(&e),
-                    None,
-                    e.http_status,
-                    Some(&to_json(&e)),
-                    ms,
-                )
-                .await?;
+                close_failed(&mut tx, attempt_id, &e, ms).await?;
                 Err(Stop::Platform(e))
             }
         };

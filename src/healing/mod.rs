@@ -466,6 +466,7 @@ impl HealingService {
                 &source,
                 declared,
                 &refused,
+                &brand.currency,
                 "auto-heal",
             )
             .await?;
@@ -509,11 +510,11 @@ impl HealingService {
         source: &str,
         declared_risk: &str,
         refused: &[String],
+        currency: &str,
         actor: &str,
     ) -> AppResult<(i64, String, String)> {
-        let brand = self.governance.ticket_context(ticket.id).await?.2;
         let after = apply_patch(&ticket.payload_config, patch)?;
-        let computed = classify_risk(&ticket.payload_config, &after, &brand.currency, refused);
+        let computed = classify_risk(&ticket.payload_config, &after, currency, refused);
         let risk = if rank(computed) > rank(declared_risk) {
             computed
         } else {
@@ -529,11 +530,23 @@ impl HealingService {
             serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?;
         let err_json = serde_json::to_value(err).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.governance.db().begin_write().await?;
+        let current = self.current_version(&mut tx, ticket.id).await?;
+        if current != ticket.version {
+            return Err(AppError::conflict(
+                Some("ticket_id"),
+                format!(
+                    "ticket {} changed while the fix was being worked out; propose it again",
+                    ticket.id
+                ),
+            ));
+        }
+        // Moving the ticket to FIX_PROPOSED bumps its version once; approval checks against it.
+        let moves = status != "QA_FAILED" && ticket.status == TicketStatus::DeployFailed;
         let id = store::insert_proposal(
             &mut tx,
             &NewProposal {
                 ticket_id: ticket.id,
-                ticket_version: 0,
+                ticket_version: current + i64::from(moves),
                 error_key: key,
                 error: &err_json,
                 patch,
@@ -568,7 +581,7 @@ impl HealingService {
                 )),
             )
             .await?;
-        } else if ticket.status == TicketStatus::DeployFailed {
+        } else if moves {
             store::move_ticket(
                 &mut tx,
                 ticket.id,
@@ -580,13 +593,6 @@ impl HealingService {
             )
             .await?;
         }
-        // The version the patch applies to, read after the status change above.
-        let current = self.current_version(&mut tx, ticket.id).await?;
-        sqlx::query("UPDATE fix_proposals SET ticket_version = $1 WHERE id = $2")
-            .bind(current)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok((id, status.to_owned(), risk.to_owned()))
     }
@@ -612,7 +618,7 @@ impl HealingService {
                 "say why the patch fixes the platform's error",
             ));
         }
-        let ticket = self.governance.get_ticket(input.ticket_id).await?.ticket;
+        let (ticket, _, brand, _, _) = self.governance.ticket_context(input.ticket_id).await?;
         if !matches!(
             ticket.status,
             TicketStatus::DeployFailed | TicketStatus::FixProposed
@@ -655,6 +661,7 @@ impl HealingService {
                 &format!("ASSISTANT:{}", actor.name),
                 "SAFE",
                 &[],
+                &brand.currency,
                 &actor.name,
             )
             .await?;

@@ -230,14 +230,19 @@ impl QaService {
                 "give daily_budget_limit, lifetime_budget_limit or both; to drop the market's caps use remove_market_budget_cap",
             ));
         }
-        let created =
+        let (created, updated_at) =
             store::upsert_market_budget_cap(&mut tx, brand.id, market.id, daily, lifetime).await?;
-        let row = store::list_market_budget_caps(&mut tx)
-            .await?
-            .into_iter()
-            .find(|r| r.brand_id == brand.id && r.market_id == market.id)
-            .ok_or_else(|| AppError::Internal("budget cap vanished after saving".into()))?;
         tx.commit().await?;
+        let row = MarketBudgetCapRow {
+            brand_id: brand.id,
+            brand_code: brand.code,
+            currency: brand.currency,
+            market_id: market.id,
+            market_code: market.code,
+            daily_limit_minor: daily,
+            lifetime_limit_minor: lifetime,
+            updated_at,
+        };
         Ok(SetMarketBudgetCapOutput {
             created,
             cap: cap_view(row),

@@ -206,14 +206,15 @@ pub async fn list_market_budget_caps(c: &mut AnyConnection) -> AppResult<Vec<Mar
         .collect()
 }
 
-/// Set (insert or replace) the cap of a brand in a market. Returns whether it was created.
+/// Set (insert or replace) the cap of a brand in a market. Returns whether it was created, and
+/// the time written.
 pub async fn upsert_market_budget_cap(
     c: &mut AnyConnection,
     brand_id: i64,
     market_id: i64,
     daily_limit_minor: Option<i64>,
     lifetime_limit_minor: Option<i64>,
-) -> AppResult<bool> {
+) -> AppResult<(bool, String)> {
     let now = now_text();
     let updated = sqlx::query(
         "UPDATE market_budget_caps SET daily_limit_minor = $1, lifetime_limit_minor = $2, updated_at = $3 \
@@ -227,7 +228,7 @@ pub async fn upsert_market_budget_cap(
     .execute(&mut *c)
     .await?;
     if updated.rows_affected() == 1 {
-        return Ok(false);
+        return Ok((false, now));
     }
     sqlx::query(
         "INSERT INTO market_budget_caps (brand_id, market_id, daily_limit_minor, lifetime_limit_minor, \
@@ -240,7 +241,7 @@ pub async fn upsert_market_budget_cap(
     .bind(&now)
     .execute(c)
     .await?;
-    Ok(true)
+    Ok((true, now))
 }
 
 pub async fn delete_market_budget_cap(

@@ -79,6 +79,7 @@ pub(super) async fn create(
         return Ok(Created {
             id: None,
             trace_id: request_id,
+            http_status: status,
         });
     }
     let ids: Vec<String> = parsed
@@ -101,6 +102,7 @@ pub(super) async fn create(
     Ok(Created {
         id: Some(ids.join(",")),
         trace_id: request_id,
+        http_status: status,
     })
 }
 

@@ -6,8 +6,8 @@ use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Created, ErrorClass, META_TOKEN, PlatformClients, PlatformError, json_body, non_json,
-    retry_after_header, str_of, transport_error,
+    Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, META_TOKEN, PlatformClients, PlatformError,
+    json_body, non_json, retry_after_header, str_of, transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
@@ -48,21 +48,7 @@ pub(super) async fn create(
         ));
     }
     fields.push(("access_token".into(), token.expose().to_owned()));
-    let resp = c
-        .http
-        .post(url)
-        .form(&fields)
-        .send()
-        .await
-        .map_err(|e| transport_error(Platform::Meta, e))?;
-    let (status, headers, body) = json_body(resp).await;
-    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
-    if let Some(err) = body.get("error") {
-        return Err(classify(status, &headers, err, &body));
-    }
-    if !(200..300).contains(&status) {
-        return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
-    }
+    let (status, headers, body) = post_form(c.http.post(url).form(&fields)).await?;
     let id = body.get("id").and_then(str_of);
     if id.is_none() && !validate_only {
         return Err(PlatformError {
@@ -74,11 +60,57 @@ pub(super) async fn create(
         });
     }
     Ok(Created {
+        http_status: status,
         id: if validate_only { None } else { id },
         trace_id: headers
             .get("x-fb-trace-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+    })
+}
+
+/// Send a Graph form POST; the JSON answer, or the parsed and classified `error`.
+async fn post_form(rb: reqwest::RequestBuilder) -> Result<(u16, HeaderMap, Value), PlatformError> {
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Meta, e))?;
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
+    if let Some(err) = body.get("error") {
+        return Err(classify(status, &headers, err, &body));
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
+    }
+    Ok((status, headers, body))
+}
+
+/// Conversions API: `POST /{version}/{pixel}/events` with form fields `data`,
+/// `access_token` and `test_event_code`; the token may be set per brand.
+pub(super) async fn send_events(
+    c: &PlatformClients,
+    brand_code: &str,
+    pixel: &str,
+    data: &[Value],
+    test_event_code: Option<&str>,
+) -> Result<EventsSent, PlatformError> {
+    let token = c.cfg.require(META_TOKEN, brand_code)?;
+    let url = format!(
+        "{}/{}/{pixel}/events",
+        c.cfg.meta_base_url, c.cfg.meta_api_version
+    );
+    let mut fields = vec![
+        ("data".to_owned(), Value::Array(data.to_vec()).to_string()),
+        ("access_token".to_owned(), token.expose().to_owned()),
+    ];
+    if let Some(code) = test_event_code {
+        fields.push(("test_event_code".into(), code.to_owned()));
+    }
+    let (_, _, body) = post_form(c.http.post(url).timeout(EVENTS_TIMEOUT).form(&fields)).await?;
+    Ok(EventsSent {
+        events_received: body.get("events_received").and_then(Value::as_i64),
+        trace_id: body.get("fbtrace_id").and_then(str_of),
     })
 }
 

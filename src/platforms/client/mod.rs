@@ -118,15 +118,23 @@ impl PlatformConfig {
             .or_else(|| self.credentials.get(var))
     }
 
-    fn require(&self, var: &str, channel_code: &str) -> Result<&Secret, PlatformError> {
-        self.credential(var, channel_code).ok_or_else(|| PlatformError {
+    /// The credential for a channel (deploys) or a brand (conversion events), by its code.
+    fn require(&self, var: &str, code: &str) -> Result<&Secret, PlatformError> {
+        let platform = if var.contains("TIKTOK") {
+            Platform::Tiktok
+        } else if var.contains("GOOGLE") {
+            Platform::GoogleAds
+        } else {
+            Platform::Meta
+        };
+        self.credential(var, code).ok_or_else(|| PlatformError {
             class: ErrorClass::Permanent,
             message: format!(
-                "no credential for channel {channel_code}: set {var} (or {var}_{channel_code} for this channel only)"
+                "no credential for {code}: set {var} (or {var}_{code} for {code} only)"
             ),
             code: Some("MISSING_CREDENTIAL".into()),
             field_path: Some(var.to_owned()),
-            ..PlatformError::empty(Platform::Meta)
+            ..PlatformError::empty(platform)
         })
     }
 }
@@ -230,6 +238,8 @@ pub struct Created {
     /// The new object's id; `None` for a validate-only call.
     pub id: Option<String>,
     pub trace_id: Option<String>,
+    /// The HTTP status of the answer.
+    pub http_status: u16,
 }
 
 /// A transport failure: a timeout or a reset after the request left may have been applied.
@@ -399,65 +409,12 @@ impl PlatformClients {
         data: &[Value],
         test_event_code: Option<&str>,
     ) -> Result<EventsSent, PlatformError> {
-        let timeout = Duration::from_millis(1500);
         match platform {
             Platform::Meta => {
-                let token = self.cfg.require(META_TOKEN, brand_code)?;
-                let url = format!(
-                    "{}/{}/{}/events",
-                    self.cfg.meta_base_url, self.cfg.meta_api_version, pixel
-                );
-                let mut fields = vec![
-                    ("data".to_owned(), Value::Array(data.to_vec()).to_string()),
-                    ("access_token".to_owned(), token.expose().to_owned()),
-                ];
-                if let Some(code) = test_event_code {
-                    fields.push(("test_event_code".into(), code.to_owned()));
-                }
-                let resp = self
-                    .http
-                    .post(url)
-                    .timeout(timeout)
-                    .form(&fields)
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(Platform::Meta, e))?;
-                let (status, headers, body) = json_body(resp).await;
-                let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
-                if let Some(err) = body.get("error") {
-                    return Err(meta::classify(status, &headers, err, &body));
-                }
-                if !(200..300).contains(&status) {
-                    return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
-                }
-                Ok(EventsSent {
-                    events_received: body.get("events_received").and_then(Value::as_i64),
-                    trace_id: body.get("fbtrace_id").and_then(str_of),
-                })
+                meta::send_events(self, brand_code, pixel, data, test_event_code).await
             }
             Platform::Tiktok => {
-                let token = self.cfg.require(TIKTOK_TOKEN, brand_code)?;
-                let mut body = serde_json::json!({"event_source": "web", "event_source_id": pixel, "data": data});
-                if let Some(code) = test_event_code {
-                    body["test_event_code"] = Value::String(code.to_owned());
-                }
-                let resp = self
-                    .http
-                    .post(format!(
-                        "{}/open_api/v1.3/event/track/",
-                        self.cfg.tiktok_base_url
-                    ))
-                    .timeout(timeout)
-                    .header("Access-Token", token.expose())
-                    .json(&body)
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(Platform::Tiktok, e))?;
-                let sent = tiktok::envelope_pub(resp).await?;
-                Ok(EventsSent {
-                    events_received: Some(data.len() as i64),
-                    trace_id: sent,
-                })
+                tiktok::send_events(self, brand_code, pixel, data, test_event_code).await
             }
             Platform::GoogleAds => Err(PlatformError {
                 message: "Google Ads is not a conversion-events destination here".into(),
@@ -466,6 +423,9 @@ impl PlatformClients {
         }
     }
 }
+
+/// Meta's suggested request timeout for conversion events.
+const EVENTS_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Read a response body as JSON; anything else becomes `Value::Null` with the text kept short.
 async fn json_body(resp: reqwest::Response) -> (u16, HeaderMap, Result<Value, String>) {

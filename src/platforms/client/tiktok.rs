@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Created, ErrorClass, PlatformClients, PlatformError, TIKTOK_TOKEN, json_body, non_json,
-    retry_after_header, str_of, transport_error,
+    Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, PlatformClients, PlatformError, TIKTOK_TOKEN,
+    json_body, non_json, retry_after_header, str_of, transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
@@ -26,7 +26,8 @@ pub(super) async fn create(
         .send()
         .await
         .map_err(|e| transport_error(Platform::Tiktok, e))?;
-    let data = envelope(resp, true).await?;
+    let (status, body) = checked(resp, true).await?;
+    let data = body.get("data").cloned().unwrap_or(Value::Null);
     let id = match req.object.as_str() {
         "campaign" => data.get("campaign_id").and_then(str_of),
         "adgroup" => data.get("adgroup_id").and_then(str_of),
@@ -41,7 +42,8 @@ pub(super) async fn create(
     match id {
         Some(id) => Ok(Created {
             id: Some(id),
-            trace_id: None,
+            trace_id: body.get("request_id").and_then(str_of),
+            http_status: status,
         }),
         None => Err(PlatformError {
             class: ErrorClass::Transient,
@@ -52,25 +54,52 @@ pub(super) async fn create(
     }
 }
 
-/// Check an events response's envelope; return its request id.
-pub(super) async fn envelope_pub(resp: reqwest::Response) -> Result<Option<String>, PlatformError> {
-    let body = checked(resp, false).await?;
-    Ok(body.get("request_id").and_then(str_of))
+/// Events API 2.0: `POST /open_api/v1.3/event/track/` with the pixel as `event_source_id`;
+/// the token may be set per brand.
+pub(super) async fn send_events(
+    c: &PlatformClients,
+    brand_code: &str,
+    pixel: &str,
+    data: &[Value],
+    test_event_code: Option<&str>,
+) -> Result<EventsSent, PlatformError> {
+    let token = c.cfg.require(TIKTOK_TOKEN, brand_code)?;
+    let mut body = json!({"event_source": "web", "event_source_id": pixel, "data": data});
+    if let Some(code) = test_event_code {
+        body["test_event_code"] = Value::String(code.to_owned());
+    }
+    let resp = c
+        .http
+        .post(format!(
+            "{}/open_api/v1.3/event/track/",
+            c.cfg.tiktok_base_url
+        ))
+        .timeout(EVENTS_TIMEOUT)
+        .header("Access-Token", token.expose())
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Tiktok, e))?;
+    let (_, answer) = checked(resp, false).await?;
+    Ok(EventsSent {
+        events_received: Some(data.len() as i64),
+        trace_id: answer.get("request_id").and_then(str_of),
+    })
 }
 
 /// Check the envelope; return `data` on code 0.
 async fn envelope(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
-    let body = checked(resp, is_create).await?;
+    let (_, body) = checked(resp, is_create).await?;
     Ok(body.get("data").cloned().unwrap_or(Value::Null))
 }
 
 /// The whole body on code 0; otherwise the classified error (HTTP 200 can carry one).
-async fn checked(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
+async fn checked(resp: reqwest::Response, is_create: bool) -> Result<(u16, Value), PlatformError> {
     let (status, headers, body) = json_body(resp).await;
     let body = body.map_err(|t| non_json(Platform::Tiktok, status, &headers, t))?;
     let code = body.get("code").and_then(Value::as_i64);
     if code == Some(0) && (200..300).contains(&status) {
-        return Ok(body);
+        return Ok((status, body));
     }
     let class = match code {
         _ if status == 429 => ErrorClass::RateLimited,
