@@ -741,9 +741,36 @@ async fn shutdown_lets_the_in_flight_deploy_finish() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let stopping = tokio::time::Instant::now();
     stop.cancel();
     w.await.unwrap().unwrap();
     let st = status(&s.services, t).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS", "{st}");
     assert_eq!(s.fake.objects("ad").len(), 1);
+    // The deploy's last writes were not held up by the queue stopping (a stalled SQLite
+    // write waits out the 10 s busy timeout).
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "shutdown took {:?}",
+        stopping.elapsed()
+    );
+    // Nothing is left locked: the next worker deploys the next ticket.
+    let t2 = ready_ticket(&s.services, "META", "Moana Sequel").await;
+    deploy(&s.services, t2).await;
+    let stop = CancellationToken::new();
+    let w = {
+        let d = s.services.deploy.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { d.run_workers(stop).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while status(&s.services, t2).await["ticket_status"] != "TRAFFICKED_SUCCESS" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the next deploy never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    w.await.unwrap().unwrap();
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{DeploySettings, Deployer, RunOutcome};
 use crate::error::{AppError, AppResult};
@@ -119,7 +120,10 @@ macro_rules! run_both {
                                 .with_config($config($settings, CAPI_QUEUE))
                                 .poll_with_interval($settings.poll_every),
                         )
-                        .data(c.clone())
+                        .data(CapiCtx {
+                            capi: c.clone(),
+                            shutdown: $ctx.shutdown.clone(),
+                        })
                         .concurrency(2)
                         .build(handle_capi)
                         .run_until(capi_signal)
@@ -213,6 +217,7 @@ struct Ctx {
     db: Db,
     on_failure: Option<super::FailureHook>,
     capi: Option<crate::capi::CapiService>,
+    shutdown: Drain,
 }
 
 /// How long until the run is due, if it is waiting.
@@ -245,10 +250,59 @@ async fn pending(db: &Db, run_id: i64) -> AppResult<bool> {
         .is_some_and(|r| matches!(r.state.as_str(), "QUEUED" | "WAITING")))
 }
 
-async fn handle_capi(
-    job: CapiJob,
-    capi: Data<crate::capi::CapiService>,
+/// What the conversion-events worker needs: the relay, and the shutdown state it shares
+/// with the deploy worker.
+#[derive(Clone)]
+struct CapiCtx {
+    capi: crate::capi::CapiService,
+    shutdown: Drain,
+}
+
+async fn handle_capi(job: CapiJob, ctx: Data<CapiCtx>) -> Result<(), BoxDynError> {
+    let capi = ctx.capi.clone();
+    let draining = ctx.shutdown.draining.clone();
+    run_tracked(&ctx.shutdown.tracker, async move {
+        if draining.is_cancelled() {
+            // Shutting down: leave it for the next worker (the sweep would find it too).
+            return capi
+                .queue()
+                .push_capi(job.brand_id, &job.destination, Some(DRAIN_REQUEUE))
+                .await;
+        }
+        deliver_capi(job, capi).await
+    })
+    .await
+}
+
+/// How a worker shuts down without losing or stalling work.
+///
+/// apalis stops a worker while a fetch may be half done, and on SQLite that leaves its write
+/// transaction open until the worker exits, which would block the very writes an in-flight
+/// deploy needs to finish. So `run_workers` first drains: jobs taken from then on are pushed
+/// back for the next worker, the in-flight ones (all on `tracker`) finish, and only then are
+/// the apalis workers told to stop.
+#[derive(Clone)]
+struct Drain {
+    draining: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// When a job taken during a drain is offered again.
+const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
+
+/// Run a job's work on `tracker`, so it finishes even if the queue drops the job's future;
+/// `run_workers` waits for the tracker.
+async fn run_tracked(
+    tracker: &TaskTracker,
+    work: impl Future<Output = AppResult<()>> + Send + 'static,
 ) -> Result<(), BoxDynError> {
+    match tracker.spawn(work).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(queue_err(format!("a job's task failed: {e}")).into()),
+    }
+}
+
+async fn deliver_capi(job: CapiJob, capi: crate::capi::CapiService) -> AppResult<()> {
     // Every batch now; a retry is a new job after the wait.
     for _ in 0..1000 {
         match capi.deliver(job.brand_id, &job.destination).await? {
@@ -266,6 +320,18 @@ async fn handle_capi(
 }
 
 async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
+    let c: Arc<Ctx> = (*ctx).clone();
+    run_tracked(&ctx.shutdown.tracker, async move {
+        if c.shutdown.draining.is_cancelled() {
+            // Shutting down: leave it for the next worker.
+            return c.queue.push(job.run_id, Some(DRAIN_REQUEUE)).await;
+        }
+        process_job(job, c).await
+    })
+    .await
+}
+
+async fn process_job(job: DeployJob, ctx: Arc<Ctx>) -> AppResult<()> {
     // The queue schedules in whole seconds; wait out a short remainder here, re-queue a long one.
     if let Some(wait) = due_in(&ctx.db, job.run_id).await? {
         if wait > Duration::from_secs(5) {
@@ -397,7 +463,31 @@ pub async fn run_workers(
         db,
         on_failure,
         capi: capi.clone(),
+        shutdown: Drain {
+            draining: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        },
     });
+    // Told to stop only once the drain is over (see `Drain`).
+    let queue_stop = CancellationToken::new();
+    let drainer = {
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        let queue_stop = queue_stop.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            ctx.shutdown.draining.cancel();
+            ctx.shutdown.tracker.close();
+            if !ctx.shutdown.tracker.is_empty() {
+                tracing::info!(
+                    jobs = ctx.shutdown.tracker.len(),
+                    "stopping: letting in-flight jobs finish"
+                );
+            }
+            ctx.shutdown.tracker.wait().await;
+            queue_stop.cancel();
+        })
+    };
     let sweeper = {
         let ctx = ctx.clone();
         let stop = stop.clone();
@@ -415,7 +505,7 @@ pub async fn run_workers(
     };
     let name = deployer.worker_id().to_owned();
     let signal = {
-        let stop = stop.clone();
+        let stop = queue_stop.clone();
         async move {
             stop.cancelled().await;
             Ok::<(), std::io::Error>(())
@@ -423,7 +513,7 @@ pub async fn run_workers(
     };
     tracing::info!(worker = %name, concurrency = settings.concurrency, "deploy worker started");
     let capi_signal = {
-        let stop = stop.clone();
+        let stop = queue_stop.clone();
         async move {
             stop.cancelled().await;
             Ok::<(), std::io::Error>(())
@@ -455,6 +545,10 @@ pub async fn run_workers(
         ),
     };
     sweeper.abort();
+    // A worker that failed on its own ends the drain too; anything it left running finishes.
+    drainer.abort();
+    ctx.shutdown.tracker.close();
+    ctx.shutdown.tracker.wait().await;
     tracing::info!(worker = %name, "deploy worker stopped");
     result.map_err(queue_err)
 }
