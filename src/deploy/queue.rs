@@ -95,44 +95,89 @@ macro_rules! push_to {
     }};
 }
 
+/// Wakes a worker every `every` to look for due jobs.
+///
+/// apalis's own interval strategy re-arms its timer without polling it, so when the timer
+/// fires during a poll that finds no job, nothing is left to wake the worker and it stops
+/// fetching for good. This one polls the new timer at once, so a waker is always registered.
+struct Tick {
+    every: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Tick {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            sleep: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl PollStrategy for Tick {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        let mut fired = false;
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            fired = true;
+            let next = tokio::time::Instant::now() + self.every;
+            self.sleep.as_mut().reset(next);
+        }
+        if fired {
+            std::task::Poll::Ready(Some(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
 /// The deploy worker and, when the relay is on, the conversion-events worker, on one backend
 /// (`$module::$storage` is `apalis_sqlite::SqliteStorage` or `apalis_postgres::PostgresStorage`).
 macro_rules! run_both {
     ($module:ident :: $storage:ident, $config:ident, $pool:expr, $settings:expr, $ctx:expr, $capi:expr, $names:expr, $signals:expr) => {{
         let (name, capi_name) = $names;
         let (signal, capi_signal) = $signals;
-        let deploys = WorkerBuilder::new(name)
-            .backend(
-                $module::$storage::<DeployJob>::new($pool)
-                    .with_config($config($settings, QUEUE))
-                    .poll_with_interval($settings.poll_every),
-            )
-            .data($ctx)
-            .concurrency($settings.concurrency)
-            .build(handle)
-            .run_until(signal);
-        let events = async {
-            match $capi {
-                Some(c) => {
-                    WorkerBuilder::new(capi_name)
-                        .backend(
-                            $module::$storage::<CapiJob>::new($pool)
-                                .with_config($config($settings, CAPI_QUEUE))
-                                .poll_with_interval($settings.poll_every),
-                        )
-                        .data(CapiCtx {
-                            capi: c.clone(),
-                            shutdown: $ctx.shutdown.clone(),
-                        })
-                        .concurrency(2)
-                        .build(handle_capi)
-                        .run_until(capi_signal)
-                        .await
-                }
-                None => Ok(()),
-            }
+        // Each worker gets its own task: an apalis backend fetches whenever it is polled, so
+        // two workers polled together (one `join!`) wake each other into a busy loop of
+        // fetches that keeps the SQLite write lock hot.
+        let deploys = tokio::spawn(
+            WorkerBuilder::new(name)
+                .backend(
+                    $module::$storage::<DeployJob>::new($pool)
+                        .with_config($config($settings, QUEUE))
+                        .poll_with_strategy(Tick::new($settings.poll_every)),
+                )
+                .data($ctx.clone())
+                .concurrency($settings.concurrency)
+                .build(handle)
+                .run_until(signal),
+        );
+        let events = match $capi {
+            Some(c) => Some(tokio::spawn(
+                WorkerBuilder::new(capi_name)
+                    .backend(
+                        $module::$storage::<CapiJob>::new($pool)
+                            .with_config($config($settings, CAPI_QUEUE))
+                            .poll_with_strategy(Tick::new($settings.poll_every)),
+                    )
+                    .data(CapiCtx {
+                        capi: c.clone(),
+                        shutdown: $ctx.shutdown.clone(),
+                    })
+                    .concurrency(2)
+                    .build(handle_capi)
+                    .run_until(capi_signal),
+            )),
+            None => None,
         };
-        let (a, b) = tokio::join!(deploys, events);
+        let a = deploys.await.map_err(queue_err)?;
+        let b = match events {
+            Some(e) => e.await.map_err(queue_err)?,
+            None => Ok(()),
+        };
         a.and(b)
     }};
 }
@@ -421,28 +466,6 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
             let dest: String = r.try_get("destination")?;
             ctx.queue.push_capi(brand, &dest, None).await?;
         }
-        // Events still queued well after intake: deliver them from here (claims keep this
-        // from double-sending with the queue's own worker).
-        let stale = sqlx::query(
-            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1 AND attempts = 0",
-        )
-        .bind(chrono::Utc::now().timestamp() - 10)
-        .fetch_all(ctx.db.pool())
-        .await?;
-        if let Some(capi) = &ctx.capi {
-            for r in stale {
-                use sqlx::Row;
-                let brand: i64 = r.try_get("brand_id")?;
-                let dest: String = r.try_get("destination")?;
-                tracing::warn!(brand, destination = %dest, "conversion events waited over 10 s; delivering from the sweep");
-                for _ in 0..100 {
-                    match capi.deliver(brand, &dest).await? {
-                        crate::capi::service::DeliveryOutcome::Again(d) if d.is_zero() => continue,
-                        _ => break,
-                    }
-                }
-            }
-        }
     }
     Ok(runs.len())
 }
@@ -561,4 +584,39 @@ pub fn worker_name() -> String {
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// After the timer fires, the worker must still be woken at the next tick (apalis's own
+    /// interval strategy leaves no waker behind, and the worker stops fetching).
+    #[tokio::test]
+    async fn the_poll_timer_keeps_waking_the_worker_after_it_fires() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut tick = Tick::new(Duration::from_millis(20));
+        let snap = PollSnapshot::default();
+        assert!(tick.poll_drive(&mut cx, &snap).is_pending());
+        for round in 0..3 {
+            count.0.store(0, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            assert!(
+                count.0.load(Ordering::SeqCst) > 0,
+                "round {round}: the worker was not woken"
+            );
+            assert!(tick.poll_drive(&mut cx, &snap).is_ready());
+        }
+    }
 }
