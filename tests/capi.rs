@@ -336,6 +336,46 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
 }
 
 #[tokio::test]
+async fn a_throttled_destination_is_not_sent_again_before_it_said() {
+    let w = world().await;
+    w.fake.state.lock().unwrap().meta_events_throttled = (1, "4");
+    let out =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("wait-1"))]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(out.accepted, 1);
+    // TikTok gets it at once; Meta said "retry after 4 s". The sweep runs every 500 ms in
+    // this world and must not send it sooner.
+    let got = wait_events(&w, 2).await;
+    assert_eq!(got.len(), 2);
+    use sqlx::Row;
+    let meta: Vec<(String, String)> = sqlx::query(
+        "SELECT status, sent_at FROM capi_batches WHERE destination = 'META' ORDER BY id",
+    )
+    .fetch_all(w.server.db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("status"), r.get("sent_at")))
+    .collect();
+    assert_eq!(meta.len(), 2, "{meta:?}");
+    assert_eq!(meta[0].0, "FAILED");
+    assert_eq!(meta[1].0, "SENT");
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    let waited = at(&meta[1].1) - at(&meta[0].1);
+    assert!(
+        waited >= chrono::Duration::milliseconds(3000),
+        "Meta was sent again after {waited} although it asked for 4 s"
+    );
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+}
+
+#[tokio::test]
 async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
     let w = world().await;
     // 2,500 events in three calls: at most 1,000 per request, per destination.

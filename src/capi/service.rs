@@ -249,6 +249,7 @@ impl CapiService {
     /// Send one batch of a brand's queued events to one destination.
     pub async fn deliver(&self, brand_id: i64, destination: &str) -> AppResult<DeliveryOutcome> {
         let platform = Platform::parse("destination", destination)?;
+        let now_epoch = chrono::Utc::now().timestamp();
         let mut c = self.governance.db().pool().acquire().await?;
         let brand_row =
             sqlx::query("SELECT code, meta_pixel_id, tiktok_pixel_code FROM brands WHERE id = $1")
@@ -261,10 +262,12 @@ impl CapiService {
             _ => brand_row.try_get("tiktok_pixel_code")?,
         };
         let first = sqlx::query(
-            "SELECT test_event_code FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' ORDER BY id LIMIT 1",
+            "SELECT test_event_code FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' \
+             AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $3) ORDER BY id LIMIT 1",
         )
         .bind(brand_id)
         .bind(destination)
+        .bind(now_epoch)
         .fetch_optional(&mut *c)
         .await?;
         let Some(first) = first else {
@@ -273,12 +276,13 @@ impl CapiService {
         let code: Option<String> = first.try_get("test_event_code")?;
         let rows = sqlx::query(
             "SELECT id, payload, attempts FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' \
-             AND COALESCE(test_event_code, '') = $3 ORDER BY id LIMIT $4",
+             AND COALESCE(test_event_code, '') = $3 AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $5) ORDER BY id LIMIT $4",
         )
         .bind(brand_id)
         .bind(destination)
         .bind(code.clone().unwrap_or_default())
         .bind(BATCH)
+        .bind(now_epoch)
         .fetch_all(&mut *c)
         .await?;
         drop(c);
@@ -352,21 +356,26 @@ impl CapiService {
                 Ok(DeliveryOutcome::Again(Duration::ZERO))
             }
             Err(e) if e.class != ErrorClass::Permanent && attempts + 1 < MAX_ATTEMPTS => {
+                let backoff = Duration::from_millis((200u64 << attempts.clamp(0, 10)).min(300_000));
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(backoff)
+                    .min(Duration::from_secs(3600));
+                // Whole seconds, stored, so no other path (the sweep, another job) sends
+                // them sooner than the destination asked.
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let due = chrono::Utc::now().timestamp() + secs as i64;
                 let mut tx = self.governance.db().begin_write().await?;
                 for id in &ids {
-                    sqlx::query("UPDATE capi_events SET status = 'QUEUED', attempts = attempts + 1, error = $1 WHERE id = $2")
+                    sqlx::query("UPDATE capi_events SET status = 'QUEUED', attempts = attempts + 1, error = $1, next_attempt_epoch = $3 WHERE id = $2")
                         .bind(e.to_string())
                         .bind(id)
+                        .bind(due)
                         .execute(&mut *tx)
                         .await?;
                 }
                 tx.commit().await?;
-                let backoff = Duration::from_millis((200u64 << attempts.clamp(0, 10)).min(300_000));
-                Ok(DeliveryOutcome::Again(
-                    e.retry_after()
-                        .unwrap_or(backoff)
-                        .min(Duration::from_secs(3600)),
-                ))
+                Ok(DeliveryOutcome::Again(Duration::from_secs(secs)))
             }
             Err(e) => {
                 self.finish(&ids, "FAILED", Some(batch), Some(&e.to_string()))

@@ -453,11 +453,13 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let cutoff = chrono::Utc::now().timestamp() - 2;
+        let now = chrono::Utc::now().timestamp();
         let pending = sqlx::query(
-            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1",
+            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1 \
+             AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $2)",
         )
-        .bind(cutoff)
+        .bind(now - 2)
+        .bind(now)
         .fetch_all(ctx.db.pool())
         .await?;
         for r in pending {

@@ -68,6 +68,8 @@ pub struct FakeState {
     pub events_rate_limited: u32,
     /// Answer the next N Meta event batches with HTTP 500.
     pub events_server_error: u32,
+    /// Throttle the next N Meta event batches (only Meta) with this Retry-After, in seconds.
+    pub meta_events_throttled: (u32, &'static str),
     rng: u64,
 }
 
@@ -378,6 +380,14 @@ fn meta_events(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true, "fbtrace_id": "Acapi500"}),
             &[],
+        );
+    }
+    if s.meta_events_throttled.0 > 0 {
+        s.meta_events_throttled.0 -= 1;
+        return meta_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4, "is_transient": true, "fbtrace_id": "Acapi429b"}),
+            &[("retry-after", s.meta_events_throttled.1.into())],
         );
     }
     if s.events_rate_limited > 0 {

@@ -1,0 +1,4 @@
+-- Conversions API retries wait as the destination said (SQLite dialect). Keep in step with
+-- ../postgres/0008_capi_retry.sql.
+-- Unix seconds before which a QUEUED event is not sent again (NULL: now).
+ALTER TABLE capi_events ADD COLUMN next_attempt_epoch INTEGER;
