@@ -375,6 +375,40 @@ async fn a_throttled_destination_is_not_sent_again_before_it_said() {
     w.server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_sent_at_once_is_queued_once() {
+    let w = world().await;
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let capi = w.s.capi.clone();
+        tasks.push(tokio::spawn(async move {
+            capi.send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("race-1"))]}),
+            ))
+            .await
+            .unwrap()
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        let out = t.await.unwrap();
+        accepted += out.accepted;
+        assert_eq!(out.accepted + out.duplicates, 1, "{:?}", out.results);
+    }
+    assert_eq!(accepted, 1, "racing requests, one event");
+    use sqlx::Row;
+    let queued: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM capi_events WHERE event_id = 'race-1'")
+            .fetch_one(w.server.db.pool())
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(queued, 2, "one row per destination");
+    w.stop.cancel();
+    w.workers.await.unwrap();
+    w.server.stop().await;
+}
+
 #[tokio::test]
 async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
     let w = world().await;
@@ -439,7 +473,7 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
             .await
             .unwrap();
     assert_eq!(dup.results[0].status, "DUPLICATE");
-    sqlx::query("UPDATE capi_events SET received_epoch = received_epoch - 49 * 3600 WHERE event_id = 'bulk-7'")
+    sqlx::query("UPDATE capi_dedupe SET received_epoch = received_epoch - 49 * 3600 WHERE event_id = 'bulk-7'")
         .execute(w.server.db.pool())
         .await
         .unwrap();

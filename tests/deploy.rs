@@ -517,7 +517,15 @@ async fn a_worker_that_dies_mid_request_is_taken_over_without_a_duplicate() {
     let run = deploy(&s.services, t).await;
     let doomed = s.services.deploy.deployer("doomed".into());
     let job = tokio::spawn(async move { doomed.process(run).await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Dies once the platform has the campaign (and before its answer arrives).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while s.fake.objects("campaign").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the create never reached the platform"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     job.abort();
     let _ = job.await;
     assert_eq!(s.fake.objects("campaign").len(), 1);

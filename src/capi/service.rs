@@ -1,6 +1,6 @@
 //! Intake and delivery of conversion events. Intake validates each event (bad ones are
 //! refused locally with the reason, so one bad event never fails a whole batch), hashes its
-//! customer data, dedupes on (destination, event_name, event_id) within 48 hours, stores only
+//! customer data, dedupes on (brand, destination, event_name, event_id) within 48 hours, stores only
 //! what will be sent, and queues delivery. Delivery sends batches of at most 1,000 events per
 //! destination, records each batch, and retries rate limits and transient errors.
 
@@ -180,16 +180,24 @@ impl CapiService {
                 .to_owned();
             let mut queued = 0;
             for (dest, _) in &destinations {
-                let dup = sqlx::query(
-                    "SELECT 1 AS d FROM capi_events WHERE destination = $1 AND event_name = $2 AND event_id = $3 AND received_epoch > $4 LIMIT 1",
+                // Claim the key in one statement: a concurrent request with the same event
+                // waits on it and then sees a duplicate.
+                let fresh = sqlx::query(
+                    "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
+                     SET received_epoch = excluded.received_epoch \
+                     WHERE capi_dedupe.received_epoch <= $6 RETURNING 1 AS fresh",
                 )
+                .bind(brand.id)
                 .bind(dest.as_str())
                 .bind(&name)
                 .bind(&prep.event_id)
+                .bind(now)
                 .bind(now - DEDUPE_SECS)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if dup.is_some() {
+                if fresh.is_none() {
                     continue;
                 }
                 let payload = match dest {
