@@ -156,33 +156,44 @@ impl CapiService {
             .filter(|c| !c.is_empty());
         let now = chrono::Utc::now().timestamp();
         let mut results = Vec::new();
-        let mut tx = self.governance.db().begin_write().await?;
+        // Validate and hash everything before the write transaction opens.
+        let mut prepared = Vec::new();
         for (index, ev) in input.events.iter().enumerate() {
-            let prep = match validate_event(ev, now) {
-                Ok(p) => p,
-                Err((field, reason)) => {
-                    results.push(EventResult {
-                        index,
-                        event_id: ev
-                            .get("event_id")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                        status: "REJECTED".into(),
-                        field: Some(field),
-                        reason: Some(reason),
-                    });
-                    continue;
+            match validate_event(ev, now) {
+                Ok(prep) => {
+                    let name = prep.meta["event_name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    prepared.push((index, name, prep));
                 }
-            };
-            let name = prep.meta["event_name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let mut queued = 0;
-            for (dest, _) in &destinations {
-                // Claim the key in one statement: a concurrent request with the same event
-                // waits on it and then sees a duplicate.
-                let fresh = sqlx::query(
+                Err((field, reason)) => results.push(EventResult {
+                    index,
+                    event_id: ev
+                        .get("event_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    status: "REJECTED".into(),
+                    field: Some(field),
+                    reason: Some(reason),
+                }),
+            }
+        }
+        let mut tx = self.governance.db().begin_write().await?;
+        // Claim each dedupe key with one upsert: a concurrent request with the same event
+        // waits on it and then sees a duplicate. Keys are claimed in one order (event name,
+        // then id) whatever order the request lists them in, so two requests holding the same
+        // events cannot deadlock on PostgreSQL.
+        let mut claim_order: Vec<usize> = (0..prepared.len()).collect();
+        claim_order.sort_by(|&a, &b| {
+            (&prepared[a].1, &prepared[a].2.event_id)
+                .cmp(&(&prepared[b].1, &prepared[b].2.event_id))
+        });
+        let mut fresh = vec![vec![false; destinations.len()]; prepared.len()];
+        for p in claim_order {
+            let (_, name, prep) = &prepared[p];
+            for (d, (dest, _)) in destinations.iter().enumerate() {
+                fresh[p][d] = sqlx::query(
                     "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
                      VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
@@ -191,13 +202,21 @@ impl CapiService {
                 )
                 .bind(brand.id)
                 .bind(dest.as_str())
-                .bind(&name)
+                .bind(name)
                 .bind(&prep.event_id)
                 .bind(now)
                 .bind(now - DEDUPE_SECS)
                 .fetch_optional(&mut *tx)
-                .await?;
-                if fresh.is_none() {
+                .await?
+                .is_some();
+            }
+        }
+        // Queue the new ones in the request's order (batches keep it).
+        for (p, (index, name, prep)) in prepared.into_iter().enumerate() {
+            let ev = &input.events[index];
+            let mut queued = 0;
+            for (d, (dest, _)) in destinations.iter().enumerate() {
+                if !fresh[p][d] {
                     continue;
                 }
                 let payload = match dest {
@@ -236,6 +255,7 @@ impl CapiService {
             });
         }
         tx.commit().await?;
+        results.sort_by_key(|r| r.index);
         for (dest, _) in &destinations {
             if let Err(e) = self.queue.push_capi(brand.id, dest.as_str(), None).await {
                 tracing::warn!(error = %e, "could not queue conversion delivery; the sweep retries it");
