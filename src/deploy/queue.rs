@@ -173,9 +173,15 @@ macro_rules! run_both {
             )),
             None => None,
         };
-        let a = deploys.await.map_err(queue_err)?;
+        // A panicked worker task is an error too, not an early return that would skip the
+        // drain and leave the sweeper running.
+        let joined = |r: Result<Result<(), WorkerError>, tokio::task::JoinError>| match r {
+            Ok(r) => r.map_err(queue_err),
+            Err(e) => Err(queue_err(e)),
+        };
+        let a = joined(deploys.await);
         let b = match events {
-            Some(e) => e.await.map_err(queue_err)?,
+            Some(e) => joined(e.await),
             None => Ok(()),
         };
         a.and(b)
@@ -304,19 +310,18 @@ struct CapiCtx {
 }
 
 async fn handle_capi(job: CapiJob, ctx: Data<CapiCtx>) -> Result<(), BoxDynError> {
-    let capi = ctx.capi.clone();
-    let draining = ctx.shutdown.draining.clone();
-    run_tracked(&ctx.shutdown.tracker, async move {
-        if draining.is_cancelled() {
-            // Shutting down: leave it for the next worker (the sweep would find it too).
-            return capi
-                .queue()
+    let queue = ctx.capi.queue().clone();
+    let put_back = {
+        let job = job.clone();
+        async move {
+            queue
                 .push_capi(job.brand_id, &job.destination, Some(DRAIN_REQUEUE))
-                .await;
+                .await
         }
-        deliver_capi(job, capi).await
-    })
-    .await
+    };
+    ctx.shutdown
+        .run(deliver_capi(job, ctx.capi.clone()), put_back)
+        .await
 }
 
 /// How a worker shuts down without losing or stalling work.
@@ -335,16 +340,34 @@ struct Drain {
 /// When a job taken during a drain is offered again.
 const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
 
-/// Run a job's work on `tracker`, so it finishes even if the queue drops the job's future;
-/// `run_workers` waits for the tracker.
-async fn run_tracked(
-    tracker: &TaskTracker,
-    work: impl Future<Output = AppResult<()>> + Send + 'static,
-) -> Result<(), BoxDynError> {
-    match tracker.spawn(work).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(e) => Err(queue_err(format!("a job's task failed: {e}")).into()),
+impl Drain {
+    /// Run a job: `work` normally, `put_back` (re-queue it) once draining. Either runs on the
+    /// tracker, so it finishes even if the queue drops the job's future; `run_workers` waits
+    /// for the tracker.
+    async fn run(
+        &self,
+        work: impl Future<Output = AppResult<()>> + Send + 'static,
+        put_back: impl Future<Output = AppResult<()>> + Send + 'static,
+    ) -> Result<(), BoxDynError> {
+        let draining = self.draining.clone();
+        let task = self.tracker.spawn(async move {
+            if draining.is_cancelled() {
+                put_back.await
+            } else {
+                work.await
+            }
+        });
+        match task.await {
+            Ok(r) => r.map_err(Into::into),
+            Err(e) => Err(queue_err(format!("a job's task failed: {e}")).into()),
+        }
     }
+}
+
+/// Resolves once `token` is cancelled, in the shape apalis wants for a stop signal.
+async fn cancelled(token: CancellationToken) -> Result<(), std::io::Error> {
+    token.cancelled().await;
+    Ok(())
 }
 
 async fn deliver_capi(job: CapiJob, capi: crate::capi::CapiService) -> AppResult<()> {
@@ -365,15 +388,12 @@ async fn deliver_capi(job: CapiJob, capi: crate::capi::CapiService) -> AppResult
 }
 
 async fn handle(job: DeployJob, ctx: Data<Arc<Ctx>>) -> Result<(), BoxDynError> {
-    let c: Arc<Ctx> = (*ctx).clone();
-    run_tracked(&ctx.shutdown.tracker, async move {
-        if c.shutdown.draining.is_cancelled() {
-            // Shutting down: leave it for the next worker.
-            return c.queue.push(job.run_id, Some(DRAIN_REQUEUE)).await;
-        }
-        process_job(job, c).await
-    })
-    .await
+    let queue = ctx.queue.clone();
+    let run_id = job.run_id;
+    let put_back = async move { queue.push(run_id, Some(DRAIN_REQUEUE)).await };
+    ctx.shutdown
+        .run(process_job(job, (*ctx).clone()), put_back)
+        .await
 }
 
 async fn process_job(job: DeployJob, ctx: Arc<Ctx>) -> AppResult<()> {
@@ -529,24 +549,10 @@ pub async fn run_workers(
         })
     };
     let name = deployer.worker_id().to_owned();
-    let signal = {
-        let stop = queue_stop.clone();
-        async move {
-            stop.cancelled().await;
-            Ok::<(), std::io::Error>(())
-        }
-    };
     tracing::info!(worker = %name, concurrency = settings.concurrency, "deploy worker started");
-    let capi_signal = {
-        let stop = queue_stop.clone();
-        async move {
-            stop.cancelled().await;
-            Ok::<(), std::io::Error>(())
-        }
-    };
     let capi_name = format!("{name}-capi");
     let names = (name.as_str(), capi_name.as_str());
-    let signals = (signal, capi_signal);
+    let signals = (cancelled(queue_stop.clone()), cancelled(queue_stop));
     let result = match &queue.pool {
         Pool::Sqlite(p) => run_both!(
             apalis_sqlite::SqliteStorage,
@@ -575,7 +581,7 @@ pub async fn run_workers(
     ctx.shutdown.tracker.close();
     ctx.shutdown.tracker.wait().await;
     tracing::info!(worker = %name, "deploy worker stopped");
-    result.map_err(queue_err)
+    result
 }
 
 /// A worker name unique across processes and restarts.

@@ -382,20 +382,20 @@ fn meta_events(
             &[],
         );
     }
-    if s.meta_events_throttled.0 > 0 {
+    let throttle_for = if s.meta_events_throttled.0 > 0 {
         s.meta_events_throttled.0 -= 1;
-        return meta_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4, "is_transient": true, "fbtrace_id": "Acapi429b"}),
-            &[("retry-after", s.meta_events_throttled.1.into())],
-        );
-    }
-    if s.events_rate_limited > 0 {
+        Some(s.meta_events_throttled.1)
+    } else if s.events_rate_limited > 0 {
         s.events_rate_limited -= 1;
+        Some("0")
+    } else {
+        None
+    };
+    if let Some(retry_after) = throttle_for {
         return meta_error(
             StatusCode::TOO_MANY_REQUESTS,
             json!({"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4, "is_transient": true, "fbtrace_id": "Acapi429"}),
-            &[("retry-after", "0".into())],
+            &[("retry-after", retry_after.into())],
         );
     }
     let data: Value = form
