@@ -20,7 +20,7 @@ pub enum Role {
     Planner,
     /// Reads everything and decides on fix proposals.
     Ops,
-    /// Reads only.
+    /// Reads, and asks the guideline copilot.
     Viewer,
     /// Sends conversion events only.
     Tracker,
@@ -80,7 +80,8 @@ impl Role {
             Role::Trafficker => matches!(p, Read | Traffic | Copilot),
             Role::Planner => matches!(p, Read | Copilot),
             Role::Ops => matches!(p, Read | Review | Copilot),
-            Role::Viewer => matches!(p, Read),
+            // Reading guidelines is reading: viewers may ask the copilot too.
+            Role::Viewer => matches!(p, Read | Copilot),
             Role::Tracker => matches!(p, Track),
         }
     }
@@ -119,6 +120,24 @@ impl Principal {
         }
     }
 
+    /// The brands a scoped key covers; `None` for every brand.
+    pub fn brands(&self) -> Option<&[String]> {
+        self.brand_scope.as_deref()
+    }
+
+    /// Shared reference data (markets, channels, QA rules, other brands) is for keys that
+    /// cover every brand.
+    pub fn require_unscoped(&self, what: &str) -> AppResult<()> {
+        match &self.brand_scope {
+            Some(scope) => Err(AppError::Forbidden(format!(
+                "the key \"{}\" is limited to brand(s) {} and may not {what}: that affects every brand; use a key without --brands",
+                self.name,
+                scope.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Refused when the key is scoped to other brands.
     pub fn require_brand(&self, brand_code: &str) -> AppResult<()> {
         match &self.brand_scope {
@@ -152,6 +171,36 @@ impl Principal {
     }
 }
 
+/// Names that stand for the server itself in ticket history; a key may not take one, so no
+/// key can pass for the operator at the terminal or an automatic actor.
+pub const RESERVED_KEY_NAMES: &[&str] = &[
+    "local-operator",
+    "auto-heal",
+    "system",
+    "worker",
+    "unauthenticated",
+];
+
+/// A key's stored brand scope. Anything unreadable is an error, never "all brands": a key
+/// whose limits cannot be known must not work at all.
+pub fn parse_brand_scope(stored: Option<&str>) -> AppResult<Option<Vec<String>>> {
+    let Some(text) = stored else { return Ok(None) };
+    let unreadable = || {
+        AppError::Unauthorized(
+            "this key's stored brand scope cannot be read, so the key is disabled; revoke it (`omnitraffick keys revoke ID`) and create a new one".into(),
+        )
+    };
+    let codes: Vec<String> = serde_json::from_str(text).map_err(|_| unreadable())?;
+    if codes.is_empty()
+        || codes
+            .iter()
+            .any(|c| crate::domain::Code::parse("brands", c).is_err())
+    {
+        return Err(unreadable());
+    }
+    Ok(Some(codes))
+}
+
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
@@ -180,6 +229,18 @@ pub async fn create_scoped_key(
         return Err(AppError::validation(
             "name",
             "give the key a name, e.g. --name claude-desktop",
+        ));
+    }
+    if RESERVED_KEY_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        return Err(AppError::validation(
+            "name",
+            format!(
+                "\"{name}\" is reserved for the server's own actors ({}); name the key after who uses it, e.g. --name claude-desktop",
+                RESERVED_KEY_NAMES.join(", ")
+            ),
         ));
     }
     let key = new_key();
@@ -237,7 +298,18 @@ impl KeyVerifier {
                 "the bearer key is unknown or revoked; create one with `omnitraffick keys create --role ROLE --name NAME`".into(),
             ));
         };
+        let brand_scope = parse_brand_scope(brand_scope.as_deref())?;
         store::touch_key(&mut conn, id).await?;
+        // A key stored under a reserved name before names were checked still works, but never
+        // under the name of the server's own actors.
+        let name = if RESERVED_KEY_NAMES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name.trim()))
+        {
+            format!("key:{name}")
+        } else {
+            name
+        };
         let principal = Principal {
             name,
             role: Role::parse(&role)?,

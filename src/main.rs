@@ -64,12 +64,18 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
                 );
             }
             for k in keys {
+                let scope = match auth::parse_brand_scope(k.brand_scope.as_deref()) {
+                    Ok(None) => "all brands".to_owned(),
+                    Ok(Some(codes)) => format!("brands {}", codes.join(",")),
+                    Err(_) => "UNREADABLE SCOPE (key disabled)".to_owned(),
+                };
                 println!(
-                    "#{:<4} {:<11} {:<24} {}…  created {}{}",
+                    "#{:<4} {:<11} {:<24} {}…  {:<20} created {}{}",
                     k.id,
                     k.role,
                     k.name,
                     k.key_prefix,
+                    scope,
                     k.created_at,
                     if k.revoked { "  REVOKED" } else { "" }
                 );

@@ -439,18 +439,24 @@ async fn ticket_state_machine_and_history() {
     assert_eq!(view.ticket.version, 5);
 
     let filtered = g
-        .list_tickets(ListTicketsInput {
-            status: Some("queued".into()),
-            ..Default::default()
-        })
+        .list_tickets(
+            &Principal::local_operator(),
+            ListTicketsInput {
+                status: Some("queued".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(filtered.tickets.len(), 1);
     let e = g
-        .list_tickets(ListTicketsInput {
-            limit: Some(0),
-            ..Default::default()
-        })
+        .list_tickets(
+            &Principal::local_operator(),
+            ListTicketsInput {
+                limit: Some(0),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("limit"));
@@ -483,10 +489,13 @@ async fn concurrent_writers_do_not_lose_updates() {
         t.await.unwrap().unwrap();
     }
     let all = g
-        .list_tickets(ListTicketsInput {
-            limit: Some(500),
-            ..Default::default()
-        })
+        .list_tickets(
+            &Principal::local_operator(),
+            ListTicketsInput {
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(all.tickets.len(), 41);

@@ -580,7 +580,7 @@ async fn budget_raises_are_never_auto_applied_and_can_be_rejected() {
     wait_status(&w.s, t, "FIX_PROPOSED").await;
     let list =
         w.s.healing
-            .list(from(json!({"ticket_id": t})))
+            .list(&Principal::local_operator(), from(json!({"ticket_id": t})))
             .await
             .unwrap();
     let p = &list.proposals[0];
@@ -645,7 +645,7 @@ async fn safe_fixes_are_auto_applied_when_the_policy_allows() {
     wait_status(&w.s, t, "TRAFFICKED_SUCCESS").await;
     let list =
         w.s.healing
-            .list(from(json!({"ticket_id": t})))
+            .list(&Principal::local_operator(), from(json!({"ticket_id": t})))
             .await
             .unwrap();
     assert_eq!(list.proposals[0].status, "APPLIED");

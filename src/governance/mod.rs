@@ -592,7 +592,12 @@ impl Governance {
 
     // ------------------------------------------------------------ campaigns
 
-    pub async fn list_campaigns(&self, input: ListCampaignsInput) -> AppResult<CampaignList> {
+    /// Campaigns the caller may see (a brand-scoped key sees only its brands').
+    pub async fn list_campaigns(
+        &self,
+        who: &Principal,
+        input: ListCampaignsInput,
+    ) -> AppResult<CampaignList> {
         let (limit, offset) = page(input.limit, input.offset)?;
         let mut c = self.conn().await?;
         let brand_id = match &input.brand_code {
@@ -605,6 +610,7 @@ impl Governance {
         };
         let filter = CampaignFilter {
             brand_id,
+            brands: who.brands(),
             market_id,
             year: input.year,
             include_archived: input.include_archived,
@@ -617,6 +623,36 @@ impl Governance {
             campaigns,
             next_offset,
         })
+    }
+
+    /// Refused unless the caller's key covers the ticket's brand (unknown tickets: not found).
+    pub async fn authorize_ticket(&self, who: &Principal, ticket_id: i64) -> AppResult<()> {
+        if who.brands().is_none() {
+            return Ok(());
+        }
+        let mut c = self.conn().await?;
+        let brand = store::ticket_brand(&mut c, ticket_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found("ticket", ticket_id)
+                    .with_field("ticket_id", "list_tickets shows the ids")
+            })?;
+        who.require_brand(&brand)
+    }
+
+    /// Refused unless the caller's key covers the campaign's brand.
+    pub async fn authorize_campaign(&self, who: &Principal, campaign_id: i64) -> AppResult<()> {
+        if who.brands().is_none() {
+            return Ok(());
+        }
+        let mut c = self.conn().await?;
+        let brand = store::campaign_brand(&mut c, campaign_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found("campaign", campaign_id)
+                    .with_field("campaign_id", "list_campaigns shows the ids")
+            })?;
+        who.require_brand(&brand)
     }
 
     pub async fn get_campaign(&self, id: i64) -> AppResult<Campaign> {
@@ -775,7 +811,12 @@ impl Governance {
 
     // ------------------------------------------------------------ tickets
 
-    pub async fn list_tickets(&self, input: ListTicketsInput) -> AppResult<TicketList> {
+    /// Tickets the caller may see (a brand-scoped key sees only its brands').
+    pub async fn list_tickets(
+        &self,
+        who: &Principal,
+        input: ListTicketsInput,
+    ) -> AppResult<TicketList> {
         let (limit, offset) = page(input.limit, input.offset)?;
         let mut c = self.conn().await?;
         let channel_id = match &input.channel_code {
@@ -789,6 +830,7 @@ impl Governance {
             .transpose()?;
         let filter = TicketFilter {
             campaign_id: input.campaign_id,
+            brands: who.brands(),
             channel_id,
             status,
             limit,
@@ -827,6 +869,7 @@ impl Governance {
                 "must be a JSON object, e.g. {\"objective\": \"TRAFFIC\"}",
             ));
         }
+        crate::platforms::spec::check_bounds(&payload)?;
         let mut tx = self.db.begin_write().await?;
         let campaign = must_campaign(&mut tx, input.campaign_id).await?;
         if campaign.archived {
@@ -929,6 +972,7 @@ impl Governance {
                         "must be a JSON object",
                     ));
                 }
+                crate::platforms::spec::check_bounds(&p)?;
                 t.payload_config = p;
                 notes.push("payload_config");
             }

@@ -166,32 +166,11 @@ pub fn classify_risk(
     {
         raise("SPEND_INCREASE");
     }
-    let budgety = [
-        "daily_budget",
-        "lifetime_budget",
-        "budget",
-        "spend_cap",
-        "bid_amount",
-        "amountMicros",
-        "totalAmountMicros",
-    ];
     let overrides_b = before.get("overrides").cloned().unwrap_or(Value::Null);
     let overrides_a = after.get("overrides").cloned().unwrap_or(Value::Null);
     for op in json_patch::diff(&overrides_b, &overrides_a).0 {
         let path = op.path().to_string();
-        if budgety.iter().any(|k| path.contains(k))
-            && !matches!(op, json_patch::PatchOperation::Remove(_))
-        {
-            raise("SPEND_INCREASE");
-        } else if path.contains("targeting")
-            || path.contains("criterion")
-            || path.contains("location")
-        {
-            raise("TARGETING_WIDENING");
-        } else if path.contains("creative") || path.contains("ad_group_ad") || path.contains("/ad/")
-        {
-            raise("CREATIVE_CHANGE");
-        }
+        raise(override_risk(&op, &path, &overrides_b));
     }
     // Reach.
     let t_b = before.get("targeting").cloned().unwrap_or(Value::Null);
@@ -226,6 +205,231 @@ pub fn classify_risk(
         raise("CREATIVE_CHANGE");
     }
     risk
+}
+
+/// Platform fields (as override keys) that move money: budgets, bids, pacing, end dates,
+/// optimisation and billing. Any key on a changed path counts.
+const SPEND_KEYS: &[&str] = &[
+    "budget",
+    "daily_budget",
+    "lifetime_budget",
+    "spend_cap",
+    "daily_spend_cap",
+    "lifetime_spend_cap",
+    "daily_min_spend_target",
+    "daily_spend_cap_target",
+    "budget_mode",
+    "budget_optimize_on",
+    "is_adset_budget_sharing_enabled",
+    "bid_amount",
+    "bid_price",
+    "conversion_bid_price",
+    "deep_cpa_bid",
+    "roas_bid",
+    "bid_cap",
+    "bid_strategy",
+    "bid_type",
+    "bid_constraints",
+    "bid_adjustments",
+    "amountMicros",
+    "totalAmountMicros",
+    "cpcBidMicros",
+    "cpmBidMicros",
+    "cpvBidMicros",
+    "targetCpaMicros",
+    "targetCpmMicros",
+    "targetRoas",
+    "cpcBidCeilingMicros",
+    "cpcBidFloorMicros",
+    "maximizeConversions",
+    "maximizeConversionValue",
+    "targetSpend",
+    "manualCpc",
+    "manualCpm",
+    "manualCpv",
+    "targetCpa",
+    "targetImpressionShare",
+    "percentCpc",
+    "biddingStrategy",
+    "bidding_strategy",
+    "pacing",
+    "pacing_type",
+    "schedule_type",
+    "schedule_end_time",
+    "end_time",
+    "endDateTime",
+    "endDate",
+    "billing_event",
+    "optimization_goal",
+    "optimization_event",
+    "frequency",
+    "frequency_schedule",
+    "frequency_control_specs",
+    "deliveryMethod",
+    "period",
+];
+
+/// Fields that decide who can see the ads.
+const REACH_KEYS: &[&str] = &[
+    "targeting",
+    "geo_locations",
+    "excluded_geo_locations",
+    "location_ids",
+    "zipcode_ids",
+    "countries",
+    "regions",
+    "cities",
+    "zips",
+    "age_min",
+    "age_max",
+    "age_groups",
+    "gender",
+    "genders",
+    "interests",
+    "interest_category_ids",
+    "interest_keyword_ids",
+    "action_category_ids",
+    "flexible_spec",
+    "exclusions",
+    "custom_audiences",
+    "excluded_custom_audiences",
+    "audience_ids",
+    "excluded_audience_ids",
+    "publisher_platforms",
+    "facebook_positions",
+    "instagram_positions",
+    "audience_network_positions",
+    "messenger_positions",
+    "device_platforms",
+    "user_device",
+    "placements",
+    "placement_type",
+    "operating_systems",
+    "device_model_ids",
+    "network_types",
+    "languages",
+    "locales",
+    "networkSettings",
+    "targetGoogleSearch",
+    "targetSearchNetwork",
+    "targetContentNetwork",
+    "targetPartnerSearchNetwork",
+    "geoTargetTypeSetting",
+    "targetingSetting",
+    "targeting_automation",
+    "advantage_audience",
+    "contextual_tag_ids",
+    "keywords",
+    "excluded_keywords",
+];
+
+/// Fields that change what people see or where the ad leads.
+const CREATIVE_KEYS: &[&str] = &[
+    "creative",
+    "creatives",
+    "ad",
+    "ad_text",
+    "ad_texts",
+    "video_id",
+    "image_ids",
+    "image_hash",
+    "picture",
+    "link",
+    "message",
+    "headline",
+    "headlines",
+    "description",
+    "descriptions",
+    "call_to_action",
+    "call_to_action_id",
+    "landing_page_url",
+    "finalUrls",
+    "object_story_spec",
+    "link_data",
+    "video_data",
+    "responsiveSearchAd",
+    "responsiveDisplayAd",
+    "marketingImages",
+    "squareMarketingImages",
+    "logoImages",
+    "tiktok_item_id",
+    "identity_id",
+    "identity_type",
+    "page_id",
+    "instagram_user_id",
+    "display_name",
+    "longHeadline",
+    "businessName",
+    "url_tags",
+    "urlCustomParameters",
+];
+
+/// Keys whose change neither spends, reaches nor shows anything new: the name (governed to the
+/// taxonomy name plus a suffix) only.
+const NEUTRAL_KEYS: &[&str] = &["name"];
+
+/// The risk of one change inside `overrides`. An override key this list does not know is never
+/// SAFE: it waits for a person as a CREATIVE_CHANGE (the lowest class that does).
+fn override_risk(op: &json_patch::PatchOperation, path: &str, before: &Value) -> &'static str {
+    let keys: Vec<&str> = path.split('/').filter(|k| !k.is_empty()).collect();
+    let has = |set: &[&str]| keys.iter().any(|k| set.contains(k));
+    if has(SPEND_KEYS) {
+        // Removing a budget override falls back to the spec's budget, which the spec check
+        // judges; lowering a number is not an increase. Everything else is.
+        let lowered = match op {
+            json_patch::PatchOperation::Remove(_) => true,
+            json_patch::PatchOperation::Replace(r) => number(before.pointer(path))
+                .zip(number(Some(&r.value)))
+                .is_some_and(|(b, a)| a <= b),
+            _ => false,
+        };
+        if !lowered {
+            return "SPEND_INCREASE";
+        }
+        return "SAFE";
+    }
+    if has(REACH_KEYS) {
+        return "TARGETING_WIDENING";
+    }
+    if has(CREATIVE_KEYS) {
+        return "CREATIVE_CHANGE";
+    }
+    if keys.last().is_some_and(|k| NEUTRAL_KEYS.contains(k)) {
+        return "SAFE";
+    }
+    "CREATIVE_CHANGE"
+}
+
+/// A JSON number or a numeric string (Google sends micros as strings) in millionths, exactly
+/// from its text; None for anything else (then a change counts as an increase).
+fn number(v: Option<&Value>) -> Option<i128> {
+    match v? {
+        Value::Number(n) => decimal_millionths(&n.to_string()),
+        Value::String(s) => decimal_millionths(s.trim()),
+        _ => None,
+    }
+}
+
+fn decimal_millionths(s: &str) -> Option<i128> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || frac.len() > 6 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let int: i128 = int.parse().ok()?;
+    let frac_val: i128 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<6}").parse().ok()?
+    };
+    Some(if int_text_negative(s) {
+        int * 1_000_000 - frac_val
+    } else {
+        int * 1_000_000 + frac_val
+    })
+}
+
+fn int_text_negative(s: &str) -> bool {
+    s.starts_with('-')
 }
 
 /// The platform facts the model gets (from PLATFORMS.md).
@@ -279,6 +483,7 @@ fn readable_diff(before: &Value, after: &Value) -> Vec<String> {
 
 /// Apply an RFC 6902 patch to a copy of `doc`.
 pub fn apply_patch(doc: &Value, patch: &Value) -> AppResult<Value> {
+    crate::platforms::spec::check_shape("patch", patch)?;
     let ops: json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|e| {
         AppError::validation(
             "patch",
@@ -514,6 +719,9 @@ impl HealingService {
         actor: &str,
     ) -> AppResult<(i64, String, String)> {
         let after = apply_patch(&ticket.payload_config, patch)?;
+        // Bounded before anything is stored: a patched payload too deep for serde_json to
+        // read back would break every listing of the review queue.
+        crate::platforms::spec::check_bounds(&after)?;
         let computed = classify_risk(&ticket.payload_config, &after, currency, refused);
         let risk = if rank(computed) > rank(declared_risk) {
             computed
@@ -618,6 +826,9 @@ impl HealingService {
                 "say why the patch fixes the platform's error",
             ));
         }
+        self.governance
+            .authorize_ticket(actor, input.ticket_id)
+            .await?;
         let (ticket, _, brand, _, _) = self.governance.ticket_context(input.ticket_id).await?;
         if !matches!(
             ticket.status,
@@ -668,7 +879,8 @@ impl HealingService {
         self.get(id).await
     }
 
-    pub async fn list(&self, input: ListFixesInput) -> AppResult<FixList> {
+    /// Proposals the caller may see (a brand-scoped key sees only its brands' tickets').
+    pub async fn list(&self, who: &Principal, input: ListFixesInput) -> AppResult<FixList> {
         let status = match input
             .status
             .as_deref()
@@ -706,6 +918,7 @@ impl HealingService {
             input.ticket_id,
             input.before_id,
             limit + 1,
+            who.brands(),
         )
         .await?;
         let more = proposals.len() as i64 > limit;
@@ -718,6 +931,22 @@ impl HealingService {
             },
             proposals,
         })
+    }
+
+    /// Refused unless the caller's key covers the brand of the proposal's ticket.
+    pub async fn authorize(&self, who: &Principal, id: i64) -> AppResult<()> {
+        if who.brands().is_none() {
+            return Ok(());
+        }
+        let ticket = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            store::proposal_ticket(&mut c, id).await?
+        };
+        let ticket = ticket.ok_or_else(|| {
+            AppError::not_found("fix proposal", id)
+                .with_field("id", "list_fix_proposals shows the ids")
+        })?;
+        self.governance.authorize_ticket(who, ticket).await
     }
 
     pub async fn get(&self, id: i64) -> AppResult<FixProposalView> {
@@ -743,6 +972,7 @@ impl HealingService {
         reason: Option<&str>,
     ) -> AppResult<DecisionOutput> {
         actor.require(crate::auth::Permission::Review)?;
+        self.authorize(actor, id).await?;
         let mut tx = self.governance.db().begin_write().await?;
         let p = store::get_proposal(&mut tx, id)
             .await?
@@ -766,6 +996,15 @@ impl HealingService {
                 ),
             ));
         }
+        if let Some(why) = &p.damaged {
+            return Err(AppError::conflict(
+                Some("id"),
+                format!(
+                    "proposal {id} cannot be approved: its stored record is unreadable ({why}); reject it and propose the fix again"
+                ),
+            ));
+        }
+        crate::platforms::spec::check_bounds(&p.payload_after)?;
         if !store::move_proposal(&mut tx, id, "PENDING_REVIEW", "APPROVED").await? {
             return Err(AppError::conflict(
                 Some("id"),
@@ -878,6 +1117,7 @@ impl HealingService {
         reason: &str,
     ) -> AppResult<DecisionOutput> {
         actor.require(crate::auth::Permission::Review)?;
+        self.authorize(actor, id).await?;
         if reason.trim().is_empty() {
             return Err(AppError::validation(
                 "reason",
@@ -898,9 +1138,15 @@ impl HealingService {
             ));
         }
         store::add_audit(&mut tx, id, &actor.name, "REJECTED", Some(reason.trim())).await?;
-        let pending =
-            store::list_proposals(&mut tx, Some("PENDING_REVIEW"), Some(p.ticket_id), None, 1)
-                .await?;
+        let pending = store::list_proposals(
+            &mut tx,
+            Some("PENDING_REVIEW"),
+            Some(p.ticket_id),
+            None,
+            1,
+            None,
+        )
+        .await?;
         if pending.is_empty() {
             store::move_ticket(
                 &mut tx,

@@ -96,7 +96,7 @@ async fn list_fixes(
         })
     })();
     match input {
-        Ok(i) => reply(services.healing.list(i).await),
+        Ok(i) => reply(services.healing.list(&principal, i).await),
         Err(e) => fail(e),
     }
 }
@@ -110,10 +110,14 @@ async fn get_fix(
     if let Err(e) = principal.require(Permission::Read) {
         return fail(e);
     }
-    match path_id(&id) {
-        Ok(id) => reply(services.healing.get(id).await),
-        Err(e) => fail(e),
+    let id = match path_id(&id) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = services.healing.authorize(&principal, id).await {
+        return fail(e);
     }
+    reply(services.healing.get(id).await)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -175,10 +179,14 @@ async fn get_ticket(
     if let Err(e) = principal.require(Permission::Read) {
         return fail(e);
     }
-    match path_id(&id) {
-        Ok(id) => reply(services.governance.get_ticket(id).await),
-        Err(e) => fail(e),
+    let id = match path_id(&id) {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = services.governance.authorize_ticket(&principal, id).await {
+        return fail(e);
     }
+    reply(services.governance.get_ticket(id).await)
 }
 
 /// `POST /api/v1/copilot/chat` (planner, or any role with copilot access):
@@ -196,6 +204,9 @@ async fn copilot_chat(
         Ok(b) => b,
         Err(r) => return bad_body(r),
     };
+    if let Err(e) = principal.require_brand(&input.brand_code) {
+        return fail(e);
+    }
     match services.copilot.chat(input).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => fail(e),

@@ -9,6 +9,40 @@ use crate::auth::Permission;
 use crate::copilot::*;
 use crate::error::AppError;
 
+/// A regular file of at most `max` bytes, checked before reading and read with the limit
+/// enforced (the size can change between the check and the read).
+async fn read_local_file(path: &str, max: usize) -> Result<Vec<u8>, AppError> {
+    use tokio::io::AsyncReadExt;
+    let cannot =
+        |e: std::io::Error| AppError::validation("path", format!("cannot read {path}: {e}"));
+    let meta = tokio::fs::metadata(path).await.map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(AppError::validation(
+            "path",
+            format!("{path} is not a regular file; give the path of a PDF"),
+        ));
+    }
+    let too_big = || {
+        AppError::validation(
+            "path",
+            format!("{path} is larger than the {max}-byte limit (--max-pdf-bytes)"),
+        )
+    };
+    if meta.len() > max as u64 {
+        return Err(too_big());
+    }
+    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(cannot)?;
+    if bytes.len() > max {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 #[tool_router(router = copilot_tools, vis = "pub(super)")]
 impl OmniMcp {
     #[tool(
@@ -25,7 +59,7 @@ impl OmniMcp {
         Parameters(input): Parameters<IngestGuidelineInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<IngestOutcome>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_brand(&ctx, Permission::Govern, &input.brand_code)?;
         let (bytes, default_name) = match (&input.content_base64, &input.path) {
             (Some(b64), None) => {
                 let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
@@ -42,16 +76,16 @@ impl OmniMcp {
                 (bytes, None)
             }
             (None, Some(path)) => {
-                if who.name != "local-operator" {
+                // Decided by the transport, never by the caller's name: only the person at
+                // this machine's terminal (stdio) may have the server read its own files.
+                if !self.is_stdio() {
                     return Err(AppError::Forbidden(
-                        "path is only for the local operator (stdio); send the file as content_base64".into(),
+                        "path is only accepted over stdio, from the operator at the server's terminal; over HTTP send the file as content_base64".into(),
                     )
                     .into());
                 }
-                let bytes = tokio::fs::read(path).await.map_err(|e| {
-                    AppError::validation("path", format!("cannot read {path}: {e}"))
-                })?;
-                (bytes, Some(path.clone()))
+                let max = self.services.copilot.settings().max_pdf_bytes;
+                (read_local_file(path, max).await?, Some(path.clone()))
             }
             _ => {
                 return Err(AppError::validation(
@@ -84,8 +118,14 @@ impl OmniMcp {
         Parameters(input): Parameters<ListGuidelinesInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<GuidelineList>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
-        Ok(Json(self.services.copilot.list(input).await?))
+        let who = self.authorize(&ctx, Permission::Read)?;
+        if let Some(b) = &input.brand_code {
+            who.require_brand(b)?;
+        }
+        let mut list = self.services.copilot.list(input).await?;
+        list.documents
+            .retain(|d| who.require_brand(&d.brand_code).is_ok());
+        Ok(Json(list))
     }
 
     #[tool(
@@ -97,7 +137,7 @@ impl OmniMcp {
         Parameters(input): Parameters<SearchGuidelinesInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<SearchOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Copilot)?;
+        self.authorize_brand(&ctx, Permission::Copilot, &input.brand_code)?;
         Ok(Json(self.services.copilot.search(input).await?))
     }
 
@@ -110,7 +150,7 @@ impl OmniMcp {
         Parameters(input): Parameters<AskCopilotInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Answer>, ToolError> {
-        self.authorize(&ctx, Permission::Copilot)?;
+        self.authorize_brand(&ctx, Permission::Copilot, &input.brand_code)?;
         Ok(Json(self.services.copilot.ask(input).await?))
     }
 
@@ -123,7 +163,8 @@ impl OmniMcp {
         Parameters(input): Parameters<ReviewTicketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ReviewOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Copilot)?;
+        self.authorize_ticket(&ctx, Permission::Copilot, input.ticket_id)
+            .await?;
         Ok(Json(self.services.copilot.review_ticket(input).await?))
     }
 }

@@ -117,6 +117,11 @@ impl OmniMcp {
         }
     }
 
+    /// Serving stdio: the caller is the operator at this machine's terminal.
+    fn is_stdio(&self) -> bool {
+        self.fixed_principal.is_some()
+    }
+
     pub fn tool_names(&self) -> Vec<String> {
         self.tool_router
             .list_all()
@@ -146,6 +151,60 @@ impl OmniMcp {
         let principal = self.principal(ctx)?;
         principal.require(p)?;
         Ok(principal)
+    }
+
+    /// The caller, if allowed to do `p` to this ticket (its key covers the ticket's brand).
+    async fn authorize_ticket(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+        ticket_id: i64,
+    ) -> Result<Principal, ToolError> {
+        let who = self.authorize(ctx, p)?;
+        self.services
+            .governance
+            .authorize_ticket(&who, ticket_id)
+            .await?;
+        Ok(who)
+    }
+
+    /// The caller, if allowed to do `p` to this campaign.
+    async fn authorize_campaign(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+        campaign_id: i64,
+    ) -> Result<Principal, ToolError> {
+        let who = self.authorize(ctx, p)?;
+        self.services
+            .governance
+            .authorize_campaign(&who, campaign_id)
+            .await?;
+        Ok(who)
+    }
+
+    /// The caller, if allowed to do `p` for this brand.
+    fn authorize_brand(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+        brand_code: &str,
+    ) -> Result<Principal, ToolError> {
+        let who = self.authorize(ctx, p)?;
+        who.require_brand(brand_code)?;
+        Ok(who)
+    }
+
+    /// The caller, if allowed to do `p` to data every brand shares (a scoped key may not).
+    fn authorize_shared(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+        what: &str,
+    ) -> Result<Principal, ToolError> {
+        let who = self.authorize(ctx, p)?;
+        who.require_unscoped(what)?;
+        Ok(who)
     }
 
     async fn notify_log(
@@ -299,8 +358,9 @@ impl ServerHandler for OmniMcp {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.principal(&context)
-            .and_then(|p| p.require(Permission::Read))
+        let who = self
+            .principal(&context)
+            .and_then(|p| p.require(Permission::Read).map(|_| p))
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         let ticket = subscriptions::ticket_of(&request.uri).ok_or_else(|| {
             McpError::invalid_params(
@@ -311,6 +371,12 @@ impl ServerHandler for OmniMcp {
                 None,
             )
         })?;
+        self.services
+            .governance
+            .authorize_ticket(&who, ticket)
+            .await
+            .and(Ok(()))
+            .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         self.services
             .governance
             .get_ticket(ticket)
@@ -355,17 +421,34 @@ impl ServerHandler for OmniMcp {
     }
 
     async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), McpError> {
-        if let Err(e) = self
+        let who = match self
             .principal(context.request_context())
-            .and_then(|p| p.require(Permission::Read))
+            .and_then(|p| p.require(Permission::Read).map(|_| p))
         {
-            return Err(McpError::invalid_request(e.to_string(), None));
-        }
-        let uris = context
+            Ok(p) => p,
+            Err(e) => return Err(McpError::invalid_request(e.to_string(), None)),
+        };
+        let mut uris = Vec::new();
+        for uri in context
             .accepted()
             .resource_subscriptions
             .clone()
-            .unwrap_or_default();
+            .unwrap_or_default()
+        {
+            // A scoped key hears only about its brands' tickets.
+            let allowed = match subscriptions::ticket_of(&uri) {
+                Some(t) => self
+                    .services
+                    .governance
+                    .authorize_ticket(&who, t)
+                    .await
+                    .is_ok(),
+                None => false,
+            };
+            if allowed {
+                uris.push(uri);
+            }
+        }
         let keys = self.services.watch.listen(&uris, context.sink().clone());
         context.cancelled().await;
         self.services.watch.drop_keys(&keys);

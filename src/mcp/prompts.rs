@@ -98,8 +98,9 @@ impl OmniMcp {
         Parameters(args): Parameters<ExplainTicketArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResult, McpError> {
-        self.principal(&ctx)
-            .and_then(|p| p.require(Permission::Read))
+        let who = self
+            .principal(&ctx)
+            .and_then(|p| p.require(Permission::Read).map(|_| p))
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         let id: i64 = args.ticket_id.trim().parse().map_err(|_| {
             McpError::invalid_params(
@@ -110,6 +111,11 @@ impl OmniMcp {
                 None,
             )
         })?;
+        self.services
+            .governance
+            .authorize_ticket(&who, id)
+            .await
+            .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
         let view = self
             .services
             .governance

@@ -59,7 +59,8 @@ impl OmniMcp {
         &self,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        self.principal(ctx)
+        let who = self
+            .principal(ctx)
             .and_then(|p| p.require(Permission::Read).map(|_| p))
             .map_err(to_mcp)?;
         let mut resources = vec![
@@ -72,10 +73,13 @@ impl OmniMcp {
         let recent = self
             .services
             .governance
-            .list_tickets(ListTicketsInput {
-                limit: Some(100),
-                ..Default::default()
-            })
+            .list_tickets(
+                &who,
+                ListTicketsInput {
+                    limit: Some(100),
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(to_mcp)?;
         for t in recent.tickets {
@@ -98,6 +102,9 @@ impl OmniMcp {
             .await
             .map_err(to_mcp)?;
         for d in docs.documents {
+            if who.require_brand(&d.brand_code).is_err() {
+                continue;
+            }
             resources.push(
                 Resource::new(d.uri.clone(), format!("guideline-{}", d.id))
                     .with_title(format!(
@@ -115,7 +122,8 @@ impl OmniMcp {
         uri: &str,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        self.principal(ctx)
+        let who = self
+            .principal(ctx)
             .and_then(|p| p.require(Permission::Read).map(|_| p))
             .map_err(to_mcp)?;
         if uri == CONVENTION_URI {
@@ -128,6 +136,11 @@ impl OmniMcp {
                     None,
                 )
             })?;
+            self.services
+                .governance
+                .authorize_ticket(&who, id)
+                .await
+                .map_err(to_mcp)?;
             let view = self
                 .services
                 .governance
@@ -149,6 +162,7 @@ impl OmniMcp {
                 .document_text(id)
                 .await
                 .map_err(to_mcp)?;
+            who.require_brand(&doc.brand_code).map_err(to_mcp)?;
             let pages: Vec<serde_json::Value> = pages
                 .into_iter()
                 .enumerate()

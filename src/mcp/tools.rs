@@ -41,7 +41,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CreateMarketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Market>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "create markets")?;
         Ok(Json(self.services.governance.create_market(input).await?))
     }
 
@@ -59,7 +59,7 @@ impl OmniMcp {
         Parameters(input): Parameters<UpdateMarketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<MarketUpdate>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Govern)?;
+        let who = self.authorize_shared(&ctx, Permission::Govern, "change markets")?;
         Ok(Json(
             self.services.governance.update_market(&who, input).await?,
         ))
@@ -79,7 +79,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CodeInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Market>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "archive markets")?;
         Ok(Json(self.services.governance.archive_market(input).await?))
     }
 
@@ -110,7 +110,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CreateBrandInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Brand>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "create brands")?;
         Ok(Json(self.services.governance.create_brand(input).await?))
     }
 
@@ -128,7 +128,7 @@ impl OmniMcp {
         Parameters(input): Parameters<UpdateBrandInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<BrandUpdate>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Govern)?;
+        let who = self.authorize_brand(&ctx, Permission::Govern, &input.code)?;
         Ok(Json(
             self.services.governance.update_brand(&who, input).await?,
         ))
@@ -148,7 +148,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CodeInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Brand>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_brand(&ctx, Permission::Govern, &input.code)?;
         Ok(Json(self.services.governance.archive_brand(input).await?))
     }
 
@@ -179,7 +179,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CreateChannelInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Channel>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "create channels")?;
         Ok(Json(self.services.governance.create_channel(input).await?))
     }
 
@@ -197,7 +197,7 @@ impl OmniMcp {
         Parameters(input): Parameters<UpdateChannelInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ChannelUpdate>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Govern)?;
+        let who = self.authorize_shared(&ctx, Permission::Govern, "change channels")?;
         Ok(Json(
             self.services.governance.update_channel(&who, input).await?,
         ))
@@ -217,7 +217,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CodeInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Channel>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "archive channels")?;
         Ok(Json(self.services.governance.archive_channel(input).await?))
     }
 
@@ -230,8 +230,10 @@ impl OmniMcp {
         Parameters(input): Parameters<ListCampaignsInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CampaignList>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
-        Ok(Json(self.services.governance.list_campaigns(input).await?))
+        let who = self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(
+            self.services.governance.list_campaigns(&who, input).await?,
+        ))
     }
 
     #[tool(
@@ -243,7 +245,8 @@ impl OmniMcp {
         Parameters(input): Parameters<CampaignIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Campaign>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        self.authorize_campaign(&ctx, Permission::Read, input.campaign_id)
+            .await?;
         Ok(Json(
             self.services
                 .governance
@@ -266,7 +269,7 @@ impl OmniMcp {
         Parameters(input): Parameters<CreateCampaignInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Campaign>, ToolError> {
-        self.authorize(&ctx, Permission::Traffic)?;
+        self.authorize_brand(&ctx, Permission::Traffic, &input.brand_code)?;
         Ok(Json(self.services.governance.create_campaign(input).await?))
     }
 
@@ -284,7 +287,9 @@ impl OmniMcp {
         Parameters(input): Parameters<UpdateCampaignInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CampaignUpdate>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_campaign(&ctx, Permission::Traffic, input.campaign_id)
+            .await?;
         Ok(Json(
             self.services
                 .governance
@@ -302,8 +307,10 @@ impl OmniMcp {
         Parameters(input): Parameters<ListTicketsInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<TicketList>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
-        Ok(Json(self.services.governance.list_tickets(input).await?))
+        let who = self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(
+            self.services.governance.list_tickets(&who, input).await?,
+        ))
     }
 
     #[tool(
@@ -315,7 +322,8 @@ impl OmniMcp {
         Parameters(input): Parameters<TicketIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<TicketView>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        self.authorize_ticket(&ctx, Permission::Read, input.ticket_id)
+            .await?;
         Ok(Json(
             self.services.governance.get_ticket(input.ticket_id).await?,
         ))
@@ -335,7 +343,9 @@ impl OmniMcp {
         Parameters(input): Parameters<CreateTicketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Ticket>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_campaign(&ctx, Permission::Traffic, input.campaign_id)
+            .await?;
         Ok(Json(
             self.services.governance.create_ticket(&who, input).await?,
         ))
@@ -355,7 +365,9 @@ impl OmniMcp {
         Parameters(input): Parameters<UpdateTicketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<TicketView>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_ticket(&ctx, Permission::Traffic, input.ticket_id)
+            .await?;
         Ok(Json(
             self.services.governance.update_ticket(&who, input).await?,
         ))
@@ -420,7 +432,9 @@ impl OmniMcp {
         Parameters(input): Parameters<RunQaInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<RunQaOutput>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_ticket(&ctx, Permission::Traffic, input.ticket_id)
+            .await?;
         Ok(Json(self.services.qa.run_qa(&who, input).await?))
     }
 
@@ -450,7 +464,7 @@ impl OmniMcp {
         Parameters(input): Parameters<UpsertQaRuleInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<UpsertQaRuleOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "change QA rules")?;
         Ok(Json(self.services.qa.upsert_rule(input).await?))
     }
 
@@ -468,7 +482,7 @@ impl OmniMcp {
         Parameters(input): Parameters<UpsertBlockedInterestInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<UpsertBlockedInterestOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "change the blocked-interest list")?;
         Ok(Json(self.services.qa.upsert_blocked_interest(input).await?))
     }
 
@@ -486,7 +500,7 @@ impl OmniMcp {
         Parameters(input): Parameters<RemoveBlockedInterestInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Removed>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_shared(&ctx, Permission::Govern, "change the blocked-interest list")?;
         Ok(Json(self.services.qa.remove_blocked_interest(input).await?))
     }
 
@@ -516,7 +530,7 @@ impl OmniMcp {
         Parameters(input): Parameters<SetMarketBudgetCapInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<SetMarketBudgetCapOutput>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_brand(&ctx, Permission::Govern, &input.brand_code)?;
         Ok(Json(self.services.qa.set_market_budget_cap(input).await?))
     }
 
@@ -534,7 +548,7 @@ impl OmniMcp {
         Parameters(input): Parameters<RemoveMarketBudgetCapInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Removed>, ToolError> {
-        self.authorize(&ctx, Permission::Govern)?;
+        self.authorize_brand(&ctx, Permission::Govern, &input.brand_code)?;
         Ok(Json(
             self.services.qa.remove_market_budget_cap(input).await?,
         ))
@@ -549,7 +563,8 @@ impl OmniMcp {
         Parameters(input): Parameters<TicketIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<TranslatedPayloads>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        self.authorize_ticket(&ctx, Permission::Read, input.ticket_id)
+            .await?;
         Ok(Json(
             self.services.qa.preview_payloads(input.ticket_id).await?,
         ))
@@ -572,7 +587,9 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::deploy::DeployTicketInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::deploy::DeployTicketOutput>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_ticket(&ctx, Permission::Traffic, input.ticket_id)
+            .await?;
         Ok(Json(self.services.deploy.deploy_ticket(&who, input).await?))
     }
 
@@ -585,7 +602,8 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::deploy::DeployTicketIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::deploy::DeployStatus>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        self.authorize_ticket(&ctx, Permission::Read, input.ticket_id)
+            .await?;
         Ok(Json(self.services.deploy.status(input.ticket_id).await?))
     }
 
@@ -603,7 +621,9 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::deploy::DeployTicketIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::deploy::CancelDeployOutput>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
+        let who = self
+            .authorize_ticket(&ctx, Permission::Traffic, input.ticket_id)
+            .await?;
         Ok(Json(
             self.services.deploy.cancel(&who, input.ticket_id).await?,
         ))
@@ -621,8 +641,8 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::healing::ListFixesInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::healing::FixList>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
-        Ok(Json(self.services.healing.list(input).await?))
+        let who = self.authorize(&ctx, Permission::Read)?;
+        Ok(Json(self.services.healing.list(&who, input).await?))
     }
 
     #[tool(
@@ -634,7 +654,8 @@ impl OmniMcp {
         Parameters(input): Parameters<FixIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::healing::FixProposalView>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        let who = self.authorize(&ctx, Permission::Read)?;
+        self.services.healing.authorize(&who, input.id).await?;
         Ok(Json(self.services.healing.get(input.id).await?))
     }
 
@@ -694,7 +715,7 @@ impl OmniMcp {
         Parameters(input): Parameters<crate::capi::PixelSnippetInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<crate::capi::PixelSnippet>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        self.authorize_brand(&ctx, Permission::Read, &input.brand_code)?;
         let brand = self
             .services
             .governance

@@ -307,7 +307,8 @@ impl Translator for GoogleAdsTranslator {
         apply_overrides(
             &mut creates,
             spec.overrides.google_ads.as_ref(),
-            "google_ads",
+            Platform::GoogleAds,
+            name,
         )?;
         check_ad(&creates[3].body, channel)?;
 

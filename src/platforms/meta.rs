@@ -292,7 +292,12 @@ impl Translator for MetaTranslator {
                 body: ad,
             },
         ];
-        apply_overrides(&mut requests, spec.overrides.meta.as_ref(), "meta")?;
+        apply_overrides(
+            &mut requests,
+            spec.overrides.meta.as_ref(),
+            Platform::Meta,
+            name,
+        )?;
         Ok(TranslatedPayloads {
             platform: Platform::Meta,
             api_version: self.version.clone(),

@@ -218,12 +218,155 @@ pub fn deep_merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Fields OmniTraffick sets from governed data (taxonomy names, accounts, pixels, the ids of
+/// objects it created) or keeps to itself (status: everything is created paused, and going
+/// live is a governed change). Overrides may not set them, at any depth.
+const GOVERNED_ANYWHERE: &[&str] = &[
+    "account_id",
+    "advertiser_id",
+    "advertiser_ids",
+    "customer_id",
+    "pixel_id",
+    "pixel_code",
+    "campaign_id",
+    "adset_id",
+    "adgroup_id",
+    "ad_group_id",
+    "creative_id",
+    "ad_id",
+    "status",
+    "operation_status",
+    "configured_status",
+    "effective_status",
+    "resourceName",
+    "campaignBudget",
+];
+
+/// Fields governed only at the top level of one object's body (`name` is also a legitimate
+/// nested key, e.g. an interest's name).
+fn governed_top_level(platform: Platform, object: &str) -> &'static [&'static str] {
+    match (platform, object) {
+        (Platform::Tiktok, "creative") => &["display_name"],
+        (Platform::GoogleAds, "ad_group") => &["campaign", "id"],
+        (Platform::GoogleAds, "ad_group_ad") => &["adGroup", "id"],
+        _ => &["id"],
+    }
+}
+
+/// Name fields: the taxonomy name, or the taxonomy name plus a short `_SUFFIX` of letters and
+/// digits (what the duplicate-name fix uses so two objects can coexist). Nothing else.
+fn name_keys(platform: Platform) -> (&'static [&'static str], &'static [&'static str]) {
+    // (keys governed at the top level of a body, keys governed at any depth)
+    match platform {
+        Platform::Meta | Platform::GoogleAds => (&["name"], &[]),
+        Platform::Tiktok => (&[], &["campaign_name", "adgroup_name", "ad_name"]),
+    }
+}
+
+fn taxonomy_name_ok(value: &Value, taxonomy_name: &str) -> bool {
+    let Some(v) = value.as_str() else {
+        return false;
+    };
+    match v.strip_prefix(taxonomy_name) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('_').is_some_and(|suffix| {
+            (1..=16).contains(&suffix.len()) && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+        }),
+        None => false,
+    }
+}
+
+/// Refuse an override that sets a governed field, naming its path.
+pub fn check_governed(
+    platform: Platform,
+    object: &str,
+    patch: &Value,
+    field: &str,
+    taxonomy_name: &str,
+) -> Result<(), AppError> {
+    let (top_names, deep_names) = name_keys(platform);
+    if let Value::Object(o) = patch {
+        if let Some(k) = governed_top_level(platform, object)
+            .iter()
+            .find(|k| o.contains_key(**k))
+        {
+            return Err(governed(&format!("{field}.{k}")));
+        }
+        for k in top_names {
+            if let Some(v) = o.get(*k)
+                && !taxonomy_name_ok(v, taxonomy_name)
+            {
+                return Err(governed_name(&format!("{field}.{k}"), taxonomy_name));
+            }
+        }
+    }
+    let mut path = field.to_owned();
+    find_governed(patch, &mut path, deep_names, taxonomy_name)
+}
+
+fn find_governed(
+    v: &Value,
+    path: &mut String,
+    names: &[&str],
+    taxonomy_name: &str,
+) -> Result<(), AppError> {
+    let len = path.len();
+    match v {
+        Value::Object(o) => {
+            for (k, item) in o {
+                path.push('.');
+                path.push_str(k);
+                if GOVERNED_ANYWHERE.contains(&k.as_str()) {
+                    return Err(governed(path));
+                }
+                if names.contains(&k.as_str()) && !taxonomy_name_ok(item, taxonomy_name) {
+                    return Err(governed_name(path, taxonomy_name));
+                }
+                find_governed(item, path, names, taxonomy_name)?;
+                path.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                use std::fmt::Write;
+                let _ = write!(path, "[{i}]");
+                find_governed(item, path, names, taxonomy_name)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn governed_name(path: &str, taxonomy_name: &str) -> AppError {
+    AppError::validation(
+        path,
+        format!(
+            "is a governed name: it must be the taxonomy name \"{taxonomy_name}\" (optionally followed by _ and up to 16 letters or digits). Remove it from overrides; names come from the campaign, brand, market and channel"
+        ),
+    )
+}
+
+fn governed(path: &str) -> AppError {
+    AppError::validation(
+        path,
+        "is governed: OmniTraffick sets it from the taxonomy, the channel's account, the brand's pixel or the deploy itself, and an override may not change it. Remove it from overrides (rename through the campaign, change accounts with update_channel and pixels with update_brand; objects are always created paused)",
+    )
+}
+
 /// Apply `overrides.<platform>.<object>` to each request body.
 pub fn apply_overrides(
     requests: &mut [PlatformRequest],
     overrides: Option<&serde_json::Map<String, Value>>,
-    platform_key: &str,
+    platform: Platform,
+    taxonomy_name: &str,
 ) -> Result<(), AppError> {
+    let platform_key = match platform {
+        Platform::Meta => "meta",
+        Platform::Tiktok => "tiktok",
+        Platform::GoogleAds => "google_ads",
+    };
     let Some(o) = overrides else { return Ok(()) };
     let known: Vec<&str> = requests.iter().map(|r| r.object.as_str()).collect();
     for key in o.keys() {
@@ -239,12 +382,14 @@ pub fn apply_overrides(
     }
     for r in requests.iter_mut() {
         if let Some(p) = o.get(&r.object) {
+            let field = format!("payload_config.overrides.{platform_key}.{}", r.object);
             if !p.is_object() {
                 return Err(AppError::validation(
-                    format!("payload_config.overrides.{platform_key}.{}", r.object),
+                    field,
                     "must be a JSON object of fields to merge into that request body",
                 ));
             }
+            check_governed(platform, &r.object, p, &field, taxonomy_name)?;
             deep_merge(&mut r.body, p);
         }
     }

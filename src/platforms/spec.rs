@@ -172,6 +172,9 @@ pub struct CampaignSpec {
 impl CampaignSpec {
     /// Parse a ticket's payload config; errors name the field as `payload_config.<path>`.
     pub fn parse(payload_config: &serde_json::Value) -> Result<Self, AppError> {
+        // Stored payloads are bounded when written; checking again here keeps a row written
+        // before the bounds existed from costing more than its size.
+        check_bounds(payload_config)?;
         // Fast path; the path-tracking deserializer only runs to explain a failure.
         if let Ok(spec) = Self::deserialize(payload_config) {
             return Ok(spec);
@@ -196,4 +199,145 @@ fn missing_or_unknown(msg: &str) -> Option<&str> {
     let start = msg.find('`')? + 1;
     let len = msg[start..].find('`')?;
     Some(&msg[start..start + len])
+}
+
+/// Largest `payload_config` accepted, serialised as compact JSON. A real campaign spec is a
+/// few kilobytes; the cap keeps every translation, QA run and review linear and small.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Deepest nesting of objects and arrays. The deepest real spec (Meta flexible_spec interests
+/// under overrides) is 9 levels; stored JSON must also stay far below serde_json's 128-level
+/// read limit, or the row could never be read back.
+pub const MAX_PAYLOAD_DEPTH: usize = 16;
+/// Any array anywhere in the spec, overrides included.
+pub const MAX_ARRAY_ITEMS: usize = 1_000;
+
+/// Per-field caps, at what the platforms themselves accept (or, where no platform states a
+/// cap, well above what a real campaign uses). Paths are JSON Pointers into payload_config.
+const ARRAY_CAPS: &[(&str, usize, &str)] = &[
+    (
+        "/targeting/countries",
+        250,
+        "there are 249 ISO 3166-1 countries",
+    ),
+    (
+        "/targeting/regions",
+        200,
+        "Meta accepts at most 200 regions per ad set",
+    ),
+    (
+        "/targeting/interests",
+        200,
+        "target broader interest groups instead",
+    ),
+    ("/targeting/genders", 2, "MALE and/or FEMALE"),
+    ("/targeting/placements", 9, "each placement at most once"),
+    (
+        "/overrides/tiktok/ad/creatives",
+        20,
+        "a TikTok ad group holds at most 20 ads",
+    ),
+];
+
+/// Refuse a payload_config that is too large, too deep, or has an array longer than its
+/// platform accepts, naming the field and the limit. Runs in time linear in the input and
+/// before anything is translated or stored.
+pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> {
+    check_shape("payload_config", payload_config)?;
+    for (pointer, cap, why) in ARRAY_CAPS {
+        if let Some(serde_json::Value::Array(items)) = payload_config.pointer(pointer)
+            && items.len() > *cap
+        {
+            return Err(AppError::validation(
+                format!("payload_config{}", pointer.replace('/', ".")),
+                format!(
+                    "has {} items; at most {cap} are accepted ({why})",
+                    items.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Size, depth and list-length limits for any JSON a caller sends to be stored with a
+/// ticket (its payload_config, a fix's patch); `field` names it in the error.
+pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
+    let size = json_size(v);
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(AppError::validation(
+            field,
+            format!(
+                "is {size} bytes of JSON; the limit is {MAX_PAYLOAD_BYTES} bytes. Keep creatives' media in the platform's library (video_id, image hash) rather than inline"
+            ),
+        ));
+    }
+    walk_bounds(v, &mut String::from(field), 1)
+}
+
+fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result<(), AppError> {
+    use serde_json::Value;
+    let children = match v {
+        Value::Array(a) => a.len(),
+        Value::Object(o) => o.len(),
+        _ => return Ok(()),
+    };
+    if depth > MAX_PAYLOAD_DEPTH {
+        return Err(AppError::validation(
+            path.clone(),
+            format!(
+                "nests deeper than {MAX_PAYLOAD_DEPTH} levels of objects and arrays; flatten it (no platform field nests this deep)"
+            ),
+        ));
+    }
+    if children == 0 {
+        return Ok(());
+    }
+    let len = path.len();
+    match v {
+        Value::Array(a) => {
+            if a.len() > MAX_ARRAY_ITEMS {
+                return Err(AppError::validation(
+                    path.clone(),
+                    format!(
+                        "has {} items; no list in a campaign spec may have more than {MAX_ARRAY_ITEMS}",
+                        a.len()
+                    ),
+                ));
+            }
+            for (i, item) in a.iter().enumerate() {
+                use std::fmt::Write;
+                let _ = write!(path, "[{i}]");
+                walk_bounds(item, path, depth + 1)?;
+                path.truncate(len);
+            }
+        }
+        Value::Object(o) => {
+            for (k, item) in o {
+                path.push('.');
+                path.push_str(k);
+                walk_bounds(item, path, depth + 1)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Length of the compact JSON text, without building it.
+pub fn json_size(v: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing a Value to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }

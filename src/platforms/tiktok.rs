@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
-    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, deep_merge,
-    geo, id_ref, major_units_number, spec_bid, spec_budget, target_countries,
+    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides,
+    check_governed, deep_merge, geo, id_ref, major_units_number, spec_bid, spec_budget,
+    target_countries,
 };
 use crate::domain::Platform;
 use crate::error::AppError;
@@ -284,7 +285,9 @@ impl Translator for TiktokTranslator {
         // Overrides: `ad.creatives[i]` merges into the generated creative i rather than
         // replacing the list, so a planner adds the uploaded video_id without restating copy.
         let mut overrides = spec.overrides.tiktok.clone();
-        let mut creatives = vec![creative];
+        // Every extra creative starts from the generated one, never from creative 0 after its
+        // override: copying an inflated creative 0 per item made the work quadratic.
+        let mut creatives = vec![creative.clone()];
         if let Some(extra) = overrides
             .as_mut()
             .and_then(|o| o.get_mut("ad"))
@@ -298,16 +301,18 @@ impl Translator for TiktokTranslator {
                 ));
             };
             for (i, item) in items.iter().enumerate() {
+                let field = format!("payload_config.overrides.tiktok.ad.creatives[{i}]");
                 if !item.is_object() {
                     return Err(AppError::validation(
-                        format!("payload_config.overrides.tiktok.ad.creatives[{i}]"),
+                        field,
                         "must be an object of creative fields",
                     ));
                 }
+                check_governed(Platform::Tiktok, "creative", item, &field, name)?;
                 match creatives.get_mut(i) {
                     Some(existing) => deep_merge(existing, item),
                     None => {
-                        let mut extra_creative = creatives[0].clone();
+                        let mut extra_creative = creative.clone();
                         deep_merge(&mut extra_creative, item);
                         creatives.push(extra_creative);
                     }
@@ -341,7 +346,7 @@ impl Translator for TiktokTranslator {
                 body: ad,
             },
         ];
-        apply_overrides(&mut requests, overrides.as_ref(), "tiktok")?;
+        apply_overrides(&mut requests, overrides.as_ref(), Platform::Tiktok, name)?;
         check_required(&requests, spec.objective)?;
         Ok(TranslatedPayloads {
             platform: Platform::Tiktok,

@@ -271,8 +271,10 @@ fn campaign_from_row(r: &AnyRow) -> AppResult<Campaign> {
 }
 
 #[derive(Debug, Default)]
-pub struct CampaignFilter {
+pub struct CampaignFilter<'a> {
     pub brand_id: Option<i64>,
+    /// A scoped key's brand codes: only their campaigns.
+    pub brands: Option<&'a [String]>,
     pub market_id: Option<i64>,
     pub year: Option<i32>,
     pub include_archived: bool,
@@ -280,21 +282,27 @@ pub struct CampaignFilter {
     pub offset: i64,
 }
 
-pub async fn list_campaigns(c: &mut AnyConnection, f: &CampaignFilter) -> AppResult<Vec<Campaign>> {
+pub async fn list_campaigns(
+    c: &mut AnyConnection,
+    f: &CampaignFilter<'_>,
+) -> AppResult<Vec<Campaign>> {
     let sql = format!(
         "{CAMPAIGN_SELECT} WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
-         AND ($3 IS NULL OR c.year = $3) AND ($4 OR c.archived_at IS NULL) \
-         ORDER BY c.id LIMIT $5 OFFSET $6"
+         AND ($3 IS NULL OR c.year = $3) AND ($4 OR c.archived_at IS NULL) {} \
+         ORDER BY c.id LIMIT $5 OFFSET $6",
+        brand_scope_clause("b.code", f.brands, 7)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(f.brand_id)
         .bind(f.market_id)
         .bind(f.year.map(i64::from))
         .bind(f.include_archived)
         .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(c)
-        .await?;
+        .bind(f.offset);
+    for b in f.brands.unwrap_or_default() {
+        q = q.bind(b.as_str());
+    }
+    let rows = q.fetch_all(c).await?;
     rows.iter().map(campaign_from_row).collect()
 }
 
@@ -426,27 +434,38 @@ fn ticket_from_row(r: &AnyRow) -> AppResult<Ticket> {
 }
 
 #[derive(Debug, Default)]
-pub struct TicketFilter {
+pub struct TicketFilter<'a> {
     pub campaign_id: Option<i64>,
+    /// A scoped key's brand codes: only their tickets.
+    pub brands: Option<&'a [String]>,
     pub channel_id: Option<i64>,
     pub status: Option<TicketStatus>,
     pub limit: i64,
     pub offset: i64,
 }
 
-pub async fn list_tickets(c: &mut AnyConnection, f: &TicketFilter) -> AppResult<Vec<Ticket>> {
+pub async fn list_tickets(c: &mut AnyConnection, f: &TicketFilter<'_>) -> AppResult<Vec<Ticket>> {
+    let scope = match f.brands {
+        Some(_) => format!(
+            "AND t.campaign_id IN (SELECT sc.id FROM campaigns sc JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
+            brand_scope_clause("sb.code", f.brands, 6)
+        ),
+        None => String::new(),
+    };
     let sql = format!(
         "{TICKET_SELECT} WHERE ($1 IS NULL OR t.campaign_id = $1) AND ($2 IS NULL OR t.channel_id = $2) \
-         AND ($3 IS NULL OR t.status = $3) ORDER BY t.id LIMIT $4 OFFSET $5"
+         AND ($3 IS NULL OR t.status = $3) {scope} ORDER BY t.id LIMIT $4 OFFSET $5"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(f.campaign_id)
         .bind(f.channel_id)
         .bind(f.status.map(|s| s.as_str()))
         .bind(f.limit)
-        .bind(f.offset)
-        .fetch_all(c)
-        .await?;
+        .bind(f.offset);
+    for b in f.brands.unwrap_or_default() {
+        q = q.bind(b.as_str());
+    }
+    let rows = q.fetch_all(c).await?;
     rows.iter().map(ticket_from_row).collect()
 }
 
@@ -632,4 +651,42 @@ fn duplicate(entity: &str, field: &str, code: &str, e: sqlx::Error) -> AppError 
     } else {
         e.into()
     }
+}
+
+/// `AND <column> IN ($first, $first+1, ...)` for a key's brand scope (bind the codes in order
+/// after the query's other parameters); nothing for an unscoped key.
+pub fn brand_scope_clause(column: &str, brands: Option<&[String]>, first: usize) -> String {
+    match brands {
+        None => String::new(),
+        Some([]) => "AND FALSE".into(),
+        Some(codes) => {
+            let params: Vec<String> = (first..first + codes.len())
+                .map(|i| format!("${i}"))
+                .collect();
+            format!("AND {column} IN ({})", params.join(", "))
+        }
+    }
+}
+
+/// The brand code of a ticket (through its campaign).
+pub async fn ticket_brand(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT b.code AS code FROM tickets t JOIN campaigns c ON c.id = t.campaign_id \
+         JOIN brands b ON b.id = c.brand_id WHERE t.id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map(|r| r.try_get("code")).transpose()?)
+}
+
+/// The brand code of a campaign.
+pub async fn campaign_brand(c: &mut AnyConnection, campaign_id: i64) -> AppResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT b.code AS code FROM campaigns c JOIN brands b ON b.id = c.brand_id WHERE c.id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map(|r| r.try_get("code")).transpose()?)
 }

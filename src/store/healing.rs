@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::now_text;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FixProposal {
@@ -37,6 +37,10 @@ pub struct FixProposal {
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Set when part of the stored record could not be read (those fields are null): the
+    /// proposal is listed so it can be rejected, but it cannot be approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -48,30 +52,47 @@ pub struct FixAudit {
     pub detail: Option<String>,
 }
 
-fn json(r: &AnyRow, col: &str) -> AppResult<Value> {
+/// A JSON column; an unreadable one becomes null and is noted in `damaged`, so one bad row
+/// never fails a whole page of the review queue.
+fn json(r: &AnyRow, col: &str, damaged: &mut Vec<String>) -> AppResult<Value> {
     let t: String = r.try_get(col)?;
-    serde_json::from_str(&t).map_err(|e| AppError::Internal(format!("{col}: {e}")))
+    Ok(serde_json::from_str(&t).unwrap_or_else(|e| {
+        damaged.push(format!("{col}: {e}"));
+        Value::Null
+    }))
 }
 
 fn from_row(r: &AnyRow) -> AppResult<FixProposal> {
+    let mut damaged = Vec::new();
     let qa: Option<String> = r.try_get("qa_report")?;
-    Ok(FixProposal {
-        id: r.try_get("id")?,
+    let id: i64 = r.try_get("id")?;
+    let proposal = FixProposal {
+        id,
         ticket_id: r.try_get("ticket_id")?,
         ticket_version: r.try_get("ticket_version")?,
         error_key: r.try_get("error_key")?,
-        error: json(r, "error")?,
-        patch: json(r, "patch")?,
+        error: json(r, "error", &mut damaged)?,
+        patch: json(r, "patch", &mut damaged)?,
         rationale: r.try_get("rationale")?,
         source: r.try_get("source")?,
         risk: r.try_get("risk")?,
         qa_report: qa.and_then(|q| serde_json::from_str(&q).ok()),
         status: r.try_get("status")?,
-        payload_before: json(r, "payload_before")?,
-        payload_after: json(r, "payload_after")?,
+        payload_before: json(r, "payload_before", &mut damaged)?,
+        payload_after: json(r, "payload_after", &mut damaged)?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        damaged: None,
+    };
+    if damaged.is_empty() {
+        return Ok(proposal);
+    }
+    let why = damaged.join("; ");
+    tracing::warn!(proposal = id, problem = %why, "fix proposal has unreadable stored JSON");
+    Ok(FixProposal {
+        damaged: Some(why),
+        ..proposal
     })
 }
 
@@ -132,17 +153,29 @@ pub async fn list_proposals(
     ticket_id: Option<i64>,
     before_id: Option<i64>,
     limit: i64,
+    brands: Option<&[String]>,
 ) -> AppResult<Vec<FixProposal>> {
-    let rows = sqlx::query(
+    let scope = match brands {
+        Some(_) => format!(
+            "AND ticket_id IN (SELECT st.id FROM tickets st JOIN campaigns sc ON sc.id = st.campaign_id \
+             JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
+            super::governance::brand_scope_clause("sb.code", brands, 5)
+        ),
+        None => String::new(),
+    };
+    let sql = format!(
         "SELECT * FROM fix_proposals WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR ticket_id = $2) \
-         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
-    )
-    .bind(status)
-    .bind(ticket_id)
-    .bind(before_id)
-    .bind(limit)
-    .fetch_all(c)
-    .await?;
+         AND ($3 IS NULL OR id < $3) {scope} ORDER BY id DESC LIMIT $4"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(status)
+        .bind(ticket_id)
+        .bind(before_id)
+        .bind(limit);
+    for b in brands.unwrap_or_default() {
+        q = q.bind(b.as_str());
+    }
+    let rows = q.fetch_all(c).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -240,4 +273,13 @@ pub async fn audit_of(c: &mut AnyConnection, proposal_id: i64) -> AppResult<Vec<
             })
         })
         .collect()
+}
+
+/// The ticket a proposal belongs to.
+pub async fn proposal_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Option<i64>> {
+    let row = sqlx::query("SELECT ticket_id FROM fix_proposals WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("ticket_id")).transpose()?)
 }

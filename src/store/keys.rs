@@ -14,6 +14,8 @@ pub struct ApiKeyRecord {
     pub created_at: String,
     pub revoked: bool,
     pub last_used_at: Option<String>,
+    /// The stored brand scope as written (a JSON list of codes); None for every brand.
+    pub brand_scope: Option<String>,
 }
 
 pub async fn insert_key(
@@ -39,11 +41,11 @@ pub async fn insert_key(
     Ok(id)
 }
 
-/// The live (not revoked) key with this hash: (id, name, role, brand scope).
+/// The live (not revoked) key with this hash: (id, name, role, stored brand scope text).
 pub async fn find_live_key(
     c: &mut AnyConnection,
     key_hash: &str,
-) -> AppResult<Option<(i64, String, String, Option<Vec<String>>)>> {
+) -> AppResult<Option<(i64, String, String, Option<String>)>> {
     let row = sqlx::query(
         "SELECT id, name, role, brand_scope FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
     )
@@ -51,12 +53,11 @@ pub async fn find_live_key(
     .fetch_optional(c)
     .await?;
     row.map(|r| {
-        let scope: Option<String> = r.try_get("brand_scope")?;
         Ok((
             r.try_get("id")?,
             r.try_get("name")?,
             r.try_get("role")?,
-            scope.and_then(|s| serde_json::from_str(&s).ok()),
+            r.try_get("brand_scope")?,
         ))
     })
     .transpose()
@@ -85,6 +86,7 @@ pub async fn list_keys(c: &mut AnyConnection) -> AppResult<Vec<ApiKeyRecord>> {
                 created_at: r.try_get("created_at")?,
                 revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
                 last_used_at: r.try_get("last_used_at")?,
+                brand_scope: r.try_get("brand_scope")?,
             })
         })
         .collect()
