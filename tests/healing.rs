@@ -876,3 +876,135 @@ async fn the_model_proposes_a_patch_when_no_rule_applies() {
     );
     w.server.stop().await;
 }
+
+/// JSON nested `depth` objects deep: {"a": {"a": ... 1}}.
+fn nested(depth: usize) -> Value {
+    let mut v = json!(1);
+    for _ in 0..depth {
+        v = json!({ "a": v });
+    }
+    v
+}
+
+#[tokio::test]
+async fn review_queue_survives_deep_patches_and_unreadable_rows() {
+    let w = world(AutoApply::None).await;
+    let t = ticket(&w.s, "META", "Moana Deep", "19.99").await;
+    w.fake.reject_with(json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1487694,
+        "is_transient": false, "error_user_title": "Targeting Option No Longer Available",
+        "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Adeep1"}));
+    w.fake.fail_next("adset", Fault::Reject);
+    let (stop, handle) = workers(&w.s);
+    let op = Principal::local_operator();
+    w.s.deploy
+        .deploy_ticket(
+            &op,
+            DeployTicketInput {
+                ticket_id: t,
+                validate_only: false,
+            },
+        )
+        .await
+        .unwrap();
+    wait_status(&w.s, t, "FIX_PROPOSED").await;
+    let before = w.s.governance.get_ticket(t).await.unwrap().ticket.version;
+    let listed = |s: AppServices| async move {
+        s.healing
+            .list(&Principal::local_operator(), from(json!({"ticket_id": t})))
+            .await
+            .unwrap()
+            .proposals
+    };
+    assert_eq!(listed(w.s.clone()).await.len(), 1);
+
+    // An assistant's patch whose value nests ~118 deep: refused, naming the field, with
+    // nothing written (no proposal, the ticket untouched).
+    let e = w
+        .s
+        .healing
+        .propose_fix(
+            &op,
+            from(json!({"ticket_id": t, "rationale": "deep",
+                "patch": [{"op": "add", "path": "/overrides/meta/creative/x", "value": nested(118)}]})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "VALIDATION", "{e}");
+    assert!(
+        e.field().is_some_and(|f| f.starts_with("patch[0].value")),
+        "{e}"
+    );
+    // A patch that is itself shallow enough but makes the payload too deep is refused too.
+    let e = w
+        .s
+        .healing
+        .propose_fix(
+            &op,
+            from(json!({"ticket_id": t, "rationale": "deep",
+                "patch": [{"op": "add", "path": "/overrides/meta/creative/x", "value": nested(13)}]})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.field()
+            .is_some_and(|f| f.starts_with("payload_config.overrides.meta.creative.x")),
+        "{e}"
+    );
+    assert_eq!(listed(w.s.clone()).await.len(), 1);
+    assert_eq!(
+        w.s.governance.get_ticket(t).await.unwrap().ticket.version,
+        before
+    );
+
+    // A row stored unreadable (too deep for serde_json, as an older version could write it)
+    // is listed and shown as damaged; the page and the other proposals still load, and it
+    // cannot be approved.
+    let id = listed(w.s.clone()).await[0].id;
+    sqlx::query("UPDATE fix_proposals SET payload_after = $1 WHERE id = $2")
+        .bind(nested(140).to_string())
+        .bind(id)
+        .execute(w.server.db.pool())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let ops = key(&w.server.db, Role::Ops).await;
+    let r = http
+        .get(w.server.url("/api/v1/fixes"))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["proposals"][0]["id"], id);
+    assert!(
+        page["proposals"][0]["damaged"]
+            .as_str()
+            .is_some_and(|d| d.contains("payload_after")),
+        "{page}"
+    );
+    let r = http
+        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
+        .bearer_auth(&ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
+        .bearer_auth(&ops)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unreadable")),
+        "{body}"
+    );
+    stop.cancel();
+    handle.await.unwrap();
+}

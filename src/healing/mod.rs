@@ -371,7 +371,16 @@ const NEUTRAL_KEYS: &[&str] = &["name"];
 /// The risk of one change inside `overrides`. An override key this list does not know is never
 /// SAFE: it waits for a person as a CREATIVE_CHANGE (the lowest class that does).
 fn override_risk(op: &json_patch::PatchOperation, path: &str, before: &Value) -> &'static str {
-    let keys: Vec<&str> = path.split('/').filter(|k| !k.is_empty()).collect();
+    // The keys on the path and, for a whole object added at once, every key inside it.
+    let mut keys: Vec<&str> = path.split('/').filter(|k| !k.is_empty()).collect();
+    let value = match op {
+        json_patch::PatchOperation::Add(a) => Some(&a.value),
+        json_patch::PatchOperation::Replace(r) => Some(&r.value),
+        _ => None,
+    };
+    if let Some(v) = value {
+        collect_keys(v, &mut keys);
+    }
     let has = |set: &[&str]| keys.iter().any(|k| set.contains(k));
     if has(SPEND_KEYS) {
         // Removing a budget override falls back to the spec's budget, which the spec check
@@ -398,6 +407,19 @@ fn override_risk(op: &json_patch::PatchOperation, path: &str, before: &Value) ->
         return "SAFE";
     }
     "CREATIVE_CHANGE"
+}
+
+fn collect_keys<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(o) => {
+            for (k, item) in o {
+                out.push(k);
+                collect_keys(item, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|item| collect_keys(item, out)),
+        _ => {}
+    }
 }
 
 /// A JSON number or a numeric string (Google sends micros as strings) in millionths, exactly
@@ -1195,5 +1217,87 @@ mod tests {
         let mut after = before.clone();
         after["budget"]["amount"] = json!("5.00");
         assert_eq!(classify_risk(&before, &after, "USD", &[]), "SAFE");
+    }
+
+    #[test]
+    fn risk_sees_spend_reach_and_creative_through_overrides() {
+        let base = json!({"budget": {"amount": "10.00", "period": "DAILY"},
+            "overrides": {"tiktok": {"adgroup": {"bid_price": 2.5}}, "google_ads": {"ad_group": {"cpcBidMicros": "1000000"}}}});
+        let risk = |path: &str, value: Value| {
+            let mut after = base.clone();
+            let segs: Vec<&str> = path.split('/').skip(1).collect();
+            let (last, parents) = segs.split_last().unwrap();
+            let mut cur = &mut after;
+            for seg in parents {
+                if cur.get(*seg).is_none() {
+                    cur[*seg] = json!({});
+                }
+                cur = &mut cur[*seg];
+            }
+            cur[*last] = value;
+            classify_risk(&base, &after, "USD", &[])
+        };
+        // Bids raised through overrides, in each platform's own units.
+        assert_eq!(
+            risk("/overrides/tiktok/adgroup/bid_price", json!(9.75)),
+            "SPEND_INCREASE"
+        );
+        assert_eq!(
+            risk(
+                "/overrides/google_ads/ad_group/cpcBidMicros",
+                json!("5000000")
+            ),
+            "SPEND_INCREASE"
+        );
+        assert_eq!(
+            risk("/overrides/tiktok/adgroup/conversion_bid_price", json!(3)),
+            "SPEND_INCREASE"
+        );
+        // Lowered bids are not increases.
+        assert_eq!(
+            risk("/overrides/tiktok/adgroup/bid_price", json!(1.25)),
+            "SAFE"
+        );
+        assert_eq!(
+            risk(
+                "/overrides/google_ads/ad_group/cpcBidMicros",
+                json!("500000")
+            ),
+            "SAFE"
+        );
+        // Reach through platform-specific targeting keys.
+        assert_eq!(
+            risk("/overrides/tiktok/adgroup/age_groups", json!(["AGE_13_17"])),
+            "TARGETING_WIDENING"
+        );
+        assert_eq!(
+            risk(
+                "/overrides/meta/adset/targeting",
+                json!({"geo_locations": {"countries": ["US", "CA"]}})
+            ),
+            "TARGETING_WIDENING"
+        );
+        // Creative.
+        assert_eq!(
+            risk(
+                "/overrides/tiktok/ad/creatives",
+                json!([{"video_id": "v2"}])
+            ),
+            "CREATIVE_CHANGE"
+        );
+        // A key the classifier does not know is never SAFE.
+        assert_eq!(
+            risk("/overrides/tiktok/adgroup/advertiser_id", json!("999")),
+            "CREATIVE_CHANGE"
+        );
+        assert_eq!(
+            risk("/overrides/meta/adset/some_new_field", json!(1)),
+            "CREATIVE_CHANGE"
+        );
+        // The governed name (taxonomy name plus a suffix) is the one neutral key.
+        assert_eq!(
+            risk("/overrides/google_ads/campaign/name", json!("X_T1")),
+            "SAFE"
+        );
     }
 }

@@ -242,7 +242,7 @@ const ARRAY_CAPS: &[(&str, usize, &str)] = &[
 /// platform accepts, naming the field and the limit. Runs in time linear in the input and
 /// before anything is translated or stored.
 pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> {
-    check_shape("payload_config", payload_config)?;
+    check_size("payload_config", payload_config)?;
     for (pointer, cap, why) in ARRAY_CAPS {
         if let Some(serde_json::Value::Array(items)) = payload_config.pointer(pointer)
             && items.len() > *cap
@@ -256,12 +256,17 @@ pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> 
             ));
         }
     }
-    Ok(())
+    walk_bounds(payload_config, &mut String::from("payload_config"), 1)
 }
 
 /// Size, depth and list-length limits for any JSON a caller sends to be stored with a
 /// ticket (its payload_config, a fix's patch); `field` names it in the error.
 pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
+    check_size(field, v)?;
+    walk_bounds(v, &mut String::from(field), 1)
+}
+
+fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
     let size = json_size(v);
     if size > MAX_PAYLOAD_BYTES {
         return Err(AppError::validation(
@@ -271,7 +276,7 @@ pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
             ),
         ));
     }
-    walk_bounds(v, &mut String::from(field), 1)
+    Ok(())
 }
 
 fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result<(), AppError> {
