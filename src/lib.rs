@@ -17,3 +17,4 @@ pub mod qa;
 pub mod startup;
 pub mod store;
 pub mod taxonomy;
+pub mod tickets;

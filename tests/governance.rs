@@ -162,9 +162,7 @@ async fn renaming_a_code_renames_drafts_and_keeps_live_names() {
         TicketStatus::Deploying,
         TicketStatus::TraffickedSuccess,
     ] {
-        g.transition_ticket("worker", live.id, s, None)
-            .await
-            .unwrap();
+        transition(g, "worker", live.id, s, None).await.unwrap();
     }
 
     let preview = g
@@ -364,14 +362,19 @@ async fn ticket_state_machine_and_history() {
     let op = Principal::local_operator();
     let (_, id) = seeded(g).await;
 
-    let e = g
-        .transition_ticket("worker", id, TicketStatus::Queued, None)
+    let e = transition(g, "worker", id, TicketStatus::Queued, None)
         .await
         .unwrap_err();
     assert_eq!(e.code(), "INVALID_TRANSITION");
-    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, Some("all rules pass"))
-        .await
-        .unwrap();
+    transition(
+        g,
+        "qa",
+        id,
+        TicketStatus::ReadyForApi,
+        Some("all rules pass"),
+    )
+    .await
+    .unwrap();
     // Editing after QA sends the ticket back to DRAFT.
     let edited = g
         .update_ticket(
@@ -389,10 +392,10 @@ async fn ticket_state_machine_and_history() {
         .await
         .unwrap();
     assert_eq!(edited.ticket.status, TicketStatus::Draft);
-    g.transition_ticket("qa", id, TicketStatus::ReadyForApi, None)
+    transition(g, "qa", id, TicketStatus::ReadyForApi, None)
         .await
         .unwrap();
-    g.transition_ticket("worker", id, TicketStatus::Queued, None)
+    transition(g, "worker", id, TicketStatus::Queued, None)
         .await
         .unwrap();
     let e = g
@@ -499,4 +502,21 @@ async fn concurrent_writers_do_not_lose_updates() {
         .await
         .unwrap();
     assert_eq!(all.tickets.len(), 41);
+}
+
+/// Move a ticket the way QA and deploy do: through the one tickets writer, in a transaction.
+async fn transition(
+    g: &Governance,
+    actor: &str,
+    id: i64,
+    to: TicketStatus,
+    detail: Option<&str>,
+) -> Result<(), omnitraffick::error::AppError> {
+    let from = g.get_ticket(id).await?.ticket.status;
+    let mut tx = g.db().begin_write().await?;
+    assert!(
+        omnitraffick::tickets::transition(&mut tx, id, from, to, "TRANSITION", actor, detail)
+            .await?
+    );
+    tx.commit().await
 }

@@ -272,7 +272,7 @@ impl DeployService {
         let db = self.governance.db();
         let mut tx = db.begin_write().await?;
         let run_id = store::insert_run(&mut tx, ticket.id, &actor.name).await?;
-        let moved = store::move_ticket(
+        let moved = crate::tickets::transition(
             &mut tx,
             ticket.id,
             TicketStatus::ReadyForApi,
@@ -432,7 +432,7 @@ impl DeployService {
                 "a worker is deploying this ticket right now; try again in a moment or let it finish",
             ));
         }
-        let moved = store::move_ticket(
+        let moved = crate::tickets::transition(
             &mut tx,
             ticket_id,
             TicketStatus::Queued,

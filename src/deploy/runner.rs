@@ -153,7 +153,7 @@ impl Deployer {
                     run.attempts, self.worker
                 );
                 // A resumed run (its worker died) finds the ticket already DEPLOYING.
-                store::move_ticket(
+                crate::tickets::transition(
                     &mut tx,
                     run.ticket_id,
                     TicketStatus::Queued,
@@ -332,7 +332,7 @@ impl Deployer {
             Ok(Some(id)) => {
                 store::close_attempt(&mut tx, attempt_id, "FOUND", Some(&id), None, None, ms)
                     .await?;
-                store::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
+                crate::tickets::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
                 Ok(Some(id))
             }
             Ok(None) => {
@@ -385,7 +385,7 @@ impl Deployer {
                 )
                 .await?;
                 // Written even if our lease lapsed meanwhile: the object exists either way.
-                store::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
+                crate::tickets::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
                 Ok(id)
             }
             Err(e) => {
@@ -403,7 +403,7 @@ impl Deployer {
             tx.rollback().await?;
             return Ok(RunOutcome::LeaseLost);
         }
-        store::move_ticket(
+        crate::tickets::transition(
             &mut tx,
             run.ticket_id,
             TicketStatus::Deploying,
@@ -442,7 +442,7 @@ impl Deployer {
                 return Ok(RunOutcome::LeaseLost);
             }
             let detail = format!("retry at {at} after: {e}");
-            store::move_ticket(
+            crate::tickets::transition(
                 &mut tx,
                 run.ticket_id,
                 TicketStatus::Deploying,
@@ -468,7 +468,7 @@ impl Deployer {
         } else {
             e.to_string()
         };
-        store::move_ticket(
+        crate::tickets::transition(
             &mut tx,
             run.ticket_id,
             TicketStatus::Deploying,

@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::error::{AppError, AppResult};
 use crate::store::{self, CampaignFilter, Db, NewCampaign, NewTicket, TicketFilter};
 use crate::taxonomy::{NameParts, NameValidation, Picklists, TaxonomyConvention};
+use crate::tickets;
 
 #[derive(Clone)]
 pub struct Governance {
@@ -890,7 +891,7 @@ impl Governance {
             year: campaign.year,
             campaign_name: &campaign.name,
         })?;
-        let (id, created_at) = store::insert_ticket(
+        let (id, created_at) = tickets::create(
             &mut tx,
             &NewTicket {
                 campaign_id: campaign.id,
@@ -899,16 +900,7 @@ impl Governance {
                 payload_config: &payload,
                 platform_name: &name,
             },
-        )
-        .await?;
-        store::append_history(
-            &mut tx,
-            id,
-            "CREATED",
-            None,
-            TicketStatus::Draft,
             &actor.name,
-            Some(&name),
         )
         .await?;
         // Built here rather than read back: one round trip less on the hottest write path.
@@ -954,7 +946,6 @@ impl Governance {
         let edits_content = input.payload_config.is_some()
             || input.channel_code.is_some()
             || input.request_type.is_some();
-        let mut channel_id = None;
         let mut notes = Vec::new();
         if edits_content {
             if !t.status.is_editable() {
@@ -999,7 +990,6 @@ impl Governance {
                 })?;
                 t.channel_code = ch.code.clone();
                 t.platform = ch.platform;
-                channel_id = Some(ch.id);
                 notes.push("channel_code");
             }
             // Any edit invalidates the last QA run.
@@ -1032,49 +1022,33 @@ impl Governance {
                 t.status = to;
             }
         }
-        if channel_id.is_none() {
-            channel_id = Some(
-                must_channel(&mut tx, "channel_code", &t.channel_code)
-                    .await?
-                    .id,
-            );
-        }
-        let cid = channel_id.unwrap_or_default();
-        if !store::update_ticket_row(&mut tx, &t, cid, read_version).await? {
-            return Err(AppError::conflict(
-                Some("ticket_id"),
-                "the ticket changed while this update ran; get_ticket and retry",
-            ));
-        }
         let reason = input
             .reason
             .as_deref()
             .map(str::trim)
             .filter(|r| !r.is_empty());
-        if !notes.is_empty() {
-            let detail = match reason {
-                Some(r) => format!("edited {}: {r}", notes.join(", ")),
-                None => format!("edited {}", notes.join(", ")),
+        let detail = match (notes.is_empty(), reason) {
+            (true, r) => r.map(str::to_owned),
+            (false, Some(r)) => Some(format!("edited {}: {r}", notes.join(", "))),
+            (false, None) => Some(format!("edited {}", notes.join(", "))),
+        };
+        if !notes.is_empty() || t.status != before {
+            let edit = tickets::Edit {
+                event: if notes.is_empty() {
+                    "TRANSITION"
+                } else {
+                    "EDITED"
+                },
+                actor: &actor.name,
+                detail: detail.as_deref(),
             };
-            store::append_history(
+            tickets::save_or_conflict(
                 &mut tx,
-                t.id,
-                "EDITED",
-                Some(before),
-                t.status,
-                &actor.name,
-                Some(&detail),
-            )
-            .await?;
-        } else if t.status != before {
-            store::append_history(
-                &mut tx,
-                t.id,
-                "TRANSITION",
-                Some(before),
-                t.status,
-                &actor.name,
-                reason,
+                &t,
+                before,
+                read_version,
+                &edit,
+                "the ticket changed while this update ran; get_ticket and retry",
             )
             .await?;
         }
@@ -1082,33 +1056,6 @@ impl Governance {
         let history = store::ticket_history(&mut tx, t.id).await?;
         tx.commit().await?;
         Ok(TicketView { ticket, history })
-    }
-
-    /// Move a ticket to a new status through the state machine, recording it.
-    /// Used by later stages (QA, deploy, healing).
-    pub async fn transition_ticket(
-        &self,
-        actor: &str,
-        ticket_id: i64,
-        to: TicketStatus,
-        detail: Option<&str>,
-    ) -> AppResult<Ticket> {
-        let mut tx = self.db.begin_write().await?;
-        let mut t = must_ticket(&mut tx, ticket_id).await?;
-        let from = t.status;
-        from.check_transition(to)?;
-        t.status = to;
-        let channel = must_channel(&mut tx, "channel_code", &t.channel_code).await?;
-        if !store::update_ticket_row(&mut tx, &t, channel.id, t.version).await? {
-            return Err(AppError::conflict(
-                Some("ticket_id"),
-                "the ticket changed concurrently; retry",
-            ));
-        }
-        store::append_history(&mut tx, t.id, "TRANSITION", Some(from), to, actor, detail).await?;
-        let t = must_ticket(&mut tx, t.id).await?;
-        tx.commit().await?;
-        Ok(t)
     }
 
     /// A ticket with everything it references, for QA and translation.
@@ -1146,25 +1093,21 @@ impl Governance {
                 ),
             ));
         }
-        current.status.check_transition(to)?;
         let mut updated = current.clone();
         updated.status = to;
         updated.qa_report = Some(report);
-        let channel = must_channel(&mut tx, "channel_code", &current.channel_code).await?;
-        if !store::update_ticket_row(&mut tx, &updated, channel.id, current.version).await? {
-            return Err(AppError::conflict(
-                Some("ticket_id"),
-                "the ticket changed while QA ran; run QA again",
-            ));
-        }
-        store::append_history(
-            &mut tx,
-            current.id,
-            "QA",
-            Some(current.status),
-            to,
+        let edit = tickets::Edit {
+            event: "QA",
             actor,
-            Some(detail),
+            detail: Some(detail),
+        };
+        tickets::save_or_conflict(
+            &mut tx,
+            &updated,
+            current.status,
+            current.version,
+            &edit,
+            "the ticket changed while QA ran; run QA again",
         )
         .await?;
         let t = must_ticket(&mut tx, current.id).await?;
@@ -1181,24 +1124,19 @@ impl Governance {
     ) -> AppResult<()> {
         let mut renamed = t.clone();
         renamed.platform_name = new_name.to_owned();
-        let channel = must_channel(c, "channel_code", &t.channel_code).await?;
-        if !store::update_ticket_row(c, &renamed, channel.id, t.version).await? {
+        let detail = format!("{} -> {new_name}", t.platform_name);
+        let edit = tickets::Edit {
+            event: "RENAMED",
+            actor: &actor.name,
+            detail: Some(&detail),
+        };
+        if !tickets::save(c, &renamed, t.status, t.version, &edit).await? {
             return Err(AppError::conflict(
                 None,
                 format!("ticket {} changed during the rename; retry", t.id),
             ));
         }
-        let detail = format!("{} -> {new_name}", t.platform_name);
-        store::append_history(
-            c,
-            t.id,
-            "RENAMED",
-            Some(t.status),
-            t.status,
-            &actor.name,
-            Some(&detail),
-        )
-        .await
+        Ok(())
     }
 
     // ------------------------------------------------------------ taxonomy

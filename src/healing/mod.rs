@@ -711,14 +711,13 @@ impl HealingService {
 
     async fn note(&self, ticket_id: i64, event: &str, detail: &str) -> AppResult<()> {
         let mut tx = self.governance.db().begin_write().await?;
-        store::append_history(
+        crate::tickets::note(
             &mut tx,
             ticket_id,
-            event,
-            Some(TicketStatus::DeployFailed),
             TicketStatus::DeployFailed,
+            event,
             "auto-heal",
-            Some(detail),
+            detail,
         )
         .await?;
         tx.commit().await
@@ -812,7 +811,7 @@ impl HealingService {
             )
             .await?;
         } else if moves {
-            store::move_ticket(
+            crate::tickets::transition(
                 &mut tx,
                 ticket.id,
                 TicketStatus::DeployFailed,
@@ -828,12 +827,9 @@ impl HealingService {
     }
 
     async fn current_version(&self, c: &mut sqlx::AnyConnection, ticket_id: i64) -> AppResult<i64> {
-        use sqlx::Row;
-        let row = sqlx::query("SELECT version FROM tickets WHERE id = $1")
-            .bind(ticket_id)
-            .fetch_one(c)
-            .await?;
-        Ok(row.try_get("version")?)
+        store::ticket_version(c, ticket_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("ticket", ticket_id))
     }
 
     /// An assistant's own fix: the same QA and review path as a rule's.
@@ -1044,30 +1040,31 @@ impl HealingService {
             )
             .await?;
         }
-        let r = sqlx::query(
-            "UPDATE tickets SET payload_config = $1, status = 'DRAFT', qa_report = NULL, version = version + 1, updated_at = $2 \
-             WHERE id = $3 AND version = $4 AND status = 'FIX_PROPOSED'",
-        )
-        .bind(p.payload_after.to_string())
-        .bind(crate::domain::now_text())
-        .bind(p.ticket_id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Err(AppError::conflict(
-                Some("id"),
-                format!("ticket {} is no longer awaiting this fix", p.ticket_id),
-            ));
-        }
-        store::append_history(
+        let mut ticket = store::get_ticket(&mut tx, p.ticket_id)
+            .await?
+            .filter(|t| t.status == TicketStatus::FixProposed && t.version == version)
+            .ok_or_else(|| {
+                AppError::conflict(
+                    Some("id"),
+                    format!("ticket {} is no longer awaiting this fix", p.ticket_id),
+                )
+            })?;
+        ticket.payload_config = p.payload_after.clone();
+        ticket.qa_report = None;
+        ticket.status = TicketStatus::Draft;
+        let detail = format!("fix proposal {id} applied");
+        let edit = crate::tickets::Edit {
+            event: "FIX_APPLIED",
+            actor: &actor.name,
+            detail: Some(&detail),
+        };
+        crate::tickets::save_or_conflict(
             &mut tx,
-            p.ticket_id,
-            "FIX_APPLIED",
-            Some(TicketStatus::FixProposed),
-            TicketStatus::Draft,
-            &actor.name,
-            Some(&format!("fix proposal {id} applied")),
+            &ticket,
+            TicketStatus::FixProposed,
+            version,
+            &edit,
+            &format!("ticket {} is no longer awaiting this fix", p.ticket_id),
         )
         .await?;
         tx.commit().await?;
@@ -1170,7 +1167,7 @@ impl HealingService {
         )
         .await?;
         if pending.is_empty() {
-            store::move_ticket(
+            crate::tickets::transition(
                 &mut tx,
                 p.ticket_id,
                 TicketStatus::FixProposed,

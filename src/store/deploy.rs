@@ -375,18 +375,14 @@ pub async fn count_attempts(c: &mut AnyConnection, ticket_id: i64) -> AppResult<
     Ok(row.try_get("n")?)
 }
 
-/// Move a ticket from `from` to `to` (checked by the state machine) and record it.
-/// Returns false when the ticket is no longer in `from`.
-pub async fn move_ticket(
+/// Set a ticket's status if it is still `from`; false when it is not. Only `tickets` calls
+/// this: it checks the state machine and writes the history row.
+pub async fn set_ticket_status(
     c: &mut AnyConnection,
     ticket_id: i64,
     from: TicketStatus,
     to: TicketStatus,
-    event: &str,
-    actor: &str,
-    detail: Option<&str>,
 ) -> AppResult<bool> {
-    from.check_transition(to)?;
     let r = sqlx::query(
         "UPDATE tickets SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
@@ -394,13 +390,9 @@ pub async fn move_ticket(
     .bind(now_text())
     .bind(ticket_id)
     .bind(from.as_str())
-    .execute(&mut *c)
+    .execute(c)
     .await?;
-    if r.rows_affected() != 1 {
-        return Ok(false);
-    }
-    super::append_history(c, ticket_id, event, Some(from), to, actor, detail).await?;
-    Ok(true)
+    Ok(r.rows_affected() == 1)
 }
 
 /// Write one external id into the ticket the moment it exists.

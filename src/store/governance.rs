@@ -528,20 +528,19 @@ pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResul
     Ok((id, now))
 }
 
-/// Write a ticket's editable fields, guarded by its version: returns false when another
-/// writer changed it first.
+/// Write a ticket's editable fields (its channel by code), guarded by its version: returns
+/// false when another writer changed it first. Only `tickets` calls this.
 pub async fn update_ticket_row(
     c: &mut AnyConnection,
     t: &Ticket,
-    channel_id: i64,
     expected_version: i64,
 ) -> AppResult<bool> {
     let done = sqlx::query(
-        "UPDATE tickets SET channel_id = $1, request_type = $2, payload_config = $3, \
-         platform_name = $4, status = $5, qa_report = $6, external_ids = $7, version = version + 1, \
-         updated_at = $8 WHERE id = $9 AND version = $10",
+        "UPDATE tickets SET channel_id = (SELECT id FROM channels WHERE code = $1), request_type = $2, \
+         payload_config = $3, platform_name = $4, status = $5, qa_report = $6, external_ids = $7, \
+         version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
     )
-    .bind(channel_id)
+    .bind(&t.channel_code)
     .bind(t.request_type.as_str())
     .bind(t.payload_config.to_string())
     .bind(&t.platform_name)
@@ -689,4 +688,13 @@ pub async fn campaign_brand(c: &mut AnyConnection, campaign_id: i64) -> AppResul
     .fetch_optional(c)
     .await?;
     Ok(row.map(|r| r.try_get("code")).transpose()?)
+}
+
+/// A ticket's current version (its optimistic-lock counter).
+pub async fn ticket_version(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<i64>> {
+    let row = sqlx::query("SELECT version FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("version")).transpose()?)
 }

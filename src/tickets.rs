@@ -1,0 +1,134 @@
+//! The one writer of tickets. Every change to a ticket (created, edited, renamed, QA'd, moved
+//! through the state machine, an external id written back) is made here, inside the caller's
+//! write transaction, and every change of status, payload or name leaves its history row in
+//! that same transaction. Resource subscribers are notified from that history
+//! (`mcp::subscriptions`), so a change made here by any process is seen; nothing else in the
+//! crate updates the `tickets` table.
+
+use sqlx::AnyConnection;
+
+use crate::domain::{Ticket, TicketStatus};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, NewTicket};
+
+/// Insert a DRAFT ticket and its CREATED history row; returns its id and creation time.
+pub async fn create(
+    c: &mut AnyConnection,
+    new: &NewTicket<'_>,
+    actor: &str,
+) -> AppResult<(i64, String)> {
+    let (id, created_at) = store::insert_ticket(c, new).await?;
+    store::append_history(
+        c,
+        id,
+        "CREATED",
+        None,
+        TicketStatus::Draft,
+        actor,
+        Some(new.platform_name),
+    )
+    .await?;
+    Ok((id, created_at))
+}
+
+/// Move a ticket from `from` to `to` through the state machine and record why. Returns false
+/// (and writes nothing) when the ticket is no longer in `from`: another writer moved it first.
+pub async fn transition(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    from: TicketStatus,
+    to: TicketStatus,
+    event: &str,
+    actor: &str,
+    detail: Option<&str>,
+) -> AppResult<bool> {
+    from.check_transition(to)?;
+    if !store::set_ticket_status(c, ticket_id, from, to).await? {
+        return Ok(false);
+    }
+    store::append_history(c, ticket_id, event, Some(from), to, actor, detail).await?;
+    Ok(true)
+}
+
+/// What an edit of a whole ticket is, for its history row.
+pub struct Edit<'a> {
+    pub event: &'a str,
+    pub actor: &'a str,
+    pub detail: Option<&'a str>,
+}
+
+/// Write an edited ticket (payload, channel, request type, name, QA report, status) if it is
+/// still at `read_version` and the status change, if any, is one the state machine allows.
+/// `stored` is the status it had when read. Returns false when another writer changed it first.
+pub async fn save(
+    c: &mut AnyConnection,
+    t: &Ticket,
+    stored: TicketStatus,
+    read_version: i64,
+    edit: &Edit<'_>,
+) -> AppResult<bool> {
+    if stored != t.status {
+        stored.check_transition(t.status)?;
+    }
+    if !store::update_ticket_row(c, t, read_version).await? {
+        return Ok(false);
+    }
+    store::append_history(
+        c,
+        t.id,
+        edit.event,
+        Some(stored),
+        t.status,
+        edit.actor,
+        edit.detail,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The same, for callers that treat a concurrent change as a conflict to report.
+pub async fn save_or_conflict(
+    c: &mut AnyConnection,
+    t: &Ticket,
+    stored: TicketStatus,
+    read_version: i64,
+    edit: &Edit<'_>,
+    message: &str,
+) -> AppResult<()> {
+    if save(c, t, stored, read_version, edit).await? {
+        Ok(())
+    } else {
+        Err(AppError::conflict(Some("ticket_id"), message))
+    }
+}
+
+/// A history row without a change (a note from healing, say), at the ticket's status.
+pub async fn note(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    status: TicketStatus,
+    event: &str,
+    actor: &str,
+    detail: &str,
+) -> AppResult<()> {
+    store::append_history(
+        c,
+        ticket_id,
+        event,
+        Some(status),
+        status,
+        actor,
+        Some(detail),
+    )
+    .await
+}
+
+/// Write back the platform id of one object the moment it exists, so a retry resumes there.
+pub async fn put_external_id(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    object: &str,
+    external_id: &str,
+) -> AppResult<()> {
+    store::put_external_id(c, ticket_id, object, external_id).await
+}
