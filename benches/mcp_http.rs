@@ -139,11 +139,14 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     all.sort();
     let stored = g
-        .list_tickets(ListTicketsInput {
-            limit: Some(1),
-            offset: Some((all.len() - 1) as i64),
-            ..Default::default()
-        })
+        .list_tickets(
+            &auth::Principal::local_operator(),
+            ListTicketsInput {
+                limit: Some(1),
+                offset: Some((all.len() - 1) as i64),
+                ..Default::default()
+            },
+        )
         .await?;
     println!(
         "create_ticket over MCP Streamable HTTP, SQLite, {clients} clients, {} calls",
