@@ -180,9 +180,12 @@ async fn main() {
                 patch: &patch,
                 rationale: "bench",
                 source: "RULE:meta_refused_interest",
-                risk: "SAFE",
+                risk: omnitraffick::domain::Risk::Safe,
                 qa_report: None,
-                status: ["PENDING_REVIEW", "APPLIED", "REJECTED", "QA_FAILED"][i % 4],
+                status: {
+                    use omnitraffick::domain::ProposalStatus as S;
+                    [S::PendingReview, S::Applied, S::Rejected, S::QaFailed][i % 4]
+                },
                 payload_before: &ticket.payload_config,
                 payload_after: &ticket.payload_config,
                 created_by: "bench",

@@ -14,7 +14,7 @@ use common::fake_platforms::{FakePlatforms, Fault};
 use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::deploy::{DeploySettings, DeployTicketInput};
-use omnitraffick::domain::Platform;
+use omnitraffick::domain::{Platform, ProposalStatus, Risk};
 use omnitraffick::healing::fixers::{self, FixContext};
 use omnitraffick::healing::{AutoApply, HealOutcome};
 use omnitraffick::mcp::AppServices;
@@ -85,7 +85,7 @@ fn each_rule_fixer_answers_its_error() {
         "error_user_title": "Targeting Option No Longer Available", "error_user_msg": "The interest 6003020834693 is no longer available for targeting."}}),
     );
     let f = fixers::propose(&e, &cx(&p)).expect("fix");
-    assert_eq!(f.risk, "SAFE");
+    assert_eq!(f.risk, Risk::Safe);
     let after = apply(&p, &f.patch);
     assert_eq!(
         after["targeting"]["interests"],
@@ -93,7 +93,7 @@ fn each_rule_fixer_answers_its_error() {
     );
     assert_eq!(
         omnitraffick::healing::classify_risk(&p, &after, "USD", &f.refused_interests),
-        "SAFE"
+        Risk::Safe
     );
 
     // 100/2446394 without an id: every interest goes, which widens the audience.
@@ -105,7 +105,7 @@ fn each_rule_fixer_answers_its_error() {
         json!({}),
     );
     let f = fixers::propose(&e, &cx(&p)).expect("fix");
-    assert_eq!(f.risk, "TARGETING_WIDENING");
+    assert_eq!(f.risk, Risk::TargetingWidening);
     assert!(
         apply(&p, &f.patch)["targeting"]["interests"]
             .as_array()
@@ -130,7 +130,7 @@ fn each_rule_fixer_answers_its_error() {
             .get("daily_budget")
             .is_none()
     );
-    assert_eq!(f.risk, "SAFE");
+    assert_eq!(f.risk, Risk::Safe);
 
     // 100/1815857: lowest cost, a spend risk.
     let f = fixers::propose(
@@ -148,7 +148,7 @@ fn each_rule_fixer_answers_its_error() {
         apply(&p, &f.patch)["bidding"],
         json!({"strategy": "LOWEST_COST"})
     );
-    assert_eq!(f.risk, "SPEND_INCREASE");
+    assert_eq!(f.risk, Risk::SpendIncrease);
 
     // 100/1885364: the market's country.
     let mut nowhere = p.clone();
@@ -219,7 +219,7 @@ fn each_rule_fixer_answers_its_error() {
             .pointer("/overrides/meta/adset/targeting/connections")
             .is_none()
     );
-    assert_eq!(f.risk, "TARGETING_WIDENING");
+    assert_eq!(f.risk, Risk::TargetingWidening);
 
     // 100/1885272: raised to the stated minimum, a spend increase.
     let e = err(
@@ -231,7 +231,7 @@ fn each_rule_fixer_answers_its_error() {
     );
     let f = fixers::propose(&e, &cx(&p)).unwrap();
     assert_eq!(apply(&p, &f.patch)["budget"]["amount"], "25.00");
-    assert_eq!(f.risk, "SPEND_INCREASE");
+    assert_eq!(f.risk, Risk::SpendIncrease);
 
     // TikTok 40002 budget minimum.
     let e = err(
@@ -276,7 +276,7 @@ fn each_rule_fixer_answers_its_error() {
         apply(&p, &f.patch).pointer("/overrides/google_ads/campaign/name"),
         Some(&json!("DIS_US_GADS_2027_Moana_T7"))
     );
-    assert_eq!(f.risk, "SAFE");
+    assert_eq!(f.risk, Risk::Safe);
 
     // Not fixable by rule.
     assert!(
@@ -584,9 +584,10 @@ async fn budget_raises_are_never_auto_applied_and_can_be_rejected() {
             .await
             .unwrap();
     let p = &list.proposals[0];
-    assert_eq!(p.risk, "SPEND_INCREASE");
+    assert_eq!(p.risk, Risk::SpendIncrease);
     assert_eq!(
-        p.status, "PENDING_REVIEW",
+        p.status,
+        ProposalStatus::PendingReview,
         "a spend increase waits for a person even with auto_apply = safe"
     );
     assert_eq!(p.payload_after["budget"]["amount"], "20.00");
@@ -648,7 +649,7 @@ async fn safe_fixes_are_auto_applied_when_the_policy_allows() {
             .list(&Principal::local_operator(), from(json!({"ticket_id": t})))
             .await
             .unwrap();
-    assert_eq!(list.proposals[0].status, "APPLIED");
+    assert_eq!(list.proposals[0].status, ProposalStatus::Applied);
     let view = w.s.healing.get(list.proposals[0].id).await.unwrap();
     assert_eq!(view.audit[1].actor, "auto-heal");
     assert_eq!(w.fake.objects("campaign").len(), 1);
@@ -691,7 +692,7 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
     // An assistant's own proposal goes through the same QA; a patch that fails QA is kept as QA_FAILED.
     let bad = w.s.healing.propose_fix(&Principal::local_operator(), from(json!({"ticket_id": t,
         "patch": [{"op": "replace", "path": "/targeting/interests/0/id", "value": "6003139266461"}], "rationale": "swap in alcohol"}))).await.unwrap();
-    assert_eq!(bad.proposal.status, "QA_FAILED");
+    assert_eq!(bad.proposal.status, ProposalStatus::QaFailed);
     let e =
         w.s.healing
             .propose_fix(
@@ -849,7 +850,7 @@ async fn the_model_proposes_a_patch_when_no_rule_applies() {
     else {
         panic!()
     };
-    assert_eq!(status, "QA_FAILED");
+    assert_eq!(status, ProposalStatus::QaFailed);
     assert_eq!(
         w.s.governance
             .get_ticket(t)

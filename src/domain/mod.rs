@@ -4,6 +4,7 @@
 mod codes;
 mod currency;
 mod entities;
+mod proposal;
 mod status;
 
 pub use codes::{Code, CountryCode};
@@ -11,6 +12,7 @@ pub use currency::{Currency, Money};
 pub use entities::{
     Brand, Campaign, Channel, HistoryEntry, Market, Platform, RequestType, Ticket, TicketView,
 };
+pub use proposal::{ProposalStatus, Risk};
 pub use status::TicketStatus;
 
 /// Current time as fixed-width RFC 3339 UTC text (microseconds), which sorts correctly as text.

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Value, json};
 
+use crate::domain::Risk;
 use crate::platforms::client::PlatformError;
 
 /// What a fixer proposes.
@@ -16,7 +17,7 @@ pub struct Fix {
     pub fixer: &'static str,
     pub patch: Value,
     pub rationale: String,
-    pub risk: &'static str,
+    pub risk: Risk,
     /// Interest ids the platform refused: removing them does not widen the audience.
     pub refused_interests: Vec<String>,
 }
@@ -101,7 +102,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
             fixer: "meta_budget_clash",
             patch: Value::Array(ops),
             rationale: "Meta refused an ad-set budget under a campaign that also has a budget (100/1885621); the campaign-level budget override is removed so the ad-set budget from the spec applies alone.".into(),
-            risk: "SAFE",
+            risk: Risk::Safe,
             refused_interests: vec![],
         });
     }
@@ -110,7 +111,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
             fixer: "meta_bid_amount_missing",
             patch: json!([{"op": "add", "path": "/bidding", "value": {"strategy": "LOWEST_COST"}}]),
             rationale: "Meta requires a bid amount for the chosen bid strategy (100/1815857); switching to lowest cost (no bid cap). This lifts a cost control, so a person must approve.".into(),
-            risk: "SPEND_INCREASE",
+            risk: Risk::SpendIncrease,
             refused_interests: vec![],
         });
     }
@@ -127,7 +128,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
                 "Meta found no target location (100/1885364); targeting the campaign market's country, {}.",
                 cx.market_country
             ),
-            risk: "SAFE",
+            risk: Risk::Safe,
             refused_interests: vec![],
         });
     }
@@ -138,7 +139,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
             fixer: "meta_optimization_goal",
             patch: json!([{"op": "remove", "path": "/overrides/meta/adset/optimization_goal"}]),
             rationale: "Meta says the optimisation goal is not valid for the objective (100/2490408); removing the override so the goal that matches the objective is used.".into(),
-            risk: "SAFE",
+            risk: Risk::Safe,
             refused_interests: vec![],
         });
     }
@@ -169,7 +170,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
             fixer: "meta_advantage_audience_flag",
             patch: Value::Array(ops),
             rationale: "Meta requires targeting_automation.advantage_audience to be set; setting it to 0 (off), which keeps the audience exactly as specified.".into(),
-            risk: "SAFE",
+            risk: Risk::Safe,
             refused_interests: vec![],
         });
     }
@@ -189,7 +190,7 @@ fn meta(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
             rationale: format!(
                 "Meta does not support the targeting option \"{key}\" in this API version; dropping it from the ad-set targeting override."
             ),
-            risk: "TARGETING_WIDENING",
+            risk: Risk::TargetingWidening,
             refused_interests: vec![],
         });
     }
@@ -229,7 +230,7 @@ fn google(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix> {
                     "Google Ads already has a {object} named {} (not created by this ticket: deploys adopt their own); naming this one {name} so both can exist.",
                     cx.platform_name
                 ),
-                risk: "SAFE",
+                risk: Risk::Safe,
                 refused_interests: vec![],
             })
         }
@@ -285,9 +286,9 @@ fn drop_refused_interests(e: &PlatformError, cx: &FixContext<'_>) -> Option<Fix>
             )
         },
         risk: if all || remaining == 0 {
-            "TARGETING_WIDENING"
+            Risk::TargetingWidening
         } else {
-            "SAFE"
+            Risk::Safe
         },
         refused_interests: if all { vec![] } else { refused },
     })
@@ -337,7 +338,7 @@ fn raise_budget(
         rationale: format!(
             "{why}; raising the budget to the stated minimum of {minimum} {currency}. This spends more, so a person must approve."
         ),
-        risk: "SPEND_INCREASE",
+        risk: Risk::SpendIncrease,
         refused_interests: vec![],
     })
 }

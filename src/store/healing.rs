@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::domain::now_text;
+use crate::domain::{ProposalStatus, Risk, now_text};
 use crate::error::AppResult;
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -24,12 +24,10 @@ pub struct FixProposal {
     pub rationale: String,
     /// RULE:<fixer>, LLM or ASSISTANT:<key name>.
     pub source: String,
-    /// SAFE, SPEND_INCREASE, TARGETING_WIDENING or CREATIVE_CHANGE.
-    pub risk: String,
+    pub risk: Risk,
     /// QA of the patched ticket.
     pub qa_report: Option<Value>,
-    /// PENDING_REVIEW, APPROVED, REJECTED, APPLIED, QA_FAILED or SUPERSEDED.
-    pub status: String,
+    pub status: ProposalStatus,
     /// The ticket's payload_config when the proposal was made.
     pub payload_before: Value,
     /// The payload_config with the patch applied.
@@ -75,9 +73,19 @@ fn from_row(r: &AnyRow) -> AppResult<FixProposal> {
         patch: json(r, "patch", &mut damaged)?,
         rationale: r.try_get("rationale")?,
         source: r.try_get("source")?,
-        risk: r.try_get("risk")?,
+        // An unknown stored class reads as the highest, so it can never pass as SAFE.
+        risk: Risk::parse("risk", &r.try_get::<String, _>("risk")?).unwrap_or_else(|e| {
+            damaged.push(e.to_string());
+            Risk::SpendIncrease
+        }),
         qa_report: qa.and_then(|q| serde_json::from_str(&q).ok()),
-        status: r.try_get("status")?,
+        // An unknown stored status reads as one that can never be approved.
+        status: ProposalStatus::parse("status", &r.try_get::<String, _>("status")?).unwrap_or_else(
+            |e| {
+                damaged.push(e.to_string());
+                ProposalStatus::QaFailed
+            },
+        ),
         payload_before: json(r, "payload_before", &mut damaged)?,
         payload_after: json(r, "payload_after", &mut damaged)?,
         created_by: r.try_get("created_by")?,
@@ -104,9 +112,9 @@ pub struct NewProposal<'a> {
     pub patch: &'a Value,
     pub rationale: &'a str,
     pub source: &'a str,
-    pub risk: &'a str,
+    pub risk: Risk,
     pub qa_report: Option<&'a Value>,
-    pub status: &'a str,
+    pub status: ProposalStatus,
     pub payload_before: &'a Value,
     pub payload_after: &'a Value,
     pub created_by: &'a str,
@@ -126,9 +134,9 @@ pub async fn insert_proposal(c: &mut AnyConnection, p: &NewProposal<'_>) -> AppR
     .bind(p.patch.to_string())
     .bind(p.rationale)
     .bind(p.source)
-    .bind(p.risk)
+    .bind(p.risk.as_str())
     .bind(p.qa_report.map(|q| q.to_string()))
-    .bind(p.status)
+    .bind(p.status.as_str())
     .bind(p.payload_before.to_string())
     .bind(p.payload_after.to_string())
     .bind(p.created_by)
@@ -149,7 +157,7 @@ pub async fn get_proposal(c: &mut AnyConnection, id: i64) -> AppResult<Option<Fi
 /// Proposals, newest first, optionally by status and ticket; `after` pages by id.
 pub async fn list_proposals(
     c: &mut AnyConnection,
-    status: Option<&str>,
+    status: Option<ProposalStatus>,
     ticket_id: Option<i64>,
     before_id: Option<i64>,
     limit: i64,
@@ -168,7 +176,7 @@ pub async fn list_proposals(
          AND ($3 IS NULL OR id < $3) {scope} ORDER BY id DESC LIMIT $4"
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status)
+        .bind(status.map(ProposalStatus::as_str))
         .bind(ticket_id)
         .bind(before_id)
         .bind(limit);
@@ -183,16 +191,16 @@ pub async fn list_proposals(
 pub async fn move_proposal(
     c: &mut AnyConnection,
     id: i64,
-    from: &str,
-    to: &str,
+    from: ProposalStatus,
+    to: ProposalStatus,
 ) -> AppResult<bool> {
     let r = sqlx::query(
         "UPDATE fix_proposals SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
     )
-    .bind(to)
+    .bind(to.as_str())
     .bind(now_text())
     .bind(id)
-    .bind(from)
+    .bind(from.as_str())
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -216,7 +224,13 @@ pub async fn supersede_others(
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
     for id in &ids {
-        move_proposal(c, *id, "PENDING_REVIEW", "SUPERSEDED").await?;
+        move_proposal(
+            c,
+            *id,
+            ProposalStatus::PendingReview,
+            ProposalStatus::Superseded,
+        )
+        .await?;
     }
     Ok(ids)
 }
