@@ -1,5 +1,6 @@
 //! Benchmark: in-process pre-flight QA + translation of 100,000 varied tickets on one core
-//! (prints tickets/s), then `run_qa` over MCP Streamable HTTP on stored tickets (calls/s, p99).
+//! (prints tickets/s), then `run_qa` over MCP Streamable HTTP on stored tickets (calls/s, p99),
+//! then how soon `run_qa` answers when a stored CEL rule would run for seconds.
 //! Run with `cargo bench --bench qa` (BENCH_TICKETS and BENCH_CALLS change the load).
 
 use rmcp::ServiceExt;
@@ -17,7 +18,7 @@ use omnitraffick::domain::{
 use omnitraffick::governance::*;
 use omnitraffick::http::{self, HttpOptions};
 use omnitraffick::platforms::ApiVersions;
-use omnitraffick::qa::{QaEngine, TicketContext, compile_rule};
+use omnitraffick::qa::{QaEngine, RULE_TIME_BUDGET, RunQaInput, TicketContext, compile_rule};
 use omnitraffick::startup;
 use omnitraffick::store::QaRuleRecord;
 use omnitraffick::taxonomy::{NameParts, Picklists, TaxonomyConvention};
@@ -142,6 +143,7 @@ fn in_process(n: usize) {
         message: "no kids".into(),
         field_path: None,
         enabled: true,
+        disabled_reason: None,
         created_at: now(),
         updated_at: now(),
     })
@@ -358,6 +360,65 @@ async fn over_mcp(calls: usize, clients: usize) -> anyhow::Result<()> {
     println!("  errors     {errors}");
     shutdown.cancel();
     let _ = server.await;
+    runaway_rule(&services, &db, ids[0], &op).await
+}
+
+/// A rule the save-time limits would refuse, stored anyway (as an old row would be): how long
+/// it runs to the end, and how soon `run_qa` answers with it cut off. Its evaluation goes on
+/// in the background after that; the runtime waits for it at exit.
+async fn runaway_rule(
+    services: &omnitraffick::mcp::AppServices,
+    db: &omnitraffick::store::Db,
+    ticket_id: i64,
+    op: &Principal,
+) -> anyhow::Result<()> {
+    let items = (1..=90)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let cube = format!("[{items}].all(a, [{items}].all(b, [{items}].all(c, a + b + c > 0)))");
+    let record = QaRuleRecord {
+        id: 0,
+        name: "runaway_cube".into(),
+        description: None,
+        brand_code: None,
+        market_code: None,
+        platform: None,
+        expression: cube,
+        severity: "WARN".into(),
+        message: "never fires".into(),
+        field_path: None,
+        enabled: true,
+        disabled_reason: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let to_the_end = compile_rule(record.clone())
+        .map_err(anyhow::Error::msg)?
+        .trial();
+    let mut tx = db.begin_write().await?;
+    omnitraffick::store::upsert_qa_rule(&mut tx, &record).await?;
+    tx.commit().await?;
+    let started = Instant::now();
+    services.qa.run_qa(op, RunQaInput { ticket_id }).await?;
+    let answered = started.elapsed();
+    let disabled = services
+        .qa
+        .list_rules()
+        .await?
+        .custom
+        .iter()
+        .any(|r| r.name == "runaway_cube" && !r.enabled);
+    println!("a stored CEL rule of three nested `all` over 90 items (729,000 steps)");
+    println!(
+        "  run to the end   {:.0} ms",
+        to_the_end.as_secs_f64() * 1e3
+    );
+    println!(
+        "  run_qa answered  {:.0} ms (budget {} ms per rule); rule disabled: {disabled}",
+        answered.as_secs_f64() * 1e3,
+        RULE_TIME_BUDGET.as_millis()
+    );
     Ok(())
 }
 

@@ -633,6 +633,90 @@ async fn rest_chat_for_planners() {
     server.stop().await;
 }
 
+/// A chat whose earlier message is a megabyte of pasted text: the question is still answered
+/// from the right page, promptly, and the server answers other requests meanwhile. (The whole
+/// earlier message used to go into the query, whose terms were de-duplicated in quadratic
+/// time on the async threads: two such chats took seconds each and /healthz timed out.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_megabyte_chat_is_answered_while_the_server_stays_responsive() {
+    let tdb = fresh_db().await;
+    {
+        let (_db, s) = open_with_llm(&tdb, None, false).await;
+        ingest_samples(&s).await;
+    }
+    let server = TestServer::start(&tdb, false).await;
+    let planner = key(&server.db, Role::Planner).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    // A megabyte (the body limit is 1 MiB) of many distinct words, as in a pasted document.
+    let mut pasted = String::new();
+    for i in 0.. {
+        let word = format!("clause{} ", i % 50_000);
+        if pasted.len() + word.len() > 1_000_000 {
+            break;
+        }
+        pasted.push_str(&word);
+    }
+    let body = json!({"brand_code": "AUR", "messages": [
+        {"role": "user", "content": pasted},
+        {"role": "assistant", "content": "..."},
+        {"role": "user", "content": "And can we target kids under 13?"}
+    ]});
+    let url = server.url("/api/v1/copilot/chat");
+    let chat = || async {
+        let started = std::time::Instant::now();
+        let r = http
+            .post(&url)
+            .bearer_auth(&planner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        (status, v, started.elapsed())
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let chats = async {
+        let both = tokio::join!(chat(), chat());
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        both
+    };
+    // /healthz, again and again while the chats run: the slowest answer.
+    let health = async {
+        let mut slowest = Duration::ZERO;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let started = std::time::Instant::now();
+            let r = http.get(server.url("/healthz")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        slowest
+    };
+    let ((a, b), slowest) = tokio::join!(chats, health);
+    assert!(
+        slowest < Duration::from_secs(2),
+        "/healthz took {slowest:?} during the chats"
+    );
+    for (status, v, took) in [a, b] {
+        assert!(took < Duration::from_secs(10), "a chat took {took:?}");
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["found"], true, "{v}");
+        assert!(
+            v["citations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["page"] == 4),
+            "{v}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn copilot_tools_and_guideline_resource_over_mcp() {
     use base64::Engine;

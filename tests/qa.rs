@@ -465,3 +465,193 @@ async fn admins_edit_blocked_interests_and_market_budget_caps() {
             .contains("90000.00 USD for brand DIS")
     );
 }
+
+async fn save_rule(client: &Client, name: &str, expression: &str) -> Outcome {
+    call(
+        client,
+        "upsert_qa_rule",
+        json!({"name": name, "expression": expression, "severity": "BLOCK", "message": "fix it"}),
+    )
+    .await
+}
+
+/// Every rule runs on every ticket, so a rule whose cost can be judged when it is saved is
+/// refused then: too deep a nest of looping macros, too long a list or expression, or too
+/// slow even without any ticket data.
+#[tokio::test]
+async fn a_costly_cel_rule_is_refused_when_saved() {
+    let db = fresh_db().await;
+    let client = connect_stdio(&db).await;
+    let message = |e: &Value| e["message"].as_str().unwrap_or_default().to_owned();
+
+    // Three deep over 90 items: 729,000 steps on every ticket, seconds each.
+    let items = (1..=90)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let cube = format!("[{items}].all(a, [{items}].all(b, [{items}].all(c, a + b + c > 0)))");
+    let e = save_rule(&client, "cube", &cube).await.err();
+    assert_eq!(e["field"], "expression");
+    assert!(message(&e).contains("nested"), "{e}");
+    // Chaining counts too: each map's list feeds the next.
+    let chain = "[1, 2].map(x, [x, x]).map(r, r + r).map(r, r + r)";
+    let e = save_rule(&client, "chain", chain).await.err();
+    assert!(message(&e).contains("nested"), "{e}");
+
+    let long_list = format!("[{}].exists(x, x == 0)", vec!["1"; 101].join(","));
+    let e = save_rule(&client, "long_list", &long_list).await.err();
+    assert!(message(&e).contains("101 items"), "{e}");
+    let long = vec!["spec.targeting.age_min < 13"; 80].join(" || ");
+    let e = save_rule(&client, "long", &long).await.err();
+    assert!(message(&e).contains("characters"), "{e}");
+
+    // Within those limits, yet 200,000 steps without reading a ticket: the trial run at save
+    // time, against empty data, gives up at the time budget (about a second in a debug build).
+    let hundred = format!("[{}]", vec!["1"; 100].join(","));
+    let four = [hundred.as_str(); 4].join(" + ");
+    let five = [hundred.as_str(); 5].join(" + ");
+    let slow = format!("({four}).all(a, ({five}).all(b, string(a) != string(b) + 'x'))");
+    assert!(slow.chars().count() <= 2000);
+    let e = save_rule(&client, "slow", &slow).await.err();
+    assert_eq!(e["field"], "expression");
+    assert!(message(&e).contains("time budget"), "{e}");
+
+    // Two deep over the ticket's own lists is what rules need, and is fine.
+    let ok = save_rule(
+        &client,
+        "no_blocked_ids",
+        "spec.targeting.interests.exists(i, ['6003139266461', '6004854404172'].exists(b, i.id == b))",
+    )
+    .await
+    .ok();
+    assert_eq!(ok["rule"]["enabled"], true);
+    let listed = call(&client, "list_qa_rules", json!({})).await.ok();
+    assert_eq!(listed["custom"].as_array().unwrap().len(), 1, "{listed}");
+    client.cancel().await.unwrap();
+}
+
+/// A rule the save-time checks never saw (saved before them, or written to the table by
+/// hand) that runs for seconds: QA stops waiting for it at its time budget, reports it,
+/// disables it with the reason, and the server answers other requests meanwhile. It used to
+/// run to the end on the async threads: two concurrent run_qa took 18 s and /healthz timed
+/// out.
+#[tokio::test]
+async fn a_runaway_cel_rule_is_cut_off_and_disabled_while_the_server_answers() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, true).await;
+    let client = connect_http(&server, None).await;
+    let campaign_id = seed_example(&client).await;
+    let mut tickets = Vec::new();
+    for _ in 0..2 {
+        let t = call(
+            &client,
+            "create_ticket",
+            json!({"campaign_id": campaign_id, "channel_code": "META", "payload_config": good_spec()}),
+        )
+        .await
+        .ok();
+        tickets.push(t["id"].as_i64().unwrap());
+    }
+    let items = (1..=90)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let cube = format!("[{items}].all(a, [{items}].all(b, [{items}].all(c, a + b + c > 0)))");
+    let mut tx = server.db.begin_write().await.unwrap();
+    sqlx::query(
+        "INSERT INTO qa_rules (name, expression, severity, message, enabled, created_at, updated_at) \
+         VALUES ($1, $2, 'BLOCK', 'never fires', $3, $4, $4)",
+    )
+    .bind("legacy_cube")
+    .bind(&cube)
+    .bind(true)
+    .bind("2026-01-01T00:00:00.000000Z")
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let run = |id: i64| {
+        let client = &client;
+        async move {
+            let started = std::time::Instant::now();
+            let out = call(client, "run_qa", json!({"ticket_id": id})).await.ok();
+            (out, started.elapsed())
+        }
+    };
+    let runs = async {
+        let both = tokio::join!(run(tickets[0]), run(tickets[1]));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        both
+    };
+    // /healthz and a cheap tool call, again and again while QA runs: the slowest answer.
+    let http = reqwest::Client::new();
+    let others = async {
+        let mut slowest = std::time::Duration::ZERO;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let started = std::time::Instant::now();
+            let r = http.get(server.url("/healthz")).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            call(&client, "get_ticket", json!({"ticket_id": tickets[0]}))
+                .await
+                .ok();
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        slowest
+    };
+    let ((a, b), slowest) = tokio::join!(runs, others);
+    assert!(
+        slowest < std::time::Duration::from_secs(2),
+        "/healthz and get_ticket took {slowest:?} while QA ran"
+    );
+    for (out, took) in [a, b] {
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "run_qa took {took:?}"
+        );
+        let cut = rule(&out["report"], "cel.legacy_cube");
+        assert_eq!(cut["outcome"], "warn", "{cut}");
+        assert!(
+            cut["message"]
+                .as_str()
+                .unwrap()
+                .contains("exceeded its time budget"),
+            "{cut}"
+        );
+        assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+    }
+
+    // Disabled, with the reason on the rule; later runs no longer start it.
+    let listed = call(&client, "list_qa_rules", json!({})).await.ok();
+    let stored = &listed["custom"][0];
+    assert_eq!(stored["name"], "legacy_cube");
+    assert_eq!(stored["enabled"], false, "{stored}");
+    assert!(
+        stored["disabled_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("time budget"),
+        "{stored}"
+    );
+    let again = call(&client, "run_qa", json!({"ticket_id": tickets[0]}))
+        .await
+        .ok();
+    assert!(
+        !results_by_rule(&again["report"])
+            .iter()
+            .any(|(r, _, _)| r == "cel.legacy_cube"),
+        "{}",
+        again["report"]
+    );
+
+    // Saving the rule again (here fixed) re-enables it and clears the reason.
+    let saved = save_rule(&client, "legacy_cube", "spec.targeting.age_min < 13")
+        .await
+        .ok();
+    assert_eq!(saved["rule"]["enabled"], true);
+    assert!(saved["rule"]["disabled_reason"].is_null(), "{saved}");
+    client.cancel().await.unwrap();
+    server.stop().await;
+}

@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 
 use omnitraffick::domain::{Platform, Ticket};
 use omnitraffick::platforms::ApiVersions;
-use omnitraffick::qa::{Outcome, QaEngine, QaResult, TicketContext, compile_rule};
+use omnitraffick::qa::{
+    MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, Outcome, QaEngine, QaResult, RuleClock, TicketContext,
+    admit_rule, compile_rule,
+};
 use omnitraffick::store::QaRuleRecord;
 use omnitraffick::taxonomy::{Picklists, TaxonomyConvention};
 
@@ -88,6 +91,7 @@ fn rule(name: &str, expr: &str, severity: &str) -> QaRuleRecord {
         message: format!("{name} fired"),
         field_path: Some("payload_config.x".into()),
         enabled: true,
+        disabled_reason: None,
         created_at: T.into(),
         updated_at: T.into(),
     }
@@ -257,6 +261,94 @@ fn cel_rules_block_warn_scope_and_refuse_bad_expressions() {
         ))
         .is_ok()
     );
+}
+
+#[test]
+fn saving_refuses_rules_too_costly_to_run_on_every_ticket() {
+    let refused = |expr: &str| admit_rule(rule("r", expr, "BLOCK")).unwrap_err();
+    let cube = "[1, 2].all(a, [1, 2].all(b, [1, 2].all(c, a + b + c > 0)))";
+    assert!(refused(cube).contains("nested"));
+    assert!(refused("[1].map(x, [x]).map(r, r + r).map(r, r + r)").contains("nested"));
+    // A macro inside a list or a call inside the loop still counts.
+    assert!(
+        refused("[1].all(a, [[1].all(b, [1].exists(c, c == b))] == [true])").contains("nested")
+    );
+    let list = format!(
+        "[{}].exists(x, x == 0)",
+        vec!["1"; MAX_LIST_ITEMS + 1].join(",")
+    );
+    assert!(refused(&list).contains("items"));
+    let long = format!("'{}' == ''", "x".repeat(MAX_EXPRESSION_CHARS));
+    assert!(refused(&long).contains("characters"));
+    // Compile errors come first, as before.
+    assert!(refused("spec.targeting.age_min <").contains("does not compile"));
+
+    for fine in [
+        "spec.targeting.interests.exists(i, ['1', '2'].exists(b, i.id == b))",
+        "spec.targeting.interests.filter(i, i.id == '1').map(i, i.id).size() > 0",
+        &format!(
+            "[{}].exists(x, x == 0)",
+            vec!["1"; MAX_LIST_ITEMS].join(",")
+        ),
+    ] {
+        admit_rule(rule("r", fine, "BLOCK")).unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+}
+
+#[test]
+fn a_rule_over_its_time_budget_is_reported_and_not_applied() {
+    let w = world(true);
+    let e = engine(vec![
+        rule("always", "true", "BLOCK"),
+        rule("kids", "spec.targeting.age_min < 16", "BLOCK"),
+    ]);
+    let t = ticket(good());
+    let ctx = TicketContext {
+        ticket: &t,
+        campaign: &w.campaign,
+        brand: &w.brand,
+        market: &w.market,
+        channel: &w.channel,
+    };
+    // No budget at all: every rule overruns; each is reported, none blocks.
+    let none = RuleClock {
+        budget: std::time::Duration::ZERO,
+        ..RuleClock::default()
+    };
+    let checked = e.check_timed(&ctx, &none);
+    assert_eq!(checked.over_budget, ["always", "kids"]);
+    for id in ["cel.always", "cel.kids"] {
+        let r = find(&checked.results, id);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].outcome, Outcome::Warn);
+        assert!(r[0].message.contains("exceeded its time budget"), "{r:?}");
+    }
+
+    // A rule the watchdog already cut off is reported without running again; the rest run.
+    let started = std::cell::RefCell::new(Vec::new());
+    let starting = |i: usize| {
+        started.borrow_mut().push(i);
+        true
+    };
+    let clock = RuleClock {
+        overran: &[0],
+        starting: &starting,
+        ..RuleClock::default()
+    };
+    let checked = e.check_timed(&ctx, &clock);
+    assert_eq!(*started.borrow(), [1]);
+    assert_eq!(checked.over_budget, ["always"]);
+    assert_eq!(outcome(&checked.results, "cel.always"), Outcome::Warn);
+    assert_eq!(outcome(&checked.results, "cel.kids"), Outcome::Pass);
+
+    // Nobody waits any more: the check stops before the next rule.
+    let gone = RuleClock {
+        starting: &|_| false,
+        ..RuleClock::default()
+    };
+    let checked = e.check_timed(&ctx, &gone);
+    assert!(find(&checked.results, "cel.always").is_empty());
+    assert!(find(&checked.results, "cel.kids").is_empty());
 }
 
 #[test]

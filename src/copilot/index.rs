@@ -2,7 +2,7 @@
 //! unit vectors, fused by reciprocal rank, filtered by brand. Built from the SQL store at
 //! start and after each ingestion; an immutable snapshot is shared by readers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One searchable chunk.
 #[derive(Debug, Clone)]
@@ -105,14 +105,57 @@ const STOPWORDS: &[&str] = &[
     "says",
 ];
 
+/// A query is read up to this many characters: questions are short, and a pasted document
+/// must not cost more than a question. `ask` refuses longer questions outright.
+pub const MAX_QUERY_CHARS: usize = 4_000;
+
+/// A query keeps at most this many distinct terms, the first ones it uses. The labelled
+/// questions have 6 to 16 words.
+pub const MAX_QUERY_TERMS: usize = 64;
+
 /// Lower-case word tokens without stopwords, lightly stemmed.
 pub fn tokens(text: &str) -> Vec<String> {
+    words(text).collect()
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| w.to_lowercase())
         .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .map(|w| stem(&w))
+}
+
+/// The first MAX_QUERY_CHARS characters of a query.
+pub fn bounded_query(query: &str) -> &str {
+    match query.char_indices().nth(MAX_QUERY_CHARS) {
+        Some((end, _)) => &query[..end],
+        None => query,
+    }
+}
+
+/// The distinct terms of a query in the order they first appear: at most MAX_QUERY_TERMS,
+/// from its first MAX_QUERY_CHARS characters. Scoring weighs each term once, so a repeat
+/// adds nothing.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = HashSet::new();
+    words(bounded_query(query))
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_QUERY_TERMS)
         .collect()
+}
+
+/// Share of `terms` (distinct, as from `query_terms`) found in a chunk's heading and text.
+pub fn coverage(terms: &[String], heading: Option<&str>, text: &str) -> f32 {
+    if terms.is_empty() {
+        return 0.0;
+    }
+    let mut have: HashSet<String> = HashSet::new();
+    if let Some(h) = heading {
+        have.extend(words(h));
+    }
+    have.extend(words(text));
+    terms.iter().filter(|t| have.contains(*t)).count() as f32 / terms.len() as f32
 }
 
 fn stem(w: &str) -> String {
@@ -212,16 +255,11 @@ impl Index {
             .is_some_and(|ids| ids.iter().any(|&i| self.rows[i as usize].is_some()))
     }
 
-    /// BM25 scores of the brand's chunks for the query terms, best first.
+    /// BM25 scores of the brand's chunks for the (distinct) query terms, best first.
     fn lexical(&self, brand_id: i64, terms: &[String], limit: usize) -> Vec<(u32, f32)> {
         let n = self.chunks.len() as f32;
         let mut acc: HashMap<u32, f32> = HashMap::new();
-        let mut seen = Vec::new();
         for t in terms {
-            if seen.contains(t) {
-                continue;
-            }
-            seen.push(t.clone());
             let Some(list) = self.postings.get(t) else {
                 continue;
             };
@@ -262,7 +300,9 @@ impl Index {
         v
     }
 
-    /// Hybrid search: lexical always, dense when a query vector is given; fused by RRF.
+    /// Hybrid search: lexical always, dense when a query vector is given; fused by RRF. The
+    /// query is bounded as `query_terms` says. CPU-bound on a large index: call it off the
+    /// async threads.
     pub fn search(
         &self,
         brand_id: i64,
@@ -270,7 +310,7 @@ impl Index {
         qvec: Option<&[f32]>,
         k: usize,
     ) -> Vec<Scored> {
-        let terms = tokens(query);
+        let terms = query_terms(query);
         let depth = (k * 5).max(50);
         let lex = self.lexical(brand_id, &terms, depth);
         let den = qvec
@@ -290,21 +330,9 @@ impl Index {
         let mut out: Vec<Scored> = fused.into_values().collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.idx.cmp(&b.idx)));
         out.truncate(k);
-        let mut distinct: Vec<&String> = terms.iter().collect();
-        distinct.sort();
-        distinct.dedup();
         for s in &mut out {
-            if distinct.is_empty() {
-                continue;
-            }
             let c = &self.chunks[s.idx];
-            let text = match &c.heading {
-                Some(h) => format!("{h} {}", c.text),
-                None => c.text.clone(),
-            };
-            let have = tokens(&text);
-            let found = distinct.iter().filter(|t| have.contains(t)).count();
-            s.coverage = found as f32 / distinct.len() as f32;
+            s.coverage = coverage(&terms, c.heading.as_deref(), &c.text);
         }
         out
     }
@@ -385,6 +413,39 @@ mod tests {
         assert!(r.iter().all(|s| idx.chunks[s.idx].brand_id == 1));
         assert!(r[0].coverage > 0.5);
         assert!(idx.search(3, "logo", None, 5).is_empty());
+    }
+
+    #[test]
+    fn query_terms_are_distinct_in_order_and_bounded() {
+        // Case, plurals and repeats fold into one term each, in order of first use.
+        assert_eq!(
+            query_terms("Logo logo LOGOS colours, the logo colours?"),
+            ["logo", "colour"]
+        );
+        // A megabyte of distinct words keeps the first MAX_QUERY_TERMS.
+        let huge: String = (0..200_000).map(|i| format!("w{i} ")).collect();
+        assert!(huge.len() > 1_000_000);
+        let terms = query_terms(&huge);
+        assert_eq!(terms.len(), MAX_QUERY_TERMS);
+        assert_eq!(terms[0], "w0");
+        assert_eq!(
+            terms[MAX_QUERY_TERMS - 1],
+            format!("w{}", MAX_QUERY_TERMS - 1)
+        );
+        // Only the first MAX_QUERY_CHARS characters are read, cut on a character boundary.
+        let late = format!("{}logo colour", " ".repeat(MAX_QUERY_CHARS - 4));
+        assert_eq!(query_terms(&late), ["logo"]);
+        let wide = "é".repeat(MAX_QUERY_CHARS + 10);
+        assert_eq!(bounded_query(&wide).chars().count(), MAX_QUERY_CHARS);
+        assert_eq!(bounded_query("short"), "short");
+    }
+
+    #[test]
+    fn coverage_counts_each_query_term_once() {
+        let c = chunk(1, 1, 1, "Logo clear space: one logo height.", None);
+        let terms = query_terms("logo logo colours");
+        assert_eq!(coverage(&terms, c.heading.as_deref(), &c.text), 0.5);
+        assert_eq!(coverage(&[], None, &c.text), 0.0);
     }
 
     #[test]

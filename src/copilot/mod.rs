@@ -159,6 +159,11 @@ pub struct Answer {
 
 const NOT_COVERED: &str = "The guidelines do not say.";
 
+/// How much of the previous user message a chat adds to retrieval: its end, which holds a
+/// typical earlier question whole and is what a follow-up usually refers to. The whole of it
+/// could be a pasted document.
+const PREVIOUS_MESSAGE_TAIL_CHARS: usize = 300;
+
 #[derive(Clone)]
 pub struct CopilotService {
     governance: Governance,
@@ -405,13 +410,16 @@ impl CopilotService {
         })
     }
 
-    /// Passages with their term coverage, the retrieval mode and a note when degraded.
+    /// Passages with their term coverage, the retrieval mode and a note when degraded. Only
+    /// the query's first MAX_QUERY_CHARS characters are embedded and searched (and at most
+    /// MAX_QUERY_TERMS distinct terms of them scored).
     async fn retrieve(
         &self,
         brand_id: i64,
         query: &str,
         k: usize,
     ) -> (Vec<(Passage, f32)>, String, Option<String>) {
+        let query = index::bounded_query(query);
         let mut note = None;
         let qvec = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
             None => {
@@ -474,8 +482,9 @@ impl CopilotService {
             .await
     }
 
-    /// A conversation: retrieval uses the last user message (with the previous one for
-    /// context); the answer is grounded the same way as `ask`.
+    /// A conversation: retrieval uses the last user message, then the end of the previous
+    /// one for context (its last PREVIOUS_MESSAGE_TAIL_CHARS characters); the answer is
+    /// grounded the same way as `ask`.
     pub async fn chat(&self, input: ChatInput) -> AppResult<Answer> {
         let Some(last) = input.messages.last() else {
             return Err(AppError::validation(
@@ -500,7 +509,12 @@ impl CopilotService {
             .find(|m| m.role == "user")
             .map(|m| m.content.as_str())
             .unwrap_or("");
-        let retrieval_query = format!("{previous} {}", last.content);
+        // The question first: if the query is cut to MAX_QUERY_CHARS, the context goes.
+        let retrieval_query = format!(
+            "{} {}",
+            last.content,
+            tail(previous, PREVIOUS_MESSAGE_TAIL_CHARS)
+        );
         self.answer(&input.brand_code, &last.content, &retrieval_query)
             .await
     }
@@ -526,7 +540,20 @@ impl CopilotService {
         }
         let brand = self.governance.get_brand(brand_code).await?;
         let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
-        let relevant: Vec<(Passage, f32)> = hits.into_iter().filter(|(_, r)| *r >= 0.34).collect();
+        // A chat's context helps ranking, but whether a passage answers is judged on the
+        // question's own terms too: context the guidelines never mention must not make a
+        // covered question look uncovered.
+        let question_terms = index::query_terms(question);
+        let relevant: Vec<(Passage, f32)> = hits
+            .into_iter()
+            .filter(|(p, r)| {
+                r.max(index::coverage(
+                    &question_terms,
+                    p.heading.as_deref(),
+                    &p.text,
+                )) >= 0.34
+            })
+            .collect();
         if relevant.is_empty() {
             return Ok(Answer {
                 answer: format!(
@@ -608,6 +635,15 @@ impl CopilotService {
     }
 }
 
+/// The last `chars` characters of `text`.
+fn tail(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .rev()
+        .take(chars)
+        .last()
+        .map_or("", |(start, _)| &text[start..])
+}
+
 fn render_passages(passages: &[Passage]) -> String {
     passages
         .iter()
@@ -651,5 +687,18 @@ fn extractive(passages: Vec<Passage>, retrieval: String, note: Option<String>) -
         retrieval,
         note,
         citations: top,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_keeps_the_last_characters() {
+        assert_eq!(tail("abcdé", 2), "dé");
+        assert_eq!(tail("ab", 5), "ab");
+        assert_eq!(tail("", 3), "");
+        assert_eq!(tail("abc", 0), "");
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::index::{IndexedChunk, tokens};
-use super::vector::{Hit, VectorStore, coverage};
+use super::index::{IndexedChunk, bounded_query, coverage, query_terms, tokens};
+use super::vector::{Hit, VectorStore};
 use crate::error::{AppError, AppResult};
 use crate::platforms::client::Secret;
 
@@ -192,7 +192,8 @@ impl VectorStore for QdrantStore {
         k: usize,
     ) -> AppResult<Vec<Hit>> {
         let has_dense = self.ensure(qvec.map(<[f32]>::len)).await?;
-        let (indices, values) = sparse(query);
+        let (indices, values) = sparse(bounded_query(query));
+        let terms = query_terms(query);
         let filter = brand_filter(brand_id);
         let sparse_q = json!({"indices": indices, "values": values});
         let body = match qvec.filter(|_| has_dense) {
@@ -236,7 +237,7 @@ impl VectorStore for QdrantStore {
                     text: pl["text"].as_str()?.to_owned(),
                     vector: None,
                 };
-                let relevance = coverage(query, &chunk);
+                let relevance = coverage(&terms, chunk.heading.as_deref(), &chunk.text);
                 Some(Hit {
                     score: p["score"].as_f64().unwrap_or(0.0),
                     relevance,

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use super::index::{Index, IndexedChunk, tokens};
+use super::index::{Index, IndexedChunk};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, Db};
 
@@ -40,22 +40,6 @@ pub trait VectorStore: Send + Sync {
         qvec: Option<&[f32]>,
         k: usize,
     ) -> impl Future<Output = AppResult<Vec<Hit>>> + Send;
-}
-
-/// Share of the query's distinct terms found in the chunk.
-pub fn coverage(query: &str, chunk: &IndexedChunk) -> f32 {
-    let mut q = tokens(query);
-    q.sort();
-    q.dedup();
-    if q.is_empty() {
-        return 0.0;
-    }
-    let text = match &chunk.heading {
-        Some(h) => format!("{h} {}", chunk.text),
-        None => chunk.text.clone(),
-    };
-    let have = tokens(&text);
-    q.iter().filter(|t| have.contains(t)).count() as f32 / q.len() as f32
 }
 
 /// The embedded default: an immutable index snapshot, rebuilt from the SQL store.
@@ -115,15 +99,21 @@ impl VectorStore for EmbeddedStore {
         k: usize,
     ) -> AppResult<Vec<Hit>> {
         let idx = self.snapshot();
-        Ok(idx
-            .search(brand_id, query, qvec, k)
-            .into_iter()
-            .map(|s| Hit {
-                chunk: idx.chunks[s.idx].clone(),
-                score: s.score,
-                relevance: s.coverage.max(s.dense.unwrap_or(0.0)),
-            })
-            .collect())
+        let query = query.to_owned();
+        let qvec = qvec.map(<[f32]>::to_vec);
+        // Scoring every chunk (and every vector) is CPU work: keep it off the async threads.
+        tokio::task::spawn_blocking(move || {
+            idx.search(brand_id, &query, qvec.as_deref(), k)
+                .into_iter()
+                .map(|s| Hit {
+                    chunk: idx.chunks[s.idx].clone(),
+                    score: s.score,
+                    relevance: s.coverage.max(s.dense.unwrap_or(0.0)),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("guideline search: {e}")))
     }
 }
 

@@ -1,16 +1,21 @@
 //! Pre-flight QA: rules run on the translated payloads plus the ticket's context before
 //! anything is queued. Built-in rules (taxonomy, brand safety, budget limits, payload schema,
 //! platform minimums) and admin rules written in CEL. The engine is pure; `service` loads
-//! rules from the store and records the outcome on the ticket.
+//! rules from the store, runs the check off the async threads under a per-rule time budget
+//! (`watchdog`) and records the outcome on the ticket.
 
 mod admin;
 mod builtin;
 mod cel_rules;
 pub mod schemas;
 mod service;
+mod watchdog;
 
 pub use admin::*;
-pub use cel_rules::{CompiledRule, compile_rule};
+pub use cel_rules::{
+    CompiledRule, MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, MAX_MACRO_NESTING, RULE_TIME_BUDGET,
+    RuleClock, admit_rule, compile_rule,
+};
 pub use service::*;
 
 use schemars::JsonSchema;
@@ -123,11 +128,21 @@ pub struct QaEngine {
 pub struct Checked {
     pub results: Vec<QaResult>,
     pub payloads: Option<TranslatedPayloads>,
+    /// Names of the CEL rules that ran past their time budget (each also has a result
+    /// saying so); the service disables them.
+    pub over_budget: Vec<String>,
 }
 
 impl QaEngine {
-    /// Run every rule; never stops at the first failure.
+    /// Run every rule; never stops at the first failure. CEL rules are timed against
+    /// RULE_TIME_BUDGET, but nothing cuts one off: the service runs checks through
+    /// `check_timed` on a blocking thread with a watchdog.
     pub fn check(&self, ctx: &TicketContext<'_>) -> Checked {
+        self.check_timed(ctx, &RuleClock::default())
+    }
+
+    /// `check`, with the CEL rules timed by `clock`.
+    pub fn check_timed(&self, ctx: &TicketContext<'_>, clock: &RuleClock<'_>) -> Checked {
         let mut results = Vec::new();
         results.push(builtin::taxonomy(self, ctx));
         let spec = match CampaignSpec::parse(&ctx.ticket.payload_config) {
@@ -142,6 +157,7 @@ impl QaEngine {
                 return Checked {
                     results,
                     payloads: None,
+                    over_budget: Vec::new(),
                 };
             }
         };
@@ -179,12 +195,12 @@ impl QaEngine {
                 None
             }
         };
-        results.extend(cel_rules::evaluate(
-            &self.rules,
-            ctx,
-            &spec,
-            payloads.as_ref(),
-        ));
-        Checked { results, payloads }
+        let cel = cel_rules::evaluate(&self.rules, ctx, &spec, payloads.as_ref(), clock);
+        results.extend(cel.results);
+        Checked {
+            results,
+            payloads,
+            over_budget: cel.over_budget,
+        }
     }
 }

@@ -1,9 +1,15 @@
 //! QA as a service: load the rule set, check a stored ticket, record the outcome.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledRule, MarketCaps, Outcome, QaEngine, QaReport, TicketContext, compile_rule};
+use super::watchdog::{self, Subject};
+use super::{
+    Checked, CompiledRule, MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, MAX_MACRO_NESTING, MarketCaps,
+    Outcome, QaEngine, QaReport, RULE_TIME_BUDGET, admit_rule, compile_rule,
+};
 use crate::auth::Principal;
 use crate::domain::{Code, Platform, Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
@@ -38,6 +44,9 @@ pub struct UpsertQaRuleInput {
     /// CEL expression that is TRUE WHEN THE RULE IS VIOLATED. Variables: spec (the neutral
     /// payload config), payloads (translated bodies by object: campaign, adset, ...),
     /// ticket, campaign, brand, market, channel. Example: "spec.targeting.age_min < 13".
+    /// Every rule runs on every ticket, so it must be cheap: at most 2,000 characters,
+    /// all/exists/exists_one/map/filter nested or chained at most 2 deep, list literals of at
+    /// most 100 items, and 100 ms per ticket; a rule that overruns on a ticket is disabled.
     pub expression: String,
     /// BLOCK (fails QA) or WARN (reported only).
     pub severity: String,
@@ -52,7 +61,7 @@ pub struct UpsertQaRuleInput {
     pub platform: Option<String>,
     /// JSON path of the field the rule is about, e.g. "payload_config.targeting.age_min".
     pub field_path: Option<String>,
-    /// Default true.
+    /// Default true. Saving a rule the server disabled (see its disabled_reason) re-enables it.
     pub enabled: Option<bool>,
 }
 
@@ -175,20 +184,55 @@ impl QaService {
         })
     }
 
+    /// Check a ticket on a blocking thread with each CEL rule held to RULE_TIME_BUDGET, and
+    /// disable the rules that overran, so later runs do not pay for them again.
+    async fn check(&self, subject: Subject) -> AppResult<(Arc<Subject>, Checked)> {
+        let engine = Arc::new(self.engine().await?);
+        let subject = Arc::new(subject);
+        let checked = watchdog::check(engine.clone(), subject.clone(), RULE_TIME_BUDGET).await?;
+        for name in &checked.over_budget {
+            let Some(rule) = engine.rules.iter().find(|r| &r.record.name == name) else {
+                continue;
+            };
+            // QA has its answer either way; a rule left enabled is cut off again next time.
+            if let Err(e) = self.disable_rule(&rule.record, subject.ticket.id).await {
+                tracing::error!(rule = %name, error = %e, "could not disable a QA rule that overran its time budget");
+            }
+        }
+        Ok((subject, checked))
+    }
+
+    async fn disable_rule(&self, rule: &QaRuleRecord, ticket_id: i64) -> AppResult<()> {
+        let reason = format!(
+            "disabled at {} because it ran past its time budget of {} ms on ticket {ticket_id}; simplify the expression and save the rule again with upsert_qa_rule to re-enable it",
+            crate::domain::now_text(),
+            RULE_TIME_BUDGET.as_millis()
+        );
+        let mut tx = self.governance.db().begin_write().await?;
+        let disabled =
+            store::disable_qa_rule(&mut tx, &rule.name, &rule.expression, &reason).await?;
+        tx.commit().await?;
+        if disabled {
+            tracing::warn!(rule = %rule.name, ticket_id, "QA rule overran its time budget and was disabled");
+        }
+        Ok(())
+    }
+
     /// QA of a ticket as if its payload config were `payload`, without storing anything.
     pub async fn preview(&self, ticket_id: i64, payload: serde_json::Value) -> AppResult<QaReport> {
         let (mut ticket, campaign, brand, market, channel) =
             self.governance.ticket_context(ticket_id).await?;
         ticket.payload_config = payload;
-        let engine = self.engine().await?;
-        let ctx = TicketContext {
-            ticket: &ticket,
-            campaign: &campaign,
-            brand: &brand,
-            market: &market,
-            channel: &channel,
-        };
-        Ok(QaReport::new(&ticket, engine.check(&ctx).results))
+        let (subject, checked) = self
+            .check(Subject {
+                ticket,
+                campaign,
+                brand,
+                market,
+                channel,
+            })
+            .await?;
+        Ok(QaReport::new(&subject.ticket, checked.results))
     }
 
     /// Run QA on a ticket, store the report, and move it to READY_FOR_API or QA_FAILED.
@@ -206,16 +250,17 @@ impl QaService {
                 ),
             });
         }
-        let engine = self.engine().await?;
-        let ctx = TicketContext {
-            ticket: &ticket,
-            campaign: &campaign,
-            brand: &brand,
-            market: &market,
-            channel: &channel,
-        };
-        let checked = engine.check(&ctx);
-        let report = QaReport::new(&ticket, checked.results);
+        let (subject, checked) = self
+            .check(Subject {
+                ticket,
+                campaign,
+                brand,
+                market,
+                channel,
+            })
+            .await?;
+        let ticket = &subject.ticket;
+        let report = QaReport::new(ticket, checked.results);
         let to = if report.outcome == Outcome::Block {
             TicketStatus::QaFailed
         } else {
@@ -229,7 +274,7 @@ impl QaService {
         let json = serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?;
         let updated = self
             .governance
-            .record_qa(&actor.name, &ticket, json, to, &detail)
+            .record_qa(&actor.name, ticket, json, to, &detail)
             .await?;
         Ok(RunQaOutput {
             status: updated.status,
@@ -331,10 +376,33 @@ impl QaService {
             message: input.message.trim().to_owned(),
             field_path: input.field_path,
             enabled: input.enabled.unwrap_or(true),
+            disabled_reason: None,
             created_at: now.clone(),
             updated_at: now,
         };
-        let compiled = compile_rule(record).map_err(|e| AppError::validation("expression", e))?;
+        let compiled = admit_rule(record).map_err(|e| AppError::validation("expression", e))?;
+        // What the expression costs by itself, before any ticket's data, timed on its own
+        // thread. The wait allows for a busy machine being slow to start that thread; a rule
+        // still running by then is refused without waiting for it.
+        let trial = compiled.clone();
+        let took = tokio::time::timeout(
+            RULE_TIME_BUDGET * 10,
+            tokio::task::spawn_blocking(move || trial.trial()),
+        )
+        .await;
+        match took {
+            Ok(Ok(t)) if t <= RULE_TIME_BUDGET => {}
+            Ok(Err(e)) => return Err(AppError::Internal(format!("rule trial failed: {e}"))),
+            _ => {
+                return Err(AppError::validation(
+                    "expression",
+                    format!(
+                        "the expression takes longer than its time budget of {} ms even without any ticket data; every rule runs on every ticket, so make it cheaper (fewer nested all/exists/map/filter, shorter lists; at most {MAX_MACRO_NESTING} deep, {MAX_LIST_ITEMS} items per list, {MAX_EXPRESSION_CHARS} characters)",
+                        RULE_TIME_BUDGET.as_millis()
+                    ),
+                ));
+            }
+        }
         let mut tx = self.governance.db().begin_write().await?;
         let created = store::upsert_qa_rule(&mut tx, &compiled.record).await?;
         tx.commit().await?;

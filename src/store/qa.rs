@@ -24,6 +24,9 @@ pub struct QaRuleRecord {
     pub message: String,
     pub field_path: Option<String>,
     pub enabled: bool,
+    /// Why the server disabled the rule (it ran past its time budget); saving the rule again
+    /// clears this and applies `enabled` as given.
+    pub disabled_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -46,6 +49,7 @@ pub async fn list_qa_rules(c: &mut AnyConnection) -> AppResult<Vec<QaRuleRecord>
                 message: r.try_get("message")?,
                 field_path: r.try_get("field_path")?,
                 enabled: get_bool(r, "enabled")?,
+                disabled_reason: r.try_get("disabled_reason")?,
                 created_at: r.try_get("created_at")?,
                 updated_at: r.try_get("updated_at")?,
             })
@@ -58,8 +62,8 @@ pub async fn upsert_qa_rule(c: &mut AnyConnection, r: &QaRuleRecord) -> AppResul
     let now = now_text();
     let updated = sqlx::query(
         "UPDATE qa_rules SET description = $1, brand_code = $2, market_code = $3, platform = $4, \
-         expression = $5, severity = $6, message = $7, field_path = $8, enabled = $9, updated_at = $10 \
-         WHERE name = $11",
+         expression = $5, severity = $6, message = $7, field_path = $8, enabled = $9, updated_at = $10, \
+         disabled_reason = NULL WHERE name = $11",
     )
     .bind(&r.description)
     .bind(&r.brand_code)
@@ -96,6 +100,28 @@ pub async fn upsert_qa_rule(c: &mut AnyConnection, r: &QaRuleRecord) -> AppResul
     .execute(c)
     .await?;
     Ok(true)
+}
+
+/// Disable a rule the server found too costly, with the reason, unless it was changed since
+/// (another expression) or is already disabled for a reason. Returns whether it was disabled.
+pub async fn disable_qa_rule(
+    c: &mut AnyConnection,
+    name: &str,
+    expression: &str,
+    reason: &str,
+) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE qa_rules SET enabled = $1, disabled_reason = $2, updated_at = $3 \
+         WHERE name = $4 AND expression = $5 AND disabled_reason IS NULL",
+    )
+    .bind(false)
+    .bind(reason)
+    .bind(now_text())
+    .bind(name)
+    .bind(expression)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
