@@ -1,5 +1,7 @@
 //! Benchmark: `create_ticket` through MCP Streamable HTTP on the embedded SQLite store.
-//! 16 concurrent MCP clients (rmcp) share 10,000 calls; prints calls/s, p50 and p99.
+//! 16 concurrent MCP clients (rmcp) share 10,000 calls; prints calls/s, p50 and p99. Then one
+//! client making sequential `list_markets` calls over one keep-alive connection (BENCH_SEQ
+//! calls, default 500), p50 and p99: the latency an assistant sees call after call.
 //! Run with `cargo bench --bench mcp_http` (set BENCH_CALLS / BENCH_CLIENTS to change the load).
 
 use rmcp::ServiceExt;
@@ -85,9 +87,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let token = shutdown.clone();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await;
+        http::serve_on(listener, app, &HttpOptions::loopback(addr), token).await
     });
 
     let mut handles = Vec::new();
@@ -175,7 +175,82 @@ async fn main() -> anyhow::Result<()> {
         all.len(),
         !stored.tickets.is_empty()
     );
+
+    let seq = sequential_keep_alive(addr, &key, env_usize("BENCH_SEQ", 500)).await?;
+    println!(
+        "list_markets over MCP Streamable HTTP, one client, sequential, one keep-alive connection, {} calls",
+        seq.len()
+    );
+    println!(
+        "  p50        {:.2} ms",
+        percentile(&seq, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "  p99        {:.2} ms",
+        percentile(&seq, 0.99).as_secs_f64() * 1e3
+    );
     shutdown.cancel();
     let _ = server.await;
     Ok(())
+}
+
+/// `calls` sequential `tools/call list_markets` in one session over one keep-alive
+/// connection (raw JSON-RPC over reqwest), sorted latencies.
+async fn sequential_keep_alive(
+    addr: std::net::SocketAddr,
+    key: &str,
+    calls: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let url = format!("http://{addr}/mcp");
+    let post = |session: Option<&str>| {
+        let mut r = http
+            .post(&url)
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(s) = session {
+            r = r
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-06-18");
+        }
+        r
+    };
+    let init = post(None)
+        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}))
+        .send()
+        .await?;
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("initialize returned no session id"))?;
+    init.text().await?;
+    post(Some(&session))
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut took = Vec::with_capacity(calls);
+    for id in 0..calls {
+        let t = Instant::now();
+        let body = post(Some(&session))
+            .json(
+                &json!({"jsonrpc": "2.0", "id": id + 1, "method": "tools/call",
+                "params": {"name": "list_markets", "arguments": {}}}),
+            )
+            .send()
+            .await?
+            .text()
+            .await?;
+        took.push(t.elapsed());
+        anyhow::ensure!(body.contains("\"result\""), "list_markets failed: {body}");
+    }
+    took.sort();
+    Ok(took)
 }

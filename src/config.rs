@@ -61,6 +61,9 @@ pub struct Cli {
     #[command(flatten)]
     pub llm: LlmArgs,
 
+    #[command(flatten)]
+    pub capi: CapiArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -171,6 +174,30 @@ pub struct LlmArgs {
         global = true
     )]
     pub pdf_time_limit_secs: u64,
+}
+
+/// How long the Conversions API relay keeps what it received. Workers delete older data in
+/// their sweep.
+#[derive(Debug, clap::Args)]
+pub struct CapiArgs {
+    /// Hours a conversion event's dedupe key is kept; at least 48, the dedupe window.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_CAPI_DEDUPE_RETENTION_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    pub capi_dedupe_retention_hours: u64,
+
+    /// Days a sent or failed conversion event (which holds the client IP and user agent) is
+    /// kept; queued events are kept until they are sent or fail.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_CAPI_EVENT_RETENTION_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub capi_event_retention_days: u64,
 }
 
 /// Deploy retries and workers.
@@ -315,6 +342,14 @@ impl Cli {
                 AutoApplyArg::None => crate::healing::AutoApply::None,
                 AutoApplyArg::Safe => crate::healing::AutoApply::Safe,
             },
+            capi_retention: crate::capi::CapiRetention {
+                dedupe_keys: std::time::Duration::from_secs(
+                    self.capi.capi_dedupe_retention_hours.max(48) * 3600,
+                ),
+                finished_events: std::time::Duration::from_secs(
+                    self.capi.capi_event_retention_days.max(1) * 24 * 3600,
+                ),
+            },
         }
     }
 
@@ -391,6 +426,51 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes; bigger ones get 413.
     #[arg(long, env = "OMNITRAFFICK_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+
+    /// Seconds a client may take to send a request's headers; an idle keep-alive connection is
+    /// closed after the same time.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a REST or probe request may take (and an MCP request body may take to arrive);
+    /// MCP responses and event streams are not cut.
+    #[arg(long, env = "OMNITRAFFICK_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
+    pub request_timeout_secs: u64,
+
+    /// Open MCP sessions one key may hold; one more `initialize` gets 429.
+    #[arg(long, env = "OMNITRAFFICK_MAX_SESSIONS_PER_KEY", default_value_t = 64)]
+    pub max_sessions_per_key: usize,
+
+    /// Open MCP sessions in all; one more `initialize` gets 503.
+    #[arg(long, env = "OMNITRAFFICK_MAX_SESSIONS", default_value_t = 1024)]
+    pub max_sessions: usize,
+
+    /// Seconds without traffic after which an MCP session is closed.
+    #[arg(long, env = "OMNITRAFFICK_SESSION_IDLE_SECS", default_value_t = 300)]
+    pub session_idle_secs: u64,
+}
+
+impl ServeArgs {
+    /// The HTTP edge settings (timeouts at least a second, limits at least one).
+    pub fn http_options(&self) -> crate::http::HttpOptions {
+        use std::time::Duration;
+        crate::http::HttpOptions {
+            bind: self.bind,
+            no_auth: self.no_auth,
+            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            max_body_bytes: self.max_body_bytes,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_sessions_per_key: self.max_sessions_per_key.max(1),
+            max_sessions: self.max_sessions.max(1),
+            session_idle: Duration::from_secs(self.session_idle_secs.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -40,6 +40,11 @@ pub enum AppError {
     #[error("{0}")]
     Unauthorized(String),
 
+    /// The server will not take this on now (a limit is reached, it took too long); the
+    /// message says which limit and what to do.
+    #[error("{0}")]
+    Unavailable(String),
+
     /// Something broke on our side. The text is logged, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -53,7 +58,7 @@ fn hint_suffix(hint: &Option<String>) -> String {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// Machine-readable class: VALIDATION, NOT_FOUND, CONFLICT, INVALID_TRANSITION,
-    /// FORBIDDEN, UNAUTHORIZED, INTERNAL.
+    /// FORBIDDEN, UNAUTHORIZED, UNAVAILABLE, INTERNAL.
     pub code: &'static str,
     /// What went wrong and how to fix it.
     pub message: String,
@@ -107,6 +112,7 @@ impl AppError {
             Self::InvalidTransition { .. } => "INVALID_TRANSITION",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }

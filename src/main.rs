@@ -1,42 +1,44 @@
 use anyhow::Context;
 use clap::Parser;
 use rmcp::ServiceExt;
+use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use omnitraffick::auth::{self, Role};
-use omnitraffick::config::{Cli, Command, IngestArgs, KeysCommand, LogFormat, ServeArgs};
-use omnitraffick::http::{self, HttpOptions};
+use omnitraffick::config::{Cli, Command, IngestArgs, KeysCommand, ServeArgs};
+use omnitraffick::error::AppError;
+use omnitraffick::http;
 use omnitraffick::mcp::OmniMcp;
 use omnitraffick::{startup, store};
 
-fn init_tracing(cli: &Cli) {
-    // Logs always go to stderr: stdout carries the MCP stdio protocol.
-    // The PDF libraries log every odd file at WARN/ERROR; ingestion reports those itself.
-    let directives = format!("{},lopdf=off,pdf_extract=off", cli.log);
-    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| "info,lopdf=off,pdf_extract=off".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Human => builder.init(),
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    startup::init_tracing(&cli.log, cli.log_format);
+    match run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that says what to fix. Returning the error from main would print its
+            // Debug form, which carries a backtrace whenever RUST_BACKTRACE is set.
+            eprintln!("error: {e:#}");
+            let bad_setting = e
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(AppError::Validation { .. })));
+            ExitCode::from(if bad_setting { 2 } else { 1 })
+        }
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    init_tracing(&cli);
+async fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Migrate => {
             startup::open_with(&cli.database_url, cli.app_options()).await?;
             eprintln!("migrations applied");
         }
-        Command::Keys(cmd) => keys(&cli, cmd).await?,
-        Command::Serve(args) => serve(&cli, args).await?,
-        Command::Worker => worker(&cli).await?,
-        Command::Ingest(args) => ingest(&cli, args).await?,
+        Command::Keys(cmd) => keys(cli, cmd).await?,
+        Command::Serve(args) => serve(cli, args).await?,
+        Command::Worker => worker(cli).await?,
+        Command::Ingest(args) => ingest(cli, args).await?,
     }
     Ok(())
 }
@@ -95,6 +97,11 @@ async fn keys(cli: &Cli, cmd: &KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+    let opts = args.http_options();
+    if !args.stdio {
+        // Refuse an unsafe setting before anything is opened, started or logged.
+        opts.check()?;
+    }
     let (db, services) = startup::open_with(&cli.database_url, cli.app_options())
         .await
         .context("starting up")?;
@@ -121,13 +128,6 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     if !args.no_auth {
         bootstrap_key(&db).await?;
     }
-    let opts = HttpOptions {
-        bind: args.bind,
-        no_auth: args.no_auth,
-        allowed_hosts: args.allowed_hosts.clone(),
-        allowed_origins: args.allowed_origins.clone(),
-        max_body_bytes: args.max_body_bytes,
-    };
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -520,3 +520,106 @@ async fn transition(
     );
     tx.commit().await
 }
+
+/// Pixel ids end up inside a `<script>` (pixel_snippet) and in CAPI URLs, so they are checked
+/// where they are written: a Meta pixel is digits, a TikTok pixel code upper-case letters and
+/// digits. A bad one is refused with a VALIDATION error naming the field; "" still removes one.
+#[tokio::test]
+async fn pixel_ids_are_validated_where_they_are_written() {
+    let db = fresh_db().await;
+    let (_, services) = open(&db).await;
+    let g = &services.governance;
+    let op = Principal::local_operator();
+    let brand = |code: &str, meta: Option<&str>, tiktok: Option<&str>| -> CreateBrandInput {
+        from_json(
+            json!({"name": "Aurora", "code": code, "family_friendly": false, "currency": "USD",
+            "meta_pixel_id": meta, "tiktok_pixel_code": tiktok}),
+        )
+    };
+    let bad_meta = [
+        "1</script><script>alert(1)</script>",
+        "12ab5678",
+        "1234",
+        "123456789012345678901",
+        "1234 5678",
+    ];
+    for bad in bad_meta {
+        let e = g
+            .create_brand(brand("AUR", Some(bad), None))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("VALIDATION", Some("meta_pixel_id")),
+            "{bad}: {e}"
+        );
+    }
+    let bad_tiktok = [
+        "C4AB</script><!--",
+        "c4abcdefgh12345678",
+        "C4AB-CDEF-GH12-3456",
+        "C4ABC",
+        "C4ABCDEFGH12345678C4ABCDEFGH12345678",
+    ];
+    for bad in bad_tiktok {
+        let e = g
+            .create_brand(brand("AUR", None, Some(bad)))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("VALIDATION", Some("tiktok_pixel_code")),
+            "{bad}: {e}"
+        );
+    }
+    assert!(
+        g.list_brands(ListInput::default())
+            .await
+            .unwrap()
+            .brands
+            .is_empty(),
+        "nothing refused was stored"
+    );
+
+    let b = g
+        .create_brand(brand(
+            "AUR",
+            Some(" 1234567890123456 "),
+            Some("C4ABCDEFGH12345678"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(b.meta_pixel_id.as_deref(), Some("1234567890123456"));
+    assert_eq!(b.tiktok_pixel_code.as_deref(), Some("C4ABCDEFGH12345678"));
+
+    let update = |meta: Option<&str>, tiktok: Option<&str>| -> UpdateBrandInput {
+        from_json(json!({"code": "AUR", "meta_pixel_id": meta, "tiktok_pixel_code": tiktok}))
+    };
+    for bad in bad_meta {
+        let e = g
+            .update_brand(&op, update(Some(bad), None))
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("meta_pixel_id"), "{bad}: {e}");
+    }
+    for bad in bad_tiktok {
+        let e = g
+            .update_brand(&op, update(None, Some(bad)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("tiktok_pixel_code"), "{bad}: {e}");
+    }
+    let kept = g.get_brand("AUR").await.unwrap();
+    assert_eq!(kept.meta_pixel_id.as_deref(), Some("1234567890123456"));
+    assert_eq!(
+        kept.tiktok_pixel_code.as_deref(),
+        Some("C4ABCDEFGH12345678")
+    );
+
+    g.update_brand(&op, update(Some("98765"), Some("")))
+        .await
+        .unwrap();
+    let b = g.get_brand("AUR").await.unwrap();
+    assert_eq!(b.meta_pixel_id.as_deref(), Some("98765"));
+    assert_eq!(b.tiktok_pixel_code, None, "\"\" removes the pixel code");
+}

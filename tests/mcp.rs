@@ -663,3 +663,445 @@ async fn every_tool_schema_property_is_an_object_schema() {
     }
     client.cancel().await.ok();
 }
+
+/// A raw Streamable HTTP POST to /mcp with `key`, in `session` when given.
+fn mcp_post(
+    http: &reqwest::Client,
+    server: &TestServer,
+    key: &str,
+    session: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut r = http
+        .post(server.url("/mcp"))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if let Some(s) = session {
+        r = r
+            .header("mcp-session-id", s)
+            .header("mcp-protocol-version", "2025-06-18");
+    }
+    r
+}
+
+/// Initialize a session the way an MCP client does; the session id, or the refusal.
+async fn open_raw_session(
+    http: &reqwest::Client,
+    server: &TestServer,
+    key: &str,
+) -> Result<String, (u16, serde_json::Value)> {
+    let r = mcp_post(http, server, key, None)
+        .json(&initialize_body())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = r.text().await.unwrap();
+    let Some(sid) = sid.filter(|_| status == 200) else {
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        return Err((status, body));
+    };
+    let r = mcp_post(http, server, key, Some(&sid))
+        .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.text().await.unwrap();
+    Ok(sid)
+}
+
+/// Every tool name a caller sent used to become a Prometheus label, so /metrics grew without
+/// bound; and /metrics, /healthz and /readyz answered any Host (DNS rebinding).
+#[tokio::test]
+async fn unknown_tool_names_share_one_metric_label_and_probes_check_the_host() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, false).await;
+    let admin = key(&server.db, Role::Admin).await;
+    let client = connect_http(&server, Some(&admin)).await;
+    let junk = format!("no_such_tool_{}", "z".repeat(20_000));
+    for i in 0..5 {
+        let name = format!("{junk}{i}");
+        let r = client
+            .call_tool(rmcp::model::CallToolRequestParams::new(name))
+            .await;
+        assert!(
+            r.is_err() || r.as_ref().is_ok_and(|r| r.is_error == Some(true)),
+            "an unknown tool cannot succeed"
+        );
+    }
+    call(&client, "list_markets", json!({})).await.ok();
+    client.cancel().await.expect("close");
+
+    let http = reqwest::Client::new();
+    let metrics = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("no_such_tool_"),
+        "an unknown tool name became a label"
+    );
+    assert!(metrics.contains("tool=\"unknown\""), "{metrics}");
+    assert!(metrics.contains("tool=\"list_markets\""), "{metrics}");
+    assert!(
+        metrics.len() < 200_000,
+        "/metrics is {} bytes",
+        metrics.len()
+    );
+
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let r = http
+            .get(server.url(path))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path} with a foreign Host");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "FORBIDDEN", "{path}: {body}");
+        let r = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path} with the server's own Host");
+    }
+    server.stop().await;
+}
+
+/// Each MCP call over a keep-alive connection used to wait ~40 ms: the SSE response goes out
+/// in several small writes, and without TCP_NODELAY Nagle holds the later ones until the
+/// client's delayed ACK. The bound is generous; the stall it catches is a 40 ms floor.
+#[tokio::test]
+async fn sequential_keep_alive_calls_are_not_held_back_by_nagle() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, false).await;
+    let admin = key(&server.db, Role::Admin).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let sid = open_raw_session(&http, &server, &admin).await.unwrap();
+    let mut took = Vec::new();
+    for id in 0..21 {
+        let started = std::time::Instant::now();
+        let r = mcp_post(&http, &server, &admin, Some(&sid))
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 100 + id, "method": "tools/call",
+                "params": {"name": "list_markets", "arguments": {}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("\"result\""), "{body}");
+        took.push(started.elapsed());
+    }
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(
+        median < std::time::Duration::from_millis(25),
+        "median of sequential keep-alive calls is {median:?} (all: {took:?}); a ~40 ms floor means TCP_NODELAY is off"
+    );
+    server.stop().await;
+}
+
+/// A body that is not a JSON-RPC message gets a JSON-RPC error, never plain text.
+#[tokio::test]
+async fn malformed_json_rpc_gets_a_json_rpc_error_body() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, false).await;
+    let admin = key(&server.db, Role::Admin).await;
+    let http = reqwest::Client::new();
+    let sid = open_raw_session(&http, &server, &admin).await.unwrap();
+    let cases = [
+        ("[]", -32600),
+        ("{\"jsonrpc\": \"2.0\", \"id\": 1}", -32600),
+        ("{\"jsonrpc\": \"2.0\", \"id\": 1, \"params\": {}}", -32600),
+        ("42", -32600),
+        ("not json", -32700),
+        ("{\"jsonrpc\": \"2.0\", \"id\": 1,", -32700),
+    ];
+    for session in [None, Some(sid.as_str())] {
+        for (body, code) in cases {
+            let r = mcp_post(&http, &server, &admin, session)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{body:?} (session {session:?})");
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            assert!(ct.starts_with("application/json"), "{body:?}: {ct}");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["jsonrpc"], "2.0", "{body:?}: {v}");
+            assert!(v["id"].is_null(), "{body:?}: {v}");
+            assert_eq!(v["error"]["code"], code, "{body:?}: {v}");
+            assert!(v["error"]["message"].is_string(), "{body:?}: {v}");
+        }
+    }
+    server.stop().await;
+}
+
+/// Approve and reject check the caller's role before they look at the body, and a body they
+/// cannot read gets the JSON error shape (it used to be axum's plain-text rejection).
+#[tokio::test]
+async fn fix_decisions_check_the_role_before_the_body() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, false).await;
+    let viewer = key(&server.db, Role::Viewer).await;
+    let ops = key(&server.db, Role::Ops).await;
+    let http = reqwest::Client::new();
+    for action in ["approve", "reject"] {
+        let url = server.url(&format!("/api/v1/fixes/1/{action}"));
+        // Unreadable JSON is 400, readable JSON of the wrong shape 422; both say "body".
+        for (body, status) in [("", 400), ("{not json", 400), ("{\"reason\": 5}", 422)] {
+            let send = |k: &str| {
+                http.post(&url)
+                    .bearer_auth(k)
+                    .header("content-type", "application/json")
+                    .body(body.to_owned())
+                    .send()
+            };
+            let r = send(&viewer).await.unwrap();
+            assert_eq!(r.status(), 403, "{action} {body:?} as a viewer");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "FORBIDDEN", "{action} {body:?}: {v}");
+            let r = send(&ops).await.unwrap();
+            assert_eq!(r.status(), status, "{action} {body:?} as ops");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "VALIDATION", "{action} {body:?}: {v}");
+            assert_eq!(v["error"]["field"], "body", "{action} {body:?}: {v}");
+        }
+    }
+    server.stop().await;
+}
+
+/// `serve --no-auth` on a public address is refused with one line on stderr: no log lines
+/// before it and no backtrace (RUST_BACKTRACE=1 makes anyhow print one).
+#[tokio::test]
+async fn no_auth_on_a_public_address_exits_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"))
+            .args(["serve", "--no-auth", "--bind", "0.0.0.0:0"])
+            .env("DATABASE_URL", dir.path().join("refused.db"))
+            .env("RUST_BACKTRACE", "1")
+            .env("OMNITRAFFICK_LOG", "info")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the server refused to start instead of serving")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got:\n{stderr}");
+    assert!(
+        lines[0].contains("--no-auth") && lines[0].contains("loopback"),
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+}
+
+/// Three connections that never finished their headers stayed open past 75 s: hyper only
+/// applies its header-read timeout when the server gives it a timer.
+#[tokio::test]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = fresh_db().await;
+    let server = TestServer::start_with(&db, |o| {
+        o.header_read_timeout = std::time::Duration::from_secs(1)
+    })
+    .await;
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    for mut s in slow {
+        // Generous: the timeout is 1 s; a minute only separates "closed" from "kept for good".
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "a connection with unfinished headers was kept open"
+        );
+    }
+    let r = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200, "the server still serves");
+    server.stop().await;
+}
+
+/// A REST request (here: a body that never arrives) ends after the request timeout with the
+/// JSON error shape; so does an MCP POST body. The MCP event stream is not cut by it.
+#[tokio::test]
+async fn slow_requests_end_with_an_error_and_mcp_streams_stay_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = fresh_db().await;
+    let server = TestServer::start_with(&db, |o| {
+        o.request_timeout = std::time::Duration::from_secs(1)
+    })
+    .await;
+    let admin = key(&server.db, Role::Admin).await;
+    for (path, status, needle) in [
+        ("/api/v1/capi/events", "503", "\"code\":\"UNAVAILABLE\""),
+        ("/mcp", "408", "\"jsonrpc\":\"2.0\""),
+    ] {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+             Content-Length: 100\r\n\r\n{{\"brand_code\": "
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut reply = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => reply.extend_from_slice(&buf[..n]),
+                }
+                if String::from_utf8_lossy(&reply).contains(needle) {
+                    break;
+                }
+            }
+        })
+        .await;
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(read.is_ok(), "{path}: no answer to a stalled body");
+        assert!(
+            reply.starts_with(&format!("HTTP/1.1 {status}")),
+            "{path}: {reply}"
+        );
+        assert!(reply.contains(needle), "{path}: {reply}");
+    }
+
+    // A session's event stream (GET /mcp) outlives the request timeout.
+    let http = reqwest::Client::new();
+    let sid = open_raw_session(&http, &server, &admin).await.unwrap();
+    let mut stream = http
+        .get(server.url("/mcp"))
+        .bearer_auth(&admin)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    })
+    .await;
+    assert!(
+        waited.is_err(),
+        "the event stream ended within 3 s: {waited:?}"
+    );
+    server.stop().await;
+}
+
+/// Sessions per key and in total are limited, with the JSON error shape beyond the limit;
+/// a session ending (DELETE, idle expiry) frees its slot.
+#[tokio::test]
+async fn mcp_sessions_are_limited_per_key_and_in_total() {
+    let db = fresh_db().await;
+    let server = TestServer::start_with(&db, |o| {
+        o.max_sessions_per_key = 2;
+        o.max_sessions = 3;
+    })
+    .await;
+    let a = key(&server.db, Role::Admin).await;
+    let b = key(&server.db, Role::Viewer).await;
+    let http = reqwest::Client::new();
+    let a1 = open_raw_session(&http, &server, &a).await.unwrap();
+    open_raw_session(&http, &server, &a).await.unwrap();
+    let (status, body) = open_raw_session(&http, &server, &a).await.unwrap_err();
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "UNAVAILABLE", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-sessions-per-key"),
+        "{body}"
+    );
+    open_raw_session(&http, &server, &b).await.unwrap();
+    let (status, body) = open_raw_session(&http, &server, &b).await.unwrap_err();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-sessions"),
+        "{body}"
+    );
+    // Calls inside an open session are not affected.
+    let r = mcp_post(&http, &server, &a, Some(&a1))
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "list_markets", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap();
+
+    let r = http
+        .delete(server.url("/mcp"))
+        .bearer_auth(&a)
+        .header("mcp-session-id", &a1)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    open_raw_session(&http, &server, &b)
+        .await
+        .expect("a deleted session frees its slot");
+    server.stop().await;
+
+    // Idle sessions expire and free theirs.
+    let db = fresh_db().await;
+    let server = TestServer::start_with(&db, |o| {
+        o.max_sessions_per_key = 1;
+        o.session_idle = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let a = key(&server.db, Role::Admin).await;
+    open_raw_session(&http, &server, &a).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match open_raw_session(&http, &server, &a).await {
+            Ok(_) => break,
+            Err((429, _)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the idle session never freed its slot: {e:?}"),
+        }
+    }
+    server.stop().await;
+}

@@ -6,7 +6,9 @@
 pub mod normalize;
 pub mod service;
 
-pub use service::{CapiService, SendEventsInput, SendEventsOutput};
+pub use service::{
+    CapiRetention, CapiService, RetentionOutcome, SendEventsInput, SendEventsOutput,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -169,8 +171,24 @@ pub struct PixelSnippet {
     pub note: String,
 }
 
+/// A JavaScript string literal that is also safe inside an HTML `<script>`: JSON escaping
+/// alone leaves `</script>` (which ends the script whatever the quotes say) and `<!--`
+/// (which changes how the rest is parsed), so `<`, `>` and `&` become `\u` escapes, as do
+/// U+2028 and U+2029, which older engines take for line ends inside a string.
 fn js_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The browser side of deduplication: the same event id goes to the pixel and the server.
@@ -229,6 +247,41 @@ mod tests {
         });
         crate::platforms::deep_merge(&mut e, &overrides);
         e
+    }
+
+    /// A pixel id is interpolated into a `<script>`: whatever it holds (ids written before
+    /// they were validated, or straight into the database) must not end the script or open
+    /// an HTML comment.
+    #[test]
+    fn pixel_snippet_cannot_be_broken_out_of() {
+        let brand = crate::domain::Brand {
+            id: 1,
+            code: "DIS".into(),
+            name: "Disney".into(),
+            family_friendly: true,
+            currency: "USD".into(),
+            daily_budget_limit_minor: None,
+            lifetime_budget_limit_minor: None,
+            meta_pixel_id: Some("1</script><script>alert(1)</script>".into()),
+            tiktok_pixel_code: Some("C4<!--</SCRIPT >\u{2028}".into()),
+            archived: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let s = pixel_snippet(&brand, "Purchase").unwrap();
+        for (name, snippet) in [("meta", s.meta.unwrap()), ("tiktok", s.tiktok.unwrap())] {
+            let lower = snippet.to_ascii_lowercase();
+            // Only the template's own tags: two scripts, each opened and closed once.
+            assert_eq!(lower.matches("</script").count(), 2, "{name}: {snippet}");
+            assert_eq!(lower.matches("<script").count(), 2, "{name}: {snippet}");
+            assert!(!snippet.contains("<!--"), "{name}: {snippet}");
+            assert!(!snippet.contains('\u{2028}'), "{name}: {snippet}");
+        }
+        let meta = pixel_snippet(&brand, "Purchase").unwrap().meta.unwrap();
+        assert!(
+            meta.contains(r#"fbq('init', "1\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e")"#),
+            "the id is still there, escaped for JavaScript: {meta}"
+        );
     }
 
     #[test]

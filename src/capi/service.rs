@@ -16,6 +16,7 @@ use crate::domain::{Platform, now_text};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::platforms::client::{ErrorClass, PlatformClients};
+use crate::store;
 
 const DEDUPE_SECS: i64 = 48 * 3600;
 const BATCH: i64 = 1000;
@@ -74,11 +75,43 @@ pub enum DeliveryOutcome {
     Again(Duration),
 }
 
+/// How long conversion data is kept. Events hold the client IP and user agent in clear.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapiRetention {
+    /// Dedupe keys; never less than the 48-hour dedupe window, or duplicates would get through.
+    pub dedupe_keys: Duration,
+    /// Sent and failed events (queued ones are kept until they are sent or fail), and the
+    /// batches they were sent in.
+    pub finished_events: Duration,
+}
+
+impl Default for CapiRetention {
+    /// 48 hours for dedupe keys, 7 days for finished events.
+    fn default() -> Self {
+        Self {
+            dedupe_keys: Duration::from_secs(DEDUPE_SECS as u64),
+            finished_events: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// What one retention run deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    pub events: u64,
+    pub dedupe_keys: u64,
+    pub batches: u64,
+}
+
+/// Rows deleted per write transaction, so SQLite's single writer is never held for long.
+const RETENTION_CHUNK: i64 = 5000;
+
 #[derive(Clone)]
 pub struct CapiService {
     governance: Governance,
     clients: PlatformClients,
     queue: crate::deploy::DeployQueue,
+    retention: CapiRetention,
 }
 
 /// TikTok's event from the prepared Meta event, with `user` hashed by TikTok's own rules from
@@ -113,12 +146,71 @@ impl CapiService {
         governance: Governance,
         clients: PlatformClients,
         queue: crate::deploy::DeployQueue,
+        retention: CapiRetention,
     ) -> Self {
         Self {
             governance,
             clients,
             queue,
+            retention,
         }
+    }
+
+    /// Delete what is past retention: finished events, expired dedupe keys, and batches no
+    /// event points at any more. Workers run this from their sweep; it is safe to run from
+    /// several processes at once.
+    pub async fn apply_retention(&self) -> AppResult<RetentionOutcome> {
+        let now = chrono::Utc::now();
+        let dedupe_secs = (self.retention.dedupe_keys.as_secs() as i64).max(DEDUPE_SECS);
+        let event_secs = self.retention.finished_events.as_secs() as i64;
+        let dedupe_before = now.timestamp() - dedupe_secs;
+        let events_before = now.timestamp() - event_secs;
+        let batches_before = (now - chrono::Duration::seconds(event_secs))
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
+        let db = self.governance.db();
+        let mut out = RetentionOutcome::default();
+        // Events first, so their batches are unreferenced when the batches' turn comes.
+        loop {
+            let mut tx = db.begin_write().await?;
+            let n =
+                store::delete_finished_capi_events(&mut tx, events_before, RETENTION_CHUNK).await?;
+            tx.commit().await?;
+            out.events += n;
+            if n < RETENTION_CHUNK as u64 {
+                break;
+            }
+        }
+        loop {
+            let mut tx = db.begin_write().await?;
+            let n =
+                store::delete_expired_capi_dedupe(&mut tx, dedupe_before, RETENTION_CHUNK).await?;
+            tx.commit().await?;
+            out.dedupe_keys += n;
+            if n < RETENTION_CHUNK as u64 {
+                break;
+            }
+        }
+        loop {
+            let mut tx = db.begin_write().await?;
+            let n =
+                store::delete_unreferenced_capi_batches(&mut tx, &batches_before, RETENTION_CHUNK)
+                    .await?;
+            tx.commit().await?;
+            out.batches += n;
+            if n < RETENTION_CHUNK as u64 {
+                break;
+            }
+        }
+        if out != RetentionOutcome::default() {
+            tracing::info!(
+                events = out.events,
+                dedupe_keys = out.dedupe_keys,
+                batches = out.batches,
+                "deleted conversion data past retention"
+            );
+        }
+        Ok(out)
     }
 
     pub fn queue(&self) -> &crate::deploy::DeployQueue {
@@ -262,6 +354,13 @@ impl CapiService {
             }
         }
         let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+        tracing::debug!(
+            brand = %brand.code,
+            accepted = count("ACCEPTED"),
+            duplicates = count("DUPLICATE"),
+            rejected = count("REJECTED"),
+            "conversion events taken in"
+        );
         Ok(SendEventsOutput {
             accepted: count("ACCEPTED"),
             duplicates: count("DUPLICATE"),

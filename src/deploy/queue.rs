@@ -337,6 +337,9 @@ struct Drain {
     tracker: TaskTracker,
 }
 
+/// How often a worker deletes conversion data past retention.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+
 /// When a job taken during a drain is offered again.
 const DRAIN_REQUEUE: Duration = Duration::from_secs(1);
 
@@ -537,6 +540,8 @@ pub async fn run_workers(
         let ctx = ctx.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
+            // Conversion data past retention goes on the first sweep, then every so often.
+            let mut retention_due = tokio::time::Instant::now();
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -544,6 +549,14 @@ pub async fn run_workers(
                 }
                 if let Err(e) = sweep(&ctx).await {
                     tracing::warn!(error = %e, "deploy sweep failed");
+                }
+                if let Some(capi) = &ctx.capi
+                    && tokio::time::Instant::now() >= retention_due
+                {
+                    retention_due = tokio::time::Instant::now() + RETENTION_EVERY;
+                    if let Err(e) = capi.apply_retention().await {
+                        tracing::warn!(error = %e, "conversion data retention failed");
+                    }
                 }
             }
         })

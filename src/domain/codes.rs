@@ -89,6 +89,75 @@ impl CountryCode {
     }
 }
 
+/// A Meta pixel (dataset) id: 5 to 20 digits. It is written into the browser snippet and
+/// the CAPI URL, so nothing else may get in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaPixelId(String);
+
+impl MetaPixelId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let id = raw.trim();
+        if (5..=20).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(Self(id.to_owned()));
+        }
+        Err(AppError::validation(
+            field,
+            "a Meta pixel (dataset) id is 5 to 20 digits, e.g. \"1234567890123456\" (Events Manager shows it)",
+        ))
+    }
+
+    /// An optional input as create_brand and update_brand take it: absent stays absent,
+    /// blank (remove the pixel) stays blank, anything else must parse.
+    pub fn parse_input(field: &str, raw: Option<String>) -> Result<Option<String>, AppError> {
+        parse_optional(raw, |r| Self::parse(field, r).map(|p| p.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A TikTok pixel code: 12 to 32 upper-case letters and digits (TikTok's are 20, e.g.
+/// "C4ABCDEFGH1234567890").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TiktokPixelCode(String);
+
+impl TiktokPixelCode {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let code = raw.trim();
+        if (12..=32).contains(&code.len())
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Ok(Self(code.to_owned()));
+        }
+        Err(AppError::validation(
+            field,
+            "a TikTok pixel code is 12 to 32 upper-case letters and digits, e.g. \"C4ABCDEFGH1234567890\" (Events Manager shows it)",
+        ))
+    }
+
+    /// As [`MetaPixelId::parse_input`].
+    pub fn parse_input(field: &str, raw: Option<String>) -> Result<Option<String>, AppError> {
+        parse_optional(raw, |r| Self::parse(field, r).map(|p| p.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_optional(
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<String, AppError>,
+) -> Result<Option<String>, AppError> {
+    match raw {
+        Some(r) if !r.trim().is_empty() => parse(&r).map(Some),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +178,36 @@ mod tests {
         assert_eq!(CountryCode::parse("country", "us").unwrap().as_str(), "US");
         assert!(CountryCode::parse("country", "USA").is_err());
         assert!(CountryCode::parse("country", "U1").is_err());
+    }
+
+    #[test]
+    fn pixel_ids_are_digits_and_pixel_codes_upper_alnum() {
+        assert_eq!(
+            MetaPixelId::parse("p", " 1234567890123456 ")
+                .unwrap()
+                .as_str(),
+            "1234567890123456"
+        );
+        for bad in ["1234", "123456789012345678901", "12a45", "1</script>", ""] {
+            let e = MetaPixelId::parse("meta_pixel_id", bad).unwrap_err();
+            assert_eq!(e.field(), Some("meta_pixel_id"), "{bad}");
+        }
+        assert!(TiktokPixelCode::parse("p", "C4ABCDEFGH12345678").is_ok());
+        for bad in [
+            "c4abcdefgh12345678",
+            "C4ABC",
+            "C4AB<!--CDEFGH",
+            "C4ABCDEFGH 12345678",
+        ] {
+            let e = TiktokPixelCode::parse("tiktok_pixel_code", bad).unwrap_err();
+            assert_eq!(e.field(), Some("tiktok_pixel_code"), "{bad}");
+        }
+        // Absent keeps, blank removes, anything else is checked.
+        assert_eq!(MetaPixelId::parse_input("p", None).unwrap(), None);
+        assert_eq!(
+            MetaPixelId::parse_input("p", Some(" ".into())).unwrap(),
+            Some(" ".into())
+        );
+        assert!(TiktokPixelCode::parse_input("p", Some("x".into())).is_err());
     }
 }

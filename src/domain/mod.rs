@@ -7,7 +7,7 @@ mod entities;
 mod proposal;
 mod status;
 
-pub use codes::{Code, CountryCode};
+pub use codes::{Code, CountryCode, MetaPixelId, TiktokPixelCode};
 pub use currency::{Currency, Money};
 pub use entities::{
     Brand, Campaign, Channel, HistoryEntry, Market, Platform, RequestType, Ticket, TicketView,

@@ -61,9 +61,10 @@ pub struct CreateBrandInput {
     /// Per-brand lifetime budget cap, decimal string in major units, e.g. "500000".
     /// Omit to use the global default (1,000,000).
     pub lifetime_budget_limit: Option<String>,
-    /// Meta pixel (dataset) id for conversion events, e.g. "1234567890".
+    /// Meta pixel (dataset) id for conversion events: 5 to 20 digits, e.g. "1234567890123456".
     pub meta_pixel_id: Option<String>,
-    /// TikTok pixel code for conversion events, e.g. "C4ABCDEFGH".
+    /// TikTok pixel code for conversion events: upper-case letters and digits, e.g.
+    /// "C4ABCDEFGH1234567890".
     pub tiktok_pixel_code: Option<String>,
 }
 
@@ -82,9 +83,9 @@ pub struct UpdateBrandInput {
     pub daily_budget_limit: Option<String>,
     /// Decimal string in major units; "" removes the override.
     pub lifetime_budget_limit: Option<String>,
-    /// "" removes it.
+    /// 5 to 20 digits; "" removes it.
     pub meta_pixel_id: Option<String>,
-    /// "" removes it.
+    /// Upper-case letters and digits, e.g. "C4ABCDEFGH1234567890"; "" removes it.
     pub tiktok_pixel_code: Option<String>,
     /// false restores an archived brand.
     pub archived: Option<bool>,

@@ -420,8 +420,17 @@ impl Governance {
                 currency,
                 None,
             )?,
-            meta_pixel_id: optional_text(input.meta_pixel_id, None),
-            tiktok_pixel_code: optional_text(input.tiktok_pixel_code, None),
+            meta_pixel_id: optional_text(
+                crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
+                None,
+            ),
+            tiktok_pixel_code: optional_text(
+                crate::domain::TiktokPixelCode::parse_input(
+                    "tiktok_pixel_code",
+                    input.tiktok_pixel_code,
+                )?,
+                None,
+            ),
             archived: false,
             created_at: String::new(),
             updated_at: String::new(),
@@ -479,8 +488,17 @@ impl Governance {
             currency,
             b.lifetime_budget_limit_minor,
         )?;
-        b.meta_pixel_id = optional_text(input.meta_pixel_id, b.meta_pixel_id);
-        b.tiktok_pixel_code = optional_text(input.tiktok_pixel_code, b.tiktok_pixel_code);
+        b.meta_pixel_id = optional_text(
+            crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
+            b.meta_pixel_id,
+        );
+        b.tiktok_pixel_code = optional_text(
+            crate::domain::TiktokPixelCode::parse_input(
+                "tiktok_pixel_code",
+                input.tiktok_pixel_code,
+            )?,
+            b.tiktok_pixel_code,
+        );
         if let Some(a) = input.archived {
             b.archived = a;
         }

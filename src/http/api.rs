@@ -22,6 +22,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Conflict { .. } | AppError::InvalidTransition { .. } => StatusCode::CONFLICT,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -37,9 +38,10 @@ fn fail(e: AppError) -> Response {
     error_response(status_of(&e), &e)
 }
 
-/// Body problems (wrong types, missing fields) as a VALIDATION error naming the problem.
+/// Body problems as a VALIDATION error naming the problem, with axum's status for it (400
+/// unreadable JSON, 415 no JSON content type, 413 too large, 422 wrong types or fields).
 fn bad_body(r: JsonRejection) -> Response {
-    fail(AppError::validation("body", r.body_text()))
+    error_response(r.status(), &AppError::validation("body", r.body_text()))
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(services: AppServices) -> Router<S> {
@@ -132,13 +134,20 @@ async fn approve_fix(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    body: Option<Json<Decision>>,
+    body: Result<Option<Json<Decision>>, JsonRejection>,
 ) -> Response {
+    // The role first: a caller who may not decide learns that, not what is wrong with the body.
+    if let Err(e) = principal.require(Permission::Review) {
+        return fail(e);
+    }
     let id = match path_id(&id) {
         Ok(id) => id,
         Err(e) => return fail(e),
     };
-    let reason = body.and_then(|b| b.0.reason);
+    let reason = match body {
+        Ok(b) => b.and_then(|b| b.0.reason),
+        Err(r) => return bad_body(r),
+    };
     reply(
         services
             .healing
@@ -154,6 +163,9 @@ async fn reject_fix(
     Path(id): Path<String>,
     body: Result<Json<Decision>, JsonRejection>,
 ) -> Response {
+    if let Err(e) = principal.require(Permission::Review) {
+        return fail(e);
+    }
     let id = match path_id(&id) {
         Ok(id) => id,
         Err(e) => return fail(e),

@@ -18,7 +18,8 @@ struct ErrorBody {
 #[derive(schemars::JsonSchema)]
 #[allow(dead_code)]
 struct ErrorDetail {
-    /// VALIDATION, NOT_FOUND, CONFLICT, INVALID_TRANSITION, FORBIDDEN, UNAUTHORIZED or INTERNAL.
+    /// VALIDATION, NOT_FOUND, CONFLICT, INVALID_TRANSITION, FORBIDDEN, UNAUTHORIZED,
+    /// UNAVAILABLE or INTERNAL.
     code: String,
     /// What went wrong and what to send instead.
     message: String,
@@ -70,6 +71,10 @@ pub fn document() -> Value {
         ("401", "No valid bearer key."),
         ("403", "The key's role may not do this."),
         ("413", "The body is over the size limit."),
+        (
+            "503",
+            "The request took longer than the server's request timeout.",
+        ),
     ];
     let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}]);
     json!({
@@ -90,34 +95,34 @@ pub fn document() -> Value {
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
                     {"name": "before_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}
                 ],
-                "responses": merge(json!({"200": ok("FixList", "A page of proposals.")}), errors(&[common[0], common[1], ("422", "A bad query parameter.")]))
+                "responses": merge(json!({"200": ok("FixList", "A page of proposals.")}), errors(&[common[0], common[1], common[3], ("422", "A bad query parameter.")]))
             }},
             "/api/v1/fixes/{id}": {"get": {
                 "summary": "One proposal with the payload before and after, a readable diff, its QA report and audit trail.",
                 "parameters": id_param,
-                "responses": merge(json!({"200": ok("FixProposalView", "The proposal.")}), errors(&[common[0], common[1], ("404", "No such proposal."), ("422", "The id is not a number.")]))
+                "responses": merge(json!({"200": ok("FixProposalView", "The proposal.")}), errors(&[common[0], common[1], common[3], ("404", "No such proposal."), ("422", "The id is not a number.")]))
             }},
             "/api/v1/fixes/{id}/approve": {"post": {
                 "summary": "Approve (ops or admin): applies the patch, re-runs QA and re-queues the deploy.",
                 "parameters": id_param,
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
-                "responses": merge(json!({"200": ok("DecisionOutput", "Applied; the ticket's status says what happened.")}), errors(&[common[0], common[1], common[2], ("404", "No such proposal."), ("409", "Not pending, decided concurrently, or the ticket changed since the proposal.")]))
+                "responses": merge(json!({"200": ok("DecisionOutput", "Applied; the ticket's status says what happened.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such proposal."), ("409", "Not pending, decided concurrently, or the ticket changed since the proposal."), ("422", "The body does not match the schema.")]))
             }},
             "/api/v1/fixes/{id}/reject": {"post": {
                 "summary": "Reject (ops or admin) with a reason.",
                 "parameters": id_param,
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
-                "responses": merge(json!({"200": ok("DecisionOutput", "Rejected.")}), errors(&[common[0], common[1], common[2], ("404", "No such proposal."), ("409", "Not pending."), ("422", "No reason given.")]))
+                "responses": merge(json!({"200": ok("DecisionOutput", "Rejected.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such proposal."), ("409", "Not pending."), ("415", "No JSON body."), ("422", "No reason given, or the body does not match the schema.")]))
             }},
             "/api/v1/tickets/{id}": {"get": {
                 "summary": "A ticket with its status, payload config, QA report, external ids and history.",
                 "parameters": id_param,
-                "responses": merge(json!({"200": ok("TicketView", "The ticket.")}), errors(&[common[0], common[1], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+                "responses": merge(json!({"200": ok("TicketView", "The ticket.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number.")]))
             }},
             "/api/v1/copilot/chat": {"post": {
                 "summary": "Ask the brand-guideline copilot (any role but tracker); answers cite [document p.N].",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatInput"}}}},
-                "responses": merge(json!({"200": ok("Answer", "The answer with its citations.")}), errors(&[common[0], common[1], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("422", "The body does not match the schema.")]))
+                "responses": merge(json!({"200": ok("Answer", "The answer with its citations.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("422", "The body does not match the schema.")]))
             }}
         },
         "components": {

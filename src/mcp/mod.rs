@@ -291,7 +291,14 @@ impl ServerHandler for OmniMcp {
             Err(_) => "protocol_error",
         };
         span.in_scope(|| tracing::info!(outcome, duration_ms = millis, "tool call finished"));
-        crate::http::metrics::record_tool_call(&tool, outcome, millis / 1000.0);
+        // Only names the router knows become labels: any other text a caller sends would be
+        // a new series on /metrics for good.
+        let label = if self.tool_router.has_route(&tool) {
+            tool.as_str()
+        } else {
+            "unknown"
+        };
+        crate::http::metrics::record_tool_call(label, outcome, millis / 1000.0);
         let level = if outcome == "ok" {
             LoggingLevel::Info
         } else {

@@ -2,6 +2,7 @@
 //! chosen by the database URL at run time. Queries use `$N` placeholders, which both
 //! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
 
+mod capi;
 mod deploy;
 mod governance;
 mod guidelines;
@@ -9,6 +10,7 @@ mod healing;
 mod keys;
 mod qa;
 
+pub use capi::*;
 pub use deploy::*;
 pub use governance::*;
 pub use guidelines::*;

@@ -98,12 +98,8 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let app = http::router(services, db.clone(), &opts, shutdown.child_token());
         let token = shutdown.clone();
-        let handle = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-                .expect("serve");
-        });
+        // The server's own loop, so tests see its timeouts and socket options.
+        let handle = tokio::spawn(async move { http::serve_on(listener, app, &opts, token).await });
         Self {
             addr,
             db,

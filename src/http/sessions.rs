@@ -1,0 +1,265 @@
+//! Limits on open MCP sessions, per key and in total.
+//!
+//! rmcp's session manager creates a session without being told who asked for it, so the edge
+//! reserves a slot for the caller before an `initialize` reaches rmcp (and refuses it there
+//! when none is left), and puts a ticket for the reservation in the request's extensions.
+//! rmcp copies the request parts into the `initialize` message it hands to
+//! [`SessionManager::initialize_session`], where [`LimitedSessions`] turns the reservation into
+//! the new session's slot. Every way a session ends (DELETE /mcp, the idle timeout, the
+//! handler stopping, shutdown) reaches `close_session`, which frees the slot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::Stream;
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_server::session::{EventStore, ServerSseMessage};
+use rmcp::transport::streamable_http_server::{RestoreOutcome, SessionId, SessionManager};
+
+/// How many sessions may be open, and how many are.
+pub struct SessionLimits {
+    per_key: usize,
+    total: usize,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    next_ticket: u64,
+    /// Reserved by an `initialize` whose session does not exist yet, by ticket.
+    reserved: HashMap<u64, String>,
+    /// Open sessions and the key each belongs to.
+    open: HashMap<SessionId, String>,
+    /// Reserved and open, per key.
+    per_key: HashMap<String, usize>,
+    total: usize,
+}
+
+impl Counts {
+    fn free(&mut self, key: &str) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.per_key.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_key.remove(key);
+            }
+        }
+    }
+}
+
+/// Why a session was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The key already holds this many sessions.
+    PerKey(usize),
+    /// The server already holds this many sessions.
+    Total(usize),
+}
+
+/// Carried in the request's extensions from the edge to [`LimitedSessions`].
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTicket(u64);
+
+/// A reserved slot. Dropping it frees the slot unless a session took it over.
+pub struct Reservation {
+    limits: Arc<SessionLimits>,
+    ticket: SessionTicket,
+}
+
+impl Reservation {
+    pub fn ticket(&self) -> SessionTicket {
+        self.ticket
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut c = self.limits.lock();
+        if let Some(key) = c.reserved.remove(&self.ticket.0) {
+            c.free(&key);
+        }
+    }
+}
+
+impl SessionLimits {
+    pub fn new(per_key: usize, total: usize) -> Arc<Self> {
+        Arc::new(Self {
+            per_key: per_key.max(1),
+            total: total.max(1),
+            counts: Mutex::new(Counts::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        // The counts stay consistent even if a holder panicked: every change is one step.
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserve a slot for `key`, or say which limit is reached.
+    pub fn reserve(self: &Arc<Self>, key: &str) -> Result<Reservation, Refusal> {
+        let mut c = self.lock();
+        if c.per_key.get(key).copied().unwrap_or(0) >= self.per_key {
+            return Err(Refusal::PerKey(self.per_key));
+        }
+        if c.total >= self.total {
+            return Err(Refusal::Total(self.total));
+        }
+        c.next_ticket += 1;
+        let ticket = c.next_ticket;
+        c.reserved.insert(ticket, key.to_owned());
+        *c.per_key.entry(key.to_owned()).or_default() += 1;
+        c.total += 1;
+        Ok(Reservation {
+            limits: self.clone(),
+            ticket: SessionTicket(ticket),
+        })
+    }
+
+    /// The session `id` was created for `ticket`: the slot is now the session's.
+    fn bind(&self, ticket: SessionTicket, id: &SessionId) {
+        let mut c = self.lock();
+        if let Some(key) = c.reserved.remove(&ticket.0) {
+            c.open.insert(id.clone(), key);
+        }
+    }
+
+    /// The session `id` ended (a second call for the same id does nothing).
+    fn release(&self, id: &SessionId) {
+        let mut c = self.lock();
+        if let Some(key) = c.open.remove(id) {
+            c.free(&key);
+        }
+    }
+
+    /// Open sessions in all (reservations included).
+    pub fn open(&self) -> usize {
+        self.lock().total
+    }
+}
+
+/// The ticket the edge put on an `initialize` request, if any.
+fn ticket_of(message: &ClientJsonRpcMessage) -> Option<SessionTicket> {
+    let ClientJsonRpcMessage::Request(req) = message else {
+        return None;
+    };
+    req.request
+        .extensions()
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SessionTicket>())
+        .copied()
+}
+
+/// A session manager that keeps [`SessionLimits`] up to date around another one.
+pub struct LimitedSessions<M> {
+    inner: M,
+    limits: Arc<SessionLimits>,
+}
+
+impl<M> LimitedSessions<M> {
+    pub fn new(inner: M, limits: Arc<SessionLimits>) -> Self {
+        Self { inner, limits }
+    }
+}
+
+impl<M: SessionManager> SessionManager for LimitedSessions<M> {
+    type Error = M::Error;
+    type Transport = M::Transport;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        self.inner.create_session().await
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        if let Some(ticket) = ticket_of(&message) {
+            self.limits.bind(ticket, id);
+        }
+        self.inner.initialize_session(id, message).await
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        self.inner.has_session(id).await
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        let closed = self.inner.close_session(id).await;
+        // The session is gone from the inner manager either way.
+        self.limits.release(id);
+        closed
+    }
+
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.inner.create_stream(id, message).await
+    }
+
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), Self::Error> {
+        self.inner.accept_message(id, message).await
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.inner.create_standalone_stream(id).await
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.inner.resume(id, last_event_id).await
+    }
+
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        self.inner.restore_session(id).await
+    }
+
+    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
+        self.inner.event_store()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_counted_per_key_and_in_total_and_freed_once() {
+        let limits = SessionLimits::new(2, 3);
+        let a1 = limits.reserve("a").unwrap();
+        let a2 = limits.reserve("a").unwrap();
+        assert_eq!(limits.reserve("a").err(), Some(Refusal::PerKey(2)));
+        let b1 = limits.reserve("b").unwrap();
+        assert_eq!(limits.reserve("c").err(), Some(Refusal::Total(3)));
+
+        // A reservation that never became a session frees its slot when dropped.
+        drop(a2);
+        assert_eq!(limits.open(), 2);
+        // One that did keeps it until the session closes, however often that is reported.
+        let id: SessionId = "s-1".to_owned().into();
+        limits.bind(a1.ticket(), &id);
+        drop(a1);
+        assert_eq!(limits.open(), 2);
+        limits.release(&id);
+        limits.release(&id);
+        assert_eq!(limits.open(), 1);
+        drop(b1);
+        assert_eq!(limits.open(), 0);
+        assert!(limits.reserve("a").is_ok());
+    }
+}
