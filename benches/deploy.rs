@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use fake_platforms::{FakePlatforms, RandomFaults};
 use omnitraffick::auth::Principal;
 use omnitraffick::deploy::DeployTicketInput;
-use omnitraffick::mcp::AppServices;
 use omnitraffick::startup;
+use omnitraffick::startup::AppServices;
 
 fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v).expect("input parses")

@@ -367,7 +367,7 @@ async fn over_mcp(calls: usize, clients: usize) -> anyhow::Result<()> {
 /// it runs to the end, and how soon `run_qa` answers with it cut off. Its evaluation goes on
 /// in the background after that; the runtime waits for it at exit.
 async fn runaway_rule(
-    services: &omnitraffick::mcp::AppServices,
+    services: &omnitraffick::startup::AppServices,
     db: &omnitraffick::store::Db,
     ticket_id: i64,
     op: &Principal,

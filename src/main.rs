@@ -259,7 +259,7 @@ async fn ingest(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
 async fn stop_workers(
     shutdown: &CancellationToken,
     workers: Option<tokio::task::JoinHandle<omnitraffick::error::AppResult<()>>>,
-    services: &omnitraffick::mcp::AppServices,
+    services: &omnitraffick::startup::AppServices,
 ) {
     shutdown.cancel();
     if let Some(w) = workers {

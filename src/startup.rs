@@ -5,11 +5,23 @@ use std::time::Duration;
 use crate::deploy::{DeployQueue, DeployService, DeploySettings};
 use crate::error::AppResult;
 use crate::governance::Governance;
-use crate::mcp::AppServices;
 use crate::platforms::ApiVersions;
 use crate::platforms::client::{PlatformClients, PlatformConfig};
 use crate::qa::QaService;
 use crate::store::Db;
+
+/// Everything a tool needs, shared by every session.
+#[derive(Clone)]
+pub struct AppServices {
+    pub governance: crate::governance::Governance,
+    pub qa: crate::qa::QaService,
+    pub deploy: crate::deploy::DeployService,
+    pub copilot: crate::copilot::CopilotService,
+    pub healing: crate::healing::HealingService,
+    pub capi: crate::capi::CapiService,
+    /// Resource-update notifications for subscribed tickets.
+    pub watch: crate::mcp::subscriptions::TicketWatch,
+}
 
 /// Everything configurable about the services.
 #[derive(Debug, Clone)]
@@ -81,7 +93,6 @@ pub fn log_caps() -> tracing_subscriber::filter::Targets {
 /// Logging to stderr (stdout carries the MCP stdio protocol): what `filter` (an EnvFilter
 /// such as "info" or "omnitraffick=debug,info") allows and [`log_caps`] does not cut.
 pub fn init_tracing(filter: &str, format: crate::config::LogFormat) {
-    use tracing_subscriber::filter::FilterExt;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
@@ -89,11 +100,15 @@ pub fn init_tracing(filter: &str, format: crate::config::LogFormat) {
     let valid = parsed.is_ok();
     let user = parsed.unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // The user's filter applies to the whole subscriber and the caps to the output layer.
+    // Combining both into one per-layer filter (`FilterExt::and`) let no DEBUG event through
+    // on PostgreSQL, where sqlx registers dynamic callsites for server notices; the exact
+    // interaction in tracing-subscriber was not isolated, this arrangement is tested instead.
     let layer = match format {
-        crate::config::LogFormat::Json => fmt.json().with_filter(user.and(log_caps())).boxed(),
-        crate::config::LogFormat::Human => fmt.with_filter(user.and(log_caps())).boxed(),
+        crate::config::LogFormat::Json => fmt.json().with_filter(log_caps()).boxed(),
+        crate::config::LogFormat::Human => fmt.with_filter(log_caps()).boxed(),
     };
-    tracing_subscriber::registry().with(layer).init();
+    tracing_subscriber::registry().with(user).with(layer).init();
     if !valid {
         tracing::warn!(
             "the log filter (--log / OMNITRAFFICK_LOG) could not be parsed; logging at info"

@@ -15,8 +15,8 @@ use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::capi::normalize::sha256_hex;
 use omnitraffick::deploy::DeploySettings;
-use omnitraffick::mcp::AppServices;
 use omnitraffick::platforms::client::{self, PlatformConfig};
+use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 
 struct World {

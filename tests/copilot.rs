@@ -14,8 +14,8 @@ use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::copilot::*;
 use omnitraffick::llm::LlmConfig;
-use omnitraffick::mcp::AppServices;
 use omnitraffick::platforms::client::Secret;
+use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 use omnitraffick::store::Db;
 

@@ -16,8 +16,8 @@ use common::*;
 use omnitraffick::auth::Principal;
 use omnitraffick::deploy::{DeploySettings, DeployTicketInput, RunOutcome};
 use omnitraffick::domain::TicketStatus;
-use omnitraffick::mcp::AppServices;
 use omnitraffick::platforms::client::{self, PlatformConfig};
+use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 use omnitraffick::store::Db;
 

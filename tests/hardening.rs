@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use common::*;
 use omnitraffick::auth::{self, Principal, Role};
-use omnitraffick::mcp::AppServices;
+use omnitraffick::startup::AppServices;
 
 fn spec() -> Value {
     json!({

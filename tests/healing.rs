@@ -17,8 +17,8 @@ use omnitraffick::deploy::{DeploySettings, DeployTicketInput};
 use omnitraffick::domain::{Platform, ProposalStatus, Risk};
 use omnitraffick::healing::fixers::{self, FixContext};
 use omnitraffick::healing::{AutoApply, HealOutcome};
-use omnitraffick::mcp::AppServices;
 use omnitraffick::platforms::client::{self, ErrorClass, PlatformConfig, PlatformError};
+use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 
 fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {

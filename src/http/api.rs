@@ -1,66 +1,49 @@
 //! The REST API (`/api/v1/...`) beside MCP: the same services, behind the same bearer-key
-//! guard, with JSON errors in the same `{"error": {code, message, field}}` shape.
+//! guard, with JSON errors in the same `{"error": {code, message, field}}` shape. Routes are
+//! one table ([`table`]) that builds the router and that the OpenAPI document is checked
+//! against, so a route cannot exist undocumented.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 
-use super::error_response;
+pub use super::error::{ApiError, status_of};
 use crate::auth::{Permission, Principal};
-use crate::copilot::ChatInput;
+use crate::capi::{SendEventsInput, SendEventsOutput};
+use crate::copilot::{Answer, ChatInput};
+use crate::domain::TicketView;
 use crate::error::AppError;
-use crate::mcp::AppServices;
+use crate::healing::{DecisionOutput, FixList, FixProposalView};
+use crate::startup::AppServices;
 
-/// The HTTP status for a domain error.
-pub fn status_of(e: &AppError) -> StatusCode {
-    match e {
-        AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-        AppError::Conflict { .. } | AppError::InvalidTransition { .. } => StatusCode::CONFLICT,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Every REST route: method, path and handler.
+pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppServices>)> {
+    vec![
+        ("post", "/api/v1/copilot/chat", post(copilot_chat)),
+        ("get", "/api/v1/fixes", get(list_fixes)),
+        ("get", "/api/v1/fixes/{id}", get(get_fix)),
+        ("post", "/api/v1/fixes/{id}/approve", post(approve_fix)),
+        ("post", "/api/v1/fixes/{id}/reject", post(reject_fix)),
+        ("get", "/api/v1/tickets/{id}", get(get_ticket)),
+        ("post", "/api/v1/capi/events", post(capi_events)),
+    ]
 }
 
-fn fail(e: AppError) -> Response {
-    if let AppError::Internal(detail) = &e {
-        tracing::error!(error = %detail, "REST call failed with an internal error");
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &AppError::Internal("internal error; see the server log".into()),
-        );
-    }
-    error_response(status_of(&e), &e)
-}
-
-/// Body problems as a VALIDATION error naming the problem, with axum's status for it (400
-/// unreadable JSON, 415 no JSON content type, 413 too large, 422 wrong types or fields).
-fn bad_body(r: JsonRejection) -> Response {
-    error_response(r.status(), &AppError::validation("body", r.body_text()))
+/// (method, path) of every REST route, for the OpenAPI check.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(services: AppServices) -> Router<S> {
-    Router::new()
-        .route("/api/v1/copilot/chat", post(copilot_chat))
-        .route("/api/v1/fixes", get(list_fixes))
-        .route("/api/v1/fixes/{id}", get(get_fix))
-        .route("/api/v1/fixes/{id}/approve", post(approve_fix))
-        .route("/api/v1/fixes/{id}/reject", post(reject_fix))
-        .route("/api/v1/tickets/{id}", get(get_ticket))
-        .route("/api/v1/capi/events", post(capi_events))
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, (_, path, handler)| {
+            r.route(path, handler)
+        })
         .with_state(services)
-}
-
-fn reply<T: serde::Serialize>(r: Result<T, AppError>) -> Response {
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => fail(e),
-    }
 }
 
 fn path_id(raw: &str) -> Result<i64, AppError> {
@@ -77,10 +60,8 @@ async fn list_fixes(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     Query(q): Query<std::collections::HashMap<String, String>>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Read) {
-        return fail(e);
-    }
+) -> ApiResult<FixList> {
+    principal.require(Permission::Read)?;
     let num = |k: &str| -> Result<Option<i64>, AppError> {
         q.get(k)
             .map(|v| {
@@ -89,18 +70,13 @@ async fn list_fixes(
             })
             .transpose()
     };
-    let input = (|| {
-        Ok(crate::healing::ListFixesInput {
-            status: q.get("status").cloned(),
-            ticket_id: num("ticket")?,
-            limit: num("limit")?,
-            before_id: num("before_id")?,
-        })
-    })();
-    match input {
-        Ok(i) => reply(services.healing.list(&principal, i).await),
-        Err(e) => fail(e),
-    }
+    let input = crate::healing::ListFixesInput {
+        status: q.get("status").cloned(),
+        ticket_id: num("ticket")?,
+        limit: num("limit")?,
+        before_id: num("before_id")?,
+    };
+    Ok(Json(services.healing.list(&principal, input).await?))
 }
 
 /// `GET /api/v1/fixes/{id}`: the proposal, before/after payloads, diff and audit trail.
@@ -108,18 +84,11 @@ async fn get_fix(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Read) {
-        return fail(e);
-    }
-    let id = match path_id(&id) {
-        Ok(id) => id,
-        Err(e) => return fail(e),
-    };
-    if let Err(e) = services.healing.authorize(&principal, id).await {
-        return fail(e);
-    }
-    reply(services.healing.get(id).await)
+) -> ApiResult<FixProposalView> {
+    principal.require(Permission::Read)?;
+    let id = path_id(&id)?;
+    services.healing.authorize(&principal, id).await?;
+    Ok(Json(services.healing.get(id).await?))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -135,25 +104,17 @@ async fn approve_fix(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Option<Json<Decision>>, JsonRejection>,
-) -> Response {
+) -> ApiResult<DecisionOutput> {
     // The role first: a caller who may not decide learns that, not what is wrong with the body.
-    if let Err(e) = principal.require(Permission::Review) {
-        return fail(e);
-    }
-    let id = match path_id(&id) {
-        Ok(id) => id,
-        Err(e) => return fail(e),
-    };
-    let reason = match body {
-        Ok(b) => b.and_then(|b| b.0.reason),
-        Err(r) => return bad_body(r),
-    };
-    reply(
+    principal.require(Permission::Review)?;
+    let id = path_id(&id)?;
+    let reason = body?.and_then(|b| b.0.reason);
+    Ok(Json(
         services
             .healing
             .approve(&principal, id, reason.as_deref())
-            .await,
-    )
+            .await?,
+    ))
 }
 
 /// `POST /api/v1/fixes/{id}/reject {"reason": "..."}` (ops or admin).
@@ -162,24 +123,16 @@ async fn reject_fix(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Json<Decision>, JsonRejection>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Review) {
-        return fail(e);
-    }
-    let id = match path_id(&id) {
-        Ok(id) => id,
-        Err(e) => return fail(e),
-    };
-    let Json(d) = match body {
-        Ok(b) => b,
-        Err(r) => return bad_body(r),
-    };
-    reply(
+) -> ApiResult<DecisionOutput> {
+    principal.require(Permission::Review)?;
+    let id = path_id(&id)?;
+    let Json(d) = body?;
+    Ok(Json(
         services
             .healing
             .reject(&principal, id, d.reason.as_deref().unwrap_or(""))
-            .await,
-    )
+            .await?,
+    ))
 }
 
 /// `GET /api/v1/tickets/{id}`: the ticket with its history and QA report.
@@ -187,59 +140,35 @@ async fn get_ticket(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Read) {
-        return fail(e);
-    }
-    let id = match path_id(&id) {
-        Ok(id) => id,
-        Err(e) => return fail(e),
-    };
-    if let Err(e) = services.governance.authorize_ticket(&principal, id).await {
-        return fail(e);
-    }
-    reply(services.governance.get_ticket(id).await)
+) -> ApiResult<TicketView> {
+    principal.require(Permission::Read)?;
+    let id = path_id(&id)?;
+    services.governance.authorize_ticket(&principal, id).await?;
+    Ok(Json(services.governance.get_ticket(id).await?))
 }
 
-/// `POST /api/v1/copilot/chat` (planner, or any role with copilot access):
+/// `POST /api/v1/copilot/chat` (any role but tracker):
 /// `{"brand_code": "AUR", "messages": [{"role": "user", "content": "..."}]}` ->
 /// `{"answer", "found", "mode", "retrieval", "citations": [...]}`.
 async fn copilot_chat(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     body: Result<Json<ChatInput>, JsonRejection>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Copilot) {
-        return fail(e);
-    }
-    let Json(input) = match body {
-        Ok(b) => b,
-        Err(r) => return bad_body(r),
-    };
-    if let Err(e) = principal.require_brand(&input.brand_code) {
-        return fail(e);
-    }
-    match services.copilot.chat(input).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(e) => fail(e),
-    }
+) -> ApiResult<Answer> {
+    principal.require(Permission::Copilot)?;
+    let Json(input) = body?;
+    principal.require_brand(&input.brand_code)?;
+    Ok(Json(services.copilot.chat(input).await?))
 }
 
 /// `POST /api/v1/capi/events` (tracker or admin): the body of `send_conversion_events`.
 async fn capi_events(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
-    body: Result<Json<crate::capi::SendEventsInput>, JsonRejection>,
-) -> Response {
-    if let Err(e) = principal.require(Permission::Track) {
-        return fail(e);
-    }
-    let Json(input) = match body {
-        Ok(b) => b,
-        Err(r) => return bad_body(r),
-    };
-    if let Err(e) = principal.require_brand(&input.brand_code) {
-        return fail(e);
-    }
-    reply(services.capi.send_events(input).await)
+    body: Result<Json<SendEventsInput>, JsonRejection>,
+) -> ApiResult<SendEventsOutput> {
+    principal.require(Permission::Track)?;
+    let Json(input) = body?;
+    principal.require_brand(&input.brand_code)?;
+    Ok(Json(services.capi.send_events(input).await?))
 }

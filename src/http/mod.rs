@@ -6,7 +6,7 @@
 //! client sending headers slowly held a connection open for good.
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,13 +21,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub mod api;
+pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod sessions;
 
 use crate::auth::{KeyVerifier, Principal};
 use crate::error::{AppError, AppResult};
-use crate::mcp::{AppServices, OmniMcp};
+use crate::mcp::OmniMcp;
+use crate::startup::AppServices;
 use crate::store::Db;
 use sessions::{LimitedSessions, Refusal, SessionLimits};
 
@@ -116,12 +118,7 @@ struct EdgeState {
 }
 
 fn error_response(status: StatusCode, err: &AppError) -> Response {
-    let mut resp = (status, Json(serde_json::json!({ "error": err.body() }))).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    resp
+    error::render(status, err)
 }
 
 /// Host without the port: "example.com:8080" -> "example.com", "[::1]:80" -> "[::1]".

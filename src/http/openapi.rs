@@ -4,6 +4,7 @@
 use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
+use crate::capi::{SendEventsInput, SendEventsOutput};
 use crate::copilot::{Answer, ChatInput};
 use crate::domain::TicketView;
 use crate::healing::{DecisionOutput, FixList, FixProposalView};
@@ -66,6 +67,8 @@ pub fn document() -> Value {
     generator.subschema_for::<FixProposalView>();
     generator.subschema_for::<DecisionOutput>();
     generator.subschema_for::<TicketView>();
+    generator.subschema_for::<SendEventsInput>();
+    generator.subschema_for::<SendEventsOutput>();
     let schemas = Value::Object(generator.take_definitions(true));
     let common = [
         ("401", "No valid bearer key."),
@@ -82,7 +85,7 @@ pub fn document() -> Value {
         "info": {
             "title": "OmniTraffick ops API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Review self-healing fix proposals, read tickets, and ask the brand-guideline copilot. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
+            "description": "Review self-healing fix proposals, read tickets, ask the brand-guideline copilot and send conversion events. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -123,6 +126,11 @@ pub fn document() -> Value {
                 "summary": "Ask the brand-guideline copilot (any role but tracker); answers cite [document p.N].",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatInput"}}}},
                 "responses": merge(json!({"200": ok("Answer", "The answer with its citations.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("422", "The body does not match the schema.")]))
+            }},
+            "/api/v1/capi/events": {"post": {
+                "summary": "Send conversion events for a brand (tracker or admin; a brand-scoped key only for its brands): each is checked, normalised and hashed, deduplicated on (event_name, event_id) for 48 hours, and queued for Meta CAPI and the TikTok Events API.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendEventsInput"}}}},
+                "responses": merge(json!({"200": ok("SendEventsOutput", "Per event: accepted, duplicate or rejected with the field and the reason.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("415", "No JSON body."), ("422", "The body does not match the schema, or the brand has no pixel.")]))
             }}
         },
         "components": {

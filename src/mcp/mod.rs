@@ -25,20 +25,7 @@ use tracing::Instrument;
 
 use crate::auth::{Permission, Principal};
 use crate::error::AppError;
-use crate::governance::Governance;
-
-/// Everything a tool needs, shared by every session.
-#[derive(Clone)]
-pub struct AppServices {
-    pub governance: Governance,
-    pub qa: crate::qa::QaService,
-    pub deploy: crate::deploy::DeployService,
-    pub copilot: crate::copilot::CopilotService,
-    pub healing: crate::healing::HealingService,
-    pub capi: crate::capi::CapiService,
-    /// Resource-update notifications for subscribed tickets.
-    pub watch: subscriptions::TicketWatch,
-}
+use crate::startup::AppServices;
 
 /// Distinguishes MCP sessions (one handler per session).
 static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use omnitraffick::auth::{self, Role};
 use omnitraffick::http::{self, HttpOptions};
-use omnitraffick::mcp::AppServices;
 use omnitraffick::startup;
+use omnitraffick::startup::AppServices;
 use omnitraffick::store::Db;
 
 pub mod fake_openai;
