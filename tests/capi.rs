@@ -231,8 +231,29 @@ async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations(
             .await
             .unwrap();
     assert_eq!(again.results[0].status, "DUPLICATE");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(w.fake.state.lock().unwrap().events.len(), 2);
+    // A later event is delivered after anything queued before it; once it has arrived, the
+    // duplicate's absence proves it was never sent (no fixed wait).
+    w.s.capi
+        .send_events(from_json(
+            json!({"brand_code": "DIS", "events": [purchase(Some("order-124"))]}),
+        ))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while w.fake.state.lock().unwrap().events.len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the later event was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = w.fake.state.lock().unwrap().events.clone();
+    assert_eq!(delivered.len(), 4);
+    let order_123 = delivered
+        .iter()
+        .filter(|(_, body)| body.to_string().contains("order-123"))
+        .count();
+    assert_eq!(order_123, 2, "one per destination, never again");
 
     // Nothing raw was stored.
     use sqlx::Row;

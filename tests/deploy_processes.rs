@@ -249,8 +249,27 @@ async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
             .await;
         assert!(e.is_err(), "subscribing to an unknown ticket must fail");
     }
+    // The unsubscribed ticket changes first; then a probe ticket is created and subscribed,
+    // and changes. History is read in order, so any update for the probe means the watcher is
+    // past the other ticket's change: its absence then proves it was not announced, however
+    // slow the machine (no fixed wait).
     call2(&client, "run_qa", json!({"ticket_id": other["id"]})).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let probe = call2(&client, "create_ticket", json!({"campaign_id": campaign["id"], "channel_code": "META", "payload_config": meta_spec()})).await;
+    let probe_uri = format!("omnitraffick://tickets/{}", probe["id"]);
+    #[allow(deprecated)]
+    client
+        .subscribe(SubscribeRequestParams::new(probe_uri.clone()))
+        .await
+        .expect("subscribe");
+    call2(&client, "run_qa", json!({"ticket_id": probe["id"]})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !recorder.updates.lock().unwrap().contains(&probe_uri) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probe's update never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(!recorder.updates.lock().unwrap().contains(&other_uri));
     client.cancel().await.ok();
 }

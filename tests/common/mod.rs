@@ -27,6 +27,38 @@ pub type Client = RunningService<RoleClient, ClientConfig>;
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: (server URL, database name), dropped with the TestDb.
+    pg: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// A PostgreSQL test database is dropped when the test ends (pass or fail), so runs do
+    /// not pile databases up; FORCE ends the connections a test left open.
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: test database could not be dropped; .ci/run drops leftovers");
+        }
+    }
 }
 
 /// Create a fresh, empty database: a SQLite file in a temp dir, or a new PostgreSQL
@@ -50,6 +82,7 @@ pub async fn fresh_db() -> TestDb {
             TestDb {
                 url: format!("{base}/{name}"),
                 _dir: None,
+                pg: Some((admin, name)),
             }
         }
         _ => {
@@ -58,6 +91,7 @@ pub async fn fresh_db() -> TestDb {
             TestDb {
                 url,
                 _dir: Some(dir),
+                pg: None,
             }
         }
     }
