@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use omnitraffick::auth::{self, Role};
-use omnitraffick::domain::Platform;
+use omnitraffick::domain::{Platform, TicketContext, TicketContextRef};
 use omnitraffick::healing::{apply_patch, classify_risk, fixers};
 use omnitraffick::http::{self, HttpOptions};
 use omnitraffick::platforms::client::{ErrorClass, PlatformError};
-use omnitraffick::qa::{QaEngine, TicketContext};
+use omnitraffick::qa::QaEngine;
 use omnitraffick::startup;
 use omnitraffick::store::{self, NewProposal};
 
@@ -120,7 +120,13 @@ async fn main() {
         )
         .await
         .unwrap();
-    let (ticket, campaign, brand, market, channel) = g.ticket_context(t.id).await.unwrap();
+    let base = g.ticket_context(t.id).await.unwrap();
+    let TicketContext {
+        ticket,
+        brand,
+        market,
+        ..
+    } = &base;
     let engine: QaEngine = s.qa.engine().await.unwrap();
 
     // 1. Diagnosis + fix + patch + risk + QA, in process.
@@ -149,12 +155,9 @@ async fn main() {
         );
         let mut patched = ticket.clone();
         patched.payload_config = after;
-        let ctx = TicketContext {
+        let ctx = TicketContextRef {
             ticket: &patched,
-            campaign: &campaign,
-            brand: &brand,
-            market: &market,
-            channel: &channel,
+            ..base.view()
         };
         let _ = engine.check(&ctx);
         proposed += 1;

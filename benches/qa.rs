@@ -13,12 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use omnitraffick::auth::{self, Principal, Role};
 use omnitraffick::domain::{
-    Brand, Campaign, Channel, Market, Platform, RequestType, Ticket, TicketStatus,
+    Brand, Campaign, Channel, Market, Platform, RequestType, Ticket, TicketContextRef, TicketStatus,
 };
 use omnitraffick::governance::*;
 use omnitraffick::http::{self, HttpOptions};
 use omnitraffick::platforms::ApiVersions;
-use omnitraffick::qa::{QaEngine, RULE_TIME_BUDGET, RunQaInput, TicketContext, compile_rule};
+use omnitraffick::qa::{QaEngine, RULE_TIME_BUDGET, RunQaInput, compile_rule};
 use omnitraffick::startup;
 use omnitraffick::store::QaRuleRecord;
 use omnitraffick::taxonomy::{NameParts, Picklists, TaxonomyConvention};
@@ -195,7 +195,7 @@ fn in_process(n: usize) {
     let started = Instant::now();
     let (mut blocked, mut passed) = (0usize, 0usize);
     for (i, t) in tickets.iter().enumerate() {
-        let ctx = TicketContext {
+        let ctx = TicketContextRef {
             ticket: t,
             campaign: &campaign,
             brand: &brand,

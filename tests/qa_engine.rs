@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use omnitraffick::domain::{Platform, Ticket};
+use omnitraffick::domain::{Platform, Ticket, TicketContextRef};
 use omnitraffick::platforms::ApiVersions;
 use omnitraffick::qa::{
-    MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, Outcome, QaEngine, QaResult, RuleClock, TicketContext,
-    admit_rule, compile_rule,
+    MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, Outcome, QaEngine, QaResult, RuleClock, admit_rule,
+    compile_rule,
 };
 use omnitraffick::store::QaRuleRecord;
 use omnitraffick::taxonomy::{Picklists, TaxonomyConvention};
@@ -56,7 +56,7 @@ fn good() -> Value {
 }
 
 fn run(w: &World, e: &QaEngine, t: &Ticket) -> Vec<QaResult> {
-    e.check(&TicketContext {
+    e.check(&TicketContextRef {
         ticket: t,
         campaign: &w.campaign,
         brand: &w.brand,
@@ -303,7 +303,7 @@ fn a_rule_over_its_time_budget_is_reported_and_not_applied() {
         rule("kids", "spec.targeting.age_min < 16", "BLOCK"),
     ]);
     let t = ticket(good());
-    let ctx = TicketContext {
+    let ctx = TicketContextRef {
         ticket: &t,
         campaign: &w.campaign,
         brand: &w.brand,

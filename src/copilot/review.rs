@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{CopilotService, Passage};
+use crate::domain::TicketContext;
 use crate::error::AppResult;
 use crate::llm::prompts;
 
@@ -92,8 +93,13 @@ fn first_sentences(text: &str, max: usize) -> String {
 
 impl CopilotService {
     pub async fn review_ticket(&self, input: ReviewTicketInput) -> AppResult<ReviewOutput> {
-        let (ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(input.ticket_id).await?;
+        let TicketContext {
+            ticket,
+            campaign,
+            brand,
+            market,
+            channel,
+        } = self.governance.ticket_context(input.ticket_id).await?;
         let spec = &ticket.payload_config;
         let platform = channel.platform.as_str().replace('_', " ");
         let targeting = &spec["targeting"];

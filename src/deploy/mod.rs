@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::Principal;
-use crate::domain::{Platform, TicketStatus};
+use crate::domain::{Platform, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
+use crate::platforms::ApiVersions;
 use crate::platforms::client::{PlatformClients, PlatformError, fill_placeholders};
-use crate::platforms::{ApiVersions, translate_ticket};
 use crate::qa::{Outcome, QaService, RunQaInput};
 use crate::store::{self, DeployAttempt, DeployRun};
 
@@ -308,22 +308,17 @@ impl DeployService {
     }
 
     async fn validate_only(&self, ticket_id: i64) -> AppResult<DeployTicketOutput> {
-        let (ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(ticket_id).await?;
+        let ctx = self.governance.ticket_context(ticket_id).await?;
+        let TicketContext {
+            ticket, channel, ..
+        } = &ctx;
         if !PlatformClients::supports_validate_only(channel.platform) {
             return Err(AppError::validation(
                 "validate_only",
                 "TikTok's Marketing API has no validate-only mode, so nothing can be checked without creating it; run_qa's schema checks are the closest. Deploy without validate_only (objects are created disabled).",
             ));
         }
-        let payloads = translate_ticket(
-            &ticket,
-            &campaign,
-            &brand,
-            &market,
-            &channel,
-            &self.versions,
-        )?;
+        let payloads = ctx.translate(&self.versions)?;
         let ids: Map<String, Value> = ticket.external_ids.as_object().cloned().unwrap_or_default();
         let mut out = Vec::new();
         for req in &payloads.requests {
@@ -346,7 +341,7 @@ impl DeployService {
                 body,
                 ..req.clone()
             };
-            match self.clients.create(&channel, &filled, true).await {
+            match self.clients.create(channel, &filled, true).await {
                 Ok(_) => out.push(ValidatedRequest {
                     object: req.object.clone(),
                     outcome: "VALID".into(),

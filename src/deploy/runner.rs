@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::DeploySettings;
-use crate::domain::{Channel, Platform, TicketStatus};
+use crate::domain::{Channel, Platform, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
+use crate::platforms::ApiVersions;
 use crate::platforms::client::{ErrorClass, PlatformClients, PlatformError, fill_placeholders};
-use crate::platforms::{ApiVersions, translate_ticket};
 use crate::store::{self, Db, NewAttempt};
 
 /// What became of a run after one take-up.
@@ -218,7 +218,7 @@ impl Deployer {
                 // Our own failure (database, bad stored data): retry like a transient error.
                 tracing::error!(run_id, error = %e, "deploy run failed internally");
                 let platform = match self.governance.ticket_context(run.ticket_id).await {
-                    Ok((_, _, _, _, channel)) => channel.platform,
+                    Ok(ctx) => ctx.channel.platform,
                     Err(_) => Platform::Meta,
                 };
                 let pe = PlatformError {
@@ -233,18 +233,12 @@ impl Deployer {
     }
 
     async fn create_objects(&self, run: &store::DeployRun, lost: &AtomicBool) -> Result<(), Stop> {
-        let (ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(run.ticket_id).await?;
+        let ctx = self.governance.ticket_context(run.ticket_id).await?;
+        let TicketContext {
+            ticket, channel, ..
+        } = &ctx;
         // QA passed on this payload, so a failure here means it changed or a rule did.
-        let payloads = translate_ticket(
-            &ticket,
-            &campaign,
-            &brand,
-            &market,
-            &channel,
-            &self.versions,
-        )
-        .map_err(|e| {
+        let payloads = ctx.translate(&self.versions).map_err(|e| {
             Stop::Platform(PlatformError {
                 class: ErrorClass::Permanent,
                 code: Some("PAYLOAD_INVALID".into()),
@@ -280,11 +274,11 @@ impl Deployer {
                 let mut c = self.db.pool().acquire().await.map_err(AppError::from)?;
                 store::create_outcome_uncertain(&mut c, run.ticket_id, &req.object).await?
             };
-            if uncertain && let Some(id) = self.lookup(run, &channel, &filled, &ids).await? {
+            if uncertain && let Some(id) = self.lookup(run, channel, &filled, &ids).await? {
                 ids.insert(req.object.clone(), Value::String(id));
                 continue;
             }
-            let id = self.create(run, &channel, &filled).await?;
+            let id = self.create(run, channel, &filled).await?;
             ids.insert(req.object.clone(), Value::String(id));
         }
         Ok(())

@@ -2,12 +2,14 @@
 //! construction: every constructor that takes outside input checks it.
 
 mod codes;
+mod context;
 mod currency;
 mod entities;
 mod proposal;
 mod status;
 
 pub use codes::{Code, CountryCode, MetaPixelId, TiktokPixelCode};
+pub use context::{TicketContext, TicketContextRef};
 pub use currency::{Currency, Money};
 pub use entities::{
     Brand, Campaign, Channel, HistoryEntry, Market, Platform, RequestType, Ticket, TicketView,

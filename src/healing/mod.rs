@@ -18,7 +18,7 @@ pub use risk::classify_risk;
 
 use crate::auth::Principal;
 use crate::deploy::DeployService;
-use crate::domain::{ProposalStatus, Risk, TicketStatus};
+use crate::domain::{ProposalStatus, Risk, TicketContext, TicketStatus};
 use crate::error::AppResult;
 use crate::governance::Governance;
 use crate::platforms::client::PlatformError;
@@ -91,8 +91,12 @@ impl HealingService {
 
     /// Diagnose a DEPLOY_FAILED ticket and propose a rule-based fix, if one applies.
     pub async fn on_deploy_failed(&self, ticket_id: i64) -> AppResult<HealOutcome> {
-        let (ticket, _campaign, brand, market, _channel) =
-            self.governance.ticket_context(ticket_id).await?;
+        let TicketContext {
+            ticket,
+            brand,
+            market,
+            ..
+        } = self.governance.ticket_context(ticket_id).await?;
         if ticket.status != TicketStatus::DeployFailed {
             return Ok(HealOutcome::NoFix(format!(
                 "ticket is {}, not DEPLOY_FAILED",

@@ -10,7 +10,7 @@ use super::patch::{apply_patch, error_key, readable_diff};
 use super::risk::classify_risk;
 use super::{HealingService, MAX_PROPOSALS_PER_ERROR};
 use crate::auth::Principal;
-use crate::domain::{ProposalStatus, Risk, Ticket, TicketStatus};
+use crate::domain::{ProposalStatus, Risk, Ticket, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::platforms::client::PlatformError;
 use crate::qa::Outcome;
@@ -211,7 +211,8 @@ impl HealingService {
         self.governance
             .authorize_ticket(actor, input.ticket_id)
             .await?;
-        let (ticket, _, brand, _, _) = self.governance.ticket_context(input.ticket_id).await?;
+        let TicketContext { ticket, brand, .. } =
+            self.governance.ticket_context(input.ticket_id).await?;
         if !matches!(
             ticket.status,
             TicketStatus::DeployFailed | TicketStatus::FixProposed

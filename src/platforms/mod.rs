@@ -13,7 +13,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::{Brand, Campaign, Channel, Currency, Market, Money, Platform, Ticket};
+use crate::domain::{
+    Brand, Campaign, Channel, Currency, Market, Money, Platform, Ticket, TicketContext,
+    TicketContextRef,
+};
 use crate::error::AppError;
 pub use spec::CampaignSpec;
 
@@ -25,6 +28,19 @@ pub struct TranslationInput<'a> {
     pub market: &'a Market,
     pub channel: &'a Channel,
     pub spec: &'a CampaignSpec,
+}
+
+impl<'a> TranslationInput<'a> {
+    pub fn new(ctx: TicketContextRef<'a>, spec: &'a CampaignSpec) -> Self {
+        Self {
+            ticket: ctx.ticket,
+            campaign: ctx.campaign,
+            brand: ctx.brand,
+            market: ctx.market,
+            channel: ctx.channel,
+            spec,
+        }
+    }
 }
 
 /// One HTTP request that creates one platform object.
@@ -93,27 +109,12 @@ pub fn translate(
     }
 }
 
-/// Parse a stored ticket's payload config and translate it for its channel.
-pub fn translate_ticket(
-    ticket: &Ticket,
-    campaign: &Campaign,
-    brand: &Brand,
-    market: &Market,
-    channel: &Channel,
-    versions: &ApiVersions,
-) -> Result<TranslatedPayloads, AppError> {
-    let spec = CampaignSpec::parse(&ticket.payload_config)?;
-    translate(
-        &TranslationInput {
-            ticket,
-            campaign,
-            brand,
-            market,
-            channel,
-            spec: &spec,
-        },
-        versions,
-    )
+impl TicketContext {
+    /// Parse the ticket's payload config and translate it for its channel.
+    pub fn translate(&self, versions: &ApiVersions) -> Result<TranslatedPayloads, AppError> {
+        let spec = CampaignSpec::parse(&self.ticket.payload_config)?;
+        translate(&TranslationInput::new(self.view(), &spec), versions)
+    }
 }
 
 /// The spec's budget as exact money in the brand's currency.

@@ -4,10 +4,9 @@
 use serde_json::Value;
 
 use super::{
-    DEFAULT_DAILY_LIMIT_MAJOR, DEFAULT_LIFETIME_LIMIT_MAJOR, Outcome, QaEngine, QaResult,
-    TicketContext, schemas,
+    DEFAULT_DAILY_LIMIT_MAJOR, DEFAULT_LIFETIME_LIMIT_MAJOR, Outcome, QaEngine, QaResult, schemas,
 };
-use crate::domain::{Currency, Money, Platform};
+use crate::domain::{Currency, Money, Platform, TicketContextRef};
 use crate::platforms::spec::BudgetPeriod;
 use crate::platforms::{CampaignSpec, TranslatedPayloads};
 use crate::taxonomy::NameParts;
@@ -37,7 +36,7 @@ fn fail(
 
 /// The stored name parses under the convention, uses governed codes, and matches the
 /// ticket's own brand, market, channel, year and campaign name.
-pub fn taxonomy(engine: &QaEngine, ctx: &TicketContext<'_>) -> QaResult {
+pub fn taxonomy(engine: &QaEngine, ctx: &TicketContextRef<'_>) -> QaResult {
     const RULE: &str = "taxonomy.valid";
     let name = &ctx.ticket.platform_name;
     let v = engine.convention.validate(name, &engine.picklists);
@@ -87,7 +86,7 @@ pub fn taxonomy(engine: &QaEngine, ctx: &TicketContext<'_>) -> QaResult {
 }
 
 /// Targeting and schedule sanity that every platform shares.
-pub fn spec_rules(_ctx: &TicketContext<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
+pub fn spec_rules(_ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
     const RULE: &str = "spec.targeting";
     let mut out = Vec::new();
     let t = &spec.targeting;
@@ -175,7 +174,7 @@ fn is_blocked(engine: &QaEngine, platform: Platform, id: &str) -> bool {
 /// A family-friendly brand may not target blocked interests (spec level).
 pub fn brand_safety_spec(
     engine: &QaEngine,
-    ctx: &TicketContext<'_>,
+    ctx: &TicketContextRef<'_>,
     spec: &CampaignSpec,
 ) -> QaResult {
     const RULE: &str = "brand_safety.blocked_interests";
@@ -215,7 +214,7 @@ pub fn brand_safety_spec(
 /// The same check on the translated bodies, which overrides may have changed.
 pub fn brand_safety_payloads(
     engine: &QaEngine,
-    ctx: &TicketContext<'_>,
+    ctx: &TicketContextRef<'_>,
     p: &TranslatedPayloads,
 ) -> Vec<QaResult> {
     const RULE: &str = "brand_safety.payload_interests";
@@ -273,7 +272,7 @@ fn scan_interests(v: &Value, path: &str, inside: bool, f: &mut dyn FnMut(String,
 /// 1,000,000 lifetime, all in the brand's currency.
 pub fn budget_limits(
     engine: &QaEngine,
-    ctx: &TicketContext<'_>,
+    ctx: &TicketContextRef<'_>,
     spec: &CampaignSpec,
 ) -> Vec<QaResult> {
     const RULE: &str = "budget.limits";
@@ -440,7 +439,7 @@ const TIKTOK_DAILY_MIN: &[(&str, i64)] = &[
 
 /// Platform minimum budgets, as warnings (the platform is the judge).
 pub fn platform_minimums(
-    ctx: &TicketContext<'_>,
+    ctx: &TicketContextRef<'_>,
     spec: &CampaignSpec,
     p: &TranslatedPayloads,
 ) -> Vec<QaResult> {

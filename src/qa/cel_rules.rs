@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 
-use super::{Outcome, QaResult, TicketContext};
+use super::{Outcome, QaResult};
+use crate::domain::TicketContextRef;
 use crate::platforms::{CampaignSpec, TranslatedPayloads};
 use crate::store::QaRuleRecord;
 
@@ -237,7 +238,7 @@ fn over_budget(rule: &CompiledRule, budget: Duration) -> QaResult {
     }
 }
 
-fn applies(rule: &QaRuleRecord, ctx: &TicketContext<'_>) -> bool {
+fn applies(rule: &QaRuleRecord, ctx: &TicketContextRef<'_>) -> bool {
     rule.enabled
         && rule
             .brand_code
@@ -255,7 +256,7 @@ fn applies(rule: &QaRuleRecord, ctx: &TicketContext<'_>) -> bool {
 
 pub fn evaluate(
     rules: &[CompiledRule],
-    ctx: &TicketContext<'_>,
+    ctx: &TicketContextRef<'_>,
     spec: &CampaignSpec,
     payloads: Option<&TranslatedPayloads>,
     clock: &RuleClock<'_>,

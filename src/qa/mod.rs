@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
-use crate::domain::{Brand, Campaign, Channel, Market, Platform, Ticket};
+use crate::domain::{Platform, Ticket, TicketContextRef};
 use crate::platforms::{
     ApiVersions, CampaignSpec, TranslatedPayloads, TranslationInput, translate,
 };
@@ -91,15 +91,6 @@ impl QaReport {
     }
 }
 
-/// Everything QA looks at for one ticket.
-pub struct TicketContext<'a> {
-    pub ticket: &'a Ticket,
-    pub campaign: &'a Campaign,
-    pub brand: &'a Brand,
-    pub market: &'a Market,
-    pub channel: &'a Channel,
-}
-
 /// Caps of one brand in one market, in minor units of the brand's currency; `None` falls back
 /// to the brand's own cap, then to the global default.
 #[derive(Debug, Clone, Copy, Default)]
@@ -137,12 +128,12 @@ impl QaEngine {
     /// Run every rule; never stops at the first failure. CEL rules are timed against
     /// RULE_TIME_BUDGET, but nothing cuts one off: the service runs checks through
     /// `check_timed` on a blocking thread with a watchdog.
-    pub fn check(&self, ctx: &TicketContext<'_>) -> Checked {
+    pub fn check(&self, ctx: &TicketContextRef<'_>) -> Checked {
         self.check_timed(ctx, &RuleClock::default())
     }
 
     /// `check`, with the CEL rules timed by `clock`.
-    pub fn check_timed(&self, ctx: &TicketContext<'_>, clock: &RuleClock<'_>) -> Checked {
+    pub fn check_timed(&self, ctx: &TicketContextRef<'_>, clock: &RuleClock<'_>) -> Checked {
         let mut results = Vec::new();
         results.push(builtin::taxonomy(self, ctx));
         let spec = match CampaignSpec::parse(&ctx.ticket.payload_config) {
@@ -164,14 +155,7 @@ impl QaEngine {
         results.extend(builtin::spec_rules(ctx, &spec));
         results.push(builtin::brand_safety_spec(self, ctx, &spec));
         results.extend(builtin::budget_limits(self, ctx, &spec));
-        let input = TranslationInput {
-            ticket: ctx.ticket,
-            campaign: ctx.campaign,
-            brand: ctx.brand,
-            market: ctx.market,
-            channel: ctx.channel,
-            spec: &spec,
-        };
+        let input = TranslationInput::new(*ctx, &spec);
         let payloads = match translate(&input, &self.versions) {
             Ok(p) => {
                 results.push(QaResult {

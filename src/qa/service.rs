@@ -5,16 +5,16 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::watchdog::{self, Subject};
+use super::watchdog;
 use super::{
     Checked, CompiledRule, MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, MAX_MACRO_NESTING, MarketCaps,
     Outcome, QaEngine, QaReport, RULE_TIME_BUDGET, admit_rule, compile_rule,
 };
 use crate::auth::Principal;
-use crate::domain::{Code, Platform, Ticket, TicketStatus};
+use crate::domain::{Code, Platform, Ticket, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
-use crate::platforms::{ApiVersions, TranslatedPayloads, translate_ticket};
+use crate::platforms::{ApiVersions, TranslatedPayloads};
 use crate::store::{self, BlockedInterest, QaRuleRecord};
 
 #[derive(Clone)]
@@ -186,7 +186,7 @@ impl QaService {
 
     /// Check a ticket on a blocking thread with each CEL rule held to RULE_TIME_BUDGET, and
     /// disable the rules that overran, so later runs do not pay for them again.
-    async fn check(&self, subject: Subject) -> AppResult<(Arc<Subject>, Checked)> {
+    async fn check(&self, subject: TicketContext) -> AppResult<(Arc<TicketContext>, Checked)> {
         let engine = Arc::new(self.engine().await?);
         let subject = Arc::new(subject);
         let checked = watchdog::check(engine.clone(), subject.clone(), RULE_TIME_BUDGET).await?;
@@ -220,25 +220,16 @@ impl QaService {
 
     /// QA of a ticket as if its payload config were `payload`, without storing anything.
     pub async fn preview(&self, ticket_id: i64, payload: serde_json::Value) -> AppResult<QaReport> {
-        let (mut ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(ticket_id).await?;
-        ticket.payload_config = payload;
-        let (subject, checked) = self
-            .check(Subject {
-                ticket,
-                campaign,
-                brand,
-                market,
-                channel,
-            })
-            .await?;
+        let mut ctx = self.governance.ticket_context(ticket_id).await?;
+        ctx.ticket.payload_config = payload;
+        let (subject, checked) = self.check(ctx).await?;
         Ok(QaReport::new(&subject.ticket, checked.results))
     }
 
     /// Run QA on a ticket, store the report, and move it to READY_FOR_API or QA_FAILED.
     pub async fn run_qa(&self, actor: &Principal, input: RunQaInput) -> AppResult<RunQaOutput> {
-        let (ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(input.ticket_id).await?;
+        let ctx = self.governance.ticket_context(input.ticket_id).await?;
+        let ticket = &ctx.ticket;
         if !matches!(
             ticket.status,
             TicketStatus::Draft | TicketStatus::QaFailed | TicketStatus::ReadyForApi
@@ -250,15 +241,7 @@ impl QaService {
                 ),
             });
         }
-        let (subject, checked) = self
-            .check(Subject {
-                ticket,
-                campaign,
-                brand,
-                market,
-                channel,
-            })
-            .await?;
+        let (subject, checked) = self.check(ctx).await?;
         let ticket = &subject.ticket;
         let report = QaReport::new(ticket, checked.results);
         let to = if report.outcome == Outcome::Block {
@@ -284,16 +267,10 @@ impl QaService {
 
     /// The exact request bodies the ticket would send, without changing anything.
     pub async fn preview_payloads(&self, ticket_id: i64) -> AppResult<TranslatedPayloads> {
-        let (ticket, campaign, brand, market, channel) =
-            self.governance.ticket_context(ticket_id).await?;
-        translate_ticket(
-            &ticket,
-            &campaign,
-            &brand,
-            &market,
-            &channel,
-            &self.versions,
-        )
+        self.governance
+            .ticket_context(ticket_id)
+            .await?
+            .translate(&self.versions)
     }
 
     pub async fn list_rules(&self) -> AppResult<QaRuleList> {

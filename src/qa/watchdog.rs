@@ -10,35 +10,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Checked, QaEngine, RuleClock, TicketContext};
-use crate::domain::{Brand, Campaign, Channel, Market, Ticket};
+use super::{Checked, QaEngine, RuleClock};
+use crate::domain::TicketContext;
 use crate::error::{AppError, AppResult};
-
-/// What is checked, owned so it can move to another thread.
-pub(super) struct Subject {
-    pub ticket: Ticket,
-    pub campaign: Campaign,
-    pub brand: Brand,
-    pub market: Market,
-    pub channel: Channel,
-}
-
-impl Subject {
-    fn context(&self) -> TicketContext<'_> {
-        TicketContext {
-            ticket: &self.ticket,
-            campaign: &self.campaign,
-            brand: &self.brand,
-            market: &self.market,
-            channel: &self.channel,
-        }
-    }
-}
 
 /// `QaEngine::check` on a blocking thread, each CEL rule held to `budget`.
 pub(super) async fn check(
     engine: Arc<QaEngine>,
-    subject: Arc<Subject>,
+    subject: Arc<TicketContext>,
     budget: Duration,
 ) -> AppResult<Checked> {
     // Rules cut off so far; each attempt skips them, so there are at most as many attempts
@@ -54,7 +33,7 @@ pub(super) async fn check(
                 overran: &skip,
                 starting: &starting,
             };
-            engine.check_timed(&subject.context(), &clock)
+            engine.check_timed(&subject.view(), &clock)
         });
         let mut running: Option<(usize, Instant)> = None;
         loop {

@@ -1,0 +1,87 @@
+//! What the governance service returns: lists, updates and what a rename would do.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::domain::{Brand, Campaign, Channel, Market, Ticket, TicketStatus};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MarketList {
+    pub markets: Vec<Market>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BrandList {
+    pub brands: Vec<Brand>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChannelList {
+    pub channels: Vec<Channel>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignList {
+    pub campaigns: Vec<Campaign>,
+    /// Pass as `offset` to get the next page; absent on the last page.
+    pub next_offset: Option<i64>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TicketList {
+    pub tickets: Vec<Ticket>,
+    /// Pass as `offset` to get the next page; absent on the last page.
+    pub next_offset: Option<i64>,
+}
+
+/// A ticket whose name a code change affects.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TicketRename {
+    pub ticket_id: i64,
+    pub status: TicketStatus,
+    pub current_name: String,
+    /// The name it would get; equal to current_name for live tickets, which keep theirs.
+    pub new_name: String,
+}
+
+/// What changing a governed code would do.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RenameImpact {
+    pub segment: String,
+    pub code: String,
+    pub new_code: String,
+    /// Campaigns that use the code (their free-text names do not change).
+    pub campaign_ids: Vec<i64>,
+    /// Tickets not yet sent to a platform: they are renamed.
+    pub renamed_tickets: Vec<TicketRename>,
+    /// Tickets already queued, deployed or past: they keep their names, since the
+    /// platform objects already carry them.
+    pub unchanged_live_tickets: Vec<TicketRename>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MarketUpdate {
+    pub market: Market,
+    /// Present when the code changed.
+    pub rename: Option<RenameImpact>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BrandUpdate {
+    pub brand: Brand,
+    pub rename: Option<RenameImpact>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ChannelUpdate {
+    pub channel: Channel,
+    pub rename: Option<RenameImpact>,
+}
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CampaignUpdate {
+    pub campaign: Campaign,
+    /// Draft tickets renamed because the name or year changed.
+    pub renamed_tickets: Vec<TicketRename>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NamePreview {
+    /// The name the platform objects would get.
+    pub name: String,
+    pub convention: String,
+    pub segments: Vec<crate::taxonomy::ParsedSegment>,
+}

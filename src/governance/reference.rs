@@ -1,0 +1,355 @@
+//! Markets, brands and channels: the governed codes every name is built from.
+
+use sqlx::AnyConnection;
+
+use super::taxonomy_ops::CodeKind;
+use super::{
+    BrandList, BrandUpdate, ChannelList, ChannelUpdate, CodeInput, CreateBrandInput,
+    CreateChannelInput, CreateMarketInput, Governance, ListInput, MarketList, MarketUpdate,
+    RenameImpact, UpdateBrandInput, UpdateChannelInput, UpdateMarketInput, must_brand,
+    must_channel, must_market, optional_money,
+};
+use crate::auth::Principal;
+use crate::domain::{Brand, Channel, Code, CountryCode, Currency, Market, Platform};
+use crate::error::{AppError, AppResult};
+use crate::store;
+
+/// "" clears an optional text field; anything else sets it (trimmed).
+fn optional_text(raw: Option<String>, current: Option<String>) -> Option<String> {
+    match raw {
+        None => current,
+        Some(s) if s.trim().is_empty() => None,
+        Some(s) => Some(s.trim().to_owned()),
+    }
+}
+
+fn validate_account_id(platform: Platform, raw: &str) -> AppResult<String> {
+    let s = raw.trim();
+    let (digits, example) = match platform {
+        Platform::Meta => (
+            s.strip_prefix("act_").unwrap_or(s).to_owned(),
+            "\"1234567890\" (without act_)",
+        ),
+        Platform::Tiktok => (s.to_owned(), "\"7012345678901234567\""),
+        Platform::GoogleAds => (s.replace('-', ""), "\"123-456-7890\""),
+    };
+    let ok = !digits.is_empty()
+        && digits.len() <= 32
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && (platform != Platform::GoogleAds || digits.len() == 10);
+    if ok {
+        Ok(digits)
+    } else {
+        Err(AppError::validation(
+            "account_id",
+            format!("\"{raw}\" is not a {platform} account id; use digits such as {example}"),
+        ))
+    }
+}
+
+impl Governance {
+    // ------------------------------------------------------------ markets
+
+    pub async fn list_markets(&self, input: ListInput) -> AppResult<MarketList> {
+        let mut c = self.conn().await?;
+        Ok(MarketList {
+            markets: store::list_markets(&mut c, input.include_archived).await?,
+        })
+    }
+
+    pub async fn create_market(&self, input: CreateMarketInput) -> AppResult<Market> {
+        let code = Code::parse("code", &input.code)?;
+        let country = CountryCode::parse("country", &input.country)?;
+        let region = input.region.trim();
+        if region.is_empty() {
+            return Err(AppError::validation(
+                "region",
+                "must not be empty; e.g. \"NA\" or \"EMEA\"",
+            ));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let m = store::insert_market(&mut tx, code.as_str(), country.as_str(), region).await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    pub async fn update_market(
+        &self,
+        actor: &Principal,
+        input: UpdateMarketInput,
+    ) -> AppResult<MarketUpdate> {
+        let mut tx = self.db.begin_write().await?;
+        let mut m = must_market(&mut tx, "code", &input.code).await?;
+        if let Some(c) = input.country {
+            m.country = CountryCode::parse("country", &c)?.as_str().to_owned();
+        }
+        if let Some(r) = input.region {
+            if r.trim().is_empty() {
+                return Err(AppError::validation("region", "must not be empty"));
+            }
+            m.region = r.trim().to_owned();
+        }
+        if let Some(a) = input.archived {
+            m.archived = a;
+        }
+        let rename = self
+            .apply_new_code(
+                &mut tx,
+                CodeKind::Market,
+                m.id,
+                &mut m.code,
+                input.new_code,
+                actor,
+            )
+            .await?;
+        let market = store::update_market(&mut tx, &m).await?;
+        tx.commit().await?;
+        Ok(MarketUpdate { market, rename })
+    }
+
+    pub async fn archive_market(&self, input: CodeInput) -> AppResult<Market> {
+        let mut tx = self.db.begin_write().await?;
+        let mut m = must_market(&mut tx, "code", &input.code).await?;
+        m.archived = true;
+        let m = store::update_market(&mut tx, &m).await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    // ------------------------------------------------------------ brands
+
+    pub async fn list_brands(&self, input: ListInput) -> AppResult<BrandList> {
+        let mut c = self.conn().await?;
+        Ok(BrandList {
+            brands: store::list_brands(&mut c, input.include_archived).await?,
+        })
+    }
+
+    pub async fn get_brand(&self, code: &str) -> AppResult<Brand> {
+        let mut c = self.conn().await?;
+        must_brand(&mut c, "brand_code", code).await
+    }
+
+    pub async fn create_brand(&self, input: CreateBrandInput) -> AppResult<Brand> {
+        let code = Code::parse("code", &input.code)?;
+        let name = input.name.trim();
+        if name.is_empty() {
+            return Err(AppError::validation(
+                "name",
+                "must not be empty; e.g. \"Disney\"",
+            ));
+        }
+        let currency = Currency::parse("currency", &input.currency)?;
+        let brand = Brand {
+            id: 0,
+            code: code.as_str().to_owned(),
+            name: name.to_owned(),
+            family_friendly: input.family_friendly,
+            currency: currency.as_str().to_owned(),
+            daily_budget_limit_minor: optional_money(
+                "daily_budget_limit",
+                input.daily_budget_limit.as_deref(),
+                currency,
+                None,
+            )?,
+            lifetime_budget_limit_minor: optional_money(
+                "lifetime_budget_limit",
+                input.lifetime_budget_limit.as_deref(),
+                currency,
+                None,
+            )?,
+            meta_pixel_id: optional_text(
+                crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
+                None,
+            ),
+            tiktok_pixel_code: optional_text(
+                crate::domain::TiktokPixelCode::parse_input(
+                    "tiktok_pixel_code",
+                    input.tiktok_pixel_code,
+                )?,
+                None,
+            ),
+            archived: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let mut tx = self.db.begin_write().await?;
+        let b = store::insert_brand(&mut tx, &brand).await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    pub async fn update_brand(
+        &self,
+        actor: &Principal,
+        input: UpdateBrandInput,
+    ) -> AppResult<BrandUpdate> {
+        let mut tx = self.db.begin_write().await?;
+        let mut b = must_brand(&mut tx, "code", &input.code).await?;
+        if let Some(n) = input.name {
+            if n.trim().is_empty() {
+                return Err(AppError::validation("name", "must not be empty"));
+            }
+            b.name = n.trim().to_owned();
+        }
+        if let Some(f) = input.family_friendly {
+            b.family_friendly = f;
+        }
+        if let Some(cur) = input.currency {
+            let cur = Currency::parse("currency", &cur)?;
+            if cur.as_str() != b.currency {
+                let used = store::campaigns_using(&mut tx, Some(b.id), None).await?;
+                if !used.is_empty() {
+                    return Err(AppError::conflict(
+                        Some("currency"),
+                        format!(
+                            "brand {} has {} campaign(s) budgeted in {}; its currency cannot change. Create a new brand for the new currency",
+                            b.code,
+                            used.len(),
+                            b.currency
+                        ),
+                    ));
+                }
+                b.currency = cur.as_str().to_owned();
+            }
+        }
+        let currency = Currency::parse("currency", &b.currency)?;
+        b.daily_budget_limit_minor = optional_money(
+            "daily_budget_limit",
+            input.daily_budget_limit.as_deref(),
+            currency,
+            b.daily_budget_limit_minor,
+        )?;
+        b.lifetime_budget_limit_minor = optional_money(
+            "lifetime_budget_limit",
+            input.lifetime_budget_limit.as_deref(),
+            currency,
+            b.lifetime_budget_limit_minor,
+        )?;
+        b.meta_pixel_id = optional_text(
+            crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
+            b.meta_pixel_id,
+        );
+        b.tiktok_pixel_code = optional_text(
+            crate::domain::TiktokPixelCode::parse_input(
+                "tiktok_pixel_code",
+                input.tiktok_pixel_code,
+            )?,
+            b.tiktok_pixel_code,
+        );
+        if let Some(a) = input.archived {
+            b.archived = a;
+        }
+        let rename = self
+            .apply_new_code(
+                &mut tx,
+                CodeKind::Brand,
+                b.id,
+                &mut b.code,
+                input.new_code,
+                actor,
+            )
+            .await?;
+        let brand = store::update_brand(&mut tx, &b).await?;
+        tx.commit().await?;
+        Ok(BrandUpdate { brand, rename })
+    }
+
+    pub async fn archive_brand(&self, input: CodeInput) -> AppResult<Brand> {
+        let mut tx = self.db.begin_write().await?;
+        let mut b = must_brand(&mut tx, "code", &input.code).await?;
+        b.archived = true;
+        let b = store::update_brand(&mut tx, &b).await?;
+        tx.commit().await?;
+        Ok(b)
+    }
+
+    // ------------------------------------------------------------ channels
+
+    pub async fn list_channels(&self, input: ListInput) -> AppResult<ChannelList> {
+        let mut c = self.conn().await?;
+        Ok(ChannelList {
+            channels: store::list_channels(&mut c, input.include_archived).await?,
+        })
+    }
+
+    pub async fn create_channel(&self, input: CreateChannelInput) -> AppResult<Channel> {
+        let code = Code::parse("code", &input.code)?;
+        let platform = Platform::parse("platform", &input.platform)?;
+        let account = validate_account_id(platform, &input.account_id)?;
+        let mut tx = self.db.begin_write().await?;
+        let ch = store::insert_channel(&mut tx, code.as_str(), platform, &account).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    pub async fn update_channel(
+        &self,
+        actor: &Principal,
+        input: UpdateChannelInput,
+    ) -> AppResult<ChannelUpdate> {
+        let mut tx = self.db.begin_write().await?;
+        let mut ch = must_channel(&mut tx, "code", &input.code).await?;
+        if let Some(a) = input.account_id {
+            let live = store::count_references(&mut tx, None, None, Some(ch.id)).await?;
+            let account = validate_account_id(ch.platform, &a)?;
+            if account != ch.account_id && live > 0 {
+                return Err(AppError::conflict(
+                    Some("account_id"),
+                    format!(
+                        "channel {} has {live} open ticket(s) on account {}; cancel or finish them first, or create a new channel for the new account",
+                        ch.code, ch.account_id
+                    ),
+                ));
+            }
+            ch.account_id = account;
+        }
+        if let Some(a) = input.archived {
+            ch.archived = a;
+        }
+        let rename = self
+            .apply_new_code(
+                &mut tx,
+                CodeKind::Channel,
+                ch.id,
+                &mut ch.code,
+                input.new_code,
+                actor,
+            )
+            .await?;
+        let channel = store::update_channel(&mut tx, &ch).await?;
+        tx.commit().await?;
+        Ok(ChannelUpdate { channel, rename })
+    }
+
+    pub async fn archive_channel(&self, input: CodeInput) -> AppResult<Channel> {
+        let mut tx = self.db.begin_write().await?;
+        let mut ch = must_channel(&mut tx, "code", &input.code).await?;
+        ch.archived = true;
+        let ch = store::update_channel(&mut tx, &ch).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    /// Apply an update's `new_code`, if it has one: rename the tickets that carry the code
+    /// and set `code` to the new one. The caller stores the record in the same transaction.
+    async fn apply_new_code(
+        &self,
+        c: &mut AnyConnection,
+        kind: CodeKind,
+        id: i64,
+        code: &mut String,
+        new_code: Option<String>,
+        actor: &Principal,
+    ) -> AppResult<Option<RenameImpact>> {
+        let Some(nc) = new_code else {
+            return Ok(None);
+        };
+        let nc = Code::parse("new_code", &nc)?;
+        let impact = self
+            .rename_in_tx(c, kind, id, code, nc.as_str(), Some(actor))
+            .await?;
+        *code = nc.as_str().to_owned();
+        Ok(Some(impact))
+    }
+}
