@@ -9,10 +9,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::{normalize, validate_event};
-use crate::domain::{Platform, now_text};
+use crate::domain::Platform;
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::platforms::client::{ErrorClass, PlatformClients};
@@ -285,22 +284,16 @@ impl CapiService {
         for p in claim_order {
             let (_, name, prep) = &prepared[p];
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                fresh[p][d] = sqlx::query(
-                    "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
-                     VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
-                     SET received_epoch = excluded.received_epoch \
-                     WHERE capi_dedupe.received_epoch <= $6 RETURNING 1 AS fresh",
+                fresh[p][d] = store::claim_capi_dedupe_key(
+                    &mut tx,
+                    brand.id,
+                    dest.as_str(),
+                    name,
+                    &prep.event_id,
+                    now,
+                    now - DEDUPE_SECS,
                 )
-                .bind(brand.id)
-                .bind(dest.as_str())
-                .bind(name)
-                .bind(&prep.event_id)
-                .bind(now)
-                .bind(now - DEDUPE_SECS)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+                .await?;
             }
         }
         // Queue the new ones in the request's order (batches keep it).
@@ -321,20 +314,19 @@ impl CapiService {
                     ),
                     _ => prep.meta.clone(),
                 };
-                sqlx::query(
-                    "INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, payload, test_event_code, status, received_at, received_epoch) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'QUEUED', $8, $9)",
+                store::queue_capi_event(
+                    &mut tx,
+                    &store::NewCapiEvent {
+                        brand_id: brand.id,
+                        destination: dest.as_str(),
+                        event_name: &name,
+                        event_id: &prep.event_id,
+                        event_time: prep.meta["event_time"].as_i64().unwrap_or(now),
+                        payload: &payload.to_string(),
+                        test_event_code: test_code,
+                        received_epoch: now,
+                    },
                 )
-                .bind(brand.id)
-                .bind(dest.as_str())
-                .bind(&name)
-                .bind(&prep.event_id)
-                .bind(prep.meta["event_time"].as_i64().unwrap_or(now))
-                .bind(payload.to_string())
-                .bind(test_code)
-                .bind(now_text())
-                .bind(now)
-                .execute(&mut *tx)
                 .await?;
                 queued += 1;
             }
@@ -378,39 +370,25 @@ impl CapiService {
         let platform = Platform::parse("destination", destination)?;
         let now_epoch = chrono::Utc::now().timestamp();
         let mut c = self.governance.db().pool().acquire().await?;
-        let brand_row =
-            sqlx::query("SELECT code, meta_pixel_id, tiktok_pixel_code FROM brands WHERE id = $1")
-                .bind(brand_id)
-                .fetch_one(&mut *c)
-                .await?;
-        let brand_code: String = brand_row.try_get("code")?;
-        let pixel: Option<String> = match platform {
-            Platform::Meta => brand_row.try_get("meta_pixel_id")?,
-            _ => brand_row.try_get("tiktok_pixel_code")?,
+        let brand = store::brand_pixels(&mut c, brand_id).await?;
+        let brand_code = brand.code;
+        let pixel = match platform {
+            Platform::Meta => brand.meta_pixel_id,
+            _ => brand.tiktok_pixel_code,
         };
-        let first = sqlx::query(
-            "SELECT test_event_code FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' \
-             AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $3) ORDER BY id LIMIT 1",
-        )
-        .bind(brand_id)
-        .bind(destination)
-        .bind(now_epoch)
-        .fetch_optional(&mut *c)
-        .await?;
-        let Some(first) = first else {
+        let Some(next) = store::next_capi_batch(&mut c, brand_id, destination, now_epoch).await?
+        else {
             return Ok(DeliveryOutcome::Done);
         };
-        let code: Option<String> = first.try_get("test_event_code")?;
-        let rows = sqlx::query(
-            "SELECT id, payload, attempts FROM capi_events WHERE brand_id = $1 AND destination = $2 AND status = 'QUEUED' \
-             AND COALESCE(test_event_code, '') = $3 AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $5) ORDER BY id LIMIT $4",
+        let code = next.test_event_code;
+        let rows = store::due_capi_events(
+            &mut c,
+            brand_id,
+            destination,
+            code.as_deref(),
+            now_epoch,
+            BATCH,
         )
-        .bind(brand_id)
-        .bind(destination)
-        .bind(code.clone().unwrap_or_default())
-        .bind(BATCH)
-        .bind(now_epoch)
-        .fetch_all(&mut *c)
         .await?;
         drop(c);
         // Claim the rows so a second worker never sends the same events at once.
@@ -419,19 +397,10 @@ impl CapiService {
         let mut attempts = 0i64;
         let mut tx = self.governance.db().begin_write().await?;
         for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let done = sqlx::query(
-                "UPDATE capi_events SET status = 'SENDING', claimed_epoch = $2 WHERE id = $1 AND status = 'QUEUED'",
-            )
-            .bind(id)
-            .bind(chrono::Utc::now().timestamp())
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                claimed.push(id);
-                let payload: String = r.try_get("payload")?;
-                data.push(serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null));
-                attempts = attempts.max(r.try_get::<i64, _>("attempts")?);
+            if store::claim_capi_event(&mut tx, r.id, chrono::Utc::now().timestamp()).await? {
+                claimed.push(r.id);
+                data.push(serde_json::from_str::<Value>(&r.payload).unwrap_or(Value::Null));
+                attempts = attempts.max(r.attempts);
             }
         }
         tx.commit().await?;
@@ -460,22 +429,20 @@ impl CapiService {
                 Some(serde_json::to_string(e).unwrap_or_default()),
             ),
         };
-        let batch: i64 = sqlx::query(
-            "INSERT INTO capi_batches (brand_id, destination, events, status, events_received, trace_id, error, latency_ms, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        let batch = store::record_capi_batch(
+            &mut tx,
+            &store::NewCapiBatch {
+                brand_id,
+                destination,
+                events: ids.len() as i64,
+                status,
+                events_received: received,
+                trace_id: trace.as_deref(),
+                error: error.as_deref(),
+                latency_ms: ms,
+            },
         )
-        .bind(brand_id)
-        .bind(destination)
-        .bind(ids.len() as i64)
-        .bind(status)
-        .bind(received)
-        .bind(trace)
-        .bind(error.clone())
-        .bind(ms)
-        .bind(now_text())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        .await?;
         tx.commit().await?;
         match sent {
             Ok(_) => {
@@ -493,13 +460,9 @@ impl CapiService {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 let due = chrono::Utc::now().timestamp() + secs as i64;
                 let mut tx = self.governance.db().begin_write().await?;
+                let reason = e.to_string();
                 for id in &ids {
-                    sqlx::query("UPDATE capi_events SET status = 'QUEUED', attempts = attempts + 1, error = $1, next_attempt_epoch = $3 WHERE id = $2")
-                        .bind(e.to_string())
-                        .bind(id)
-                        .bind(due)
-                        .execute(&mut *tx)
-                        .await?;
+                    store::retry_capi_event_later(&mut tx, *id, &reason, due).await?;
                 }
                 tx.commit().await?;
                 Ok(DeliveryOutcome::Again(Duration::from_secs(secs)))
@@ -521,15 +484,7 @@ impl CapiService {
     ) -> AppResult<()> {
         let mut tx = self.governance.db().begin_write().await?;
         for id in ids {
-            sqlx::query(
-                "UPDATE capi_events SET status = $1, batch_id = $2, error = $3 WHERE id = $4",
-            )
-            .bind(status)
-            .bind(batch)
-            .bind(error)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            store::finish_capi_event(&mut tx, *id, status, batch, error).await?;
         }
         tx.commit().await
     }

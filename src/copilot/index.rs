@@ -4,18 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// One searchable chunk.
-#[derive(Debug, Clone)]
-pub struct IndexedChunk {
-    pub chunk_id: i64,
-    pub brand_id: i64,
-    pub document_id: i64,
-    pub document: String,
-    pub page: usize,
-    pub heading: Option<String>,
-    pub text: String,
-    pub vector: Option<Vec<f32>>,
-}
+/// One searchable chunk. Defined in the store, which reads it and must not depend on the
+/// copilot.
+pub use crate::store::IndexedChunk;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {

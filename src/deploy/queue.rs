@@ -471,25 +471,17 @@ async fn sweep(ctx: &Ctx) -> AppResult<usize> {
     if ctx.capi.is_some() {
         // A worker that died while sending leaves SENDING rows: release them.
         let mut tx = ctx.db.begin_write().await?;
-        sqlx::query("UPDATE capi_events SET status = 'QUEUED' WHERE status = 'SENDING' AND claimed_epoch < $1")
-            .bind(chrono::Utc::now().timestamp() - 60)
-            .execute(&mut *tx)
-            .await?;
+        store::release_stale_capi_claims(&mut tx, chrono::Utc::now().timestamp() - 60).await?;
         tx.commit().await?;
         let now = chrono::Utc::now().timestamp();
-        let pending = sqlx::query(
-            "SELECT DISTINCT brand_id, destination FROM capi_events WHERE status = 'QUEUED' AND received_epoch < $1 \
-             AND (next_attempt_epoch IS NULL OR next_attempt_epoch <= $2)",
-        )
-        .bind(now - 2)
-        .bind(now)
-        .fetch_all(ctx.db.pool())
-        .await?;
-        for r in pending {
-            use sqlx::Row;
-            let brand: i64 = r.try_get("brand_id")?;
-            let dest: String = r.try_get("destination")?;
-            ctx.queue.push_capi(brand, &dest, None).await?;
+        let pending = {
+            let mut c = ctx.db.pool().acquire().await?;
+            store::due_capi_destinations(&mut c, now - 2, now).await?
+        };
+        for p in pending {
+            ctx.queue
+                .push_capi(p.brand_id, &p.destination, None)
+                .await?;
         }
     }
     Ok(runs.len())

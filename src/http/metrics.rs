@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{LazyLock, Mutex};
 
-use sqlx::Row;
-
-use crate::store::Db;
+use crate::error::AppResult;
+use crate::store::{self, Db, GroupCount};
 
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
@@ -42,50 +41,41 @@ fn label(v: &str) -> String {
         .replace('\n', " ")
 }
 
-async fn grouped(db: &Db, sql: &'static str) -> Vec<(String, i64)> {
-    match sqlx::query(sql).fetch_all(db.pool()).await {
-        Ok(rows) => rows
-            .iter()
-            .filter_map(|r| {
-                Some((
-                    r.try_get::<String, _>("k").ok()?,
-                    r.try_get::<i64, _>("n").ok()?,
-                ))
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics query failed");
-            Vec::new()
-        }
-    }
+/// The counts, or none (with a warning) when the store could not be read, so a scrape still
+/// gets this process's own series.
+fn or_empty(counts: AppResult<Vec<GroupCount>>) -> Vec<GroupCount> {
+    counts.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "metrics query failed");
+        Vec::new()
+    })
 }
 
 pub async fn render(db: &Db) -> String {
     let mut out = String::new();
-    let sections: [(&str, &str, &str, &'static str); 3] = [
+    let sections = [
         (
             "omnitraffick_deploy_runs",
             "Deploy runs by state.",
             "state",
-            "SELECT state AS k, COUNT(*) AS n FROM deploy_runs GROUP BY state",
+            store::deploy_runs_by_state(db).await,
         ),
         (
             "omnitraffick_platform_requests",
             "Requests sent to ad platforms by outcome (CREATED, FOUND, RATE_LIMITED, TRANSIENT, UNKNOWN, PERMANENT, ...).",
             "outcome",
-            "SELECT outcome AS k, COUNT(*) AS n FROM deploy_attempts GROUP BY outcome",
+            store::deploy_attempts_by_outcome(db).await,
         ),
         (
             "omnitraffick_fix_proposals",
             "Fix proposals by status.",
             "status",
-            "SELECT status AS k, COUNT(*) AS n FROM fix_proposals GROUP BY status",
+            store::fix_proposals_by_status(db).await,
         ),
     ];
-    for (name, help, key, sql) in sections {
+    for (name, help, key, counts) in sections {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (k, n) in grouped(db, sql).await {
-            let _ = writeln!(out, "{name}{{{key}=\"{}\"}} {n}", label(&k));
+        for c in or_empty(counts) {
+            let _ = writeln!(out, "{name}{{{key}=\"{}\"}} {}", label(&c.key), c.count);
         }
     }
     let name = "omnitraffick_tool_call_duration_seconds";

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use rmcp::service::SubscriptionSink;
 use rmcp::{Peer, RoleServer};
-use sqlx::Row;
 
-use crate::store::Db;
+use crate::store::{self, Db};
 
 const PREFIX: &str = "omnitraffick://tickets/";
 
@@ -117,11 +116,7 @@ impl TicketWatch {
 }
 
 async fn poll(inner: Arc<Inner>) {
-    let mut last: i64 = match sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM ticket_history")
-        .fetch_one(inner.db.pool())
-        .await
-        .and_then(|r| r.try_get::<i64, _>("m"))
-    {
+    let mut last: i64 = match store::latest_ticket_history_id(&inner.db).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "ticket watch could not start; no resource updates will be sent");
@@ -130,13 +125,7 @@ async fn poll(inner: Arc<Inner>) {
     };
     loop {
         tokio::time::sleep(inner.every).await;
-        let rows = match sqlx::query(
-            "SELECT id, ticket_id FROM ticket_history WHERE id > $1 ORDER BY id LIMIT 1000",
-        )
-        .bind(last)
-        .fetch_all(inner.db.pool())
-        .await
-        {
+        let rows = match store::ticket_changes_after(&inner.db, last).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(error = %e, "ticket watch poll failed");
@@ -145,11 +134,9 @@ async fn poll(inner: Arc<Inner>) {
         };
         let mut changed: Vec<i64> = Vec::new();
         for r in &rows {
-            if let (Ok(id), Ok(t)) = (r.try_get::<i64, _>("id"), r.try_get::<i64, _>("ticket_id")) {
-                last = last.max(id);
-                if !changed.contains(&t) {
-                    changed.push(t);
-                }
+            last = last.max(r.history_id);
+            if !changed.contains(&r.ticket_id) {
+                changed.push(r.ticket_id);
             }
         }
         for t in changed {

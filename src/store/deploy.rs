@@ -1,12 +1,13 @@
 //! SQL for deploy runs (one per deploy of a ticket, with its lease) and deploy attempts
-//! (every request sent to a platform, written before it leaves).
+//! (every request sent to a platform, written before it leaves). Also the counts behind
+//! `/metrics`, which read from the pool (no transaction).
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::is_unique_violation;
+use super::{Db, GroupCount, group_counts, is_unique_violation};
 use crate::domain::{TicketStatus, now_text};
 use crate::error::{AppError, AppResult};
 
@@ -419,4 +420,22 @@ pub async fn put_external_id(
     .execute(c)
     .await?;
     Ok(())
+}
+
+/// Deploy runs counted by state.
+pub async fn deploy_runs_by_state(db: &Db) -> AppResult<Vec<GroupCount>> {
+    group_counts(
+        db,
+        "SELECT state AS k, COUNT(*) AS n FROM deploy_runs GROUP BY state",
+    )
+    .await
+}
+
+/// Platform requests counted by outcome.
+pub async fn deploy_attempts_by_outcome(db: &Db) -> AppResult<Vec<GroupCount>> {
+    group_counts(
+        db,
+        "SELECT outcome AS k, COUNT(*) AS n FROM deploy_attempts GROUP BY outcome",
+    )
+    .await
 }

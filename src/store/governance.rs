@@ -1,10 +1,11 @@
 //! SQL for governance data: markets, brands, channels, campaigns, tickets and their history.
-//! Functions take a connection so callers decide the transaction.
+//! Functions take a connection so callers decide the transaction (the ticket watch's reads,
+//! which never run in one, take the `Db`).
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{get_bool, is_unique_violation};
+use super::{Db, get_bool, is_unique_violation};
 use crate::domain::{
     Brand, Campaign, Channel, HistoryEntry, Market, Platform, RequestType, Ticket, TicketStatus,
     now_text,
@@ -602,6 +603,42 @@ pub async fn ticket_history(c: &mut AnyConnection, ticket_id: i64) -> AppResult<
             })
         })
         .collect()
+}
+
+/// The newest ticket history id (0 when there is none yet). Reads from the pool, for the
+/// ticket watch, which runs outside any transaction.
+pub async fn latest_ticket_history_id(db: &Db) -> AppResult<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM ticket_history")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get::<i64, _>("m")?)
+}
+
+/// A ticket history entry as the ticket watch sees it: which ticket changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketChange {
+    pub history_id: i64,
+    pub ticket_id: i64,
+}
+
+/// Up to 1,000 history entries after `after_id`, oldest first. Reads from the pool, like
+/// [`latest_ticket_history_id`]. A row that cannot be read is left out.
+pub async fn ticket_changes_after(db: &Db, after_id: i64) -> AppResult<Vec<TicketChange>> {
+    let rows = sqlx::query(
+        "SELECT id, ticket_id FROM ticket_history WHERE id > $1 ORDER BY id LIMIT 1000",
+    )
+    .bind(after_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(TicketChange {
+                history_id: r.try_get::<i64, _>("id").ok()?,
+                ticket_id: r.try_get::<i64, _>("ticket_id").ok()?,
+            })
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------- taxonomy conventions

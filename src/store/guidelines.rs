@@ -191,10 +191,22 @@ pub async fn guideline_pages(c: &mut AnyConnection, id: i64) -> AppResult<Vec<St
         .collect()
 }
 
+/// One searchable guideline chunk, with its brand and document name, as the copilot's
+/// retrieval index holds it.
+#[derive(Debug, Clone)]
+pub struct IndexedChunk {
+    pub chunk_id: i64,
+    pub brand_id: i64,
+    pub document_id: i64,
+    pub document: String,
+    pub page: usize,
+    pub heading: Option<String>,
+    pub text: String,
+    pub vector: Option<Vec<f32>>,
+}
+
 /// Every chunk with its brand and document name, for building the index.
-pub async fn all_guideline_chunks(
-    c: &mut AnyConnection,
-) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+pub async fn all_guideline_chunks(c: &mut AnyConnection) -> AppResult<Vec<IndexedChunk>> {
     guideline_chunks_where(c, None).await
 }
 
@@ -202,14 +214,14 @@ pub async fn all_guideline_chunks(
 pub async fn guideline_chunks_of(
     c: &mut AnyConnection,
     document_id: i64,
-) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+) -> AppResult<Vec<IndexedChunk>> {
     guideline_chunks_where(c, Some(document_id)).await
 }
 
 async fn guideline_chunks_where(
     c: &mut AnyConnection,
     document_id: Option<i64>,
-) -> AppResult<Vec<crate::copilot::index::IndexedChunk>> {
+) -> AppResult<Vec<IndexedChunk>> {
     let rows = sqlx::query(
         "SELECT c.id, c.document_id, d.brand_id, d.name, c.page, c.heading, c.text, c.embedding \
          FROM guideline_chunks c JOIN guideline_documents d ON d.id = c.document_id \
@@ -222,7 +234,7 @@ async fn guideline_chunks_where(
         .map(|r| {
             let emb: Option<String> = r.try_get("embedding")?;
             let page: i64 = r.try_get("page")?;
-            Ok(crate::copilot::index::IndexedChunk {
+            Ok(IndexedChunk {
                 chunk_id: r.try_get("id")?,
                 brand_id: r.try_get("brand_id")?,
                 document_id: r.try_get("document_id")?,

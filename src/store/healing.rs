@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::{Db, GroupCount, group_counts};
 use crate::domain::{ProposalStatus, Risk, now_text};
 use crate::error::AppResult;
 
@@ -296,4 +297,13 @@ pub async fn proposal_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Option
         .fetch_optional(c)
         .await?;
     Ok(row.map(|r| r.try_get("ticket_id")).transpose()?)
+}
+
+/// Fix proposals counted by status.
+pub async fn fix_proposals_by_status(db: &Db) -> AppResult<Vec<GroupCount>> {
+    group_counts(
+        db,
+        "SELECT status AS k, COUNT(*) AS n FROM fix_proposals GROUP BY status",
+    )
+    .await
 }

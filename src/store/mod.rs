@@ -206,6 +206,28 @@ pub(crate) fn get_bool(row: &AnyRow, col: &str) -> AppResult<bool> {
     }
 }
 
+/// How many rows share one value of a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCount {
+    pub key: String,
+    pub count: i64,
+}
+
+/// Run a query of the shape `SELECT column AS k, COUNT(*) AS n ... GROUP BY column`. A row
+/// that cannot be read is left out rather than failing the whole count.
+async fn group_counts(db: &Db, sql: &'static str) -> AppResult<Vec<GroupCount>> {
+    let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(GroupCount {
+                key: r.try_get::<String, _>("k").ok()?,
+                count: r.try_get::<i64, _>("n").ok()?,
+            })
+        })
+        .collect())
+}
+
 /// Whether an error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
