@@ -17,4 +17,5 @@ pub mod qa;
 pub mod startup;
 pub mod store;
 pub mod taxonomy;
+pub mod telemetry;
 pub mod tickets;

@@ -13,7 +13,7 @@ use omnitraffick::startup;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    startup::init_tracing(&cli.log, cli.log_format);
+    omnitraffick::telemetry::init_tracing(&cli.log, cli.log_format);
     match run(&cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -584,7 +584,7 @@ async fn raw_customer_data_never_reaches_the_logs() {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(move || sink.clone())
-                    .with_filter(EnvFilter::new("trace").and(startup::log_caps())),
+                    .with_filter(EnvFilter::new("trace").and(omnitraffick::telemetry::log_caps())),
             )
             .try_init();
     }

@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 
 pub mod api;
 pub mod error;
-pub mod metrics;
 pub mod openapi;
 pub mod sessions;
 
@@ -357,7 +356,7 @@ async fn openapi_json() -> Json<serde_json::Value> {
 async fn metrics_text(State(st): State<EdgeState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics::render(&st.db).await,
+        crate::telemetry::metrics::render(&st.db).await,
     )
         .into_response()
 }

@@ -285,7 +285,7 @@ impl ServerHandler for OmniMcp {
         } else {
             "unknown"
         };
-        crate::http::metrics::record_tool_call(label, outcome, millis / 1000.0);
+        crate::telemetry::metrics::record_tool_call(label, outcome, millis / 1000.0);
         let level = if outcome == "ok" {
             LoggingLevel::Info
         } else {
