@@ -23,3 +23,28 @@ pub fn now_text() -> String {
         .format("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string()
 }
+
+/// One of a fixed set of named values (`all`, named by `name`), matched without regard to
+/// case or surrounding spaces; otherwise a VALIDATION error on `field` that lists them.
+pub(crate) fn parse_named<T: Copy>(
+    field: &str,
+    raw: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, crate::error::AppError> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v).eq_ignore_ascii_case(raw.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            crate::error::AppError::validation(
+                field,
+                format!(
+                    "\"{}\" is not {what}; use one of {}",
+                    raw.trim(),
+                    names.join(", ")
+                ),
+            )
+        })
+}

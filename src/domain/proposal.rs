@@ -41,18 +41,7 @@ impl Risk {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(raw.trim()))
-            .ok_or_else(|| {
-                AppError::validation(
-                    field,
-                    format!(
-                        "\"{raw}\" is not a risk class; use one of {}",
-                        Self::ALL.map(|r| r.as_str()).join(", ")
-                    ),
-                )
-            })
+        super::parse_named(field, raw, &Self::ALL, Self::as_str, "a risk class")
     }
 }
 
@@ -101,19 +90,7 @@ impl ProposalStatus {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
-            .ok_or_else(|| {
-                AppError::validation(
-                    field,
-                    format!(
-                        "\"{}\" is not a proposal status; use {}",
-                        raw.trim(),
-                        Self::ALL.map(|s| s.as_str()).join(", ")
-                    ),
-                )
-            })
+        super::parse_named(field, raw, &Self::ALL, Self::as_str, "a proposal status")
     }
 }
 

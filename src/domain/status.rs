@@ -59,18 +59,7 @@ impl TicketStatus {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
-            .ok_or_else(|| {
-                AppError::validation(
-                    field,
-                    format!(
-                        "\"{raw}\" is not a ticket status; use one of {}",
-                        Self::ALL.map(|s| s.as_str()).join(", ")
-                    ),
-                )
-            })
+        super::parse_named(field, raw, &Self::ALL, Self::as_str, "a ticket status")
     }
 
     /// The states this one may move to.
