@@ -381,6 +381,10 @@ async fn brand_scoped_keys_see_and_change_only_their_brands() {
             json!({"brand_code": "NWS", "question": "age?"}),
         ),
         ("get_campaign", json!({"campaign_id": nws_campaign})),
+        (
+            "rename_impact",
+            json!({"segment": "brand", "code": "NWS", "new_code": "NWX"}),
+        ),
     ] {
         let e = call(&client, tool, args).await.err();
         assert_eq!(e["code"], "FORBIDDEN", "{tool}: {e}");

@@ -411,7 +411,8 @@ impl OmniMcp {
         Parameters(input): Parameters<RenameImpactInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<RenameImpact>, ToolError> {
-        self.authorize(&ctx, Permission::Read)?;
+        // It lists every brand's tickets that use the code, so it is for unscoped keys.
+        self.authorize_shared(&ctx, Permission::Read, "preview renames of shared codes")?;
         Ok(Json(self.services.governance.rename_impact(input).await?))
     }
 }
