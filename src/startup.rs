@@ -23,6 +23,25 @@ pub struct AppServices {
     pub watch: crate::mcp::subscriptions::TicketWatch,
 }
 
+impl AppServices {
+    /// Run this process's workers (deploys and conversion deliveries) until `stop` is
+    /// cancelled, in-flight work finishing first. A deploy that fails for good is handed to
+    /// self-healing by the worker that saw it, before the job ends.
+    pub async fn run_workers(&self, stop: tokio_util::sync::CancellationToken) -> AppResult<()> {
+        let healing = self.healing.clone();
+        let on_failure: crate::deploy::FailureHook = std::sync::Arc::new(move |ticket_id| {
+            let h = healing.clone();
+            Box::pin(async move {
+                match h.on_deploy_failed(ticket_id).await {
+                    Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
+                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
+                }
+            })
+        });
+        self.deploy.run_workers(stop, Some(on_failure)).await
+    }
+}
+
 /// Everything configurable about the services.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -77,12 +96,19 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
     let governance = Governance::new(db.clone()).await?;
     let qa = QaService::new(governance.clone(), options.versions.clone());
     let clients = PlatformClients::new(options.platforms)?;
+    let capi = crate::capi::CapiService::new(
+        governance.clone(),
+        clients.clone(),
+        queue.clone(),
+        options.capi_retention,
+    );
     let deploy = DeployService::new(
         governance.clone(),
         qa.clone(),
         clients,
         options.versions,
         queue,
+        capi.clone(),
     );
     let llm = options
         .llm
@@ -102,26 +128,6 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.auto_apply,
         llm,
     );
-    {
-        // A deploy that fails for good is handed to self-healing by the worker.
-        let h = healing.clone();
-        deploy.set_failure_hook(std::sync::Arc::new(move |ticket_id| {
-            let h = h.clone();
-            Box::pin(async move {
-                match h.on_deploy_failed(ticket_id).await {
-                    Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
-                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
-                }
-            })
-        }));
-    }
-    let capi = crate::capi::CapiService::new(
-        governance.clone(),
-        deploy.clients().clone(),
-        deploy.queue().clone(),
-        options.capi_retention,
-    );
-    deploy.set_capi(capi.clone());
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((
         db,

@@ -55,7 +55,7 @@ async fn world() -> World {
         .unwrap();
     let stop = CancellationToken::new();
     let workers = {
-        let d = s.deploy.clone();
+        let d = s.clone();
         let st = stop.clone();
         tokio::spawn(async move { d.run_workers(st).await.expect("workers") })
     };
@@ -849,7 +849,7 @@ async fn retention_deletes_finished_events_expired_dedupe_keys_and_their_batches
     // The workers' sweep runs it.
     let stop = CancellationToken::new();
     let workers = {
-        let (d, st) = (s2.deploy.clone(), stop.clone());
+        let (d, st) = (s2.clone(), stop.clone());
         tokio::spawn(async move { d.run_workers(st).await.expect("workers") })
     };
     // The sweep may also deliver or release the queued and in-flight events (that is its

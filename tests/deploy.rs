@@ -565,12 +565,12 @@ async fn the_queue_and_workers_deploy_everything_once_under_faults() {
     }
     let stop = CancellationToken::new();
     let w1 = {
-        let d = s.services.deploy.clone();
+        let d = s.services.clone();
         let stop = stop.clone();
         tokio::spawn(async move { d.run_workers(stop).await })
     };
     let w2 = {
-        let d = s.services.deploy.clone();
+        let d = s.services.clone();
         let stop = stop.clone();
         tokio::spawn(async move { d.run_workers(stop).await })
     };
@@ -737,7 +737,7 @@ async fn shutdown_lets_the_in_flight_deploy_finish() {
     deploy(&s.services, t).await;
     let stop = CancellationToken::new();
     let w = {
-        let d = s.services.deploy.clone();
+        let d = s.services.clone();
         let stop = stop.clone();
         tokio::spawn(async move { d.run_workers(stop).await })
     };
@@ -767,7 +767,7 @@ async fn shutdown_lets_the_in_flight_deploy_finish() {
     deploy(&s.services, t2).await;
     let stop = CancellationToken::new();
     let w = {
-        let d = s.services.deploy.clone();
+        let d = s.services.clone();
         let stop = stop.clone();
         tokio::spawn(async move { d.run_workers(stop).await })
     };

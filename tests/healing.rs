@@ -388,7 +388,7 @@ async fn wait_status(s: &AppServices, t: i64, want: &str) {
 
 fn workers(s: &AppServices) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let stop = CancellationToken::new();
-    let d = s.deploy.clone();
+    let d = s.clone();
     let st = stop.clone();
     (
         stop,

@@ -28,9 +28,9 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         tracing::info!("no deploy worker in this process (--no-worker); run `omnitraffick worker`");
         None
     } else {
-        let deploy = services.deploy.clone();
+        let app = services.clone();
         let stop = shutdown.clone();
-        Some(tokio::spawn(async move { deploy.run_workers(stop).await }))
+        Some(tokio::spawn(async move { app.run_workers(stop).await }))
     };
     if args.stdio {
         tracing::info!("serving MCP over stdio as the local operator");
@@ -88,7 +88,7 @@ pub async fn worker(cli: &Cli) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing in-flight deploys");
         trigger.cancel();
     });
-    services.deploy.run_workers(shutdown).await?;
+    services.run_workers(shutdown).await?;
     services.deploy.queue().close().await;
     db.close().await;
     Ok(())

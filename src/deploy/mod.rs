@@ -131,15 +131,16 @@ pub struct CancelDeployOutput {
     pub message: String,
 }
 
-/// Called with the ticket id when a deploy fails for good (self-healing plugs in here).
+/// Called with the ticket id when a deploy fails for good; whoever runs the workers passes it
+/// (`AppServices::run_workers` hands such tickets to self-healing).
 pub type FailureHook =
     std::sync::Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// The deploy service behind the MCP tools.
 #[derive(Clone)]
 pub struct DeployService {
-    failure_hook: std::sync::Arc<std::sync::OnceLock<FailureHook>>,
-    capi: std::sync::Arc<std::sync::OnceLock<crate::capi::CapiService>>,
+    /// The conversion-events relay, whose deliveries the same workers run.
+    capi: crate::capi::CapiService,
     governance: Governance,
     qa: QaService,
     clients: PlatformClients,
@@ -154,26 +155,16 @@ impl DeployService {
         clients: PlatformClients,
         versions: ApiVersions,
         queue: DeployQueue,
+        capi: crate::capi::CapiService,
     ) -> Self {
         Self {
-            failure_hook: Default::default(),
-            capi: Default::default(),
+            capi,
             governance,
             qa,
             clients,
             versions,
             queue,
         }
-    }
-
-    /// Set once at start-up.
-    pub fn set_failure_hook(&self, hook: FailureHook) {
-        let _ = self.failure_hook.set(hook);
-    }
-
-    /// The conversion-events relay the workers also deliver for; set once at start-up.
-    pub fn set_capi(&self, capi: crate::capi::CapiService) {
-        let _ = self.capi.set(capi);
     }
 
     pub fn clients(&self) -> &PlatformClients {
@@ -196,14 +187,19 @@ impl DeployService {
         )
     }
 
-    /// Run this process's deploy workers until `stop` is cancelled.
-    pub async fn run_workers(&self, stop: tokio_util::sync::CancellationToken) -> AppResult<()> {
+    /// Run this process's deploy and conversion-delivery workers until `stop` is cancelled;
+    /// `on_failure` hears of every deploy that fails for good.
+    pub async fn run_workers(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+        on_failure: Option<FailureHook>,
+    ) -> AppResult<()> {
         queue::run_workers(
             self.deployer(queue::worker_name()),
             self.queue.clone(),
             self.governance.db().clone(),
-            self.failure_hook.get().cloned(),
-            self.capi.get().cloned(),
+            on_failure,
+            Some(self.capi.clone()),
             stop,
         )
         .await
