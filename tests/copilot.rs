@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use common::fake_openai::FakeOpenAi;
+use common::from_json as from;
 use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::copilot::*;
@@ -18,10 +19,6 @@ use omnitraffick::platforms::client::Secret;
 use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 use omnitraffick::store::Db;
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("input parses")
-}
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/guidelines/{name}", env!("CARGO_MANIFEST_DIR"))).expect("sample PDF")

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use common::fake_platforms::{FakePlatforms, Fault};
+use common::from_json as from;
 use common::*;
 use omnitraffick::auth::Principal;
 use omnitraffick::deploy::{DeploySettings, DeployTicketInput, RunOutcome};
@@ -78,10 +79,6 @@ async fn setup_with_timeout(timeout: Duration) -> Setup {
 
 async fn setup() -> Setup {
     setup_with_timeout(Duration::from_millis(400)).await
-}
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("input parses")
 }
 
 fn me() -> Principal {

@@ -18,6 +18,7 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 use common::fake_platforms::{FakePlatforms, Fault};
+use common::from_json as from;
 use common::*;
 
 const META_TOKEN: &str = "EAAGm0PX4ZCpsBAprocesstoken";
@@ -72,10 +73,6 @@ fn meta_spec() -> Value {
         "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
         "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "112233445566"}}}}
     })
-}
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("input parses")
 }
 
 async fn wait_for_status(client: &Client2, ticket: i64, want: &str, secs: u64) -> Value {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use common::fake_platforms::{FakePlatforms, Fault};
+use common::from_json as from;
 use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::deploy::{DeploySettings, DeployTicketInput};
@@ -20,10 +21,6 @@ use omnitraffick::healing::{AutoApply, HealOutcome};
 use omnitraffick::platforms::client::{self, ErrorClass, PlatformConfig, PlatformError};
 use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("input parses")
-}
 
 fn err(
     platform: Platform,
@@ -369,21 +366,6 @@ async fn ticket(s: &AppServices, channel: &str, name: &str, budget: &str) -> i64
             .unwrap();
     assert_eq!(qa.status.as_str(), "READY_FOR_API", "{:?}", qa.report);
     t.id
-}
-
-async fn wait_status(s: &AppServices, t: i64, want: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let st = s.governance.get_ticket(t).await.unwrap().ticket.status;
-        if st.as_str() == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ticket {t} stuck in {st}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn workers(s: &AppServices) -> (CancellationToken, tokio::task::JoinHandle<()>) {

@@ -6,9 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use common::fake_openai::FakeOpenAi;
+use common::from_json as from;
 use common::*;
 use omnitraffick::copilot::SAMPLES;
 use omnitraffick::llm::LlmConfig;
@@ -25,10 +26,6 @@ async fn qdrant() -> String {
             common::fake_qdrant::start().await.0
         }
     }
-}
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("input parses")
 }
 
 #[tokio::test]

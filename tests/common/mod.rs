@@ -295,3 +295,26 @@ pub async fn seed_services(s: &AppServices, channels: &[(&str, &str, &str)]) {
         .expect("channel");
     }
 }
+
+/// Wait (up to 20 s) until a ticket reaches `want`, polling its status; fails with the status
+/// it is stuck in.
+pub async fn wait_status(s: &AppServices, ticket: i64, want: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let st = s
+            .governance
+            .get_ticket(ticket)
+            .await
+            .expect("ticket exists")
+            .ticket
+            .status;
+        if st.as_str() == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ticket {ticket} stuck in {st}, wanted {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
