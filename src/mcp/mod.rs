@@ -11,6 +11,7 @@ mod prompts;
 mod resources;
 pub mod subscriptions;
 mod tools;
+mod trafficking_tools;
 
 pub use params::Parameters;
 
