@@ -188,7 +188,7 @@ impl CopilotService {
                 &[
                     ("brand", &format!("{} ({})", brand.name, brand.code)),
                     ("ticket", &ticket_json.to_string()),
-                    ("passages", &super::render_passages(&only)),
+                    ("passages", &super::answer::render_passages(&only)),
                 ],
             );
             match llm

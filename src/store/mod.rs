@@ -9,6 +9,7 @@ mod guidelines;
 mod healing;
 mod keys;
 mod qa;
+mod tickets;
 
 pub use capi::*;
 pub use deploy::*;
@@ -17,6 +18,7 @@ pub use guidelines::*;
 pub use healing::*;
 pub use keys::*;
 pub use qa::*;
+pub use tickets::*;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};

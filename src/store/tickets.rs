@@ -1,0 +1,264 @@
+//! SQL for tickets and their append-only history. Only `crate::tickets` (the one writer)
+//! calls the functions that change a ticket; the rest are reads.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Db;
+use super::governance::{brand_scope_clause, json_col, opt_json_col};
+use crate::domain::{HistoryEntry, Platform, RequestType, Ticket, TicketStatus, now_text};
+use crate::error::AppResult;
+
+// ---------------------------------------------------------------- tickets
+
+const TICKET_SELECT: &str = "SELECT t.*, ch.code AS channel_code, ch.platform AS platform \
+     FROM tickets t JOIN channels ch ON ch.id = t.channel_id";
+
+fn ticket_from_row(r: &AnyRow) -> AppResult<Ticket> {
+    let status: String = r.try_get("status")?;
+    let request_type: String = r.try_get("request_type")?;
+    let platform: String = r.try_get("platform")?;
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        campaign_id: r.try_get("campaign_id")?,
+        channel_code: r.try_get("channel_code")?,
+        platform: Platform::parse("platform", &platform)?,
+        request_type: RequestType::parse("request_type", &request_type)?,
+        status: TicketStatus::parse("status", &status)?,
+        platform_name: r.try_get("platform_name")?,
+        payload_config: json_col(r, "payload_config")?,
+        qa_report: opt_json_col(r, "qa_report")?,
+        external_ids: json_col(r, "external_ids")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct TicketFilter<'a> {
+    pub campaign_id: Option<i64>,
+    /// A scoped key's brand codes: only their tickets.
+    pub brands: Option<&'a [String]>,
+    pub channel_id: Option<i64>,
+    pub status: Option<TicketStatus>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn list_tickets(c: &mut AnyConnection, f: &TicketFilter<'_>) -> AppResult<Vec<Ticket>> {
+    let scope = match f.brands {
+        Some(_) => format!(
+            "AND t.campaign_id IN (SELECT sc.id FROM campaigns sc JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
+            brand_scope_clause("sb.code", f.brands, 6)
+        ),
+        None => String::new(),
+    };
+    let sql = format!(
+        "{TICKET_SELECT} WHERE ($1 IS NULL OR t.campaign_id = $1) AND ($2 IS NULL OR t.channel_id = $2) \
+         AND ($3 IS NULL OR t.status = $3) {scope} ORDER BY t.id LIMIT $4 OFFSET $5"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.campaign_id)
+        .bind(f.channel_id)
+        .bind(f.status.map(|s| s.as_str()))
+        .bind(f.limit)
+        .bind(f.offset);
+    for b in f.brands.unwrap_or_default() {
+        q = q.bind(b.as_str());
+    }
+    let rows = q.fetch_all(c).await?;
+    rows.iter().map(ticket_from_row).collect()
+}
+
+pub async fn get_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Option<Ticket>> {
+    let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
+/// Tickets whose name depends on a campaign, brand, market or channel.
+pub async fn tickets_using(
+    c: &mut AnyConnection,
+    brand_id: Option<i64>,
+    market_id: Option<i64>,
+    channel_id: Option<i64>,
+    campaign_id: Option<i64>,
+) -> AppResult<Vec<Ticket>> {
+    let sql = format!(
+        "{TICKET_SELECT} JOIN campaigns c ON c.id = t.campaign_id \
+         WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
+         AND ($3 IS NULL OR t.channel_id = $3) AND ($4 IS NULL OR t.campaign_id = $4) ORDER BY t.id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(brand_id)
+        .bind(market_id)
+        .bind(channel_id)
+        .bind(campaign_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(ticket_from_row).collect()
+}
+
+pub struct NewTicket<'a> {
+    pub campaign_id: i64,
+    pub channel_id: i64,
+    pub request_type: RequestType,
+    pub payload_config: &'a serde_json::Value,
+    pub platform_name: &'a str,
+}
+
+/// Insert a DRAFT ticket; returns its id and creation time.
+pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResult<(i64, String)> {
+    let now = now_text();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO tickets (campaign_id, channel_id, request_type, payload_config, platform_name, \
+         status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(n.campaign_id)
+    .bind(n.channel_id)
+    .bind(n.request_type.as_str())
+    .bind(n.payload_config.to_string())
+    .bind(n.platform_name)
+    .bind(TicketStatus::Draft.as_str())
+    .bind(&now)
+    .fetch_one(c)
+    .await?;
+    Ok((id, now))
+}
+
+/// Write a ticket's editable fields (its channel by code), guarded by its version: returns
+/// false when another writer changed it first. Only `tickets` calls this.
+pub async fn update_ticket_row(
+    c: &mut AnyConnection,
+    t: &Ticket,
+    expected_version: i64,
+) -> AppResult<bool> {
+    let done = sqlx::query(
+        "UPDATE tickets SET channel_id = (SELECT id FROM channels WHERE code = $1), request_type = $2, \
+         payload_config = $3, platform_name = $4, status = $5, qa_report = $6, external_ids = $7, \
+         version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+    )
+    .bind(&t.channel_code)
+    .bind(t.request_type.as_str())
+    .bind(t.payload_config.to_string())
+    .bind(&t.platform_name)
+    .bind(t.status.as_str())
+    .bind(t.qa_report.as_ref().map(|v| v.to_string()))
+    .bind(t.external_ids.to_string())
+    .bind(now_text())
+    .bind(t.id)
+    .bind(expected_version)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn append_history(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    event: &str,
+    from: Option<TicketStatus>,
+    to: TicketStatus,
+    actor: &str,
+    detail: Option<&str>,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ticket_id)
+    .bind(event)
+    .bind(from.map(|s| s.as_str()))
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(detail)
+    .bind(now_text())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn ticket_history(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
+    let rows = sqlx::query("SELECT * FROM ticket_history WHERE ticket_id = $1 ORDER BY id")
+        .bind(ticket_id)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let from: Option<String> = r.try_get("from_status")?;
+            let to: String = r.try_get("to_status")?;
+            Ok(HistoryEntry {
+                id: r.try_get("id")?,
+                event: r.try_get("event")?,
+                from_status: from
+                    .map(|s| TicketStatus::parse("from_status", &s))
+                    .transpose()?,
+                to_status: TicketStatus::parse("to_status", &to)?,
+                actor: r.try_get("actor")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+/// The newest ticket history id (0 when there is none yet). Reads from the pool, for the
+/// ticket watch, which runs outside any transaction.
+pub async fn latest_ticket_history_id(db: &Db) -> AppResult<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM ticket_history")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(row.try_get::<i64, _>("m")?)
+}
+
+/// A ticket history entry as the ticket watch sees it: which ticket changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketChange {
+    pub history_id: i64,
+    pub ticket_id: i64,
+}
+
+/// Up to 1,000 history entries after `after_id`, oldest first. Reads from the pool, like
+/// [`latest_ticket_history_id`]. A row that cannot be read is left out.
+pub async fn ticket_changes_after(db: &Db, after_id: i64) -> AppResult<Vec<TicketChange>> {
+    let rows = sqlx::query(
+        "SELECT id, ticket_id FROM ticket_history WHERE id > $1 ORDER BY id LIMIT 1000",
+    )
+    .bind(after_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(TicketChange {
+                history_id: r.try_get::<i64, _>("id").ok()?,
+                ticket_id: r.try_get::<i64, _>("ticket_id").ok()?,
+            })
+        })
+        .collect())
+}
+
+/// The brand code of a ticket (through its campaign).
+pub async fn ticket_brand(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT b.code AS code FROM tickets t JOIN campaigns c ON c.id = t.campaign_id \
+         JOIN brands b ON b.id = c.brand_id WHERE t.id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map(|r| r.try_get("code")).transpose()?)
+}
+
+/// A ticket's current version (its optimistic-lock counter).
+pub async fn ticket_version(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<i64>> {
+    let row = sqlx::query("SELECT version FROM tickets WHERE id = $1")
+        .bind(ticket_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("version")).transpose()?)
+}
