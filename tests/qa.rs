@@ -606,11 +606,21 @@ async fn a_runaway_cel_rule_is_cut_off_and_disabled_while_the_server_answers() {
         slowest < std::time::Duration::from_secs(2),
         "/healthz and get_ticket took {slowest:?} while QA ran"
     );
+    // Each run either cut the rule off itself or, when the other run had already disabled it,
+    // did not start it at all (which one depends on timing); at least one cut it off.
+    let mut cut_off = 0;
     for (out, took) in [a, b] {
         assert!(
             took < std::time::Duration::from_secs(5),
             "run_qa took {took:?}"
         );
+        assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+        let ran = results_by_rule(&out["report"])
+            .iter()
+            .any(|(r, _, _)| r == "cel.legacy_cube");
+        if !ran {
+            continue;
+        }
         let cut = rule(&out["report"], "cel.legacy_cube");
         assert_eq!(cut["outcome"], "warn", "{cut}");
         assert!(
@@ -620,8 +630,9 @@ async fn a_runaway_cel_rule_is_cut_off_and_disabled_while_the_server_answers() {
                 .contains("exceeded its time budget"),
             "{cut}"
         );
-        assert_eq!(out["status"], "READY_FOR_API", "{}", out["report"]);
+        cut_off += 1;
     }
+    assert!(cut_off >= 1, "no run reported the rule over its budget");
 
     // Disabled, with the reason on the rule; later runs no longer start it.
     let listed = call(&client, "list_qa_rules", json!({})).await.ok();
