@@ -181,6 +181,12 @@ pub const RESERVED_KEY_NAMES: &[&str] = &[
     "unauthenticated",
 ];
 
+fn is_reserved_name(name: &str) -> bool {
+    RESERVED_KEY_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name.trim()))
+}
+
 /// A key's stored brand scope. Anything unreadable is an error, never "all brands": a key
 /// whose limits cannot be known must not work at all.
 pub fn parse_brand_scope(stored: Option<&str>) -> AppResult<Option<Vec<String>>> {
@@ -231,10 +237,7 @@ pub async fn create_scoped_key(
             "give the key a name, e.g. --name claude-desktop",
         ));
     }
-    if RESERVED_KEY_NAMES
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(name))
-    {
+    if is_reserved_name(name) {
         return Err(AppError::validation(
             "name",
             format!(
@@ -302,10 +305,7 @@ impl KeyVerifier {
         store::touch_key(&mut conn, id).await?;
         // A key stored under a reserved name before names were checked still works, but never
         // under the name of the server's own actors.
-        let name = if RESERVED_KEY_NAMES
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(name.trim()))
-        {
+        let name = if is_reserved_name(&name) {
             format!("key:{name}")
         } else {
             name

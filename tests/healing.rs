@@ -902,32 +902,27 @@ async fn review_queue_survives_deep_patches_and_unreadable_rows() {
 
     // An assistant's patch whose value nests ~118 deep: refused, naming the field, with
     // nothing written (no proposal, the ticket untouched).
-    let e = w
-        .s
-        .healing
-        .propose_fix(
-            &op,
-            from(json!({"ticket_id": t, "rationale": "deep",
-                "patch": [{"op": "add", "path": "/overrides/meta/creative/x", "value": nested(118)}]})),
-        )
-        .await
-        .unwrap_err();
+    let propose_deep = |depth: usize| {
+        let (s, op) = (w.s.clone(), op.clone());
+        async move {
+            s.healing
+                .propose_fix(
+                    &op,
+                    from(json!({"ticket_id": t, "rationale": "deep",
+                        "patch": [{"op": "add", "path": "/overrides/meta/creative/x", "value": nested(depth)}]})),
+                )
+                .await
+                .unwrap_err()
+        }
+    };
+    let e = propose_deep(118).await;
     assert_eq!(e.code(), "VALIDATION", "{e}");
     assert!(
         e.field().is_some_and(|f| f.starts_with("patch[0].value")),
         "{e}"
     );
     // A patch that is itself shallow enough but makes the payload too deep is refused too.
-    let e = w
-        .s
-        .healing
-        .propose_fix(
-            &op,
-            from(json!({"ticket_id": t, "rationale": "deep",
-                "patch": [{"op": "add", "path": "/overrides/meta/creative/x", "value": nested(13)}]})),
-        )
-        .await
-        .unwrap_err();
+    let e = propose_deep(13).await;
     assert!(
         e.field()
             .is_some_and(|f| f.starts_with("payload_config.overrides.meta.creative.x")),

@@ -324,15 +324,11 @@ fn decimal_millionths(s: &str) -> Option<i128> {
     } else {
         format!("{frac:0<6}").parse().ok()?
     };
-    Some(if int_text_negative(s) {
+    Some(if s.starts_with('-') {
         int * 1_000_000 - frac_val
     } else {
         int * 1_000_000 + frac_val
     })
-}
-
-fn int_text_negative(s: &str) -> bool {
-    s.starts_with('-')
 }
 
 #[cfg(test)]

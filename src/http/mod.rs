@@ -116,10 +116,6 @@ struct EdgeState {
     session_idle: Duration,
 }
 
-fn error_response(status: StatusCode, err: &AppError) -> Response {
-    error::render(status, err)
-}
-
 /// Host without the port: "example.com:8080" -> "example.com", "[::1]:80" -> "[::1]".
 fn host_name(host: &str) -> String {
     let h = host.trim().to_ascii_lowercase();
@@ -161,7 +157,7 @@ async fn check_host(
     match host {
         Some(h) if st.hosts.iter().any(|a| a == &h) => {}
         _ => {
-            return error_response(
+            return error::render(
                 StatusCode::FORBIDDEN,
                 &AppError::Forbidden("the Host header is not an allowed host for this server; add it with --allowed-host".into()),
             );
@@ -172,7 +168,7 @@ async fn check_host(
             .to_str()
             .is_ok_and(|o| origin_allowed(o, &st.origins, &st.hosts));
         if !ok {
-            return error_response(
+            return error::render(
                 StatusCode::FORBIDDEN,
                 &AppError::Forbidden(
                     "the Origin header is not allowed; add it with --allowed-origin".into(),
@@ -201,7 +197,7 @@ async fn authenticate(
                     .or_else(|| v.strip_prefix("bearer "))
             });
         let Some(token) = token else {
-            return error_response(
+            return error::render(
                 StatusCode::UNAUTHORIZED,
                 &AppError::Unauthorized("send `Authorization: Bearer <key>`; create a key with `omnitraffick keys create --role ROLE --name NAME`".into()),
             );
@@ -209,11 +205,11 @@ async fn authenticate(
         match st.verifier.verify(&st.db, token).await {
             Ok(p) => p,
             Err(e @ AppError::Unauthorized(_)) => {
-                return error_response(StatusCode::UNAUTHORIZED, &e);
+                return error::render(StatusCode::UNAUTHORIZED, &e);
             }
             Err(e) => {
                 tracing::error!(error = %e, "key verification failed");
-                return error_response(StatusCode::SERVICE_UNAVAILABLE, &e);
+                return error::render(StatusCode::SERVICE_UNAVAILABLE, &e);
             }
         }
     };
@@ -226,7 +222,7 @@ async fn authenticate(
 async fn deadline(State(st): State<EdgeState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(st.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
-        Err(_) => error_response(
+        Err(_) => error::render(
             StatusCode::SERVICE_UNAVAILABLE,
             &AppError::Unavailable(format!(
                 "the request took longer than {} s and was stopped; try again later (the limit is --request-timeout-secs)",
@@ -314,13 +310,13 @@ async fn mcp_body(State(st): State<EdgeState>, req: Request, next: Next) -> Resp
 fn session_refused(refusal: Refusal, idle: Duration) -> Response {
     let idle = idle.as_secs();
     match refusal {
-        Refusal::PerKey(n) => error_response(
+        Refusal::PerKey(n) => error::render(
             StatusCode::TOO_MANY_REQUESTS,
             &AppError::Unavailable(format!(
                 "this key already has {n} open MCP sessions, the most one key may hold; close one (DELETE /mcp with its Mcp-Session-Id) or wait for an idle one to expire ({idle} s); the limit is --max-sessions-per-key"
             )),
         ),
-        Refusal::Total(n) => error_response(
+        Refusal::Total(n) => error::render(
             StatusCode::SERVICE_UNAVAILABLE,
             &AppError::Unavailable(format!(
                 "the server already has {n} open MCP sessions, the most it holds; try again later (idle sessions expire after {idle} s); the limit is --max-sessions"

@@ -370,7 +370,6 @@ impl ServerHandler for OmniMcp {
             .governance
             .authorize_ticket(&who, ticket)
             .await
-            .and(Ok(()))
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         self.services
             .governance
