@@ -10,6 +10,7 @@ pub mod error;
 pub mod governance;
 pub mod healing;
 pub mod http;
+pub mod jobs;
 pub mod llm;
 pub mod mcp;
 pub mod platforms;

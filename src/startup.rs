@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use crate::deploy::{DeployQueue, DeployService, DeploySettings};
+use crate::deploy::{DeployService, DeploySettings};
 use crate::error::AppResult;
 use crate::governance::Governance;
+use crate::jobs::{JobQueue, Workers};
 use crate::platforms::ApiVersions;
 use crate::platforms::client::{PlatformClients, PlatformConfig};
 use crate::qa::QaService;
@@ -21,24 +22,22 @@ pub struct AppServices {
     pub capi: crate::capi::CapiService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
+    /// The job queue the workers take deploys, deliveries and events from.
+    pub jobs: JobQueue,
+    /// How often workers look for work whose worker died or whose job went missing.
+    sweep_every: Duration,
 }
 
 impl AppServices {
-    /// Run this process's workers (deploys and conversion deliveries) until `stop` is
-    /// cancelled, in-flight work finishing first. A deploy that fails for good is handed to
-    /// self-healing by the worker that saw it, before the job ends.
+    /// Run this process's workers (deploys, conversion deliveries, and self-healing of
+    /// failed deploys) until `stop` is cancelled, in-flight work finishing first.
     pub async fn run_workers(&self, stop: tokio_util::sync::CancellationToken) -> AppResult<()> {
-        let healing = self.healing.clone();
-        let on_failure: crate::deploy::FailureHook = std::sync::Arc::new(move |ticket_id| {
-            let h = healing.clone();
-            Box::pin(async move {
-                match h.on_deploy_failed(ticket_id).await {
-                    Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
-                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
-                }
-            })
-        });
-        self.deploy.run_workers(stop, Some(on_failure)).await
+        let name = crate::jobs::worker_name();
+        let mut workers = Workers::new(self.jobs.clone(), &name);
+        self.deploy.register_jobs(&mut workers, &name);
+        crate::capi::jobs::register(&self.capi, &mut workers, self.sweep_every);
+        self.healing.register_jobs(&mut workers);
+        workers.run(stop).await
     }
 }
 
@@ -92,14 +91,15 @@ pub async fn open(database_url: &str) -> AppResult<(Db, AppServices)> {
 pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db, AppServices)> {
     let db = Db::connect(database_url).await?;
     db.migrate().await?;
-    let queue = DeployQueue::open(database_url, &db, options.deploy.clone()).await?;
+    let jobs = JobQueue::open(database_url, &db, options.deploy.queue_settings()).await?;
+    let sweep_every = options.deploy.sweep_every;
     let governance = Governance::new(db.clone()).await?;
     let qa = QaService::new(governance.clone(), options.versions.clone());
     let clients = PlatformClients::new(options.platforms)?;
     let capi = crate::capi::CapiService::new(
         governance.clone(),
         clients.clone(),
-        queue.clone(),
+        jobs.clone(),
         options.capi_retention,
     );
     let deploy = DeployService::new(
@@ -107,8 +107,8 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         qa.clone(),
         clients,
         options.versions,
-        queue,
-        capi.clone(),
+        jobs.clone(),
+        options.deploy,
     );
     let llm = options
         .llm
@@ -139,6 +139,8 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             healing,
             capi,
             watch,
+            jobs,
+            sweep_every,
         },
     ))
 }

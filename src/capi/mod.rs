@@ -1,8 +1,9 @@
 //! Conversions API relay: customer-data normalisation and hashing for Meta CAPI and TikTok
 //! Events API 2.0 (`normalize`), per-event validation with the reason (`validate_event`),
-//! intake with 48-hour dedupe and batched delivery through the queue (`service`), and the
+//! intake with 48-hour dedupe and batched delivery (`service`) through the job queue (`jobs`), and the
 //! browser pixel snippets that share one event id with the server (`pixel_snippet`).
 
+pub mod jobs;
 pub mod normalize;
 pub mod service;
 

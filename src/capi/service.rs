@@ -109,7 +109,7 @@ const RETENTION_CHUNK: i64 = 5000;
 pub struct CapiService {
     governance: Governance,
     clients: PlatformClients,
-    queue: crate::deploy::DeployQueue,
+    queue: crate::jobs::JobQueue,
     retention: CapiRetention,
 }
 
@@ -144,7 +144,7 @@ impl CapiService {
     pub fn new(
         governance: Governance,
         clients: PlatformClients,
-        queue: crate::deploy::DeployQueue,
+        queue: crate::jobs::JobQueue,
         retention: CapiRetention,
     ) -> Self {
         Self {
@@ -170,35 +170,32 @@ impl CapiService {
         let db = self.governance.db();
         let mut out = RetentionOutcome::default();
         // Events first, so their batches are unreferenced when the batches' turn comes.
-        loop {
-            let mut tx = db.begin_write().await?;
-            let n =
-                store::delete_finished_capi_events(&mut tx, events_before, RETENTION_CHUNK).await?;
-            tx.commit().await?;
-            out.events += n;
-            if n < RETENTION_CHUNK as u64 {
-                break;
-            }
-        }
-        loop {
-            let mut tx = db.begin_write().await?;
-            let n =
-                store::delete_expired_capi_dedupe(&mut tx, dedupe_before, RETENTION_CHUNK).await?;
-            tx.commit().await?;
-            out.dedupe_keys += n;
-            if n < RETENTION_CHUNK as u64 {
-                break;
-            }
-        }
-        loop {
-            let mut tx = db.begin_write().await?;
-            let n =
-                store::delete_unreferenced_capi_batches(&mut tx, &batches_before, RETENTION_CHUNK)
-                    .await?;
-            tx.commit().await?;
-            out.batches += n;
-            if n < RETENTION_CHUNK as u64 {
-                break;
+        for step in 0..3 {
+            loop {
+                let mut tx = db.begin_write().await?;
+                let n = match step {
+                    0 => {
+                        store::delete_finished_capi_events(&mut tx, events_before, RETENTION_CHUNK)
+                            .await?
+                    }
+                    1 => {
+                        store::delete_expired_capi_dedupe(&mut tx, dedupe_before, RETENTION_CHUNK)
+                            .await?
+                    }
+                    _ => {
+                        store::delete_unreferenced_capi_batches(
+                            &mut tx,
+                            &batches_before,
+                            RETENTION_CHUNK,
+                        )
+                        .await?
+                    }
+                };
+                tx.commit().await?;
+                *[&mut out.events, &mut out.dedupe_keys, &mut out.batches][step] += n;
+                if n < RETENTION_CHUNK as u64 {
+                    break;
+                }
             }
         }
         if out != RetentionOutcome::default() {
@@ -212,8 +209,12 @@ impl CapiService {
         Ok(out)
     }
 
-    pub fn queue(&self) -> &crate::deploy::DeployQueue {
+    pub fn queue(&self) -> &crate::jobs::JobQueue {
         &self.queue
+    }
+
+    pub fn db(&self) -> &crate::store::Db {
+        self.governance.db()
     }
 
     pub async fn send_events(&self, input: SendEventsInput) -> AppResult<SendEventsOutput> {
@@ -341,7 +342,11 @@ impl CapiService {
         tx.commit().await?;
         results.sort_by_key(|r| r.index);
         for (dest, _) in &destinations {
-            if let Err(e) = self.queue.push_capi(brand.id, dest.as_str(), None).await {
+            if let Err(e) = self
+                .queue
+                .push(super::jobs::CapiJob::new(brand.id, dest.as_str()), None)
+                .await
+            {
                 tracing::warn!(error = %e, "could not queue conversion delivery; the sweep retries it");
             }
         }

@@ -111,7 +111,7 @@ pub async fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     eprintln!("{ok} ingested, {unchanged} unchanged, {failed} failed");
-    services.deploy.queue().close().await;
+    services.jobs.close().await;
     db.close().await;
     if failed > 0 {
         anyhow::bail!("{failed} file(s) could not be ingested; see the lines marked !");

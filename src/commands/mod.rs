@@ -73,7 +73,7 @@ async fn stop_workers(
             Ok(Ok(())) => {}
         }
     }
-    services.deploy.queue().close().await;
+    services.jobs.close().await;
 }
 
 /// Deploy workers only, until SIGINT/SIGTERM; in-flight deploys finish first.
@@ -89,7 +89,7 @@ pub async fn worker(cli: &Cli) -> anyhow::Result<()> {
         trigger.cancel();
     });
     services.run_workers(shutdown).await?;
-    services.deploy.queue().close().await;
+    services.jobs.close().await;
     db.close().await;
     Ok(())
 }

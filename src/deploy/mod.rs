@@ -1,9 +1,9 @@
 //! The deploy pipeline: `deploy_ticket` re-runs QA and queues a job; workers (in `serve` or
 //! `omnitraffick worker`) create the platform objects in order with retries, write every id
 //! back as it appears, and never create an object twice. See `runner` for the per-run logic
-//! and `queue` for the apalis queue on SQLite or PostgreSQL.
+//! and `jobs` for how runs travel through the job queue.
 
-pub mod queue;
+pub mod jobs;
 pub mod runner;
 
 use std::time::Duration;
@@ -16,12 +16,12 @@ use crate::auth::Principal;
 use crate::domain::{Platform, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
+use crate::jobs::{JobQueue, QueueSettings, Workers};
 use crate::platforms::ApiVersions;
 use crate::platforms::client::{PlatformClients, PlatformError, fill_placeholders};
 use crate::qa::{Outcome, QaService, RunQaInput};
 use crate::store::{self, DeployAttempt, DeployRun};
 
-pub use queue::DeployQueue;
 pub use runner::{Deployer, RunOutcome};
 
 /// Retry and lease policy.
@@ -43,6 +43,18 @@ pub struct DeploySettings {
     pub poll_every: Duration,
     /// Runs a worker process deploys at once.
     pub concurrency: usize,
+}
+
+impl DeploySettings {
+    /// How the job queue polls and notices a dead worker: apalis re-queues a silent worker's
+    /// jobs after three missed heartbeats, tied to the deploy lease so both notice a dead
+    /// worker at about the same time.
+    pub fn queue_settings(&self) -> QueueSettings {
+        QueueSettings {
+            poll_every: self.poll_every,
+            heartbeat: (self.lease / 3).max(Duration::from_millis(200)),
+        }
+    }
 }
 
 impl Default for DeploySettings {
@@ -131,21 +143,15 @@ pub struct CancelDeployOutput {
     pub message: String,
 }
 
-/// Called with the ticket id when a deploy fails for good; whoever runs the workers passes it
-/// (`AppServices::run_workers` hands such tickets to self-healing).
-pub type FailureHook =
-    std::sync::Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
-
 /// The deploy service behind the MCP tools.
 #[derive(Clone)]
 pub struct DeployService {
-    /// The conversion-events relay, whose deliveries the same workers run.
-    capi: crate::capi::CapiService,
     governance: Governance,
     qa: QaService,
     clients: PlatformClients,
     versions: ApiVersions,
-    queue: DeployQueue,
+    queue: JobQueue,
+    settings: DeploySettings,
 }
 
 impl DeployService {
@@ -154,25 +160,21 @@ impl DeployService {
         qa: QaService,
         clients: PlatformClients,
         versions: ApiVersions,
-        queue: DeployQueue,
-        capi: crate::capi::CapiService,
+        queue: JobQueue,
+        settings: DeploySettings,
     ) -> Self {
         Self {
-            capi,
             governance,
             qa,
             clients,
             versions,
             queue,
+            settings,
         }
     }
 
     pub fn clients(&self) -> &PlatformClients {
         &self.clients
-    }
-
-    pub fn queue(&self) -> &DeployQueue {
-        &self.queue
     }
 
     /// A worker's deployer, named `worker`.
@@ -182,27 +184,20 @@ impl DeployService {
             self.governance.clone(),
             self.clients.clone(),
             self.versions.clone(),
-            self.queue.settings().clone(),
+            self.settings.clone(),
             worker,
         )
     }
 
-    /// Run this process's deploy and conversion-delivery workers until `stop` is cancelled;
-    /// `on_failure` hears of every deploy that fails for good.
-    pub async fn run_workers(
-        &self,
-        stop: tokio_util::sync::CancellationToken,
-        on_failure: Option<FailureHook>,
-    ) -> AppResult<()> {
-        queue::run_workers(
-            self.deployer(queue::worker_name()),
-            self.queue.clone(),
+    /// Register this process's deploy workers, named `worker`, and their sweep.
+    pub fn register_jobs(&self, workers: &mut Workers, worker: &str) {
+        jobs::register(
+            workers,
+            self.deployer(worker.to_owned()),
             self.governance.db().clone(),
-            on_failure,
-            Some(self.capi.clone()),
-            stop,
-        )
-        .await
+            self.settings.concurrency,
+            self.settings.sweep_every,
+        );
     }
 
     pub async fn deploy_ticket(
@@ -287,7 +282,7 @@ impl DeployService {
         }
         tx.commit().await?;
         // If this push fails the run stays QUEUED and the workers' sweep queues it again.
-        if let Err(e) = self.queue.push(run_id, None).await {
+        if let Err(e) = self.queue.push(jobs::DeployJob { run_id }, None).await {
             tracing::warn!(run_id, error = %e, "queue push failed; the sweep will retry it");
         }
         Ok(DeployTicketOutput {

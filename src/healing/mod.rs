@@ -3,7 +3,7 @@
 //! reject it. Only SAFE proposals may be applied without a person (`auto_apply = safe`);
 //! anything that spends more or reaches wider always waits. The same error coming back after
 //! an applied fix escalates instead of looping, and a ticket gets at most three proposals per
-//! error.
+//! error. Failed deploys reach it as `DeployFailed` jobs on the job queue (`register_jobs`).
 
 pub mod fixers;
 mod llm_fixer;
@@ -87,6 +87,24 @@ impl HealingService {
             .await?
             .and_then(|r| r.last_error)
             .and_then(|e| serde_json::from_value::<PlatformError>(e).ok()))
+    }
+
+    /// Hear of every deploy that fails for good, on whichever worker takes the event.
+    pub fn register_jobs(&self, workers: &mut crate::jobs::Workers) {
+        let healing = self.clone();
+        workers.handle(2, move |event: crate::deploy::jobs::DeployFailed| {
+            let h = healing.clone();
+            async move {
+                let ticket_id = event.ticket_id;
+                // A failure here is logged, not retried: a retry would only repeat it, and
+                // the ticket stays DEPLOY_FAILED for a person to look at.
+                match h.on_deploy_failed(ticket_id).await {
+                    Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
+                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
+                }
+                Ok(())
+            }
+        });
     }
 
     /// Diagnose a DEPLOY_FAILED ticket and propose a rule-based fix, if one applies.

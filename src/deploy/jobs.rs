@@ -1,0 +1,165 @@
+//! Deploy runs on the job queue. A job only names a run; the run row (see `store::deploy`) is
+//! the source of truth: its lease makes sure one worker at a time deploys a ticket, and its
+//! state says whether a delivery has anything to do, so a duplicate or late job is harmless.
+//! Retries are new jobs scheduled when the platform (or the back-off) says. A run that fails
+//! for good is announced as a [`DeployFailed`] job, for whoever listens (self-healing).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Deployer, RunOutcome};
+use crate::error::AppResult;
+use crate::jobs::{Job, JobQueue, Workers};
+use crate::store::{self, Db};
+
+/// Deliver run `run_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeployJob {
+    pub run_id: i64,
+}
+
+impl Job for DeployJob {
+    const QUEUE: &'static str = "omnitraffick.deploy";
+}
+
+/// A deploy run failed for good: its ticket is DEPLOY_FAILED.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeployFailed {
+    pub ticket_id: i64,
+    pub run_id: i64,
+}
+
+impl Job for DeployFailed {
+    const QUEUE: &'static str = "omnitraffick.deploy_failed";
+}
+
+/// What every deploy job needs.
+#[derive(Clone)]
+struct Ctx {
+    deployer: Deployer,
+    queue: JobQueue,
+    db: Db,
+}
+
+/// Register deploy runs and their sweep on `workers`.
+pub(super) fn register(
+    workers: &mut Workers,
+    deployer: Deployer,
+    db: Db,
+    concurrency: usize,
+    sweep_every: Duration,
+) {
+    let ctx = Ctx {
+        deployer,
+        queue: workers.queue().clone(),
+        db,
+    };
+    let c = ctx.clone();
+    workers.handle(concurrency, move |job: DeployJob| {
+        process_job(job, c.clone())
+    });
+    workers.every("deploy sweep", sweep_every, sweep_every, move || {
+        let ctx = ctx.clone();
+        async move { sweep(&ctx, sweep_every).await.map(|_| ()) }
+    });
+}
+
+/// How long until the run is due, if it is waiting.
+async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
+    let mut c = db.pool().acquire().await?;
+    let Some(run) = store::get_run(&mut c, run_id).await? else {
+        return Ok(None);
+    };
+    if !matches!(run.state.as_str(), "QUEUED" | "WAITING") {
+        return Ok(None);
+    }
+    let Some(at) = run.next_attempt_at else {
+        return Ok(None);
+    };
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) else {
+        return Ok(None);
+    };
+    // Rounded up, so a wait never ends a hair before the run is due.
+    let us = (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .num_microseconds()
+        .unwrap_or(i64::MAX);
+    Ok((us > 0).then(|| Duration::from_micros(us as u64) + Duration::from_millis(1)))
+}
+
+/// Whether the run still waits for a worker (QUEUED or WAITING).
+async fn pending(db: &Db, run_id: i64) -> AppResult<bool> {
+    let mut c = db.pool().acquire().await?;
+    Ok(store::get_run(&mut c, run_id)
+        .await?
+        .is_some_and(|r| matches!(r.state.as_str(), "QUEUED" | "WAITING")))
+}
+
+async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
+    let run_id = job.run_id;
+    // The queue schedules in whole seconds; wait out a short remainder here, re-queue a long one.
+    if let Some(wait) = due_in(&ctx.db, run_id).await? {
+        if wait > Duration::from_secs(5) {
+            ctx.queue.push(job, Some(wait)).await?;
+            return Ok(());
+        }
+        tokio::time::sleep(wait).await;
+    }
+    let outcome = ctx.deployer.process(run_id).await?;
+    tracing::debug!(
+        run_id,
+        worker = ctx.deployer.worker_id(),
+        ?outcome,
+        "deploy job handled"
+    );
+    match outcome {
+        RunOutcome::RetryIn(delay) => ctx.queue.push(job, Some(delay)).await?,
+        RunOutcome::Failed => {
+            let ticket = {
+                let mut c = ctx.db.pool().acquire().await?;
+                store::get_run(&mut c, run_id).await?.map(|r| r.ticket_id)
+            };
+            if let Some(ticket_id) = ticket {
+                ctx.queue
+                    .push(DeployFailed { ticket_id, run_id }, None)
+                    .await?;
+            }
+        }
+        // Not taken because it was not due yet (a clock edge): keep it in the queue. When
+        // another worker holds it, or it ended, there is nothing to keep.
+        RunOutcome::Skipped => {
+            if let Some(wait) = due_in(&ctx.db, run_id).await? {
+                ctx.queue.push(job, Some(wait)).await?;
+            } else if pending(&ctx.db, run_id).await? {
+                ctx.queue
+                    .push(job, Some(Duration::from_millis(100)))
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Re-queue runs whose worker died (lease expired) or whose job went missing (overdue).
+async fn sweep(ctx: &Ctx, sweep_every: Duration) -> AppResult<usize> {
+    let overdue = chrono::Utc::now()
+        - chrono::Duration::from_std(sweep_every * 4).unwrap_or(chrono::Duration::seconds(60));
+    let overdue = overdue.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let runs = {
+        let mut c = ctx.db.pool().acquire().await?;
+        store::orphaned_runs(&mut c, &overdue).await?
+    };
+    for (run_id, ticket_id) in &runs {
+        tracing::warn!(
+            run_id,
+            ticket_id,
+            "re-queueing a deploy whose worker or job went missing"
+        );
+        ctx.queue.push(DeployJob { run_id: *run_id }, None).await?;
+        let mut tx = ctx.db.begin_write().await?;
+        store::touch_waiting_run(&mut tx, *run_id).await?;
+        tx.commit().await?;
+    }
+    Ok(runs.len())
+}

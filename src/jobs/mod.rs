@@ -1,0 +1,160 @@
+//! The durable job queue: apalis on the same SQLite file (embedded default) or on PostgreSQL
+//! (schema `apalis`), so several `omnitraffick worker` processes can share it.
+//!
+//! This layer knows nothing of what a job does. Each area defines its jobs (a type with a
+//! queue name, see [`Job`]) and registers a handler and its periodic chores on [`Workers`]:
+//! deploy runs (`deploy::jobs`), conversion deliveries (`capi::jobs`) and the self-healing
+//! that hears of failed deploys (`healing::jobs`). Every apalis quirk we work around lives
+//! here: the poll timer ([`poll::Tick`]), the shutdown drain ([`workers::Drain`]), one task
+//! per worker, and apalis's own migration table.
+
+mod poll;
+mod workers;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use apalis::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, AppResult};
+use crate::store::{Backend, Db, normalize_database_url};
+
+pub use workers::Workers;
+
+/// A kind of job: what travels through the queue, and the queue it travels on.
+///
+/// The name is stored with each job, so renaming it strands the jobs already queued.
+pub trait Job: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static {
+    const QUEUE: &'static str;
+}
+
+/// How the queue polls and notices dead workers.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How often an idle worker polls for due jobs.
+    pub poll_every: Duration,
+    /// How often a worker tells apalis it is alive; after three missed beats its jobs go
+    /// back to the queue.
+    pub heartbeat: Duration,
+}
+
+/// Attempts apalis makes at a job whose handler returns an error.
+const MAX_ATTEMPTS: usize = 25;
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// A handle to push jobs; cheap to clone.
+#[derive(Clone)]
+pub struct JobQueue {
+    pool: Pool,
+    settings: QueueSettings,
+}
+
+fn queue_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("job queue: {e}"))
+}
+
+fn sqlite_config(s: &QueueSettings, queue: &str) -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default()
+        .queue(queue)
+        .heartbeat_interval(s.heartbeat)
+        .missed_heartbeats(3)
+}
+
+fn postgres_config(s: &QueueSettings, queue: &str) -> apalis_postgres::Config {
+    apalis_postgres::Config::default()
+        .queue(queue)
+        .heartbeat_interval(s.heartbeat)
+        .missed_heartbeats(3)
+}
+
+impl JobQueue {
+    /// Open the queue in the same database as `db`, creating apalis's tables if needed.
+    pub async fn open(database_url: &str, db: &Db, settings: QueueSettings) -> AppResult<Self> {
+        let (url, backend) = normalize_database_url(database_url)?;
+        debug_assert_eq!(backend, db.backend());
+        let pool = match backend {
+            Backend::Sqlite => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .map_err(|e| {
+                        AppError::validation("DATABASE_URL", format!("cannot be parsed: {e}"))
+                    })?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts)
+                    .await
+                    .map_err(queue_err)?;
+                // apalis keeps its own migration history, apart from ours (both default to
+                // `_sqlx_migrations`, and each refuses the other's rows).
+                let mut m = apalis_sqlite::SqliteStorage::<()>::migrations();
+                m.dangerous_set_table_name("_apalis_migrations");
+                m.run(&pool).await.map_err(queue_err)?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(8)
+                    .connect(&url)
+                    .await
+                    .map_err(queue_err)?;
+                apalis_postgres::PostgresStorage::setup(&pool)
+                    .await
+                    .map_err(queue_err)?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Self { pool, settings })
+    }
+
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
+    /// Queue `job`, due now or after `delay` (apalis schedules in whole seconds).
+    pub async fn push<J: Job>(&self, job: J, delay: Option<Duration>) -> AppResult<()> {
+        let mut b = TaskBuilder::new(job).max_attempts(MAX_ATTEMPTS);
+        if let Some(d) = delay {
+            b = b.run_after(d);
+        }
+        let task = b.build();
+        match &self.pool {
+            Pool::Sqlite(p) => apalis_sqlite::SqliteStorage::<J>::new(p)
+                .with_config(sqlite_config(&self.settings, J::QUEUE))
+                .push_task(task)
+                .await
+                .map_err(queue_err),
+            Pool::Postgres(p) => apalis_postgres::PostgresStorage::<J>::new(p)
+                .with_config(postgres_config(&self.settings, J::QUEUE))
+                .push_task(task)
+                .await
+                .map_err(queue_err),
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A worker name unique across processes and restarts.
+pub fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
