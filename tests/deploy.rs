@@ -442,8 +442,19 @@ async fn a_worker_that_dies_mid_request_is_taken_over_without_a_duplicate() {
     // Another worker cannot take it while the lease holds, then can once it lapses.
     let heir = w.s.deploy.deployer("heir".into());
     assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Skipped);
-    tokio::time::sleep(settings().lease + Duration::from_millis(200)).await;
-    assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Succeeded);
+    // Polled rather than slept past the lease: on a slow machine the takeover is still seen.
+    let taken_over = wait_until(
+        "the heir never took the run over",
+        settings().lease * 10,
+        || async {
+            match heir.process(run).await.expect("process") {
+                RunOutcome::Skipped => Err("still leased".to_owned()),
+                other => Ok(other),
+            }
+        },
+    )
+    .await;
+    assert_eq!(taken_over, RunOutcome::Succeeded);
     assert_eq!(w.fake.objects("campaign").len(), 1);
     assert_eq!(w.fake.duplicates(), 0);
     let st = deploy_status(&w.s, t).await;

@@ -113,12 +113,15 @@ impl Drop for Workers {
     }
 }
 
+/// A change to the application's options, applied when the world starts.
+type OptionsTweak = Box<dyn FnOnce(&mut AppOptions)>;
+
 /// What a world is made of; `World::build()` starts from a 400 ms platform timeout, channels
 /// META, TIKTOK and GADS, default options, no workers and no server.
 pub struct WorldBuilder {
     timeout: Duration,
     channels: Vec<(&'static str, &'static str, &'static str)>,
-    options: Vec<Box<dyn FnOnce(&mut AppOptions)>>,
+    options: Vec<OptionsTweak>,
     workers: bool,
     server: bool,
 }
