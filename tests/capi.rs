@@ -8,66 +8,40 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use common::fake_platforms::FakePlatforms;
+use common::rest::ok200;
 use common::*;
-use omnitraffick::auth::{Principal, Role};
+use omnitraffick::auth::Role;
 use omnitraffick::capi::normalize::sha256_hex;
 use omnitraffick::deploy::DeploySettings;
-use omnitraffick::platforms::client::{self, PlatformConfig};
-use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 
-struct World {
-    _tdb: TestDb,
-    s: AppServices,
-    fake: FakePlatforms,
-    stop: CancellationToken,
-    workers: tokio::task::JoinHandle<()>,
-    server: TestServer,
-}
-
+/// Brand DIS with a Meta pixel and a TikTok pixel code, the workers delivering (a sweep
+/// every 500 ms) and an HTTP server.
 async fn world() -> World {
-    let tdb = fresh_db().await;
-    let fake = FakePlatforms::start().await;
-    let base = fake.base_url();
-    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_secs(2));
-    p.set_credential(client::META_TOKEN, "capi-meta-token");
-    p.set_credential(client::TIKTOK_TOKEN, "capi-tiktok-token");
-    let opts = AppOptions {
-        platforms: p,
-        deploy: DeploySettings {
-            poll_every: Duration::from_millis(30),
-            sweep_every: Duration::from_millis(500),
-            ..DeploySettings::default()
-        },
-        ..AppOptions::default()
-    };
-    let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
-    seed_services(&s, &[]).await;
-    s.governance
+    let mut w = World::build()
+        .timeout(Duration::from_secs(2))
+        .channels(&[])
+        .options(|o| {
+            o.deploy = DeploySettings {
+                poll_every: Duration::from_millis(30),
+                sweep_every: Duration::from_millis(500),
+                ..DeploySettings::default()
+            }
+        })
+        .server()
+        .start()
+        .await;
+    w.s.governance
         .update_brand(
-            &Principal::local_operator(),
+            &me(),
             from_json(json!({"code": "DIS", "meta_pixel_id": "1234567890123456", "tiktok_pixel_code": "CABCDEF1234567890"})),
         )
         .await
-        .unwrap();
-    let stop = CancellationToken::new();
-    let workers = {
-        let d = s.clone();
-        let st = stop.clone();
-        tokio::spawn(async move { d.run_workers(st).await.expect("workers") })
-    };
-    let server = TestServer::start(&tdb, false).await;
-    World {
-        _tdb: tdb,
-        s,
-        fake,
-        stop,
-        workers,
-        server,
-    }
+        .expect("pixel ids");
+    w.start_workers();
+    w
 }
 
 fn now() -> i64 {
@@ -87,80 +61,80 @@ fn purchase(id: Option<&str>) -> Value {
     e
 }
 
+/// The batches the fake platforms received, once there are at least `n`; fails with the
+/// state of the events, the job queue and the workers.
 async fn wait_events(w: &World, n: usize) -> Vec<(&'static str, Value)> {
-    let fake = &w.fake;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = fake.state.lock().unwrap().events.clone();
+    let arrived = poll_until(Duration::from_secs(15), || async {
+        let got = w.fake.state.lock().unwrap().events.clone();
         if got.len() >= n {
-            return got;
+            Ok(got)
+        } else {
+            Err(format!("only {} batches arrived", got.len()))
         }
-        if tokio::time::Instant::now() >= deadline {
-            use sqlx::Row;
-            let rows = sqlx::query(
-                "SELECT destination, status, COALESCE(error, '') AS error FROM capi_events",
-            )
-            .fetch_all(w.server.db.pool())
+    })
+    .await;
+    match arrived {
+        Ok(got) => got,
+        Err(state) => panic!("{state}; {}", queue_state(&w.db).await),
+    }
+}
+
+/// The relay's events, the job queue and the workers, for a failure message.
+async fn queue_state(db: &omnitraffick::store::Db) -> String {
+    use sqlx::{Column, Row};
+    let events: Vec<String> =
+        sqlx::query("SELECT destination, status, COALESCE(error, '') AS error FROM capi_events")
+            .fetch_all(db.pool())
             .await
-            .unwrap();
-            let state: Vec<String> = rows
-                .iter()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} {}",
+                            r.get::<String, _>("destination"),
+                            r.get::<String, _>("status"),
+                            r.get::<String, _>("error")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    let jobs: Vec<String> = sqlx::query("SELECT * FROM Jobs")
+        .fetch_all(db.pool())
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    r.columns()
+                        .iter()
+                        .map(|c| {
+                            let v = r.try_get::<String, _>(c.ordinal()).ok().or_else(|| {
+                                r.try_get::<i64, _>(c.ordinal()).ok().map(|n| n.to_string())
+                            });
+                            format!("{}={v:?}", c.name())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let workers: Vec<String> = sqlx::query("SELECT id, worker_type FROM Workers")
+        .fetch_all(db.pool())
+        .await
+        .map(|rows| {
+            rows.iter()
                 .map(|r| {
                     format!(
-                        "{} {} {}",
-                        r.get::<String, _>("destination"),
-                        r.get::<String, _>("status"),
-                        r.get::<String, _>("error")
+                        "{:?} {:?}",
+                        r.try_get::<String, _>(0).ok(),
+                        r.try_get::<String, _>(1).ok()
                     )
                 })
-                .collect();
-            let jobs: Vec<String> = sqlx::query("SELECT * FROM Jobs")
-                .fetch_all(w.server.db.pool())
-                .await
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| {
-                            use sqlx::Column;
-                            r.columns()
-                                .iter()
-                                .map(|c| {
-                                    format!(
-                                        "{}={:?}",
-                                        c.name(),
-                                        r.try_get::<String, _>(c.ordinal()).ok().or_else(|| r
-                                            .try_get::<i64, _>(c.ordinal())
-                                            .ok()
-                                            .map(|n| n.to_string()))
-                                    )
-                                })
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let workers: Vec<String> = sqlx::query("SELECT id, worker_type FROM Workers")
-                .fetch_all(w.server.db.pool())
-                .await
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| {
-                            format!(
-                                "{:?} {:?}",
-                                r.try_get::<String, _>(0).ok(),
-                                r.try_get::<String, _>(1).ok()
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            panic!(
-                "only {} batches arrived; events: {state:?}\njobs: {jobs:#?}\nworkers: {workers:?}",
-                got.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("events: {events:?}\njobs: {jobs:#?}\nworkers: {workers:?}")
 }
 
 #[tokio::test]
@@ -239,15 +213,7 @@ async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations(
         ))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while w.fake.state.lock().unwrap().events.len() < 4 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the later event was not delivered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let delivered = w.fake.state.lock().unwrap().events.clone();
+    let delivered = wait_events(&w, 4).await;
     assert_eq!(delivered.len(), 4);
     let order_123 = delivered
         .iter()
@@ -258,7 +224,7 @@ async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations(
     // Nothing raw was stored.
     use sqlx::Row;
     let rows = sqlx::query("SELECT payload FROM capi_events")
-        .fetch_all(w.server.db.pool())
+        .fetch_all(w.db.pool())
         .await
         .unwrap();
     for r in rows {
@@ -268,9 +234,7 @@ async fn events_are_validated_hashed_deduped_and_delivered_to_both_destinations(
             "{p}"
         );
     }
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -281,44 +245,19 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
         st.events_server_error = 1;
         st.events_rate_limited = 1;
     }
-    let http = reqwest::Client::new();
-    let tracker = key(&w.server.db, Role::Tracker).await;
-    let viewer = key(&w.server.db, Role::Viewer).await;
-    let url = w.server.url("/api/v1/capi/events");
+    let tracker = w.rest(Role::Tracker).await;
+    let viewer = w.rest(Role::Viewer).await;
     let body = json!({"brand_code": "DIS", "events": [purchase(Some("rest-1"))]});
-    let r = http
-        .post(&url)
-        .bearer_auth(&viewer)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = http
-        .post(&url)
-        .bearer_auth(&tracker)
-        .json(&json!({"brand_code": "DIS", "events": "nope"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let r = http
-        .post(&url)
-        .bearer_auth(&tracker)
-        .json(&json!({"brand_code": "ZZZ", "events": [purchase(None)]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let r = http
-        .post(&url)
-        .bearer_auth(&tracker)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    assert_eq!(viewer.capi_events(&body).await.0, 403);
+    let (status, v) = tracker
+        .capi_events(&json!({"brand_code": "DIS", "events": "nope"}))
+        .await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = tracker
+        .capi_events(&json!({"brand_code": "ZZZ", "events": [purchase(None)]}))
+        .await;
+    assert_eq!(status, 404, "{v}");
+    let v = ok200(tracker.capi_events(&body).await);
     assert_eq!(v["accepted"], 1);
     // Meta answered 500 once and a destination was throttled once; then both got the event
     // exactly once.
@@ -326,7 +265,7 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     assert_eq!(batches.len(), 2);
     use sqlx::Row;
     let failed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM capi_batches WHERE status = 'FAILED'")
-        .fetch_one(w.server.db.pool())
+        .fetch_one(w.db.pool())
         .await
         .unwrap()
         .try_get("n")
@@ -334,7 +273,7 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     let all: Vec<String> = sqlx::query(
         "SELECT destination, status, COALESCE(error, '') AS e FROM capi_batches ORDER BY id",
     )
-    .fetch_all(w.server.db.pool())
+    .fetch_all(w.db.pool())
     .await
     .unwrap()
     .iter()
@@ -351,9 +290,7 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
         failed >= 2,
         "the 500 and the throttled attempt are recorded: {all:#?}"
     );
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -374,22 +311,27 @@ async fn a_throttled_destination_is_not_sent_again_before_it_said() {
     assert_eq!(got.len(), 2);
     use sqlx::Row;
     // The batch is recorded after the destination answers, so it may trail the event a little.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let meta: Vec<(String, String)> = loop {
-        let meta: Vec<(String, String)> = sqlx::query(
-            "SELECT status, sent_at FROM capi_batches WHERE destination = 'META' ORDER BY id",
-        )
-        .fetch_all(w.server.db.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get("status"), r.get("sent_at")))
-        .collect();
-        if meta.len() >= 2 || tokio::time::Instant::now() >= deadline {
-            break meta;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let meta: Vec<(String, String)> = wait_until(
+        "Meta's two batches were not recorded",
+        Duration::from_secs(15),
+        || async {
+            let meta: Vec<(String, String)> = sqlx::query(
+                "SELECT status, sent_at FROM capi_batches WHERE destination = 'META' ORDER BY id",
+            )
+            .fetch_all(w.db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("status"), r.get("sent_at")))
+            .collect();
+            if meta.len() >= 2 {
+                Ok(meta)
+            } else {
+                Err(format!("{meta:?}"))
+            }
+        },
+    )
+    .await;
     assert_eq!(meta.len(), 2, "{meta:?}");
     assert_eq!(meta[0].0, "FAILED");
     assert_eq!(meta[1].0, "SENT");
@@ -399,9 +341,7 @@ async fn a_throttled_destination_is_not_sent_again_before_it_said() {
         waited >= chrono::Duration::milliseconds(3000),
         "Meta was sent again after {waited} although it asked for 4 s"
     );
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,7 +368,7 @@ async fn the_same_event_sent_at_once_is_queued_once() {
     use sqlx::Row;
     let queued: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM capi_events WHERE event_id = 'race-1'")
-            .fetch_one(w.server.db.pool())
+            .fetch_one(w.db.pool())
             .await
             .unwrap()
             .get("n");
@@ -451,9 +391,7 @@ async fn the_same_event_sent_at_once_is_queued_once() {
         assert_eq!(b.results[0].event_id.as_deref(), Some(ids[3].as_str()));
         assert!(a.results.iter().enumerate().all(|(i, r)| r.index == i));
     }
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -477,10 +415,8 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
                 .unwrap();
         assert_eq!(out.accepted, size);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let sent: usize = w
-            .fake
+    let meta_sent = || -> usize {
+        w.fake
             .state
             .lock()
             .unwrap()
@@ -488,16 +424,19 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
             .iter()
             .filter(|(p, _)| *p == "META")
             .map(|(_, b)| b["data"].as_array().map_or(0, Vec::len))
-            .sum();
-        if sent == 2500 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "only {sent} of 2,500 events reached Meta"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .sum()
+    };
+    wait_until(
+        "not every event reached Meta",
+        Duration::from_secs(30),
+        || async {
+            match meta_sent() {
+                2500 => Ok(()),
+                sent => Err(format!("{sent} of 2,500 sent")),
+            }
+        },
+    )
+    .await;
     let meta: Vec<usize> = w
         .fake
         .state
@@ -521,7 +460,7 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
             .unwrap();
     assert_eq!(dup.results[0].status, "DUPLICATE");
     sqlx::query("UPDATE capi_dedupe SET received_epoch = received_epoch - 49 * 3600 WHERE event_id = 'bulk-7'")
-        .execute(w.server.db.pool())
+        .execute(w.db.pool())
         .await
         .unwrap();
     let later =
@@ -535,24 +474,20 @@ async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
 
     // A tracker key scoped to another brand is refused.
     let (other, _) = omnitraffick::auth::create_scoped_key(
-        &w.server.db,
+        &w.db,
         "site-nws",
         Role::Tracker,
         Some(vec!["NWS".into()]),
     )
     .await
     .unwrap();
-    let r = reqwest::Client::new()
-        .post(w.server.url("/api/v1/capi/events"))
-        .bearer_auth(&other)
-        .json(&json!({"brand_code": "DIS", "events": [purchase(None)]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    let (status, body) = w
+        .server()
+        .rest(&other)
+        .capi_events(&json!({"brand_code": "DIS", "events": [purchase(None)]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    w.finish().await;
 }
 
 /// Log lines captured from every test in this binary.
@@ -606,9 +541,7 @@ async fn raw_customer_data_never_reaches_the_logs() {
         "errors do not echo values"
     );
     wait_events(&w, 2).await;
-    w.stop.cancel();
-    w.workers.await.unwrap();
-    w.server.stop().await;
+    w.finish().await;
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_lowercase();
     assert!(!text.is_empty(), "the subscriber captured nothing");
     for raw in [
@@ -658,40 +591,43 @@ async fn raw_customer_data_never_reaches_the_logs_at_debug_or_trace() {
             let _ = stderr.read_to_end(&mut buf).await;
             buf
         });
-        let client = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("capi-log-test", "0"),
-        )
-        .serve(transport)
-        .await
-        .expect("MCP over stdio");
-        call(&client, "create_brand", json!({"name": "Disney", "code": "DIS", "family_friendly": true,
+        let client = Mcp::new(
+            ClientConfig::new(
+                ClientCapabilities::default(),
+                Implementation::new("capi-log-test", "0"),
+            )
+            .serve(transport)
+            .await
+            .expect("MCP over stdio"),
+        );
+        client.ok("create_brand", json!({"name": "Disney", "code": "DIS", "family_friendly": true,
             "currency": "USD", "meta_pixel_id": "1234567890123456", "tiktok_pixel_code": "CABCDEF1234567890"}))
-        .await
-        .ok();
+        .await;
         let mut bad = purchase(Some("bad-1"));
         bad["user_data"]["em"] = json!("not-an-email jane.doe.raw@example.com");
-        let out = call(
-            &client,
-            "send_conversion_events",
-            json!({"brand_code": "DIS", "events": [purchase(Some(&format!("log-{level}"))), bad]}),
-        )
-        .await
-        .ok();
+        let out = client
+            .ok(
+                "send_conversion_events",
+                json!({"brand_code": "DIS", "events": [purchase(Some(&format!("log-{level}"))), bad]}),
+            )
+            .await;
         assert_eq!(
             (out["accepted"].as_i64(), out["rejected"].as_i64()),
             (Some(1), Some(1)),
             "{out}"
         );
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while fake.state.lock().unwrap().events.len() < 2 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the events were not delivered"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        client.cancel().await.ok();
+        wait_until(
+            "the events were not delivered",
+            Duration::from_secs(60),
+            || async {
+                match fake.state.lock().unwrap().events.len() {
+                    n if n >= 2 => Ok(()),
+                    n => Err(format!("{n} batches arrived")),
+                }
+            },
+        )
+        .await;
+        client.close().await;
         let logs = tokio::time::timeout(Duration::from_secs(60), reader)
             .await
             .expect("the server exits once stdin closes")
@@ -847,30 +783,26 @@ async fn retention_deletes_finished_events_expired_dedupe_keys_and_their_batches
     };
     let (_db2, s2) = startup::open_with(&tdb.url, opts).await.unwrap();
     // The workers' sweep runs it.
-    let stop = CancellationToken::new();
-    let workers = {
-        let (d, st) = (s2.clone(), stop.clone());
-        tokio::spawn(async move { d.run_workers(st).await.expect("workers") })
-    };
+    let workers = Workers::start(&s2);
     // The sweep may also deliver or release the queued and in-flight events (that is its
     // job), so only what retention promises is checked, once both of its steps are seen.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let events = remaining("capi_events", "event_id").await;
-        let batches = remaining("capi_batches", "id").await;
-        if !events.contains(&"recent-sent".to_owned())
-            && !batches.contains(&recent_batch.to_string())
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the sweep did not apply retention: events {events:?}, batches {batches:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    workers.await.unwrap();
+    wait_until(
+        "the sweep did not apply retention",
+        Duration::from_secs(60),
+        || async {
+            let events = remaining("capi_events", "event_id").await;
+            let batches = remaining("capi_batches", "id").await;
+            if !events.contains(&"recent-sent".to_owned())
+                && !batches.contains(&recent_batch.to_string())
+            {
+                Ok(())
+            } else {
+                Err(format!("events {events:?}, batches {batches:?}"))
+            }
+        },
+    )
+    .await;
+    workers.stop().await;
     // The dedupe window is never shortened below 48 hours, whatever the setting.
     assert_eq!(remaining("capi_dedupe", "event_id").await, ["key-recent"]);
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use common::fake_openai::FakeOpenAi;
 use common::from_json as from;
+use common::rest::ok200;
 use common::*;
 use omnitraffick::auth::{Principal, Role};
 use omnitraffick::copilot::*;
@@ -549,22 +550,13 @@ async fn rest_chat_for_planners() {
     let server = TestServer::start(&tdb, false).await;
     let planner = key(&server.db, Role::Planner).await;
     let tracker = key(&server.db, Role::Tracker).await;
-    let http = reqwest::Client::new();
-    let url = server.url("/api/v1/copilot/chat");
+    let planner = server.rest(&planner);
     let body = json!({"brand_code": "AUR", "messages": [
         {"role": "user", "content": "Which colours are in the logo?"},
         {"role": "assistant", "content": "..."},
         {"role": "user", "content": "And can we target kids under 13?"}
     ]});
-    let r = http
-        .post(&url)
-        .bearer_auth(&planner)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    let v = ok200(planner.copilot_chat(&body).await);
     assert_eq!(v["found"], true);
     assert!(
         v["answer"]
@@ -582,51 +574,32 @@ async fn rest_chat_for_planners() {
         "{v}"
     );
 
-    let r = http
-        .post(&url)
-        .bearer_auth(&tracker)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = http.post(&url).json(&body).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let r = http
-        .post(&url)
-        .bearer_auth(&planner)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = http
-        .post(&url)
-        .bearer_auth(&planner)
-        .json(&json!({"brand_code": "AUR", "messages": "hello"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let v: Value = r.json().await.unwrap();
+    assert_eq!(server.rest(&tracker).copilot_chat(&body).await.0, 403);
+    assert_eq!(planner.with_key(None).copilot_chat(&body).await.0, 401);
+    assert_eq!(
+        planner
+            .post_raw("/api/v1/copilot/chat", "{not json")
+            .await
+            .0,
+        400
+    );
+    let (status, v) = planner
+        .copilot_chat(&json!({"brand_code": "AUR", "messages": "hello"}))
+        .await;
+    assert_eq!(status, 422, "{v}");
     assert_eq!(v["error"]["code"], "VALIDATION");
-    let r = http
-        .post(&url)
-        .bearer_auth(&planner)
-        .json(&json!({"brand_code": "AUR", "messages": [{"role": "assistant", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let r = http
-        .post(&url)
-        .bearer_auth(&planner)
-        .json(&json!({"brand_code": "ZZZ", "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let (status, v) = planner
+        .copilot_chat(
+            &json!({"brand_code": "AUR", "messages": [{"role": "assistant", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = planner
+        .copilot_chat(
+            &json!({"brand_code": "ZZZ", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(status, 404, "{v}");
     server.stop().await;
 }
 
@@ -643,10 +616,12 @@ async fn a_megabyte_chat_is_answered_while_the_server_stays_responsive() {
     }
     let server = TestServer::start(&tdb, false).await;
     let planner = key(&server.db, Role::Planner).await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
+    let rest = server.rest(&planner).with_http(
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    );
     // A megabyte (the body limit is 1 MiB) of many distinct words, as in a pasted document.
     let mut pasted = String::new();
     for i in 0.. {
@@ -661,18 +636,9 @@ async fn a_megabyte_chat_is_answered_while_the_server_stays_responsive() {
         {"role": "assistant", "content": "..."},
         {"role": "user", "content": "And can we target kids under 13?"}
     ]});
-    let url = server.url("/api/v1/copilot/chat");
     let chat = || async {
         let started = std::time::Instant::now();
-        let r = http
-            .post(&url)
-            .bearer_auth(&planner)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap();
+        let (status, v) = rest.copilot_chat(&body).await;
         (status, v, started.elapsed())
     };
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -686,8 +652,7 @@ async fn a_megabyte_chat_is_answered_while_the_server_stays_responsive() {
         let mut slowest = Duration::ZERO;
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
             let started = std::time::Instant::now();
-            let r = http.get(server.url("/healthz")).send().await.unwrap();
-            assert_eq!(r.status(), 200);
+            assert_eq!(rest.healthz().await, 200);
             slowest = slowest.max(started.elapsed());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -9,23 +9,16 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use common::fake_platforms::{FakePlatforms, Fault};
 use common::from_json as from;
 use common::*;
-use omnitraffick::auth::Principal;
-use omnitraffick::deploy::{DeploySettings, DeployTicketInput, RunOutcome};
+use omnitraffick::deploy::{DeploySettings, RunOutcome};
 use omnitraffick::domain::TicketStatus;
-use omnitraffick::platforms::client::{self, PlatformConfig};
+use omnitraffick::platforms::client::PlatformConfig;
 use omnitraffick::startup::AppServices;
 use omnitraffick::startup::{self, AppOptions};
 use omnitraffick::store::Db;
-
-const META_TOKEN: &str = "EAAGm0PX4ZCpsBAtestmetatoken";
-const TIKTOK_TOKEN: &str = "tt-act-0123456789abcdef";
-const GOOGLE_DEV: &str = "gdev-Abc123XyZ";
-const GOOGLE_ACCESS: &str = "ya29.test-oauth-access";
 
 fn settings() -> DeploySettings {
     DeploySettings {
@@ -40,53 +33,20 @@ fn settings() -> DeploySettings {
     }
 }
 
-fn options(fake: &FakePlatforms, timeout: Duration) -> AppOptions {
-    let base = fake.base_url();
-    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", timeout);
-    p.set_credential(client::META_TOKEN, META_TOKEN);
-    p.set_credential(client::TIKTOK_TOKEN, TIKTOK_TOKEN);
-    p.set_credential(client::GOOGLE_DEVELOPER_TOKEN, GOOGLE_DEV);
-    p.set_credential(client::GOOGLE_ACCESS_TOKEN, GOOGLE_ACCESS);
-    AppOptions {
-        platforms: p,
-        deploy: settings(),
-        ..AppOptions::default()
-    }
+/// A world on the fake platforms with META, TIKTOK and GADS channels and `settings()`;
+/// a response the fake "loses" arrives three timeouts late.
+async fn setup_with_timeout(timeout: Duration) -> World {
+    let w = World::build()
+        .timeout(timeout)
+        .options(|o| o.deploy = settings())
+        .start()
+        .await;
+    w.fake.set_lose_delay(timeout * 3);
+    w
 }
 
-struct Setup {
-    _tdb: TestDb,
-    _db: Db,
-    services: AppServices,
-    fake: FakePlatforms,
-}
-
-async fn setup_with_timeout(timeout: Duration) -> Setup {
-    let tdb = fresh_db().await;
-    let fake = FakePlatforms::start().await;
-    fake.set_lose_delay(timeout * 3);
-    let (db, services) = startup::open_with(&tdb.url, options(&fake, timeout))
-        .await
-        .expect("open");
-    seed(&services).await;
-    Setup {
-        _tdb: tdb,
-        _db: db,
-        services,
-        fake,
-    }
-}
-
-async fn setup() -> Setup {
+async fn setup() -> World {
     setup_with_timeout(Duration::from_millis(400)).await
-}
-
-fn me() -> Principal {
-    Principal::local_operator()
-}
-
-async fn seed(s: &AppServices) {
-    seed_services(s, &[META, TIKTOK, GADS]).await;
 }
 
 fn spec() -> Value {
@@ -110,51 +70,9 @@ fn spec() -> Value {
     })
 }
 
-/// A READY_FOR_API ticket on `channel`, for a campaign named `name`.
-async fn ready_ticket(s: &AppServices, channel: &str, name: &str) -> i64 {
-    let c = s
-        .governance
-        .create_campaign(from(
-            json!({"brand_code": "DIS", "market_code": "US", "name": name, "year": 2027}),
-        ))
-        .await
-        .unwrap();
-    let t = s
-        .governance
-        .create_ticket(
-            &me(),
-            from(json!({"campaign_id": c.id, "channel_code": channel, "payload_config": spec()})),
-        )
-        .await
-        .unwrap();
-    let qa =
-        s.qa.run_qa(&me(), from(json!({"ticket_id": t.id})))
-            .await
-            .unwrap();
-    assert_eq!(qa.status, TicketStatus::ReadyForApi, "{:?}", qa.report);
-    t.id
-}
-
-async fn deploy(s: &AppServices, ticket_id: i64) -> i64 {
-    let out = try_deploy(s, ticket_id, false).await.expect("queued");
-    assert_eq!(out.status, TicketStatus::Queued);
-    out.run_id.expect("run id")
-}
-
-async fn try_deploy(
-    s: &AppServices,
-    ticket_id: i64,
-    validate_only: bool,
-) -> Result<omnitraffick::deploy::DeployTicketOutput, omnitraffick::error::AppError> {
-    s.deploy
-        .deploy_ticket(
-            &me(),
-            DeployTicketInput {
-                ticket_id,
-                validate_only,
-            },
-        )
-        .await
+/// A READY_FOR_API ticket on `channel` with `spec()`, for a campaign named `name`.
+async fn ready(s: &AppServices, channel: &str, name: &str) -> i64 {
+    ready_ticket(s, channel, name, spec()).await
 }
 
 /// Process the run in this test, retrying (after the scheduled wait) until it ends.
@@ -181,18 +99,14 @@ fn text(v: &Value) -> String {
     }
 }
 
-async fn status(s: &AppServices, ticket_id: i64) -> Value {
-    serde_json::to_value(s.deploy.status(ticket_id).await.unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn meta_success_writes_every_id_back_in_order() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    let run = deploy(&s.services, t).await;
-    assert_eq!(drive(&s.services, run).await, [RunOutcome::Succeeded]);
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    assert_eq!(drive(&w.s, run).await, [RunOutcome::Succeeded]);
 
-    let st = status(&s.services, t).await;
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
     assert_eq!(st["run"]["state"], "SUCCEEDED");
     let ids = &st["external_ids"];
@@ -203,24 +117,24 @@ async fn meta_success_writes_every_id_back_in_order() {
         );
     }
     // Created once each, PAUSED, named by the taxonomy, parents filled in.
-    let campaigns = s.fake.objects("campaign");
+    let campaigns = w.fake.objects("campaign");
     assert_eq!(campaigns.len(), 1);
     assert_eq!(
         campaigns[0].name.as_deref(),
         Some("DIS_US_META_2027_MoanaLaunch")
     );
     assert_eq!(campaigns[0].body["status"], "PAUSED");
-    let adset = &s.fake.objects("adset")[0];
+    let adset = &w.fake.objects("adset")[0];
     assert_eq!(text(&adset.body["campaign_id"]), text(&ids["campaign"]));
     assert_eq!(adset.body["daily_budget"], 1999);
-    let ad = &s.fake.objects("ad")[0];
+    let ad = &w.fake.objects("ad")[0];
     assert_eq!(text(&ad.body["adset_id"]), text(&ids["adset"]));
     assert_eq!(
         text(&ad.body["creative"]["creative_id"]),
         text(&ids["creative"])
     );
     assert!(
-        s.fake
+        w.fake
             .state
             .lock()
             .unwrap()
@@ -237,7 +151,7 @@ async fn meta_success_writes_every_id_back_in_order() {
             .all(|a| a["outcome"] == "CREATED" && a["latency_ms"].is_i64())
     );
     // The history tells the story.
-    let view = s.services.governance.get_ticket(t).await.unwrap();
+    let view = w.s.governance.get_ticket(t).await.unwrap();
     let events: Vec<&str> = view.history.iter().map(|h| h.event.as_str()).collect();
     assert!(
         events.ends_with(&["DEPLOY_QUEUED", "DEPLOY_STARTED", "DEPLOYED"]),
@@ -247,24 +161,24 @@ async fn meta_success_writes_every_id_back_in_order() {
 
 #[tokio::test]
 async fn tiktok_and_google_deploy_through_their_own_formats() {
-    let s = setup().await;
-    let tt = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
-    let ga = ready_ticket(&s.services, "GADS", "Moana Search").await;
-    let r1 = deploy(&s.services, tt).await;
-    let r2 = deploy(&s.services, ga).await;
-    assert_eq!(drive(&s.services, r1).await, [RunOutcome::Succeeded]);
-    assert_eq!(drive(&s.services, r2).await, [RunOutcome::Succeeded]);
+    let w = setup().await;
+    let tt = ready(&w.s, "TIKTOK", "Moana TikTok").await;
+    let ga = ready(&w.s, "GADS", "Moana Search").await;
+    let r1 = queue_deploy(&w.s, tt).await;
+    let r2 = queue_deploy(&w.s, ga).await;
+    assert_eq!(drive(&w.s, r1).await, [RunOutcome::Succeeded]);
+    assert_eq!(drive(&w.s, r2).await, [RunOutcome::Succeeded]);
 
-    let st = status(&s.services, tt).await;
+    let st = deploy_status(&w.s, tt).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
-    let adgroup = &s.fake.objects("adgroup")[0];
+    let adgroup = &w.fake.objects("adgroup")[0];
     assert_eq!(
         text(&adgroup.body["campaign_id"]),
         text(&st["external_ids"]["campaign"])
     );
     assert_eq!(adgroup.body["budget"], json!(19.99));
 
-    let st = status(&s.services, ga).await;
+    let st = deploy_status(&w.s, ga).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS", "{st}");
     let ids = &st["external_ids"];
     for obj in [
@@ -277,7 +191,7 @@ async fn tiktok_and_google_deploy_through_their_own_formats() {
     ] {
         assert!(ids[obj].is_string(), "{obj} missing: {st}");
     }
-    let campaign = s
+    let campaign = w
         .fake
         .objects("campaign")
         .into_iter()
@@ -291,28 +205,28 @@ async fn tiktok_and_google_deploy_through_their_own_formats() {
         )
     );
     assert_eq!(campaign.body["status"], "PAUSED");
-    let budget = &s.fake.objects("campaign_budget")[0];
+    let budget = &w.fake.objects("campaign_budget")[0];
     assert_eq!(budget.body["amountMicros"], "19990000");
-    let seen = s.fake.state.lock().unwrap().tokens_seen.clone();
+    let seen = w.fake.state.lock().unwrap().tokens_seen.clone();
     assert!(seen.contains(&TIKTOK_TOKEN.to_owned()) && seen.contains(&GOOGLE_ACCESS.to_owned()));
 }
 
 #[tokio::test]
 async fn rate_limit_waits_as_the_platform_says_then_succeeds() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    s.fake.fail_next(
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next(
         "campaign",
         Fault::RateLimit {
             retry_after_secs: 1,
         },
     );
-    let run = deploy(&s.services, t).await;
-    let d = s.services.deploy.deployer("w1".into());
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
     let first = d.process(run).await.unwrap();
     assert_eq!(first, RunOutcome::RetryIn(Duration::from_secs(1)));
 
-    let st = status(&s.services, t).await;
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "QUEUED");
     assert_eq!(st["run"]["state"], "WAITING");
     assert!(st["next_retry_at"].is_string(), "{st}");
@@ -322,12 +236,9 @@ async fn rate_limit_waits_as_the_platform_says_then_succeeds() {
     // Not due yet: a delivery now does nothing.
     assert_eq!(d.process(run).await.unwrap(), RunOutcome::Skipped);
 
-    assert_eq!(
-        drive(&s.services, run).await.last(),
-        Some(&RunOutcome::Succeeded)
-    );
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    let st = status(&s.services, t).await;
+    assert_eq!(drive(&w.s, run).await.last(), Some(&RunOutcome::Succeeded));
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
     assert_eq!(st["attempts"][0]["outcome"], "RATE_LIMITED");
     assert_eq!(st["attempts"][0]["http_status"], 429);
@@ -335,18 +246,18 @@ async fn rate_limit_waits_as_the_platform_says_then_succeeds() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
-    s.fake.fail_next("adgroup", Fault::ServerError);
-    s.fake.fail_next("adgroup", Fault::ServerError);
-    let run = deploy(&s.services, t).await;
-    let outcomes = drive(&s.services, run).await;
+    let w = setup().await;
+    let t = ready(&w.s, "TIKTOK", "Moana TikTok").await;
+    w.fake.fail_next("adgroup", Fault::ServerError);
+    w.fake.fail_next("adgroup", Fault::ServerError);
+    let run = queue_deploy(&w.s, t).await;
+    let outcomes = drive(&w.s, run).await;
     assert_eq!(outcomes.len(), 3, "{outcomes:?}");
     assert!(matches!(outcomes[0], RunOutcome::RetryIn(d) if d <= Duration::from_millis(200)));
     assert_eq!(outcomes[2], RunOutcome::Succeeded);
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    assert_eq!(s.fake.objects("adgroup").len(), 1);
-    let st = status(&s.services, t).await;
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    assert_eq!(w.fake.objects("adgroup").len(), 1);
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["run"]["attempts"], 3);
     let errs: Vec<&Value> = st["attempts"]
         .as_array()
@@ -362,12 +273,12 @@ async fn server_errors_are_retried_with_backoff() {
 
 #[tokio::test]
 async fn permanent_meta_error_is_parsed_into_the_ticket() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    s.fake.fail_next("adset", Fault::Reject);
-    let run = deploy(&s.services, t).await;
-    assert_eq!(drive(&s.services, run).await, [RunOutcome::Failed]);
-    let st = status(&s.services, t).await;
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next("adset", Fault::Reject);
+    let run = queue_deploy(&w.s, t).await;
+    assert_eq!(drive(&w.s, run).await, [RunOutcome::Failed]);
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "DEPLOY_FAILED");
     assert_eq!(st["run"]["state"], "FAILED");
     let e = &st["last_error"];
@@ -384,7 +295,7 @@ async fn permanent_meta_error_is_parsed_into_the_ticket() {
     );
     // The campaign made before the failure is kept, so a fixed ticket resumes from it.
     assert!(st["external_ids"]["campaign"].is_string());
-    let view = s.services.governance.get_ticket(t).await.unwrap();
+    let view = w.s.governance.get_ticket(t).await.unwrap();
     let last = view.history.last().unwrap();
     assert_eq!(last.event, "DEPLOY_FAILED");
     assert!(
@@ -397,23 +308,23 @@ async fn permanent_meta_error_is_parsed_into_the_ticket() {
 
 #[tokio::test]
 async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    s.fake.fail_next("campaign", Fault::Lose);
-    let run = deploy(&s.services, t).await;
-    let outcomes = drive(&s.services, run).await;
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next("campaign", Fault::Lose);
+    let run = queue_deploy(&w.s, t).await;
+    let outcomes = drive(&w.s, run).await;
     assert_eq!(
         outcomes.last(),
         Some(&RunOutcome::Succeeded),
         "{outcomes:?}"
     );
     assert_eq!(
-        s.fake.objects("campaign").len(),
+        w.fake.objects("campaign").len(),
         1,
         "the retry must adopt the committed campaign"
     );
-    assert_eq!(s.fake.duplicates(), 0);
-    let st = status(&s.services, t).await;
+    assert_eq!(w.fake.duplicates(), 0);
+    let st = deploy_status(&w.s, t).await;
     let outcomes: Vec<(&str, &str)> = st["attempts"]
         .as_array()
         .unwrap()
@@ -429,19 +340,16 @@ async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
     assert_eq!(outcomes[1], ("LOOKUP", "FOUND"));
     assert_eq!(
         st["external_ids"]["campaign"].as_str(),
-        Some(s.fake.objects("campaign")[0].id.as_str())
+        Some(w.fake.objects("campaign")[0].id.as_str())
     );
 
     // Google: the same through GAQL search.
-    let g = ready_ticket(&s.services, "GADS", "Moana Search").await;
-    s.fake.fail_next("campaign", Fault::Lose);
-    s.fake.fail_next("ad_group_criterion", Fault::Lose);
-    let run = deploy(&s.services, g).await;
-    assert_eq!(
-        drive(&s.services, run).await.last(),
-        Some(&RunOutcome::Succeeded)
-    );
-    let google: Vec<_> = s
+    let g = ready(&w.s, "GADS", "Moana Search").await;
+    w.fake.fail_next("campaign", Fault::Lose);
+    w.fake.fail_next("ad_group_criterion", Fault::Lose);
+    let run = queue_deploy(&w.s, g).await;
+    assert_eq!(drive(&w.s, run).await.last(), Some(&RunOutcome::Succeeded));
+    let google: Vec<_> = w
         .fake
         .objects("campaign")
         .into_iter()
@@ -449,7 +357,7 @@ async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
         .collect();
     assert_eq!(google.len(), 1);
     // Its criteria were sent as one mutate; the retry found them instead of adding copies.
-    let criteria = s.fake.objects("ad_group_criterion");
+    let criteria = w.fake.objects("ad_group_criterion");
     let distinct: std::collections::HashSet<String> =
         criteria.iter().map(|o| o.body.to_string()).collect();
     assert!(!criteria.is_empty());
@@ -458,94 +366,106 @@ async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
 
 #[tokio::test]
 async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    s.fake.fail_next("adset", Fault::ServerError);
-    let run = deploy(&s.services, t).await;
-    let d = s.services.deploy.deployer("w1".into());
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next("adset", Fault::ServerError);
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
     assert!(matches!(
         d.process(run).await.unwrap(),
         RunOutcome::RetryIn(_)
     ));
-    let st = status(&s.services, t).await;
+    let st = deploy_status(&w.s, t).await;
     let campaign_id = st["external_ids"]["campaign"].as_str().unwrap().to_owned();
     assert!(st["external_ids"]["adset"].is_null());
 
+    assert_eq!(drive(&w.s, run).await.last(), Some(&RunOutcome::Succeeded));
+    assert_eq!(w.fake.objects("campaign").len(), 1);
     assert_eq!(
-        drive(&s.services, run).await.last(),
-        Some(&RunOutcome::Succeeded)
-    );
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    assert_eq!(
-        text(&s.fake.objects("adset")[0].body["campaign_id"]),
+        text(&w.fake.objects("adset")[0].body["campaign_id"]),
         campaign_id
     );
-    assert_eq!(s.fake.calls("meta campaign create"), 1);
+    assert_eq!(w.fake.calls("meta campaign create"), 1);
 }
 
 #[tokio::test]
 async fn two_workers_racing_deploy_once() {
-    let s = setup().await;
-    s.fake
+    let w = setup().await;
+    w.fake
         .set_random(Default::default(), Duration::from_millis(30));
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    let run = deploy(&s.services, t).await;
-    let a = s.services.deploy.deployer("worker-a".into());
-    let b = s.services.deploy.deployer("worker-b".into());
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    let a = w.s.deploy.deployer("worker-a".into());
+    let b = w.s.deploy.deployer("worker-b".into());
     let (ra, rb) = tokio::join!(a.process(run), b.process(run));
     let mut outcomes = [ra.unwrap(), rb.unwrap()];
     outcomes.sort_by_key(|o| format!("{o:?}"));
     assert_eq!(outcomes, [RunOutcome::Skipped, RunOutcome::Succeeded]);
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    assert_eq!(s.fake.objects("ad").len(), 1);
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    assert_eq!(w.fake.objects("ad").len(), 1);
     // A late duplicate delivery finds nothing to do.
     assert_eq!(a.process(run).await.unwrap(), RunOutcome::Skipped);
     // And the ticket cannot be queued twice.
-    let again = try_deploy(&s.services, t, false).await.unwrap_err();
+    let again = try_deploy(&w.s, t, false).await.unwrap_err();
     assert!(again.to_string().contains("TRAFFICKED_SUCCESS"), "{again}");
 }
 
 #[tokio::test]
 async fn a_worker_that_dies_mid_request_is_taken_over_without_a_duplicate() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
     // The platform commits the campaign, but its answer comes too late: the worker dies first.
-    s.fake.fail_next("campaign", Fault::Lose);
-    let run = deploy(&s.services, t).await;
-    let doomed = s.services.deploy.deployer("doomed".into());
+    w.fake.fail_next("campaign", Fault::Lose);
+    let run = queue_deploy(&w.s, t).await;
+    let doomed = w.s.deploy.deployer("doomed".into());
     let job = tokio::spawn(async move { doomed.process(run).await });
     // Dies once the platform has the campaign (and before its answer arrives).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while s.fake.objects("campaign").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the create never reached the platform"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        "the create never reached the platform",
+        Duration::from_secs(10),
+        || async {
+            if w.fake.objects("campaign").is_empty() {
+                Err("no campaign yet".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     job.abort();
     let _ = job.await;
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    let st = status(&s.services, t).await;
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["run"]["state"], "RUNNING");
     assert_eq!(st["attempts"][0]["outcome"], "IN_FLIGHT");
 
     // Another worker cannot take it while the lease holds, then can once it lapses.
-    let heir = s.services.deploy.deployer("heir".into());
+    let heir = w.s.deploy.deployer("heir".into());
     assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Skipped);
-    tokio::time::sleep(settings().lease + Duration::from_millis(200)).await;
-    assert_eq!(heir.process(run).await.unwrap(), RunOutcome::Succeeded);
-    assert_eq!(s.fake.objects("campaign").len(), 1);
-    assert_eq!(s.fake.duplicates(), 0);
-    let st = status(&s.services, t).await;
+    // Polled rather than slept past the lease: on a slow machine the takeover is still seen.
+    let taken_over = wait_until(
+        "the heir never took the run over",
+        settings().lease * 10,
+        || async {
+            match heir.process(run).await.expect("process") {
+                RunOutcome::Skipped => Err("still leased".to_owned()),
+                other => Ok(other),
+            }
+        },
+    )
+    .await;
+    assert_eq!(taken_over, RunOutcome::Succeeded);
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    assert_eq!(w.fake.duplicates(), 0);
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
     assert_eq!(st["run"]["attempts"], 2);
 }
 
 #[tokio::test]
 async fn the_queue_and_workers_deploy_everything_once_under_faults() {
-    let s = setup().await;
-    s.fake.set_random(
+    let w = setup().await;
+    w.fake.set_random(
         common::fake_platforms::RandomFaults {
             rate_limit: 0.1,
             server_error: 0.1,
@@ -556,117 +476,107 @@ async fn the_queue_and_workers_deploy_everything_once_under_faults() {
     let mut tickets = Vec::new();
     for i in 0..6 {
         let channel = ["META", "TIKTOK", "GADS"][i % 3];
-        let t = ready_ticket(&s.services, channel, &format!("Wave {i}")).await;
-        deploy(&s.services, t).await;
+        let t = ready(&w.s, channel, &format!("Wave {i}")).await;
+        queue_deploy(&w.s, t).await;
         tickets.push(t);
     }
-    let stop = CancellationToken::new();
-    let w1 = {
-        let d = s.services.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { d.run_workers(stop).await })
-    };
-    let w2 = {
-        let d = s.services.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { d.run_workers(stop).await })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut done = 0;
-        for t in &tickets {
-            let st = status(&s.services, *t).await;
-            if st["ticket_status"] == "TRAFFICKED_SUCCESS" {
-                done += 1;
+    let w1 = Workers::start(&w.s);
+    let w2 = Workers::start(&w.s);
+    wait_until(
+        "deploys did not finish in time",
+        Duration::from_secs(60),
+        || async {
+            let mut pending = Vec::new();
+            for t in &tickets {
+                let st = deploy_status(&w.s, *t).await;
+                assert_ne!(st["ticket_status"], "DEPLOY_FAILED", "{st}");
+                if st["ticket_status"] != "TRAFFICKED_SUCCESS" {
+                    pending.push(format!("{t}: {}", st["ticket_status"]));
+                }
             }
-            assert_ne!(st["ticket_status"], "DEPLOY_FAILED", "{st}");
-        }
-        if done == tickets.len() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "deploys did not finish in time"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    w1.await.unwrap().unwrap();
-    w2.await.unwrap().unwrap();
-    assert_eq!(s.fake.duplicates(), 0);
-    assert_eq!(s.fake.objects("campaign").len(), 6);
+            if pending.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not done: {pending:?}"))
+            }
+        },
+    )
+    .await;
+    w1.stop().await;
+    w2.stop().await;
+    assert_eq!(w.fake.duplicates(), 0);
+    assert_eq!(w.fake.objects("campaign").len(), 6);
 }
 
 #[tokio::test]
 async fn cancel_only_before_anything_exists() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    deploy(&s.services, t).await;
-    let out = s.services.deploy.cancel(&me(), t).await.unwrap();
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    queue_deploy(&w.s, t).await;
+    let out = w.s.deploy.cancel(&me(), t).await.unwrap();
     assert_eq!(out.status, TicketStatus::ReadyForApi);
-    let st = status(&s.services, t).await;
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["run"]["state"], "CANCELLED");
-    let e = s.services.deploy.cancel(&me(), t).await.unwrap_err();
+    let e = w.s.deploy.cancel(&me(), t).await.unwrap_err();
     assert!(e.to_string().contains("no deploy in progress"), "{e}");
 
     // Once the campaign exists the deploy cannot be cancelled.
-    s.fake.fail_next("adset", Fault::ServerError);
-    let run = deploy(&s.services, t).await;
-    let d = s.services.deploy.deployer("w".into());
+    w.fake.fail_next("adset", Fault::ServerError);
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w".into());
     assert!(matches!(
         d.process(run).await.unwrap(),
         RunOutcome::RetryIn(_)
     ));
-    let e = s.services.deploy.cancel(&me(), t).await.unwrap_err();
+    let e = w.s.deploy.cancel(&me(), t).await.unwrap_err();
     assert!(e.to_string().contains("already has objects"), "{e}");
-    assert_eq!(status(&s.services, t).await["ticket_status"], "QUEUED");
+    assert_eq!(deploy_status(&w.s, t).await["ticket_status"], "QUEUED");
 }
 
 #[tokio::test]
 async fn deploy_requires_ready_for_api_and_passing_qa() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
     // Tighten the brand's cap after QA passed: the deploy re-runs QA and refuses.
-    s.services
-        .governance
+    w.s.governance
         .update_brand(
             &me(),
             from(json!({"code": "DIS", "daily_budget_limit": "10.00"})),
         )
         .await
         .unwrap();
-    let e = try_deploy(&s.services, t, false).await.unwrap_err();
+    let e = try_deploy(&w.s, t, false).await.unwrap_err();
     assert!(e.to_string().contains("budget.limits"), "{e}");
-    assert_eq!(status(&s.services, t).await["ticket_status"], "QA_FAILED");
-    let e = try_deploy(&s.services, t, false).await.unwrap_err();
+    assert_eq!(deploy_status(&w.s, t).await["ticket_status"], "QA_FAILED");
+    let e = try_deploy(&w.s, t, false).await.unwrap_err();
     assert!(e.to_string().contains("only READY_FOR_API"), "{e}");
-    let e = try_deploy(&s.services, 99_999, false).await.unwrap_err();
+    let e = try_deploy(&w.s, 99_999, false).await.unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
-    assert!(s.fake.objects("campaign").is_empty());
+    assert!(w.fake.objects("campaign").is_empty());
 }
 
 #[tokio::test]
 async fn validate_only_checks_without_creating() {
-    let s = setup().await;
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    let out = try_deploy(&s.services, t, true).await.unwrap();
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let out = try_deploy(&w.s, t, true).await.unwrap();
     let v = serde_json::to_value(&out).unwrap();
     assert_eq!(v["status"], "READY_FOR_API");
     assert_eq!(v["validation"][0]["object"], "campaign");
     assert_eq!(v["validation"][0]["outcome"], "VALID");
     assert_eq!(v["validation"][1]["outcome"], "SKIPPED");
-    assert!(s.fake.objects("campaign").is_empty());
+    assert!(w.fake.objects("campaign").is_empty());
 
-    let g = ready_ticket(&s.services, "GADS", "Moana Search").await;
-    s.fake.fail_next("campaign_budget", Fault::Reject);
-    let out = try_deploy(&s.services, g, true).await.unwrap();
+    let g = ready(&w.s, "GADS", "Moana Search").await;
+    w.fake.fail_next("campaign_budget", Fault::Reject);
+    let out = try_deploy(&w.s, g, true).await.unwrap();
     let v = serde_json::to_value(&out).unwrap();
     // validate-only requests never meet scripted faults in the fake, so the budget is valid
     assert_eq!(v["validation"][0]["outcome"], "VALID", "{v}");
-    assert!(s.fake.objects("campaign_budget").is_empty());
+    assert!(w.fake.objects("campaign_budget").is_empty());
 
-    let tt = ready_ticket(&s.services, "TIKTOK", "Moana TikTok").await;
-    let e = try_deploy(&s.services, tt, true).await.unwrap_err();
+    let tt = ready(&w.s, "TIKTOK", "Moana TikTok").await;
+    let e = try_deploy(&w.s, tt, true).await.unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.starts_with("validate_only:") && msg.contains("no validate-only mode"),
@@ -678,21 +588,25 @@ async fn validate_only_checks_without_creating() {
 async fn missing_credentials_fail_clearly_and_secrets_never_leak() {
     let tdb = fresh_db().await;
     let fake = FakePlatforms::start().await;
-    let mut opts = options(&fake, Duration::from_millis(400));
     let base = fake.base_url();
-    opts.platforms = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_millis(400));
-    opts.platforms
-        .set_credential("OMNITRAFFICK_META_ACCESS_TOKEN_META", META_TOKEN);
+    let mut platforms =
+        PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_millis(400));
+    platforms.set_credential("OMNITRAFFICK_META_ACCESS_TOKEN_META", META_TOKEN);
+    let opts = AppOptions {
+        platforms,
+        deploy: settings(),
+        ..AppOptions::default()
+    };
     let (db, services) = startup::open_with(&tdb.url, opts).await.unwrap();
-    seed(&services).await;
+    seed_services(&services, &[META, TIKTOK, GADS]).await;
     // META has a channel-specific token; TIKTOK has none at all.
-    let m = ready_ticket(&services, "META", "Moana Launch").await;
-    let run = deploy(&services, m).await;
+    let m = ready(&services, "META", "Moana Launch").await;
+    let run = queue_deploy(&services, m).await;
     assert_eq!(drive(&services, run).await, [RunOutcome::Succeeded]);
-    let t = ready_ticket(&services, "TIKTOK", "Moana TikTok").await;
-    let run = deploy(&services, t).await;
+    let t = ready(&services, "TIKTOK", "Moana TikTok").await;
+    let run = queue_deploy(&services, t).await;
     assert_eq!(drive(&services, run).await, [RunOutcome::Failed]);
-    let st = status(&services, t).await;
+    let st = deploy_status(&services, t).await;
     let msg = st["last_error"]["message"].as_str().unwrap();
     assert!(msg.contains("OMNITRAFFICK_TIKTOK_ACCESS_TOKEN"), "{msg}");
     assert!(
@@ -701,7 +615,7 @@ async fn missing_credentials_fail_clearly_and_secrets_never_leak() {
             .all(|o| o.platform == "META")
     );
 
-    let everything = format!("{st}{}", status(&services, m).await);
+    let everything = format!("{st}{}", deploy_status(&services, m).await);
     assert!(!everything.contains(META_TOKEN));
     // Nothing in the database holds a token in clear.
     let dump = dump_text(&db).await;
@@ -727,31 +641,25 @@ async fn dump_text(db: &Db) -> String {
 
 #[tokio::test]
 async fn shutdown_lets_the_in_flight_deploy_finish() {
-    let s = setup_with_timeout(Duration::from_secs(3)).await;
-    s.fake
+    let w = setup_with_timeout(Duration::from_secs(3)).await;
+    w.fake
         .set_random(Default::default(), Duration::from_millis(250));
-    let t = ready_ticket(&s.services, "META", "Moana Launch").await;
-    deploy(&s.services, t).await;
-    let stop = CancellationToken::new();
-    let w = {
-        let d = s.services.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { d.run_workers(stop).await })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while status(&s.services, t).await["run"]["state"] != "RUNNING" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the worker never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    queue_deploy(&w.s, t).await;
+    let workers = Workers::start(&w.s);
+    wait_deploy(
+        &w.s,
+        t,
+        "the worker never started",
+        Duration::from_secs(10),
+        |st| st["run"]["state"] == "RUNNING",
+    )
+    .await;
     let stopping = tokio::time::Instant::now();
-    stop.cancel();
-    w.await.unwrap().unwrap();
-    let st = status(&s.services, t).await;
+    workers.stop().await;
+    let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS", "{st}");
-    assert_eq!(s.fake.objects("ad").len(), 1);
+    assert_eq!(w.fake.objects("ad").len(), 1);
     // The deploy's last writes were not held up by the queue stopping (a stalled SQLite
     // write waits out the 10 s busy timeout).
     assert!(
@@ -760,22 +668,16 @@ async fn shutdown_lets_the_in_flight_deploy_finish() {
         stopping.elapsed()
     );
     // Nothing is left locked: the next worker deploys the next ticket.
-    let t2 = ready_ticket(&s.services, "META", "Moana Sequel").await;
-    deploy(&s.services, t2).await;
-    let stop = CancellationToken::new();
-    let w = {
-        let d = s.services.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { d.run_workers(stop).await })
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while status(&s.services, t2).await["ticket_status"] != "TRAFFICKED_SUCCESS" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the next deploy never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    w.await.unwrap().unwrap();
+    let t2 = ready(&w.s, "META", "Moana Sequel").await;
+    queue_deploy(&w.s, t2).await;
+    let workers = Workers::start(&w.s);
+    wait_deploy(
+        &w.s,
+        t2,
+        "the next deploy never finished",
+        Duration::from_secs(15),
+        |st| st["ticket_status"] == "TRAFFICKED_SUCCESS",
+    )
+    .await;
+    workers.stop().await;
 }

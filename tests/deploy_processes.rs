@@ -18,7 +18,6 @@ use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 use common::fake_platforms::{FakePlatforms, Fault};
-use common::from_json as from;
 use common::*;
 
 const META_TOKEN: &str = "EAAGm0PX4ZCpsBAprocesstoken";
@@ -75,38 +74,6 @@ fn meta_spec() -> Value {
     })
 }
 
-async fn wait_for_status(client: &Client2, ticket: i64, want: &str, secs: u64) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let st = call2(client, "get_deploy_status", json!({"ticket_id": ticket})).await;
-        if st["ticket_status"] == want {
-            return st;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ticket never reached {want}: {st}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-type Client2 = rmcp::service::RunningService<RoleClient, Recorder>;
-
-async fn call2(client: &Client2, tool: &str, args: Value) -> Value {
-    let params = rmcp::model::CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().cloned().unwrap_or_default());
-    let r = client.call_tool(params).await.expect("protocol");
-    if let Some(s) = r.structured_content.clone() {
-        return s;
-    }
-    let text = r
-        .content
-        .iter()
-        .find_map(|c| c.as_text().map(|t| t.text.clone()))
-        .unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
-}
-
 #[tokio::test]
 async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
     let db = fresh_db().await;
@@ -120,7 +87,7 @@ async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
         .spawn()
         .expect("spawn serve --stdio");
     let recorder = Recorder::default();
-    let client = recorder.clone().serve(transport).await.expect("connect");
+    let client = Mcp::new(recorder.clone().serve(transport).await.expect("connect"));
 
     for (tool, args) in [
         (
@@ -136,30 +103,31 @@ async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
             json!({"code": "META", "platform": "META", "account_id": "1234567890"}),
         ),
     ] {
-        call2(&client, tool, args).await;
+        client.ok(tool, args).await;
     }
-    let campaign = call2(
-        &client,
-        "create_campaign",
-        json!({"brand_code": "DIS", "market_code": "US", "name": "Moana Launch!", "year": 2027}),
-    )
-    .await;
-    let ticket = call2(&client, "create_ticket", json!({"campaign_id": campaign["id"], "channel_code": "META", "payload_config": meta_spec()})).await;
-    let id = ticket["id"].as_i64().expect("ticket id");
+    let campaign = client
+        .ok(
+            "create_campaign",
+            json!({"brand_code": "DIS", "market_code": "US", "name": "Moana Launch!", "year": 2027}),
+        )
+        .await;
+    let campaign = campaign["id"].as_i64().expect("campaign id");
+    let id = client.create_ticket(campaign, "META", meta_spec()).await;
 
     // Only READY_FOR_API tickets deploy; the error says what to do.
-    let e = call2(&client, "deploy_ticket", json!({"ticket_id": id})).await;
-    assert_eq!(e["error"]["code"], "INVALID_TRANSITION", "{e}");
-    assert!(
-        e["error"]["message"].as_str().unwrap().contains("run_qa"),
-        "{e}"
-    );
-    let e = call2(&client, "get_deploy_status", json!({"ticket_id": 424242})).await;
-    assert_eq!(e["error"]["code"], "NOT_FOUND", "{e}");
-    let e = call2(&client, "deploy_ticket", json!({"ticket_id": "seven"})).await;
-    assert_eq!(e["error"]["code"], "VALIDATION", "{e}");
+    let e = client.err("deploy_ticket", json!({"ticket_id": id})).await;
+    assert_eq!(e["code"], "INVALID_TRANSITION", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("run_qa"), "{e}");
+    let e = client
+        .err("get_deploy_status", json!({"ticket_id": 424242}))
+        .await;
+    assert_eq!(e["code"], "NOT_FOUND", "{e}");
+    let e = client
+        .err("deploy_ticket", json!({"ticket_id": "seven"}))
+        .await;
+    assert_eq!(e["code"], "VALIDATION", "{e}");
 
-    let qa = call2(&client, "run_qa", json!({"ticket_id": id})).await;
+    let qa = client.run_qa(id).await;
     assert_eq!(qa["status"], "READY_FOR_API", "{qa}");
     let uri = format!("omnitraffick://tickets/{id}");
     #[allow(deprecated)]
@@ -168,67 +136,66 @@ async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
         .await
         .expect("resources/subscribe");
 
-    let out = call2(&client, "deploy_ticket", json!({"ticket_id": id})).await;
+    let out = client.deploy_ticket(id).await;
     assert_eq!(out["status"], "QUEUED", "{out}");
-    let st = wait_for_status(&client, id, "TRAFFICKED_SUCCESS", 30).await;
+    let st = client
+        .wait_ticket_status(id, "TRAFFICKED_SUCCESS", Duration::from_secs(30))
+        .await;
     for obj in ["campaign", "adset", "creative", "ad"] {
         assert!(st["external_ids"][obj].is_string(), "{st}");
     }
     assert_eq!(fake.objects("campaign").len(), 1);
     assert_eq!(fake.objects("adset").len(), 1);
     // The 500 left the ad set's fate unknown, so the retry looked for it before creating it.
-    let steps: Vec<(String, String, String)> = st["attempts"]
+    let adset: Vec<(&str, &str)> = st["attempts"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|a| a["object"] == "adset")
         .map(|a| {
             (
-                a["object"].to_string(),
-                a["action"].to_string(),
-                a["outcome"].to_string(),
+                a["action"].as_str().unwrap_or_default(),
+                a["outcome"].as_str().unwrap_or_default(),
             )
         })
         .collect();
-    let adset: Vec<&(String, String, String)> =
-        steps.iter().filter(|s| s.0 == "\"adset\"").collect();
-    assert_eq!(adset.len(), 3, "{steps:?}");
     assert_eq!(
-        (adset[0].1.as_str(), adset[0].2.as_str()),
-        ("\"CREATE\"", "\"UNKNOWN\"")
-    );
-    assert_eq!(
-        (adset[1].1.as_str(), adset[1].2.as_str()),
-        ("\"LOOKUP\"", "\"NOT_FOUND\"")
-    );
-    assert_eq!(
-        (adset[2].1.as_str(), adset[2].2.as_str()),
-        ("\"CREATE\"", "\"CREATED\"")
+        adset,
+        [
+            ("CREATE", "UNKNOWN"),
+            ("LOOKUP", "NOT_FOUND"),
+            ("CREATE", "CREATED")
+        ],
+        "{st}"
     );
     assert!(!st.to_string().contains(META_TOKEN));
 
     // Status changes reached the subscriber (changes within one poll are coalesced).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let n = recorder
+    let updates_for = |uri: &str| {
+        recorder
             .updates
             .lock()
             .unwrap()
             .iter()
-            .filter(|u| **u == uri)
-            .count();
-        if n >= 1 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no resource update arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .filter(|u| *u == uri)
+            .count()
+    };
+    wait_until(
+        "no resource update arrived",
+        Duration::from_secs(5),
+        || async {
+            if updates_for(&uri) >= 1 {
+                Ok(())
+            } else {
+                Err(format!("updates: {:?}", recorder.updates.lock().unwrap()))
+            }
+        },
+    )
+    .await;
 
     // After unsubscribing, changes to a ticket are no longer announced.
-    let other = call2(&client, "create_ticket", json!({"campaign_id": campaign["id"], "channel_code": "META", "payload_config": meta_spec()})).await;
-    let other_uri = format!("omnitraffick://tickets/{}", other["id"]);
+    let other = client.create_ticket(campaign, "META", meta_spec()).await;
+    let other_uri = format!("omnitraffick://tickets/{other}");
     #[allow(deprecated)]
     {
         client
@@ -250,25 +217,33 @@ async fn mcp_deploy_with_the_servers_own_worker_and_notifications() {
     // and changes. History is read in order, so any update for the probe means the watcher is
     // past the other ticket's change: its absence then proves it was not announced, however
     // slow the machine (no fixed wait).
-    call2(&client, "run_qa", json!({"ticket_id": other["id"]})).await;
-    let probe = call2(&client, "create_ticket", json!({"campaign_id": campaign["id"], "channel_code": "META", "payload_config": meta_spec()})).await;
-    let probe_uri = format!("omnitraffick://tickets/{}", probe["id"]);
+    client.run_qa(other).await;
+    let probe = client.create_ticket(campaign, "META", meta_spec()).await;
+    let probe_uri = format!("omnitraffick://tickets/{probe}");
     #[allow(deprecated)]
     client
         .subscribe(SubscribeRequestParams::new(probe_uri.clone()))
         .await
         .expect("subscribe");
-    call2(&client, "run_qa", json!({"ticket_id": probe["id"]})).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !recorder.updates.lock().unwrap().contains(&probe_uri) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the probe's update never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!recorder.updates.lock().unwrap().contains(&other_uri));
-    client.cancel().await.ok();
+    client.run_qa(probe).await;
+    wait_until(
+        "the probe's update never arrived",
+        Duration::from_secs(10),
+        || async {
+            if updates_for(&probe_uri) >= 1 {
+                Ok(())
+            } else {
+                Err(format!("updates: {:?}", recorder.updates.lock().unwrap()))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        updates_for(&other_uri),
+        0,
+        "an unsubscribed ticket was announced"
+    );
+    client.close().await;
 }
 
 #[tokio::test]
@@ -281,40 +256,9 @@ async fn a_killed_worker_process_is_replaced_without_a_duplicate() {
 
     // Queue the deploy from this process (no worker here).
     let (_db, services) = open(&db).await;
-    let who = omnitraffick::auth::Principal::local_operator();
     seed_services(&services, &[META]).await;
-    let g = &services.governance;
-    let c = g
-        .create_campaign(from(
-            json!({"brand_code": "DIS", "market_code": "US", "name": "Moana Launch", "year": 2027}),
-        ))
-        .await
-        .unwrap();
-    let t = g
-        .create_ticket(
-            &who,
-            from(
-                json!({"campaign_id": c.id, "channel_code": "META", "payload_config": meta_spec()}),
-            ),
-        )
-        .await
-        .unwrap();
-    services
-        .qa
-        .run_qa(&who, from(json!({"ticket_id": t.id})))
-        .await
-        .unwrap();
-    services
-        .deploy
-        .deploy_ticket(
-            &who,
-            omnitraffick::deploy::DeployTicketInput {
-                ticket_id: t.id,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap();
+    let t = ready_ticket(&services, "META", "Moana Launch", meta_spec()).await;
+    queue_deploy(&services, t).await;
 
     let spawn_worker = || {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"));
@@ -326,40 +270,39 @@ async fn a_killed_worker_process_is_replaced_without_a_duplicate() {
         cmd.spawn().expect("spawn worker")
     };
     let mut first = spawn_worker();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while fake.objects("campaign").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the first worker never sent the campaign"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        "the first worker never sent the campaign",
+        Duration::from_secs(30),
+        || async {
+            if fake.objects("campaign").is_empty() {
+                Err("no campaign on the platform yet".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     first.kill().await.expect("kill -9 the worker");
     let _ = first.wait().await;
 
     let mut second = spawn_worker();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    loop {
-        let st = services.deploy.status(t.id).await.unwrap();
-        if st.ticket_status == omnitraffick::domain::TicketStatus::TraffickedSuccess {
-            let v = serde_json::to_value(&st).unwrap();
-            let outcomes: Vec<&str> = v["attempts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["outcome"].as_str().unwrap())
-                .collect();
-            assert_eq!(outcomes[0], "IN_FLIGHT", "{outcomes:?}");
-            assert!(outcomes.contains(&"FOUND"), "{outcomes:?}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the replacement worker did not finish: {st:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let st = wait_deploy(
+        &services,
+        t,
+        "the replacement worker did not finish",
+        Duration::from_secs(40),
+        |st| st["ticket_status"] == "TRAFFICKED_SUCCESS",
+    )
+    .await;
     second.kill().await.ok();
+    let outcomes: Vec<&str> = st["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes[0], "IN_FLIGHT", "{outcomes:?}");
+    assert!(outcomes.contains(&"FOUND"), "{outcomes:?}");
     assert_eq!(fake.objects("campaign").len(), 1, "no duplicate campaign");
     assert_eq!(fake.duplicates(), 0);
 }

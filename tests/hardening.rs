@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use common::rest::ok200;
 use common::*;
 use omnitraffick::auth::{self, Principal, Role};
 use omnitraffick::startup::AppServices;
@@ -402,36 +403,16 @@ async fn brand_scoped_keys_see_and_change_only_their_brands() {
     let (ops, _) = auth::create_scoped_key(&db, "dis-ops", Role::Ops, Some(vec!["DIS".into()]))
         .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let r = http
-        .get(server.url(&format!("/api/v1/tickets/{t_nws}")))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = http
-        .get(server.url(&format!("/api/v1/tickets/{t_dis}")))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = http
-        .post(server.url("/api/v1/copilot/chat"))
-        .bearer_auth(&ops)
-        .json(&json!({"brand_code": "NWS", "messages": [{"role": "user", "content": "age?"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = http
-        .get(server.url("/api/v1/fixes"))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let ops = server.rest(&ops);
+    assert_eq!(ops.ticket(t_nws).await.0, 403);
+    ok200(ops.ticket(t_dis).await);
+    let (status, body) = ops
+        .copilot_chat(
+            &json!({"brand_code": "NWS", "messages": [{"role": "user", "content": "age?"}]}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    ok200(ops.fixes("").await);
 
     // A scoped admin may not change what every brand shares.
     let (admin, _) =
@@ -487,14 +468,8 @@ async fn unreadable_scopes_disable_the_key_and_reserved_names_are_refused() {
         .execute(db.pool())
         .await
         .unwrap();
-    let r = reqwest::Client::new()
-        .get(server.url("/api/v1/tickets/1"))
-        .bearer_auth(&k)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = server.rest(&k).ticket(1).await;
+    assert_eq!(status, 401, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
@@ -600,7 +575,6 @@ async fn copilot_chat_is_for_every_role_but_tracker() {
     let (db, s) = open(&tdb).await;
     seed_services(&s, &[META]).await;
     let server = TestServer::start(&tdb, false).await;
-    let http = reqwest::Client::new();
     let body =
         json!({"brand_code": "DIS", "messages": [{"role": "user", "content": "minimum age?"}]});
     for role in [
@@ -610,24 +584,13 @@ async fn copilot_chat_is_for_every_role_but_tracker() {
         Role::Trafficker,
         Role::Admin,
     ] {
-        let k = key(&db, role).await;
-        let r = http
-            .post(server.url("/api/v1/copilot/chat"))
-            .bearer_auth(&k)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{role:?}");
+        let (status, answer) = server.rest(&key(&db, role).await).copilot_chat(&body).await;
+        assert_eq!(status, 200, "{role:?}: {answer}");
     }
-    let k = key(&db, Role::Tracker).await;
-    let r = http
-        .post(server.url("/api/v1/copilot/chat"))
-        .bearer_auth(&k)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
+    let (status, answer) = server
+        .rest(&key(&db, Role::Tracker).await)
+        .copilot_chat(&body)
+        .await;
+    assert_eq!(status, 403, "{answer}");
     server.stop().await;
 }

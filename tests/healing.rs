@@ -8,19 +8,18 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use common::fake_platforms::{FakePlatforms, Fault};
+use common::fake_platforms::Fault;
 use common::from_json as from;
+use common::rest::ok200;
 use common::*;
 use omnitraffick::auth::{Principal, Role};
-use omnitraffick::deploy::{DeploySettings, DeployTicketInput};
+use omnitraffick::deploy::DeploySettings;
 use omnitraffick::domain::{Platform, ProposalStatus, Risk};
 use omnitraffick::healing::fixers::{self, FixContext};
 use omnitraffick::healing::{AutoApply, HealOutcome};
-use omnitraffick::platforms::client::{self, ErrorClass, PlatformConfig, PlatformError};
+use omnitraffick::platforms::client::{ErrorClass, PlatformError};
 use omnitraffick::startup::AppServices;
-use omnitraffick::startup::{self, AppOptions};
 
 fn err(
     platform: Platform,
@@ -291,91 +290,45 @@ fn each_rule_fixer_answers_its_error() {
     );
 }
 
-struct World {
-    _tdb: TestDb,
-    s: AppServices,
-    fake: FakePlatforms,
-    server: TestServer,
-}
-
+/// Channels META and TIKTOK, fast retries, `auto_apply`, an HTTP server; no workers (the
+/// tests that need them start them).
 async fn world(auto_apply: AutoApply) -> World {
     world_with(auto_apply, None).await
 }
 
 async fn world_with(auto_apply: AutoApply, llm: Option<&common::fake_openai::FakeOpenAi>) -> World {
-    let tdb = fresh_db().await;
-    let fake = FakePlatforms::start().await;
-    let base = fake.base_url();
-    let mut p = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_millis(500));
-    p.set_credential(client::META_TOKEN, "meta-test-token");
-    p.set_credential(client::TIKTOK_TOKEN, "tiktok-test-token");
-    let opts = AppOptions {
-        platforms: p,
-        deploy: DeploySettings {
-            backoff_base: Duration::from_millis(20),
-            backoff_max: Duration::from_millis(50),
-            poll_every: Duration::from_millis(30),
-            lease: Duration::from_secs(2),
-            ..DeploySettings::default()
-        },
-        auto_apply,
-        llm: llm.map(|f| omnitraffick::llm::LlmConfig {
-            base_url: f.url.clone(),
-            api_key: omnitraffick::platforms::client::Secret::new("sk-test"),
-            embedding_model: None,
-            chat_model: Some("gpt-4o-mini".into()),
-        }),
-        ..AppOptions::default()
-    };
-    let (_db, s) = startup::open_with(&tdb.url, opts).await.expect("open");
-    seed_services(&s, &[META, TIKTOK]).await;
-    let server = TestServer::start(&tdb, false).await;
-    World {
-        _tdb: tdb,
-        s,
-        fake,
-        server,
-    }
+    let llm = llm.map(|f| omnitraffick::llm::LlmConfig {
+        base_url: f.url.clone(),
+        api_key: omnitraffick::platforms::client::Secret::new("sk-test"),
+        embedding_model: None,
+        chat_model: Some("gpt-4o-mini".into()),
+    });
+    World::build()
+        .timeout(Duration::from_millis(500))
+        .channels(&[META, TIKTOK])
+        .options(move |o| {
+            o.deploy = DeploySettings {
+                backoff_base: Duration::from_millis(20),
+                backoff_max: Duration::from_millis(50),
+                poll_every: Duration::from_millis(30),
+                lease: Duration::from_secs(2),
+                ..DeploySettings::default()
+            };
+            o.auto_apply = auto_apply;
+            o.llm = llm;
+        })
+        .server()
+        .start()
+        .await
 }
 
 /// A READY_FOR_API ticket with two interests and no extra overrides.
 async fn ticket(s: &AppServices, channel: &str, name: &str, budget: &str) -> i64 {
-    let who = Principal::local_operator();
-    let c = s
-        .governance
-        .create_campaign(from(
-            json!({"brand_code": "DIS", "market_code": "US", "name": name, "year": 2027}),
-        ))
-        .await
-        .unwrap();
     let mut p = spec();
     p["budget"]["amount"] = json!(budget);
     p["overrides"] = json!({"meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}}, "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}});
     p.as_object_mut().unwrap().remove("bidding");
-    let t = s
-        .governance
-        .create_ticket(
-            &who,
-            from(json!({"campaign_id": c.id, "channel_code": channel, "payload_config": p})),
-        )
-        .await
-        .unwrap();
-    let qa =
-        s.qa.run_qa(&who, from(json!({"ticket_id": t.id})))
-            .await
-            .unwrap();
-    assert_eq!(qa.status.as_str(), "READY_FOR_API", "{:?}", qa.report);
-    t.id
-}
-
-fn workers(s: &AppServices) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let stop = CancellationToken::new();
-    let d = s.clone();
-    let st = stop.clone();
-    (
-        stop,
-        tokio::spawn(async move { d.run_workers(st).await.expect("workers") }),
-    )
+    ready_ticket(s, channel, name, p).await
 }
 
 #[tokio::test]
@@ -386,46 +339,20 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
         "is_transient": false, "error_user_title": "Targeting Option No Longer Available",
         "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Aheal1"}));
     w.fake.fail_next("adset", Fault::Reject);
-    let (stop, handle) = workers(&w.s);
-    w.s.deploy
-        .deploy_ticket(
-            &Principal::local_operator(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap();
+    let workers = Workers::start(&w.s);
+    queue_deploy(&w.s, t).await;
     wait_status(&w.s, t, "FIX_PROPOSED").await;
 
-    let http = reqwest::Client::new();
-    let ops = key(&w.server.db, Role::Ops).await;
-    let planner = key(&w.server.db, Role::Planner).await;
-    let list: Value = http
-        .get(w.server.url("/api/v1/fixes?status=PENDING_REVIEW"))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ops = w.rest(Role::Ops).await;
+    let planner = w.rest(Role::Planner).await;
+    let list = ok200(ops.fixes("status=PENDING_REVIEW").await);
     let p = &list["proposals"][0];
     assert_eq!(p["ticket_id"], t);
     assert_eq!(p["risk"], "SAFE");
     assert_eq!(p["source"], "RULE:meta_refused_interest");
     assert_eq!(p["error_key"], "META:100:1487694");
     let id = p["id"].as_i64().unwrap();
-    let one: Value = http
-        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
-        .bearer_auth(&planner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = ok200(planner.fix(id).await);
     assert!(
         one["diff"][0]
             .as_str()
@@ -436,21 +363,11 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
     assert_eq!(one["qa_report"]["outcome"], "pass");
 
     // A planner may read but not decide.
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
-        .bearer_auth(&planner)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
-        .bearer_auth(&ops)
-        .json(&json!({"reason": "interest is gone"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(planner.approve_fix(id).await.0, 403);
+    ok200(
+        ops.approve_fix_with(id, &json!({"reason": "interest is gone"}))
+            .await,
+    );
     wait_status(&w.s, t, "TRAFFICKED_SUCCESS").await;
     assert_eq!(
         w.fake.objects("campaign").len(),
@@ -466,15 +383,7 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
         1
     );
 
-    let done: Value = http
-        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done = ok200(ops.fix(id).await);
     assert_eq!(done["status"], "APPLIED");
     let actions: Vec<&str> = done["audit"]
         .as_array()
@@ -490,31 +399,12 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
             .iter()
             .all(|a| a["actor"].is_string() && a["at"].is_string())
     );
-    let tk: Value = http
-        .get(w.server.url(&format!("/api/v1/tickets/{t}")))
-        .bearer_auth(&planner)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tk = ok200(planner.ticket(t).await);
     assert_eq!(tk["status"], "TRAFFICKED_SUCCESS", "{tk}");
-    let r = http
-        .get(w.server.url("/api/v1/fixes/abc"))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422);
-    let m = http
-        .get(w.server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, body) = ops.get("/api/v1/fixes/abc").await;
+    assert_eq!(status, 422, "{body}");
+    let (status, m) = Rest::new(w.server(), None).metrics().await;
+    assert_eq!(status, 200, "{m}");
     assert!(
         m.contains("omnitraffick_fix_proposals{status=\"APPLIED\"} 1"),
         "{m}"
@@ -531,16 +421,9 @@ async fn refused_interest_is_healed_after_approval_over_rest_with_one_campaign()
         m.contains("# TYPE omnitraffick_tool_call_duration_seconds histogram"),
         "{m}"
     );
-    let r = http
-        .get(w.server.url("/api/v1/fixes/999"))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    stop.cancel();
-    handle.await.unwrap();
-    w.server.stop().await;
+    assert_eq!(ops.fix(999).await.0, 404);
+    workers.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -548,17 +431,8 @@ async fn budget_raises_are_never_auto_applied_and_can_be_rejected() {
     let w = world(AutoApply::Safe).await;
     let t = ticket(&w.s, "TIKTOK", "Moana TikTok", "19.99").await;
     w.fake.fail_next("adgroup", Fault::Reject);
-    let (stop, handle) = workers(&w.s);
-    w.s.deploy
-        .deploy_ticket(
-            &Principal::local_operator(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap();
+    let workers = Workers::start(&w.s);
+    queue_deploy(&w.s, t).await;
     wait_status(&w.s, t, "FIX_PROPOSED").await;
     let list =
         w.s.healing
@@ -574,35 +448,22 @@ async fn budget_raises_are_never_auto_applied_and_can_be_rejected() {
     );
     assert_eq!(p.payload_after["budget"]["amount"], "20.00");
 
-    let http = reqwest::Client::new();
-    let admin = key(&w.server.db, Role::Admin).await;
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{}/reject", p.id)))
-        .bearer_auth(&admin)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 422, "a rejection needs a reason");
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{}/reject", p.id)))
-        .bearer_auth(&admin)
-        .json(&json!({"reason": "budget is fixed by finance"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let admin = w.rest(Role::Admin).await;
+    let (status, body) = admin.reject_fix(p.id, &json!({})).await;
+    assert_eq!(status, 422, "a rejection needs a reason: {body}");
+    ok200(
+        admin
+            .reject_fix(p.id, &json!({"reason": "budget is fixed by finance"}))
+            .await,
+    );
     wait_status(&w.s, t, "DEPLOY_FAILED").await;
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{}/approve", p.id)))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409, "a rejected proposal cannot be approved");
-    stop.cancel();
-    handle.await.unwrap();
-    w.server.stop().await;
+    let (status, body) = admin.approve_fix(p.id).await;
+    assert_eq!(
+        status, 409,
+        "a rejected proposal cannot be approved: {body}"
+    );
+    workers.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -614,17 +475,8 @@ async fn safe_fixes_are_auto_applied_when_the_policy_allows() {
         "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Aauto"}),
     );
     w.fake.fail_next("adset", Fault::Reject);
-    let (stop, handle) = workers(&w.s);
-    w.s.deploy
-        .deploy_ticket(
-            &Principal::local_operator(),
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap();
+    let workers = Workers::start(&w.s);
+    queue_deploy(&w.s, t).await;
     wait_status(&w.s, t, "TRAFFICKED_SUCCESS").await;
     let list =
         w.s.healing
@@ -635,9 +487,8 @@ async fn safe_fixes_are_auto_applied_when_the_policy_allows() {
     let view = w.s.healing.get(list.proposals[0].id).await.unwrap();
     assert_eq!(view.audit[1].actor, "auto-heal");
     assert_eq!(w.fake.objects("campaign").len(), 1);
-    stop.cancel();
-    handle.await.unwrap();
-    w.server.stop().await;
+    workers.stop().await;
+    w.finish().await;
 }
 
 #[tokio::test]
@@ -649,19 +500,7 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
         "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Arace"}),
     );
     w.fake.fail_next("adset", Fault::Reject);
-    let run =
-        w.s.deploy
-            .deploy_ticket(
-                &Principal::local_operator(),
-                DeployTicketInput {
-                    ticket_id: t,
-                    validate_only: false,
-                },
-            )
-            .await
-            .unwrap()
-            .run_id
-            .unwrap();
+    let run = queue_deploy(&w.s, t).await;
     let d = w.s.deploy.deployer("w".into());
     assert_eq!(
         d.process(run).await.unwrap(),
@@ -685,16 +524,11 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
             .unwrap_err();
     assert_eq!(e.field(), Some("patch"));
 
-    let http = reqwest::Client::new();
-    let ops = key(&w.server.db, Role::Ops).await;
-    let url = w.server.url(&format!("/api/v1/fixes/{id}/approve"));
-    let (a, b) = tokio::join!(
-        http.post(&url).bearer_auth(&ops).send(),
-        http.post(&url).bearer_auth(&ops).send()
-    );
-    let mut codes = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    let ops = w.rest(Role::Ops).await;
+    let (a, b) = tokio::join!(ops.approve_fix(id), ops.approve_fix(id));
+    let mut codes = [a.0.as_u16(), b.0.as_u16()];
     codes.sort();
-    assert_eq!(codes, [200, 409]);
+    assert_eq!(codes, [200, 409], "{} / {}", a.1, b.1);
 
     // The deploy is queued again; this time the platform refuses the same way: escalate.
     w.fake.fail_next("adset", Fault::Reject);
@@ -714,19 +548,7 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
     // Stale: a proposal made before the ticket changed cannot be approved.
     let t2 = ticket(&w.s, "META", "Moana Stale", "19.99").await;
     w.fake.fail_next("adset", Fault::Reject);
-    let run =
-        w.s.deploy
-            .deploy_ticket(
-                &Principal::local_operator(),
-                DeployTicketInput {
-                    ticket_id: t2,
-                    validate_only: false,
-                },
-            )
-            .await
-            .unwrap()
-            .run_id
-            .unwrap();
+    let run = queue_deploy(&w.s, t2).await;
     assert_eq!(
         d.process(run).await.unwrap(),
         omnitraffick::deploy::RunOutcome::Failed
@@ -737,17 +559,11 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
     };
     sqlx::query("UPDATE tickets SET version = version + 1 WHERE id = $1")
         .bind(t2)
-        .execute(w.server.db.pool())
+        .execute(w.db.pool())
         .await
         .unwrap();
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{id2}/approve")))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
-    let v: Value = r.json().await.unwrap();
+    let (status, v) = ops.approve_fix(id2).await;
+    assert_eq!(status, 409, "{v}");
     assert!(
         v["error"]["message"]
             .as_str()
@@ -755,7 +571,7 @@ async fn concurrent_and_stale_approvals_get_409_and_repeat_errors_escalate() {
             .contains("changed since"),
         "{v}"
     );
-    w.server.stop().await;
+    w.finish().await;
 }
 
 /// A ticket the platform refused with an error no rule fixes (Meta 100/1815290).
@@ -764,19 +580,7 @@ async fn refused_ticket(w: &World, name: &str) -> i64 {
     w.fake.reject_with(json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1815290,
         "error_user_title": "Objective Invalid For Targeting", "error_user_msg": "The objective is not valid for this targeting.", "fbtrace_id": "Allm"}));
     w.fake.fail_next("campaign", Fault::Reject);
-    let run =
-        w.s.deploy
-            .deploy_ticket(
-                &Principal::local_operator(),
-                DeployTicketInput {
-                    ticket_id: t,
-                    validate_only: false,
-                },
-            )
-            .await
-            .unwrap()
-            .run_id
-            .unwrap();
+    let run = queue_deploy(&w.s, t).await;
     let d = w.s.deploy.deployer("w".into());
     assert_eq!(
         d.process(run).await.unwrap(),
@@ -857,7 +661,7 @@ async fn the_model_proposes_a_patch_when_no_rule_applies() {
         (status.as_str(), risk.as_str()),
         ("PENDING_REVIEW", "SPEND_INCREASE")
     );
-    w.server.stop().await;
+    w.finish().await;
 }
 
 /// JSON nested `depth` objects deep: {"a": {"a": ... 1}}.
@@ -877,18 +681,9 @@ async fn review_queue_survives_deep_patches_and_unreadable_rows() {
         "is_transient": false, "error_user_title": "Targeting Option No Longer Available",
         "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Adeep1"}));
     w.fake.fail_next("adset", Fault::Reject);
-    let (stop, handle) = workers(&w.s);
+    let workers = Workers::start(&w.s);
     let op = Principal::local_operator();
-    w.s.deploy
-        .deploy_ticket(
-            &op,
-            DeployTicketInput {
-                ticket_id: t,
-                validate_only: false,
-            },
-        )
-        .await
-        .unwrap();
+    queue_deploy(&w.s, t).await;
     wait_status(&w.s, t, "FIX_PROPOSED").await;
     let before = w.s.governance.get_ticket(t).await.unwrap().ticket.version;
     let listed = |s: AppServices| async move {
@@ -941,19 +736,11 @@ async fn review_queue_survives_deep_patches_and_unreadable_rows() {
     sqlx::query("UPDATE fix_proposals SET payload_after = $1 WHERE id = $2")
         .bind(nested(140).to_string())
         .bind(id)
-        .execute(w.server.db.pool())
+        .execute(w.db.pool())
         .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let ops = key(&w.server.db, Role::Ops).await;
-    let r = http
-        .get(w.server.url("/api/v1/fixes"))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let page: Value = r.json().await.unwrap();
+    let ops = w.rest(Role::Ops).await;
+    let page = ok200(ops.fixes("").await);
     assert_eq!(page["proposals"][0]["id"], id);
     assert!(
         page["proposals"][0]["damaged"]
@@ -961,28 +748,14 @@ async fn review_queue_survives_deep_patches_and_unreadable_rows() {
             .is_some_and(|d| d.contains("payload_after")),
         "{page}"
     );
-    let r = http
-        .get(w.server.url(&format!("/api/v1/fixes/{id}")))
-        .bearer_auth(&ops)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = http
-        .post(w.server.url(&format!("/api/v1/fixes/{id}/approve")))
-        .bearer_auth(&ops)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
-    let body: Value = r.json().await.unwrap();
+    ok200(ops.fix(id).await);
+    let (status, body) = ops.approve_fix_with(id, &json!({})).await;
+    assert_eq!(status, 409, "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
             .is_some_and(|m| m.contains("unreadable")),
         "{body}"
     );
-    stop.cancel();
-    handle.await.unwrap();
+    workers.stop().await;
 }

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use omnitraffick::auth::Role;
+use reqwest::Method;
 use serde_json::json;
 
 const CONTRACT_TOOLS: &[&str] = &[
@@ -738,15 +739,9 @@ async fn unknown_tool_names_share_one_metric_label_and_probes_check_the_host() {
     call(&client, "list_markets", json!({})).await.ok();
     client.cancel().await.expect("close");
 
-    let http = reqwest::Client::new();
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rest = Rest::new(&server, None);
+    let (status, metrics) = rest.metrics().await;
+    assert_eq!(status, 200);
     assert!(
         !metrics.contains("no_such_tool_"),
         "an unknown tool name became a label"
@@ -760,17 +755,15 @@ async fn unknown_tool_names_share_one_metric_label_and_probes_check_the_host() {
     );
 
     for path in ["/metrics", "/healthz", "/readyz"] {
-        let r = http
-            .get(server.url(path))
-            .header("host", "evil.example")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 403, "{path} with a foreign Host");
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (status, body) = Rest::send(
+            rest.request(Method::GET, path)
+                .header("host", "evil.example"),
+        )
+        .await;
+        assert_eq!(status, 403, "{path} with a foreign Host");
         assert_eq!(body["error"]["code"], "FORBIDDEN", "{path}: {body}");
-        let r = http.get(server.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{path} with the server's own Host");
+        let (status, body) = rest.get(path).await;
+        assert_eq!(status, 200, "{path} with the server's own Host: {body}");
     }
     server.stop().await;
 }
@@ -857,25 +850,17 @@ async fn fix_decisions_check_the_role_before_the_body() {
     let server = TestServer::start(&db, false).await;
     let viewer = key(&server.db, Role::Viewer).await;
     let ops = key(&server.db, Role::Ops).await;
-    let http = reqwest::Client::new();
+    let viewer = server.rest(&viewer);
+    let ops = server.rest(&ops);
     for action in ["approve", "reject"] {
-        let url = server.url(&format!("/api/v1/fixes/1/{action}"));
+        let path = format!("/api/v1/fixes/1/{action}");
         // Unreadable JSON is 400, readable JSON of the wrong shape 422; both say "body".
         for (body, status) in [("", 400), ("{not json", 400), ("{\"reason\": 5}", 422)] {
-            let send = |k: &str| {
-                http.post(&url)
-                    .bearer_auth(k)
-                    .header("content-type", "application/json")
-                    .body(body.to_owned())
-                    .send()
-            };
-            let r = send(&viewer).await.unwrap();
-            assert_eq!(r.status(), 403, "{action} {body:?} as a viewer");
-            let v: serde_json::Value = r.json().await.unwrap();
+            let (got, v) = viewer.post_raw(&path, body).await;
+            assert_eq!(got, 403, "{action} {body:?} as a viewer");
             assert_eq!(v["error"]["code"], "FORBIDDEN", "{action} {body:?}: {v}");
-            let r = send(&ops).await.unwrap();
-            assert_eq!(r.status(), status, "{action} {body:?} as ops");
-            let v: serde_json::Value = r.json().await.unwrap();
+            let (got, v) = ops.post_raw(&path, body).await;
+            assert_eq!(got, status, "{action} {body:?} as ops");
             assert_eq!(v["error"]["code"], "VALIDATION", "{action} {body:?}: {v}");
             assert_eq!(v["error"]["field"], "body", "{action} {body:?}: {v}");
         }
@@ -946,8 +931,11 @@ async fn connections_that_never_finish_their_headers_are_closed() {
             "a connection with unfinished headers was kept open"
         );
     }
-    let r = reqwest::get(server.url("/healthz")).await.unwrap();
-    assert_eq!(r.status(), 200, "the server still serves");
+    assert_eq!(
+        Rest::new(&server, None).healthz().await,
+        200,
+        "the server still serves"
+    );
     server.stop().await;
 }
 

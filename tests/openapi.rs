@@ -5,18 +5,12 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 #[tokio::test]
 async fn openapi_document_is_valid_and_covers_the_rest_api() {
     let db = fresh_db().await;
     let server = TestServer::start(&db, false).await;
-    let doc: Value = reqwest::get(server.url("/api/v1/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = common::rest::ok200(Rest::new(&server, None).openapi().await);
     server.stop().await;
     // The document describes exactly the routes the router serves, method by method.
     let mut routed: Vec<(String, String)> = omnitraffick::http::api::route_list()

@@ -586,13 +586,12 @@ async fn a_runaway_cel_rule_is_cut_off_and_disabled_while_the_server_answers() {
         both
     };
     // /healthz and a cheap tool call, again and again while QA runs: the slowest answer.
-    let http = reqwest::Client::new();
+    let rest = Rest::new(&server, None);
     let others = async {
         let mut slowest = std::time::Duration::ZERO;
         while !done.load(std::sync::atomic::Ordering::Relaxed) {
             let started = std::time::Instant::now();
-            let r = http.get(server.url("/healthz")).send().await.unwrap();
-            assert_eq!(r.status(), 200);
+            assert_eq!(rest.healthz().await, 200);
             call(&client, "get_ticket", json!({"ticket_id": tickets[0]}))
                 .await
                 .ok();

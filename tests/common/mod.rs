@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
-use rmcp::service::RunningService;
+use rmcp::service::{Peer, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
@@ -20,6 +20,16 @@ use omnitraffick::store::Db;
 pub mod fake_openai;
 pub mod fake_platforms;
 pub mod fake_qdrant;
+pub mod mcp;
+pub mod rest;
+pub mod world;
+
+#[allow(unused_imports)]
+pub use mcp::Mcp;
+#[allow(unused_imports)]
+pub use rest::Rest;
+#[allow(unused_imports)]
+pub use world::*;
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
 
@@ -146,6 +156,16 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// A REST client for this server with `key` (see `rest::Rest`).
+    pub fn rest(&self, key: &str) -> Rest {
+        Rest::new(self, Some(key))
+    }
+
+    /// Ask the server to stop without waiting for it (a world being dropped mid-test).
+    pub fn cancel(&self) {
+        self.shutdown.cancel();
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.handle.await;
@@ -208,7 +228,8 @@ impl Outcome {
     }
 }
 
-pub async fn call(client: &Client, tool: &str, args: Value) -> Outcome {
+/// Call a tool on any MCP client (a `Client`, an `Mcp` or one with its own handler).
+pub async fn call(client: &Peer<RoleClient>, tool: &str, args: Value) -> Outcome {
     let params = CallToolRequestParams::new(tool.to_owned())
         .with_arguments(args.as_object().cloned().unwrap_or_default());
     let result = client
@@ -231,7 +252,7 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> Outcome {
 
 /// Create the seed example: market US, brand DIS, channel META, campaign "Moana Launch!" 2026.
 /// Returns the campaign id.
-pub async fn seed_example(client: &Client) -> i64 {
+pub async fn seed_example(client: &Peer<RoleClient>) -> i64 {
     call(
         client,
         "create_market",
@@ -296,25 +317,25 @@ pub async fn seed_services(s: &AppServices, channels: &[(&str, &str, &str)]) {
     }
 }
 
-/// Wait (up to 20 s) until a ticket reaches `want`, polling its status; fails with the status
-/// it is stuck in.
+/// Wait (up to 20 s) until a ticket reaches `want`; fails with the status it is stuck in.
 pub async fn wait_status(s: &AppServices, ticket: i64, want: &str) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let st = s
-            .governance
-            .get_ticket(ticket)
-            .await
-            .expect("ticket exists")
-            .ticket
-            .status;
-        if st.as_str() == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ticket {ticket} stuck in {st}, wanted {want}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_until(
+        &format!("ticket {ticket} never reached {want}"),
+        std::time::Duration::from_secs(20),
+        || async {
+            let st = s
+                .governance
+                .get_ticket(ticket)
+                .await
+                .expect("ticket exists")
+                .ticket
+                .status;
+            if st.as_str() == want {
+                Ok(())
+            } else {
+                Err(format!("stuck in {st}"))
+            }
+        },
+    )
+    .await
 }
