@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod capi;
+pub mod changes;
 pub mod config;
 pub mod copilot;
 pub mod deploy;

@@ -20,6 +20,8 @@ pub struct AppServices {
     pub copilot: crate::copilot::CopilotService,
     pub healing: crate::healing::HealingService,
     pub capi: crate::capi::CapiService,
+    /// Changes to live campaigns: the risk gate, confirmation, review and application.
+    pub changes: crate::changes::ChangeService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -37,6 +39,7 @@ impl AppServices {
         self.deploy.register_jobs(&mut workers, &name);
         crate::capi::jobs::register(&self.capi, &mut workers, self.sweep_every);
         self.healing.register_jobs(&mut workers);
+        self.changes.register_jobs(&mut workers);
         workers.run(stop).await
     }
 }
@@ -105,7 +108,15 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
     let deploy = DeployService::new(
         governance.clone(),
         qa.clone(),
-        clients,
+        clients.clone(),
+        options.versions.clone(),
+        jobs.clone(),
+        options.deploy.clone(),
+    );
+    let changes = crate::changes::ChangeService::new(
+        governance.clone(),
+        qa.clone(),
+        clients.clone(),
         options.versions,
         jobs.clone(),
         options.deploy,
@@ -138,6 +149,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             copilot,
             healing,
             capi,
+            changes,
             watch,
             jobs,
             sweep_every,

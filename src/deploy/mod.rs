@@ -215,7 +215,12 @@ impl DeployService {
                 TicketStatus::Queued | TicketStatus::Deploying => {
                     "it is already being deployed; see get_deploy_status"
                 }
-                TicketStatus::TraffickedSuccess => "it is already live on the platform",
+                TicketStatus::TraffickedSuccess => {
+                    "its objects already exist (paused); launch it with launch_ticket"
+                }
+                TicketStatus::Live | TicketStatus::Paused => {
+                    "it is already on the platform; change it with change_ticket, pause_ticket or resume_ticket"
+                }
                 TicketStatus::DeployFailed | TicketStatus::FixProposed => {
                     "fix it (update_ticket or a fix proposal) and run run_qa again"
                 }
@@ -227,6 +232,18 @@ impl DeployService {
                     ticket.id, ticket.status
                 ),
             });
+        }
+        // A ticket stored before change request types were refused must not build a new
+        // campaign that nobody asked for.
+        if let Some(hint) = ticket.request_type.instead() {
+            return Err(AppError::validation(
+                "ticket_id",
+                format!(
+                    "ticket {} asks for a {}, not a new campaign, so deploying it would create a campaign nobody asked for; {hint}",
+                    ticket.id,
+                    ticket.request_type.as_str()
+                ),
+            ));
         }
         if input.validate_only {
             return self.validate_only(ticket.id).await;

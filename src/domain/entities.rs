@@ -69,6 +69,35 @@ impl RequestType {
         }
     }
 
+    /// What to do instead of a ticket of this type, for the types that do not build a new
+    /// campaign: they change a live one, which is what the live-campaign tools do.
+    pub fn instead(self) -> Option<&'static str> {
+        match self {
+            RequestType::NewCampaign => None,
+            RequestType::BudgetChange
+            | RequestType::TargetingChange
+            | RequestType::CreativeChange => Some(
+                "a ticket builds a new campaign; to change a live one, call change_ticket {ticket_id, payload_config, reason} on the deployed ticket",
+            ),
+            RequestType::Pause => Some(
+                "a ticket builds a new campaign; to pause a live one, call pause_ticket {ticket_id} on the deployed ticket",
+            ),
+        }
+    }
+
+    /// A request type for a new or edited ticket: only NEW_CAMPAIGN; the others are refused
+    /// with the tool to use instead.
+    pub fn parse_for_ticket(field: &str, raw: &str) -> Result<Self, AppError> {
+        let r = Self::parse(field, raw)?;
+        match r.instead() {
+            None => Ok(r),
+            Some(hint) => Err(AppError::validation(
+                field,
+                format!("{} is no longer accepted: {hint}", r.as_str()),
+            )),
+        }
+    }
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let all = [
             RequestType::NewCampaign,

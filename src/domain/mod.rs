@@ -1,6 +1,7 @@
 //! Plain domain types and rules, no I/O. A value of one of these types is valid by
 //! construction: every constructor that takes outside input checks it.
 
+mod change;
 mod codes;
 mod context;
 mod currency;
@@ -8,6 +9,7 @@ mod entities;
 mod proposal;
 mod status;
 
+pub use change::{ChangeKind, ChangeStatus};
 pub use codes::{Code, CountryCode, MetaPixelId, TiktokPixelCode};
 pub use context::{TicketContext, TicketContextRef};
 pub use currency::{Currency, Money};

@@ -27,12 +27,18 @@ pub enum TicketStatus {
     FixProposed,
     /// Withdrawn; terminal.
     Cancelled,
+    /// Launched: the platform objects are active (changes go through `change_ticket`).
+    Live,
+    /// Launched, then paused; `resume_ticket` makes it live again.
+    Paused,
+    /// Ended for good: its objects are paused and it takes no more changes.
+    Ended,
 }
 
 use TicketStatus::*;
 
 impl TicketStatus {
-    pub const ALL: [TicketStatus; 9] = [
+    pub const ALL: [TicketStatus; 12] = [
         Draft,
         QaFailed,
         ReadyForApi,
@@ -42,6 +48,9 @@ impl TicketStatus {
         DeployFailed,
         FixProposed,
         Cancelled,
+        Live,
+        Paused,
+        Ended,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +64,9 @@ impl TicketStatus {
             DeployFailed => "DEPLOY_FAILED",
             FixProposed => "FIX_PROPOSED",
             Cancelled => "CANCELLED",
+            Live => "LIVE",
+            Paused => "PAUSED",
+            Ended => "ENDED",
         }
     }
 
@@ -73,7 +85,11 @@ impl TicketStatus {
             DeployFailed => &[FixProposed, Draft, Queued, Cancelled],
             // Approval re-runs QA; rejection returns to DEPLOY_FAILED.
             FixProposed => &[QaFailed, ReadyForApi, DeployFailed, Draft, Cancelled],
-            TraffickedSuccess | Cancelled => &[],
+            // Only applied changes move a deployed ticket (see `ChangeKind::ticket_move`).
+            TraffickedSuccess => &[Live, Ended],
+            Live => &[Paused, Ended],
+            Paused => &[Live, Ended],
+            Cancelled | Ended => &[],
         }
     }
 

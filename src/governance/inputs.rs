@@ -204,7 +204,7 @@ pub struct CreateTicketInput {
     pub campaign_id: i64,
     /// The channel to traffic it on, e.g. "META" (see list_channels).
     pub channel_code: String,
-    /// NEW_CAMPAIGN (default), BUDGET_CHANGE, TARGETING_CHANGE, CREATIVE_CHANGE or PAUSE.
+    /// NEW_CAMPAIGN (the default and the only type accepted). To change or pause a live campaign use change_ticket or pause_ticket on its deployed ticket.
     pub request_type: Option<String>,
     /// The platform-neutral campaign spec (objective, budget, schedule, targeting, creative,
     /// bidding, overrides). A draft may be incomplete; run_qa reports what is missing.

@@ -91,7 +91,7 @@ impl Governance {
         input: CreateTicketInput,
     ) -> AppResult<Ticket> {
         let request_type = match &input.request_type {
-            Some(r) => RequestType::parse("request_type", r)?,
+            Some(r) => RequestType::parse_for_ticket("request_type", r)?,
             None => RequestType::NewCampaign,
         };
         let payload = input
@@ -201,7 +201,7 @@ impl Governance {
                 notes.push("payload_config");
             }
             if let Some(r) = &input.request_type {
-                t.request_type = RequestType::parse("request_type", r)?;
+                t.request_type = RequestType::parse_for_ticket("request_type", r)?;
                 notes.push("request_type");
             }
             if let Some(code) = &input.channel_code {

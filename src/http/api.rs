@@ -11,6 +11,7 @@ use axum::{Json, Router};
 pub use super::error::{ApiError, status_of};
 use crate::auth::{Permission, Principal};
 use crate::capi::{SendEventsInput, SendEventsOutput};
+use crate::changes::{ChangeDecision, ChangeList, ChangeView, ListChangesInput};
 use crate::copilot::{Answer, ChatInput};
 use crate::domain::TicketView;
 use crate::error::AppError;
@@ -27,6 +28,10 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppServices>)> {
         ("get", "/api/v1/fixes/{id}", get(get_fix)),
         ("post", "/api/v1/fixes/{id}/approve", post(approve_fix)),
         ("post", "/api/v1/fixes/{id}/reject", post(reject_fix)),
+        ("get", "/api/v1/changes", get(list_changes)),
+        ("get", "/api/v1/changes/{id}", get(get_change)),
+        ("post", "/api/v1/changes/{id}/approve", post(approve_change)),
+        ("post", "/api/v1/changes/{id}/reject", post(reject_change)),
         ("get", "/api/v1/tickets/{id}", get(get_ticket)),
         ("post", "/api/v1/capi/events", post(capi_events)),
     ]
@@ -55,21 +60,26 @@ fn path_id(raw: &str) -> Result<i64, AppError> {
     })
 }
 
+type QueryMap = std::collections::HashMap<String, String>;
+
+/// A numeric query parameter, if given.
+fn num(q: &QueryMap, k: &str) -> Result<Option<i64>, AppError> {
+    q.get(k)
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| AppError::validation(k, format!("\"{v}\" is not a number")))
+        })
+        .transpose()
+}
+
 /// `GET /api/v1/fixes?status=&ticket=&limit=&before_id=` (any reading role).
 async fn list_fixes(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
+    Query(q): Query<QueryMap>,
 ) -> ApiResult<FixList> {
     principal.require(Permission::Read)?;
-    let num = |k: &str| -> Result<Option<i64>, AppError> {
-        q.get(k)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| AppError::validation(k, format!("\"{v}\" is not a number")))
-            })
-            .transpose()
-    };
+    let num = |k: &str| num(&q, k);
     let input = crate::healing::ListFixesInput {
         status: q.get("status").cloned(),
         ticket_id: num("ticket")?,
@@ -131,6 +141,71 @@ async fn reject_fix(
         services
             .healing
             .reject(&principal, id, d.reason.as_deref().unwrap_or(""))
+            .await?,
+    ))
+}
+
+/// `GET /api/v1/changes?status=&ticket=&limit=&before_id=` (any reading role).
+async fn list_changes(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<QueryMap>,
+) -> ApiResult<ChangeList> {
+    principal.require(Permission::Read)?;
+    let input = ListChangesInput {
+        status: q.get("status").cloned(),
+        ticket_id: num(&q, "ticket")?,
+        limit: num(&q, "limit")?,
+        before_id: num(&q, "before_id")?,
+    };
+    Ok(Json(services.changes.list(&principal, input).await?))
+}
+
+/// `GET /api/v1/changes/{id}`: the change, its diff, money before and after, per-object
+/// results and audit trail.
+async fn get_change(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<ChangeView> {
+    principal.require(Permission::Read)?;
+    let id = path_id(&id)?;
+    services.changes.authorize(&principal, id).await?;
+    Ok(Json(services.changes.view(id).await?))
+}
+
+/// `POST /api/v1/changes/{id}/approve` (ops or admin): queues it; 409 unless PENDING_REVIEW.
+async fn approve_change(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Option<Json<Decision>>, JsonRejection>,
+) -> ApiResult<ChangeDecision> {
+    principal.require(Permission::Review)?;
+    let id = path_id(&id)?;
+    let reason = body?.and_then(|b| b.0.reason);
+    Ok(Json(
+        services
+            .changes
+            .approve(&principal, id, reason.as_deref())
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/changes/{id}/reject {"reason": "..."}` (ops or admin): nothing is sent.
+async fn reject_change(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<Decision>, JsonRejection>,
+) -> ApiResult<ChangeDecision> {
+    principal.require(Permission::Review)?;
+    let id = path_id(&id)?;
+    let Json(d) = body?;
+    Ok(Json(
+        services
+            .changes
+            .reject(&principal, id, d.reason.as_deref())
             .await?,
     ))
 }

@@ -5,6 +5,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
 use crate::capi::{SendEventsInput, SendEventsOutput};
+use crate::changes::{ChangeDecision, ChangeList, ChangeView};
 use crate::copilot::{Answer, ChatInput};
 use crate::domain::TicketView;
 use crate::healing::{DecisionOutput, FixList, FixProposalView};
@@ -67,6 +68,9 @@ pub fn document() -> Value {
     generator.subschema_for::<FixProposalView>();
     generator.subschema_for::<DecisionOutput>();
     generator.subschema_for::<TicketView>();
+    generator.subschema_for::<ChangeList>();
+    generator.subschema_for::<ChangeView>();
+    generator.subschema_for::<ChangeDecision>();
     generator.subschema_for::<SendEventsInput>();
     generator.subschema_for::<SendEventsOutput>();
     let schemas = Value::Object(generator.take_definitions(true));
@@ -85,7 +89,7 @@ pub fn document() -> Value {
         "info": {
             "title": "OmniTraffick ops API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Review self-healing fix proposals, read tickets, ask the brand-guideline copilot and send conversion events. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
+            "description": "Review self-healing fix proposals and changes to live campaigns, read tickets, ask the brand-guideline copilot and send conversion events. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -116,6 +120,33 @@ pub fn document() -> Value {
                 "parameters": id_param,
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
                 "responses": merge(json!({"200": ok("DecisionOutput", "Rejected.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such proposal."), ("409", "Not pending."), ("415", "No JSON body."), ("422", "No reason given, or the body does not match the schema.")]))
+            }},
+            "/api/v1/changes": {"get": {
+                "summary": "List changes to live tickets, newest first (paged with before_id).",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["NEEDS_CONFIRMATION", "PENDING_REVIEW", "QUEUED", "APPLYING", "APPLIED", "FAILED", "REJECTED", "CANCELLED"]}},
+                    {"name": "ticket", "in": "query", "schema": {"type": "integer", "format": "int64"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                    {"name": "before_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}
+                ],
+                "responses": merge(json!({"200": ok("ChangeList", "A page of changes.")}), errors(&[common[0], common[1], common[3], ("422", "A bad query parameter.")]))
+            }},
+            "/api/v1/changes/{id}": {"get": {
+                "summary": "One change: kind, risk, the spec before and after with a field diff, daily spend before and after in the brand's currency, QA report, per-object results and audit trail.",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("ChangeView", "The change.")}), errors(&[common[0], common[1], common[3], ("404", "No such change."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/changes/{id}/approve": {"post": {
+                "summary": "Approve a change waiting for review (ops or admin): it is queued and a worker applies it.",
+                "parameters": id_param,
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
+                "responses": merge(json!({"200": ok("ChangeDecision", "Approved and queued.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such change."), ("409", "Not PENDING_REVIEW, or decided concurrently."), ("422", "The body does not match the schema.")]))
+            }},
+            "/api/v1/changes/{id}/reject": {"post": {
+                "summary": "Reject a change waiting for review (ops or admin) with a reason; nothing is sent to the platform.",
+                "parameters": id_param,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionBody"}}}},
+                "responses": merge(json!({"200": ok("ChangeDecision", "Rejected.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such change."), ("409", "Not PENDING_REVIEW."), ("415", "No JSON body."), ("422", "No reason given, or the body does not match the schema.")]))
             }},
             "/api/v1/tickets/{id}": {"get": {
                 "summary": "A ticket with its status, payload config, QA report, external ids and history.",

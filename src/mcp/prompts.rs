@@ -45,7 +45,7 @@ fn next_step(status: TicketStatus) -> &'static str {
             "A worker is creating the platform objects; check get_deploy_status."
         }
         TicketStatus::TraffickedSuccess => {
-            "Done: every object exists on the platform, created PAUSED. Activate it in the platform when approved."
+            "Every object exists on the platform, created PAUSED. Launch it with launch_ticket when approved (the person confirms spend first)."
         }
         TicketStatus::DeployFailed => {
             "The platform refused the payload. See the error in the history; list_fix_proposals shows proposed fixes, or edit the ticket."
@@ -55,6 +55,15 @@ fn next_step(status: TicketStatus) -> &'static str {
         }
         TicketStatus::Cancelled => {
             "Cancelled: nothing further happens. Create a new ticket to traffic again."
+        }
+        TicketStatus::Live => {
+            "Live and spending. pause_ticket stops it at once; change_ticket edits budget, schedule, bid or targeting behind the risk gate; list_changes shows what was changed."
+        }
+        TicketStatus::Paused => {
+            "Launched, now paused. resume_ticket makes it live again (the person confirms spend first); change_ticket edits it."
+        }
+        TicketStatus::Ended => {
+            "Ended: its objects are paused for good and it takes no more changes."
         }
     }
 }

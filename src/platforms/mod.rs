@@ -5,6 +5,7 @@
 pub mod client;
 pub mod geo;
 pub mod google_ads;
+pub mod live;
 pub mod meta;
 pub mod spec;
 pub mod tiktok;

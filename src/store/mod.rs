@@ -3,6 +3,7 @@
 //! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
 
 mod capi;
+mod changes;
 mod deploy;
 mod governance;
 mod guidelines;
@@ -12,6 +13,7 @@ mod qa;
 mod tickets;
 
 pub use capi::*;
+pub use changes::*;
 pub use deploy::*;
 pub use governance::*;
 pub use guidelines::*;
