@@ -53,19 +53,12 @@ impl CopilotService {
         question: &str,
         retrieval_query: &str,
     ) -> AppResult<Answer> {
-        let question = question.trim();
-        if question.is_empty() {
-            return Err(AppError::validation(
-                "question",
-                "ask something, e.g. \"What is the minimum age?\"",
-            ));
-        }
-        if question.len() > 4000 {
-            return Err(AppError::validation(
-                "question",
-                "keep it under 4,000 characters",
-            ));
-        }
+        let question = required_text(
+            "question",
+            question,
+            "ask something, e.g. \"What is the minimum age?\"",
+            4,
+        )?;
         let brand = self.governance.get_brand(brand_code).await?;
         let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
         // A chat's context helps ranking, but whether a passage answers is judged on the

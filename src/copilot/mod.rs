@@ -388,19 +388,12 @@ impl CopilotService {
 
     /// Retrieve passages; lexical always, dense when embeddings exist for the brand.
     pub async fn search(&self, input: SearchGuidelinesInput) -> AppResult<SearchOutput> {
-        let query = input.query.trim();
-        if query.is_empty() {
-            return Err(AppError::validation(
-                "query",
-                "say what to look for, e.g. \"minimum age\"",
-            ));
-        }
-        if query.len() > 2000 {
-            return Err(AppError::validation(
-                "query",
-                "keep it under 2,000 characters",
-            ));
-        }
+        let query = required_text(
+            "query",
+            &input.query,
+            "say what to look for, e.g. \"minimum age\"",
+            2,
+        )?;
         let brand = self.governance.get_brand(&input.brand_code).await?;
         let limit = input.limit.unwrap_or(5).clamp(1, 20);
         let (hits, retrieval, note) = self.retrieve(brand.id, query, limit).await;
@@ -477,4 +470,25 @@ impl CopilotService {
             .collect();
         (hits, retrieval, note)
     }
+}
+
+/// A text input, trimmed: refused when empty (`hint` says what to write) or longer than
+/// `max_thousands` thousand bytes.
+fn required_text<'a>(
+    field: &str,
+    raw: &'a str,
+    hint: &str,
+    max_thousands: usize,
+) -> AppResult<&'a str> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(AppError::validation(field, hint));
+    }
+    if text.len() > max_thousands * 1000 {
+        return Err(AppError::validation(
+            field,
+            format!("keep it under {max_thousands},000 characters"),
+        ));
+    }
+    Ok(text)
 }

@@ -2,14 +2,27 @@
 
 use super::{
     CampaignList, CampaignUpdate, CreateCampaignInput, Governance, ListCampaignsInput,
-    TicketRename, UpdateCampaignInput, must_brand, must_campaign, must_market, next_offset,
-    not_archived, optional_money, page,
+    TicketRename, UpdateCampaignInput, must, must_campaign, next_offset, not_archived,
+    optional_budgets, page,
 };
 use crate::auth::Principal;
-use crate::domain::{Campaign, Currency};
+use crate::domain::{Brand, Campaign, Currency, Market};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, CampaignFilter, NewCampaign};
 use crate::taxonomy::NameParts;
+
+/// "" clears an optional date; a date sets it.
+fn optional_date(
+    field: &str,
+    raw: Option<String>,
+    current: Option<String>,
+) -> AppResult<Option<String>> {
+    match raw {
+        None => Ok(current),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => Ok(Some(parse_date(field, &s)?)),
+    }
+}
 
 fn parse_date(field: &str, raw: &str) -> AppResult<String> {
     chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
@@ -55,11 +68,11 @@ impl Governance {
         let (limit, offset) = page(input.limit, input.offset)?;
         let mut c = self.conn().await?;
         let brand_id = match &input.brand_code {
-            Some(code) => Some(must_brand(&mut c, "brand_code", code).await?.id),
+            Some(code) => Some(must::<Brand>(&mut c, "brand_code", code).await?.id),
             None => None,
         };
         let market_id = match &input.market_code {
-            Some(code) => Some(must_market(&mut c, "market_code", code).await?.id),
+            Some(code) => Some(must::<Market>(&mut c, "market_code", code).await?.id),
             None => None,
         };
         let filter = CampaignFilter {
@@ -94,22 +107,17 @@ impl Governance {
             ));
         }
         let mut tx = self.db.begin_write().await?;
-        let brand = must_brand(&mut tx, "brand_code", &input.brand_code).await?;
+        let brand = must::<Brand>(&mut tx, "brand_code", &input.brand_code).await?;
         not_archived("brand", &brand.code, brand.archived, "brand_code")?;
-        let market = must_market(&mut tx, "market_code", &input.market_code).await?;
+        let market = must::<Market>(&mut tx, "market_code", &input.market_code).await?;
         not_archived("market", &market.code, market.archived, "market_code")?;
         let currency = Currency::parse("currency", &brand.currency)?;
-        let daily = optional_money(
-            "daily_budget",
+        let (daily, lifetime) = optional_budgets(
+            "budget",
+            currency,
             input.daily_budget.as_deref(),
-            currency,
-            None,
-        )?;
-        let lifetime = optional_money(
-            "lifetime_budget",
             input.lifetime_budget.as_deref(),
-            currency,
-            None,
+            (None, None),
         )?;
         let start = input
             .start_date
@@ -173,29 +181,15 @@ impl Governance {
             rename |= y != k.year;
             k.year = y;
         }
-        let currency = Currency::parse("currency", &k.currency)?;
-        k.daily_budget_minor = optional_money(
-            "daily_budget",
+        (k.daily_budget_minor, k.lifetime_budget_minor) = optional_budgets(
+            "budget",
+            Currency::parse("currency", &k.currency)?,
             input.daily_budget.as_deref(),
-            currency,
-            k.daily_budget_minor,
-        )?;
-        k.lifetime_budget_minor = optional_money(
-            "lifetime_budget",
             input.lifetime_budget.as_deref(),
-            currency,
-            k.lifetime_budget_minor,
+            (k.daily_budget_minor, k.lifetime_budget_minor),
         )?;
-        k.start_date = match input.start_date {
-            None => k.start_date,
-            Some(s) if s.trim().is_empty() => None,
-            Some(s) => Some(parse_date("start_date", &s)?),
-        };
-        k.end_date = match input.end_date {
-            None => k.end_date,
-            Some(s) if s.trim().is_empty() => None,
-            Some(s) => Some(parse_date("end_date", &s)?),
-        };
+        k.start_date = optional_date("start_date", input.start_date, k.start_date)?;
+        k.end_date = optional_date("end_date", input.end_date, k.end_date)?;
         check_dates(k.start_date.as_deref(), k.end_date.as_deref())?;
         if let Some(a) = input.archived {
             k.archived = a;

@@ -14,6 +14,7 @@ mod tickets;
 
 pub use inputs::*;
 pub use outputs::*;
+pub(crate) use taxonomy_ops::CodeKind;
 
 use sqlx::AnyConnection;
 use std::sync::Arc;
@@ -76,28 +77,91 @@ fn optional_money(
     }
 }
 
-pub(crate) async fn must_market(
+/// A record's daily and lifetime budgets (fields `daily_{name}` and `lifetime_{name}`) after an
+/// input that may set or clear each, as [`optional_money`] does.
+fn optional_budgets(
+    name: &str,
+    currency: Currency,
+    daily: Option<&str>,
+    lifetime: Option<&str>,
+    current: (Option<i64>, Option<i64>),
+) -> AppResult<(Option<i64>, Option<i64>)> {
+    Ok((
+        optional_money(&format!("daily_{name}"), daily, currency, current.0)?,
+        optional_money(&format!("lifetime_{name}"), lifetime, currency, current.1)?,
+    ))
+}
+
+/// A governed code's record: a market, brand or channel. Found by its code, archived rather
+/// than deleted, and renamed only through [`Governance::finish_update`].
+pub(crate) trait CodedRecord: Sized {
+    /// "market", "brand" or "channel".
+    const WHAT: &'static str;
+    const KIND: CodeKind;
+    async fn find(c: &mut AnyConnection, code: &str) -> AppResult<Option<Self>>;
+    /// Write the record back; returns it as stored.
+    async fn save(c: &mut AnyConnection, record: &Self) -> AppResult<Self>;
+    fn id(&self) -> i64;
+    fn code_mut(&mut self) -> &mut String;
+    fn archived_mut(&mut self) -> &mut bool;
+}
+
+macro_rules! coded_record {
+    ($t:ty, $what:literal, $kind:ident, $find:path, $save:path) => {
+        impl CodedRecord for $t {
+            const WHAT: &'static str = $what;
+            const KIND: CodeKind = CodeKind::$kind;
+            async fn find(c: &mut AnyConnection, code: &str) -> AppResult<Option<Self>> {
+                $find(c, code).await
+            }
+            async fn save(c: &mut AnyConnection, record: &Self) -> AppResult<Self> {
+                $save(c, record).await
+            }
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn code_mut(&mut self) -> &mut String {
+                &mut self.code
+            }
+            fn archived_mut(&mut self) -> &mut bool {
+                &mut self.archived
+            }
+        }
+    };
+}
+
+coded_record!(
+    Market,
+    "market",
+    Market,
+    store::find_market,
+    store::update_market
+);
+coded_record!(
+    Brand,
+    "brand",
+    Brand,
+    store::find_brand,
+    store::update_brand
+);
+coded_record!(
+    Channel,
+    "channel",
+    Channel,
+    store::find_channel,
+    store::update_channel
+);
+
+/// The record with the code in `raw` (the input field `field`), or a not-found error.
+pub(crate) async fn must<T: CodedRecord>(
     c: &mut AnyConnection,
     field: &str,
     raw: &str,
-) -> AppResult<Market> {
+) -> AppResult<T> {
     let code = Code::parse(field, raw)?;
-    store::find_market(c, code.as_str()).await?.ok_or_else(|| {
-        AppError::not_found("market", code).with_field(field, "list_markets shows the codes")
-    })
-}
-
-pub(crate) async fn must_brand(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Brand> {
-    let code = Code::parse(field, raw)?;
-    store::find_brand(c, code.as_str()).await?.ok_or_else(|| {
-        AppError::not_found("brand", code).with_field(field, "list_brands shows the codes")
-    })
-}
-
-async fn must_channel(c: &mut AnyConnection, field: &str, raw: &str) -> AppResult<Channel> {
-    let code = Code::parse(field, raw)?;
-    store::find_channel(c, code.as_str()).await?.ok_or_else(|| {
-        AppError::not_found("channel", code).with_field(field, "list_channels shows the codes")
+    T::find(c, code.as_str()).await?.ok_or_else(|| {
+        AppError::not_found(T::WHAT, code)
+            .with_field(field, format!("list_{}s shows the codes", T::WHAT))
     })
 }
 

@@ -1,18 +1,14 @@
 //! Markets, brands and channels: the governed codes every name is built from.
 
-use sqlx::AnyConnection;
-
-use super::taxonomy_ops::CodeKind;
 use super::{
-    BrandList, BrandUpdate, ChannelList, ChannelUpdate, CodeInput, CreateBrandInput,
+    BrandList, BrandUpdate, ChannelList, ChannelUpdate, CodeInput, CodedRecord, CreateBrandInput,
     CreateChannelInput, CreateMarketInput, Governance, ListInput, MarketList, MarketUpdate,
-    RenameImpact, UpdateBrandInput, UpdateChannelInput, UpdateMarketInput, must_brand,
-    must_channel, must_market, optional_money,
+    RenameImpact, UpdateBrandInput, UpdateChannelInput, UpdateMarketInput, must, optional_budgets,
 };
 use crate::auth::Principal;
 use crate::domain::{Brand, Channel, Code, CountryCode, Currency, Market, Platform};
 use crate::error::{AppError, AppResult};
-use crate::store;
+use crate::store::{self, WriteTx};
 
 /// "" clears an optional text field; anything else sets it (trimmed).
 fn optional_text(raw: Option<String>, current: Option<String>) -> Option<String> {
@@ -21,6 +17,25 @@ fn optional_text(raw: Option<String>, current: Option<String>) -> Option<String>
         Some(s) if s.trim().is_empty() => None,
         Some(s) => Some(s.trim().to_owned()),
     }
+}
+
+/// A brand's Meta pixel id and TikTok pixel code after an input that may set (validated) or
+/// clear ("") each.
+fn pixels(
+    meta: Option<String>,
+    tiktok: Option<String>,
+    current: (Option<String>, Option<String>),
+) -> AppResult<(Option<String>, Option<String>)> {
+    Ok((
+        optional_text(
+            crate::domain::MetaPixelId::parse_input("meta_pixel_id", meta)?,
+            current.0,
+        ),
+        optional_text(
+            crate::domain::TiktokPixelCode::parse_input("tiktok_pixel_code", tiktok)?,
+            current.1,
+        ),
+    ))
 }
 
 fn validate_account_id(platform: Platform, raw: &str) -> AppResult<String> {
@@ -79,7 +94,7 @@ impl Governance {
         input: UpdateMarketInput,
     ) -> AppResult<MarketUpdate> {
         let mut tx = self.db.begin_write().await?;
-        let mut m = must_market(&mut tx, "code", &input.code).await?;
+        let mut m = must::<Market>(&mut tx, "code", &input.code).await?;
         if let Some(c) = input.country {
             m.country = CountryCode::parse("country", &c)?.as_str().to_owned();
         }
@@ -89,31 +104,14 @@ impl Governance {
             }
             m.region = r.trim().to_owned();
         }
-        if let Some(a) = input.archived {
-            m.archived = a;
-        }
-        let rename = self
-            .apply_new_code(
-                &mut tx,
-                CodeKind::Market,
-                m.id,
-                &mut m.code,
-                input.new_code,
-                actor,
-            )
+        let (market, rename) = self
+            .finish_update(tx, m, input.archived, input.new_code, actor)
             .await?;
-        let market = store::update_market(&mut tx, &m).await?;
-        tx.commit().await?;
         Ok(MarketUpdate { market, rename })
     }
 
     pub async fn archive_market(&self, input: CodeInput) -> AppResult<Market> {
-        let mut tx = self.db.begin_write().await?;
-        let mut m = must_market(&mut tx, "code", &input.code).await?;
-        m.archived = true;
-        let m = store::update_market(&mut tx, &m).await?;
-        tx.commit().await?;
-        Ok(m)
+        self.archive(input).await
     }
 
     // ------------------------------------------------------------ brands
@@ -127,7 +125,7 @@ impl Governance {
 
     pub async fn get_brand(&self, code: &str) -> AppResult<Brand> {
         let mut c = self.conn().await?;
-        must_brand(&mut c, "brand_code", code).await
+        must::<Brand>(&mut c, "brand_code", code).await
     }
 
     pub async fn create_brand(&self, input: CreateBrandInput) -> AppResult<Brand> {
@@ -140,35 +138,25 @@ impl Governance {
             ));
         }
         let currency = Currency::parse("currency", &input.currency)?;
+        let (daily_budget_limit_minor, lifetime_budget_limit_minor) = optional_budgets(
+            "budget_limit",
+            currency,
+            input.daily_budget_limit.as_deref(),
+            input.lifetime_budget_limit.as_deref(),
+            (None, None),
+        )?;
+        let (meta_pixel_id, tiktok_pixel_code) =
+            pixels(input.meta_pixel_id, input.tiktok_pixel_code, (None, None))?;
         let brand = Brand {
             id: 0,
             code: code.as_str().to_owned(),
             name: name.to_owned(),
             family_friendly: input.family_friendly,
             currency: currency.as_str().to_owned(),
-            daily_budget_limit_minor: optional_money(
-                "daily_budget_limit",
-                input.daily_budget_limit.as_deref(),
-                currency,
-                None,
-            )?,
-            lifetime_budget_limit_minor: optional_money(
-                "lifetime_budget_limit",
-                input.lifetime_budget_limit.as_deref(),
-                currency,
-                None,
-            )?,
-            meta_pixel_id: optional_text(
-                crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
-                None,
-            ),
-            tiktok_pixel_code: optional_text(
-                crate::domain::TiktokPixelCode::parse_input(
-                    "tiktok_pixel_code",
-                    input.tiktok_pixel_code,
-                )?,
-                None,
-            ),
+            daily_budget_limit_minor,
+            lifetime_budget_limit_minor,
+            meta_pixel_id,
+            tiktok_pixel_code,
             archived: false,
             created_at: String::new(),
             updated_at: String::new(),
@@ -185,7 +173,7 @@ impl Governance {
         input: UpdateBrandInput,
     ) -> AppResult<BrandUpdate> {
         let mut tx = self.db.begin_write().await?;
-        let mut b = must_brand(&mut tx, "code", &input.code).await?;
+        let mut b = must::<Brand>(&mut tx, "code", &input.code).await?;
         if let Some(n) = input.name {
             if n.trim().is_empty() {
                 return Err(AppError::validation("name", "must not be empty"));
@@ -213,55 +201,26 @@ impl Governance {
                 b.currency = cur.as_str().to_owned();
             }
         }
-        let currency = Currency::parse("currency", &b.currency)?;
-        b.daily_budget_limit_minor = optional_money(
-            "daily_budget_limit",
+        (b.daily_budget_limit_minor, b.lifetime_budget_limit_minor) = optional_budgets(
+            "budget_limit",
+            Currency::parse("currency", &b.currency)?,
             input.daily_budget_limit.as_deref(),
-            currency,
-            b.daily_budget_limit_minor,
-        )?;
-        b.lifetime_budget_limit_minor = optional_money(
-            "lifetime_budget_limit",
             input.lifetime_budget_limit.as_deref(),
-            currency,
-            b.lifetime_budget_limit_minor,
+            (b.daily_budget_limit_minor, b.lifetime_budget_limit_minor),
         )?;
-        b.meta_pixel_id = optional_text(
-            crate::domain::MetaPixelId::parse_input("meta_pixel_id", input.meta_pixel_id)?,
-            b.meta_pixel_id,
-        );
-        b.tiktok_pixel_code = optional_text(
-            crate::domain::TiktokPixelCode::parse_input(
-                "tiktok_pixel_code",
-                input.tiktok_pixel_code,
-            )?,
-            b.tiktok_pixel_code,
-        );
-        if let Some(a) = input.archived {
-            b.archived = a;
-        }
-        let rename = self
-            .apply_new_code(
-                &mut tx,
-                CodeKind::Brand,
-                b.id,
-                &mut b.code,
-                input.new_code,
-                actor,
-            )
+        (b.meta_pixel_id, b.tiktok_pixel_code) = pixels(
+            input.meta_pixel_id,
+            input.tiktok_pixel_code,
+            (b.meta_pixel_id, b.tiktok_pixel_code),
+        )?;
+        let (brand, rename) = self
+            .finish_update(tx, b, input.archived, input.new_code, actor)
             .await?;
-        let brand = store::update_brand(&mut tx, &b).await?;
-        tx.commit().await?;
         Ok(BrandUpdate { brand, rename })
     }
 
     pub async fn archive_brand(&self, input: CodeInput) -> AppResult<Brand> {
-        let mut tx = self.db.begin_write().await?;
-        let mut b = must_brand(&mut tx, "code", &input.code).await?;
-        b.archived = true;
-        let b = store::update_brand(&mut tx, &b).await?;
-        tx.commit().await?;
-        Ok(b)
+        self.archive(input).await
     }
 
     // ------------------------------------------------------------ channels
@@ -289,7 +248,7 @@ impl Governance {
         input: UpdateChannelInput,
     ) -> AppResult<ChannelUpdate> {
         let mut tx = self.db.begin_write().await?;
-        let mut ch = must_channel(&mut tx, "code", &input.code).await?;
+        let mut ch = must::<Channel>(&mut tx, "code", &input.code).await?;
         if let Some(a) = input.account_id {
             let live = store::count_references(&mut tx, None, None, Some(ch.id)).await?;
             let account = validate_account_id(ch.platform, &a)?;
@@ -304,52 +263,54 @@ impl Governance {
             }
             ch.account_id = account;
         }
-        if let Some(a) = input.archived {
-            ch.archived = a;
-        }
-        let rename = self
-            .apply_new_code(
-                &mut tx,
-                CodeKind::Channel,
-                ch.id,
-                &mut ch.code,
-                input.new_code,
-                actor,
-            )
+        let (channel, rename) = self
+            .finish_update(tx, ch, input.archived, input.new_code, actor)
             .await?;
-        let channel = store::update_channel(&mut tx, &ch).await?;
-        tx.commit().await?;
         Ok(ChannelUpdate { channel, rename })
     }
 
     pub async fn archive_channel(&self, input: CodeInput) -> AppResult<Channel> {
-        let mut tx = self.db.begin_write().await?;
-        let mut ch = must_channel(&mut tx, "code", &input.code).await?;
-        ch.archived = true;
-        let ch = store::update_channel(&mut tx, &ch).await?;
-        tx.commit().await?;
-        Ok(ch)
+        self.archive(input).await
     }
 
-    /// Apply an update's `new_code`, if it has one: rename the tickets that carry the code
-    /// and set `code` to the new one. The caller stores the record in the same transaction.
-    async fn apply_new_code(
+    /// Archive the record with the input's code.
+    async fn archive<T: CodedRecord>(&self, input: CodeInput) -> AppResult<T> {
+        let mut tx = self.db.begin_write().await?;
+        let mut record = must::<T>(&mut tx, "code", &input.code).await?;
+        *record.archived_mut() = true;
+        let record = T::save(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The end of every update of a market, brand or channel: apply the input's `archived`
+    /// and `new_code` (renaming the tickets that carry the code), store the record and commit.
+    async fn finish_update<T: CodedRecord>(
         &self,
-        c: &mut AnyConnection,
-        kind: CodeKind,
-        id: i64,
-        code: &mut String,
+        mut tx: WriteTx,
+        mut record: T,
+        archived: Option<bool>,
         new_code: Option<String>,
         actor: &Principal,
-    ) -> AppResult<Option<RenameImpact>> {
-        let Some(nc) = new_code else {
-            return Ok(None);
+    ) -> AppResult<(T, Option<RenameImpact>)> {
+        if let Some(a) = archived {
+            *record.archived_mut() = a;
+        }
+        let rename = match new_code {
+            None => None,
+            Some(nc) => {
+                let nc = Code::parse("new_code", &nc)?;
+                let id = record.id();
+                let code = record.code_mut();
+                let impact = self
+                    .rename_in_tx(&mut tx, T::KIND, id, code, nc.as_str(), Some(actor))
+                    .await?;
+                *code = nc.as_str().to_owned();
+                Some(impact)
+            }
         };
-        let nc = Code::parse("new_code", &nc)?;
-        let impact = self
-            .rename_in_tx(c, kind, id, code, nc.as_str(), Some(actor))
-            .await?;
-        *code = nc.as_str().to_owned();
-        Ok(Some(impact))
+        let record = T::save(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok((record, rename))
     }
 }

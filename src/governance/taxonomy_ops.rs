@@ -5,10 +5,10 @@ use sqlx::AnyConnection;
 
 use super::{
     Governance, NamePreview, PreviewNameInput, RenameImpact, RenameImpactInput, TicketRename,
-    ValidateNameInput, must_brand, must_campaign, must_channel, must_market,
+    ValidateNameInput, must, must_campaign,
 };
 use crate::auth::Principal;
-use crate::domain::Code;
+use crate::domain::{Brand, Channel, Code, Market};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use crate::taxonomy::{NameParts, NameValidation, Picklists};
@@ -16,7 +16,7 @@ use crate::taxonomy::{NameParts, NameValidation, Picklists};
 /// Which governed code a rename touches.
 /// Which governed code a rename touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CodeKind {
+pub(crate) enum CodeKind {
     Brand,
     Market,
     Channel,
@@ -46,7 +46,7 @@ impl Governance {
 
     pub async fn preview_name(&self, input: PreviewNameInput) -> AppResult<NamePreview> {
         let mut c = self.conn().await?;
-        let channel = must_channel(&mut c, "channel_code", &input.channel_code).await?;
+        let channel = must::<Channel>(&mut c, "channel_code", &input.channel_code).await?;
         let (brand, market, name, year) = match input.campaign_id {
             Some(id) => {
                 let k = must_campaign(&mut c, id).await?;
@@ -55,7 +55,7 @@ impl Governance {
             None => {
                 let missing =
                     |f: &str| AppError::validation(f, "required when campaign_id is not given");
-                let b = must_brand(
+                let b = must::<Brand>(
                     &mut c,
                     "brand_code",
                     input
@@ -64,7 +64,7 @@ impl Governance {
                         .ok_or_else(|| missing("brand_code"))?,
                 )
                 .await?;
-                let m = must_market(
+                let m = must::<Market>(
                     &mut c,
                     "market_code",
                     input
@@ -130,9 +130,9 @@ impl Governance {
         // the real rename share one code path, so they cannot disagree.
         let mut tx = self.db.begin_write().await?;
         let id = match kind {
-            CodeKind::Brand => must_brand(&mut tx, "code", &input.code).await?.id,
-            CodeKind::Market => must_market(&mut tx, "code", &input.code).await?.id,
-            CodeKind::Channel => must_channel(&mut tx, "code", &input.code).await?.id,
+            CodeKind::Brand => must::<Brand>(&mut tx, "code", &input.code).await?.id,
+            CodeKind::Market => must::<Market>(&mut tx, "code", &input.code).await?.id,
+            CodeKind::Channel => must::<Channel>(&mut tx, "code", &input.code).await?.id,
         };
         let code = Code::parse("code", &input.code)?;
         let impact = self

@@ -4,11 +4,13 @@
 use sqlx::AnyConnection;
 
 use super::{
-    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput, must_brand,
-    must_campaign, must_channel, must_market, must_ticket, next_offset, not_archived, page,
+    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput, must,
+    must_campaign, must_ticket, next_offset, not_archived, page,
 };
 use crate::auth::Principal;
-use crate::domain::{RequestType, Ticket, TicketContext, TicketStatus, TicketView};
+use crate::domain::{
+    Brand, Channel, Market, RequestType, Ticket, TicketContext, TicketStatus, TicketView,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket, TicketFilter};
 use crate::taxonomy::NameParts;
@@ -28,6 +30,12 @@ impl Governance {
                     .with_field("ticket_id", "list_tickets shows the ids")
             })?;
         who.require_brand(&brand)
+    }
+
+    /// A ticket with its history, refused unless the caller's key covers its brand.
+    pub async fn get_ticket_for(&self, who: &Principal, id: i64) -> AppResult<TicketView> {
+        self.authorize_ticket(who, id).await?;
+        self.get_ticket(id).await
     }
 
     /// Refused unless the caller's key covers the campaign's brand.
@@ -54,7 +62,7 @@ impl Governance {
         let (limit, offset) = page(input.limit, input.offset)?;
         let mut c = self.conn().await?;
         let channel_id = match &input.channel_code {
-            Some(code) => Some(must_channel(&mut c, "channel_code", code).await?.id),
+            Some(code) => Some(must::<Channel>(&mut c, "channel_code", code).await?.id),
             None => None,
         };
         let status = input
@@ -115,7 +123,7 @@ impl Governance {
                 ),
             ));
         }
-        let channel = must_channel(&mut tx, "channel_code", &input.channel_code).await?;
+        let channel = must::<Channel>(&mut tx, "channel_code", &input.channel_code).await?;
         not_archived("channel", &channel.code, channel.archived, "channel_code")?;
         let name = self.convention.generate(&NameParts {
             brand_code: &campaign.brand_code,
@@ -205,7 +213,7 @@ impl Governance {
                 notes.push("request_type");
             }
             if let Some(code) = &input.channel_code {
-                let ch = must_channel(&mut tx, "channel_code", code).await?;
+                let ch = must::<Channel>(&mut tx, "channel_code", code).await?;
                 not_archived("channel", &ch.code, ch.archived, "channel_code")?;
                 if !t.external_ids.as_object().is_none_or(|o| o.is_empty()) {
                     return Err(AppError::conflict(
@@ -296,9 +304,9 @@ impl Governance {
         let mut c = self.conn().await?;
         let ticket = must_ticket(&mut c, id).await?;
         let campaign = must_campaign(&mut c, ticket.campaign_id).await?;
-        let brand = must_brand(&mut c, "brand_code", &campaign.brand_code).await?;
-        let market = must_market(&mut c, "market_code", &campaign.market_code).await?;
-        let channel = must_channel(&mut c, "channel_code", &ticket.channel_code).await?;
+        let brand = must::<Brand>(&mut c, "brand_code", &campaign.brand_code).await?;
+        let market = must::<Market>(&mut c, "market_code", &campaign.market_code).await?;
+        let channel = must::<Channel>(&mut c, "channel_code", &ticket.channel_code).await?;
         Ok(TicketContext {
             ticket,
             campaign,

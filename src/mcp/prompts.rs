@@ -120,15 +120,10 @@ impl OmniMcp {
                 None,
             )
         })?;
-        self.services
-            .governance
-            .authorize_ticket(&who, id)
-            .await
-            .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
         let view = self
             .services
             .governance
-            .get_ticket(id)
+            .get_ticket_for(&who, id)
             .await
             .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
         let t = &view.ticket;

@@ -136,15 +136,10 @@ impl OmniMcp {
                     None,
                 )
             })?;
-            self.services
-                .governance
-                .authorize_ticket(&who, id)
-                .await
-                .map_err(to_mcp)?;
             let view = self
                 .services
                 .governance
-                .get_ticket(id)
+                .get_ticket_for(&who, id)
                 .await
                 .map_err(to_mcp)?;
             return json_contents(uri, &view);

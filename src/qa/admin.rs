@@ -5,9 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_DAILY_LIMIT_MAJOR, DEFAULT_LIFETIME_LIMIT_MAJOR, QaService};
-use crate::domain::{Currency, Money, Platform};
+use crate::domain::{Brand, Currency, Market, Money, Platform};
 use crate::error::{AppError, AppResult};
-use crate::governance::{must_brand, must_market};
+use crate::governance::must;
 use crate::store::{self, BlockedInterest, MarketBudgetCapRow};
 
 const CATEGORIES: [&str; 3] = ["ALCOHOL", "ADULT", "GAMBLING"];
@@ -211,8 +211,8 @@ impl QaService {
         input: SetMarketBudgetCapInput,
     ) -> AppResult<SetMarketBudgetCapOutput> {
         let mut tx = self.governance.db().begin_write().await?;
-        let brand = must_brand(&mut tx, "brand_code", &input.brand_code).await?;
-        let market = must_market(&mut tx, "market_code", &input.market_code).await?;
+        let brand = must::<Brand>(&mut tx, "brand_code", &input.brand_code).await?;
+        let market = must::<Market>(&mut tx, "market_code", &input.market_code).await?;
         let currency = Currency::parse("currency", &brand.currency)?;
         let daily = cap_amount(
             "daily_budget_limit",
@@ -254,8 +254,8 @@ impl QaService {
         input: RemoveMarketBudgetCapInput,
     ) -> AppResult<Removed> {
         let mut tx = self.governance.db().begin_write().await?;
-        let brand = must_brand(&mut tx, "brand_code", &input.brand_code).await?;
-        let market = must_market(&mut tx, "market_code", &input.market_code).await?;
+        let brand = must::<Brand>(&mut tx, "brand_code", &input.brand_code).await?;
+        let market = must::<Market>(&mut tx, "market_code", &input.market_code).await?;
         let removed = store::delete_market_budget_cap(&mut tx, brand.id, market.id).await?;
         tx.commit().await?;
         Ok(Removed { removed })

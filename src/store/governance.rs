@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{get_bool, is_unique_violation};
+use super::{AnyQuery, RowMap, fetch_all_as, fetch_optional_as, get_bool, is_unique_violation};
 use crate::domain::{Brand, Campaign, Channel, Market, Platform, now_text};
 use crate::error::{AppError, AppResult};
 
@@ -24,7 +24,41 @@ pub(super) fn opt_json_col(row: &AnyRow, col: &str) -> AppResult<Option<serde_js
     .transpose()
 }
 
-// ---------------------------------------------------------------- markets
+// ---------------------------------------------------------------- markets, brands, channels
+//
+// The governed reference tables: each row has a unique code and may be archived.
+
+/// The rows of a reference table, by code, without the archived ones unless asked.
+async fn list_coded<T>(
+    c: &mut AnyConnection,
+    table: &'static str,
+    include_archived: bool,
+    map: RowMap<T>,
+) -> AppResult<Vec<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE ($1 OR archived_at IS NULL) ORDER BY code");
+    fetch_all_as(
+        c,
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(include_archived),
+        map,
+    )
+    .await
+}
+
+/// The row of a reference table with this code.
+async fn find_coded<T>(
+    c: &mut AnyConnection,
+    table: &'static str,
+    code: &str,
+    map: RowMap<T>,
+) -> AppResult<Option<T>> {
+    let sql = format!("SELECT * FROM {table} WHERE code = $1");
+    fetch_optional_as(c, sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code), map).await
+}
+
+/// Whether a row read from a reference table is archived.
+fn is_archived(r: &AnyRow) -> AppResult<bool> {
+    Ok(r.try_get::<Option<String>, _>("archived_at")?.is_some())
+}
 
 fn market_from_row(r: &AnyRow) -> AppResult<Market> {
     Ok(Market {
@@ -32,26 +66,18 @@ fn market_from_row(r: &AnyRow) -> AppResult<Market> {
         code: r.try_get("code")?,
         country: r.try_get("country")?,
         region: r.try_get("region")?,
-        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        archived: is_archived(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
 pub async fn list_markets(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Market>> {
-    let rows = sqlx::query("SELECT * FROM markets WHERE ($1 OR archived_at IS NULL) ORDER BY code")
-        .bind(include_archived)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(market_from_row).collect()
+    list_coded(c, "markets", include_archived, market_from_row).await
 }
 
 pub async fn find_market(c: &mut AnyConnection, code: &str) -> AppResult<Option<Market>> {
-    let row = sqlx::query("SELECT * FROM markets WHERE code = $1")
-        .bind(code)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(market_from_row).transpose()
+    find_coded(c, "markets", code, market_from_row).await
 }
 
 pub async fn insert_market(
@@ -105,26 +131,18 @@ fn brand_from_row(r: &AnyRow) -> AppResult<Brand> {
         lifetime_budget_limit_minor: r.try_get("lifetime_budget_limit_minor")?,
         meta_pixel_id: r.try_get("meta_pixel_id")?,
         tiktok_pixel_code: r.try_get("tiktok_pixel_code")?,
-        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        archived: is_archived(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
 pub async fn list_brands(c: &mut AnyConnection, include_archived: bool) -> AppResult<Vec<Brand>> {
-    let rows = sqlx::query("SELECT * FROM brands WHERE ($1 OR archived_at IS NULL) ORDER BY code")
-        .bind(include_archived)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(brand_from_row).collect()
+    list_coded(c, "brands", include_archived, brand_from_row).await
 }
 
 pub async fn find_brand(c: &mut AnyConnection, code: &str) -> AppResult<Option<Brand>> {
-    let row = sqlx::query("SELECT * FROM brands WHERE code = $1")
-        .bind(code)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(brand_from_row).transpose()
+    find_coded(c, "brands", code, brand_from_row).await
 }
 
 pub async fn insert_brand(c: &mut AnyConnection, b: &Brand) -> AppResult<Brand> {
@@ -181,7 +199,7 @@ fn channel_from_row(r: &AnyRow) -> AppResult<Channel> {
         code: r.try_get("code")?,
         platform: Platform::parse("platform", &platform)?,
         account_id: r.try_get("account_id")?,
-        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        archived: is_archived(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -191,20 +209,11 @@ pub async fn list_channels(
     c: &mut AnyConnection,
     include_archived: bool,
 ) -> AppResult<Vec<Channel>> {
-    let rows =
-        sqlx::query("SELECT * FROM channels WHERE ($1 OR archived_at IS NULL) ORDER BY code")
-            .bind(include_archived)
-            .fetch_all(c)
-            .await?;
-    rows.iter().map(channel_from_row).collect()
+    list_coded(c, "channels", include_archived, channel_from_row).await
 }
 
 pub async fn find_channel(c: &mut AnyConnection, code: &str) -> AppResult<Option<Channel>> {
-    let row = sqlx::query("SELECT * FROM channels WHERE code = $1")
-        .bind(code)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(channel_from_row).transpose()
+    find_coded(c, "channels", code, channel_from_row).await
 }
 
 pub async fn insert_channel(
@@ -262,7 +271,7 @@ fn campaign_from_row(r: &AnyRow) -> AppResult<Campaign> {
         lifetime_budget_minor: r.try_get("lifetime_budget_minor")?,
         start_date: r.try_get("start_date")?,
         end_date: r.try_get("end_date")?,
-        archived: r.try_get::<Option<String>, _>("archived_at")?.is_some(),
+        archived: is_archived(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -290,27 +299,20 @@ pub async fn list_campaigns(
          ORDER BY c.id LIMIT $5 OFFSET $6",
         brand_scope_clause("b.code", f.brands, 7)
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(f.brand_id)
         .bind(f.market_id)
         .bind(f.year.map(i64::from))
         .bind(f.include_archived)
         .bind(f.limit)
         .bind(f.offset);
-    for b in f.brands.unwrap_or_default() {
-        q = q.bind(b.as_str());
-    }
-    let rows = q.fetch_all(c).await?;
-    rows.iter().map(campaign_from_row).collect()
+    fetch_all_as(c, bind_brand_scope(q, f.brands), campaign_from_row).await
 }
 
 pub async fn get_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Option<Campaign>> {
     let sql = format!("{CAMPAIGN_SELECT} WHERE c.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(campaign_from_row).transpose()
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+    fetch_optional_as(c, q, campaign_from_row).await
 }
 
 pub struct NewCampaign<'a> {
@@ -376,12 +378,10 @@ pub async fn campaigns_using(
     let sql = format!(
         "{CAMPAIGN_SELECT} WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) ORDER BY c.id"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(brand_id)
-        .bind(market_id)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(campaign_from_row).collect()
+        .bind(market_id);
+    fetch_all_as(c, q, campaign_from_row).await
 }
 
 /// How many non-archived campaigns or tickets reference a brand, market or channel.
@@ -468,13 +468,24 @@ pub fn brand_scope_clause(column: &str, brands: Option<&[String]>, first: usize)
     }
 }
 
+/// Bind a key's brand codes, in order, for [`brand_scope_clause`].
+pub(crate) fn bind_brand_scope<'q>(
+    mut q: AnyQuery<'q>,
+    brands: Option<&'q [String]>,
+) -> AnyQuery<'q> {
+    for b in brands.unwrap_or_default() {
+        q = q.bind(b.as_str());
+    }
+    q
+}
+
 /// The brand code of a campaign.
 pub async fn campaign_brand(c: &mut AnyConnection, campaign_id: i64) -> AppResult<Option<String>> {
-    let row = sqlx::query(
+    let code = sqlx::query_scalar(
         "SELECT b.code AS code FROM campaigns c JOIN brands b ON b.id = c.brand_id WHERE c.id = $1",
     )
     .bind(campaign_id)
     .fetch_optional(c)
     .await?;
-    Ok(row.map(|r| r.try_get("code")).transpose()?)
+    Ok(code)
 }

@@ -2,8 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::{AnyQuery, fetch_all_as, fetch_optional_as};
 use crate::domain::now_text;
 use crate::error::AppResult;
 
@@ -24,7 +26,7 @@ pub struct GuidelineDoc {
     pub updated_at: String,
 }
 
-fn doc_from_row(r: &sqlx::any::AnyRow) -> AppResult<GuidelineDoc> {
+fn doc_from_row(r: &AnyRow) -> AppResult<GuidelineDoc> {
     let id: i64 = r.try_get("id")?;
     Ok(GuidelineDoc {
         id,
@@ -44,25 +46,21 @@ const DOC_SELECT: &str = "SELECT d.id, b.code AS brand_code, d.name, d.sha256, d
      d.created_at, d.updated_at, (SELECT COUNT(*) FROM guideline_chunks c WHERE c.document_id = d.id) AS chunks \
      FROM guideline_documents d JOIN brands b ON b.id = d.brand_id";
 
+/// The documents `filter` (a condition on `d`, the document) selects.
+fn doc_query(filter: &str) -> AnyQuery<'static> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("{DOC_SELECT} WHERE {filter}")))
+}
+
 pub async fn list_guideline_docs(
     c: &mut AnyConnection,
     brand_id: Option<i64>,
 ) -> AppResult<Vec<GuidelineDoc>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{DOC_SELECT} WHERE ($1 IS NULL OR d.brand_id = $1) ORDER BY b.code, d.name"
-    )))
-    .bind(brand_id)
-    .fetch_all(c)
-    .await?;
-    rows.iter().map(doc_from_row).collect()
+    let q = doc_query("($1 IS NULL OR d.brand_id = $1) ORDER BY b.code, d.name").bind(brand_id);
+    fetch_all_as(c, q, doc_from_row).await
 }
 
 pub async fn get_guideline_doc(c: &mut AnyConnection, id: i64) -> AppResult<Option<GuidelineDoc>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOC_SELECT} WHERE d.id = $1")))
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(doc_from_row).transpose()
+    fetch_optional_as(c, doc_query("d.id = $1").bind(id), doc_from_row).await
 }
 
 pub async fn find_guideline_doc(
@@ -70,14 +68,8 @@ pub async fn find_guideline_doc(
     brand_id: i64,
     name: &str,
 ) -> AppResult<Option<GuidelineDoc>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{DOC_SELECT} WHERE d.brand_id = $1 AND d.name = $2"
-    )))
-    .bind(brand_id)
-    .bind(name)
-    .fetch_optional(c)
-    .await?;
-    row.as_ref().map(doc_from_row).transpose()
+    let q = doc_query("d.brand_id = $1 AND d.name = $2");
+    fetch_optional_as(c, q.bind(brand_id).bind(name), doc_from_row).await
 }
 
 pub async fn find_guideline_by_sha(
@@ -85,14 +77,8 @@ pub async fn find_guideline_by_sha(
     brand_id: i64,
     sha256: &str,
 ) -> AppResult<Option<GuidelineDoc>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{DOC_SELECT} WHERE d.brand_id = $1 AND d.sha256 = $2"
-    )))
-    .bind(brand_id)
-    .bind(sha256)
-    .fetch_optional(c)
-    .await?;
-    row.as_ref().map(doc_from_row).transpose()
+    let q = doc_query("d.brand_id = $1 AND d.sha256 = $2");
+    fetch_optional_as(c, q.bind(brand_id).bind(sha256), doc_from_row).await
 }
 
 pub struct NewChunk<'a> {
@@ -218,32 +204,29 @@ pub async fn guideline_chunks_of(
     guideline_chunks_where(c, Some(document_id)).await
 }
 
+fn chunk_from_row(r: &AnyRow) -> AppResult<IndexedChunk> {
+    let emb: Option<String> = r.try_get("embedding")?;
+    let page: i64 = r.try_get("page")?;
+    Ok(IndexedChunk {
+        chunk_id: r.try_get("id")?,
+        brand_id: r.try_get("brand_id")?,
+        document_id: r.try_get("document_id")?,
+        document: r.try_get("name")?,
+        page: page.max(1) as usize,
+        heading: r.try_get("heading")?,
+        text: r.try_get("text")?,
+        vector: emb.and_then(|e| serde_json::from_str::<Vec<f32>>(&e).ok()),
+    })
+}
+
 async fn guideline_chunks_where(
     c: &mut AnyConnection,
     document_id: Option<i64>,
 ) -> AppResult<Vec<IndexedChunk>> {
-    let rows = sqlx::query(
+    let q = sqlx::query(
         "SELECT c.id, c.document_id, d.brand_id, d.name, c.page, c.heading, c.text, c.embedding \
          FROM guideline_chunks c JOIN guideline_documents d ON d.id = c.document_id \
          WHERE ($1 IS NULL OR c.document_id = $1) ORDER BY c.id",
-    )
-    .bind(document_id)
-    .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let emb: Option<String> = r.try_get("embedding")?;
-            let page: i64 = r.try_get("page")?;
-            Ok(IndexedChunk {
-                chunk_id: r.try_get("id")?,
-                brand_id: r.try_get("brand_id")?,
-                document_id: r.try_get("document_id")?,
-                document: r.try_get("name")?,
-                page: page.max(1) as usize,
-                heading: r.try_get("heading")?,
-                text: r.try_get("text")?,
-                vector: emb.and_then(|e| serde_json::from_str::<Vec<f32>>(&e).ok()),
-            })
-        })
-        .collect()
+    );
+    fetch_all_as(c, q.bind(document_id), chunk_from_row).await
 }

@@ -1,7 +1,9 @@
 //! API keys: only the SHA-256 of a key is stored.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::fetch_all_as;
 use crate::domain::now_text;
 use crate::error::AppResult;
 
@@ -72,24 +74,22 @@ pub async fn touch_key(c: &mut AnyConnection, id: i64) -> AppResult<()> {
     Ok(())
 }
 
+fn key_from_row(r: &AnyRow) -> AppResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        key_prefix: r.try_get("key_prefix")?,
+        created_at: r.try_get("created_at")?,
+        revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+        last_used_at: r.try_get("last_used_at")?,
+        brand_scope: r.try_get("brand_scope")?,
+    })
+}
+
 pub async fn list_keys(c: &mut AnyConnection) -> AppResult<Vec<ApiKeyRecord>> {
-    let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id")
-        .fetch_all(c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ApiKeyRecord {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                role: r.try_get("role")?,
-                key_prefix: r.try_get("key_prefix")?,
-                created_at: r.try_get("created_at")?,
-                revoked: r.try_get::<Option<String>, _>("revoked_at")?.is_some(),
-                last_used_at: r.try_get("last_used_at")?,
-                brand_scope: r.try_get("brand_scope")?,
-            })
-        })
-        .collect()
+    let q = sqlx::query("SELECT * FROM api_keys ORDER BY id");
+    fetch_all_as(c, q, key_from_row).await
 }
 
 /// Revoke by id; returns whether a live key was revoked.

@@ -22,7 +22,7 @@ pub use keys::*;
 pub use qa::*;
 pub use tickets::*;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -208,6 +208,44 @@ pub(crate) fn get_bool(row: &AnyRow, col: &str) -> AppResult<bool> {
         Ok(b) => Ok(b),
         Err(_) => Ok(row.try_get::<i64, _>(col)? != 0),
     }
+}
+
+/// A query with its parameters bound, ready to run.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
+/// A function that reads one row into a value.
+pub(crate) type RowMap<T> = fn(&AnyRow) -> AppResult<T>;
+
+/// Run a query and read every row it returns with `map`.
+pub(crate) async fn fetch_all_as<T>(
+    c: &mut AnyConnection,
+    q: AnyQuery<'_>,
+    map: RowMap<T>,
+) -> AppResult<Vec<T>> {
+    q.fetch_all(c).await?.iter().map(map).collect()
+}
+
+/// Run a query and read the row it returns, if any, with `map`.
+pub(crate) async fn fetch_optional_as<T>(
+    c: &mut AnyConnection,
+    q: AnyQuery<'_>,
+    map: RowMap<T>,
+) -> AppResult<Option<T>> {
+    q.fetch_optional(c).await?.as_ref().map(map).transpose()
+}
+
+/// Insert or replace one row: run `update`, and `insert` when the update changed no row.
+/// Returns whether the row was inserted.
+pub(crate) async fn update_else_insert(
+    c: &mut AnyConnection,
+    update: AnyQuery<'_>,
+    insert: AnyQuery<'_>,
+) -> AppResult<bool> {
+    if update.execute(&mut *c).await?.rows_affected() == 1 {
+        return Ok(false);
+    }
+    insert.execute(c).await?;
+    Ok(true)
 }
 
 /// How many rows share one value of a column.

@@ -1,8 +1,9 @@
 //! SQL for QA rules and the brand-safety interest blocklist.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::get_bool;
+use super::{fetch_all_as, get_bool, update_else_insert};
 use crate::domain::now_text;
 use crate::error::AppResult;
 
@@ -31,75 +32,62 @@ pub struct QaRuleRecord {
     pub updated_at: String,
 }
 
+fn qa_rule_from_row(r: &AnyRow) -> AppResult<QaRuleRecord> {
+    Ok(QaRuleRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        brand_code: r.try_get("brand_code")?,
+        market_code: r.try_get("market_code")?,
+        platform: r.try_get("platform")?,
+        expression: r.try_get("expression")?,
+        severity: r.try_get("severity")?,
+        message: r.try_get("message")?,
+        field_path: r.try_get("field_path")?,
+        enabled: get_bool(r, "enabled")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 pub async fn list_qa_rules(c: &mut AnyConnection) -> AppResult<Vec<QaRuleRecord>> {
-    let rows = sqlx::query("SELECT * FROM qa_rules ORDER BY name")
-        .fetch_all(c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(QaRuleRecord {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                description: r.try_get("description")?,
-                brand_code: r.try_get("brand_code")?,
-                market_code: r.try_get("market_code")?,
-                platform: r.try_get("platform")?,
-                expression: r.try_get("expression")?,
-                severity: r.try_get("severity")?,
-                message: r.try_get("message")?,
-                field_path: r.try_get("field_path")?,
-                enabled: get_bool(r, "enabled")?,
-                disabled_reason: r.try_get("disabled_reason")?,
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    let q = sqlx::query("SELECT * FROM qa_rules ORDER BY name");
+    fetch_all_as(c, q, qa_rule_from_row).await
 }
 
 /// Insert or replace (by name) a rule. Returns whether it was created.
 pub async fn upsert_qa_rule(c: &mut AnyConnection, r: &QaRuleRecord) -> AppResult<bool> {
     let now = now_text();
-    let updated = sqlx::query(
-        "UPDATE qa_rules SET description = $1, brand_code = $2, market_code = $3, platform = $4, \
-         expression = $5, severity = $6, message = $7, field_path = $8, enabled = $9, updated_at = $10, \
-         disabled_reason = NULL WHERE name = $11",
+    // Both statements take the same parameters in the same order.
+    let bind = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(&r.name)
+            .bind(&r.description)
+            .bind(&r.brand_code)
+            .bind(&r.market_code)
+            .bind(&r.platform)
+            .bind(&r.expression)
+            .bind(&r.severity)
+            .bind(&r.message)
+            .bind(&r.field_path)
+            .bind(r.enabled)
+            .bind(&now)
+    };
+    update_else_insert(
+        c,
+        bind(
+            "UPDATE qa_rules SET description = $2, brand_code = $3, market_code = $4, platform = $5, \
+             expression = $6, severity = $7, message = $8, field_path = $9, enabled = $10, \
+             updated_at = $11, disabled_reason = NULL WHERE name = $1",
+        ),
+        bind(
+            "INSERT INTO qa_rules (name, description, brand_code, market_code, platform, expression, \
+             severity, message, field_path, enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        ),
     )
-    .bind(&r.description)
-    .bind(&r.brand_code)
-    .bind(&r.market_code)
-    .bind(&r.platform)
-    .bind(&r.expression)
-    .bind(&r.severity)
-    .bind(&r.message)
-    .bind(&r.field_path)
-    .bind(r.enabled)
-    .bind(&now)
-    .bind(&r.name)
-    .execute(&mut *c)
-    .await?;
-    if updated.rows_affected() == 1 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO qa_rules (name, description, brand_code, market_code, platform, expression, \
-         severity, message, field_path, enabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-    )
-    .bind(&r.name)
-    .bind(&r.description)
-    .bind(&r.brand_code)
-    .bind(&r.market_code)
-    .bind(&r.platform)
-    .bind(&r.expression)
-    .bind(&r.severity)
-    .bind(&r.message)
-    .bind(&r.field_path)
-    .bind(r.enabled)
-    .bind(&now)
-    .execute(c)
-    .await?;
-    Ok(true)
+    .await
 }
 
 /// Disable a rule the server found too costly, with the reason, unless it was changed since
@@ -133,20 +121,21 @@ pub struct BlockedInterest {
     pub name: String,
 }
 
+fn blocked_interest_from_row(r: &AnyRow) -> AppResult<BlockedInterest> {
+    Ok(BlockedInterest {
+        platform: r.try_get("platform")?,
+        interest_id: r.try_get("interest_id")?,
+        category: r.try_get("category")?,
+        name: r.try_get("name")?,
+    })
+}
+
 pub async fn list_blocked_interests(c: &mut AnyConnection) -> AppResult<Vec<BlockedInterest>> {
-    let rows = sqlx::query("SELECT platform, interest_id, category, name FROM blocked_interests ORDER BY platform, interest_id")
-        .fetch_all(c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(BlockedInterest {
-                platform: r.try_get("platform")?,
-                interest_id: r.try_get("interest_id")?,
-                category: r.try_get("category")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect()
+    let q = sqlx::query(
+        "SELECT platform, interest_id, category, name FROM blocked_interests \
+         ORDER BY platform, interest_id",
+    );
+    fetch_all_as(c, q, blocked_interest_from_row).await
 }
 
 /// Insert or replace a blocked interest. Returns whether it was created.
@@ -154,30 +143,26 @@ pub async fn upsert_blocked_interest(
     c: &mut AnyConnection,
     b: &BlockedInterest,
 ) -> AppResult<bool> {
-    let updated = sqlx::query(
-        "UPDATE blocked_interests SET category = $1, name = $2 WHERE platform = $3 AND interest_id = $4",
+    let bind = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(&b.platform)
+            .bind(&b.interest_id)
+            .bind(&b.category)
+            .bind(&b.name)
+    };
+    update_else_insert(
+        c,
+        bind(
+            "UPDATE blocked_interests SET category = $3, name = $4 \
+             WHERE platform = $1 AND interest_id = $2",
+        ),
+        bind(
+            "INSERT INTO blocked_interests (platform, interest_id, category, name, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(now_text()),
     )
-    .bind(&b.category)
-    .bind(&b.name)
-    .bind(&b.platform)
-    .bind(&b.interest_id)
-    .execute(&mut *c)
-    .await?;
-    if updated.rows_affected() == 1 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO blocked_interests (platform, interest_id, category, name, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&b.platform)
-    .bind(&b.interest_id)
-    .bind(&b.category)
-    .bind(&b.name)
-    .bind(now_text())
-    .execute(c)
-    .await?;
-    Ok(true)
+    .await
 }
 
 /// Remove a blocked interest. Returns whether one was removed.
@@ -207,29 +192,27 @@ pub struct MarketBudgetCapRow {
     pub updated_at: String,
 }
 
+fn market_budget_cap_from_row(r: &AnyRow) -> AppResult<MarketBudgetCapRow> {
+    Ok(MarketBudgetCapRow {
+        brand_id: r.try_get("brand_id")?,
+        brand_code: r.try_get("brand_code")?,
+        currency: r.try_get("currency")?,
+        market_id: r.try_get("market_id")?,
+        market_code: r.try_get("market_code")?,
+        daily_limit_minor: r.try_get("daily_limit_minor")?,
+        lifetime_limit_minor: r.try_get("lifetime_limit_minor")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
 pub async fn list_market_budget_caps(c: &mut AnyConnection) -> AppResult<Vec<MarketBudgetCapRow>> {
-    let rows = sqlx::query(
+    let q = sqlx::query(
         "SELECT k.brand_id, b.code AS brand_code, b.currency, k.market_id, m.code AS market_code, \
          k.daily_limit_minor, k.lifetime_limit_minor, k.updated_at \
          FROM market_budget_caps k JOIN brands b ON b.id = k.brand_id JOIN markets m ON m.id = k.market_id \
          ORDER BY b.code, m.code",
-    )
-    .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MarketBudgetCapRow {
-                brand_id: r.try_get("brand_id")?,
-                brand_code: r.try_get("brand_code")?,
-                currency: r.try_get("currency")?,
-                market_id: r.try_get("market_id")?,
-                market_code: r.try_get("market_code")?,
-                daily_limit_minor: r.try_get("daily_limit_minor")?,
-                lifetime_limit_minor: r.try_get("lifetime_limit_minor")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    );
+    fetch_all_as(c, q, market_budget_cap_from_row).await
 }
 
 /// Set (insert or replace) the cap of a brand in a market. Returns whether it was created, and
@@ -242,32 +225,27 @@ pub async fn upsert_market_budget_cap(
     lifetime_limit_minor: Option<i64>,
 ) -> AppResult<(bool, String)> {
     let now = now_text();
-    let updated = sqlx::query(
-        "UPDATE market_budget_caps SET daily_limit_minor = $1, lifetime_limit_minor = $2, updated_at = $3 \
-         WHERE brand_id = $4 AND market_id = $5",
+    let bind = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(brand_id)
+            .bind(market_id)
+            .bind(daily_limit_minor)
+            .bind(lifetime_limit_minor)
+            .bind(&now)
+    };
+    let created = update_else_insert(
+        c,
+        bind(
+            "UPDATE market_budget_caps SET daily_limit_minor = $3, lifetime_limit_minor = $4, \
+             updated_at = $5 WHERE brand_id = $1 AND market_id = $2",
+        ),
+        bind(
+            "INSERT INTO market_budget_caps (brand_id, market_id, daily_limit_minor, \
+             lifetime_limit_minor, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        ),
     )
-    .bind(daily_limit_minor)
-    .bind(lifetime_limit_minor)
-    .bind(&now)
-    .bind(brand_id)
-    .bind(market_id)
-    .execute(&mut *c)
     .await?;
-    if updated.rows_affected() == 1 {
-        return Ok((false, now));
-    }
-    sqlx::query(
-        "INSERT INTO market_budget_caps (brand_id, market_id, daily_limit_minor, lifetime_limit_minor, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-    )
-    .bind(brand_id)
-    .bind(market_id)
-    .bind(daily_limit_minor)
-    .bind(lifetime_limit_minor)
-    .bind(&now)
-    .execute(c)
-    .await?;
-    Ok((true, now))
+    Ok((created, now))
 }
 
 pub async fn delete_market_budget_cap(

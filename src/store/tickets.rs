@@ -4,8 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::Db;
-use super::governance::{brand_scope_clause, json_col, opt_json_col};
+use super::governance::{bind_brand_scope, brand_scope_clause, json_col, opt_json_col};
+use super::{Db, fetch_all_as, fetch_optional_as};
 use crate::domain::{HistoryEntry, Platform, RequestType, Ticket, TicketStatus, now_text};
 use crate::error::AppResult;
 
@@ -58,26 +58,19 @@ pub async fn list_tickets(c: &mut AnyConnection, f: &TicketFilter<'_>) -> AppRes
         "{TICKET_SELECT} WHERE ($1 IS NULL OR t.campaign_id = $1) AND ($2 IS NULL OR t.channel_id = $2) \
          AND ($3 IS NULL OR t.status = $3) {scope} ORDER BY t.id LIMIT $4 OFFSET $5"
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(f.campaign_id)
         .bind(f.channel_id)
         .bind(f.status.map(|s| s.as_str()))
         .bind(f.limit)
         .bind(f.offset);
-    for b in f.brands.unwrap_or_default() {
-        q = q.bind(b.as_str());
-    }
-    let rows = q.fetch_all(c).await?;
-    rows.iter().map(ticket_from_row).collect()
+    fetch_all_as(c, bind_brand_scope(q, f.brands), ticket_from_row).await
 }
 
 pub async fn get_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Option<Ticket>> {
     let sql = format!("{TICKET_SELECT} WHERE t.id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(ticket_from_row).transpose()
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+    fetch_optional_as(c, q, ticket_from_row).await
 }
 
 /// Tickets whose name depends on a campaign, brand, market or channel.
@@ -93,14 +86,12 @@ pub async fn tickets_using(
          WHERE ($1 IS NULL OR c.brand_id = $1) AND ($2 IS NULL OR c.market_id = $2) \
          AND ($3 IS NULL OR t.channel_id = $3) AND ($4 IS NULL OR t.campaign_id = $4) ORDER BY t.id"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(brand_id)
         .bind(market_id)
         .bind(channel_id)
-        .bind(campaign_id)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(ticket_from_row).collect()
+        .bind(campaign_id);
+    fetch_all_as(c, q, ticket_from_row).await
 }
 
 pub struct NewTicket<'a> {
@@ -182,28 +173,26 @@ pub async fn append_history(
     Ok(())
 }
 
+fn history_from_row(r: &AnyRow) -> AppResult<HistoryEntry> {
+    let from: Option<String> = r.try_get("from_status")?;
+    let to: String = r.try_get("to_status")?;
+    Ok(HistoryEntry {
+        id: r.try_get("id")?,
+        event: r.try_get("event")?,
+        from_status: from
+            .map(|s| TicketStatus::parse("from_status", &s))
+            .transpose()?,
+        to_status: TicketStatus::parse("to_status", &to)?,
+        actor: r.try_get("actor")?,
+        detail: r.try_get("detail")?,
+        at: r.try_get("at")?,
+    })
+}
+
 pub async fn ticket_history(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Vec<HistoryEntry>> {
-    let rows = sqlx::query("SELECT * FROM ticket_history WHERE ticket_id = $1 ORDER BY id")
-        .bind(ticket_id)
-        .fetch_all(c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let from: Option<String> = r.try_get("from_status")?;
-            let to: String = r.try_get("to_status")?;
-            Ok(HistoryEntry {
-                id: r.try_get("id")?,
-                event: r.try_get("event")?,
-                from_status: from
-                    .map(|s| TicketStatus::parse("from_status", &s))
-                    .transpose()?,
-                to_status: TicketStatus::parse("to_status", &to)?,
-                actor: r.try_get("actor")?,
-                detail: r.try_get("detail")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+    let q = sqlx::query("SELECT * FROM ticket_history WHERE ticket_id = $1 ORDER BY id")
+        .bind(ticket_id);
+    fetch_all_as(c, q, history_from_row).await
 }
 
 /// The newest ticket history id (0 when there is none yet). Reads from the pool, for the
@@ -244,21 +233,21 @@ pub async fn ticket_changes_after(db: &Db, after_id: i64) -> AppResult<Vec<Ticke
 
 /// The brand code of a ticket (through its campaign).
 pub async fn ticket_brand(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<String>> {
-    let row = sqlx::query(
+    let code = sqlx::query_scalar(
         "SELECT b.code AS code FROM tickets t JOIN campaigns c ON c.id = t.campaign_id \
          JOIN brands b ON b.id = c.brand_id WHERE t.id = $1",
     )
     .bind(ticket_id)
     .fetch_optional(c)
     .await?;
-    Ok(row.map(|r| r.try_get("code")).transpose()?)
+    Ok(code)
 }
 
 /// A ticket's current version (its optimistic-lock counter).
 pub async fn ticket_version(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Option<i64>> {
-    let row = sqlx::query("SELECT version FROM tickets WHERE id = $1")
+    let version = sqlx::query_scalar("SELECT version FROM tickets WHERE id = $1")
         .bind(ticket_id)
         .fetch_optional(c)
         .await?;
-    Ok(row.map(|r| r.try_get("version")).transpose()?)
+    Ok(version)
 }

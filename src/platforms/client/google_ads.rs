@@ -91,13 +91,11 @@ pub(super) async fn create(
         .map(id_of)
         .collect();
     if ids.is_empty() {
-        return Err(PlatformError {
-            class: ErrorClass::Transient,
-            http_status: Some(status),
-            message: format!("mutate answered without resource names: {parsed}"),
-            outcome_unknown: true,
-            ..PlatformError::empty(Platform::GoogleAds)
-        });
+        return Err(PlatformError::created_without_id(
+            Platform::GoogleAds,
+            Some(status),
+            format!("mutate answered without resource names: {parsed}"),
+        ));
     }
     Ok(Created {
         id: Some(ids.join(",")),
@@ -173,17 +171,10 @@ pub(super) async fn find(
     let resp = request(c, channel, &path, &json!({ "query": query }))?
         .send()
         .await
-        .map_err(|e| {
-            let mut e = transport_error(Platform::GoogleAds, e);
-            e.outcome_unknown = false;
-            e
-        })?;
+        .map_err(|e| transport_error(Platform::GoogleAds, e).after_read())?;
     let (status, headers, parsed) = json_body(resp).await;
-    let parsed = parsed.map_err(|t| {
-        let mut e = non_json(Platform::GoogleAds, status, &headers, t);
-        e.outcome_unknown = false;
-        e
-    })?;
+    let parsed =
+        parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t).after_read())?;
     if let Some(err) = parsed.get("error") {
         return Err(classify(status, err, &parsed, false));
     }

@@ -51,13 +51,11 @@ pub(super) async fn create(
     let (status, headers, body) = post_form(c.http.post(url).form(&fields)).await?;
     let id = body.get("id").and_then(str_of);
     if id.is_none() && !validate_only {
-        return Err(PlatformError {
-            class: ErrorClass::Transient,
-            http_status: Some(status),
-            message: format!("create answered without an id: {body}"),
-            outcome_unknown: true,
-            ..PlatformError::empty(Platform::Meta)
-        });
+        return Err(PlatformError::created_without_id(
+            Platform::Meta,
+            Some(status),
+            format!("create answered without an id: {body}"),
+        ));
     }
     Ok(Created {
         http_status: status,
@@ -153,18 +151,11 @@ pub(super) async fn find(
         ])
         .send()
         .await
-        .map_err(|e| transport_error(Platform::Meta, e))
-        .map_err(|mut e| {
-            // A failed read changed nothing.
-            e.outcome_unknown = false;
-            e
-        })?;
+        .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
     let (status, headers, body) = json_body(resp).await;
     let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
     if let Some(err) = body.get("error") {
-        let mut e = classify(status, &headers, err, &body);
-        e.outcome_unknown = false;
-        return Err(e);
+        return Err(classify(status, &headers, err, &body).after_read());
     }
     Ok(body
         .get("data")

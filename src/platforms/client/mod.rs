@@ -191,6 +191,24 @@ pub struct PlatformError {
 }
 
 impl PlatformError {
+    /// A create the platform accepted but answered without the new object's id: it may exist,
+    /// so the outcome is unknown (a retry looks for it first).
+    fn created_without_id(platform: Platform, http_status: Option<u16>, message: String) -> Self {
+        Self {
+            class: ErrorClass::Transient,
+            http_status,
+            message,
+            outcome_unknown: true,
+            ..Self::empty(platform)
+        }
+    }
+
+    /// The same error from a read: a failed read changed nothing, so its outcome is known.
+    fn after_read(mut self) -> Self {
+        self.outcome_unknown = false;
+        self
+    }
+
     pub fn empty(platform: Platform) -> Self {
         Self {
             class: ErrorClass::Permanent,

@@ -45,12 +45,11 @@ pub(super) async fn create(
             trace_id: body.get("request_id").and_then(str_of),
             http_status: status,
         }),
-        None => Err(PlatformError {
-            class: ErrorClass::Transient,
-            message: format!("create answered code 0 without an id: {data}"),
-            outcome_unknown: true,
-            ..PlatformError::empty(Platform::Tiktok)
-        }),
+        None => Err(PlatformError::created_without_id(
+            Platform::Tiktok,
+            None,
+            format!("create answered code 0 without an id: {data}"),
+        )),
     }
 }
 
@@ -195,11 +194,7 @@ pub(super) async fn find(
         ])
         .send()
         .await
-        .map_err(|e| {
-            let mut e = transport_error(Platform::Tiktok, e);
-            e.outcome_unknown = false;
-            e
-        })?;
+        .map_err(|e| transport_error(Platform::Tiktok, e).after_read())?;
     let data = envelope(resp, false).await?;
     Ok(data
         .get("list")
