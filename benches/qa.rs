@@ -93,6 +93,8 @@ fn in_process(n: usize) {
         currency: "USD".into(),
         daily_budget_limit_minor: None,
         lifetime_budget_limit_minor: None,
+        change_review_daily_minor: None,
+        change_review_percent: None,
         meta_pixel_id: Some("123".into()),
         tiktok_pixel_code: None,
         archived: false,

@@ -263,6 +263,8 @@ mod tests {
             currency: "USD".into(),
             daily_budget_limit_minor: None,
             lifetime_budget_limit_minor: None,
+            change_review_daily_minor: None,
+            change_review_percent: None,
             meta_pixel_id: Some("1</script><script>alert(1)</script>".into()),
             tiktok_pixel_code: Some("C4<!--</SCRIPT >\u{2028}".into()),
             archived: false,

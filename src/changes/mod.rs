@@ -9,16 +9,16 @@
 //! before writing it, so a retry or a lost answer never writes twice.
 
 mod apply;
+mod review;
 pub mod spend;
+mod types;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::deploy::DeploySettings;
-use crate::domain::{ChangeKind, ChangeStatus, Currency, Risk, TicketContext, now_text};
+use crate::domain::{ChangeKind, ChangeStatus, Currency, Risk, TicketContext};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::jobs::{JobQueue, Workers};
@@ -26,106 +26,15 @@ use crate::platforms::client::PlatformClients;
 use crate::platforms::live::{self, LiveStatus};
 use crate::platforms::{ApiVersions, TranslatedPayloads};
 use crate::qa::QaService;
-use crate::store::{self, Change, ChangeAudit, NewChange};
+use crate::store::{self, Change, NewChange};
 use crate::tickets;
 
 pub use apply::ChangeJob;
 use spend::ReviewLimits;
+pub use types::*;
 
 /// How long a confirmation token works.
 const TOKEN_TTL_MINUTES: i64 = 15;
-
-/// A change with what a person needs to judge it.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ChangeView {
-    #[serde(flatten)]
-    pub change: Change,
-    /// The ticket's taxonomy name, platform and ad account.
-    pub ticket_name: String,
-    pub platform: String,
-    pub account_id: String,
-    /// Daily spend before and after in the brand's currency, e.g. "50.00".
-    pub daily_before: Option<String>,
-    pub daily_after: Option<String>,
-    pub audit: Vec<ChangeAudit>,
-}
-
-/// What asking for a change gives back.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ChangeOutput {
-    pub change: ChangeView,
-    /// For NEEDS_CONFIRMATION: show the person the change, and pass this to `confirm_change`
-    /// only if they say yes. Works once, for 15 minutes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confirmation_token: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TicketIdInput {
-    pub ticket_id: i64,
-    /// Why, for the audit trail.
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeTicketInput {
-    pub ticket_id: i64,
-    /// The full new spec (same shape as create_ticket's payload_config); the change is the
-    /// difference from the live one.
-    pub payload_config: Value,
-    /// Why, for the audit trail and the reviewer.
-    pub reason: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmChangeInput {
-    pub change_id: i64,
-    /// The token `change_ticket` (or launch/resume) returned.
-    pub token: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeIdInput {
-    pub change_id: i64,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackChangeInput {
-    pub change_id: i64,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListChangesInput {
-    pub ticket_id: Option<i64>,
-    /// NEEDS_CONFIRMATION, PENDING_REVIEW, QUEUED, APPLYING, APPLIED, FAILED, REJECTED or CANCELLED.
-    pub status: Option<String>,
-    /// At most 200; default 50.
-    pub limit: Option<i64>,
-    /// For the next page: the `next_before_id` of the previous one.
-    pub before_id: Option<i64>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ChangeList {
-    pub changes: Vec<Change>,
-    pub next_before_id: Option<i64>,
-}
-
-/// What ops decided.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ChangeDecision {
-    pub change_id: i64,
-    pub status: ChangeStatus,
-    pub message: String,
-}
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -273,10 +182,10 @@ impl ChangeService {
         let (daily_before, daily_after) =
             spend::daily_before_after(kind, &before, &after, currency);
         let db = self.governance.db();
-        let limits = {
-            let mut c = db.pool().acquire().await?;
-            ReviewLimits::of(store::change_review_limits(&mut c, ctx.brand.id).await?)
-        };
+        let limits = ReviewLimits::of((
+            ctx.brand.change_review_daily_minor,
+            ctx.brand.change_review_percent,
+        ));
         let review = limits.needs_review(risk, daily_before, daily_after, currency);
         let (status, token) = if risk == Risk::Safe {
             (ChangeStatus::Queued, None)
@@ -383,176 +292,6 @@ impl ChangeService {
         if let Err(e) = self.jobs.push(ChangeJob { change_id: id }, None).await {
             tracing::warn!(change_id = id, error = %e, "could not queue a change; the sweep retries it");
         }
-    }
-
-    /// The person said yes: with the token from the request, or through the client's own
-    /// confirmation dialog (`token: None`, MCP elicitation).
-    pub async fn confirm(
-        &self,
-        who: &Principal,
-        change_id: i64,
-        token: Option<&str>,
-    ) -> AppResult<ChangeView> {
-        let change = self.get_change(change_id).await?;
-        if change.status != ChangeStatus::NeedsConfirmation {
-            return Err(AppError::Conflict {
-                field: Some("change_id".into()),
-                message: format!(
-                    "change {change_id} is {}, not NEEDS_CONFIRMATION; nothing to confirm",
-                    change.status
-                ),
-            });
-        }
-        if let Some(token) = token {
-            let expired = change
-                .token_expires_at
-                .as_deref()
-                .is_none_or(|at| at < now_text().as_str());
-            let matches = change
-                .token_hash
-                .as_deref()
-                .is_some_and(|h| h == token_hash(token.trim()));
-            if !matches {
-                return Err(AppError::validation(
-                    "token",
-                    "does not match this change's confirmation token; use the token the change request returned",
-                ));
-            }
-            if expired {
-                return Err(AppError::validation(
-                    "token",
-                    "has expired; ask for the change again to get a new one",
-                ));
-            }
-        }
-        let mut tx = self.governance.db().begin_write().await?;
-        if !store::move_change(
-            &mut tx,
-            change_id,
-            ChangeStatus::NeedsConfirmation,
-            ChangeStatus::Queued,
-            Some(&who.name),
-        )
-        .await?
-        {
-            return Err(AppError::Conflict {
-                field: Some("change_id".into()),
-                message: format!("change {change_id} was decided by someone else first"),
-            });
-        }
-        let how = if token.is_some() {
-            "with the confirmation token"
-        } else {
-            "in the client's confirmation dialog"
-        };
-        store::add_change_audit(&mut tx, change_id, &who.name, "CONFIRMED", Some(how)).await?;
-        tx.commit().await?;
-        self.push(change_id).await;
-        self.view(change_id).await
-    }
-
-    /// The person said no (or closed the dialog): nothing is sent.
-    pub async fn decline(
-        &self,
-        who: &Principal,
-        change_id: i64,
-        why: &str,
-    ) -> AppResult<ChangeView> {
-        let mut tx = self.governance.db().begin_write().await?;
-        if store::move_change(
-            &mut tx,
-            change_id,
-            ChangeStatus::NeedsConfirmation,
-            ChangeStatus::Cancelled,
-            Some(&who.name),
-        )
-        .await?
-        {
-            store::add_change_audit(&mut tx, change_id, &who.name, "DECLINED", Some(why)).await?;
-        }
-        tx.commit().await?;
-        self.view(change_id).await
-    }
-
-    /// Ops approve a change waiting for review; it is queued.
-    pub async fn approve(
-        &self,
-        who: &Principal,
-        change_id: i64,
-        reason: Option<&str>,
-    ) -> AppResult<ChangeDecision> {
-        self.decide(who, change_id, true, reason).await
-    }
-
-    /// Ops reject a change waiting for review; nothing is sent.
-    pub async fn reject(
-        &self,
-        who: &Principal,
-        change_id: i64,
-        reason: Option<&str>,
-    ) -> AppResult<ChangeDecision> {
-        let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
-            return Err(AppError::validation(
-                "reason",
-                "is required to reject a change, e.g. {\"reason\": \"budget not approved this quarter\"}",
-            ));
-        };
-        self.decide(who, change_id, false, Some(reason)).await
-    }
-
-    async fn decide(
-        &self,
-        who: &Principal,
-        change_id: i64,
-        approve: bool,
-        reason: Option<&str>,
-    ) -> AppResult<ChangeDecision> {
-        who.require(crate::auth::Permission::Review)?;
-        self.authorize(who, change_id).await?;
-        let change = self.get_change(change_id).await?;
-        if change.status != ChangeStatus::PendingReview {
-            return Err(AppError::Conflict {
-                field: Some("id".into()),
-                message: format!(
-                    "change {change_id} is {}, not PENDING_REVIEW; only a change waiting for review can be approved or rejected",
-                    change.status
-                ),
-            });
-        }
-        let to = if approve {
-            ChangeStatus::Queued
-        } else {
-            ChangeStatus::Rejected
-        };
-        let mut tx = self.governance.db().begin_write().await?;
-        if !store::move_change(
-            &mut tx,
-            change_id,
-            ChangeStatus::PendingReview,
-            to,
-            Some(&who.name),
-        )
-        .await?
-        {
-            return Err(AppError::Conflict {
-                field: Some("id".into()),
-                message: format!("change {change_id} was decided by someone else first"),
-            });
-        }
-        let action = if approve { "APPROVED" } else { "REJECTED" };
-        store::add_change_audit(&mut tx, change_id, &who.name, action, reason).await?;
-        tx.commit().await?;
-        let message = if approve {
-            self.push(change_id).await;
-            format!("approved; change {change_id} is queued and a worker applies it")
-        } else {
-            format!("rejected; change {change_id} was not sent to the platform")
-        };
-        Ok(ChangeDecision {
-            change_id,
-            status: to,
-            message,
-        })
     }
 
     /// A new change back to the before values of an applied one, through the same gate.

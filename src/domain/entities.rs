@@ -150,6 +150,11 @@ pub struct Brand {
     pub daily_budget_limit_minor: Option<i64>,
     /// Per-brand lifetime budget cap in minor units; null uses the global default.
     pub lifetime_budget_limit_minor: Option<i64>,
+    /// Spend increases on live campaigns above this many minor units a day go to ops review;
+    /// null uses the default (100000, i.e. 1,000.00 in a two-decimal currency).
+    pub change_review_daily_minor: Option<i64>,
+    /// …or above this percentage of the current daily spend; null uses the default (50).
+    pub change_review_percent: Option<i64>,
     pub meta_pixel_id: Option<String>,
     pub tiktok_pixel_code: Option<String>,
     pub archived: bool,

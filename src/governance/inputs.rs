@@ -83,6 +83,12 @@ pub struct UpdateBrandInput {
     pub daily_budget_limit: Option<String>,
     /// Decimal string in major units; "" removes the override.
     pub lifetime_budget_limit: Option<String>,
+    /// Spend increases on live campaigns above this much a day (decimal string in major
+    /// units, e.g. "500.00") go to ops review instead of the person's confirmation; "" back
+    /// to the default (1000.00 in a two-decimal currency).
+    pub change_review_daily_amount: Option<String>,
+    /// …or above this percentage of the current daily spend (0-1000); -1 back to the default (50).
+    pub change_review_percent: Option<i64>,
     /// 5 to 20 digits; "" removes it.
     pub meta_pixel_id: Option<String>,
     /// Upper-case letters and digits, e.g. "C4ABCDEFGH1234567890"; "" removes it.

@@ -155,6 +155,8 @@ impl Governance {
             currency: currency.as_str().to_owned(),
             daily_budget_limit_minor,
             lifetime_budget_limit_minor,
+            change_review_daily_minor: None,
+            change_review_percent: None,
             meta_pixel_id,
             tiktok_pixel_code,
             archived: false,
@@ -208,6 +210,28 @@ impl Governance {
             input.lifetime_budget_limit.as_deref(),
             (b.daily_budget_limit_minor, b.lifetime_budget_limit_minor),
         )?;
+        if let Some(raw) = input.change_review_daily_amount.as_deref() {
+            b.change_review_daily_minor = super::optional_money(
+                "change_review_daily_amount",
+                Some(raw),
+                Currency::parse("currency", &b.currency)?,
+                b.change_review_daily_minor,
+            )?;
+        }
+        if let Some(p) = input.change_review_percent.filter(|p| *p != -1) {
+            if !(0..=1000).contains(&p) {
+                return Err(AppError::validation(
+                    "change_review_percent",
+                    format!(
+                        "{p} is out of range; use 0 to 1000 (percent of the current daily spend), or -1 for the default"
+                    ),
+                ));
+            }
+            b.change_review_percent = Some(p);
+        }
+        if input.change_review_percent == Some(-1) {
+            b.change_review_percent = None;
+        }
         (b.meta_pixel_id, b.tiktok_pixel_code) = pixels(
             input.meta_pixel_id,
             input.tiktok_pixel_code,

@@ -324,24 +324,3 @@ pub async fn change_audit(c: &mut AnyConnection, change_id: i64) -> AppResult<Ve
         })
         .collect()
 }
-
-/// The brand's review thresholds for spend increases: (minor units a day, percent); `None`
-/// for the defaults.
-pub async fn change_review_limits(
-    c: &mut AnyConnection,
-    brand_id: i64,
-) -> AppResult<(Option<i64>, Option<i64>)> {
-    let row = sqlx::query(
-        "SELECT change_review_daily_minor, change_review_percent FROM brands WHERE id = $1",
-    )
-    .bind(brand_id)
-    .fetch_optional(c)
-    .await?;
-    Ok(match row {
-        Some(r) => (
-            r.try_get("change_review_daily_minor")?,
-            r.try_get("change_review_percent")?,
-        ),
-        None => (None, None),
-    })
-}

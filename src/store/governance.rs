@@ -129,6 +129,8 @@ fn brand_from_row(r: &AnyRow) -> AppResult<Brand> {
         currency: r.try_get("currency")?,
         daily_budget_limit_minor: r.try_get("daily_budget_limit_minor")?,
         lifetime_budget_limit_minor: r.try_get("lifetime_budget_limit_minor")?,
+        change_review_daily_minor: r.try_get("change_review_daily_minor")?,
+        change_review_percent: r.try_get("change_review_percent")?,
         meta_pixel_id: r.try_get("meta_pixel_id")?,
         tiktok_pixel_code: r.try_get("tiktok_pixel_code")?,
         archived: is_archived(r)?,
@@ -171,7 +173,8 @@ pub async fn update_brand(c: &mut AnyConnection, b: &Brand) -> AppResult<Brand> 
     let row = sqlx::query(
         "UPDATE brands SET code = $1, name = $2, family_friendly = $3, currency = $4, \
          daily_budget_limit_minor = $5, lifetime_budget_limit_minor = $6, meta_pixel_id = $7, \
-         tiktok_pixel_code = $8, archived_at = $9, updated_at = $10 WHERE id = $11 RETURNING *",
+         tiktok_pixel_code = $8, archived_at = $9, updated_at = $10, change_review_daily_minor = $12, \
+         change_review_percent = $13 WHERE id = $11 RETURNING *",
     )
     .bind(&b.code)
     .bind(&b.name)
@@ -184,6 +187,8 @@ pub async fn update_brand(c: &mut AnyConnection, b: &Brand) -> AppResult<Brand> 
     .bind(archived_at(b.archived))
     .bind(now_text())
     .bind(b.id)
+    .bind(b.change_review_daily_minor)
+    .bind(b.change_review_percent)
     .fetch_one(c)
     .await
     .map_err(|e| duplicate("brand", "new_code", &b.code, e))?;

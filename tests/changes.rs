@@ -1,0 +1,497 @@
+//! Live campaigns against the fake platforms: launch asks for confirmation and goes live with
+//! one update per object; pause applies at once; a spend increase above the brand's threshold
+//! waits for ops (rejected: the platform is untouched; approved: applied); a lost update is not
+//! written twice; rollback restores the before values; elicitation declined or cancelled
+//! changes nothing; change request types never build a campaign; viewers and assistants
+//! cannot approve.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use rmcp::model::{
+    ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult, ElicitationAction,
+    Implementation,
+};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+
+use common::fake_platforms::Fault;
+use common::rest::ok200;
+use common::world::{World, me};
+use common::*;
+use omnitraffick::auth::{Principal, Role};
+use omnitraffick::changes::ChangeOutput;
+use omnitraffick::domain::{ChangeKind, ChangeStatus, Risk, TicketStatus};
+
+fn spec(amount: &str) -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": amount, "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
+        "overrides": {
+            "meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}
+        }
+    })
+}
+
+fn trafficker() -> Principal {
+    Principal {
+        name: "assistant-key".into(),
+        role: Role::Trafficker,
+        brand_scope: None,
+    }
+}
+
+/// A ticket deployed on `channel` (objects created paused) and its external ids.
+async fn deployed(w: &World, channel: &str, name: &str, amount: &str) -> (i64, Vec<String>) {
+    let t = w.ready_ticket(channel, name, spec(amount)).await;
+    w.queue_deploy(t).await;
+    w.wait_status(t, "TRAFFICKED_SUCCESS").await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let ids = ticket
+        .external_ids
+        .as_object()
+        .expect("ids")
+        .values()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    (t, ids)
+}
+
+async fn wait_change(w: &World, id: i64, want: ChangeStatus) -> Value {
+    let s = w.s.clone();
+    world::wait_until(
+        &format!("change {id} to be {want}"),
+        Duration::from_secs(30),
+        move || {
+            let s = s.clone();
+            async move {
+                let v = s.changes.view(id).await.map_err(|e| e.to_string())?;
+                let json = serde_json::to_value(&v).expect("json");
+                if v.change.status == want {
+                    Ok(json)
+                } else {
+                    Err(json.to_string())
+                }
+            }
+        },
+    )
+    .await
+}
+
+async fn request(
+    w: &World,
+    ticket: i64,
+    kind: ChangeKind,
+    after: Option<Value>,
+) -> Result<ChangeOutput, omnitraffick::error::AppError> {
+    w.s.changes
+        .request(&trafficker(), ticket, kind, after, "test", None)
+        .await
+}
+
+fn is_active(o: &common::fake_platforms::Obj) -> bool {
+    let b = &o.body;
+    ["status", "operation_status"]
+        .iter()
+        .any(|k| matches!(b[*k].as_str(), Some("ACTIVE" | "ENABLE" | "ENABLED")))
+}
+
+/// Launch asks the person, goes live once confirmed with exactly one write per object, and
+/// pause then applies at once; on each platform.
+#[tokio::test]
+async fn launch_is_confirmed_then_live_with_one_update_per_object_and_pause_is_immediate() {
+    let w = World::build().workers().start().await;
+    for (channel, name) in [
+        ("META", "Meta Launch"),
+        ("TIKTOK", "Tt Launch"),
+        ("GADS", "Gads Launch"),
+    ] {
+        let (t, ids) = deployed(&w, channel, name, "19.99").await;
+        let before: Vec<u64> = ids.iter().map(|id| w.fake.writes(id)).collect();
+
+        let out = request(&w, t, ChangeKind::Launch, None)
+            .await
+            .expect("launch");
+        let c = &out.change.change;
+        assert_eq!(c.status, ChangeStatus::NeedsConfirmation, "{channel}");
+        assert_eq!(c.risk, Risk::SpendIncrease);
+        assert_eq!(out.change.daily_after.as_deref(), Some("19.99"));
+        let token = out.confirmation_token.clone().expect("a token");
+        // Nothing happens before the person says yes.
+        assert_eq!(
+            ids.iter().map(|id| w.fake.writes(id)).collect::<Vec<_>>(),
+            before,
+            "{channel}: written before confirmation"
+        );
+        let bad =
+            w.s.changes
+                .confirm(&me(), c.id, Some("not-the-token"))
+                .await;
+        assert!(
+            bad.unwrap_err().to_string().contains("token"),
+            "a wrong token is refused"
+        );
+        w.s.changes
+            .confirm(&me(), c.id, Some(&token))
+            .await
+            .expect("confirm");
+        // A token works once.
+        assert!(
+            w.s.changes
+                .confirm(&me(), c.id, Some(&token))
+                .await
+                .is_err()
+        );
+        let done = wait_change(&w, c.id, ChangeStatus::Applied).await;
+        w.wait_status(t, "LIVE").await;
+        let written: u64 =
+            ids.iter().map(|id| w.fake.writes(id)).sum::<u64>() - before.iter().sum::<u64>();
+        let objects = done["results"].as_array().expect("results").len() as u64;
+        assert!(objects > 0, "{channel}: no object in the plan");
+        assert_eq!(written, objects, "{channel}: one write per object: {done}");
+        for id in &ids {
+            if let Some(o) = w.fake.object(id)
+                && [
+                    "campaign",
+                    "adset",
+                    "adgroup",
+                    "ad",
+                    "ad_group",
+                    "ad_group_ad",
+                ]
+                .contains(&o.kind.as_str())
+            {
+                assert!(
+                    is_active(&o),
+                    "{channel}: {} {} not active: {}",
+                    o.kind,
+                    o.id,
+                    o.body
+                );
+            }
+        }
+        // Launching twice is refused by the state machine.
+        let again = request(&w, t, ChangeKind::Launch, None).await.unwrap_err();
+        assert!(again.to_string().contains("LIVE"), "{again}");
+
+        // Pause is SAFE: queued at once, no confirmation.
+        let p = request(&w, t, ChangeKind::Pause, None)
+            .await
+            .expect("pause");
+        assert_eq!(p.change.change.status, ChangeStatus::Queued);
+        assert!(p.confirmation_token.is_none());
+        wait_change(&w, p.change.change.id, ChangeStatus::Applied).await;
+        w.wait_status(t, "PAUSED").await;
+        let history = w.s.governance.get_ticket(t).await.expect("ticket").history;
+        assert!(
+            history
+                .iter()
+                .filter(|h| h.event == "CHANGE_APPLIED")
+                .count()
+                >= 2,
+            "{channel}: changes leave ticket history"
+        );
+    }
+    w.finish().await;
+}
+
+/// A budget increase above the brand's threshold waits for ops: rejection leaves the platform
+/// untouched; approval applies it. Viewers and traffickers cannot decide, and no MCP tool does.
+#[tokio::test]
+async fn spend_increase_above_threshold_waits_for_ops_review() {
+    let w = World::build().workers().server().start().await;
+    let (t, ids) = deployed(&w, "META", "Review Budget", "19.99").await;
+    let writes = |w: &World| ids.iter().map(|id| w.fake.writes(id)).sum::<u64>();
+    let start = writes(&w);
+
+    let out = request(&w, t, ChangeKind::Edit, Some(spec("2500.00")))
+        .await
+        .expect("edit");
+    let c = out.change.change.clone();
+    assert_eq!(c.status, ChangeStatus::PendingReview);
+    assert_eq!(c.risk, Risk::SpendIncrease);
+    assert!(out.confirmation_token.is_none(), "review has no token");
+    assert!(out.message.contains("ops"), "{}", out.message);
+    assert_eq!(out.change.daily_before.as_deref(), Some("19.99"));
+    assert_eq!(out.change.daily_after.as_deref(), Some("2500.00"));
+
+    // Nobody but ops (or admin) decides.
+    for role in [Role::Viewer, Role::Trafficker, Role::Planner] {
+        let rest = w.rest(role).await;
+        let (status, body) = rest
+            .post(&format!("/api/v1/changes/{}/approve", c.id), &json!({}))
+            .await;
+        assert_eq!(status.as_u16(), 403, "{role:?} approved: {body}");
+    }
+    let ops = w.rest(Role::Ops).await;
+    let (status, body) = ops
+        .post(&format!("/api/v1/changes/{}/reject", c.id), &json!({}))
+        .await;
+    assert_eq!(status.as_u16(), 422, "a rejection needs a reason: {body}");
+    let rejected = ok200(
+        ops.post(
+            &format!("/api/v1/changes/{}/reject", c.id),
+            &json!({"reason": "not this quarter"}),
+        )
+        .await,
+    );
+    assert_eq!(rejected["status"], "REJECTED");
+    let (status, _) = ops
+        .post(&format!("/api/v1/changes/{}/approve", c.id), &json!({}))
+        .await;
+    assert_eq!(status.as_u16(), 409, "a rejected change cannot be approved");
+    assert_eq!(writes(&w), start, "a rejection wrote to the platform");
+
+    // Asked again and approved: applied, and the ticket's spec is the new one.
+    let again = request(&w, t, ChangeKind::Edit, Some(spec("2500.00")))
+        .await
+        .expect("edit again");
+    let id = again.change.change.id;
+    let listed = ok200(ops.get("/api/v1/changes?status=PENDING_REVIEW").await);
+    assert!(
+        listed["changes"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|c| c["id"] == id),
+        "{listed}"
+    );
+    let approved = ok200(
+        ops.post(&format!("/api/v1/changes/{id}/approve"), &json!({}))
+            .await,
+    );
+    assert_eq!(approved["status"], "QUEUED");
+    let done = wait_change(&w, id, ChangeStatus::Applied).await;
+    assert!(writes(&w) > start, "nothing written: {done}");
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.payload_config["budget"]["amount"], "2500.00");
+    let audit: Vec<&str> = done["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            "REQUESTED",
+            "SENT_TO_REVIEW",
+            "APPROVED",
+            "APPLYING",
+            "APPLIED"
+        ]
+    );
+    w.finish().await;
+}
+
+/// An update whose answer is lost is read back, not written twice; rollback restores the
+/// before values through the same gate.
+#[tokio::test]
+async fn lost_update_is_not_written_twice_and_rollback_restores() {
+    let w = World::build()
+        .workers()
+        .options(|o| {
+            o.deploy.backoff_base = Duration::from_millis(50);
+            o.deploy.backoff_max = Duration::from_millis(200);
+        })
+        .start()
+        .await;
+    let (t, ids) = deployed(&w, "META", "Lost Update", "19.99").await;
+    let writes = |w: &World| ids.iter().map(|id| w.fake.writes(id)).sum::<u64>();
+    let start = writes(&w);
+    w.fake.fail_next_update("adset", Fault::AppliedServerError);
+    // A lower budget is SAFE: applied at once.
+    let out = request(&w, t, ChangeKind::Edit, Some(spec("15.00")))
+        .await
+        .expect("edit");
+    assert_eq!(out.change.change.risk, Risk::Safe);
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Applied).await;
+    assert_eq!(
+        writes(&w) - start,
+        1,
+        "the lost update was written again: {done}"
+    );
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.payload_config["budget"]["amount"], "15.00");
+
+    // Rolling back raises spend again: the person confirms, then the old budget is back.
+    let back =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .expect("rollback");
+    let b = &back.change.change;
+    assert_eq!(b.rollback_of, Some(out.change.change.id));
+    assert_eq!(b.status, ChangeStatus::NeedsConfirmation);
+    w.s.changes
+        .confirm(&me(), b.id, back.confirmation_token.as_deref())
+        .await
+        .expect("confirm");
+    wait_change(&w, b.id, ChangeStatus::Applied).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.payload_config["budget"]["amount"], "19.99");
+    let adset = w
+        .fake
+        .objects("adset")
+        .into_iter()
+        .find(|o| ids.contains(&o.id))
+        .expect("adset");
+    assert_eq!(
+        adset.body["daily_budget"].to_string().trim_matches('"'),
+        "1999",
+        "{}",
+        adset.body
+    );
+    w.finish().await;
+}
+
+/// A change the platform refuses fails with a per-object report and leaves the ticket as it
+/// was.
+#[tokio::test]
+async fn a_refused_change_fails_with_a_per_object_report() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "META", "Refused Change", "19.99").await;
+    w.fake.fail_next_update("adset", Fault::Reject);
+    let out = request(&w, t, ChangeKind::Edit, Some(spec("15.00")))
+        .await
+        .expect("edit");
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Failed).await;
+    let outcomes: Vec<&str> = done["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["outcome"].as_str())
+        .collect();
+    assert!(outcomes.contains(&"FAILED"), "{done}");
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.status, TicketStatus::TraffickedSuccess);
+    assert_eq!(ticket.payload_config["budget"]["amount"], "19.99");
+    w.finish().await;
+}
+
+/// A ticket of an old change request type is refused at creation with the tool to use, and a
+/// stored one is never deployed as a new campaign.
+#[tokio::test]
+async fn a_pause_request_type_never_creates_a_campaign() {
+    let w = World::build().workers().start().await;
+    let c = world::campaign(&w.s, "Old Types").await;
+    let e =
+        w.s.governance
+            .create_ticket(
+                &me(),
+                omnitraffick::governance::CreateTicketInput {
+                    campaign_id: c,
+                    channel_code: "META".into(),
+                    request_type: Some("PAUSE".into()),
+                    payload_config: Some(spec("19.99")),
+                },
+            )
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("pause_ticket"), "{e}");
+    // A row stored before the refusal existed.
+    let t = w.ready_ticket("META", "Stored Pause", spec("19.99")).await;
+    let mut tx = w.db.begin_write().await.expect("tx");
+    sqlx::query("UPDATE tickets SET request_type = 'PAUSE' WHERE id = $1")
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .expect("plant");
+    tx.commit().await.expect("commit");
+    let e = world::try_deploy(&w.s, t, false).await.unwrap_err();
+    assert!(e.to_string().contains("pause_ticket"), "{e}");
+    assert!(
+        w.fake.objects("campaign").is_empty(),
+        "a campaign was created"
+    );
+    w.finish().await;
+}
+
+/// A client that answers every confirmation dialog the same way.
+#[derive(Clone)]
+struct Person(ElicitationAction, Option<bool>);
+
+impl ClientHandler for Person {
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        // The person sees what they are agreeing to.
+        assert!(
+            message.contains("LAUNCH") && message.contains("19.99 USD"),
+            "{message}"
+        );
+        assert!(message.contains("DIS_US_META_2027"), "{message}");
+        let mut r = ElicitResult::new(self.0.clone());
+        if let Some(yes) = self.1 {
+            r = r.with_content(json!({"confirm": yes}));
+        }
+        Ok(r)
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("omnitraffick-change-tests", "0.1.0"),
+        )
+    }
+}
+
+async fn person(w: &World, key: &str, answer: Person) -> common::mcp::Mcp<Person> {
+    let config = StreamableHttpClientTransportConfig::with_uri(w.server().url("/mcp"))
+        .auth_header(key.to_owned());
+    let transport = StreamableHttpClientTransport::from_config(config);
+    common::mcp::Mcp::new(answer.serve(transport).await.expect("connect"))
+}
+
+/// Over MCP with a client that can show a dialog: declined or closed, the change is cancelled
+/// and nothing is written; accepted, it is applied.
+#[tokio::test]
+async fn elicitation_declined_or_cancelled_changes_nothing_and_accepted_applies() {
+    let w = World::build().workers().server().start().await;
+    let (t, ids) = deployed(&w, "META", "Ask Person", "19.99").await;
+    let writes = |w: &World| ids.iter().map(|id| w.fake.writes(id)).sum::<u64>();
+    let start = writes(&w);
+    let key = key(&w.server().db, Role::Trafficker).await;
+    for answer in [
+        Person(ElicitationAction::Decline, None),
+        Person(ElicitationAction::Cancel, None),
+        Person(ElicitationAction::Accept, Some(false)),
+    ] {
+        let client = person(&w, &key, answer).await;
+        let out = client.ok("launch_ticket", json!({"ticket_id": t})).await;
+        assert_eq!(out["change"]["status"], "CANCELLED", "{out}");
+        assert!(out.get("confirmation_token").is_none(), "{out}");
+        client.close().await;
+    }
+    assert_eq!(writes(&w), start, "a declined launch wrote to the platform");
+    let t_now = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(t_now.status, TicketStatus::TraffickedSuccess);
+
+    let client = person(&w, &key, Person(ElicitationAction::Accept, Some(true))).await;
+    let out = client.ok("launch_ticket", json!({"ticket_id": t})).await;
+    assert_eq!(out["change"]["status"], "QUEUED", "{out}");
+    let id = out["change"]["id"].as_i64().expect("id");
+    wait_change(&w, id, ChangeStatus::Applied).await;
+    w.wait_status(t, "LIVE").await;
+    // No MCP tool approves a change.
+    let tools = client.list_all_tools().await.expect("tools");
+    assert!(
+        !tools.iter().any(|t| t.name.contains("approve")),
+        "an MCP tool approves"
+    );
+    client.close().await;
+    w.finish().await;
+}
