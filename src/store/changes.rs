@@ -164,28 +164,14 @@ pub async fn list_changes(
     limit: i64,
     brands: Option<&[String]>,
 ) -> AppResult<Vec<Change>> {
-    let scope = match brands {
-        Some(_) => format!(
-            "AND ticket_id IN (SELECT st.id FROM tickets st JOIN campaigns sc ON sc.id = st.campaign_id \
-             JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
-            super::governance::brand_scope_clause("sb.code", brands, 5)
-        ),
-        None => String::new(),
+    let page = super::healing::ReviewPage {
+        status: status.map(ChangeStatus::as_str),
+        ticket_id,
+        before_id,
+        limit,
+        brands,
     };
-    let sql = format!(
-        "SELECT * FROM ticket_changes WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR ticket_id = $2) \
-         AND ($3 IS NULL OR id < $3) {scope} ORDER BY id DESC LIMIT $4"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(ChangeStatus::as_str))
-        .bind(ticket_id)
-        .bind(before_id)
-        .bind(limit);
-    for b in brands.unwrap_or_default() {
-        q = q.bind(b.as_str());
-    }
-    let rows = q.fetch_all(c).await?;
-    rows.iter().map(from_row).collect()
+    page.fetch(c, "ticket_changes", from_row).await
 }
 
 /// The ticket's change still in progress (waiting for a person or a worker), if any.

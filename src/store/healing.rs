@@ -155,7 +155,7 @@ pub async fn get_proposal(c: &mut AnyConnection, id: i64) -> AppResult<Option<Fi
     row.as_ref().map(from_row).transpose()
 }
 
-/// Proposals, newest first, optionally by status and ticket; `after` pages by id.
+/// Proposals, newest first, optionally by status and ticket; `before_id` pages by id.
 pub async fn list_proposals(
     c: &mut AnyConnection,
     status: Option<ProposalStatus>,
@@ -164,28 +164,55 @@ pub async fn list_proposals(
     limit: i64,
     brands: Option<&[String]>,
 ) -> AppResult<Vec<FixProposal>> {
-    let scope = match brands {
-        Some(_) => format!(
-            "AND ticket_id IN (SELECT st.id FROM tickets st JOIN campaigns sc ON sc.id = st.campaign_id \
-             JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
-            super::governance::brand_scope_clause("sb.code", brands, 5)
-        ),
-        None => String::new(),
+    let page = ReviewPage {
+        status: status.map(ProposalStatus::as_str),
+        ticket_id,
+        before_id,
+        limit,
+        brands,
     };
-    let sql = format!(
-        "SELECT * FROM fix_proposals WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR ticket_id = $2) \
-         AND ($3 IS NULL OR id < $3) {scope} ORDER BY id DESC LIMIT $4"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(status.map(ProposalStatus::as_str))
-        .bind(ticket_id)
-        .bind(before_id)
-        .bind(limit);
-    for b in brands.unwrap_or_default() {
-        q = q.bind(b.as_str());
+    page.fetch(c, "fix_proposals", from_row).await
+}
+
+/// A page of a review queue (fix proposals, changes): newest first, optionally by status and
+/// ticket, within the caller's brands.
+pub(crate) struct ReviewPage<'a> {
+    pub status: Option<&'a str>,
+    pub ticket_id: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+    pub brands: Option<&'a [String]>,
+}
+
+impl ReviewPage<'_> {
+    pub(crate) async fn fetch<T>(
+        &self,
+        c: &mut AnyConnection,
+        table: &'static str,
+        map: super::RowMap<T>,
+    ) -> AppResult<Vec<T>> {
+        let scope = match self.brands {
+            Some(_) => format!(
+                "AND ticket_id IN (SELECT st.id FROM tickets st JOIN campaigns sc ON sc.id = st.campaign_id \
+                 JOIN brands sb ON sb.id = sc.brand_id WHERE TRUE {})",
+                super::governance::brand_scope_clause("sb.code", self.brands, 5)
+            ),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT * FROM {table} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR ticket_id = $2) \
+             AND ($3 IS NULL OR id < $3) {scope} ORDER BY id DESC LIMIT $4"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(self.status)
+            .bind(self.ticket_id)
+            .bind(self.before_id)
+            .bind(self.limit);
+        for b in self.brands.unwrap_or_default() {
+            q = q.bind(b.as_str());
+        }
+        super::fetch_all_as(c, q, map).await
     }
-    let rows = q.fetch_all(c).await?;
-    rows.iter().map(from_row).collect()
 }
 
 /// Move a proposal from one status to another; false when it was not in `from`.
