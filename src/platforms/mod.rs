@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod geo;
+pub mod live;
 pub mod google_ads;
 pub mod meta;
 pub mod spec;
