@@ -234,9 +234,7 @@ fn payload_path(platform: Platform, object: &str, field: &str) -> String {
         (Platform::Tiktok, _, "age_groups") => Some(p("targeting.age_min")),
         (Platform::Tiktok, _, "gender") => Some(p("targeting.genders")),
         (Platform::Tiktok, _, "interest_category_ids") => Some(p("targeting.interests")),
-        (Platform::Tiktok, _, "placements" | "placement_type") => {
-            Some(p("targeting.placements"))
-        }
+        (Platform::Tiktok, _, "placements" | "placement_type") => Some(p("targeting.placements")),
         (Platform::GoogleAds, "campaign_budget", "amountMicros" | "totalAmountMicros") => {
             Some(p("budget.amount"))
         }
@@ -246,9 +244,7 @@ fn payload_path(platform: Platform, object: &str, field: &str) -> String {
         (Platform::GoogleAds, _, "networkSettings" | "advertisingChannelType" | "type") => {
             Some(p("targeting.placements"))
         }
-        (Platform::GoogleAds, _, "maximizeConversions" | "targetSpend") => {
-            Some(p("bidding"))
-        }
+        (Platform::GoogleAds, _, "maximizeConversions" | "targetSpend") => Some(p("bidding")),
         (Platform::GoogleAds, "campaign_criterion", _) => Some(p("targeting.countries")),
         (Platform::GoogleAds, "ad_group_criterion", _) => Some(p("targeting")),
         _ => None,
@@ -312,7 +308,8 @@ fn leaf_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Change<'a>> {
         .filter_map(|k| {
             let (x, y) = (get(&b, &k), get(&a, &k));
             // `{}` filled in (maximizeConversions: {} -> {targetCpaMicros}) is not a removal.
-            let filled = |l: &Vec<(String, &Value)>| l.iter().any(|(p, _)| p.starts_with(&format!("{k}.")));
+            let filled =
+                |l: &Vec<(String, &Value)>| l.iter().any(|(p, _)| p.starts_with(&format!("{k}.")));
             if x == y
                 || (y.is_none() && x.is_some_and(|v| v == &Value::Object(Map::new())) && filled(&a))
                 || (x.is_none() && y.is_some_and(|v| v == &Value::Object(Map::new())) && filled(&b))
@@ -514,7 +511,15 @@ fn google_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rule {
     let f = c.field.as_str();
     let top = f.split('.').next().unwrap_or(f);
     let path = payload_path(Platform::GoogleAds, object, f);
-    let bidding = ["maximizeConversions", "targetSpend", "manualCpc", "targetCpa", "targetRoas", "maximizeConversionValue", "manualCpm"];
+    let bidding = [
+        "maximizeConversions",
+        "targetSpend",
+        "manualCpc",
+        "targetCpa",
+        "targetRoas",
+        "maximizeConversionValue",
+        "manualCpm",
+    ];
     // The bidding strategy is a oneof: the same strategy on both sides, or a switch.
     let strategy_switch = all.iter().any(|x| {
         let t = x.field.split('.').next().unwrap_or("");
@@ -547,7 +552,14 @@ fn google_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rule {
                 Rule::Live
             }
         }
-        ("campaign", "name" | "startDateTime" | "endDateTime" | "networkSettings" | "containsEuPoliticalAdvertising") => Rule::Live,
+        (
+            "campaign",
+            "name"
+            | "startDateTime"
+            | "endDateTime"
+            | "networkSettings"
+            | "containsEuPoliticalAdvertising",
+        ) => Rule::Live,
         ("ad_group", "name" | "cpcBidMicros" | "cpmBidMicros" | "targetCpaMicros") => Rule::Live,
         _ => refuse(
             path,
@@ -906,8 +918,7 @@ mod tests {
         let off = plan_status(Platform::GoogleAds, &ids, LiveStatus::Paused).unwrap();
         let order: Vec<&str> = off.iter().map(|u| u.object.as_str()).collect();
         assert_eq!(order, ["campaign", "ad_group", "ad_group_ad"]);
-        let partial: Map<String, Value> =
-            serde_json::from_value(json!({"campaign": "2"})).unwrap();
+        let partial: Map<String, Value> = serde_json::from_value(json!({"campaign": "2"})).unwrap();
         assert!(plan_status(Platform::GoogleAds, &partial, LiveStatus::Active).is_err());
         assert_eq!(
             plan_status(Platform::GoogleAds, &partial, LiveStatus::Paused)

@@ -4,8 +4,8 @@
 
 pub mod client;
 pub mod geo;
-pub mod live;
 pub mod google_ads;
+pub mod live;
 pub mod meta;
 pub mod spec;
 pub mod tiktok;

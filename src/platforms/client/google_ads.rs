@@ -9,9 +9,9 @@ use super::{
     PlatformClients, PlatformError, json_body, non_json, not_found, retry_after_header, str_of,
     transport_error,
 };
-use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, camel_to_snake};
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, camel_to_snake};
 
 fn request(
     c: &PlatformClients,
@@ -254,10 +254,7 @@ fn live_resource_name(
 }
 
 /// Send one request; the JSON answer or the classified error.
-async fn send(
-    rb: reqwest::RequestBuilder,
-    is_write: bool,
-) -> Result<(u16, Value), PlatformError> {
+async fn send(rb: reqwest::RequestBuilder, is_write: bool) -> Result<(u16, Value), PlatformError> {
     let resp = rb
         .send()
         .await
@@ -315,7 +312,11 @@ pub(super) async fn read_live(
         "/{}/customers/{cid}/googleAds:search",
         c.cfg.google_ads_api_version
     );
-    let (_, parsed) = send(request(c, channel, &path, &json!({ "query": query }))?, false).await?;
+    let (_, parsed) = send(
+        request(c, channel, &path, &json!({ "query": query }))?,
+        false,
+    )
+    .await?;
     let key = row_key(res);
     let Some(row) = parsed
         .get("results")
@@ -379,12 +380,7 @@ pub(super) async fn write_live(
             }
         }
     }
-    let mask = update
-        .fields
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(",");
+    let mask = update.fields.keys().cloned().collect::<Vec<_>>().join(",");
     let body = json!({"operations": [{"update": object, "updateMask": mask}]});
     let path = format!(
         "/{}/customers/{cid}/{collection}:mutate",

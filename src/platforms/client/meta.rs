@@ -9,9 +9,9 @@ use super::{
     Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, META_TOKEN, PlatformClients, PlatformError,
     json_body, non_json, not_found, retry_after_header, str_of, transport_error,
 };
-use crate::platforms::live::{DELIVERY_STATE, ObjectUpdate};
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, ObjectUpdate};
 
 /// Graph API params are form fields; nested values are JSON-encoded, as the SDKs send them.
 fn form_fields(body: &Value) -> Vec<(String, String)> {
@@ -208,7 +208,10 @@ pub(super) async fn read_live(
     let resp = c
         .http
         .get(url)
-        .query(&[("fields", fields.as_str()), ("access_token", token.expose())])
+        .query(&[
+            ("fields", fields.as_str()),
+            ("access_token", token.expose()),
+        ])
         .send()
         .await
         .map_err(|e| transport_error(Platform::Meta, e))?;

@@ -8,9 +8,9 @@ use super::{
     Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, PlatformClients, PlatformError, TIKTOK_TOKEN,
     json_body, non_json, not_found, retry_after_header, str_of, transport_error, unsupported,
 };
-use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, canonical_number};
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, canonical_number};
 
 pub(super) async fn create(
     c: &PlatformClients,
@@ -299,7 +299,9 @@ pub(super) async fn read_live(
     }
     // Several ads read as one object: a field has a value only when they all agree.
     let common = |k: &str| -> Value {
-        let mut vals = rows.iter().map(|r| r.get(k).cloned().unwrap_or(Value::Null));
+        let mut vals = rows
+            .iter()
+            .map(|r| r.get(k).cloned().unwrap_or(Value::Null));
         let first = vals.next().unwrap_or(Value::Null);
         if vals.all(|v| v == first) {
             first
@@ -376,7 +378,10 @@ pub(super) async fn write_live(
         return Err(unsupported(Platform::Tiktok, update, &field));
     }
     let mut body = rest;
-    body.insert("advertiser_id".into(), Value::from(channel.account_id.clone()));
+    body.insert(
+        "advertiser_id".into(),
+        Value::from(channel.account_id.clone()),
+    );
     body.insert(format!("{kind}_id"), Value::from(update.id.clone()));
     let resp = c
         .http
