@@ -7,9 +7,9 @@
 //!
 //! Live objects: it serves reads and updates of what it created (Meta `GET`/`POST
 //! /{version}/{id}`; TikTok `*/get/`, `*/status/update/`, `campaign/update/`,
-//! `adgroup/update/`; Google `googleAds:search` by resource name and `:mutate` with `update`
-//! + `updateMask`), counts applied writes per object id, and takes faults for reads and
-//! updates separately from creates (`fail_next_read`, `fail_next_update`).
+//! `adgroup/update/`; Google `googleAds:search` by resource name and `:mutate` with an
+//! `update` and its `updateMask`), counts applied writes per object id, and takes faults for
+//! reads and updates separately from creates (`fail_next_read`, `fail_next_update`).
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
