@@ -260,7 +260,6 @@ fn payload_path(platform: Platform, object: &str, field: &str) -> String {
 /// One changed field: its value before and after (None = absent).
 struct Change<'a> {
     field: String,
-    before: Option<&'a Value>,
     after: Option<&'a Value>,
 }
 
@@ -274,7 +273,6 @@ fn top_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Change<'a>> {
         .filter(|k| b.get(*k) != a.get(*k))
         .map(|k| Change {
             field: k.clone(),
-            before: b.get(k),
             after: a.get(k),
         })
         .collect()
@@ -316,11 +314,7 @@ fn leaf_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Change<'a>> {
             {
                 return None;
             }
-            Some(Change {
-                field: k,
-                before: x,
-                after: y,
-            })
+            Some(Change { field: k, after: y })
         })
         .collect()
 }
@@ -507,24 +501,40 @@ fn tiktok_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rule {
     }
 }
 
-fn google_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rule {
+/// The campaign bidding-strategy oneof (the strategies a campaign may carry inline).
+const GOOGLE_BIDDING: &[&str] = &[
+    "manualCpc",
+    "manualCpm",
+    "manualCpv",
+    "maximizeConversions",
+    "maximizeConversionValue",
+    "targetCpa",
+    "targetRoas",
+    "targetSpend",
+    "targetImpressionShare",
+    "percentCpc",
+    "biddingStrategy",
+];
+
+/// A Google campaign that moves to another bidding strategy (the oneof member changes).
+fn google_strategy_switch(before: &Value, after: &Value) -> bool {
+    let strategies = |v: &Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| {
+                o.keys()
+                    .filter(|k| GOOGLE_BIDDING.contains(&k.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    strategies(before) != strategies(after)
+}
+
+fn google_rule(object: &str, c: &Change<'_>) -> Rule {
     let f = c.field.as_str();
     let top = f.split('.').next().unwrap_or(f);
     let path = payload_path(Platform::GoogleAds, object, f);
-    let bidding = [
-        "maximizeConversions",
-        "targetSpend",
-        "manualCpc",
-        "targetCpa",
-        "targetRoas",
-        "maximizeConversionValue",
-        "manualCpm",
-    ];
-    // The bidding strategy is a oneof: the same strategy on both sides, or a switch.
-    let strategy_switch = all.iter().any(|x| {
-        let t = x.field.split('.').next().unwrap_or("");
-        bidding.contains(&t) && (x.before.is_none() != x.after.is_none()) && !x.field.contains('.')
-    });
     match (object, top) {
         ("ad_group_ad", _) => refuse(path, creative_refusal(Platform::GoogleAds)),
         ("campaign_criterion" | "ad_group_criterion", _) => refuse(
@@ -542,16 +552,8 @@ fn google_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rule {
             path,
             "a Google campaign's type (Search or Display, from the placements) is immutable; deploy a new ticket with the new placements and pause this one",
         ),
-        ("campaign", t) if bidding.contains(&t) => {
-            if strategy_switch {
-                refuse(
-                    "payload_config.bidding.strategy",
-                    "switching a live Google campaign to another bidding strategy is not a live edit (learning restarts and settings differ); change the bid amount only, or deploy a new ticket",
-                )
-            } else {
-                Rule::Live
-            }
-        }
+        // Same strategy on both sides (a switch was refused before): its settings change.
+        ("campaign", t) if GOOGLE_BIDDING.contains(&t) => Rule::Live,
         (
             "campaign",
             "name"
@@ -625,6 +627,15 @@ pub fn plan_edit(
             Platform::GoogleAds => (google_resource(&b.body), google_resource(&a.body)),
             _ => (&b.body, &a.body),
         };
+        if platform == Platform::GoogleAds
+            && a.object == "campaign"
+            && google_strategy_switch(bb, ab)
+        {
+            return Err(AppError::validation(
+                "payload_config.bidding.strategy",
+                "switching a live Google campaign to another bidding strategy is not a live edit (learning restarts and its settings differ); change the bid amount only, or deploy a new ticket",
+            ));
+        }
         let changes = match platform {
             Platform::GoogleAds => leaf_changes(bb, ab),
             _ => top_changes(bb, ab),
@@ -634,7 +645,7 @@ pub fn plan_edit(
             let rule = match platform {
                 Platform::Meta => meta_rule(&a.object, c, &changes),
                 Platform::Tiktok => tiktok_rule(&a.object, c, &changes),
-                Platform::GoogleAds => google_rule(&a.object, c, &changes),
+                Platform::GoogleAds => google_rule(&a.object, c),
             };
             match rule {
                 Rule::Skip => {}
@@ -927,6 +938,35 @@ mod tests {
             1
         );
         assert!(plan_status(Platform::Meta, &Map::new(), LiveStatus::Paused).is_err());
+    }
+
+    fn google(campaign: Value) -> TranslatedPayloads {
+        TranslatedPayloads {
+            platform: Platform::GoogleAds,
+            api_version: "v25".into(),
+            requests: vec![super::super::PlatformRequest {
+                object: "campaign".into(),
+                method: "POST".into(),
+                path: "/v25/customers/1/campaigns:mutate".into(),
+                body: json!({"operations": [{"create": campaign}]}),
+            }],
+        }
+    }
+
+    #[test]
+    fn google_bidding_values_change_live_but_strategies_do_not_switch() {
+        let ids: Map<String, Value> = serde_json::from_value(json!({"campaign": "9"})).unwrap();
+        let cpa = |m: &str| google(json!({"maximizeConversions": {"targetCpaMicros": m}}));
+        let plan = plan_edit(Platform::GoogleAds, &cpa("1000000"), &cpa("1500000"), &ids).unwrap();
+        assert_eq!(
+            plan[0].fields,
+            *json!({"maximizeConversions.targetCpaMicros": "1500000"})
+                .as_object()
+                .unwrap()
+        );
+        let ceiling = google(json!({"targetSpend": {"cpcBidCeilingMicros": "2000000"}}));
+        let e = plan_edit(Platform::GoogleAds, &cpa("1000000"), &ceiling, &ids).unwrap_err();
+        assert_eq!(e.field(), Some("payload_config.bidding.strategy"));
     }
 
     #[test]
