@@ -4,6 +4,12 @@
 //! errors). It keeps what it "created" so tests can count duplicates, and injects faults:
 //! scripted ones for a given object, or random ones for benchmarks. A lost response commits
 //! the object and then answers too late for the client.
+//!
+//! Live objects: it serves reads and updates of what it created (Meta `GET`/`POST
+//! /{version}/{id}`; TikTok `*/get/`, `*/status/update/`, `campaign/update/`,
+//! `adgroup/update/`; Google `googleAds:search` by resource name and `:mutate` with an
+//! `update` and its `updateMask`), counts applied writes per object id, and takes faults for
+//! reads and updates separately from creates (`fail_next_read`, `fail_next_update`).
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +34,8 @@ pub enum Fault {
     Lose,
     /// A permanent validation error (Meta 100/1885621, TikTok 40002, Google fieldError).
     Reject,
+    /// Applies an update, then answers 5xx: the client cannot tell it happened.
+    AppliedServerError,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +78,10 @@ pub struct FakeState {
     pub events_server_error: u32,
     /// Throttle the next N Meta event batches (only Meta) with this Retry-After, in seconds.
     pub meta_events_throttled: (u32, &'static str),
+    /// Applied updates per object id (a status update of several ids counts once for each).
+    pub writes: HashMap<String, u64>,
+    /// Meta: budget changes per ad set; the fifth is throttled (at most 4 per hour, A5).
+    pub meta_budget_changes: HashMap<String, u32>,
     rng: u64,
 }
 
@@ -138,8 +150,14 @@ impl FakePlatforms {
                 "/{version}/{parent}/{edge}",
                 post(meta_create).get(meta_list),
             )
+            .route("/{version}/{id}", get(meta_read).post(meta_update))
             .route("/open_api/v1.3/{kind}/create/", post(tiktok_create))
             .route("/open_api/v1.3/{kind}/get/", get(tiktok_get))
+            .route(
+                "/open_api/v1.3/{kind}/status/update/",
+                post(tiktok_status_update),
+            )
+            .route("/open_api/v1.3/{kind}/update/", post(tiktok_update))
             .route("/open_api/v1.3/event/track/", post(tiktok_events))
             .route("/{version}/customers/{cid}/{op}", post(google))
             .with_state(state.clone());
@@ -164,6 +182,47 @@ impl FakePlatforms {
             .unwrap()
             .scripted
             .push_back((kind.to_owned(), fault));
+    }
+
+    /// The next update (Meta `POST /{id}`, TikTok `*/update/`, Google `update` operation) of an
+    /// object of `kind` meets `fault`.
+    pub fn fail_next_update(&self, kind: &str, fault: Fault) {
+        self.fail_next(&format!("update {kind}"), fault);
+    }
+
+    /// The next read (Meta `GET /{id}`, TikTok `*/get/`, Google search) of `kind` meets `fault`.
+    pub fn fail_next_read(&self, kind: &str, fault: Fault) {
+        self.fail_next(&format!("read {kind}"), fault);
+    }
+
+    /// Applied updates of the object with this id.
+    pub fn writes(&self, id: &str) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .writes
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The object with this id, as it stands now.
+    pub fn object(&self, id: &str) -> Option<Obj> {
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .iter()
+            .find(|o| o.id == id)
+            .cloned()
+    }
+
+    /// Set fields of a stored object directly (as if changed in the platform's UI).
+    pub fn set_field(&self, id: &str, field: &str, value: Value) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(o) = s.objects.iter_mut().find(|o| o.id == id) {
+            o.body[field] = value;
+        }
     }
 
     pub fn set_random(&self, faults: RandomFaults, latency: Duration) {
@@ -483,6 +542,257 @@ async fn meta_list(
         .into_response()
 }
 
+// ---------------------------------------------------------------- Meta live objects
+
+/// Meta money fields: integers on write, budgets read back as strings (H1.3).
+const META_STRING_MONEY: &[&str] = &[
+    "daily_budget",
+    "lifetime_budget",
+    "spend_cap",
+    "budget_remaining",
+];
+
+/// The account's time zone: Meta answers datetimes in it, whatever offset was sent.
+fn meta_account_time(v: &Value) -> Value {
+    let Some(s) = v.as_str() else {
+        return v.clone();
+    };
+    match chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z") {
+        Ok(t) => {
+            let la = chrono::FixedOffset::west_opt(7 * 3600).expect("offset");
+            json!(
+                t.with_timezone(&la)
+                    .format("%Y-%m-%dT%H:%M:%S%z")
+                    .to_string()
+            )
+        }
+        Err(_) => v.clone(),
+    }
+}
+
+fn meta_no_object(id: &str) -> Response {
+    meta_error(
+        StatusCode::BAD_REQUEST,
+        json!({"message": format!("Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+               "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": "AnoObject33"}),
+        &[],
+    )
+}
+
+fn meta_status_of(s: &FakeState, id: Option<&str>) -> String {
+    id.and_then(|id| s.objects.iter().find(|o| o.id == id))
+        .and_then(|o| o.body["status"].as_str())
+        .unwrap_or("ACTIVE")
+        .to_owned()
+}
+
+/// effective_status: the object's own status, else a paused parent (H1.4).
+fn meta_effective(s: &FakeState, o: &Obj) -> String {
+    let own = o.body["status"].as_str().unwrap_or("ACTIVE");
+    if own != "ACTIVE" {
+        return own.to_owned();
+    }
+    let parent = s.objects.iter().find(|p| Some(&p.id) == o.parent.as_ref());
+    match o.kind.as_str() {
+        "adset" if meta_status_of(s, o.parent.as_deref()) == "PAUSED" => "CAMPAIGN_PAUSED".into(),
+        "ad" => {
+            if meta_status_of(s, o.parent.as_deref()) == "PAUSED" {
+                "ADSET_PAUSED".into()
+            } else if meta_status_of(s, parent.and_then(|p| p.parent.as_deref())) == "PAUSED" {
+                "CAMPAIGN_PAUSED".into()
+            } else {
+                "ACTIVE".into()
+            }
+        }
+        _ => "ACTIVE".into(),
+    }
+}
+
+/// Meta throttling for writes: code 80004 (ads management BUC) on HTTP 400, with the usage
+/// headers that say how long to wait.
+fn meta_throttled(code: i64, wait_secs: u64) -> Response {
+    let minutes = wait_secs.div_ceil(60);
+    let message = if code == 17 {
+        "(#17) User request limit reached".to_owned()
+    } else {
+        format!(
+            "({code}) There have been too many calls to this ad-account. Wait a bit and try again."
+        )
+    };
+    meta_error(
+        StatusCode::BAD_REQUEST,
+        json!({"message": message, "type": "OAuthException", "code": code, "error_subcode": 2446079, "is_transient": true, "fbtrace_id": "AbucThrottle"}),
+        &[
+            (
+                "x-business-use-case-usage",
+                json!({"1234567890": [{"type": "ads_management", "call_count": 100, "total_cputime": 31, "total_time": 45, "estimated_time_to_regain_access": minutes, "ads_api_access_tier": "standard_access"}]}).to_string(),
+            ),
+            (
+                "x-ad-account-usage",
+                json!({"acc_id_util_pct": 100, "reset_time_duration": wait_secs, "ads_api_access_tier": "standard_access"}).to_string(),
+            ),
+        ],
+    )
+}
+
+/// `GET /{version}/{id}?fields=...`.
+async fn meta_read(
+    State(state): Shared,
+    Path((_version, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    pause(&state).await;
+    if !q.contains_key("access_token") {
+        return meta_error(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "An access token is required to request this resource.", "type": "OAuthException", "code": 104}),
+            &[],
+        );
+    }
+    let mut s = state.lock().unwrap();
+    let Some(o) = s
+        .objects
+        .iter()
+        .find(|o| o.platform == "META" && o.id == id)
+        .cloned()
+    else {
+        return meta_no_object(&id);
+    };
+    s.count(format!("meta {} read", o.kind));
+    match s.fault_for(&format!("read {}", o.kind)) {
+        Some(Fault::RateLimit { retry_after_secs }) => {
+            return meta_throttled(80004, retry_after_secs);
+        }
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return meta_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true}),
+                &[],
+            );
+        }
+        _ => {}
+    }
+    let effective = meta_effective(&s, &o);
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(o.id));
+    for f in q.get("fields").map(String::as_str).unwrap_or("").split(',') {
+        let f = f.trim();
+        let v = match f {
+            "" | "id" => continue,
+            "effective_status" => json!(effective),
+            "configured_status" => o.body["status"].clone(),
+            "budget_remaining" => o.body["daily_budget"].clone(),
+            _ => o.body.get(f).cloned().unwrap_or(Value::Null),
+        };
+        // Unset fields are left out of the answer.
+        if v.is_null() {
+            continue;
+        }
+        let v = match (META_STRING_MONEY.contains(&f), &v) {
+            (true, Value::Number(n)) => json!(n.to_string()),
+            _ if f.ends_with("_time") => meta_account_time(&v),
+            _ => v,
+        };
+        out.insert(f.to_owned(), v);
+    }
+    Json(Value::Object(out)).into_response()
+}
+
+/// `POST /{version}/{id}`: change the fields sent, answer `{"success": true}`.
+async fn meta_update(
+    State(state): Shared,
+    Path((_version, id)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    pause(&state).await;
+    let Some(token) = form.get("access_token").cloned() else {
+        return meta_error(
+            StatusCode::BAD_REQUEST,
+            json!({"message": "An access token is required to request this resource.", "type": "OAuthException", "code": 104}),
+            &[],
+        );
+    };
+    let (kind, fault, budget_blocked, delay) = {
+        let mut s = state.lock().unwrap();
+        s.tokens_seen.push(token);
+        let Some(kind) = s
+            .objects
+            .iter()
+            .find(|o| o.platform == "META" && o.id == id)
+            .map(|o| o.kind.clone())
+        else {
+            return meta_no_object(&id);
+        };
+        s.count(format!("meta {kind} update"));
+        let fault = s.fault_for(&format!("update {kind}"));
+        let budget_change = kind == "adset"
+            && (form.contains_key("daily_budget") || form.contains_key("lifetime_budget"));
+        let blocked = budget_change
+            && fault.is_none()
+            && s.meta_budget_changes.get(&id).copied().unwrap_or(0) >= 4;
+        (kind, fault, blocked, s.lose_delay)
+    };
+    if budget_blocked {
+        // At most 4 budget changes per ad set per hour; then blocked for the hour (A5).
+        return meta_throttled(17, 3600);
+    }
+    match fault {
+        Some(Fault::RateLimit { retry_after_secs }) => {
+            return meta_throttled(80004, retry_after_secs);
+        }
+        Some(Fault::ServerError) => {
+            return meta_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true, "fbtrace_id": "Aunavailable2"}),
+                &[],
+            );
+        }
+        Some(Fault::Reject) => {
+            let field = form
+                .keys()
+                .find(|k| k.as_str() != "access_token")
+                .cloned()
+                .unwrap_or_default();
+            let body = state.lock().unwrap().reject_with.clone().unwrap_or_else(|| {
+                json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1815198, "is_transient": false,
+                       "error_user_title": "Field can't be edited", "error_user_msg": format!("{field} can't be changed once the {kind} is published."),
+                       "error_data": json!({"blame_field_specs": [[field]]}).to_string(), "fbtrace_id": "AimmutableField"})
+            });
+            return meta_error(StatusCode::BAD_REQUEST, body, &[]);
+        }
+        _ => {}
+    }
+    {
+        let mut s = state.lock().unwrap();
+        if kind == "adset"
+            && (form.contains_key("daily_budget") || form.contains_key("lifetime_budget"))
+        {
+            *s.meta_budget_changes.entry(id.clone()).or_default() += 1;
+        }
+        if let Some(o) = s.objects.iter_mut().find(|o| o.id == id) {
+            for (k, v) in form.iter().filter(|(k, _)| k.as_str() != "access_token") {
+                // Targeting and every other field: the value sent replaces the old one.
+                o.body[k.as_str()] = serde_json::from_str(v).unwrap_or(Value::String(v.clone()));
+            }
+        }
+        *s.writes.entry(id.clone()).or_default() += 1;
+    }
+    match fault {
+        Some(Fault::Lose) => {
+            tokio::time::sleep(delay).await;
+        }
+        Some(Fault::AppliedServerError) => {
+            return meta_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "An unknown error occurred", "type": "OAuthException", "code": 1, "is_transient": true, "fbtrace_id": "AappliedThen500"}),
+                &[],
+            );
+        }
+        _ => {}
+    }
+    Json(json!({"success": true})).into_response()
+}
+
 // ---------------------------------------------------------------- TikTok
 
 fn tiktok(code: i64, message: &str, data: Value) -> Response {
@@ -576,10 +886,31 @@ async fn tiktok_get(
         .get("filtering")
         .and_then(|f| serde_json::from_str(f).ok())
         .unwrap_or(Value::Null);
+    let wanted_fields: Option<Vec<String>> =
+        q.get("fields").and_then(|f| serde_json::from_str(f).ok());
     let mut s = state.lock().unwrap();
     s.count(format!("tiktok {kind} get"));
+    match s.fault_for(&format!("read {kind}")) {
+        Some(Fault::RateLimit { .. }) => {
+            return tiktok(
+                40100,
+                "Too many requests. Please retry in some time.",
+                json!({}),
+            );
+        }
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return tiktok(50000, "System error, please try again later.", json!({}));
+        }
+        _ => {}
+    }
     let name_key = format!("{kind}_name");
     let id_key = format!("{kind}_id");
+    // By id (`campaign_ids`, `adgroup_ids`, `ad_ids`), else by parent and name.
+    let by_id: Option<Vec<String>> = filtering[format!("{kind}_ids")].as_array().map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    });
     let parent: Option<String> = match kind.as_str() {
         "campaign" => q.get("advertiser_id").cloned(),
         "adgroup" => filtering["campaign_ids"][0].as_str().map(str::to_owned),
@@ -589,9 +920,12 @@ async fn tiktok_get(
     let list: Vec<Value> = s
         .objects
         .iter()
-        .filter(|o| o.platform == "TIKTOK" && o.kind == kind && o.parent == parent)
-        .filter(|o| wanted.is_none() || o.name == wanted)
-        .map(|o| json!({ id_key.clone(): o.id, name_key.clone(): o.name }))
+        .filter(|o| o.platform == "TIKTOK" && o.kind == kind)
+        .filter(|o| match &by_id {
+            Some(ids) => ids.contains(&o.id),
+            None => o.parent == parent && (wanted.is_none() || o.name == wanted),
+        })
+        .map(|o| tiktok_row(&s, o, &id_key, &name_key, wanted_fields.as_deref()))
         .collect();
     let n = list.len();
     tiktok(
@@ -599,6 +933,251 @@ async fn tiktok_get(
         "OK",
         json!({"list": list, "page_info": {"page": 1, "page_size": 100, "total_number": n, "total_page": 1}}),
     )
+}
+
+const TIKTOK_MONEY: &[&str] = &["budget", "bid_price", "conversion_bid_price"];
+
+fn tiktok_status(s: &FakeState, id: Option<&str>) -> String {
+    id.and_then(|id| s.objects.iter().find(|o| o.id == id))
+        .and_then(|o| o.body["operation_status"].as_str())
+        .unwrap_or("ENABLE")
+        .to_owned()
+}
+
+/// secondary_status: the object's own status, else a disabled parent (H2.2; values 🟡 TT-GO).
+fn tiktok_secondary(s: &FakeState, o: &Obj) -> String {
+    let own = o.body["operation_status"].as_str().unwrap_or("ENABLE");
+    let prefix = match o.kind.as_str() {
+        "campaign" => "CAMPAIGN",
+        "adgroup" => "ADGROUP",
+        _ => "AD",
+    };
+    if own != "ENABLE" {
+        return format!("{prefix}_STATUS_{own}");
+    }
+    let parent = s.objects.iter().find(|p| Some(&p.id) == o.parent.as_ref());
+    match o.kind.as_str() {
+        "campaign" => "CAMPAIGN_STATUS_ENABLE".into(),
+        "adgroup" if tiktok_status(s, o.parent.as_deref()) != "ENABLE" => {
+            "ADGROUP_STATUS_CAMPAIGN_DISABLE".into()
+        }
+        "adgroup" => "ADGROUP_STATUS_DELIVERY_OK".into(),
+        _ if tiktok_status(s, o.parent.as_deref()) != "ENABLE" => {
+            "AD_STATUS_ADGROUP_DISABLE".into()
+        }
+        _ if tiktok_status(s, parent.and_then(|p| p.parent.as_deref())) != "ENABLE" => {
+            "AD_STATUS_CAMPAIGN_DISABLE".into()
+        }
+        _ => "AD_STATUS_DELIVERY_OK".into(),
+    }
+}
+
+/// One `list` entry: the requested fields (all when none were asked for). Money comes back
+/// as a float, so whole amounts read as `80.0`.
+fn tiktok_row(
+    s: &FakeState,
+    o: &Obj,
+    id_key: &str,
+    name_key: &str,
+    fields: Option<&[String]>,
+) -> Value {
+    let mut all = o.body.as_object().cloned().unwrap_or_default();
+    all.insert(id_key.to_owned(), json!(o.id));
+    all.insert(name_key.to_owned(), json!(o.name));
+    all.entry("operation_status").or_insert(json!("ENABLE"));
+    all.insert("secondary_status".into(), json!(tiktok_secondary(s, o)));
+    for k in TIKTOK_MONEY {
+        if let Some(Value::Number(n)) = all.get(*k)
+            && !n.to_string().contains('.')
+            && let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64)
+        {
+            all.insert((*k).to_owned(), Value::Number(f));
+        }
+    }
+    match fields {
+        Some(fields) => fields
+            .iter()
+            .filter_map(|f| all.get(f).map(|v| (f.clone(), v.clone())))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        None => Value::Object(all),
+    }
+}
+
+/// A TikTok write fault: Some(response) to answer now without applying.
+fn tiktok_write_fault(fault: Option<Fault>) -> Option<Response> {
+    match fault {
+        Some(Fault::RateLimit { .. }) => Some(tiktok(
+            40100,
+            "Too many requests. Please retry in some time.",
+            json!({}),
+        )),
+        Some(Fault::ServerError) => Some(tiktok(
+            50000,
+            "System error, please try again later.",
+            json!({}),
+        )),
+        Some(Fault::Reject) => Some(tiktok(
+            40002,
+            "budget: Budget is too low. The minimum daily budget is 20.00 USD.",
+            json!({}),
+        )),
+        _ => None,
+    }
+}
+
+/// After applying: answer late (lost) or with HTTP 503 (applied, but the client cannot know).
+async fn tiktok_after_write(fault: Option<Fault>, delay: Duration, ok: Response) -> Response {
+    match fault {
+        Some(Fault::Lose) => {
+            tokio::time::sleep(delay).await;
+            ok
+        }
+        Some(Fault::AppliedServerError) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"code": 50000, "message": "System error, please try again later.", "request_id": "20261125123456ABCDEF", "data": {}})),
+        )
+            .into_response(),
+        _ => ok,
+    }
+}
+
+/// `POST /open_api/v1.3/{kind}/status/update/` with `{kind}_ids` and `operation_status`.
+async fn tiktok_status_update(
+    State(state): Shared,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    pause(&state).await;
+    let Some(token) = headers.get("access-token").and_then(|v| v.to_str().ok()) else {
+        return tiktok(40105, "Access token is null, please check.", json!({}));
+    };
+    let op = body["operation_status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if !matches!(op.as_str(), "ENABLE" | "DISABLE" | "DELETE") {
+        return tiktok(
+            40002,
+            "operation_status: must be one of ENABLE, DISABLE, DELETE.",
+            json!({}),
+        );
+    }
+    let ids: Vec<String> = body[format!("{kind}_ids")]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (fault, delay) = {
+        let mut s = state.lock().unwrap();
+        s.tokens_seen.push(token.to_owned());
+        s.count(format!("tiktok {kind} status"));
+        if ids.is_empty() || ids.len() > 20 {
+            return tiktok(
+                40002,
+                &format!("{kind}_ids: must hold 1 to 20 ids."),
+                json!({}),
+            );
+        }
+        for id in &ids {
+            if !s
+                .objects
+                .iter()
+                .any(|o| o.platform == "TIKTOK" && o.kind == kind && &o.id == id)
+            {
+                return tiktok(
+                    40002,
+                    &format!("{kind}_ids: {id} does not exist."),
+                    json!({}),
+                );
+            }
+        }
+        let fault = s.fault_for(&format!("update {kind}"));
+        if let Some(r) = tiktok_write_fault(fault) {
+            return r;
+        }
+        for id in &ids {
+            if let Some(o) = s.objects.iter_mut().find(|o| &o.id == id) {
+                o.body["operation_status"] = json!(op);
+            }
+            *s.writes.entry(id.clone()).or_default() += 1;
+        }
+        (fault, s.lose_delay)
+    };
+    let ok = tiktok(0, "OK", json!({ format!("{kind}_ids"): ids, "status": op }));
+    tiktok_after_write(fault, delay, ok).await
+}
+
+/// `POST /open_api/v1.3/{campaign|adgroup}/update/` with `{kind}_id` and the fields to change.
+async fn tiktok_update(
+    State(state): Shared,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    pause(&state).await;
+    let Some(token) = headers.get("access-token").and_then(|v| v.to_str().ok()) else {
+        return tiktok(40105, "Access token is null, please check.", json!({}));
+    };
+    if kind != "campaign" && kind != "adgroup" {
+        return tiktok(40002, "creatives: this field is required.", json!({}));
+    }
+    let id = body[format!("{kind}_id")]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (fault, delay) = {
+        let mut s = state.lock().unwrap();
+        s.tokens_seen.push(token.to_owned());
+        s.count(format!("tiktok {kind} update"));
+        let Some(current) = s
+            .objects
+            .iter()
+            .find(|o| o.platform == "TIKTOK" && o.kind == kind && o.id == id)
+            .map(|o| o.body.clone())
+        else {
+            return tiktok(
+                40002,
+                &format!("{kind}_id: {id} does not exist."),
+                json!({}),
+            );
+        };
+        if let Some(m) = body.get("budget_mode")
+            && current.get("budget_mode") != Some(m)
+        {
+            return tiktok(
+                40002,
+                "budget_mode: The budget mode cannot be modified after creation.",
+                json!({}),
+            );
+        }
+        if body.get("operation_status").is_some() {
+            return tiktok(
+                40002,
+                "operation_status: use the status/update endpoint to change status.",
+                json!({}),
+            );
+        }
+        let fault = s.fault_for(&format!("update {kind}"));
+        if let Some(r) = tiktok_write_fault(fault) {
+            return r;
+        }
+        if let Some(o) = s.objects.iter_mut().find(|o| o.id == id) {
+            for (k, v) in body.as_object().into_iter().flatten() {
+                if k != "advertiser_id" && k != &format!("{kind}_id") {
+                    o.body[k.as_str()] = v.clone();
+                }
+            }
+        }
+        *s.writes.entry(id.clone()).or_default() += 1;
+        (fault, s.lose_delay)
+    };
+    let ok = tiktok(0, "OK", json!({ format!("{kind}_id"): id }));
+    tiktok_after_write(fault, delay, ok).await
 }
 
 // ---------------------------------------------------------------- Google Ads
@@ -675,6 +1254,9 @@ async fn google(
     }
     if op == "googleAds:search" {
         let query = body["query"].as_str().unwrap_or_default().to_owned();
+        if query.contains("resource_name = '") {
+            return google_read(&state, &cid, &query);
+        }
         let mut s = state.lock().unwrap();
         s.count("google search".into());
         // Understands the queries the client sends: by name, or by parent id.
@@ -718,6 +1300,9 @@ async fn google(
             json!({}),
         );
     };
+    if body["operations"][0].get("update").is_some() {
+        return google_update(&state, &cid, kind, &body).await;
+    }
     let validate_only = body["validateOnly"].as_bool() == Some(true);
     let fault = {
         let mut s = state.lock().unwrap();
@@ -797,6 +1382,250 @@ async fn google(
         tokio::time::sleep(delay).await;
     }
     Json(json!({ "results": results })).into_response()
+}
+
+/// "network_settings.target_search_network" -> "networkSettings.targetSearchNetwork".
+fn snake_to_camel_path(path: &str) -> String {
+    path.split('.').map(camel).collect::<Vec<_>>().join(".")
+}
+
+fn google_quota(retry_after_secs: u64) -> Response {
+    google_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RESOURCE_EXHAUSTED",
+        429,
+        json!({"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"}),
+        "Too many requests. Retry in the suggested time.",
+        json!({"details": {"quotaErrorDetails": {"rateScope": "ACCOUNT", "rateName": "Requests per account", "retryDelay": format!("{retry_after_secs}s")}}}),
+    )
+}
+
+fn google_unavailable() -> Response {
+    google_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        503,
+        json!({"internalError": "TRANSIENT_ERROR"}),
+        "The service is currently unavailable.",
+        json!({}),
+    )
+}
+
+/// `primary_status` of a stored resource (a budget has `status` instead).
+fn google_primary(o: &Obj) -> &'static str {
+    match o.body["status"].as_str() {
+        Some("PAUSED") => "PAUSED",
+        Some("REMOVED") => "REMOVED",
+        _ => "ELIGIBLE",
+    }
+}
+
+/// `SELECT kind.a, kind.b_c FROM kind WHERE kind.resource_name = '...'`: one row with the
+/// selected fields, camelCase and nested as REST answers them; unset fields are left out.
+fn google_read(state: &Arc<Mutex<FakeState>>, cid: &str, query: &str) -> Response {
+    let kind = query
+        .split("FROM ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned();
+    let rn = query
+        .split("resource_name = '")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap_or_default()
+        .to_owned();
+    let selected: Vec<String> = query
+        .trim_start_matches("SELECT ")
+        .split(" FROM ")
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .collect();
+    let mut s = state.lock().unwrap();
+    s.count(format!("google {kind} read"));
+    match s.fault_for(&format!("read {kind}")) {
+        Some(Fault::RateLimit { retry_after_secs }) => return google_quota(retry_after_secs),
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return google_unavailable();
+        }
+        _ => {}
+    }
+    let found = s.objects.iter().find(|o| {
+        o.platform == "GOOGLE_ADS"
+            && o.kind == kind
+            && format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id) == rn
+    });
+    let Some(o) = found else {
+        return Json(json!({"results": [], "fieldMask": selected.join(",")})).into_response();
+    };
+    let mut row = json!({"resourceName": rn});
+    for f in &selected {
+        let Some(path) = f.strip_prefix(&format!("{kind}.")) else {
+            continue;
+        };
+        let camel_path = snake_to_camel_path(path);
+        let v = match path {
+            "resource_name" => continue,
+            "primary_status" => json!(google_primary(o)),
+            "status" if o.body.get("status").is_none() => json!("ENABLED"),
+            _ => camel_path
+                .split('.')
+                .try_fold(&o.body, |v, seg| v.get(seg))
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        if v.is_null() {
+            continue;
+        }
+        let mut at = &mut row;
+        let segs: Vec<&str> = camel_path.split('.').collect();
+        for (i, seg) in segs.iter().enumerate() {
+            if i + 1 == segs.len() {
+                at[*seg] = v.clone();
+            } else {
+                if !at.get(*seg).is_some_and(Value::is_object) {
+                    at[*seg] = json!({});
+                }
+                at = &mut at[*seg];
+            }
+        }
+    }
+    Json(json!({"results": [{ camel(&kind): row }], "fieldMask": selected.join(",")}))
+        .into_response()
+}
+
+/// Fields Google does not let a mutate change.
+const GOOGLE_IMMUTABLE: &[&str] = &[
+    "period",
+    "advertisingChannelType",
+    "type",
+    "campaign",
+    "adGroup",
+    "ad",
+];
+
+/// `:mutate` with `update` + `updateMask`: only the masked paths change; a masked path left
+/// out of the object is cleared.
+async fn google_update(
+    state: &Arc<Mutex<FakeState>>,
+    cid: &str,
+    kind: &str,
+    body: &Value,
+) -> Response {
+    let op = &body["operations"][0];
+    let update = &op["update"];
+    let rn = update["resourceName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mask: Vec<String> = op["updateMask"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let location = |field: &str| json!({"location": {"fieldPathElements": [{"fieldName": "operations", "index": 0}, {"fieldName": "update"}, {"fieldName": field}]}});
+    if mask.is_empty() {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            400,
+            json!({"requestError": "REQUIRED_FIELD_MISSING"}),
+            "The update mask is required.",
+            location("update_mask"),
+        );
+    }
+    for p in &mask {
+        // REST masks are lowerCamelCase; a snake_case path names no field.
+        if p.contains('_') {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                400,
+                json!({"fieldMaskError": "FIELD_NOT_FOUND"}),
+                &format!("The field mask contained an invalid field: '{p}'."),
+                location("update_mask"),
+            );
+        }
+        let top = p.split('.').next().unwrap_or_default();
+        if GOOGLE_IMMUTABLE.contains(&top) {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                400,
+                json!({"fieldError": "IMMUTABLE_FIELD"}),
+                "The field cannot be modified by update.",
+                location(top),
+            );
+        }
+    }
+    let (fault, delay) = {
+        let mut s = state.lock().unwrap();
+        s.count(format!("google {kind} update"));
+        let Some(pos) = s.objects.iter().position(|o| {
+            o.platform == "GOOGLE_ADS"
+                && o.kind == kind
+                && format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id) == rn
+        }) else {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                400,
+                json!({"mutateError": "RESOURCE_NOT_FOUND"}),
+                "The requested resource was not found.",
+                location("resource_name"),
+            );
+        };
+        let fault = s.fault_for(&format!("update {kind}"));
+        match fault {
+            Some(Fault::RateLimit { retry_after_secs }) => return google_quota(retry_after_secs),
+            Some(Fault::ServerError) => return google_unavailable(),
+            Some(Fault::Reject) => {
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_ARGUMENT",
+                    400,
+                    json!({"campaignError": "CANNOT_SET_DATE_TO_PAST"}),
+                    "The date cannot be set in the past.",
+                    location("end_date_time"),
+                );
+            }
+            _ => {}
+        }
+        let id = s.objects[pos].id.clone();
+        let target = &mut s.objects[pos].body;
+        for p in &mask {
+            let segs: Vec<&str> = p.split('.').collect();
+            let value = segs.iter().try_fold(update, |v, seg| v.get(*seg)).cloned();
+            let mut at = &mut *target;
+            for seg in &segs[..segs.len() - 1] {
+                if !at.get(*seg).is_some_and(Value::is_object) {
+                    at[*seg] = json!({});
+                }
+                at = &mut at[*seg];
+            }
+            let last = segs[segs.len() - 1];
+            match value {
+                Some(v) => at[last] = v,
+                None => {
+                    if let Some(o) = at.as_object_mut() {
+                        o.remove(last);
+                    }
+                }
+            }
+        }
+        *s.writes.entry(id).or_default() += 1;
+        (fault, s.lose_delay)
+    };
+    match fault {
+        Some(Fault::Lose) => tokio::time::sleep(delay).await,
+        Some(Fault::AppliedServerError) => return google_unavailable(),
+        _ => {}
+    }
+    Json(json!({"results": [{"resourceName": rn}]})).into_response()
 }
 
 fn google_collection(kind: &str) -> &'static str {

@@ -6,11 +6,12 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Created, ErrorClass, GOOGLE_ACCESS_TOKEN, GOOGLE_DEVELOPER_TOKEN, GOOGLE_LOGIN_CUSTOMER_ID,
-    PlatformClients, PlatformError, json_body, non_json, retry_after_header, str_of,
+    PlatformClients, PlatformError, json_body, non_json, not_found, retry_after_header, str_of,
     transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, camel_to_snake};
 
 fn request(
     c: &PlatformClients,
@@ -192,6 +193,205 @@ pub(super) async fn find(
         })
         .collect();
     Ok((!found.is_empty()).then(|| found.join(",")))
+}
+
+/// (GAQL resource, REST collection) of a level.
+fn resource(level: Level) -> (&'static str, &'static str) {
+    match level {
+        Level::Budget => ("campaign_budget", "campaignBudgets"),
+        Level::Campaign => ("campaign", "campaigns"),
+        Level::AdSet => ("ad_group", "adGroups"),
+        Level::Ad => ("ad_group_ad", "adGroupAds"),
+    }
+}
+
+/// "campaign_budget" -> "campaignBudget": the key of a search result row.
+fn row_key(res: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for ch in res.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.push(ch.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// `customers/{cid}/{collection}/{id}`, checking the parts cannot leave that path.
+fn live_resource_name(
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<(String, String), PlatformError> {
+    let cid: String = channel.account_id.chars().filter(|c| *c != '-').collect();
+    let id = update.id.trim();
+    let ok_id = !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '~');
+    if cid.is_empty() || !cid.chars().all(|c| c.is_ascii_digit()) || !ok_id {
+        return Err(PlatformError {
+            code: Some("BAD_ID".into()),
+            message: format!(
+                "\"{id}\" under customer \"{}\" is not a Google Ads resource id",
+                channel.account_id
+            ),
+            ..PlatformError::empty(Platform::GoogleAds)
+        });
+    }
+    let (_, collection) = resource(update.level);
+    Ok((cid.clone(), format!("customers/{cid}/{collection}/{id}")))
+}
+
+/// Send one request; the JSON answer or the classified error.
+async fn send(rb: reqwest::RequestBuilder, is_write: bool) -> Result<(u16, Value), PlatformError> {
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::GoogleAds, e))?;
+    let (status, headers, parsed) = json_body(resp).await;
+    let request_id = headers
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let parsed = parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t))?;
+    if let Some(err) = parsed.get("error") {
+        let mut e = classify(status, err, &parsed, is_write);
+        e.trace_id = e.trace_id.or(request_id);
+        e.retry_after_ms = e.retry_after_ms.or_else(|| retry_after_header(&headers));
+        return Err(e);
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(
+            Platform::GoogleAds,
+            status,
+            &headers,
+            parsed.to_string(),
+        ));
+    }
+    Ok((status, parsed))
+}
+
+/// GAQL read of the fields (lowerCamelCase paths, selected in snake_case) and the delivery
+/// state (`primary_status`; a budget's `status`), by resource name (H3.2).
+pub(super) async fn read_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<Map<String, Value>, PlatformError> {
+    let (cid, rn) = live_resource_name(channel, update)?;
+    let (res, _) = resource(update.level);
+    let delivery = if update.level == Level::Budget {
+        "status"
+    } else {
+        "primary_status"
+    };
+    let mut select = vec![format!("{res}.resource_name"), format!("{res}.{delivery}")];
+    for k in update.fields.keys() {
+        let f = format!("{res}.{}", camel_to_snake(k));
+        if !select.contains(&f) {
+            select.push(f);
+        }
+    }
+    let query = format!(
+        "SELECT {} FROM {res} WHERE {res}.resource_name = {}",
+        select.join(", "),
+        gaql_string(&rn)
+    );
+    let path = format!(
+        "/{}/customers/{cid}/googleAds:search",
+        c.cfg.google_ads_api_version
+    );
+    let (_, parsed) = send(
+        request(c, channel, &path, &json!({ "query": query }))?,
+        false,
+    )
+    .await?;
+    let key = row_key(res);
+    let Some(row) = parsed
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get(&key))
+        .find(|r| r.get("resourceName").and_then(Value::as_str) == Some(rn.as_str()))
+    else {
+        return Err(not_found(Platform::GoogleAds, update));
+    };
+    let at = |path: &str| -> Value {
+        path.split('.')
+            .try_fold(row, |v, seg| v.get(seg))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let mut out = Map::new();
+    for k in update.fields.keys() {
+        let v = at(k);
+        // int64 travels as a JSON string; keep micros as strings whatever came back.
+        let v = match (&v, k.ends_with("Micros")) {
+            (Value::Number(n), true) => Value::String(n.to_string()),
+            _ => v,
+        };
+        out.insert(k.clone(), v);
+    }
+    let delivery_key = if update.level == Level::Budget {
+        "status"
+    } else {
+        "primaryStatus"
+    };
+    out.insert(DELIVERY_STATE.into(), at(delivery_key));
+    Ok(out)
+}
+
+/// `{collection}:mutate` with one `update` and an `updateMask` naming exactly the fields
+/// (H3.1). A null value clears the field: named in the mask, absent from the object.
+pub(super) async fn write_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<(), PlatformError> {
+    let (cid, rn) = live_resource_name(channel, update)?;
+    let (_, collection) = resource(update.level);
+    let mut object = json!({ "resourceName": rn });
+    for (path, v) in &update.fields {
+        if v.is_null() {
+            continue;
+        }
+        let mut at = &mut object;
+        let segs: Vec<&str> = path.split('.').collect();
+        for (i, seg) in segs.iter().enumerate() {
+            if i + 1 == segs.len() {
+                at[*seg] = v.clone();
+            } else {
+                if !at.get(*seg).is_some_and(Value::is_object) {
+                    at[*seg] = json!({});
+                }
+                at = &mut at[*seg];
+            }
+        }
+    }
+    let mask = update.fields.keys().cloned().collect::<Vec<_>>().join(",");
+    let body = json!({"operations": [{"update": object, "updateMask": mask}]});
+    let path = format!(
+        "/{}/customers/{cid}/{collection}:mutate",
+        c.cfg.google_ads_api_version
+    );
+    let (status, parsed) = send(request(c, channel, &path, &body)?, true).await?;
+    let answered = parsed
+        .get("results")
+        .and_then(Value::as_array)
+        .is_some_and(|r| !r.is_empty());
+    if !answered {
+        return Err(PlatformError {
+            class: ErrorClass::Transient,
+            http_status: Some(status),
+            message: format!("mutate answered without results: {parsed}"),
+            outcome_unknown: true,
+            ..PlatformError::empty(Platform::GoogleAds)
+        });
+    }
+    Ok(())
 }
 
 /// "30s" or "1.5s" (protobuf Duration JSON) -> milliseconds.

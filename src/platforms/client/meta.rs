@@ -7,10 +7,11 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, META_TOKEN, PlatformClients, PlatformError,
-    json_body, non_json, retry_after_header, str_of, transport_error,
+    json_body, non_json, not_found, retry_after_header, str_of, transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, ObjectUpdate};
 
 /// Graph API params are form fields; nested values are JSON-encoded, as the SDKs send them.
 fn form_fields(body: &Value) -> Vec<(String, String)> {
@@ -165,6 +166,118 @@ pub(super) async fn find(
         .find(|o| o.get("name").and_then(Value::as_str) == Some(name))
         .and_then(|o| o.get("id"))
         .and_then(str_of))
+}
+
+/// Meta money fields: unsigned integers in minor units on write, but budgets read back as
+/// strings (H1.3). Read values are turned back into integers.
+const MONEY: &[&str] = &[
+    "daily_budget",
+    "lifetime_budget",
+    "spend_cap",
+    "budget_remaining",
+    "bid_amount",
+    "daily_spend_cap",
+    "lifetime_spend_cap",
+];
+
+/// `GET /{version}/{id}?fields=...,effective_status`.
+pub(super) async fn read_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<Map<String, Value>, PlatformError> {
+    let token = c.cfg.require(META_TOKEN, &channel.code)?;
+    let url = format!(
+        "{}/{}/{}",
+        c.cfg.meta_base_url,
+        c.cfg.meta_api_version,
+        node(&update.id)?
+    );
+    let mut fields: Vec<&str> = update.fields.keys().map(String::as_str).collect();
+    fields.extend(["id", "effective_status"]);
+    let fields = fields.join(",");
+    let resp = c
+        .http
+        .get(url)
+        .query(&[
+            ("fields", fields.as_str()),
+            ("access_token", token.expose()),
+        ])
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Meta, e))?;
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
+    if let Some(err) = body.get("error") {
+        // Code 100 subcode 33: "Object with ID ... does not exist".
+        if err.get("error_subcode").and_then(Value::as_i64) == Some(33) {
+            return Err(not_found(Platform::Meta, update));
+        }
+        return Err(classify(status, &headers, err, &body));
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
+    }
+    let mut out = Map::new();
+    for k in update.fields.keys() {
+        let v = body.get(k).cloned().unwrap_or(Value::Null);
+        let v = match (MONEY.contains(&k.as_str()), &v) {
+            (true, Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(v.clone()),
+            _ => v,
+        };
+        out.insert(k.clone(), v);
+    }
+    out.insert(
+        DELIVERY_STATE.into(),
+        body.get("effective_status").cloned().unwrap_or(Value::Null),
+    );
+    Ok(out)
+}
+
+/// `POST /{version}/{id}` with only the fields to change (H1.1).
+pub(super) async fn write_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<(), PlatformError> {
+    let token = c.cfg.require(META_TOKEN, &channel.code)?;
+    let url = format!(
+        "{}/{}/{}",
+        c.cfg.meta_base_url,
+        c.cfg.meta_api_version,
+        node(&update.id)?
+    );
+    let mut fields = form_fields(&Value::Object(update.fields.clone()));
+    fields.push(("access_token".into(), token.expose().to_owned()));
+    let (status, _, body) = post_form(c.http.post(url).form(&fields)).await?;
+    if body.get("success").and_then(Value::as_bool) == Some(false) {
+        return Err(PlatformError {
+            class: ErrorClass::Transient,
+            http_status: Some(status),
+            message: format!("update answered success=false: {body}"),
+            outcome_unknown: true,
+            ..PlatformError::empty(Platform::Meta)
+        });
+    }
+    Ok(())
+}
+
+/// A Graph node id: digits only, so it cannot reach another path.
+fn node(id: &str) -> Result<&str, PlatformError> {
+    let id = id.trim();
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(id)
+    } else {
+        Err(PlatformError {
+            message: format!("\"{id}\" is not a Meta object id"),
+            code: Some("BAD_ID".into()),
+            ..PlatformError::empty(Platform::Meta)
+        })
+    }
 }
 
 /// Throttling codes: app (4), user (17), pages (32), app temporary (341), ad account (613),

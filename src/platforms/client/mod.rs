@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::PlatformRequest;
+use super::live::ObjectUpdate;
 use crate::domain::{Channel, Platform};
 
 /// A credential. Debug and Display print a mask, never the value.
@@ -56,6 +57,10 @@ pub struct PlatformConfig {
     pub tiktok_base_url: String,
     pub google_ads_base_url: String,
     pub meta_api_version: String,
+    /// TikTok version in paths (`/open_api/{v}/...`) for calls not built by a translator.
+    pub tiktok_api_version: String,
+    /// Google Ads version in paths (`/{v}/customers/...`) for calls not built by a translator.
+    pub google_ads_api_version: String,
     pub timeout: Duration,
     /// Credential variables by name (global and per-channel), read once at start.
     credentials: HashMap<String, Secret>,
@@ -87,6 +92,8 @@ impl PlatformConfig {
             tiktok_base_url: tiktok_base_url.trim_end_matches('/').to_owned(),
             google_ads_base_url: google_ads_base_url.trim_end_matches('/').to_owned(),
             meta_api_version: meta_api_version.to_owned(),
+            tiktok_api_version: super::ApiVersions::default().tiktok,
+            google_ads_api_version: super::ApiVersions::default().google_ads,
             timeout,
             credentials: HashMap::new(),
         }
@@ -405,6 +412,74 @@ impl PlatformClients {
             e.object.get_or_insert_with(|| req.object.clone());
             e
         })
+    }
+}
+
+impl PlatformClients {
+    /// The live values of `update.fields`' keys (normalised to the wire format the
+    /// translators write) plus the delivery state under [`crate::platforms::live::DELIVERY_STATE`].
+    pub(crate) async fn live_read(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Map<String, Value>, PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => meta::read_live(self, channel, update).await,
+            Platform::Tiktok => tiktok::read_live(self, channel, update).await,
+            Platform::GoogleAds => google_ads::read_live(self, channel, update).await,
+        };
+        r.map_err(|mut e| {
+            // A read changes nothing, whatever happened to it.
+            e.outcome_unknown = false;
+            tag(e, channel, update)
+        })
+    }
+
+    /// Write exactly `update.fields` to the live object.
+    pub(crate) async fn live_write(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<(), PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => meta::write_live(self, channel, update).await,
+            Platform::Tiktok => tiktok::write_live(self, channel, update).await,
+            Platform::GoogleAds => google_ads::write_live(self, channel, update).await,
+        };
+        r.map_err(|e| tag(e, channel, update))
+    }
+}
+
+fn tag(mut e: PlatformError, channel: &Channel, update: &ObjectUpdate) -> PlatformError {
+    e.platform = channel.platform;
+    e.object.get_or_insert_with(|| update.object.clone());
+    e
+}
+
+/// A live object that is not (or no longer) on the platform.
+fn not_found(platform: Platform, update: &ObjectUpdate) -> PlatformError {
+    PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some("NOT_FOUND".into()),
+        message: format!(
+            "{} {} was not found on {platform}: it was deleted or belongs to another account",
+            update.object, update.id
+        ),
+        ..PlatformError::empty(platform)
+    }
+}
+
+/// A field this platform cannot write on this level of object.
+fn unsupported(platform: Platform, update: &ObjectUpdate, field: &str) -> PlatformError {
+    PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some("UNSUPPORTED_LIVE_FIELD".into()),
+        message: format!(
+            "{field} cannot be changed on a live {} through this client",
+            update.object
+        ),
+        field_path: Some(field.to_owned()),
+        ..PlatformError::empty(platform)
     }
 }
 

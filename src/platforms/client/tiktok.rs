@@ -6,10 +6,11 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Created, EVENTS_TIMEOUT, ErrorClass, EventsSent, PlatformClients, PlatformError, TIKTOK_TOKEN,
-    json_body, non_json, retry_after_header, str_of, transport_error,
+    json_body, non_json, not_found, retry_after_header, str_of, transport_error, unsupported,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
+use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, canonical_number};
 
 pub(super) async fn create(
     c: &PlatformClients,
@@ -204,4 +205,187 @@ pub(super) async fn find(
         .find(|o| o.get(name_key).and_then(Value::as_str) == Some(name))
         .and_then(|o| o.get(id_key))
         .and_then(str_of))
+}
+
+/// Money fields: decimal numbers in the account currency's major units (H2.1).
+const MONEY: &[&str] = &[
+    "budget",
+    "bid_price",
+    "conversion_bid_price",
+    "deep_cpa_bid",
+    "roas_bid",
+];
+
+/// The TikTok object kind for a level: campaign, adgroup, ad.
+fn kind(update: &ObjectUpdate) -> Result<&'static str, PlatformError> {
+    match update.level {
+        Level::Campaign => Ok("campaign"),
+        Level::AdSet => Ok("adgroup"),
+        Level::Ad => Ok("ad"),
+        Level::Budget => Err(unsupported(Platform::Tiktok, update, "level")),
+    }
+}
+
+/// Stored ids: one, or several joined by commas (an ad made of several creatives).
+fn ids(update: &ObjectUpdate) -> Vec<String> {
+    update
+        .id
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `GET /open_api/{v}/{kind}/get/` filtered by id (H2.2).
+pub(super) async fn read_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<Map<String, Value>, PlatformError> {
+    let kind = kind(update)?;
+    let ids = ids(update);
+    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+    let id_key = format!("{kind}_id");
+    let mut fields: Vec<String> = vec![
+        id_key.clone(),
+        "operation_status".into(),
+        "secondary_status".into(),
+    ];
+    for k in update.fields.keys() {
+        if !fields.contains(k) {
+            fields.push(k.clone());
+        }
+    }
+    let filtering = json!({ format!("{kind}_ids"): ids });
+    let url = format!(
+        "{}/open_api/{}/{kind}/get/",
+        c.cfg.tiktok_base_url, c.cfg.tiktok_api_version
+    );
+    let resp = c
+        .http
+        .get(url)
+        .header("Access-Token", token.expose())
+        .query(&[
+            ("advertiser_id", channel.account_id.as_str()),
+            ("filtering", filtering.to_string().as_str()),
+            ("fields", Value::from(fields).to_string().as_str()),
+            ("page_size", "100"),
+        ])
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Tiktok, e))?;
+    let data = envelope(resp, false).await?;
+    let list: Vec<&Value> = data
+        .get("list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut rows = Vec::new();
+    for id in &ids {
+        match list
+            .iter()
+            .find(|o| o.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
+        {
+            Some(row) => rows.push(*row),
+            None => return Err(not_found(Platform::Tiktok, update)),
+        }
+    }
+    // Several ads read as one object: a field has a value only when they all agree.
+    let common = |k: &str| -> Value {
+        let mut vals = rows
+            .iter()
+            .map(|r| r.get(k).cloned().unwrap_or(Value::Null));
+        let first = vals.next().unwrap_or(Value::Null);
+        if vals.all(|v| v == first) {
+            first
+        } else {
+            Value::Null
+        }
+    };
+    let mut out = Map::new();
+    for k in update.fields.keys() {
+        let v = common(k);
+        let v = if MONEY.contains(&k.as_str()) {
+            canonical_number(&v).unwrap_or(v)
+        } else {
+            v
+        };
+        out.insert(k.clone(), v);
+    }
+    out.insert(DELIVERY_STATE.into(), common("secondary_status"));
+    Ok(out)
+}
+
+/// Status through `{kind}/status/update/`, everything else through `campaign/update/` or
+/// `adgroup/update/` (H2.1). An ad takes only status here.
+pub(super) async fn write_live(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+) -> Result<(), PlatformError> {
+    let kind = kind(update)?;
+    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+    let prefix = format!(
+        "{}/open_api/{}",
+        c.cfg.tiktok_base_url, c.cfg.tiktok_api_version
+    );
+    let mut rest = update.fields.clone();
+    if let Some(op) = rest.remove("operation_status") {
+        let body = json!({
+            "advertiser_id": channel.account_id,
+            format!("{kind}_ids"): ids(update),
+            "operation_status": op,
+        });
+        let resp = c
+            .http
+            .post(format!("{prefix}/{kind}/status/update/"))
+            .header("Access-Token", token.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| transport_error(Platform::Tiktok, e))?;
+        let data = envelope(resp, true).await?;
+        if let Some(first) = data
+            .get("error_list")
+            .and_then(Value::as_array)
+            .and_then(|l| l.first())
+        {
+            return Err(PlatformError {
+                class: ErrorClass::Permanent,
+                message: first
+                    .get("error_message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("status update refused")
+                    .to_owned(),
+                field_path: Some("operation_status".into()),
+                body: Some(data.clone()),
+                ..PlatformError::empty(Platform::Tiktok)
+            });
+        }
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    if kind == "ad" {
+        let field = rest.keys().next().cloned().unwrap_or_default();
+        return Err(unsupported(Platform::Tiktok, update, &field));
+    }
+    let mut body = rest;
+    body.insert(
+        "advertiser_id".into(),
+        Value::from(channel.account_id.clone()),
+    );
+    body.insert(format!("{kind}_id"), Value::from(update.id.clone()));
+    let resp = c
+        .http
+        .post(format!("{prefix}/{kind}/update/"))
+        .header("Access-Token", token.expose())
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Tiktok, e))?;
+    envelope(resp, true).await?;
+    Ok(())
 }
