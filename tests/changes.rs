@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use rmcp::model::{
-    ClientCapabilities, ClientInfo, ElicitRequestParams, ElicitResult, ElicitationAction,
+    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
     Implementation,
 };
 use rmcp::transport::StreamableHttpClientTransport;
@@ -36,7 +36,11 @@ fn spec(amount: &str) -> Value {
         "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
         "overrides": {
             "meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}},
-            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}
+            "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}},
+            "google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+                "headlines": [{"text": "Moana is back"}, {"text": "Sail with Moana"}, {"text": "Tickets on sale"}],
+                "descriptions": [{"text": "Sail with Moana this March."}, {"text": "Book your seats today."}]
+            }}}}
         }
     })
 }
@@ -441,8 +445,8 @@ impl ClientHandler for Person {
         Ok(r)
     }
 
-    fn get_info(&self) -> ClientInfo {
-        ClientInfo::new(
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
             ClientCapabilities::builder().enable_elicitation().build(),
             Implementation::new("omnitraffick-change-tests", "0.1.0"),
         )
