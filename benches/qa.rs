@@ -188,6 +188,7 @@ fn in_process(n: usize) {
                 payload_config: spec(i, ch.platform),
                 qa_report: None,
                 external_ids: json!({}),
+                live_state: None,
                 version: 1,
                 created_at: now(),
                 updated_at: now(),

@@ -132,3 +132,13 @@ pub async fn put_external_id(
 ) -> AppResult<()> {
     store::put_external_id(c, ticket_id, object, external_id).await
 }
+
+/// Record what the platform last reported of the ticket's live objects. Not a change of the
+/// ticket itself, so no history row and no version bump.
+pub async fn record_live_state(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    state: &serde_json::Value,
+) -> AppResult<()> {
+    store::set_live_state(c, ticket_id, state).await
+}

@@ -182,6 +182,25 @@ async fn launch_is_confirmed_then_live_with_one_update_per_object_and_pause_is_i
                 );
             }
         }
+        // get_ticket shows what the platform last said of the live objects.
+        let live =
+            w.s.governance
+                .get_ticket(t)
+                .await
+                .expect("ticket")
+                .ticket
+                .live_state;
+        let live = live.expect("a live state after the launch");
+        let states: Vec<&str> = live["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .filter_map(|o| o["delivery_state"].as_str())
+            .collect();
+        assert!(
+            !states.is_empty(),
+            "{channel}: no delivery state read back: {live}"
+        );
         // Launching twice is refused by the state machine.
         let again = request(&w, t, ChangeKind::Launch, None).await.unwrap_err();
         assert!(again.to_string().contains("LIVE"), "{again}");
@@ -419,9 +438,31 @@ async fn a_pause_request_type_never_creates_a_campaign() {
     w.finish().await;
 }
 
-/// A client that answers every confirmation dialog the same way.
+/// A client that answers every confirmation dialog the same way, and records progress.
 #[derive(Clone)]
-struct Person(ElicitationAction, Option<bool>);
+struct Person(
+    ElicitationAction,
+    Option<bool>,
+    std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+);
+
+fn answer(action: ElicitationAction, yes: Option<bool>) -> Person {
+    Person(action, yes, Default::default(), Default::default())
+}
+
+/// The person saw what they were agreeing to: the kind, the ticket and the money.
+fn saw(p: &Person, ticket_name: &str) {
+    let asked = p.3.lock().expect("lock").clone();
+    assert!(!asked.is_empty(), "the person was never asked");
+    for message in asked {
+        assert!(
+            message.contains("LAUNCH") && message.contains("19.99 USD a day"),
+            "{message}"
+        );
+        assert!(message.contains(ticket_name), "{message}");
+    }
+}
 
 impl ClientHandler for Person {
     async fn create_elicitation(
@@ -432,17 +473,24 @@ impl ClientHandler for Person {
         let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
             return Ok(ElicitResult::new(ElicitationAction::Decline));
         };
-        // The person sees what they are agreeing to.
-        assert!(
-            message.contains("LAUNCH") && message.contains("19.99 USD"),
-            "{message}"
-        );
-        assert!(message.contains("DIS_US_META_2027"), "{message}");
+        // Asserted by the test, not here: a panic in a client handler hangs the call.
+        self.3.lock().expect("lock").push(message);
         let mut r = ElicitResult::new(self.0.clone());
         if let Some(yes) = self.1 {
             r = r.with_content(json!({"confirm": yes}));
         }
         Ok(r)
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.2
+            .lock()
+            .expect("lock")
+            .push((params.progress, params.total));
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -470,13 +518,14 @@ async fn elicitation_declined_or_cancelled_changes_nothing_and_accepted_applies(
     let start = writes(&w);
     let key = key(&w.server().db, Role::Trafficker).await;
     for answer in [
-        Person(ElicitationAction::Decline, None),
-        Person(ElicitationAction::Cancel, None),
-        Person(ElicitationAction::Accept, Some(false)),
+        answer(ElicitationAction::Decline, None),
+        answer(ElicitationAction::Cancel, None),
+        answer(ElicitationAction::Accept, Some(false)),
     ] {
-        let client = person(&w, &key, answer).await;
+        let client = person(&w, &key, answer.clone()).await;
         let out = client.ok("launch_ticket", json!({"ticket_id": t})).await;
         assert_eq!(out["change"]["status"], "CANCELLED", "{out}");
+        saw(&answer, "DIS_US_META_2027_AskPerson");
         assert!(out.get("confirmation_token").is_none(), "{out}");
         client.close().await;
     }
@@ -484,7 +533,7 @@ async fn elicitation_declined_or_cancelled_changes_nothing_and_accepted_applies(
     let t_now = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
     assert_eq!(t_now.status, TicketStatus::TraffickedSuccess);
 
-    let client = person(&w, &key, Person(ElicitationAction::Accept, Some(true))).await;
+    let client = person(&w, &key, answer(ElicitationAction::Accept, Some(true))).await;
     let out = client.ok("launch_ticket", json!({"ticket_id": t})).await;
     assert_eq!(out["change"]["status"], "QUEUED", "{out}");
     let id = out["change"]["id"].as_i64().expect("id");
@@ -495,6 +544,132 @@ async fn elicitation_declined_or_cancelled_changes_nothing_and_accepted_applies(
     assert!(
         !tools.iter().any(|t| t.name.contains("approve")),
         "an MCP tool approves"
+    );
+    client.close().await;
+    w.finish().await;
+}
+
+/// A throttled update waits as the platform says and is then written once.
+#[tokio::test]
+async fn a_throttled_change_is_retried_and_written_once() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = deployed(&w, "TIKTOK", "Throttled Change", "19.99").await;
+    let writes = |w: &World| ids.iter().map(|id| w.fake.writes(id)).sum::<u64>();
+    let start = writes(&w);
+    w.fake.fail_next_update(
+        "adgroup",
+        Fault::RateLimit {
+            retry_after_secs: 1,
+        },
+    );
+    let out = request(&w, t, ChangeKind::Edit, Some(spec("15.00")))
+        .await
+        .expect("edit");
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Applied).await;
+    assert_eq!(writes(&w) - start, 1, "{done}");
+    let audit: Vec<&str> = done["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert!(audit.contains(&"RETRY"), "{done}");
+    assert!(done["attempts"].as_i64().unwrap_or(0) >= 2, "{done}");
+    w.finish().await;
+}
+
+/// launch_campaign launches every deployed ticket of a campaign, one confirmed change each,
+/// reports progress per ticket, and lists what it left alone.
+#[tokio::test]
+async fn launch_campaign_reports_progress_and_launches_each_deployed_ticket() {
+    let w = World::build().workers().server().start().await;
+    let c = world::campaign(&w.s, "Whole Campaign").await;
+    let mut deployed_ids = Vec::new();
+    for channel in ["META", "TIKTOK"] {
+        let t =
+            w.s.governance
+                .create_ticket(
+                    &me(),
+                    omnitraffick::governance::CreateTicketInput {
+                        campaign_id: c,
+                        channel_code: channel.into(),
+                        request_type: None,
+                        payload_config: Some(spec("19.99")),
+                    },
+                )
+                .await
+                .expect("ticket")
+                .id;
+        w.s.qa
+            .run_qa(&me(), from_json(json!({"ticket_id": t})))
+            .await
+            .expect("qa");
+        w.queue_deploy(t).await;
+        w.wait_status(t, "TRAFFICKED_SUCCESS").await;
+        deployed_ids.push(t);
+    }
+    // A draft on the third channel is skipped.
+    w.s.governance
+        .create_ticket(
+            &me(),
+            omnitraffick::governance::CreateTicketInput {
+                campaign_id: c,
+                channel_code: "GADS".into(),
+                request_type: None,
+                payload_config: None,
+            },
+        )
+        .await
+        .expect("draft");
+    let key = key(&w.server().db, Role::Trafficker).await;
+    let who = answer(ElicitationAction::Accept, Some(true));
+    let progress = who.2.clone();
+    let client = person(&w, &key, who.clone()).await;
+    let mut params = rmcp::model::CallToolRequestParams::new("launch_campaign").with_arguments(
+        json!({"campaign_id": c})
+            .as_object()
+            .cloned()
+            .expect("args"),
+    );
+    params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(
+        rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
+    ));
+    let result = client.call_tool(params).await.expect("launch_campaign");
+    let out = result.structured_content.expect("structured");
+    assert_eq!(
+        out["launched"].as_array().expect("launched").len(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out["skipped"].as_array().expect("skipped").len(),
+        1,
+        "{out}"
+    );
+    for t in &deployed_ids {
+        w.wait_status(*t, "LIVE").await;
+    }
+    let seen = world::wait_until(
+        "three progress notifications",
+        Duration::from_secs(5),
+        || {
+            let p = progress.lock().expect("lock").clone();
+            async move {
+                if p.len() == 3 {
+                    Ok(p)
+                } else {
+                    Err(format!("{p:?}"))
+                }
+            }
+        },
+    )
+    .await;
+    assert_eq!(seen.last(), Some(&(3.0, Some(3.0))), "{seen:?}");
+    saw(&who, "DIS_US_");
+    assert_eq!(
+        who.3.lock().expect("lock").len(),
+        2,
+        "one confirmation per ticket"
     );
     client.close().await;
     w.finish().await;

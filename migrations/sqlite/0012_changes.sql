@@ -3,6 +3,10 @@
 -- Spend increases above these go to ops review (minor units of the brand's currency a day,
 -- and a percentage of the current daily spend); NULL means the default.
 ALTER TABLE brands ADD COLUMN change_review_daily_minor INTEGER;
+-- What the platform last said of the ticket's live objects (JSON: read_at, per object its
+-- delivery state), written when a change is applied.
+ALTER TABLE tickets ADD COLUMN live_state TEXT;
+
 ALTER TABLE brands ADD COLUMN change_review_percent INTEGER;
 
 -- A change to a deployed ticket's live objects: launch, pause, resume, end or an edit of

@@ -237,8 +237,34 @@ impl ChangeService {
                 }
             }
         }
+        self.record_live_state(&ctx, &plan).await;
         self.finish(&change, ChangeStatus::Applied, &Value::Array(results), None)
             .await
+    }
+
+    /// Read back each object's delivery state and keep it on the ticket (`get_ticket` shows
+    /// it). A read that fails leaves that object's state unknown; it never fails the change.
+    async fn record_live_state(&self, ctx: &crate::domain::TicketContext, plan: &[ObjectUpdate]) {
+        let mut objects = Vec::with_capacity(plan.len());
+        for u in plan {
+            let state = match self.clients.read_object(&ctx.channel, u).await {
+                Ok(m) => m.get(live::DELIVERY_STATE).cloned().unwrap_or(Value::Null),
+                Err(e) => {
+                    tracing::warn!(object = %u.object, error = %e.message, "could not read back a live object's state");
+                    Value::Null
+                }
+            };
+            objects.push(json!({"object": u.object, "id": u.id, "delivery_state": state}));
+        }
+        let state = json!({"read_at": crate::domain::now_text(), "objects": objects});
+        let write = async {
+            let mut tx = self.governance.db().begin_write().await?;
+            crate::tickets::record_live_state(&mut tx, ctx.ticket.id, &state).await?;
+            tx.commit().await
+        };
+        if let Err(e) = write.await {
+            tracing::warn!(ticket_id = ctx.ticket.id, error = %e, "could not record the live state");
+        }
     }
 
     /// Record the outcome; an applied change moves the ticket (or its spec) through the

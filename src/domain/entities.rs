@@ -218,6 +218,10 @@ pub struct Ticket {
     pub qa_report: Option<serde_json::Value>,
     /// Platform object ids written back by the deploy.
     pub external_ids: serde_json::Value,
+    /// What the platform last reported of the live objects, once a change was applied:
+    /// `{"read_at", "objects": [{"object", "id", "delivery_state"}]}` (Meta
+    /// `effective_status`, TikTok `secondary_status`, Google `primary_status`).
+    pub live_state: Option<serde_json::Value>,
     /// Increases on every change.
     pub version: i64,
     pub created_at: String,

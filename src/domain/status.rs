@@ -148,6 +148,10 @@ mod tests {
         for w in path.windows(2) {
             w[0].check_transition(w[1]).unwrap();
         }
+        let live = [TraffickedSuccess, Live, Paused, Live, Ended];
+        for w in live.windows(2) {
+            w[0].check_transition(w[1]).unwrap();
+        }
         let heal = [Deploying, DeployFailed, FixProposed, ReadyForApi, Queued];
         for w in heal.windows(2) {
             w[0].check_transition(w[1]).unwrap();
@@ -160,7 +164,9 @@ mod tests {
             .check_transition(Draft)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("TRAFFICKED_SUCCESS is final"), "{e}");
+        assert!(e.contains("may move to LIVE, ENDED"), "{e}");
+        let e = Ended.check_transition(Live).unwrap_err().to_string();
+        assert!(e.contains("ENDED is final"), "{e}");
         let e = Draft.check_transition(Queued).unwrap_err().to_string();
         assert!(
             e.contains("may move to QA_FAILED, READY_FOR_API, CANCELLED"),
@@ -176,6 +182,6 @@ mod tests {
             assert_eq!(TicketStatus::parse("status", s.as_str()).unwrap(), s);
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert!(TicketStatus::parse("status", "LIVE").is_err());
+        assert!(TicketStatus::parse("status", "RUNNING").is_err());
     }
 }

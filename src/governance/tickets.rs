@@ -156,6 +156,7 @@ impl Governance {
             payload_config: payload,
             qa_report: None,
             external_ids: serde_json::json!({}),
+            live_state: None,
             version: 1,
             updated_at: created_at.clone(),
             created_at,

@@ -29,6 +29,7 @@ fn ticket_from_row(r: &AnyRow) -> AppResult<Ticket> {
         payload_config: json_col(r, "payload_config")?,
         qa_report: opt_json_col(r, "qa_report")?,
         external_ids: json_col(r, "external_ids")?,
+        live_state: opt_json_col(r, "live_state")?,
         version: r.try_get("version")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -250,4 +251,18 @@ pub async fn ticket_version(c: &mut AnyConnection, ticket_id: i64) -> AppResult<
         .fetch_optional(c)
         .await?;
     Ok(version)
+}
+
+/// Record what the platform last said of a ticket's live objects (see `Ticket::live_state`).
+pub async fn set_live_state(
+    c: &mut AnyConnection,
+    ticket_id: i64,
+    state: &serde_json::Value,
+) -> AppResult<()> {
+    sqlx::query("UPDATE tickets SET live_state = $1 WHERE id = $2")
+        .bind(state.to_string())
+        .bind(ticket_id)
+        .execute(c)
+        .await?;
+    Ok(())
 }

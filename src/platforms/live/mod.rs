@@ -1,0 +1,454 @@
+//! Changes to live campaigns, the platform half: which live objects a status change or an
+//! edit touches (planned from the translators' own output, so the values are in each
+//! platform's wire format), and an idempotent apply that reads first, writes only what
+//! differs, and after a lost answer reads again instead of writing twice.
+//!
+//! Live objects are the ones the deploy stored in the ticket's `external_ids`:
+//! Meta `campaign`, `adset`, `ad` (`creative` has no status); TikTok `campaign`, `adgroup`,
+//! `ad`; Google `campaign_budget`, `campaign`, `ad_group`, `ad_group_ad` (the criteria are
+//! not edited in place). See PLATFORMS.md part 2, section H.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::TranslatedPayloads;
+use super::client::{PlatformClients, PlatformError};
+use crate::domain::{Channel, Platform};
+use crate::error::AppError;
+
+mod compare;
+mod rules;
+
+use compare::*;
+pub use compare::{camel_to_snake, canonical_decimal, canonical_number, same_value};
+use rules::*;
+
+/// The level of a live object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Level {
+    Campaign,
+    /// Meta ad set, TikTok ad group, Google ad group.
+    AdSet,
+    Ad,
+    /// Google campaign budget.
+    Budget,
+}
+
+/// What a change wants of one live object: platform field -> target value, in that
+/// platform's wire format (Meta minor-unit integers, TikTok major-unit numbers, Google micros
+/// as strings). Google fields are lowerCamelCase mask paths (`networkSettings.targetSearchNetwork`);
+/// a Google value of `null` clears the field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectUpdate {
+    /// The `external_ids` key of the object (campaign, adset, adgroup, ad_group_ad, ...).
+    pub object: String,
+    /// Its platform id as stored in `external_ids`.
+    pub id: String,
+    pub level: Level,
+    pub fields: Map<String, Value>,
+}
+
+/// The delivery status a ticket's live objects should have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LiveStatus {
+    Active,
+    Paused,
+}
+
+/// Per object, what apply did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Applied {
+    /// These fields were written (or, after a lost answer, found at their target).
+    Written { fields: Vec<String> },
+    /// Every field already had its target value; nothing was sent.
+    AlreadyHeld,
+}
+
+/// The key under which [`PlatformClients::read_object`] returns the object's delivery state:
+/// Meta `effective_status`, TikTok `secondary_status`, Google `primary_status` (a budget's
+/// `status`), as the platform spells it.
+pub const DELIVERY_STATE: &str = "delivery_state";
+
+/// The objects that carry a status, parent first.
+fn status_objects(platform: Platform) -> &'static [(&'static str, Level)] {
+    match platform {
+        Platform::Meta => &[
+            ("campaign", Level::Campaign),
+            ("adset", Level::AdSet),
+            ("ad", Level::Ad),
+        ],
+        Platform::Tiktok => &[
+            ("campaign", Level::Campaign),
+            ("adgroup", Level::AdSet),
+            ("ad", Level::Ad),
+        ],
+        Platform::GoogleAds => &[
+            ("campaign", Level::Campaign),
+            ("ad_group", Level::AdSet),
+            ("ad_group_ad", Level::Ad),
+        ],
+    }
+}
+
+/// The level of an `external_ids` key that can be edited live, if any.
+fn level_of(platform: Platform, object: &str) -> Option<Level> {
+    if platform == Platform::GoogleAds && object == "campaign_budget" {
+        return Some(Level::Budget);
+    }
+    status_objects(platform)
+        .iter()
+        .find(|(o, _)| *o == object)
+        .map(|(_, l)| *l)
+}
+
+fn status_field(platform: Platform, to: LiveStatus) -> (&'static str, &'static str) {
+    match (platform, to) {
+        (Platform::Meta, LiveStatus::Active) => ("status", "ACTIVE"),
+        (Platform::Meta, LiveStatus::Paused) => ("status", "PAUSED"),
+        (Platform::Tiktok, LiveStatus::Active) => ("operation_status", "ENABLE"),
+        (Platform::Tiktok, LiveStatus::Paused) => ("operation_status", "DISABLE"),
+        (Platform::GoogleAds, LiveStatus::Active) => ("status", "ENABLED"),
+        (Platform::GoogleAds, LiveStatus::Paused) => ("status", "PAUSED"),
+    }
+}
+
+fn stored_id(ids: &Map<String, Value>, object: &str) -> Option<String> {
+    match ids.get(object)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn platform_label(p: Platform) -> &'static str {
+    match p {
+        Platform::Meta => "Meta",
+        Platform::Tiktok => "TikTok",
+        Platform::GoogleAds => "Google Ads",
+    }
+}
+
+/// Status updates for every live object of a ticket, in a safe order: activating goes
+/// children first and the campaign last (nothing delivers until the whole tree is on);
+/// pausing goes campaign first (everything stops at once). Pausing a partly deployed ticket
+/// pauses what exists; activating one is refused.
+pub fn plan_status(
+    platform: Platform,
+    external_ids: &Map<String, Value>,
+    to: LiveStatus,
+) -> Result<Vec<ObjectUpdate>, AppError> {
+    let (field, value) = status_field(platform, to);
+    let mut present = Vec::new();
+    let mut missing = Vec::new();
+    for (object, level) in status_objects(platform) {
+        match stored_id(external_ids, object) {
+            Some(id) => present.push(ObjectUpdate {
+                object: (*object).to_owned(),
+                id,
+                level: *level,
+                fields: [(field.to_owned(), Value::from(value))]
+                    .into_iter()
+                    .collect(),
+            }),
+            None => missing.push(*object),
+        }
+    }
+    if present.is_empty() {
+        return Err(AppError::validation(
+            "external_ids",
+            format!(
+                "the ticket has no live objects on {}; deploy it first",
+                platform_label(platform)
+            ),
+        ));
+    }
+    if to == LiveStatus::Active && !missing.is_empty() {
+        return Err(AppError::validation(
+            "external_ids",
+            format!(
+                "the deploy has not created the {} yet, so the ticket cannot go live: finish the deploy (get_deploy_status shows where it stopped), then activate",
+                missing.join(", ")
+            ),
+        ));
+    }
+    if to == LiveStatus::Active {
+        present.reverse();
+    }
+    Ok(present)
+}
+
+/// Field updates that take the live objects from the `before` translation to the `after`
+/// one, limited to what each platform lets you change on a live object. A change it cannot
+/// make live is refused with the payload field at fault and what to do instead.
+pub fn plan_edit(
+    platform: Platform,
+    before: &TranslatedPayloads,
+    after: &TranslatedPayloads,
+    external_ids: &Map<String, Value>,
+) -> Result<Vec<ObjectUpdate>, AppError> {
+    if before.platform != platform || after.platform != platform {
+        return Err(AppError::Internal(format!(
+            "plan_edit for {platform} got translations for {} and {}",
+            before.platform, after.platform
+        )));
+    }
+    let objects = |p: &TranslatedPayloads| -> Vec<String> {
+        p.requests.iter().map(|r| r.object.clone()).collect()
+    };
+    // An object that appears or disappears (e.g. Google age criteria) is a structural change.
+    for r in before.requests.iter().chain(&after.requests) {
+        let (in_before, in_after) = (
+            objects(before).contains(&r.object),
+            objects(after).contains(&r.object),
+        );
+        if in_before != in_after {
+            let path = payload_path(platform, &r.object, "");
+            return Err(AppError::validation(
+                path.trim_end_matches('.').to_owned(),
+                format!(
+                    "this change {} the {} {}, which a live edit cannot do; deploy a new ticket and pause this one",
+                    if in_after { "adds" } else { "removes" },
+                    platform_label(platform),
+                    r.object
+                ),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for a in &after.requests {
+        let Some(b) = before.requests.iter().find(|r| r.object == a.object) else {
+            continue;
+        };
+        let (bb, ab) = match platform {
+            Platform::GoogleAds => (google_resource(&b.body), google_resource(&a.body)),
+            _ => (&b.body, &a.body),
+        };
+        if platform == Platform::GoogleAds
+            && a.object == "campaign"
+            && google_strategy_switch(bb, ab)
+        {
+            return Err(AppError::validation(
+                "payload_config.bidding.strategy",
+                "switching a live Google campaign to another bidding strategy is not a live edit (learning restarts and its settings differ); change the bid amount only, or deploy a new ticket",
+            ));
+        }
+        let changes = match platform {
+            Platform::GoogleAds => leaf_changes(bb, ab),
+            _ => top_changes(bb, ab),
+        };
+        let mut fields = Map::new();
+        for c in &changes {
+            let rule = match platform {
+                Platform::Meta => meta_rule(&a.object, c, &changes),
+                Platform::Tiktok => tiktok_rule(&a.object, c, &changes),
+                Platform::GoogleAds => google_rule(&a.object, c),
+            };
+            match rule {
+                Rule::Skip => {}
+                Rule::Refuse(path, why) => return Err(AppError::validation(path, why)),
+                Rule::Live => {
+                    let v = match c.after {
+                        Some(v) => v.clone(),
+                        // Removals that are allowed: TikTok lists go empty, Google clears.
+                        None if platform == Platform::Tiktok => Value::Array(Vec::new()),
+                        None => Value::Null,
+                    };
+                    fields.insert(c.field.clone(), v);
+                }
+            }
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let level = level_of(platform, &a.object).ok_or_else(|| {
+            AppError::validation(
+                payload_path(platform, &a.object, ""),
+                format!(
+                    "the {} {} cannot be edited live",
+                    platform_label(platform),
+                    a.object
+                ),
+            )
+        })?;
+        let id = stored_id(external_ids, &a.object).ok_or_else(|| {
+            AppError::validation(
+                "external_ids",
+                format!(
+                    "the {} {} this change edits was never created (no id in external_ids); finish the deploy first",
+                    platform_label(platform),
+                    a.object
+                ),
+            )
+        })?;
+        out.push(ObjectUpdate {
+            object: a.object.clone(),
+            id,
+            level,
+            fields,
+        });
+    }
+    Ok(out)
+}
+impl PlatformClients {
+    /// Current values of `update.fields`' keys on the platform, normalised to the wire format
+    /// of [`ObjectUpdate`] (Meta budgets read as strings become integers, TikTok money numbers
+    /// get their canonical decimal text, Google micros stay strings), plus the object's
+    /// delivery state under [`DELIVERY_STATE`]. A field the platform did not return is null.
+    /// Credentials come from the channel exactly as for `create`.
+    pub async fn read_object(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Map<String, Value>, PlatformError> {
+        self.live_read(channel, update).await
+    }
+
+    /// Idempotent apply: read the current state; skip fields already at target; write only
+    /// the rest (Meta `POST /{id}`, TikTok status endpoint then `campaign/update/` or
+    /// `adgroup/update/`, Google `:mutate` `update` with an `updateMask` of exactly those
+    /// fields). When the answer is lost (`outcome_unknown`), read again instead of writing
+    /// twice: `Written` if the read shows the target, else the original error (retry later,
+    /// `class` and `retry_after_ms` say how).
+    pub async fn apply_update(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Applied, PlatformError> {
+        let current = self.read_object(channel, update).await?;
+        let todo = pending(update, &current);
+        if todo.is_empty() {
+            return Ok(Applied::AlreadyHeld);
+        }
+        let write = ObjectUpdate {
+            fields: todo,
+            ..update.clone()
+        };
+        let fields: Vec<String> = write.fields.keys().cloned().collect();
+        match self.live_write(channel, &write).await {
+            Ok(()) => Ok(Applied::Written { fields }),
+            Err(e) if e.outcome_unknown => match self.read_object(channel, &write).await {
+                Ok(now) if pending(&write, &now).is_empty() => Ok(Applied::Written { fields }),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decimals_compare_by_value_without_floats() {
+        assert_eq!(canonical_decimal("80.0").as_deref(), Some("80"));
+        assert_eq!(canonical_decimal("019.990").as_deref(), Some("19.99"));
+        assert_eq!(canonical_decimal("-0.0").as_deref(), Some("0"));
+        assert_eq!(canonical_decimal("1e5"), None);
+        assert_eq!(canonical_decimal("12."), None);
+        assert_eq!(canonical_number(&json!("7500")), Some(json!(7500)));
+        assert_eq!(
+            canonical_number(&json!(19.99)).unwrap().to_string(),
+            "19.99"
+        );
+        assert!(same_value(&json!(80.0), &json!(80)));
+        assert!(same_value(&json!("60000000"), &json!("60000000")));
+        assert!(same_value(&json!("7500"), &json!(7500)));
+        assert!(!same_value(&json!(19.99), &json!(19.98)));
+        assert!(!same_value(&json!("PAUSED"), &json!("ACTIVE")));
+        assert!(same_value(&Value::Null, &Value::Null));
+    }
+
+    #[test]
+    fn times_by_instant_lists_in_any_order_objects_by_key() {
+        assert!(same_value(
+            &json!("2026-03-31T21:59:59-0700"),
+            &json!("2026-03-31T23:59:59-0500")
+        ));
+        assert!(!same_value(
+            &json!("2026-03-31T23:59:59-0700"),
+            &json!("2026-03-31T23:59:59-0500")
+        ));
+        assert!(same_value(&json!(["b", "a"]), &json!(["a", "b"])));
+        assert!(!same_value(&json!(["a"]), &json!(["a", "b"])));
+        assert!(same_value(
+            &json!({"age_min": 18, "x": null}),
+            &json!({"age_min": 18})
+        ));
+        assert!(!same_value(
+            &json!({"age_min": 18, "flexible_spec": [{"interests": [{"id": "1"}]}]}),
+            &json!({"age_min": 18})
+        ));
+    }
+
+    #[test]
+    fn status_order_children_first_to_activate() {
+        let ids: Map<String, Value> = serde_json::from_value(json!({
+            "campaign_budget": "1", "campaign": "2", "ad_group": "3", "ad_group_ad": "3~4",
+            "campaign_criterion": "2~5"
+        }))
+        .unwrap();
+        let on = plan_status(Platform::GoogleAds, &ids, LiveStatus::Active).unwrap();
+        let order: Vec<&str> = on.iter().map(|u| u.object.as_str()).collect();
+        assert_eq!(order, ["ad_group_ad", "ad_group", "campaign"]);
+        assert_eq!(on[0].fields["status"], "ENABLED");
+        let off = plan_status(Platform::GoogleAds, &ids, LiveStatus::Paused).unwrap();
+        let order: Vec<&str> = off.iter().map(|u| u.object.as_str()).collect();
+        assert_eq!(order, ["campaign", "ad_group", "ad_group_ad"]);
+        let partial: Map<String, Value> = serde_json::from_value(json!({"campaign": "2"})).unwrap();
+        assert!(plan_status(Platform::GoogleAds, &partial, LiveStatus::Active).is_err());
+        assert_eq!(
+            plan_status(Platform::GoogleAds, &partial, LiveStatus::Paused)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(plan_status(Platform::Meta, &Map::new(), LiveStatus::Paused).is_err());
+    }
+
+    fn google(campaign: Value) -> TranslatedPayloads {
+        TranslatedPayloads {
+            platform: Platform::GoogleAds,
+            api_version: "v25".into(),
+            requests: vec![super::super::PlatformRequest {
+                object: "campaign".into(),
+                method: "POST".into(),
+                path: "/v25/customers/1/campaigns:mutate".into(),
+                body: json!({"operations": [{"create": campaign}]}),
+            }],
+        }
+    }
+
+    #[test]
+    fn google_bidding_values_change_live_but_strategies_do_not_switch() {
+        let ids: Map<String, Value> = serde_json::from_value(json!({"campaign": "9"})).unwrap();
+        let cpa = |m: &str| google(json!({"maximizeConversions": {"targetCpaMicros": m}}));
+        let plan = plan_edit(Platform::GoogleAds, &cpa("1000000"), &cpa("1500000"), &ids).unwrap();
+        assert_eq!(
+            plan[0].fields,
+            *json!({"maximizeConversions.targetCpaMicros": "1500000"})
+                .as_object()
+                .unwrap()
+        );
+        let ceiling = google(json!({"targetSpend": {"cpcBidCeilingMicros": "2000000"}}));
+        let e = plan_edit(Platform::GoogleAds, &cpa("1000000"), &ceiling, &ids).unwrap_err();
+        assert_eq!(e.field(), Some("payload_config.bidding.strategy"));
+    }
+
+    #[test]
+    fn camel_paths_to_gaql() {
+        assert_eq!(
+            camel_to_snake("networkSettings.targetSearchNetwork"),
+            "network_settings.target_search_network"
+        );
+        assert_eq!(camel_to_snake("amountMicros"), "amount_micros");
+    }
+}
