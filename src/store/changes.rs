@@ -19,7 +19,10 @@ pub struct Change {
     pub risk: Risk,
     /// The ticket's version when the change was asked for.
     pub ticket_version: i64,
+    /// The ticket's payload_config when the change was asked for.
     pub payload_before: Value,
+    /// The payload_config the change leads to (the same as before for launch, pause, resume
+    /// and end).
     pub payload_after: Value,
     /// Every field that differs: `[{"path", "before", "after"}]`.
     pub diff: Value,
@@ -34,7 +37,9 @@ pub struct Change {
     pub rollback_of: Option<i64>,
     /// Per object: what the last application did (`WRITTEN`, `ALREADY_HELD`, `FAILED`, `NOT_REACHED`).
     pub results: Value,
+    /// Application attempts so far.
     pub attempts: i64,
+    /// The last platform error (or why nothing was sent), if any.
     pub last_error: Option<Value>,
     pub requested_by: String,
     pub decided_by: Option<String>,
