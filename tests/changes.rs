@@ -443,9 +443,12 @@ async fn a_pause_request_type_never_creates_a_campaign() {
 struct Person(
     ElicitationAction,
     Option<bool>,
-    std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    Shared<(f64, Option<f64>)>,
+    Shared<String>,
 );
+
+/// What a client handler records for the test to check.
+type Shared<T> = std::sync::Arc<std::sync::Mutex<Vec<T>>>;
 
 fn answer(action: ElicitationAction, yes: Option<bool>) -> Person {
     Person(action, yes, Default::default(), Default::default())

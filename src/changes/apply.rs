@@ -99,7 +99,15 @@ impl ChangeService {
                 )
                 .await?;
                 if took {
-                    store::add_change_audit(&mut tx, change_id, ACTOR, "APPLYING", None).await?;
+                    store::append_audit(
+                        store::Trail::Change,
+                        &mut tx,
+                        change_id,
+                        ACTOR,
+                        "APPLYING",
+                        None,
+                    )
+                    .await?;
                 }
                 tx.commit().await?;
                 if !took {
@@ -207,7 +215,8 @@ impl ChangeService {
                             Some(&at),
                         )
                         .await?;
-                        store::add_change_audit(
+                        store::append_audit(
+                            store::Trail::Change,
                             &mut tx,
                             change_id,
                             ACTOR,
@@ -303,7 +312,15 @@ impl ChangeService {
             Some(m) => format!("{m} ({summary})"),
             None => summary,
         };
-        store::add_change_audit(&mut tx, change.id, ACTOR, to.as_str(), Some(&detail)).await?;
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            change.id,
+            ACTOR,
+            to.as_str(),
+            Some(&detail),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(change_id = change.id, ticket_id = change.ticket_id, status = %to, "change settled");
         Ok(())

@@ -213,7 +213,8 @@ impl ChangeService {
                     None,
                 )
                 .await?;
-                store::add_change_audit(
+                store::append_audit(
+                    store::Trail::Change,
                     &mut tx,
                     open.id,
                     &who.name,
@@ -254,7 +255,15 @@ impl ChangeService {
             },
         )
         .await?;
-        store::add_change_audit(&mut tx, id, &who.name, "REQUESTED", Some(reason)).await?;
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            id,
+            &who.name,
+            "REQUESTED",
+            Some(reason),
+        )
+        .await?;
         let (action, detail) = match status {
             ChangeStatus::Queued => ("QUEUED", format!("{risk}: applied without confirmation")),
             ChangeStatus::PendingReview => ("SENT_TO_REVIEW", review.clone().unwrap_or_default()),
@@ -263,7 +272,15 @@ impl ChangeService {
                 format!("{risk}: the person must confirm"),
             ),
         };
-        store::add_change_audit(&mut tx, id, &who.name, action, Some(&detail)).await?;
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            id,
+            &who.name,
+            action,
+            Some(&detail),
+        )
+        .await?;
         tx.commit().await?;
         if status == ChangeStatus::Queued {
             self.push(id).await;
@@ -351,7 +368,7 @@ impl ChangeService {
         let ctx = self.governance.ticket_context(change.ticket_id).await?;
         let audit = {
             let mut c = self.governance.db().pool().acquire().await?;
-            store::change_audit(&mut c, id).await?
+            store::audit_trail(store::Trail::Change, &mut c, id).await?
         };
         let money = |m: Option<i64>| -> Option<String> {
             let currency = Currency::parse("currency", &change.currency).ok()?;

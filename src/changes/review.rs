@@ -67,7 +67,15 @@ impl ChangeService {
         } else {
             "in the client's confirmation dialog"
         };
-        store::add_change_audit(&mut tx, change_id, &who.name, "CONFIRMED", Some(how)).await?;
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            change_id,
+            &who.name,
+            "CONFIRMED",
+            Some(how),
+        )
+        .await?;
         tx.commit().await?;
         self.push(change_id).await;
         self.view(change_id).await
@@ -90,7 +98,15 @@ impl ChangeService {
         )
         .await?
         {
-            store::add_change_audit(&mut tx, change_id, &who.name, "DECLINED", Some(why)).await?;
+            store::append_audit(
+                store::Trail::Change,
+                &mut tx,
+                change_id,
+                &who.name,
+                "DECLINED",
+                Some(why),
+            )
+            .await?;
         }
         tx.commit().await?;
         self.view(change_id).await
@@ -162,7 +178,15 @@ impl ChangeService {
             });
         }
         let action = if approve { "APPROVED" } else { "REJECTED" };
-        store::add_change_audit(&mut tx, change_id, &who.name, action, reason).await?;
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            change_id,
+            &who.name,
+            action,
+            reason,
+        )
+        .await?;
         tx.commit().await?;
         let message = if approve {
             self.push(change_id).await;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::ChangeStatus;
-use crate::store::{Change, ChangeAudit};
+use crate::store::{AuditEntry, Change};
 
 /// A change with what a person needs to judge it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -19,7 +19,7 @@ pub struct ChangeView {
     /// Daily spend before and after in the brand's currency, e.g. "50.00".
     pub daily_before: Option<String>,
     pub daily_after: Option<String>,
-    pub audit: Vec<ChangeAudit>,
+    pub audit: Vec<AuditEntry>,
 }
 
 /// What asking for a change gives back.

@@ -14,7 +14,7 @@ use crate::domain::{ProposalStatus, Risk, Ticket, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::platforms::client::PlatformError;
 use crate::qa::Outcome;
-use crate::store::{self, FixAudit, FixProposal, NewProposal};
+use crate::store::{self, AuditEntry, FixProposal, NewProposal};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct FixProposalView {
@@ -23,7 +23,7 @@ pub struct FixProposalView {
     /// The patch as a readable list of changes ("replace /budget/amount: \"5.00\" -> \"20.00\"").
     pub diff: Vec<String>,
     /// Who did what to it, when and why.
-    pub audit: Vec<FixAudit>,
+    pub audit: Vec<AuditEntry>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema, Default)]
@@ -150,7 +150,8 @@ impl HealingService {
             },
         )
         .await?;
-        store::add_audit(
+        store::append_audit(
+            store::Trail::Fix,
             &mut tx,
             id,
             actor,
@@ -159,7 +160,8 @@ impl HealingService {
         )
         .await?;
         if status == ProposalStatus::QaFailed {
-            store::add_audit(
+            store::append_audit(
+                store::Trail::Fix,
                 &mut tx,
                 id,
                 actor,
@@ -317,7 +319,7 @@ impl HealingService {
             AppError::not_found("fix proposal", id)
                 .with_field("id", "list_fix_proposals shows the ids")
         })?;
-        let audit = store::audit_of(&mut c, id).await?;
+        let audit = store::audit_trail(store::Trail::Fix, &mut c, id).await?;
         Ok(FixProposalView {
             diff: readable_diff(&proposal.payload_before, &proposal.payload_after),
             proposal,

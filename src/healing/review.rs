@@ -66,9 +66,18 @@ impl HealingService {
                 format!("proposal {id} was decided concurrently"),
             ));
         }
-        store::add_audit(&mut tx, id, &actor.name, "APPROVED", reason).await?;
+        store::append_audit(
+            store::Trail::Fix,
+            &mut tx,
+            id,
+            &actor.name,
+            "APPROVED",
+            reason,
+        )
+        .await?;
         for other in store::supersede_others(&mut tx, p.ticket_id, id).await? {
-            store::add_audit(
+            store::append_audit(
+                store::Trail::Fix,
                 &mut tx,
                 other,
                 &actor.name,
@@ -134,7 +143,8 @@ impl HealingService {
                 ProposalStatus::Applied,
             )
             .await?;
-            store::add_audit(
+            store::append_audit(
+                store::Trail::Fix,
                 &mut tx,
                 id,
                 &actor.name,
@@ -152,7 +162,8 @@ impl HealingService {
             )
         } else {
             let mut tx = self.governance.db().begin_write().await?;
-            store::add_audit(
+            store::append_audit(
+                store::Trail::Fix,
                 &mut tx,
                 id,
                 &actor.name,
@@ -206,7 +217,15 @@ impl HealingService {
                 ),
             ));
         }
-        store::add_audit(&mut tx, id, &actor.name, "REJECTED", Some(reason.trim())).await?;
+        store::append_audit(
+            store::Trail::Fix,
+            &mut tx,
+            id,
+            &actor.name,
+            "REJECTED",
+            Some(reason.trim()),
+        )
+        .await?;
         let pending = store::list_proposals(
             &mut tx,
             Some(ProposalStatus::PendingReview),

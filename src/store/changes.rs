@@ -53,16 +53,6 @@ pub struct Change {
     pub next_attempt_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ChangeAudit {
-    pub at: String,
-    pub actor: String,
-    /// REQUESTED, CONFIRMATION_ASKED, CONFIRMED, DECLINED, SENT_TO_REVIEW, APPROVED,
-    /// REJECTED, APPLYING, RETRY, APPLIED, FAILED, CANCELLED.
-    pub action: String,
-    pub detail: Option<String>,
-}
-
 fn json(r: &AnyRow, col: &str) -> AppResult<Value> {
     let t: Option<String> = r.try_get(col)?;
     Ok(t.and_then(|t| serde_json::from_str(&t).ok())
@@ -275,43 +265,4 @@ pub async fn touch_change(c: &mut AnyConnection, id: i64) -> AppResult<()> {
         .execute(c)
         .await?;
     Ok(())
-}
-
-pub async fn add_change_audit(
-    c: &mut AnyConnection,
-    change_id: i64,
-    actor: &str,
-    action: &str,
-    detail: Option<&str>,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO change_audit (change_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(change_id)
-    .bind(now_text())
-    .bind(actor)
-    .bind(action)
-    .bind(detail)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-pub async fn change_audit(c: &mut AnyConnection, change_id: i64) -> AppResult<Vec<ChangeAudit>> {
-    let rows = sqlx::query(
-        "SELECT at, actor, action, detail FROM change_audit WHERE change_id = $1 ORDER BY id",
-    )
-    .bind(change_id)
-    .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ChangeAudit {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
 }

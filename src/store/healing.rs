@@ -42,15 +42,6 @@ pub struct FixProposal {
     pub damaged: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct FixAudit {
-    pub at: String,
-    pub actor: String,
-    /// PROPOSED, QA_FAILED, APPROVED, APPLIED, REJECTED, SUPERSEDED, AUTO_APPLIED, ESCALATED.
-    pub action: String,
-    pub detail: Option<String>,
-}
-
 /// A JSON column; an unreadable one becomes null and is noted in `damaged`, so one bad row
 /// never fails a whole page of the review queue.
 fn json(r: &AnyRow, col: &str, damaged: &mut Vec<String>) -> AppResult<Value> {
@@ -278,43 +269,6 @@ pub async fn proposal_counts(
     .fetch_one(c)
     .await?;
     Ok((row.try_get("n")?, row.try_get("applied")?))
-}
-
-pub async fn add_audit(
-    c: &mut AnyConnection,
-    proposal_id: i64,
-    actor: &str,
-    action: &str,
-    detail: Option<&str>,
-) -> AppResult<()> {
-    sqlx::query("INSERT INTO fix_audit (proposal_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(proposal_id)
-        .bind(now_text())
-        .bind(actor)
-        .bind(action)
-        .bind(detail)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-pub async fn audit_of(c: &mut AnyConnection, proposal_id: i64) -> AppResult<Vec<FixAudit>> {
-    let rows = sqlx::query(
-        "SELECT at, actor, action, detail FROM fix_audit WHERE proposal_id = $1 ORDER BY id",
-    )
-    .bind(proposal_id)
-    .fetch_all(c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FixAudit {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
 }
 
 /// The ticket a proposal belongs to.
