@@ -52,30 +52,7 @@ pub(super) async fn create(
     if validate_only && let Some(o) = body.as_object_mut() {
         o.insert("validateOnly".into(), Value::Bool(true));
     }
-    let resp = request(c, channel, &req.path, &body)?
-        .send()
-        .await
-        .map_err(|e| transport_error(Platform::GoogleAds, e))?;
-    let (status, headers, parsed) = json_body(resp).await;
-    let request_id = headers
-        .get("request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let parsed = parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t))?;
-    if let Some(err) = parsed.get("error") {
-        let mut e = classify(status, err, &parsed, true);
-        e.trace_id = e.trace_id.or(request_id);
-        e.retry_after_ms = e.retry_after_ms.or_else(|| retry_after_header(&headers));
-        return Err(e);
-    }
-    if !(200..300).contains(&status) {
-        return Err(non_json(
-            Platform::GoogleAds,
-            status,
-            &headers,
-            parsed.to_string(),
-        ));
-    }
+    let (status, parsed, request_id) = send(request(c, channel, &req.path, &body)?, true).await?;
     if validate_only {
         return Ok(Created {
             id: None,
@@ -169,16 +146,11 @@ pub(super) async fn find(
         return Ok(None);
     };
     let path = format!("{base}/googleAds:search");
-    let resp = request(c, channel, &path, &json!({ "query": query }))?
-        .send()
-        .await
-        .map_err(|e| transport_error(Platform::GoogleAds, e).after_read())?;
-    let (status, headers, parsed) = json_body(resp).await;
-    let parsed =
-        parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t).after_read())?;
-    if let Some(err) = parsed.get("error") {
-        return Err(classify(status, err, &parsed, false));
-    }
+    let (_, parsed, _) = send(
+        request(c, channel, &path, &json!({ "query": query }))?,
+        false,
+    )
+    .await?;
     // Each result row holds the selected resource: {"campaign": {"resourceName": "..."}}.
     let found: Vec<String> = parsed
         .get("results")
@@ -244,33 +216,35 @@ fn live_resource_name(
     Ok((cid.clone(), format!("customers/{cid}/{collection}/{id}")))
 }
 
-/// Send one request; the JSON answer or the classified error.
-async fn send(rb: reqwest::RequestBuilder, is_write: bool) -> Result<(u16, Value), PlatformError> {
+/// Send one request; the HTTP status, the JSON answer and Google's request id, or the
+/// classified error.
+async fn send(
+    rb: reqwest::RequestBuilder,
+    is_write: bool,
+) -> Result<(u16, Value, Option<String>), PlatformError> {
+    // A read changes nothing, so its failure never leaves an outcome in doubt.
+    let read = |e: PlatformError| if is_write { e } else { e.after_read() };
     let resp = rb
         .send()
         .await
-        .map_err(|e| transport_error(Platform::GoogleAds, e))?;
+        .map_err(|e| read(transport_error(Platform::GoogleAds, e)))?;
     let (status, headers, parsed) = json_body(resp).await;
     let request_id = headers
         .get("request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let parsed = parsed.map_err(|t| non_json(Platform::GoogleAds, status, &headers, t))?;
+    let parsed = parsed.map_err(|t| read(non_json(Platform::GoogleAds, status, &headers, t)))?;
     if let Some(err) = parsed.get("error") {
         let mut e = classify(status, err, &parsed, is_write);
-        e.trace_id = e.trace_id.or(request_id);
+        e.trace_id = e.trace_id.or(request_id.clone());
         e.retry_after_ms = e.retry_after_ms.or_else(|| retry_after_header(&headers));
         return Err(e);
     }
     if !(200..300).contains(&status) {
-        return Err(non_json(
-            Platform::GoogleAds,
-            status,
-            &headers,
-            parsed.to_string(),
-        ));
+        let body = parsed.to_string();
+        return Err(read(non_json(Platform::GoogleAds, status, &headers, body)));
     }
-    Ok((status, parsed))
+    Ok((status, parsed, request_id))
 }
 
 /// GAQL read of the fields (lowerCamelCase paths, selected in snake_case) and the delivery
@@ -303,7 +277,7 @@ pub(super) async fn read_live(
         "/{}/customers/{cid}/googleAds:search",
         c.cfg.google_ads_api_version
     );
-    let (_, parsed) = send(
+    let (_, parsed, _) = send(
         request(c, channel, &path, &json!({ "query": query }))?,
         false,
     )
@@ -377,7 +351,7 @@ pub(super) async fn write_live(
         "/{}/customers/{cid}/{collection}:mutate",
         c.cfg.google_ads_api_version
     );
-    let (status, parsed) = send(request(c, channel, &path, &body)?, true).await?;
+    let (status, parsed, _) = send(request(c, channel, &path, &body)?, true).await?;
     let answered = parsed
         .get("results")
         .and_then(Value::as_array)
