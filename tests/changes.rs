@@ -486,12 +486,15 @@ async fn a_pause_request_type_never_creates_a_campaign() {
     w.finish().await;
 }
 
+/// Progress notifications seen: (progress, total).
+type Progress = std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>;
+
 /// A client that answers every confirmation dialog the same way, and records progress.
 #[derive(Clone)]
 struct Person(
     ElicitationAction,
     Option<bool>,
-    std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>,
+    Progress,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 );
 

@@ -445,3 +445,26 @@ fn ad_ids(update: &ObjectUpdate) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_names_are_stable_and_do_not_pile_up() {
+        let target = |headline: &str| {
+            json!({"name": "X", "object_story_spec": {"link_data": {"name": headline}}})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        let a = swap_name("Moana Spring", &target("A"));
+        assert!(a.starts_with("Moana Spring #") && a.len() == "Moana Spring #".len() + 8);
+        assert_eq!(a, swap_name("Moana Spring", &target("A")));
+        let b = swap_name(&a, &target("B"));
+        assert_ne!(a, b);
+        assert_eq!(b, swap_name("Moana Spring", &target("B")));
+        // A name that merely contains " #" keeps it.
+        assert!(swap_name("Deal #1", &target("A")).starts_with("Deal #1 #"));
+    }
+}

@@ -307,10 +307,11 @@ pub fn plan_edit(
                 }
             }
         }
-        if platform == Platform::Meta && a.object == "ad" {
-            if let Some(body) = new_creative.take() {
-                fields.insert(META_CREATIVE.into(), body);
-            }
+        if platform == Platform::Meta
+            && a.object == "ad"
+            && let Some(body) = new_creative.take()
+        {
+            fields.insert(META_CREATIVE.into(), body);
         }
         if platform == Platform::Tiktok && fields.contains_key(TIKTOK_CREATIVES) {
             tiktok_creatives_check(b, a, external_ids)?;
