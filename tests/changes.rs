@@ -376,6 +376,54 @@ async fn lost_update_is_not_written_twice_and_rollback_restores() {
     w.finish().await;
 }
 
+/// A new headline on a live Meta ad is a CREATIVE_CHANGE: the person confirms, then the ad
+/// points at a new creative with the new headline.
+#[tokio::test]
+async fn meta_headline_change_is_confirmed_then_the_ad_gets_a_new_creative() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "META", "New Headline", "19.99").await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let ad = ticket.external_ids["ad"]
+        .as_str()
+        .expect("ad id")
+        .to_owned();
+    let old = ticket.external_ids["creative"]
+        .as_str()
+        .expect("creative id")
+        .to_owned();
+    let mut after = spec("19.99");
+    after["creative"]["headline"] = json!("Moana sails again");
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    let c = &out.change.change;
+    assert_eq!(c.risk, Risk::CreativeChange);
+    assert_eq!(c.status, ChangeStatus::NeedsConfirmation);
+    assert_eq!(w.fake.writes(&ad), 0, "written before confirmation");
+    w.s.changes
+        .confirm(&me(), c.id, out.confirmation_token.as_deref())
+        .await
+        .expect("confirm");
+    let done = wait_change(&w, c.id, ChangeStatus::Applied).await;
+    assert_eq!(w.fake.writes(&ad), 1, "{done}");
+    let now = w.fake.object(&ad).expect("ad").body["creative"]["creative_id"]
+        .as_str()
+        .expect("creative id")
+        .to_owned();
+    assert_ne!(now, old);
+    let creative = w.fake.object(&now).expect("the new creative");
+    assert_eq!(
+        creative.body["object_story_spec"]["link_data"]["name"],
+        "Moana sails again"
+    );
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(
+        ticket.payload_config["creative"]["headline"],
+        "Moana sails again"
+    );
+    w.finish().await;
+}
+
 /// A change the platform refuses fails with a per-object report and leaves the ticket as it
 /// was.
 #[tokio::test]
@@ -438,6 +486,7 @@ async fn a_pause_request_type_never_creates_a_campaign() {
     w.finish().await;
 }
 
+/// Progress notifications seen: (progress, total).
 /// A client that answers every confirmation dialog the same way, and records progress.
 #[derive(Clone)]
 struct Person(

@@ -362,16 +362,20 @@ async fn meta_edits_budget_end_time_and_targeting_and_refuses_the_rest() {
         "6003107902433"
     );
 
-    // Refused: objective, budget type, creative.
+    // Refused: objective, budget type.
     let (field, message) = refused_field(l.edit(|s| s["objective"] = json!("ENGAGEMENT")));
     assert_eq!(field, "payload_config.objective");
     assert!(message.contains("new ticket"), "{message}");
     let (field, _) = refused_field(l.edit(|s| s["budget"]["period"] = json!("LIFETIME")));
     assert_eq!(field, "payload_config.budget.period");
-    let (field, message) =
-        refused_field(l.edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2")));
-    assert_eq!(field, "payload_config.creative");
-    assert!(message.contains("creative"), "{message}");
+    // A creative change is planned on the ad (a new creative swapped in).
+    let c = l
+        .edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2"))
+        .unwrap();
+    assert_eq!(
+        (only(&c).object.as_str(), keys(only(&c))),
+        ("ad", vec!["creative"])
+    );
     let (field, _) = refused_field(
         l.edit(|s| s["overrides"]["meta"]["adset"] = json!({"destination_type": "WEBSITE"})),
     );
@@ -482,6 +486,143 @@ async fn meta_lost_answers_are_read_back_not_written_twice() {
 }
 
 #[tokio::test]
+async fn meta_creative_change_makes_one_new_creative_and_one_ad_write() {
+    let l = Live::deploy(Platform::Meta).await;
+    let (ad, old) = (l.id("ad"), l.id("creative"));
+    let u = only(
+        &l.edit(|s| s["creative"]["headline"] = json!("Moana sails again"))
+            .unwrap(),
+    )
+    .clone();
+    assert_eq!(
+        (u.object.as_str(), u.id.as_str(), u.level),
+        ("ad", ad.as_str(), Level::Ad)
+    );
+    assert_eq!(keys(&u), ["creative"]);
+    assert_eq!(
+        u.fields["creative"]["object_story_spec"]["link_data"]["name"],
+        "Moana sails again"
+    );
+    assert_eq!(l.read(&u).await["creative"]["id"], json!(old));
+
+    assert_eq!(
+        l.apply(&u).await.unwrap(),
+        Applied::Written {
+            fields: vec!["creative".into()]
+        }
+    );
+    let creatives = l.fake.objects("creative");
+    assert_eq!(creatives.len(), 2, "one new creative");
+    let new = creatives.iter().find(|c| c.id != old).expect("the new one");
+    let link = &new.body["object_story_spec"]["link_data"];
+    assert_eq!(link["name"], "Moana sails again");
+    assert_eq!(link["message"], "Sail with Moana this March.");
+    assert_eq!(new.body["object_story_spec"]["page_id"], "1122334455");
+    let old_name = l.fake.object(&old).unwrap().name.unwrap();
+    let new_name = new.name.clone().unwrap();
+    assert!(new_name.starts_with(&format!("{old_name} #")), "{new_name}");
+    assert_eq!(
+        l.fake.object(&ad).unwrap().body["creative"]["creative_id"],
+        json!(new.id)
+    );
+    assert_eq!(l.fake.writes(&ad), 1);
+    assert_eq!(l.read(&u).await["creative"]["id"], json!(new.id));
+
+    // Again: the ad's creative already has this content; nothing is created or written.
+    assert_eq!(l.apply(&u).await.unwrap(), Applied::AlreadyHeld);
+    assert_eq!(l.fake.writes(&ad), 1);
+    assert_eq!(l.fake.calls("meta ad update"), 1);
+    assert_eq!(l.fake.objects("creative").len(), 2);
+
+    // The next change keeps the base name (suffixes do not pile up).
+    let v = only(
+        &l.edit(|s| s["creative"]["body"] = json!("Sail again."))
+            .unwrap(),
+    )
+    .clone();
+    l.apply(&v).await.unwrap();
+    let third = l
+        .fake
+        .objects("creative")
+        .into_iter()
+        .find(|c| c.id != old && c.id != new.id)
+        .expect("a third creative");
+    let third_name = third.name.unwrap();
+    assert!(
+        third_name.starts_with(&format!("{old_name} #")),
+        "{third_name}"
+    );
+    assert_eq!(third_name.len(), new_name.len());
+    assert_eq!(l.fake.writes(&ad), 2);
+    assert_eq!(l.fake.duplicates(), 0);
+}
+
+#[tokio::test]
+async fn meta_creative_change_lost_answers_make_no_second_creative_or_write() {
+    let l = Live::deploy(Platform::Meta).await;
+    let ad = l.id("ad");
+    // The ad write is applied, its answer lost: read back, not written twice.
+    let u = only(
+        &l.edit(|s| s["creative"]["headline"] = json!("Moana sails again"))
+            .unwrap(),
+    )
+    .clone();
+    l.fake.fail_next_update("ad", Fault::Lose);
+    assert_eq!(
+        l.apply(&u).await.unwrap(),
+        Applied::Written {
+            fields: vec!["creative".into()]
+        }
+    );
+    assert_eq!(l.fake.writes(&ad), 1);
+    assert_eq!(l.fake.calls("meta ad update"), 1);
+    assert_eq!(l.fake.objects("creative").len(), 2);
+    assert_eq!(l.apply(&u).await.unwrap(), Applied::AlreadyHeld);
+    assert_eq!(l.fake.writes(&ad), 1);
+
+    // The create is applied, its answer lost: found by name, not created again.
+    let v = only(
+        &l.edit(|s| s["creative"]["headline"] = json!("Third"))
+            .unwrap(),
+    )
+    .clone();
+    l.fake.fail_next("creative", Fault::Lose);
+    assert!(matches!(
+        l.apply(&v).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    assert_eq!(l.fake.objects("creative").len(), 3);
+    assert_eq!(l.fake.writes(&ad), 2);
+
+    // The ad write fails (not applied): the error comes back; the retry reuses the creative.
+    let x = only(
+        &l.edit(|s| s["creative"]["headline"] = json!("Fourth"))
+            .unwrap(),
+    )
+    .clone();
+    l.fake.fail_next_update("ad", Fault::ServerError);
+    let e = l.apply(&x).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    assert_eq!(e.object.as_deref(), Some("ad"));
+    assert_eq!(l.fake.objects("creative").len(), 4);
+    assert_eq!(l.fake.writes(&ad), 2);
+    assert!(matches!(
+        l.apply(&x).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    assert_eq!(
+        l.fake.objects("creative").len(),
+        4,
+        "the retry found it by name"
+    );
+    assert_eq!(l.fake.writes(&ad), 3);
+    assert_eq!(l.fake.duplicates(), 0);
+    let now = l.fake.object(&ad).unwrap().body["creative"]["creative_id"].clone();
+    let c = l.fake.object(now.as_str().unwrap()).unwrap();
+    assert_eq!(c.body["object_story_spec"]["link_data"]["name"], "Fourth");
+}
+
+#[tokio::test]
 async fn meta_throttling_is_a_rate_limit_with_the_wait() {
     let l = Live::deploy(Platform::Meta).await;
     let u = only(&l.edit(|s| s["budget"]["amount"] = json!("25.50")).unwrap()).clone();
@@ -565,9 +706,16 @@ async fn tiktok_edits_budget_end_time_and_targeting_and_refuses_the_rest() {
     assert!(message.contains("daily and lifetime"), "{message}");
     let (field, _) = refused_field(l.edit(|s| s["objective"] = json!("ENGAGEMENT")));
     assert_eq!(field, "payload_config.objective");
-    let (field, _) =
-        refused_field(l.edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2")));
-    assert_eq!(field, "payload_config.creative");
+    // New creatives replace the ad's one for one; adding one is refused.
+    let c = l
+        .edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2"))
+        .unwrap();
+    assert_eq!(only(&c).object, "ad");
+    let (_, message) = refused_field(l.edit(|s| {
+        s["overrides"]["tiktok"]["ad"]["creatives"] =
+            json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}])
+    }));
+    assert!(message.contains("one for one"), "{message}");
     let (field, _) =
         refused_field(l.edit(|s| s["targeting"]["placements"] = json!(["TIKTOK", "PANGLE"])));
     assert_eq!(field, "payload_config.targeting.placements");
@@ -669,6 +817,61 @@ async fn tiktok_lost_answers_and_throttling() {
     ));
     assert_eq!(l.fake.writes(&on[0].id), 1);
     assert_eq!(l.fake.calls("tiktok ad status"), 1);
+}
+
+#[tokio::test]
+async fn tiktok_creative_change_updates_the_ad_once() {
+    let l = Live::deploy(Platform::Tiktok).await;
+    let ad = l.id("ad");
+    let u = only(
+        &l.edit(|s| s["creative"]["body"] = json!("Sail again with Moana."))
+            .unwrap(),
+    )
+    .clone();
+    assert_eq!((u.object.as_str(), u.id.as_str()), ("ad", ad.as_str()));
+    assert_eq!(u.fields["adgroup_id"], json!(l.id("adgroup")));
+    assert_eq!(
+        u.fields["creatives"][0]["ad_text"],
+        "Sail again with Moana."
+    );
+    assert_eq!(
+        l.read(&u).await["creatives"][0]["ad_text"],
+        "Sail with Moana this March."
+    );
+
+    assert_eq!(
+        l.apply(&u).await.unwrap(),
+        Applied::Written {
+            fields: vec!["creatives".into()]
+        }
+    );
+    let body = l.fake.object(&ad).unwrap().body;
+    assert_eq!(body["creatives"][0]["ad_text"], "Sail again with Moana.");
+    assert_eq!(body["creatives"][0]["video_id"], "v10033g50000abc");
+    assert_eq!(l.fake.writes(&ad), 1);
+    assert_eq!(l.fake.calls("tiktok ad update"), 1);
+    assert_eq!(
+        l.read(&u).await["creatives"][0]["ad_text"],
+        "Sail again with Moana."
+    );
+    assert_eq!(l.apply(&u).await.unwrap(), Applied::AlreadyHeld);
+    assert_eq!(l.fake.writes(&ad), 1);
+    assert_eq!(l.fake.calls("tiktok ad update"), 1);
+
+    // Applied, answer lost: read back, not sent twice.
+    let v = only(
+        &l.edit(|s| s["creative"]["body"] = json!("Third text."))
+            .unwrap(),
+    )
+    .clone();
+    l.fake.fail_next_update("ad", Fault::Lose);
+    assert!(matches!(
+        l.apply(&v).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    assert_eq!(l.fake.writes(&ad), 2);
+    assert_eq!(l.fake.calls("tiktok ad update"), 2);
+    assert_eq!(l.apply(&v).await.unwrap(), Applied::AlreadyHeld);
 }
 
 // ------------------------------------------------------------------ Google edits

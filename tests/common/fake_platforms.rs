@@ -676,9 +676,15 @@ async fn meta_read(
     let mut out = serde_json::Map::new();
     out.insert("id".into(), json!(o.id));
     for f in q.get("fields").map(String::as_str).unwrap_or("").split(',') {
-        let f = f.trim();
+        // `creative{id}`: the field with a sub-selection.
+        let f = f.trim().split('{').next().unwrap_or_default();
         let v = match f {
             "" | "id" => continue,
+            // An ad's creative reads back as the creative node's id.
+            "creative" if o.kind == "ad" => match o.body["creative"]["creative_id"].as_str() {
+                Some(id) => json!({ "id": id }),
+                None => Value::Null,
+            },
             "effective_status" => json!(effective),
             "configured_status" => o.body["status"].clone(),
             "budget_remaining" => o.body["daily_budget"].clone(),
@@ -982,6 +988,14 @@ fn tiktok_row(
     fields: Option<&[String]>,
 ) -> Value {
     let mut all = o.body.as_object().cloned().unwrap_or_default();
+    // An ad reads back as one row carrying its creative's fields (one ad per creative).
+    if o.kind == "ad"
+        && let Some(c) = o.body["creatives"][0].as_object()
+    {
+        for (k, v) in c {
+            all.entry(k.clone()).or_insert(v.clone());
+        }
+    }
     all.insert(id_key.to_owned(), json!(o.id));
     all.insert(name_key.to_owned(), json!(o.name));
     all.entry("operation_status").or_insert(json!("ENABLE"));
@@ -1123,6 +1137,9 @@ async fn tiktok_update(
     let Some(token) = headers.get("access-token").and_then(|v| v.to_str().ok()) else {
         return tiktok(40105, "Access token is null, please check.", json!({}));
     };
+    if kind == "ad" {
+        return tiktok_ad_update(&state, token, &body).await;
+    }
     if kind != "campaign" && kind != "adgroup" {
         return tiktok(40002, "creatives: this field is required.", json!({}));
     }
@@ -1177,6 +1194,55 @@ async fn tiktok_update(
         (fault, s.lose_delay)
     };
     let ok = tiktok(0, "OK", json!({ format!("{kind}_id"): id }));
+    tiktok_after_write(fault, delay, ok).await
+}
+
+/// `ad/update/`: `adgroup_id` and `creatives`, each naming the `ad_id` whose creative it
+/// replaces. One write per ad.
+async fn tiktok_ad_update(state: &Arc<Mutex<FakeState>>, token: &str, body: &Value) -> Response {
+    let Some(creatives) = body["creatives"].as_array().filter(|c| !c.is_empty()) else {
+        return tiktok(40002, "creatives: this field is required.", json!({}));
+    };
+    let adgroup = body["adgroup_id"].as_str().unwrap_or_default().to_owned();
+    let (fault, delay, ids) = {
+        let mut s = state.lock().unwrap();
+        s.tokens_seen.push(token.to_owned());
+        s.count("tiktok ad update".into());
+        let mut ids = Vec::new();
+        for c in creatives {
+            let id = c["ad_id"].as_str().unwrap_or_default().to_owned();
+            let known = s.objects.iter().any(|o| {
+                o.platform == "TIKTOK"
+                    && o.kind == "ad"
+                    && o.id == id
+                    && o.parent.as_deref() == Some(adgroup.as_str())
+            });
+            if !known {
+                return tiktok(
+                    40002,
+                    &format!("ad_id: {id} does not exist in ad group {adgroup}."),
+                    json!({}),
+                );
+            }
+            ids.push(id);
+        }
+        let fault = s.fault_for("update ad");
+        if let Some(r) = tiktok_write_fault(fault) {
+            return r;
+        }
+        for (c, id) in creatives.iter().zip(&ids) {
+            let mut c = c.clone();
+            if let Some(m) = c.as_object_mut() {
+                m.remove("ad_id");
+            }
+            if let Some(o) = s.objects.iter_mut().find(|o| &o.id == id) {
+                o.body["creatives"] = json!([c]);
+            }
+            *s.writes.entry(id.clone()).or_default() += 1;
+        }
+        (fault, s.lose_delay, ids)
+    };
+    let ok = tiktok(0, "OK", json!({ "ad_ids": ids }));
     tiktok_after_write(fault, delay, ok).await
 }
 

@@ -267,7 +267,7 @@ pub(super) async fn write_live(
 }
 
 /// A Graph node id: digits only, so it cannot reach another path.
-fn node(id: &str) -> Result<&str, PlatformError> {
+pub(super) fn node(id: &str) -> Result<&str, PlatformError> {
     let id = id.trim();
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
         Ok(id)

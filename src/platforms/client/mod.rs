@@ -6,9 +6,16 @@
 // only add noise to every signature.
 #![allow(clippy::result_large_err)]
 
+mod creative;
+mod events;
 mod google_ads;
 mod meta;
+mod placeholders;
 mod tiktok;
+
+use events::EVENTS_TIMEOUT;
+pub use events::EventsSent;
+pub use placeholders::fill_placeholders;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -302,48 +309,6 @@ fn retry_after_header(headers: &HeaderMap) -> Option<u64> {
     Some(ms.max(0) as u64)
 }
 
-/// Replace `{{object.id}}` placeholders in strings with stored ids. Returns the name of the
-/// first missing object, if any.
-pub fn fill_placeholders(v: &Value, ids: &Map<String, Value>) -> Result<Value, String> {
-    match v {
-        Value::String(s) if s.contains("{{") => {
-            let mut out = String::with_capacity(s.len());
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("{{") {
-                out.push_str(&rest[..start]);
-                let after = &rest[start + 2..];
-                let Some(end) = after.find("}}") else {
-                    out.push_str(&rest[start..]);
-                    rest = "";
-                    break;
-                };
-                let key = &after[..end];
-                let object = key.strip_suffix(".id").unwrap_or(key);
-                match ids.get(object).and_then(Value::as_str) {
-                    Some(id) => out.push_str(id),
-                    None => return Err(object.to_owned()),
-                }
-                rest = &after[end + 2..];
-            }
-            out.push_str(rest);
-            Ok(Value::String(out))
-        }
-        Value::Array(a) => a
-            .iter()
-            .map(|x| fill_placeholders(x, ids))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array),
-        Value::Object(o) => {
-            let mut m = Map::with_capacity(o.len());
-            for (k, x) in o {
-                m.insert(k.clone(), fill_placeholders(x, ids)?);
-            }
-            Ok(Value::Object(m))
-        }
-        other => Ok(other.clone()),
-    }
-}
-
 /// The platform clients. Cheap to clone; share one.
 #[derive(Clone)]
 pub struct PlatformClients {
@@ -482,43 +447,6 @@ fn unsupported(platform: Platform, update: &ObjectUpdate, field: &str) -> Platfo
         ..PlatformError::empty(platform)
     }
 }
-
-/// What a conversion-events destination answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventsSent {
-    pub events_received: Option<i64>,
-    pub trace_id: Option<String>,
-}
-
-impl PlatformClients {
-    /// Send a batch of server events: Meta CAPI (`POST /{version}/{pixel}/events`, form field
-    /// `data`) or TikTok Events API 2.0 (`POST /open_api/v1.3/event/track/`). Credentials are
-    /// the platform's, overridable per brand with a `_<BRAND_CODE>` suffix. 1.5 s timeout.
-    pub async fn send_events(
-        &self,
-        platform: Platform,
-        brand_code: &str,
-        pixel: &str,
-        data: &[Value],
-        test_event_code: Option<&str>,
-    ) -> Result<EventsSent, PlatformError> {
-        match platform {
-            Platform::Meta => {
-                meta::send_events(self, brand_code, pixel, data, test_event_code).await
-            }
-            Platform::Tiktok => {
-                tiktok::send_events(self, brand_code, pixel, data, test_event_code).await
-            }
-            Platform::GoogleAds => Err(PlatformError {
-                message: "Google Ads is not a conversion-events destination here".into(),
-                ..PlatformError::empty(Platform::GoogleAds)
-            }),
-        }
-    }
-}
-
-/// Meta's suggested request timeout for conversion events.
-const EVENTS_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Read a response body as JSON; anything else becomes `Value::Null` with the text kept short.
 async fn json_body(resp: reqwest::Response) -> (u16, HeaderMap, Result<Value, String>) {

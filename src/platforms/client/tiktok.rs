@@ -88,7 +88,10 @@ pub(super) async fn send_events(
 }
 
 /// Check the envelope; return `data` on code 0.
-async fn envelope(resp: reqwest::Response, is_create: bool) -> Result<Value, PlatformError> {
+pub(super) async fn envelope(
+    resp: reqwest::Response,
+    is_create: bool,
+) -> Result<Value, PlatformError> {
     let (_, body) = checked(resp, is_create).await?;
     Ok(body.get("data").cloned().unwrap_or(Value::Null))
 }

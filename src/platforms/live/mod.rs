@@ -76,6 +76,38 @@ pub enum Applied {
 /// `status`), as the platform spells it.
 pub const DELIVERY_STATE: &str = "delivery_state";
 
+/// Creative changes on a live ad are one [`ObjectUpdate`] on the ad (object `ad`, level
+/// `AD`, id as stored), with these fields:
+/// - Meta: `creative` holding the full translated adcreative body (`name`,
+///   `object_story_spec`, ...). Apply creates a new creative with that content, named like
+///   the old one plus ` #` and a content hash, and points the ad at it. Other ad fields (a
+///   new name) may ride along and are written after the swap.
+/// - TikTok: `creatives`, the full translated list (one per stored ad id, in order), and
+///   `adgroup_id`, the ad group from `external_ids.adgroup` that `ad/update/` needs.
+pub const META_CREATIVE: &str = "creative";
+pub const TIKTOK_CREATIVES: &str = "creatives";
+pub const TIKTOK_ADGROUP: &str = "adgroup_id";
+
+/// Split a creative change off an update: (the creative part, the other fields), or None
+/// when the update changes no creative.
+fn creative_parts(
+    platform: Platform,
+    update: &ObjectUpdate,
+) -> Option<(ObjectUpdate, ObjectUpdate)> {
+    let keys: &[&str] = match platform {
+        Platform::Meta if update.level == Level::Ad => &[META_CREATIVE],
+        Platform::Tiktok if update.level == Level::Ad => &[TIKTOK_CREATIVES, TIKTOK_ADGROUP],
+        _ => return None,
+    };
+    if !update.fields.contains_key(keys[0]) {
+        return None;
+    }
+    let (mut creative, mut rest) = (update.clone(), update.clone());
+    creative.fields.retain(|k, _| keys.contains(&k.as_str()));
+    rest.fields.retain(|k, _| !keys.contains(&k.as_str()));
+    Some((creative, rest))
+}
+
 /// The objects that carry a status, parent first.
 fn status_objects(platform: Platform) -> &'static [(&'static str, Level)] {
     match platform {
@@ -222,10 +254,21 @@ pub fn plan_edit(
         }
     }
     let mut out = Vec::new();
+    // Meta: a changed creative becomes a `creative` field of the ad (a new creative, swapped in).
+    let mut new_creative: Option<Value> = None;
     for a in &after.requests {
         let Some(b) = before.requests.iter().find(|r| r.object == a.object) else {
             continue;
         };
+        if platform == Platform::Meta && a.object == "creative" {
+            if top_changes(&b.body, &a.body)
+                .iter()
+                .any(|c| c.field != "name")
+            {
+                new_creative = Some(a.body.clone());
+            }
+            continue;
+        }
         let (bb, ab) = match platform {
             Platform::GoogleAds => (google_resource(&b.body), google_resource(&a.body)),
             _ => (&b.body, &a.body),
@@ -263,6 +306,17 @@ pub fn plan_edit(
                     fields.insert(c.field.clone(), v);
                 }
             }
+        }
+        if platform == Platform::Meta
+            && a.object == "ad"
+            && let Some(body) = new_creative.take()
+        {
+            fields.insert(META_CREATIVE.into(), body);
+        }
+        if platform == Platform::Tiktok && fields.contains_key(TIKTOK_CREATIVES) {
+            tiktok_creatives_check(b, a, external_ids)?;
+            let adgroup = stored_id(external_ids, "adgroup").unwrap_or_default();
+            fields.insert(TIKTOK_ADGROUP.into(), Value::from(adgroup));
         }
         if fields.is_empty() {
             continue;
@@ -307,7 +361,14 @@ impl PlatformClients {
         channel: &Channel,
         update: &ObjectUpdate,
     ) -> Result<Map<String, Value>, PlatformError> {
-        self.live_read(channel, update).await
+        let Some((creative, rest)) = creative_parts(channel.platform, update) else {
+            return self.live_read(channel, update).await;
+        };
+        let mut out = self.creative_read(channel, &creative).await?;
+        if !rest.fields.is_empty() {
+            out.extend(self.live_read(channel, &rest).await?);
+        }
+        Ok(out)
     }
 
     /// Idempotent apply: read the current state; skip fields already at target; write only
@@ -316,12 +377,37 @@ impl PlatformClients {
     /// fields). When the answer is lost (`outcome_unknown`), read again instead of writing
     /// twice: `Written` if the read shows the target, else the original error (retry later,
     /// `class` and `retry_after_ms` say how).
+    ///
+    /// A creative change (see [`META_CREATIVE`]) goes first, through its own read-then-write
+    /// path; the ad's other fields follow.
     pub async fn apply_update(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
     ) -> Result<Applied, PlatformError> {
-        let current = self.read_object(channel, update).await?;
+        let Some((creative, rest)) = creative_parts(channel.platform, update) else {
+            return self.apply_fields(channel, update).await;
+        };
+        let swapped = self.creative_apply(channel, &creative).await?;
+        if rest.fields.is_empty() {
+            return Ok(swapped);
+        }
+        Ok(match (swapped, self.apply_fields(channel, &rest).await?) {
+            (Applied::AlreadyHeld, other) => other,
+            (written, Applied::AlreadyHeld) => written,
+            (Applied::Written { mut fields }, Applied::Written { fields: more }) => {
+                fields.extend(more);
+                Applied::Written { fields }
+            }
+        })
+    }
+
+    async fn apply_fields(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Applied, PlatformError> {
+        let current = self.live_read(channel, update).await?;
         let todo = pending(update, &current);
         if todo.is_empty() {
             return Ok(Applied::AlreadyHeld);
@@ -333,7 +419,7 @@ impl PlatformClients {
         let fields: Vec<String> = write.fields.keys().cloned().collect();
         match self.live_write(channel, &write).await {
             Ok(()) => Ok(Applied::Written { fields }),
-            Err(e) if e.outcome_unknown => match self.read_object(channel, &write).await {
+            Err(e) if e.outcome_unknown => match self.live_read(channel, &write).await {
                 Ok(now) if pending(&write, &now).is_empty() => Ok(Applied::Written { fields }),
                 _ => Err(e),
             },

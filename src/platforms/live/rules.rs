@@ -147,9 +147,9 @@ pub(super) fn leaf_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Chang
 
 pub(super) fn creative_refusal(platform: Platform) -> String {
     match platform {
-        Platform::Meta => "changing the creative of a live Meta ad means creating a new ad creative and pointing the ad at it, which live edits do not do yet; leave the creative as it is, or deploy a new ticket with the new creative and pause this one".into(),
-        Platform::Tiktok => "changing a live TikTok ad's creative (ad/update/ with new creatives) is not supported by live edits yet; leave the creative as it is, or deploy a new ticket with the new creative and pause this one".into(),
-        Platform::GoogleAds => "a Google ad's content cannot be changed once created (ads are immutable: a new ad must be created and the old one paused), which live edits do not do yet; deploy a new ticket with the new creative and pause this one".into(),
+        Platform::Meta => "this Meta creative change cannot be made live; deploy a new ticket with the new creative and pause this one".into(),
+        Platform::Tiktok => "a live TikTok ad's creatives are replaced one for one: adding or removing creatives is not a live edit; keep the same number of creatives, or deploy a new ticket with the new creatives and pause this one".into(),
+        Platform::GoogleAds => "the text of a live Google responsive search ad is not edited in place: Google ads are immutable, so new text means creating a new ad and pausing the old one, which live edits do not support yet; deploy a new ticket with the new creative and pause this one".into(),
     }
 }
 
@@ -192,7 +192,11 @@ pub(super) fn meta_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rul
     match (object, f) {
         // A creative keeps its name: renaming it changes nothing that delivers.
         ("creative", "name") => Rule::Skip,
-        ("creative", _) | ("ad", "creative") => refuse(path, creative_refusal(Platform::Meta)),
+        // A changed creative is planned on the ad (a new creative swapped in), not here.
+        ("ad", "creative") => refuse(
+            path,
+            "the ad's creative reference is managed by OmniTraffick: change the creative itself (payload_config.creative) and the ad is pointed at a new creative",
+        ),
         ("campaign", "objective") => refuse(
             path,
             "Meta does not change the objective of a live campaign; deploy a new ticket with the new objective and pause this one",
@@ -235,6 +239,36 @@ pub(super) fn meta_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rul
     }
 }
 
+/// A TikTok creatives change replaces the stored ads' creatives one for one.
+pub(super) fn tiktok_creatives_check(
+    before: &crate::platforms::PlatformRequest,
+    after: &crate::platforms::PlatformRequest,
+    external_ids: &Map<String, Value>,
+) -> Result<(), AppError> {
+    let count = |r: &crate::platforms::PlatformRequest| {
+        r.body
+            .get("creatives")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let ads = super::stored_id(external_ids, "ad")
+        .map(|ids| ids.split(',').filter(|s| !s.trim().is_empty()).count())
+        .unwrap_or(0);
+    if count(before) != count(after) || (ads != 0 && ads != count(after)) {
+        return Err(AppError::validation(
+            payload_path(Platform::Tiktok, "ad", "creatives"),
+            creative_refusal(Platform::Tiktok),
+        ));
+    }
+    if super::stored_id(external_ids, "adgroup").is_none() {
+        return Err(AppError::validation(
+            "external_ids",
+            "the TikTok ad group of this ad is not in external_ids (adgroup); finish the deploy first",
+        ));
+    }
+    Ok(())
+}
+
 /// TikTok ad-group targeting lists: removing one sends an empty list.
 pub(super) const TIKTOK_LISTS: &[&str] = &[
     "age_groups",
@@ -274,6 +308,7 @@ pub(super) fn tiktok_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> R
         _ => &[],
     };
     match (object, f) {
+        ("ad", "creatives") if c.after.is_some_and(Value::is_array) => Rule::Live,
         ("ad", "creatives") => refuse(path, creative_refusal(Platform::Tiktok)),
         ("ad", _) => refuse(
             path,

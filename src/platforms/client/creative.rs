@@ -1,0 +1,470 @@
+//! Creative changes on live ads (the encoding is described in `live::creative_parts`).
+//!
+//! Meta: an ad creative is not edited in place. A change creates a new adcreative (A6) named
+//! like the old one plus a short hash of its content, then points the ad at it with
+//! `POST /{ad_id}` `creative={"creative_id": ...}` (H1.2). Before creating, the name is looked
+//! up, so a retry or a lost create answer never makes a second creative; a lost answer to the
+//! ad write is read back instead of written again.
+//!
+//! TikTok: `POST /open_api/v1.3/ad/update/` with `advertiser_id`, `adgroup_id` and the full
+//! `creatives` list, each item carrying the `ad_id` it replaces (H2.1); read back through
+//! `ad/get/`, where every ad is one row with its creative's fields.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{
+    ErrorClass, META_TOKEN, PlatformClients, PlatformError, TIKTOK_TOKEN, json_body, meta,
+    non_json, not_found, str_of, tag, tiktok, transport_error,
+};
+use crate::domain::{Channel, Platform};
+use crate::platforms::PlatformRequest;
+use crate::platforms::live::{
+    Applied, DELIVERY_STATE, META_CREATIVE, ObjectUpdate, TIKTOK_ADGROUP, TIKTOK_CREATIVES,
+    same_value,
+};
+
+/// A malformed creative update (a planning bug, not a platform answer).
+fn malformed(platform: Platform, what: &str) -> PlatformError {
+    PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some("BAD_CREATIVE_UPDATE".into()),
+        message: what.to_owned(),
+        ..PlatformError::empty(platform)
+    }
+}
+
+/// Every target field (but the name) has its value in `current`.
+fn holds(target: &Map<String, Value>, current: &Map<String, Value>) -> bool {
+    target
+        .iter()
+        .filter(|(k, _)| k.as_str() != "name" && k.as_str() != "ad_id")
+        .all(|(k, v)| same_value(v, current.get(k).unwrap_or(&Value::Null)))
+}
+
+/// The new creative's name: the old one (without an earlier suffix) plus ` #` and the first 8
+/// hex digits of the SHA-256 of the new content, so the same change always gets the same name.
+pub(crate) fn swap_name(old: &str, target: &Map<String, Value>) -> String {
+    let mut content = target.clone();
+    content.remove("name");
+    let digest = hex::encode(Sha256::digest(
+        Value::Object(content).to_string().as_bytes(),
+    ));
+    let base = match old.rsplit_once(" #") {
+        Some((b, h)) if h.len() == 8 && h.chars().all(|c| c.is_ascii_hexdigit()) => b,
+        _ => old,
+    };
+    format!("{base} #{}", &digest[..8])
+}
+
+/// The Meta creative an ad points at now: its id and the fields of `target`.
+struct MetaCurrent {
+    creative_id: String,
+    creative: Map<String, Value>,
+    delivery: Value,
+}
+
+impl PlatformClients {
+    /// `GET /{version}/{id}?fields=...`: the node, or the classified error (a read changes
+    /// nothing, so its outcome is never unknown).
+    async fn meta_node(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        id: &str,
+        fields: &str,
+    ) -> Result<Value, PlatformError> {
+        let token = self.cfg.require(META_TOKEN, &channel.code)?;
+        let url = format!(
+            "{}/{}/{}",
+            self.cfg.meta_base_url,
+            self.cfg.meta_api_version,
+            meta::node(id)?
+        );
+        let resp = self
+            .http
+            .get(url)
+            .query(&[("fields", fields), ("access_token", token.expose())])
+            .send()
+            .await
+            .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
+        let (status, headers, body) = json_body(resp).await;
+        let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t).after_read())?;
+        if let Some(err) = body.get("error") {
+            if err.get("error_subcode").and_then(Value::as_i64) == Some(33) {
+                return Err(not_found(Platform::Meta, update));
+            }
+            return Err(meta::classify(status, &headers, err, &body).after_read());
+        }
+        if !(200..300).contains(&status) {
+            return Err(non_json(Platform::Meta, status, &headers, body.to_string()).after_read());
+        }
+        Ok(body)
+    }
+
+    /// The id of the creative the ad points at.
+    async fn meta_ad_creative(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<(String, Value), PlatformError> {
+        let ad = self
+            .meta_node(channel, update, &update.id, "creative{id},effective_status")
+            .await?;
+        let id = ad
+            .get("creative")
+            .and_then(|c| c.get("id"))
+            .and_then(str_of)
+            .ok_or_else(|| PlatformError {
+                class: ErrorClass::Transient,
+                message: format!("ad {} was read without its creative id: {ad}", update.id),
+                ..PlatformError::empty(Platform::Meta)
+            })?;
+        let delivery = ad.get("effective_status").cloned().unwrap_or(Value::Null);
+        Ok((id, delivery))
+    }
+
+    async fn meta_current(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        target: &Map<String, Value>,
+    ) -> Result<MetaCurrent, PlatformError> {
+        let (creative_id, delivery) = self.meta_ad_creative(channel, update).await?;
+        let mut fields = vec!["id", "name"];
+        fields.extend(target.keys().map(String::as_str).filter(|k| *k != "name"));
+        let body = self
+            .meta_node(channel, update, &creative_id, &fields.join(","))
+            .await?;
+        let mut creative = Map::new();
+        for f in &fields {
+            creative.insert(
+                (*f).to_owned(),
+                body.get(*f).cloned().unwrap_or(Value::Null),
+            );
+        }
+        Ok(MetaCurrent {
+            creative_id,
+            creative,
+            delivery,
+        })
+    }
+
+    /// What the ad's creative is now: `creative` -> `{id, name, <target fields>}`.
+    pub(crate) async fn creative_read(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Map<String, Value>, PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => {
+                let target = meta_target(update)?;
+                self.meta_current(channel, update, target).await.map(|cur| {
+                    let mut out = Map::new();
+                    out.insert(META_CREATIVE.into(), Value::Object(cur.creative));
+                    out.insert(DELIVERY_STATE.into(), cur.delivery);
+                    out
+                })
+            }
+            Platform::Tiktok => {
+                let (targets, _) = tiktok_target(update)?;
+                self.tiktok_current(channel, update, targets).await.map(
+                    |(rows, delivery, adgroup)| {
+                        let mut out = Map::new();
+                        out.insert(TIKTOK_CREATIVES.into(), Value::Array(rows));
+                        out.insert(TIKTOK_ADGROUP.into(), adgroup);
+                        out.insert(DELIVERY_STATE.into(), delivery);
+                        out
+                    },
+                )
+            }
+            Platform::GoogleAds => Err(malformed(
+                Platform::GoogleAds,
+                "Google ads are not given new creatives in place",
+            )),
+        };
+        r.map_err(|e| tag(e, channel, update))
+    }
+
+    /// Apply a creative change; see the module docs.
+    pub(crate) async fn creative_apply(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Applied, PlatformError> {
+        let r = match channel.platform {
+            Platform::Meta => self.meta_swap(channel, update).await,
+            Platform::Tiktok => self.tiktok_replace(channel, update).await,
+            Platform::GoogleAds => Err(malformed(
+                Platform::GoogleAds,
+                "Google ads are not given new creatives in place",
+            )),
+        };
+        r.map_err(|e| tag(e, channel, update))
+    }
+
+    async fn meta_swap(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Applied, PlatformError> {
+        let target = meta_target(update)?;
+        let cur = self.meta_current(channel, update, target).await?;
+        if holds(target, &cur.creative) {
+            return Ok(Applied::AlreadyHeld);
+        }
+        let old_name = cur
+            .creative
+            .get("name")
+            .and_then(Value::as_str)
+            .or_else(|| target.get("name").and_then(Value::as_str))
+            .unwrap_or("creative");
+        let mut body = target.clone();
+        body.insert("name".into(), Value::from(swap_name(old_name, target)));
+        let req = PlatformRequest {
+            object: "creative".into(),
+            method: "POST".into(),
+            path: format!("/act_{}/adcreatives", channel.account_id),
+            body: Value::Object(body),
+        };
+        let none = Map::new();
+        // Made by an earlier attempt whose ad write did not happen: use it.
+        let new_id = match meta::find(self, channel, &req, &none).await? {
+            Some(id) => id,
+            None => match meta::create(self, channel, &req, false).await {
+                Ok(created) => created.id.ok_or_else(|| {
+                    malformed(
+                        Platform::Meta,
+                        "the new ad creative came back without an id",
+                    )
+                })?,
+                Err(e) if e.outcome_unknown => match meta::find(self, channel, &req, &none).await {
+                    Ok(Some(id)) => id,
+                    _ => return Err(e),
+                },
+                Err(e) => return Err(e),
+            },
+        };
+        if new_id == cur.creative_id {
+            return Ok(Applied::AlreadyHeld);
+        }
+        let point = ObjectUpdate {
+            fields: [(META_CREATIVE.to_owned(), json!({ "creative_id": new_id }))]
+                .into_iter()
+                .collect(),
+            ..update.clone()
+        };
+        let fields = vec![META_CREATIVE.to_owned()];
+        match meta::write_live(self, channel, &point).await {
+            Ok(()) => Ok(Applied::Written { fields }),
+            Err(e) if e.outcome_unknown => match self.meta_ad_creative(channel, update).await {
+                Ok((now, _)) if now == new_id => Ok(Applied::Written { fields }),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The ads' rows from `ad/get/` (in id order, with the fields the targets carry), their
+    /// common delivery state and ad group.
+    async fn tiktok_current(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        targets: &[Value],
+    ) -> Result<(Vec<Value>, Value, Value), PlatformError> {
+        let token = self.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+        let ids = ad_ids(update);
+        let mut fields: Vec<String> = vec![
+            "ad_id".into(),
+            "adgroup_id".into(),
+            "secondary_status".into(),
+        ];
+        for t in targets {
+            for k in t.as_object().into_iter().flatten().map(|(k, _)| k) {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        let url = format!(
+            "{}/open_api/{}/ad/get/",
+            self.cfg.tiktok_base_url, self.cfg.tiktok_api_version
+        );
+        let resp = self
+            .http
+            .get(url)
+            .header("Access-Token", token.expose())
+            .query(&[
+                ("advertiser_id", channel.account_id.as_str()),
+                ("filtering", json!({ "ad_ids": ids }).to_string().as_str()),
+                ("fields", Value::from(fields).to_string().as_str()),
+                ("page_size", "100"),
+            ])
+            .send()
+            .await
+            .map_err(|e| transport_error(Platform::Tiktok, e).after_read())?;
+        let data = tiktok::envelope(resp, false)
+            .await
+            .map_err(PlatformError::after_read)?;
+        let list = data.get("list").and_then(Value::as_array);
+        let mut rows = Vec::new();
+        for id in &ids {
+            let row = list
+                .into_iter()
+                .flatten()
+                .find(|r| r.get("ad_id").and_then(str_of).as_deref() == Some(id.as_str()));
+            match row {
+                Some(r) => rows.push(r.clone()),
+                None => return Err(not_found(Platform::Tiktok, update)),
+            }
+        }
+        let first = |k: &str| {
+            rows.first()
+                .and_then(|r| r.get(k))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        Ok((rows.clone(), first("secondary_status"), first("adgroup_id")))
+    }
+
+    async fn tiktok_replace(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<Applied, PlatformError> {
+        let (targets, adgroup) = tiktok_target(update)?;
+        let ids = ad_ids(update);
+        if ids.len() != targets.len() {
+            return Err(malformed(
+                Platform::Tiktok,
+                &format!(
+                    "{} creatives for {} ads: a live edit replaces creatives one for one",
+                    targets.len(),
+                    ids.len()
+                ),
+            ));
+        }
+        let all_hold = |rows: &[Value]| {
+            rows.iter()
+                .zip(targets)
+                .all(|(r, t)| match (r.as_object(), t.as_object()) {
+                    (Some(r), Some(t)) => holds(t, r),
+                    _ => false,
+                })
+        };
+        let (rows, _, _) = self.tiktok_current(channel, update, targets).await?;
+        if all_hold(&rows) {
+            return Ok(Applied::AlreadyHeld);
+        }
+        let creatives: Vec<Value> = targets
+            .iter()
+            .zip(&ids)
+            .map(|(t, id)| {
+                let mut t = t.clone();
+                t["ad_id"] = Value::from(id.clone());
+                t
+            })
+            .collect();
+        let token = self.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+        let body = json!({
+            "advertiser_id": channel.account_id,
+            "adgroup_id": adgroup,
+            "creatives": creatives,
+        });
+        let url = format!(
+            "{}/open_api/{}/ad/update/",
+            self.cfg.tiktok_base_url, self.cfg.tiktok_api_version
+        );
+        let sent = async {
+            let resp = self
+                .http
+                .post(url)
+                .header("Access-Token", token.expose())
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| transport_error(Platform::Tiktok, e))?;
+            tiktok::envelope(resp, true).await
+        }
+        .await;
+        let fields = vec![TIKTOK_CREATIVES.to_owned()];
+        match sent {
+            Ok(_) => Ok(Applied::Written { fields }),
+            Err(e) if e.outcome_unknown => {
+                match self.tiktok_current(channel, update, targets).await {
+                    Ok((rows, _, _)) if all_hold(&rows) => Ok(Applied::Written { fields }),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn meta_target(update: &ObjectUpdate) -> Result<&Map<String, Value>, PlatformError> {
+    update
+        .fields
+        .get(META_CREATIVE)
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            malformed(
+                Platform::Meta,
+                "the creative update carries no creative body",
+            )
+        })
+}
+
+fn tiktok_target(update: &ObjectUpdate) -> Result<(&[Value], String), PlatformError> {
+    let creatives = update
+        .fields
+        .get(TIKTOK_CREATIVES)
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed(Platform::Tiktok, "the creative update carries no creatives"))?;
+    let adgroup = update
+        .fields
+        .get(TIKTOK_ADGROUP)
+        .and_then(str_of)
+        .ok_or_else(|| {
+            malformed(
+                Platform::Tiktok,
+                "the creative update carries no adgroup_id",
+            )
+        })?;
+    Ok((creatives, adgroup))
+}
+
+/// Stored ad ids: one, or several joined by commas (one ad per creative).
+fn ad_ids(update: &ObjectUpdate) -> Vec<String> {
+    update
+        .id
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_names_are_stable_and_do_not_pile_up() {
+        let target = |headline: &str| {
+            json!({"name": "X", "object_story_spec": {"link_data": {"name": headline}}})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        let a = swap_name("Moana Spring", &target("A"));
+        assert!(a.starts_with("Moana Spring #") && a.len() == "Moana Spring #".len() + 8);
+        assert_eq!(a, swap_name("Moana Spring", &target("A")));
+        let b = swap_name(&a, &target("B"));
+        assert_ne!(a, b);
+        assert_eq!(b, swap_name("Moana Spring", &target("B")));
+        // A name that merely contains " #" keeps it.
+        assert!(swap_name("Deal #1", &target("A")).starts_with("Deal #1 #"));
+    }
+}
