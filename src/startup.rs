@@ -38,7 +38,7 @@ impl AppServices {
         let mut workers = Workers::new(self.jobs.clone(), &name);
         self.deploy.register_jobs(&mut workers, &name);
         crate::capi::jobs::register(&self.capi, &mut workers, self.sweep_every);
-        self.healing.register_jobs(&mut workers);
+        self.healing.register_jobs(&mut workers, self.sweep_every);
         self.changes.register_jobs(&mut workers);
         workers.run(stop).await
     }

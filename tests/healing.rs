@@ -759,3 +759,45 @@ async fn review_queue_survives_deep_patches_and_unreadable_rows() {
     );
     workers.stop().await;
 }
+
+/// A deploy that failed without its announcement reaching self-healing (the worker died in
+/// between) is found by the sweep and healed, once.
+#[tokio::test]
+async fn a_failure_whose_announcement_was_lost_is_swept_to_healing_once() {
+    let w = world(AutoApply::None).await;
+    let t = ticket(&w.s, "META", "Lost Announcement", "19.99").await;
+    w.fake.reject_with(json!({"message": "Invalid parameter", "type": "OAuthException", "code": 100, "error_subcode": 1487694,
+        "is_transient": false, "error_user_title": "Targeting Option No Longer Available",
+        "error_user_msg": "Interest 6003020834693 is no longer available.", "fbtrace_id": "Asweep1"}));
+    w.fake.fail_next("adset", Fault::Reject);
+    // The run fails here, outside any worker: nothing announces it.
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("test-worker".into());
+    for _ in 0..20 {
+        match d.process(run).await.expect("process") {
+            omnitraffick::deploy::RunOutcome::Failed => break,
+            omnitraffick::deploy::RunOutcome::RetryIn(wait) => tokio::time::sleep(wait).await,
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    wait_status(&w.s, t, "DEPLOY_FAILED").await;
+    let swept = w
+        .s
+        .healing
+        .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
+        .await
+        .expect("sweep");
+    assert_eq!(swept, 1);
+    let workers = Workers::start(&w.s);
+    wait_status(&w.s, t, "FIX_PROPOSED").await;
+    // Healed: the next sweep finds nothing.
+    let again = w
+        .s
+        .healing
+        .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
+        .await
+        .expect("sweep");
+    assert_eq!(again, 0);
+    workers.stop().await;
+    w.finish().await;
+}

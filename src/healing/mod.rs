@@ -89,8 +89,56 @@ impl HealingService {
             .and_then(|e| serde_json::from_value::<PlatformError>(e).ok()))
     }
 
-    /// Hear of every deploy that fails for good, on whichever worker takes the event.
-    pub fn register_jobs(&self, workers: &mut crate::jobs::Workers) {
+    /// Hand failed deploys that healing never heard of (the process died between marking the
+    /// run failed and announcing it) to healing, as the announcement would have. Returns how
+    /// many.
+    pub async fn sweep_unheard_failures(
+        &self,
+        jobs: &crate::jobs::JobQueue,
+        older_than: std::time::Duration,
+    ) -> AppResult<usize> {
+        let before = (chrono::Utc::now()
+            - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::seconds(60)))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+        let missed = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            store::unhealed_failures(&mut c, &before).await?
+        };
+        for (ticket_id, run_id) in &missed {
+            tracing::warn!(
+                ticket_id,
+                "a failed deploy never reached self-healing; announcing it again"
+            );
+            jobs.push(
+                crate::deploy::jobs::DeployFailed {
+                    ticket_id: *ticket_id,
+                    run_id: *run_id,
+                },
+                None,
+            )
+            .await?;
+        }
+        Ok(missed.len())
+    }
+
+    /// Hear of every deploy that fails for good, on whichever worker takes the event, and
+    /// sweep for failures whose announcement was lost (every `sweep_every`).
+    pub fn register_jobs(
+        &self,
+        workers: &mut crate::jobs::Workers,
+        sweep_every: std::time::Duration,
+    ) {
+        let healing = self.clone();
+        let jobs = workers.queue().clone();
+        workers.every("healing sweep", sweep_every, sweep_every, move || {
+            let (h, jobs) = (healing.clone(), jobs.clone());
+            async move {
+                h.sweep_unheard_failures(&jobs, sweep_every * 4)
+                    .await
+                    .map(|_| ())
+            }
+        });
         let healing = self.clone();
         workers.handle(2, move |event: crate::deploy::jobs::DeployFailed| {
             let h = healing.clone();
@@ -122,7 +170,9 @@ impl HealingService {
             )));
         }
         let Some(err) = self.last_error(ticket_id).await? else {
-            return Ok(HealOutcome::NoFix("no recorded platform error".into()));
+            let why = "no recorded platform error";
+            self.note(ticket_id, "NO_AUTOMATIC_FIX", why).await?;
+            return Ok(HealOutcome::NoFix(why.into()));
         };
         let key = error_key(&err);
         let (count, applied) = {

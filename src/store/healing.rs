@@ -288,3 +288,29 @@ pub async fn fix_proposals_by_status(db: &Db) -> AppResult<Vec<GroupCount>> {
     )
     .await
 }
+
+/// DEPLOY_FAILED tickets that self-healing never looked at: the failure is their latest
+/// history row, older than `before`, with no proposal made since. With the id of the run
+/// that failed.
+pub async fn unhealed_failures(c: &mut AnyConnection, before: &str) -> AppResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT t.id AS ticket_id, (SELECT MAX(r.id) FROM deploy_runs r WHERE r.ticket_id = t.id) AS run_id \
+         FROM tickets t JOIN ticket_history h \
+           ON h.id = (SELECT MAX(h2.id) FROM ticket_history h2 WHERE h2.ticket_id = t.id) \
+         WHERE t.status = 'DEPLOY_FAILED' AND h.to_status = 'DEPLOY_FAILED' \
+           AND h.from_status = 'DEPLOYING' AND h.at < $1 \
+           AND NOT EXISTS (SELECT 1 FROM fix_proposals p WHERE p.ticket_id = t.id AND p.created_at >= h.at) \
+         ORDER BY t.id LIMIT 50",
+    )
+    .bind(before)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("ticket_id")?,
+                r.try_get::<Option<i64>, _>("run_id")?.unwrap_or(0),
+            ))
+        })
+        .collect()
+}
