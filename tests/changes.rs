@@ -726,3 +726,35 @@ async fn launch_campaign_reports_progress_and_launches_each_deployed_ticket() {
     client.close().await;
     w.finish().await;
 }
+
+/// Two requests racing for the same ticket: one change is in progress, the other is told so.
+#[tokio::test]
+async fn racing_requests_leave_one_change_in_progress() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "META", "Racing Changes", "19.99").await;
+    let (a, b) = tokio::join!(
+        request(&w, t, ChangeKind::Edit, Some(spec("2500.00"))),
+        request(&w, t, ChangeKind::Edit, Some(spec("3000.00"))),
+    );
+    let oks = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(oks, 1, "{a:?} / {b:?}");
+    let err = a.err().or(b.err()).expect("one refused");
+    assert!(
+        err.to_string().contains("in progress") || err.to_string().contains("wait for it"),
+        "{err}"
+    );
+    let open =
+        w.s.changes
+            .list(
+                &me(),
+                omnitraffick::changes::ListChangesInput {
+                    ticket_id: Some(t),
+                    status: Some("PENDING_REVIEW".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+    assert_eq!(open.changes.len(), 1);
+    w.finish().await;
+}

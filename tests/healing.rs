@@ -781,22 +781,20 @@ async fn a_failure_whose_announcement_was_lost_is_swept_to_healing_once() {
         }
     }
     wait_status(&w.s, t, "DEPLOY_FAILED").await;
-    let swept = w
-        .s
-        .healing
-        .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
-        .await
-        .expect("sweep");
+    let swept =
+        w.s.healing
+            .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
+            .await
+            .expect("sweep");
     assert_eq!(swept, 1);
     let workers = Workers::start(&w.s);
     wait_status(&w.s, t, "FIX_PROPOSED").await;
     // Healed: the next sweep finds nothing.
-    let again = w
-        .s
-        .healing
-        .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
-        .await
-        .expect("sweep");
+    let again =
+        w.s.healing
+            .sweep_unheard_failures(&w.s.jobs, Duration::ZERO)
+            .await
+            .expect("sweep");
     assert_eq!(again, 0);
     workers.stop().await;
     w.finish().await;

@@ -46,6 +46,9 @@ CREATE TABLE ticket_changes (
 );
 CREATE INDEX ticket_changes_ticket ON ticket_changes(ticket_id, id);
 CREATE INDEX ticket_changes_status ON ticket_changes(status, id);
+-- At most one change per ticket in progress, whatever the writers' isolation level.
+CREATE UNIQUE INDEX ticket_changes_one_open ON ticket_changes(ticket_id)
+    WHERE status IN ('NEEDS_CONFIRMATION', 'PENDING_REVIEW', 'QUEUED', 'APPLYING');
 
 -- Append-only: who did what to a change, when and why.
 CREATE TABLE change_audit (

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::{ChangeKind, ChangeStatus, Risk, now_text};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// A change as stored.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -138,7 +138,20 @@ pub async fn insert_change(c: &mut AnyConnection, n: &NewChange<'_>) -> AppResul
     .bind(n.requested_by)
     .bind(&now)
     .fetch_one(c)
-    .await?;
+    .await
+    .map_err(|e| {
+        if super::is_unique_violation(&e) {
+            AppError::conflict(
+                Some("ticket_id"),
+                format!(
+                    "ticket {} already has a change in progress (another request won the race); see list_changes",
+                    n.ticket_id
+                ),
+            )
+        } else {
+            e.into()
+        }
+    })?;
     Ok(row.try_get("id")?)
 }
 
