@@ -287,6 +287,13 @@ async fn spend_increase_above_threshold_waits_for_ops_review() {
             .any(|c| c["id"] == id),
         "{listed}"
     );
+    // Whoever asked cannot approve, whatever their role.
+    let same = Principal {
+        role: Role::Admin,
+        ..trafficker()
+    };
+    let e = w.s.changes.approve(&same, id, None).await.unwrap_err();
+    assert!(e.to_string().contains("another ops or admin key"), "{e}");
     let approved = ok200(
         ops.post(&format!("/api/v1/changes/{id}/approve"), &json!({}))
             .await,
@@ -361,6 +368,13 @@ async fn lost_update_is_not_written_twice_and_rollback_restores() {
     wait_change(&w, b.id, ChangeStatus::Applied).await;
     let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
     assert_eq!(ticket.payload_config["budget"]["amount"], "19.99");
+    // The first change is no longer the latest: rolling it back would undo the rollback too.
+    let e =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("latest"), "{e}");
     let adset = w
         .fake
         .objects("adset")
@@ -756,5 +770,23 @@ async fn racing_requests_leave_one_change_in_progress() {
             .await
             .expect("list");
     assert_eq!(open.changes.len(), 1);
+    w.finish().await;
+}
+
+/// Ending a campaign does not wait behind a spend increase that waits for ops: the pending
+/// change is cancelled and the end is applied at once.
+#[tokio::test]
+async fn ending_supersedes_a_change_waiting_for_review() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "META", "Emergency End", "19.99").await;
+    let pending = request(&w, t, ChangeKind::Edit, Some(spec("2500.00")))
+        .await
+        .expect("edit");
+    assert_eq!(pending.change.change.status, ChangeStatus::PendingReview);
+    let end = request(&w, t, ChangeKind::End, None).await.expect("end");
+    assert_eq!(end.change.change.status, ChangeStatus::Queued);
+    wait_change(&w, pending.change.change.id, ChangeStatus::Cancelled).await;
+    wait_change(&w, end.change.change.id, ChangeStatus::Applied).await;
+    w.wait_status(t, "ENDED").await;
     w.finish().await;
 }

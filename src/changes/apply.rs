@@ -43,6 +43,18 @@ pub(super) fn register(service: &ChangeService, workers: &mut Workers) {
     });
 }
 
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// How long until `at` (RFC 3339), if it is in the future.
+fn due_in(at: Option<&str>) -> Option<Duration> {
+    let at = chrono::DateTime::parse_from_rfc3339(at?).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
 fn backoff(attempt: i64, base: Duration, max: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.clamp(0, 16) as u32);
     exp.min(max)
@@ -77,93 +89,121 @@ impl ChangeService {
         }
     }
 
-    /// One application attempt of a queued change.
-    pub(super) async fn apply(&self, change_id: i64) -> AppResult<()> {
-        let db = self.governance.db().clone();
+    /// Take a due change for this worker: a QUEUED one (the status move decides between
+    /// workers), or an APPLYING one whose worker stopped renewing it (it died).
+    async fn take(&self, change_id: i64) -> AppResult<Option<crate::store::Change>> {
+        let db = self.governance.db();
         let change = {
             let mut c = db.pool().acquire().await?;
             store::get_change(&mut c, change_id).await?
         };
         let Some(change) = change else {
-            return Ok(());
+            return Ok(None);
         };
-        match change.status {
+        // Not due yet (the queue schedules in whole seconds): wait out a short remainder
+        // before taking it, re-queue a long one.
+        if change.status == ChangeStatus::Queued
+            && let Some(wait) = due_in(change.next_attempt_at.as_deref())
+        {
+            if wait > Duration::from_secs(5) {
+                self.jobs.push(ChangeJob { change_id }, Some(wait)).await?;
+                return Ok(None);
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let mut tx = db.begin_write().await?;
+        let took = match change.status {
             ChangeStatus::Queued => {
-                let mut tx = db.begin_write().await?;
-                let took = store::move_change(
+                store::move_change(
                     &mut tx,
                     change_id,
                     ChangeStatus::Queued,
                     ChangeStatus::Applying,
                     None,
                 )
-                .await?;
-                if took {
-                    store::append_audit(
-                        store::Trail::Change,
-                        &mut tx,
-                        change_id,
-                        ACTOR,
-                        "APPLYING",
-                        None,
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                if !took {
-                    return Ok(());
-                }
+                .await?
             }
-            // A worker died mid-way, or this is a retry: every write is read first, so
-            // going through the plan again is safe, once another worker is not at it.
             ChangeStatus::Applying => {
-                let mut tx = db.begin_write().await?;
-                let took = store::claim_change(&mut tx, change_id, &change.updated_at).await?;
-                tx.commit().await?;
-                if !took {
-                    return Ok(());
-                }
+                let lease = chrono::Duration::from_std(self.settings.lease)
+                    .unwrap_or(chrono::Duration::seconds(60));
+                let stale = stamp(chrono::Utc::now() - lease);
+                store::claim_stale_change(&mut tx, change_id, &change.updated_at, &stale).await?
             }
-            _ => return Ok(()),
+            _ => false,
+        };
+        if took {
+            store::append_audit(
+                store::Trail::Change,
+                &mut tx,
+                change_id,
+                ACTOR,
+                "APPLYING",
+                None,
+            )
+            .await?;
         }
-        if let Some(at) = change.next_attempt_at.as_deref()
-            && let Ok(at) = chrono::DateTime::parse_from_rfc3339(at)
-        {
-            let wait = (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                .to_std()
-                .unwrap_or_default();
-            if wait > Duration::from_secs(5) {
-                self.jobs.push(ChangeJob { change_id }, Some(wait)).await?;
-                return Ok(());
-            }
-            tokio::time::sleep(wait).await;
+        tx.commit().await?;
+        Ok(took.then_some(change))
+    }
+
+    /// One application attempt of a queued change. Whatever goes wrong once the change is
+    /// taken is recorded on it: it is tried again, or fails with the reason, never left hanging.
+    pub(super) async fn apply(&self, change_id: i64) -> AppResult<()> {
+        let Some(change) = self.take(change_id).await? else {
+            return Ok(());
+        };
+        if let Err(e) = self.attempt(&change).await {
+            self.attempt_failed(&change, &json!({"message": e.to_string()}), None, None)
+                .await?;
         }
+        Ok(())
+    }
+
+    async fn attempt(&self, change: &crate::store::Change) -> AppResult<()> {
+        let change_id = change.id;
         let ctx = self.governance.ticket_context(change.ticket_id).await?;
         if ctx.ticket.version != change.ticket_version {
-            let why = format!(
-                "the ticket changed (version {} to {}) after the change was asked for; nothing was sent. Ask for the change again",
-                change.ticket_version, ctx.ticket.version
-            );
+            let written = change
+                .results
+                .as_array()
+                .is_some_and(|r| r.iter().any(|o| o["outcome"] == "WRITTEN"));
+            let why = if change.attempts == 0 && !written {
+                format!(
+                    "the ticket changed (version {} to {}) after the change was asked for; nothing was sent. Ask for the change again",
+                    change.ticket_version, ctx.ticket.version
+                )
+            } else {
+                format!(
+                    "the ticket changed (version {} to {}) while this change was being applied; the results show what the platform already holds. Check the ticket and ask again",
+                    change.ticket_version, ctx.ticket.version
+                )
+            };
             return self
                 .finish(
-                    &change,
+                    change,
                     ChangeStatus::Failed,
-                    &json!([]),
+                    &change.results,
                     Some(&json!({"message": why})),
                 )
                 .await;
         }
-        let plan = match self.plan(&change, &ctx) {
+        let plan = match self.plan(change, &ctx) {
             Ok(p) => p,
             Err(e) => {
                 let err = json!({"message": e.to_string()});
                 return self
-                    .finish(&change, ChangeStatus::Failed, &json!([]), Some(&err))
+                    .finish(change, ChangeStatus::Failed, &json!([]), Some(&err))
                     .await;
             }
         };
         let mut results: Vec<Value> = Vec::with_capacity(plan.len());
         for (i, update) in plan.iter().enumerate() {
+            // Renew the claim, so no other worker takes this change as abandoned.
+            {
+                let mut tx = self.governance.db().begin_write().await?;
+                store::touch_change(&mut tx, change_id).await?;
+                tx.commit().await?;
+            }
             let entry = |outcome: &str, extra: Value| {
                 let mut v = json!({
                     "object": update.object,
@@ -190,64 +230,90 @@ impl ChangeService {
                             "outcome": "NOT_REACHED",
                         }));
                     }
-                    let retryable = e.class != ErrorClass::Permanent;
-                    if retryable && change.attempts + 1 < self.settings.max_attempts {
-                        let wait = e
-                            .retry_after()
-                            .map(|w| w.min(self.settings.max_rate_limit_wait))
-                            .unwrap_or_else(|| {
-                                backoff(
-                                    change.attempts,
-                                    self.settings.backoff_base,
-                                    self.settings.backoff_max,
-                                )
-                            });
-                        let at = (chrono::Utc::now()
-                            + chrono::Duration::from_std(wait).unwrap_or_default())
-                        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-                        .to_string();
-                        let mut tx = db.begin_write().await?;
-                        store::record_attempt(
-                            &mut tx,
-                            change_id,
-                            &Value::Array(results),
-                            Some(&error),
-                            Some(&at),
-                        )
-                        .await?;
-                        store::append_audit(
-                            store::Trail::Change,
-                            &mut tx,
-                            change_id,
-                            ACTOR,
-                            "RETRY",
-                            Some(&format!(
-                                "{} on {} {}: {}; again in {} s",
-                                e.platform.as_str(),
-                                update.object,
-                                update.id,
-                                e.message,
-                                wait.as_secs()
-                            )),
-                        )
-                        .await?;
-                        tx.commit().await?;
-                        self.jobs.push(ChangeJob { change_id }, Some(wait)).await?;
-                        return Ok(());
+                    let results = Value::Array(results);
+                    if e.class == ErrorClass::Permanent {
+                        return self
+                            .finish(change, ChangeStatus::Failed, &results, Some(&error))
+                            .await;
                     }
+                    let wait = e
+                        .retry_after()
+                        .map(|w| w.min(self.settings.max_rate_limit_wait));
+                    let what = format!(
+                        "{} on {} {}: {}",
+                        e.platform.as_str(),
+                        update.object,
+                        update.id,
+                        e.message
+                    );
                     return self
-                        .finish(
-                            &change,
-                            ChangeStatus::Failed,
-                            &Value::Array(results),
-                            Some(&error),
-                        )
+                        .attempt_failed(change, &error, Some(&results), wait.map(|w| (w, what)))
                         .await;
                 }
             }
         }
         self.record_live_state(&ctx, &plan).await;
-        self.finish(&change, ChangeStatus::Applied, &Value::Array(results), None)
+        self.finish(change, ChangeStatus::Applied, &Value::Array(results), None)
+            .await
+    }
+
+    /// A retryable failure: queue the change again after the platform's wait (or a back-off),
+    /// or fail it for good once its attempts are spent.
+    async fn attempt_failed(
+        &self,
+        change: &crate::store::Change,
+        error: &Value,
+        results: Option<&Value>,
+        wait: Option<(Duration, String)>,
+    ) -> AppResult<()> {
+        let results = results.unwrap_or(&change.results);
+        if change.attempts + 1 >= self.settings.max_attempts {
+            return self
+                .finish(change, ChangeStatus::Failed, results, Some(error))
+                .await;
+        }
+        let (wait, what) = wait.unwrap_or_else(|| {
+            (
+                backoff(
+                    change.attempts,
+                    self.settings.backoff_base,
+                    self.settings.backoff_max,
+                ),
+                error["message"].as_str().unwrap_or("failed").to_owned(),
+            )
+        });
+        let at = stamp(chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        let mut tx = self.governance.db().begin_write().await?;
+        if !store::move_change(
+            &mut tx,
+            change.id,
+            ChangeStatus::Applying,
+            ChangeStatus::Queued,
+            None,
+        )
+        .await?
+        {
+            return Ok(());
+        }
+        store::record_attempt(&mut tx, change.id, results, Some(error), Some(&at)).await?;
+        let detail = format!("{what}; again in {} s", wait.as_secs());
+        store::append_audit(
+            store::Trail::Change,
+            &mut tx,
+            change.id,
+            ACTOR,
+            "RETRY",
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        self.jobs
+            .push(
+                ChangeJob {
+                    change_id: change.id,
+                },
+                Some(wait),
+            )
             .await
     }
 
@@ -276,8 +342,9 @@ impl ChangeService {
         }
     }
 
-    /// Record the outcome; an applied change moves the ticket (or its spec) through the
-    /// tickets writer.
+    /// Record the outcome and, for an applied change, move the ticket (or replace its spec)
+    /// through the tickets writer, all in one transaction. A ticket that changed meanwhile
+    /// fails the change instead, with what the platform was written.
     async fn finish(
         &self,
         change: &crate::store::Change,
@@ -285,12 +352,17 @@ impl ChangeService {
         results: &Value,
         error: Option<&Value>,
     ) -> AppResult<()> {
-        if to == ChangeStatus::Applied {
-            self.settle_ticket(change, ACTOR).await?;
-        }
         let mut tx = self.governance.db().begin_write().await?;
+        if !store::move_change(&mut tx, change.id, ChangeStatus::Applying, to, None).await? {
+            // Another worker settled it.
+            return Ok(());
+        }
+        if to == ChangeStatus::Applied && !self.settle_ticket(&mut tx, change, ACTOR).await? {
+            drop(tx);
+            let why = json!({"message": "the platform holds the new values, but the ticket changed meanwhile and was not updated; check it and reconcile"});
+            return Box::pin(self.finish(change, ChangeStatus::Failed, results, Some(&why))).await;
+        }
         store::record_attempt(&mut tx, change.id, results, error, None).await?;
-        store::move_change(&mut tx, change.id, ChangeStatus::Applying, to, None).await?;
         let summary = results
             .as_array()
             .map(|r| {

@@ -202,35 +202,45 @@ impl ChangeService {
         });
         let diff = field_diff(&before, &after);
         let mut tx = db.begin_write().await?;
-        // An unconfirmed change is superseded by a newer one; anything further along blocks.
+        // An unconfirmed change is superseded by a newer one, and so is one waiting for review
+        // when the newer one stops spending (pause, end: an emergency must not wait for ops).
+        // Anything further along blocks.
         if let Some(open) = store::open_change_of(&mut tx, ticket_id).await? {
-            if open.status == ChangeStatus::NeedsConfirmation {
-                store::move_change(
-                    &mut tx,
-                    open.id,
-                    ChangeStatus::NeedsConfirmation,
-                    ChangeStatus::Cancelled,
-                    None,
-                )
-                .await?;
-                store::append_audit(
-                    store::Trail::Change,
-                    &mut tx,
-                    open.id,
-                    &who.name,
-                    "CANCELLED",
-                    Some("superseded by a newer change before it was confirmed"),
-                )
-                .await?;
-            } else {
-                return Err(AppError::Conflict {
-                    field: Some("ticket_id".into()),
-                    message: format!(
-                        "change {} to ticket {ticket_id} is {}; wait for it (get_change) before asking for another",
-                        open.id, open.status
-                    ),
-                });
+            let stops = matches!(kind, ChangeKind::Pause | ChangeKind::End);
+            let supersede = open.status == ChangeStatus::NeedsConfirmation
+                || (stops && open.status == ChangeStatus::PendingReview);
+            let conflict = |open: &Change| AppError::Conflict {
+                field: Some("ticket_id".into()),
+                message: format!(
+                    "change {} to ticket {ticket_id} is {}; wait for it (get_change) before asking for another",
+                    open.id, open.status
+                ),
+            };
+            if !supersede {
+                return Err(conflict(&open));
             }
+            if !store::move_change(&mut tx, open.id, open.status, ChangeStatus::Cancelled, None)
+                .await?
+            {
+                // Confirmed or decided meanwhile.
+                return Err(conflict(&open));
+            }
+            store::append_audit(
+                store::Trail::Change,
+                &mut tx,
+                open.id,
+                &who.name,
+                "CANCELLED",
+                Some(&format!(
+                    "superseded by a newer {kind} before it was {}",
+                    if open.status == ChangeStatus::PendingReview {
+                        "reviewed"
+                    } else {
+                        "confirmed"
+                    }
+                )),
+            )
+            .await?;
         }
         let id = store::insert_change(
             &mut tx,
@@ -328,6 +338,28 @@ impl ChangeService {
                 ),
             });
         }
+        // Only the ticket's latest applied change: rolling back an older one would also undo
+        // every change made after it.
+        let latest = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            store::list_changes(
+                &mut c,
+                Some(ChangeStatus::Applied),
+                Some(change.ticket_id),
+                None,
+                1,
+                None,
+            )
+            .await?
+        };
+        if latest.first().map(|c| c.id) != Some(change_id) {
+            return Err(AppError::Conflict {
+                field: Some("change_id".into()),
+                message: format!(
+                    "change {change_id} is not the ticket's latest applied change, and rolling it back would also undo the later ones; roll back the latest first, or ask for the spec you want with change_ticket"
+                ),
+            });
+        }
         let (kind, after) = match change.kind {
             ChangeKind::Edit => (ChangeKind::Edit, Some(change.payload_before.clone())),
             ChangeKind::Launch | ChangeKind::Resume => (ChangeKind::Pause, None),
@@ -421,15 +453,23 @@ impl ChangeService {
     }
 
     /// A ticket moves (and its spec changes) only when a change is applied, through the
-    /// tickets writer, with its history row.
-    async fn settle_ticket(&self, change: &Change, actor: &str) -> AppResult<()> {
+    /// tickets writer, with its history row, in the caller's transaction. False (nothing
+    /// written) when the ticket is no longer at the version the change was built on.
+    async fn settle_ticket(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        change: &Change,
+        actor: &str,
+    ) -> AppResult<bool> {
         let ctx = self.governance.ticket_context(change.ticket_id).await?;
+        if ctx.ticket.version != change.ticket_version {
+            return Ok(false);
+        }
         let detail = format!("change {}: {}", change.id, change.kind);
-        let mut tx = self.governance.db().begin_write().await?;
-        let moved = match change.kind.ticket_move().1 {
+        match change.kind.ticket_move().1 {
             Some(to) if to != ctx.ticket.status => {
                 tickets::transition(
-                    &mut tx,
+                    c,
                     change.ticket_id,
                     ctx.ticket.status,
                     to,
@@ -437,36 +477,25 @@ impl ChangeService {
                     actor,
                     Some(&detail),
                 )
-                .await?
+                .await
             }
-            Some(_) => true,
+            Some(_) => Ok(true),
             None => {
                 let mut t = ctx.ticket.clone();
                 t.payload_config = change.payload_after.clone();
                 tickets::save(
-                    &mut tx,
+                    c,
                     &t,
                     ctx.ticket.status,
-                    ctx.ticket.version,
+                    change.ticket_version,
                     &tickets::Edit {
                         event: "CHANGE_APPLIED",
                         actor,
                         detail: Some(&detail),
                     },
                 )
-                .await?
+                .await
             }
-        };
-        if !moved {
-            return Err(AppError::Conflict {
-                field: None,
-                message: format!(
-                    "ticket {} changed while change {} was applied",
-                    change.ticket_id, change.id
-                ),
-            });
         }
-        tx.commit().await?;
-        Ok(())
     }
 }

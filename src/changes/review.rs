@@ -148,6 +148,13 @@ impl ChangeService {
         who.require(crate::auth::Permission::Review)?;
         self.authorize(who, change_id).await?;
         let change = self.get_change(change_id).await?;
+        // Review is a second person: whoever asked for the change cannot approve it.
+        if approve && change.requested_by == who.name {
+            return Err(AppError::Forbidden(format!(
+                "change {change_id} was requested with the key \"{}\"; another ops or admin key must approve it",
+                who.name
+            )));
+        }
         if change.status != ChangeStatus::PendingReview {
             return Err(AppError::Conflict {
                 field: Some("id".into()),

@@ -27,7 +27,8 @@ pub fn daily_minor(payload: &Value, currency: Currency) -> Option<i64> {
             let end = chrono::DateTime::parse_from_rfc3339(s.end_time?.trim()).ok()?;
             let secs = (end - start).num_seconds().max(1);
             let days = (secs + 86_399) / 86_400;
-            Some((amount + days - 1) / days)
+            // Rounded up without overflow, whatever the amount.
+            Some(amount / days + i64::from(amount % days != 0))
         }
     }
 }

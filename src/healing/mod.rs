@@ -148,7 +148,14 @@ impl HealingService {
                 // the ticket stays DEPLOY_FAILED for a person to look at.
                 match h.on_deploy_failed(ticket_id).await {
                     Ok(outcome) => tracing::info!(ticket_id, ?outcome, "self-healing ran"),
-                    Err(e) => tracing::error!(ticket_id, error = %e, "self-healing failed"),
+                    Err(e) => {
+                        tracing::error!(ticket_id, error = %e, "self-healing failed");
+                        // A note on the ticket: a person sees it, and the sweep does not run
+                        // healing again and again for the same failure.
+                        if let Err(n) = h.note(ticket_id, "HEALING_FAILED", &e.to_string()).await {
+                            tracing::warn!(ticket_id, error = %n, "could not note the healing failure");
+                        }
+                    }
                 }
                 Ok(())
             }

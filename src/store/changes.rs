@@ -256,21 +256,28 @@ pub async fn stalled_changes(c: &mut AnyConnection, updated_before: &str) -> App
         .collect::<Result<_, _>>()?)
 }
 
-/// Take an APPLYING change for another attempt if nobody touched it since `seen` (its
-/// `updated_at` when read); false when another worker has it.
-pub async fn claim_change(c: &mut AnyConnection, id: i64, seen: &str) -> AppResult<bool> {
+/// Take over an APPLYING change whose worker stopped renewing it (`updated_at` still `seen`
+/// and older than `stale_before`); false when its worker is alive or another took it first.
+pub async fn claim_stale_change(
+    c: &mut AnyConnection,
+    id: i64,
+    seen: &str,
+    stale_before: &str,
+) -> AppResult<bool> {
     let r = sqlx::query(
-        "UPDATE ticket_changes SET updated_at = $1 WHERE id = $2 AND status = 'APPLYING' AND updated_at = $3",
+        "UPDATE ticket_changes SET updated_at = $1 WHERE id = $2 AND status = 'APPLYING' \
+         AND updated_at = $3 AND updated_at < $4",
     )
     .bind(now_text())
     .bind(id)
     .bind(seen)
+    .bind(stale_before)
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
-/// Touch a change so the sweep leaves it alone for a while.
+/// Renew a worker's claim on an APPLYING change (and keep the sweep away).
 pub async fn touch_change(c: &mut AnyConnection, id: i64) -> AppResult<()> {
     sqlx::query("UPDATE ticket_changes SET updated_at = $1 WHERE id = $2")
         .bind(now_text())
