@@ -274,7 +274,6 @@ impl PlatformClients {
         update: &ObjectUpdate,
         targets: &[Value],
     ) -> Result<(Vec<Value>, Value, Value), PlatformError> {
-        let token = self.cfg.require(TIKTOK_TOKEN, &channel.code)?;
         let ids = ad_ids(update);
         let mut fields: Vec<String> = vec![
             "ad_id".into(),
@@ -288,38 +287,7 @@ impl PlatformClients {
                 }
             }
         }
-        let url = format!(
-            "{}/open_api/{}/ad/get/",
-            self.cfg.tiktok_base_url, self.cfg.tiktok_api_version
-        );
-        let resp = self
-            .http
-            .get(url)
-            .header("Access-Token", token.expose())
-            .query(&[
-                ("advertiser_id", channel.account_id.as_str()),
-                ("filtering", json!({ "ad_ids": ids }).to_string().as_str()),
-                ("fields", Value::from(fields).to_string().as_str()),
-                ("page_size", "100"),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport_error(Platform::Tiktok, e).after_read())?;
-        let data = tiktok::envelope(resp, false)
-            .await
-            .map_err(PlatformError::after_read)?;
-        let list = data.get("list").and_then(Value::as_array);
-        let mut rows = Vec::new();
-        for id in &ids {
-            let row = list
-                .into_iter()
-                .flatten()
-                .find(|r| r.get("ad_id").and_then(str_of).as_deref() == Some(id.as_str()));
-            match row {
-                Some(r) => rows.push(r.clone()),
-                None => return Err(not_found(Platform::Tiktok, update)),
-            }
-        }
+        let rows = tiktok::get_by_ids(self, channel, update, "ad", &ids, fields).await?;
         let first = |k: &str| {
             rows.first()
                 .and_then(|r| r.get(k))

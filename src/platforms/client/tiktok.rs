@@ -240,6 +240,54 @@ fn ids(update: &ObjectUpdate) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `GET /open_api/{v}/{kind}/get/` for `ids`, in their order, with `fields`
+/// (H2.2); an id the platform does not return is a not-found error on `update`. A read
+/// changes nothing, so its failure never leaves an outcome in doubt.
+pub(super) async fn get_by_ids(
+    c: &PlatformClients,
+    channel: &Channel,
+    update: &ObjectUpdate,
+    kind: &str,
+    ids: &[String],
+    fields: Vec<String>,
+) -> Result<Vec<Value>, PlatformError> {
+    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
+    let url = format!(
+        "{}/open_api/{}/{kind}/get/",
+        c.cfg.tiktok_base_url, c.cfg.tiktok_api_version
+    );
+    let resp = c
+        .http
+        .get(url)
+        .header("Access-Token", token.expose())
+        .query(&[
+            ("advertiser_id", channel.account_id.as_str()),
+            (
+                "filtering",
+                json!({ format!("{kind}_ids"): ids }).to_string().as_str(),
+            ),
+            ("fields", Value::from(fields).to_string().as_str()),
+            ("page_size", "100"),
+        ])
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Tiktok, e).after_read())?;
+    let data = envelope(resp, false)
+        .await
+        .map_err(PlatformError::after_read)?;
+    let list = data.get("list").and_then(Value::as_array);
+    let id_key = format!("{kind}_id");
+    ids.iter()
+        .map(|id| {
+            list.into_iter()
+                .flatten()
+                .find(|r| r.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
+                .cloned()
+                .ok_or_else(|| not_found(Platform::Tiktok, update))
+        })
+        .collect()
+}
+
 /// `GET /open_api/{v}/{kind}/get/` filtered by id (H2.2).
 pub(super) async fn read_live(
     c: &PlatformClients,
@@ -248,7 +296,6 @@ pub(super) async fn read_live(
 ) -> Result<Map<String, Value>, PlatformError> {
     let kind = kind(update)?;
     let ids = ids(update);
-    let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
     let id_key = format!("{kind}_id");
     let mut fields: Vec<String> = vec![
         id_key.clone(),
@@ -260,41 +307,7 @@ pub(super) async fn read_live(
             fields.push(k.clone());
         }
     }
-    let filtering = json!({ format!("{kind}_ids"): ids });
-    let url = format!(
-        "{}/open_api/{}/{kind}/get/",
-        c.cfg.tiktok_base_url, c.cfg.tiktok_api_version
-    );
-    let resp = c
-        .http
-        .get(url)
-        .header("Access-Token", token.expose())
-        .query(&[
-            ("advertiser_id", channel.account_id.as_str()),
-            ("filtering", filtering.to_string().as_str()),
-            ("fields", Value::from(fields).to_string().as_str()),
-            ("page_size", "100"),
-        ])
-        .send()
-        .await
-        .map_err(|e| transport_error(Platform::Tiktok, e))?;
-    let data = envelope(resp, false).await?;
-    let list: Vec<&Value> = data
-        .get("list")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut rows = Vec::new();
-    for id in &ids {
-        match list
-            .iter()
-            .find(|o| o.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
-        {
-            Some(row) => rows.push(*row),
-            None => return Err(not_found(Platform::Tiktok, update)),
-        }
-    }
+    let rows = get_by_ids(c, channel, update, kind, &ids, fields).await?;
     // Several ads read as one object: a field has a value only when they all agree.
     let common = |k: &str| -> Value {
         let mut vals = rows
