@@ -164,9 +164,7 @@ impl CapiService {
         let event_secs = self.retention.finished_events.as_secs() as i64;
         let dedupe_before = now.timestamp() - dedupe_secs;
         let events_before = now.timestamp() - event_secs;
-        let batches_before = (now - chrono::Duration::seconds(event_secs))
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
+        let batches_before = crate::domain::text_ago(self.retention.finished_events);
         let db = self.governance.db();
         let mut out = RetentionOutcome::default();
         // Events first, so their batches are unreferenced when the batches' turn comes.

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::ChangeService;
-use crate::domain::{ChangeKind, ChangeStatus};
+use crate::domain::ChangeStatus;
 use crate::error::AppResult;
 use crate::jobs::{Job, Workers};
 use crate::platforms::client::ErrorClass;
-use crate::platforms::live::{self, Applied, LiveStatus, ObjectUpdate};
+use crate::platforms::live::{self, Applied, ObjectUpdate};
 use crate::store;
 
 /// Apply change `change_id`.
@@ -43,10 +43,6 @@ pub(super) fn register(service: &ChangeService, workers: &mut Workers) {
     });
 }
 
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
 /// How long until `at` (RFC 3339), if it is in the future.
 fn due_in(at: Option<&str>) -> Option<Duration> {
     let at = chrono::DateTime::parse_from_rfc3339(at?).ok()?;
@@ -61,34 +57,6 @@ fn backoff(attempt: i64, base: Duration, max: Duration) -> Duration {
 }
 
 impl ChangeService {
-    /// What the change asks of each live object, in order.
-    fn plan(
-        &self,
-        change: &crate::store::Change,
-        ctx: &crate::domain::TicketContext,
-    ) -> crate::error::AppResult<Vec<ObjectUpdate>> {
-        let ids = ctx
-            .ticket
-            .external_ids
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let platform = ctx.channel.platform;
-        match change.kind {
-            ChangeKind::Launch | ChangeKind::Resume => {
-                live::plan_status(platform, &ids, LiveStatus::Active)
-            }
-            ChangeKind::Pause | ChangeKind::End => {
-                live::plan_status(platform, &ids, LiveStatus::Paused)
-            }
-            ChangeKind::Edit => {
-                let before = Self::translate(ctx, &change.payload_before, &self.versions)?;
-                let after = Self::translate(ctx, &change.payload_after, &self.versions)?;
-                live::plan_edit(platform, &before, &after, &ids)
-            }
-        }
-    }
-
     /// Take a due change for this worker: a QUEUED one (the status move decides between
     /// workers), or an APPLYING one whose worker stopped renewing it (it died).
     async fn take(&self, change_id: i64) -> AppResult<Option<crate::store::Change>> {
@@ -124,9 +92,7 @@ impl ChangeService {
                 .await?
             }
             ChangeStatus::Applying => {
-                let lease = chrono::Duration::from_std(self.settings.lease)
-                    .unwrap_or(chrono::Duration::seconds(60));
-                let stale = stamp(chrono::Utc::now() - lease);
+                let stale = crate::domain::text_ago(self.settings.lease);
                 store::claim_stale_change(&mut tx, change_id, &change.updated_at, &stale).await?
             }
             _ => false,
@@ -187,7 +153,12 @@ impl ChangeService {
                 )
                 .await;
         }
-        let plan = match self.plan(change, &ctx) {
+        let plan = match self.plan(
+            &ctx,
+            change.kind,
+            &change.payload_before,
+            &change.payload_after,
+        ) {
             Ok(p) => p,
             Err(e) => {
                 let err = json!({"message": e.to_string()});
@@ -282,7 +253,7 @@ impl ChangeService {
                 error["message"].as_str().unwrap_or("failed").to_owned(),
             )
         });
-        let at = stamp(chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
+        let at = crate::domain::text_in(wait);
         let mut tx = self.governance.db().begin_write().await?;
         if !store::move_change(
             &mut tx,
@@ -400,10 +371,7 @@ impl ChangeService {
 
     /// Re-queue changes whose job went missing or whose worker died.
     async fn sweep(&self, every: Duration) -> AppResult<()> {
-        let before = (chrono::Utc::now()
-            - chrono::Duration::from_std(every * 4).unwrap_or(chrono::Duration::seconds(60)))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
+        let before = crate::domain::text_ago(every * 4);
         let db = self.governance.db();
         let stalled = {
             let mut c = db.pool().acquire().await?;

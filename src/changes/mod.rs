@@ -34,7 +34,7 @@ use spend::ReviewLimits;
 pub use types::*;
 
 /// How long a confirmation token works.
-const TOKEN_TTL_MINUTES: i64 = 15;
+const TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -135,43 +135,36 @@ impl ChangeService {
                 ),
             });
         }
-        let ids = t.external_ids.as_object().cloned().unwrap_or_default();
         let currency = Currency::parse("currency", &ctx.brand.currency)?;
         let before = t.payload_config.clone();
         let after = after.unwrap_or_else(|| before.clone());
         let mut qa_report = None;
-        // Prove the platform can make the change before anyone is asked to confirm it.
-        match kind {
-            ChangeKind::Edit => {
-                crate::platforms::spec::CampaignSpec::parse(&after)?;
-                if after == before {
-                    return Err(AppError::validation(
-                        "payload_config",
-                        "is the same as the ticket's current spec; nothing to change",
-                    ));
-                }
-                let report = self.qa.preview(ticket_id, after.clone()).await?;
-                if report.blocking > 0 {
-                    let findings: Vec<String> = report
-                        .results
-                        .iter()
-                        .filter(|r| r.outcome == crate::qa::Outcome::Block)
-                        .map(|r| format!("{} ({})", r.message, r.path.as_deref().unwrap_or("-")))
-                        .collect();
-                    return Err(AppError::validation(
-                        "payload_config",
-                        format!("the new spec fails pre-flight QA: {}", findings.join("; ")),
-                    ));
-                }
-                qa_report = Some(serde_json::to_value(&report).unwrap_or(Value::Null));
-                let b = Self::translate(&ctx, &before, &self.versions)?;
-                let a = Self::translate(&ctx, &after, &self.versions)?;
-                live::plan_edit(ctx.channel.platform, &b, &a, &ids)?;
+        // A new spec must parse, differ and pass QA.
+        if kind == ChangeKind::Edit {
+            crate::platforms::spec::CampaignSpec::parse(&after)?;
+            if after == before {
+                return Err(AppError::validation(
+                    "payload_config",
+                    "is the same as the ticket's current spec; nothing to change",
+                ));
             }
-            _ => {
-                live::plan_status(ctx.channel.platform, &ids, LiveStatus::Paused)?;
+            let report = self.qa.preview(ticket_id, after.clone()).await?;
+            if report.blocking > 0 {
+                let findings: Vec<String> = report
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == crate::qa::Outcome::Block)
+                    .map(|r| format!("{} ({})", r.message, r.path.as_deref().unwrap_or("-")))
+                    .collect();
+                return Err(AppError::validation(
+                    "payload_config",
+                    format!("the new spec fails pre-flight QA: {}", findings.join("; ")),
+                ));
             }
+            qa_report = Some(serde_json::to_value(&report).unwrap_or(Value::Null));
         }
+        // Prove the platform can make the change before anyone is asked to confirm it.
+        self.plan(&ctx, kind, &before, &after)?;
         let risk = match kind {
             ChangeKind::Edit => {
                 crate::healing::classify_risk(&before, &after, &ctx.brand.currency, &[])
@@ -195,11 +188,7 @@ impl ChangeService {
             (ChangeStatus::NeedsConfirmation, Some(new_token()))
         };
         let hash = token.as_deref().map(token_hash);
-        let expires = token.as_ref().map(|_| {
-            (chrono::Utc::now() + chrono::Duration::minutes(TOKEN_TTL_MINUTES))
-                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-                .to_string()
-        });
+        let expires = token.as_ref().map(|_| crate::domain::text_in(TOKEN_TTL));
         let diff = field_diff(&before, &after);
         let mut tx = db.begin_write().await?;
         // An unconfirmed change is superseded by a newer one, and so is one waiting for review
@@ -304,7 +293,8 @@ impl ChangeService {
                 review.unwrap_or_default()
             ),
             _ => format!(
-                "{risk}: change {id} needs the person's confirmation. Show them the ticket, account, platform and the before/after, and call confirm_change with the token only if they say yes; it works once, for {TOKEN_TTL_MINUTES} minutes"
+                "{risk}: change {id} needs the person's confirmation. Show them the ticket, account, platform and the before/after, and call confirm_change with the token only if they say yes; it works once, for {} minutes",
+                TOKEN_TTL.as_secs() / 60
             ),
         };
         Ok(ChangeOutput {
@@ -450,6 +440,38 @@ impl ChangeService {
             changes,
             next_before_id,
         })
+    }
+
+    /// What a change of `kind` from spec `before` to `after` asks of each live object, in
+    /// order. Run when the change is asked for (so a change the platform cannot make is
+    /// refused before anyone confirms it) and again when it is applied.
+    fn plan(
+        &self,
+        ctx: &TicketContext,
+        kind: ChangeKind,
+        before: &Value,
+        after: &Value,
+    ) -> AppResult<Vec<live::ObjectUpdate>> {
+        let ids = ctx
+            .ticket
+            .external_ids
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let platform = ctx.channel.platform;
+        match kind {
+            ChangeKind::Launch | ChangeKind::Resume => {
+                live::plan_status(platform, &ids, LiveStatus::Active)
+            }
+            ChangeKind::Pause | ChangeKind::End => {
+                live::plan_status(platform, &ids, LiveStatus::Paused)
+            }
+            ChangeKind::Edit => {
+                let b = Self::translate(ctx, before, &self.versions)?;
+                let a = Self::translate(ctx, after, &self.versions)?;
+                live::plan_edit(platform, &b, &a, &ids)
+            }
+        }
     }
 
     /// A ticket moves (and its spec changes) only when a change is applied, through the

@@ -146,8 +146,10 @@ impl ChangeService {
         reason: Option<&str>,
     ) -> AppResult<ChangeDecision> {
         who.require(crate::auth::Permission::Review)?;
-        self.authorize(who, change_id).await?;
         let change = self.get_change(change_id).await?;
+        self.governance
+            .authorize_ticket(who, change.ticket_id)
+            .await?;
         // Review is a second person: whoever asked for the change cannot approve it.
         if approve && change.requested_by == who.name {
             return Err(AppError::Forbidden(format!(

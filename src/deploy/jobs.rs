@@ -143,9 +143,7 @@ async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
 
 /// Re-queue runs whose worker died (lease expired) or whose job went missing (overdue).
 async fn sweep(ctx: &Ctx, sweep_every: Duration) -> AppResult<usize> {
-    let overdue = chrono::Utc::now()
-        - chrono::Duration::from_std(sweep_every * 4).unwrap_or(chrono::Duration::seconds(60));
-    let overdue = overdue.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let overdue = crate::domain::text_ago(sweep_every * 4);
     let runs = {
         let mut c = ctx.db.pool().acquire().await?;
         store::orphaned_runs(&mut c, &overdue).await?

@@ -42,11 +42,6 @@ pub struct Deployer {
     worker: String,
 }
 
-fn at_text(d: Duration) -> String {
-    let at = chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
 fn to_json(e: &PlatformError) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
 }
@@ -143,7 +138,13 @@ impl Deployer {
         let lease = self.settings.lease;
         let claimed = {
             let mut tx = self.db.begin_write().await?;
-            let ok = store::claim_run(&mut tx, run_id, &self.worker, &at_text(lease)).await?;
+            let ok = store::claim_run(
+                &mut tx,
+                run_id,
+                &self.worker,
+                &crate::domain::text_in(lease),
+            )
+            .await?;
             if ok {
                 let run = store::get_run(&mut tx, run_id)
                     .await?
@@ -186,8 +187,13 @@ impl Deployer {
                     tokio::time::sleep(every).await;
                     let renewed = async {
                         let mut tx = db.begin_write().await?;
-                        let ok =
-                            store::renew_lease(&mut tx, run_id, &worker, &at_text(lease)).await?;
+                        let ok = store::renew_lease(
+                            &mut tx,
+                            run_id,
+                            &worker,
+                            &crate::domain::text_in(lease),
+                        )
+                        .await?;
                         tx.commit().await?;
                         AppResult::Ok(ok)
                     }
@@ -421,7 +427,7 @@ impl Deployer {
                 (ErrorClass::RateLimited, Some(d)) => d.min(self.settings.max_rate_limit_wait),
                 _ => self.backoff(run.attempts),
             };
-            let at = at_text(delay);
+            let at = crate::domain::text_in(delay);
             if !store::release_run(
                 &mut tx,
                 run.id,

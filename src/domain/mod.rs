@@ -19,11 +19,35 @@ pub use entities::{
 pub use proposal::{ProposalStatus, Risk};
 pub use status::TicketStatus;
 
-/// Current time as fixed-width RFC 3339 UTC text (microseconds), which sorts correctly as text.
+/// A time as fixed-width RFC 3339 UTC text (microseconds), which sorts correctly as text:
+/// how the store keeps every timestamp.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The current time as [`time_text`].
 pub fn now_text() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    time_text(chrono::Utc::now())
+}
+
+/// `d` from now as [`time_text`] (a due time, an expiry).
+pub fn text_in(d: std::time::Duration) -> String {
+    let d = chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+    time_text(
+        chrono::Utc::now()
+            .checked_add_signed(d)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+    )
+}
+
+/// `d` ago as [`time_text`] (a staleness or retention cut-off).
+pub fn text_ago(d: std::time::Duration) -> String {
+    let d = chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+    time_text(
+        chrono::Utc::now()
+            .checked_sub_signed(d)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+    )
 }
 
 /// One of a fixed set of named values (`all`, named by `name`), matched without regard to

@@ -97,10 +97,7 @@ impl HealingService {
         jobs: &crate::jobs::JobQueue,
         older_than: std::time::Duration,
     ) -> AppResult<usize> {
-        let before = (chrono::Utc::now()
-            - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::seconds(60)))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
+        let before = crate::domain::text_ago(older_than);
         let missed = {
             let mut c = self.governance.db().pool().acquire().await?;
             store::unhealed_failures(&mut c, &before).await?

@@ -266,10 +266,8 @@ impl OmniMcp {
         Parameters(input): Parameters<ConfirmChangeInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ChangeView>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
-        self.services
-            .changes
-            .authorize(&who, input.change_id)
+        let who = self
+            .authorize_change(&ctx, Permission::Traffic, input.change_id)
             .await?;
         Ok(Json(
             self.services
@@ -301,10 +299,7 @@ impl OmniMcp {
         Parameters(input): Parameters<ChangeIdInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ChangeView>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Read)?;
-        self.services
-            .changes
-            .authorize(&who, input.change_id)
+        self.authorize_change(&ctx, Permission::Read, input.change_id)
             .await?;
         Ok(Json(self.services.changes.view(input.change_id).await?))
     }
@@ -323,10 +318,8 @@ impl OmniMcp {
         Parameters(input): Parameters<RollbackChangeInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ChangeOutput>, ToolError> {
-        let who = self.authorize(&ctx, Permission::Traffic)?;
-        self.services
-            .changes
-            .authorize(&who, input.change_id)
+        let who = self
+            .authorize_change(&ctx, Permission::Traffic, input.change_id)
             .await?;
         let out = self
             .services

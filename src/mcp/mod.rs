@@ -158,6 +158,18 @@ impl OmniMcp {
         Ok(who)
     }
 
+    /// The caller, if allowed to do `p` to this change (to its ticket).
+    async fn authorize_change(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        p: Permission,
+        change_id: i64,
+    ) -> Result<Principal, ToolError> {
+        let who = self.authorize(ctx, p)?;
+        self.services.changes.authorize(&who, change_id).await?;
+        Ok(who)
+    }
+
     /// The caller, if allowed to do `p` to this campaign.
     async fn authorize_campaign(
         &self,
