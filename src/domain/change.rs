@@ -116,17 +116,6 @@ impl ChangeStatus {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         super::parse_named(field, raw, &Self::ALL, Self::as_str, "a change status")
     }
-
-    /// Still waiting for a person: another change to the same ticket would race it.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            ChangeStatus::NeedsConfirmation
-                | ChangeStatus::PendingReview
-                | ChangeStatus::Queued
-                | ChangeStatus::Applying
-        )
-    }
 }
 
 impl fmt::Display for ChangeStatus {

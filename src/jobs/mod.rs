@@ -116,10 +116,6 @@ impl JobQueue {
         Ok(Self { pool, settings })
     }
 
-    pub fn settings(&self) -> &QueueSettings {
-        &self.settings
-    }
-
     /// Queue `job`, due now or after `delay` (apalis schedules in whole seconds).
     pub async fn push<J: Job>(&self, job: J, delay: Option<Duration>) -> AppResult<()> {
         let mut b = TaskBuilder::new(job).max_attempts(MAX_ATTEMPTS);
