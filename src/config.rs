@@ -64,6 +64,9 @@ pub struct Cli {
     #[command(flatten)]
     pub capi: CapiArgs,
 
+    #[command(flatten)]
+    pub insights: InsightsArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -198,6 +201,29 @@ pub struct CapiArgs {
         global = true
     )]
     pub capi_event_retention_days: u64,
+}
+
+/// Read-back of metrics and delivery from the platforms.
+#[derive(Debug, clap::Args)]
+pub struct InsightsArgs {
+    /// Minutes between scheduled syncs of every live, paused or recently ended ticket's
+    /// metrics and delivery state (sync_insights syncs on demand).
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_INSIGHTS_SYNC_MINUTES",
+        default_value_t = 60,
+        global = true
+    )]
+    pub insights_sync_minutes: u64,
+
+    /// Days back a sync reads; older days keep the figures last read.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_INSIGHTS_LOOKBACK_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub insights_lookback_days: i64,
 }
 
 /// Deploy retries and workers.
@@ -349,6 +375,13 @@ impl Cli {
                 finished_events: std::time::Duration::from_secs(
                     self.capi.capi_event_retention_days.max(1) * 24 * 3600,
                 ),
+            },
+            insights: crate::insights::InsightsSettings {
+                every: std::time::Duration::from_secs(
+                    self.insights.insights_sync_minutes.max(1) * 60,
+                ),
+                lookback_days: self.insights.insights_lookback_days.clamp(1, 3650),
+                ..Default::default()
             },
         }
     }

@@ -22,6 +22,8 @@ pub struct AppServices {
     pub capi: crate::capi::CapiService,
     /// Changes to live campaigns: the risk gate, confirmation, review and application.
     pub changes: crate::changes::ChangeService,
+    /// Read-back: metrics and delivery sync, insights and pacing.
+    pub insights: crate::insights::InsightsService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -40,6 +42,7 @@ impl AppServices {
         crate::capi::jobs::register(&self.capi, &mut workers, self.sweep_every);
         self.healing.register_jobs(&mut workers, self.sweep_every);
         self.changes.register_jobs(&mut workers);
+        self.insights.register_jobs(&mut workers);
         workers.run(stop).await
     }
 }
@@ -59,6 +62,8 @@ pub struct AppOptions {
     pub auto_apply: crate::healing::AutoApply,
     /// How long conversion events and dedupe keys are kept.
     pub capi_retention: crate::capi::CapiRetention,
+    /// How often and how far back metrics are read.
+    pub insights: crate::insights::InsightsSettings,
 }
 
 impl Default for AppOptions {
@@ -81,6 +86,7 @@ impl Default for AppOptions {
             qdrant: None,
             auto_apply: crate::healing::AutoApply::None,
             capi_retention: crate::capi::CapiRetention::default(),
+            insights: crate::insights::InsightsSettings::default(),
         }
     }
 }
@@ -112,6 +118,12 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.versions.clone(),
         jobs.clone(),
         options.deploy.clone(),
+    );
+    let insights = crate::insights::InsightsService::new(
+        governance.clone(),
+        clients.clone(),
+        jobs.clone(),
+        options.insights,
     );
     let changes = crate::changes::ChangeService::new(
         governance.clone(),
@@ -150,6 +162,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             healing,
             capi,
             changes,
+            insights,
             watch,
             jobs,
             sweep_every,

@@ -7,6 +7,7 @@
 
 mod change_tools;
 mod copilot_tools;
+mod insights_tools;
 mod params;
 mod prompts;
 mod resources;
@@ -100,7 +101,8 @@ impl OmniMcp {
                 + Self::copilot_tools()
                 + Self::healing_tools()
                 + Self::capi_tools()
-                + Self::change_tools(),
+                + Self::change_tools()
+                + Self::insights_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -13,6 +13,8 @@ use crate::governance::ListTicketsInput;
 pub const CONVENTION_URI: &str = "omnitraffick://taxonomy/convention";
 pub const TICKET_PREFIX: &str = "omnitraffick://tickets/";
 pub const GUIDELINE_PREFIX: &str = "omnitraffick://guidelines/";
+pub const CAMPAIGN_PREFIX: &str = "omnitraffick://campaigns/";
+pub const PACING_SUFFIX: &str = "/pacing";
 
 pub fn templates() -> Vec<ResourceTemplate> {
     vec![
@@ -24,6 +26,10 @@ pub fn templates() -> Vec<ResourceTemplate> {
         ResourceTemplate::new(format!("{GUIDELINE_PREFIX}{{id}}"), "guideline")
             .with_title("Brand guideline document")
             .with_description("An ingested guideline document: brand, file, version and its text page by page.")
+            .with_mime_type("application/json"),
+        ResourceTemplate::new(format!("{CAMPAIGN_PREFIX}{{id}}{PACING_SUFFIX}"), "campaign-pacing")
+            .with_title("Campaign pacing")
+            .with_description("Budget pacing of a campaign's deployed tickets as of the last sync: planned and actual spend, pace, projection, verdict and the platforms' reasons (as get_pacing).")
             .with_mime_type("application/json"),
     ]
 }
@@ -165,9 +171,25 @@ impl OmniMcp {
                 .collect();
             return json_contents(uri, &serde_json::json!({"document": doc, "pages": pages}));
         }
+        if let Some(id) = uri
+            .strip_prefix(CAMPAIGN_PREFIX)
+            .and_then(|r| r.strip_suffix(PACING_SUFFIX))
+        {
+            let id: i64 = id.parse().map_err(|_| {
+                McpError::invalid_params(
+                    format!("\"{id}\" is not a campaign id; use omnitraffick://campaigns/7/pacing"),
+                    None,
+                )
+            })?;
+            let pacing = self
+                .pacing_for(ctx, None, Some(id))
+                .await
+                .map_err(|e| to_mcp(e.0))?;
+            return json_contents(uri, &pacing);
+        }
         Err(McpError::resource_not_found(
             format!(
-                "no resource {uri}; resources are {CONVENTION_URI}, {TICKET_PREFIX}{{id}} and {GUIDELINE_PREFIX}{{id}}"
+                "no resource {uri}; resources are {CONVENTION_URI}, {TICKET_PREFIX}{{id}}, {GUIDELINE_PREFIX}{{id}} and {CAMPAIGN_PREFIX}{{id}}{PACING_SUFFIX}"
             ),
             None,
         ))

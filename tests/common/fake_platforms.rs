@@ -24,6 +24,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+#[path = "fake_reports.rs"]
+mod reports;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Throttled: Meta HTTP 429 + Retry-After, TikTok code 40100, Google RESOURCE_EXHAUSTED.
@@ -82,6 +85,8 @@ pub struct FakeState {
     pub writes: HashMap<String, u64>,
     /// Meta: budget changes per ad set; the fifth is throttled (at most 4 per hour, A5).
     pub meta_budget_changes: HashMap<String, u32>,
+    /// Daily delivery the reporting endpoints answer with (see `fake_reports.rs`).
+    pub reports: reports::Reports,
     rng: u64,
 }
 
@@ -159,6 +164,10 @@ impl FakePlatforms {
             )
             .route("/open_api/v1.3/{kind}/update/", post(tiktok_update))
             .route("/open_api/v1.3/event/track/", post(tiktok_events))
+            .route(
+                "/open_api/v1.3/report/integrated/get/",
+                get(reports::tiktok_report),
+            )
             .route("/{version}/customers/{cid}/{op}", post(google))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -504,6 +513,9 @@ async fn meta_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     pause(&state).await;
+    if edge == "insights" && q.contains_key("access_token") {
+        return reports::meta_insights(&state, &parent, &q);
+    }
     let Some(kind) = meta_kind(&edge) else {
         return meta_error(
             StatusCode::BAD_REQUEST,
@@ -588,6 +600,10 @@ fn meta_status_of(s: &FakeState, id: Option<&str>) -> String {
 
 /// effective_status: the object's own status, else a paused parent (H1.4).
 fn meta_effective(s: &FakeState, o: &Obj) -> String {
+    // Set by a test (review, billing): what Meta decided, whatever the configured status.
+    if let Some(forced) = o.body["effective_status"].as_str() {
+        return forced.to_owned();
+    }
     let own = o.body["status"].as_str().unwrap_or("ACTIVE");
     if own != "ACTIVE" {
         return own.to_owned();
@@ -952,6 +968,9 @@ fn tiktok_status(s: &FakeState, id: Option<&str>) -> String {
 
 /// secondary_status: the object's own status, else a disabled parent (H2.2; values 🟡 TT-GO).
 fn tiktok_secondary(s: &FakeState, o: &Obj) -> String {
+    if let Some(forced) = o.body["secondary_status"].as_str() {
+        return forced.to_owned();
+    }
     let own = o.body["operation_status"].as_str().unwrap_or("ENABLE");
     let prefix = match o.kind.as_str() {
         "campaign" => "CAMPAIGN",
@@ -1320,6 +1339,9 @@ async fn google(
     }
     if op == "googleAds:search" {
         let query = body["query"].as_str().unwrap_or_default().to_owned();
+        if query.contains("segments.date") {
+            return reports::google_report(&state, &query, &body);
+        }
         if query.contains("resource_name = '") {
             return google_read(&state, &cid, &query);
         }
@@ -1478,12 +1500,16 @@ fn google_unavailable() -> Response {
 }
 
 /// `primary_status` of a stored resource (a budget has `status` instead).
-fn google_primary(o: &Obj) -> &'static str {
+fn google_primary(o: &Obj) -> String {
+    if let Some(forced) = o.body["primaryStatus"].as_str() {
+        return forced.to_owned();
+    }
     match o.body["status"].as_str() {
         Some("PAUSED") => "PAUSED",
         Some("REMOVED") => "REMOVED",
         _ => "ELIGIBLE",
     }
+    .to_owned()
 }
 
 /// `SELECT kind.a, kind.b_c FROM kind WHERE kind.resource_name = '...'`: one row with the

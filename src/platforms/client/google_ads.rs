@@ -13,7 +13,7 @@ use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
 use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, camel_to_snake};
 
-fn request(
+pub(super) fn request(
     c: &PlatformClients,
     channel: &Channel,
     path: &str,
@@ -218,7 +218,7 @@ fn live_resource_name(
 
 /// Send one request; the HTTP status, the JSON answer and Google's request id, or the
 /// classified error.
-async fn send(
+pub(super) async fn send(
     rb: reqwest::RequestBuilder,
     is_write: bool,
 ) -> Result<(u16, Value, Option<String>), PlatformError> {

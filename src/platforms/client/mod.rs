@@ -11,11 +11,13 @@ mod events;
 mod google_ads;
 mod meta;
 mod placeholders;
+mod reports;
 mod tiktok;
 
 use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
 pub use placeholders::fill_placeholders;
+pub use reports::{DayMetrics, Delivery, decimal_micros};
 
 use std::collections::HashMap;
 use std::fmt;
