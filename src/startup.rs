@@ -119,12 +119,6 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         jobs.clone(),
         options.deploy.clone(),
     );
-    let insights = crate::insights::InsightsService::new(
-        governance.clone(),
-        clients.clone(),
-        jobs.clone(),
-        options.insights,
-    );
     let changes = crate::changes::ChangeService::new(
         governance.clone(),
         qa.clone(),
@@ -150,6 +144,13 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         deploy.clone(),
         options.auto_apply,
         llm,
+    );
+    let insights = crate::insights::InsightsService::new(
+        governance.clone(),
+        clients,
+        jobs.clone(),
+        options.insights,
+        Some(copilot.clone()),
     );
     let watch = crate::mcp::subscriptions::TicketWatch::new(db.clone(), Duration::from_millis(250));
     Ok((

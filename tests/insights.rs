@@ -117,7 +117,7 @@ async fn sync_reads_every_page_with_exact_money_and_a_resync_replaces_days() {
             (0, "3.50"),
         ] {
             w.fake
-                .set_day(&campaign, &day(ago), spend, 1000, 25, "2", "USD");
+                .set_day(&campaign, &day(ago), (spend, 1000, 25, "2", "USD"));
         }
         let calls = w.fake.calls(key);
         let out = w.s.insights.sync(Some(t), None).await.expect("sync");
@@ -143,7 +143,7 @@ async fn sync_reads_every_page_with_exact_money_and_a_resync_replaces_days() {
 
         // The platform restates a day (late conversions, corrections): replaced, not added.
         w.fake
-            .set_day(&campaign, &day(4), "20.00", 1000, 25, "2", "USD");
+            .set_day(&campaign, &day(4), ("20.00", 1000, 25, "2", "USD"));
         w.s.insights.sync(Some(t), None).await.expect("resync");
         let again = w.s.insights.insights(by_ticket(t)).await.expect("insights");
         assert_eq!(again.totals.spend, "130.55", "{channel}: {again:?}");
@@ -154,9 +154,9 @@ async fn sync_reads_every_page_with_exact_money_and_a_resync_replaces_days() {
     let (t, ids) = live(&w, "TIKTOK", "Tt Euro", "100.00").await;
     let campaign = id_of(&ids, "campaign");
     w.fake
-        .set_day(&campaign, &day(1), "5.00", 10, 1, "0", "USD");
+        .set_day(&campaign, &day(1), ("5.00", 10, 1, "0", "USD"));
     w.fake
-        .set_day(&campaign, &day(2), "9.00", 10, 1, "0", "EUR");
+        .set_day(&campaign, &day(2), ("9.00", 10, 1, "0", "EUR"));
     w.s.insights.sync(Some(t), None).await.expect("sync");
     let got = w.s.insights.insights(by_ticket(t)).await.expect("insights");
     assert_eq!(got.totals.spend, "5.00");
@@ -183,7 +183,7 @@ async fn pacing_explains_a_gap_with_ranked_platform_reasons() {
     let campaign = id_of(&ids, "campaign");
     for ago in 1..=4 {
         w.fake
-            .set_day(&campaign, &day(ago), "50.00", 5000, 40, "1", "USD");
+            .set_day(&campaign, &day(ago), ("50.00", 5000, 40, "1", "USD"));
     }
     w.fake.set_field(
         &id_of(&ids, "adset"),
@@ -307,11 +307,11 @@ async fn a_failed_sync_keeps_the_last_good_data_and_a_rate_limit_is_retried() {
     let (t, ids) = live(&w, "META", "Meta Faults", "100.00").await;
     let campaign = id_of(&ids, "campaign");
     w.fake
-        .set_day(&campaign, &day(1), "10.00", 100, 3, "0", "USD");
+        .set_day(&campaign, &day(1), ("10.00", 100, 3, "0", "USD"));
     w.s.insights.sync(Some(t), None).await.expect("sync");
 
     w.fake
-        .set_day(&campaign, &day(1), "11.00", 100, 3, "0", "USD");
+        .set_day(&campaign, &day(1), ("11.00", 100, 3, "0", "USD"));
     w.fake.fail_next_read("insights", Fault::Reject);
     let out = w.s.insights.sync(Some(t), None).await.expect("sync");
     assert_eq!(out.failed, 1);
@@ -371,11 +371,7 @@ async fn the_schedule_syncs_live_tickets_through_the_queue() {
     w.fake.set_day(
         &id_of(&ids, "campaign"),
         &day(1),
-        "42.00",
-        100,
-        3,
-        "2.5",
-        "USD",
+        ("42.00", 100, 3, "2.5", "USD"),
     );
     let s = w.s.clone();
     world::wait_until("a scheduled sync", Duration::from_secs(30), move || {
@@ -414,7 +410,7 @@ async fn mcp_tools_resource_and_prompt() {
     let campaign = id_of(&ids, "campaign");
     for ago in 1..=3 {
         w.fake
-            .set_day(&campaign, &day(ago), "25.00", 2000, 10, "1", "USD");
+            .set_day(&campaign, &day(ago), ("25.00", 2000, 10, "1", "USD"));
     }
     w.s.insights.sync(Some(t), None).await.expect("sync");
     let campaign_id =
@@ -506,5 +502,144 @@ async fn mcp_tools_resource_and_prompt() {
     );
     viewer.close().await;
     admin.close().await;
+    w.finish().await;
+}
+
+/// Once every ticket of a campaign has ended, its results become a cited passage of the
+/// brand: the copilot answers from facts, without a model.
+#[tokio::test]
+async fn an_ended_campaign_becomes_a_cited_passage_for_the_copilot() {
+    let w = World::build().workers().start().await;
+    let (meta, mids) = live(&w, "META", "Haunted Harbor", "100.00").await;
+    let campaign_id =
+        w.s.governance
+            .get_ticket(meta)
+            .await
+            .expect("t")
+            .ticket
+            .campaign_id;
+    // A TikTok ticket in the same campaign.
+    let tt = w
+        .s
+        .governance
+        .create_ticket(
+            &me(),
+            from_json(json!({"campaign_id": campaign_id, "channel_code": "TIKTOK", "payload_config": spec("100.00", 4, 6)})),
+        )
+        .await
+        .expect("ticket")
+        .id;
+    w.s.qa
+        .run_qa(&me(), from_json(json!({"ticket_id": tt})))
+        .await
+        .expect("qa");
+    w.queue_deploy(tt).await;
+    w.wait_status(tt, "TRAFFICKED_SUCCESS").await;
+    let tids =
+        w.s.governance
+            .get_ticket(tt)
+            .await
+            .expect("t")
+            .ticket
+            .external_ids;
+    w.fake.set_day(
+        &id_of(&mids, "campaign"),
+        &day(2),
+        ("310.00", 40000, 800, "12", "USD"),
+    );
+    w.fake.set_day(
+        &id_of(&tids, "campaign"),
+        &day(2),
+        ("190.50", 90000, 2700, "30", "USD"),
+    );
+
+    // One ticket ended, the other not yet: nothing is remembered.
+    w.s.changes
+        .request(&me(), meta, ChangeKind::End, None, "flight over", None)
+        .await
+        .expect("end");
+    w.wait_status(meta, "ENDED").await;
+    w.s.insights
+        .sync(None, Some(campaign_id))
+        .await
+        .expect("sync");
+    let docs =
+        w.s.copilot
+            .list(from_json(json!({"brand_code": "DIS"})))
+            .await
+            .expect("list");
+    assert!(docs.documents.is_empty(), "{:?}", docs.documents);
+
+    w.s.changes
+        .request(&me(), tt, ChangeKind::End, None, "flight over", None)
+        .await
+        .expect("end");
+    w.wait_status(tt, "ENDED").await;
+    let out =
+        w.s.insights
+            .sync(None, Some(campaign_id))
+            .await
+            .expect("sync");
+    assert_eq!(out.synced, 2, "{out:?}");
+    let docs =
+        w.s.copilot
+            .list(from_json(json!({"brand_code": "DIS"})))
+            .await
+            .expect("list");
+    assert_eq!(docs.documents.len(), 1, "{:?}", docs.documents);
+    assert_eq!(docs.documents[0].name, "Results - Haunted Harbor 2027");
+
+    let answer =
+        w.s.copilot
+            .ask(from_json(
+                json!({"brand_code": "DIS", "question": "How did Haunted Harbor do on TikTok?"}),
+            ))
+            .await
+            .expect("ask");
+    assert!(answer.found, "{answer:?}");
+    assert_eq!(answer.mode, "extractive");
+    let cited = &answer.citations[0];
+    assert!(
+        cited.citation.starts_with("Results - Haunted Harbor 2027"),
+        "{cited:?}"
+    );
+    assert!(
+        cited.text.contains("On TikTok")
+            && cited.text.contains("spend 190.50 USD")
+            && cited.text.contains("30 conversions"),
+        "{}",
+        cited.text
+    );
+    assert!(
+        cited
+            .text
+            .contains("All platforms together: spend 500.50 USD"),
+        "{}",
+        cited.text
+    );
+
+    // A re-sync with the same figures keeps one document; new figures replace it.
+    w.s.insights
+        .sync(None, Some(campaign_id))
+        .await
+        .expect("sync");
+    w.fake.set_day(
+        &id_of(&tids, "campaign"),
+        &day(2),
+        ("200.00", 90000, 2700, "31", "USD"),
+    );
+    w.s.insights.sync(Some(tt), None).await.expect("sync");
+    let docs =
+        w.s.copilot
+            .list(from_json(json!({"brand_code": "DIS"})))
+            .await
+            .expect("list");
+    assert_eq!(docs.documents.len(), 1);
+    let (_, pages) =
+        w.s.copilot
+            .document_text(docs.documents[0].id)
+            .await
+            .expect("text");
+    assert!(pages[0].contains("spend 200.00 USD"), "{}", pages[0]);
     w.finish().await;
 }

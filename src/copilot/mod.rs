@@ -287,6 +287,43 @@ impl CopilotService {
         )
         .await
         .map_err(|e| AppError::validation("file", format!("{name}: {e}")))?;
+        self.store_pages(&brand, &name, &sha, pages).await
+    }
+
+    /// Keep text written by OmniTraffick itself (a finished campaign's results) as a
+    /// retrievable document of the brand, cited by `name`. The same text again is a no-op;
+    /// new text under the same name replaces the old.
+    pub async fn remember(
+        &self,
+        brand_code: &str,
+        name: &str,
+        pages: Vec<String>,
+    ) -> AppResult<IngestOutcome> {
+        let brand = self.governance.get_brand(brand_code).await?;
+        let sha = sha256_hex(pages.join("\u{c}").as_bytes());
+        {
+            let mut c = self.governance.db().pool().acquire().await?;
+            if let Some(doc) = store::find_guideline_by_sha(&mut c, brand.id, &sha).await? {
+                return Ok(IngestOutcome {
+                    status: "UNCHANGED".into(),
+                    embedded: self.has_vectors(brand.id),
+                    document: doc,
+                });
+            }
+        }
+        self.store_pages(&brand, name, &sha, pages).await
+    }
+
+    /// Chunk, embed (when configured) and store a document's pages, replacing an older
+    /// version of the same name; nothing is kept on any error.
+    async fn store_pages(
+        &self,
+        brand: &crate::domain::Brand,
+        name: &str,
+        sha: &str,
+        pages: Vec<String>,
+    ) -> AppResult<IngestOutcome> {
+        let name = name.to_owned();
         let chunks = chunk::chunk_pages(
             &pages,
             self.settings.chunk_chars,
@@ -327,7 +364,7 @@ impl CopilotService {
             existing.as_ref().map(|d| d.id),
             brand.id,
             &name,
-            &sha,
+            sha,
             &pages,
             &new_chunks,
             self.llm.as_ref().and_then(|l| l.embedding_model()),

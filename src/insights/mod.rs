@@ -7,6 +7,7 @@
 //! of the window and the delivery in one transaction: a re-sync never adds a day twice, and
 //! a failed sync keeps the last good data (its error is kept beside it).
 
+mod memory;
 pub mod pacing;
 mod query;
 
@@ -24,6 +25,7 @@ use crate::jobs::{Job, JobQueue, Workers};
 use crate::platforms::client::{ErrorClass, PlatformClients, PlatformError};
 use crate::store::{self, DailyMetric};
 
+pub use memory::results_document_name;
 pub use query::*;
 
 /// How the read-back runs.
@@ -68,6 +70,8 @@ pub struct InsightsService {
     clients: PlatformClients,
     jobs: JobQueue,
     settings: InsightsSettings,
+    /// Where a finished campaign's results are remembered (see `memory`).
+    copilot: Option<crate::copilot::CopilotService>,
 }
 
 /// What one ticket's sync did.
@@ -128,12 +132,14 @@ impl InsightsService {
         clients: PlatformClients,
         jobs: JobQueue,
         settings: InsightsSettings,
+        copilot: Option<crate::copilot::CopilotService>,
     ) -> Self {
         Self {
             governance,
             clients,
             jobs,
             settings,
+            copilot,
         }
     }
 
@@ -311,6 +317,12 @@ impl InsightsService {
         tx.commit().await?;
         outcome.days = rows.len();
         outcome.objects = delivery.len();
+        if ctx.ticket.status == TicketStatus::Ended {
+            // The metrics are safe; a failure to write the summary is retried next sync.
+            if let Err(e) = self.remember_campaign(ctx.campaign.id).await {
+                tracing::warn!(campaign_id = ctx.campaign.id, error = %e, "could not keep the campaign's results for the copilot");
+            }
+        }
         Ok(outcome)
     }
 

@@ -104,6 +104,15 @@ impl Sum {
     }
 }
 
+/// The metrics of some days, in `c`.
+pub fn sum_metrics<'a>(rows: impl Iterator<Item = &'a DailyMetric>, c: Currency) -> Metrics {
+    let mut s = Sum::default();
+    for r in rows {
+        s.add(r);
+    }
+    s.metrics(c)
+}
+
 fn milli_text(m: i64) -> String {
     let (sign, m) = if m < 0 { ("-", -m) } else { ("", m) };
     let frac = m % 1000;

@@ -39,16 +39,9 @@ pub struct Reports {
 
 impl FakePlatforms {
     /// Record a day of delivery for a campaign id (any platform).
-    pub fn set_day(
-        &self,
-        campaign_id: &str,
-        day: &str,
-        spend: &str,
-        impressions: u64,
-        clicks: u64,
-        conversions: &str,
-        currency: &str,
-    ) {
+    /// `row` is (spend as a major-unit decimal, impressions, clicks, conversions, currency).
+    pub fn set_day(&self, campaign_id: &str, day: &str, row: (&str, u64, u64, &str, &str)) {
+        let (spend, impressions, clicks, conversions, currency) = row;
         let mut s = self.state.lock().unwrap();
         s.reports.days.insert(
             (campaign_id.to_owned(), day.to_owned()),
