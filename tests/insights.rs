@@ -83,6 +83,17 @@ fn id_of(ids: &Value, key: &str) -> String {
         .to_owned()
 }
 
+trait WithoutTicket {
+    fn without_ticket(self) -> Self;
+}
+
+impl WithoutTicket for InsightsInput {
+    fn without_ticket(mut self) -> Self {
+        self.ticket_id = None;
+        self
+    }
+}
+
 fn by_ticket(ticket: i64) -> InsightsInput {
     InsightsInput {
         ticket_id: Some(ticket),
@@ -641,5 +652,137 @@ async fn an_ended_campaign_becomes_a_cited_passage_for_the_copilot() {
             .await
             .expect("text");
     assert!(pages[0].contains("spend 200.00 USD"), "{}", pages[0]);
+    w.finish().await;
+}
+
+/// A euro brand's euro account stays in euros; a schedule that has not started is
+/// NOT_STARTED (not UNDER); an object paused on the platform is the first reason.
+#[tokio::test]
+async fn currencies_kept_not_started_and_paused_first() {
+    let w = World::build().workers().start().await;
+    w.s.governance
+        .create_brand(from_json(json!({"name": "Euro Films", "code": "EUF", "family_friendly": false, "currency": "EUR"})))
+        .await
+        .expect("brand");
+    let c = w
+        .s
+        .governance
+        .create_campaign(from_json(
+            json!({"brand_code": "EUF", "market_code": "US", "name": "Euro Launch", "year": 2027}),
+        ))
+        .await
+        .expect("campaign")
+        .id;
+    let t = w
+        .s
+        .governance
+        .create_ticket(
+            &me(),
+            from_json(json!({"campaign_id": c, "channel_code": "META", "payload_config": spec("80.00", 4, 6)})),
+        )
+        .await
+        .expect("ticket")
+        .id;
+    w.s.qa
+        .run_qa(&me(), from_json(json!({"ticket_id": t})))
+        .await
+        .expect("qa");
+    w.queue_deploy(t).await;
+    w.wait_status(t, "TRAFFICKED_SUCCESS").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("t")
+            .ticket
+            .external_ids;
+    w.fake.set_day(
+        &id_of(&ids, "campaign"),
+        &day(2),
+        ("10.50", 100, 2, "0", "EUR"),
+    );
+    w.fake.set_day(
+        &id_of(&ids, "campaign"),
+        &day(1),
+        ("20.25", 100, 2, "0", "EUR"),
+    );
+    w.s.insights.sync(Some(t), None).await.expect("sync");
+    let got =
+        w.s.insights
+            .insights(
+                InsightsInput {
+                    brand_code: Some("EUF".into()),
+                    ..by_ticket(t)
+                }
+                .without_ticket(),
+            )
+            .await
+            .expect("insights");
+    assert_eq!(got.currency, "EUR");
+    assert_eq!(got.totals.spend, "30.75", "{got:?}");
+    assert!(got.other_currencies.is_empty());
+    // Deployed but never launched: NOT_STARTED, and the first reason says so.
+    let p = w.s.insights.pacing(Some(t), None).await.expect("pacing");
+    assert_eq!(p.verdict.as_str(), "NOT_STARTED", "{p:?}");
+    assert_eq!(p.reasons[0].code, "NOT_LAUNCHED");
+    assert_eq!(p.currency, "EUR");
+
+    // Launched, but its schedule starts in two days: NOT_STARTED, not UNDER.
+    let later = w
+        .ready_ticket("META", "Meta Later", spec("100.00", -2, 10))
+        .await;
+    w.queue_deploy(later).await;
+    w.wait_status(later, "TRAFFICKED_SUCCESS").await;
+    let out =
+        w.s.changes
+            .request(&me(), later, ChangeKind::Launch, None, "test", None)
+            .await
+            .expect("launch");
+    w.s.changes
+        .confirm(
+            &me(),
+            out.change.change.id,
+            out.confirmation_token.as_deref(),
+        )
+        .await
+        .expect("confirm");
+    w.wait_status(later, "LIVE").await;
+    w.s.insights.sync(Some(later), None).await.expect("sync");
+    let p =
+        w.s.insights
+            .pacing(Some(later), None)
+            .await
+            .expect("pacing");
+    assert_eq!(p.verdict.as_str(), "NOT_STARTED", "{p:?}");
+    assert!(
+        p.reasons.iter().any(|r| r.code == "SCHEDULE_NOT_STARTED"),
+        "{p:?}"
+    );
+
+    // Paused on the platform behind OmniTraffick's back: the first reason, on the campaign.
+    let (live_t, live_ids) = live(&w, "META", "Meta Paused", "100.00").await;
+    w.fake.set_day(
+        &id_of(&live_ids, "campaign"),
+        &day(1),
+        ("5.00", 100, 2, "0", "USD"),
+    );
+    w.fake
+        .set_field(&id_of(&live_ids, "campaign"), "status", json!("PAUSED"));
+    w.fake.set_field(
+        &id_of(&live_ids, "adset"),
+        "learning_stage_info",
+        json!({"status": "LEARNING"}),
+    );
+    w.s.insights.sync(Some(live_t), None).await.expect("sync");
+    let p =
+        w.s.insights
+            .pacing(Some(live_t), None)
+            .await
+            .expect("pacing");
+    assert_eq!(p.verdict.as_str(), "UNDER", "{p:?}");
+    assert_eq!(p.reasons[0].code, "PAUSED", "{p:?}");
+    assert_eq!(p.reasons[0].object, "campaign");
+    assert_eq!(p.reasons[0].field, "effective_status");
+    assert!(p.reasons.iter().any(|r| r.code == "LEARNING"));
     w.finish().await;
 }
