@@ -11,6 +11,7 @@ pub mod error;
 pub mod governance;
 pub mod healing;
 pub mod http;
+pub mod insights;
 pub mod jobs;
 pub mod llm;
 pub mod mcp;

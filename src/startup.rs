@@ -22,6 +22,8 @@ pub struct AppServices {
     pub capi: crate::capi::CapiService,
     /// Changes to live campaigns: the risk gate, confirmation, review and application.
     pub changes: crate::changes::ChangeService,
+    /// Live governance: taxonomy, foreign campaigns and drift in the ad accounts.
+    pub audit: crate::insights::audit::AuditService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -113,6 +115,11 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         jobs.clone(),
         options.deploy.clone(),
     );
+    let audit = crate::insights::audit::AuditService::new(
+        governance.clone(),
+        clients.clone(),
+        options.versions.clone(),
+    );
     let changes = crate::changes::ChangeService::new(
         governance.clone(),
         qa.clone(),
@@ -150,6 +157,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             healing,
             capi,
             changes,
+            audit,
             watch,
             jobs,
             sweep_every,

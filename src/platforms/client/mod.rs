@@ -9,12 +9,15 @@
 mod creative;
 mod events;
 mod google_ads;
+mod listing;
 mod meta;
 mod placeholders;
 mod tiktok;
 
 use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
+pub(crate) use listing::with_read_retries;
+pub use listing::{CampaignListing, ListedCampaign, MAX_LISTED};
 pub use placeholders::fill_placeholders;
 
 use std::collections::HashMap;
