@@ -8,10 +8,16 @@ mod common;
 
 use std::time::Duration;
 
-use rmcp::ServiceExt;
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, ResourceUpdatedNotificationParam,
+    SubscribeRequestParams,
+};
+use rmcp::service::NotificationContext;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -467,5 +473,123 @@ async fn end_dates_and_targeting_changed_outside_are_drift() {
         assert_eq!(fields, compared, "{channel}: {v}");
         assert_eq!(total_writes(&w, &ids), 0);
     }
+    w.finish().await;
+}
+
+/// Records `notifications/resources/updated`.
+#[derive(Clone, Default)]
+struct Recorder {
+    updates: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.updates.lock().unwrap().push(params.uri);
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("audit-subscriber", "0.1.0"),
+        )
+    }
+}
+
+/// New drift reaches the subscribers of `omnitraffick://tickets/{id}` like any history entry.
+#[tokio::test]
+async fn new_drift_notifies_the_tickets_subscribers() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = deployed(&w, "META", "Notify Drift").await;
+    let served = serve(&w).await;
+    let key = key(&w.db, Role::Ops).await;
+    let config = StreamableHttpClientTransportConfig::with_uri(served.url.clone()).auth_header(key);
+    let recorder = Recorder::default();
+    let client = Mcp::new(
+        recorder
+            .clone()
+            .serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("connect"),
+    );
+    let uri = format!("omnitraffick://tickets/{t}");
+    #[allow(deprecated)]
+    client
+        .subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .expect("resources/subscribe");
+    w.fake
+        .set_field(&id(&ids, "adset"), "daily_budget", json!(7777));
+    let out = client
+        .ok("audit_live", json!({"channel_code": "META"}))
+        .await;
+    assert_eq!(out["summary"]["history_entries_written"], 1, "{out}");
+    world::wait_until(
+        "no resource update for the drift",
+        Duration::from_secs(10),
+        || async {
+            let seen = recorder.updates.lock().unwrap().clone();
+            if seen.contains(&uri) {
+                Ok(())
+            } else {
+                Err(format!("updates: {seen:?}"))
+            }
+        },
+    )
+    .await;
+    client.close().await;
+    served.stop.cancel();
+    w.finish().await;
+}
+
+/// A campaign scope covers the campaign's own tickets and the foreign campaigns whose name
+/// claims its brand; other campaigns' objects and other brands' names are left out.
+#[tokio::test]
+async fn a_campaign_scope_keeps_to_its_tickets_and_its_brand() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = deployed(&w, "META", "Scope One").await;
+    let (_, other) = deployed(&w, "META", "Scope Two").await;
+    let rogue = w
+        .fake
+        .add_campaign("META", "act_1234567890", "DIS_US_META_2027_Rogue", "ACTIVE");
+    let pix = w
+        .fake
+        .add_campaign("META", "act_1234567890", "PIX_US_META_2027_Other", "ACTIVE");
+    w.fake
+        .add_campaign("META", "act_1234567890", "no taxonomy at all", "ACTIVE");
+
+    let r = audit(&w, json!({"campaign_id": campaign_of(&w, t).await})).await;
+    let v = serde_json::to_value(&r).expect("json");
+    assert_eq!(r.summary.campaigns_listed, 5, "{v}");
+    assert_eq!(r.summary.tickets_checked, 1, "{v}");
+    let foreign: Vec<&str> = r
+        .foreign_campaigns
+        .iter()
+        .map(|f| f.campaign.id.as_str())
+        .collect();
+    assert_eq!(foreign, [rogue.as_str()], "{v}");
+    assert!(r.naming_issues.is_empty(), "{v}");
+    assert!(!v.to_string().contains(&id(&other, "campaign")), "{v}");
+
+    // The whole account: every foreign campaign, and the unknown brand code is named.
+    let r = audit(&w, json!({"channel_code": "META"})).await;
+    let v = serde_json::to_value(&r).expect("json");
+    assert_eq!(r.summary.tickets_checked, 2, "{v}");
+    assert_eq!(r.foreign_campaigns.len(), 3, "{v}");
+    let issue = r
+        .naming_issues
+        .iter()
+        .find(|n| n.id == pix)
+        .expect("PIX flagged");
+    assert!(
+        issue.problem.contains("not a governed brand code"),
+        "{}",
+        issue.problem
+    );
+    assert_eq!(r.naming_issues.len(), 2, "{v}");
+    assert_eq!(total_writes(&w, &ids) + total_writes(&w, &other), 0);
     w.finish().await;
 }
