@@ -593,3 +593,36 @@ async fn a_campaign_scope_keeps_to_its_tickets_and_its_brand() {
     assert_eq!(total_writes(&w, &ids) + total_writes(&w, &other), 0);
     w.finish().await;
 }
+
+/// An object deleted in the platform's UI is drift on `exists`; a read that fails is reported
+/// and, since it proves nothing, no drift is recorded for that ticket.
+#[tokio::test]
+async fn a_deleted_object_is_drift_and_an_unreadable_one_records_nothing() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = deployed(&w, "META", "Gone Ad").await;
+    let ad = id(&ids, "ad");
+    w.fake.state.lock().unwrap().objects.retain(|o| o.id != ad);
+    for _ in 0..3 {
+        w.fake.fail_next_read("adset", Fault::ServerError);
+    }
+    let r = audit(&w, json!({"channel_code": "META"})).await;
+    let v = serde_json::to_value(&r).expect("json");
+    let gone = r
+        .drift
+        .iter()
+        .find(|d| d.object == "ad")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(gone.platform_field, "exists");
+    assert_eq!(gone.actual, json!(false));
+    assert!(!gone.newly_recorded, "{v}");
+    assert_eq!(r.summary.read_errors, 1, "{v}");
+    assert_eq!(r.read_errors[0].object, "adset");
+    assert_eq!(drift_entries(&w, t, "LIVE_DRIFT").await, 0);
+
+    // Readable again: the deleted ad is recorded.
+    let r = audit(&w, json!({"channel_code": "META"})).await;
+    assert_eq!(r.summary.read_errors, 0);
+    assert_eq!(r.summary.history_entries_written, 1);
+    assert_eq!(drift_entries(&w, t, "LIVE_DRIFT").await, 1);
+    w.finish().await;
+}

@@ -733,6 +733,9 @@ impl Findings {
             summary.tickets_drifted
         )];
         notes.push("nothing was changed on any platform: fix drift with change_ticket (or pause_ticket), rename or pause foreign campaigns in the platform if they should not be there".into());
+        if tickets_checked == 0 && tickets_left_off == 0 {
+            notes.push("no deployed ticket is in scope, so there was no drift to check".into());
+        }
         if listing_truncated {
             notes.push(format!(
                 "an account holds more than {MAX_LISTED} campaigns; only the first {MAX_LISTED} were checked"
