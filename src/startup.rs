@@ -24,6 +24,8 @@ pub struct AppServices {
     pub changes: crate::changes::ChangeService,
     /// Read-back: metrics and delivery sync, insights and pacing.
     pub insights: crate::insights::InsightsService,
+    /// Live governance: taxonomy, foreign campaigns and drift in the ad accounts.
+    pub audit: crate::insights::audit::AuditService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -119,6 +121,11 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         jobs.clone(),
         options.deploy.clone(),
     );
+    let audit = crate::insights::audit::AuditService::new(
+        governance.clone(),
+        clients.clone(),
+        options.versions.clone(),
+    );
     let changes = crate::changes::ChangeService::new(
         governance.clone(),
         qa.clone(),
@@ -164,6 +171,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             capi,
             changes,
             insights,
+            audit,
             watch,
             jobs,
             sweep_every,

@@ -7,6 +7,7 @@
 //! of the window and the delivery in one transaction: a re-sync never adds a day twice, and
 //! a failed sync keeps the last good data (its error is kept beside it).
 
+pub mod audit;
 mod memory;
 pub mod pacing;
 mod query;

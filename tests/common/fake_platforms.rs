@@ -530,6 +530,9 @@ async fn meta_list(
             &[],
         );
     }
+    if edge == "campaigns" && !q.contains_key("filtering") {
+        return meta_campaign_page(&state, &parent, &q);
+    }
     let wanted: Option<String> = q
         .get("filtering")
         .and_then(|f| serde_json::from_str::<Value>(f).ok())
@@ -908,6 +911,9 @@ async fn tiktok_get(
         .get("filtering")
         .and_then(|f| serde_json::from_str(f).ok())
         .unwrap_or(Value::Null);
+    if kind == "campaign" && q.contains_key("page") {
+        return tiktok_campaign_page(&state, &q);
+    }
     let wanted_fields: Option<Vec<String>> =
         q.get("fields").and_then(|f| serde_json::from_str(f).ok());
     let mut s = state.lock().unwrap();
@@ -1345,6 +1351,9 @@ async fn google(
         if query.contains("resource_name = '") {
             return google_read(&state, &cid, &query);
         }
+        if query.starts_with("SELECT campaign.id, campaign.name") {
+            return google_campaign_page(&state, &cid, &body);
+        }
         let mut s = state.lock().unwrap();
         s.count("google search".into());
         // Understands the queries the client sends: by name, or by parent id.
@@ -1745,4 +1754,199 @@ fn camel(kind: &str) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------- account listing (audit_live)
+//
+// Campaign lists of a whole account, paged as each platform pages them, two campaigns a page
+// (so a handful of campaigns spans several pages). `add_campaign` puts a campaign in an
+// account as if someone made it in the platform's UI; `fail_next_read("list campaign", ..)`
+// throttles or fails the next page.
+
+/// Campaigns per page in the fake's account listings.
+const LIST_PAGE: usize = 2;
+
+impl FakePlatforms {
+    /// A campaign made outside OmniTraffick, in `account` (Meta "act_<id>", TikTok advertiser
+    /// id; ignored for Google, which keeps one account per fake). Returns its id.
+    pub fn add_campaign(
+        &self,
+        platform: &'static str,
+        account: &str,
+        name: &str,
+        status: &str,
+    ) -> String {
+        let mut s = self.state.lock().unwrap();
+        let (id, body, parent) = match platform {
+            "META" => (
+                s.new_id(120_000_000_000_000),
+                json!({"name": name, "status": status}),
+                Some(account.to_owned()),
+            ),
+            "TIKTOK" => (
+                s.new_id(1_800_000_000_000_000_000),
+                json!({"campaign_name": name, "operation_status": status}),
+                Some(account.to_owned()),
+            ),
+            _ => (
+                s.new_id(22_000_000_000),
+                json!({"name": name, "status": status}),
+                None,
+            ),
+        };
+        s.objects.push(Obj {
+            platform,
+            kind: "campaign".into(),
+            id: id.clone(),
+            name: Some(name.to_owned()),
+            parent,
+            body,
+        });
+        id
+    }
+}
+
+/// The fault scripted for the next listing page, as `fail_next_read("list campaign", ..)`.
+fn list_fault(state: &Arc<Mutex<FakeState>>, platform: &str) -> Option<Fault> {
+    let mut s = state.lock().unwrap();
+    s.count(format!("{platform} campaign list page"));
+    s.fault_for("read list campaign")
+}
+
+/// Meta `GET /{version}/act_<id>/campaigns?fields=..&limit=..&after=..`: `paging.cursors`,
+/// and `paging.next` only when another page follows.
+fn meta_campaign_page(
+    state: &Arc<Mutex<FakeState>>,
+    parent: &str,
+    q: &HashMap<String, String>,
+) -> Response {
+    match list_fault(state, "meta") {
+        Some(Fault::RateLimit { retry_after_secs }) => {
+            return meta_throttled(80004, retry_after_secs);
+        }
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return meta_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "An unexpected error has occurred. Please retry your request later.", "type": "OAuthException", "code": 2, "is_transient": true}),
+                &[],
+            );
+        }
+        _ => {}
+    }
+    let s = state.lock().unwrap();
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(1, LIST_PAGE);
+    let start = q
+        .get("after")
+        .and_then(|a| a.strip_prefix("cursor-"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let all: Vec<&Obj> = s
+        .objects
+        .iter()
+        .filter(|o| {
+            o.platform == "META" && o.kind == "campaign" && o.parent.as_deref() == Some(parent)
+        })
+        .collect();
+    let data: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|o| json!({"id": o.id, "name": o.name, "status": o.body["status"].as_str().unwrap_or("ACTIVE"), "effective_status": meta_effective(&s, o)}))
+        .collect();
+    let end = start + data.len();
+    let mut paging =
+        json!({"cursors": {"before": format!("cursor-{start}"), "after": format!("cursor-{end}")}});
+    if end < all.len() {
+        paging["next"] = json!(format!(
+            "https://graph.facebook.com/v25.0/{parent}/campaigns?after=cursor-{end}&access_token=REDACTED"
+        ));
+    }
+    Json(json!({"data": data, "paging": paging})).into_response()
+}
+
+/// TikTok `GET /open_api/v1.3/campaign/get/?advertiser_id=..&page=..&page_size=..`.
+fn tiktok_campaign_page(state: &Arc<Mutex<FakeState>>, q: &HashMap<String, String>) -> Response {
+    match list_fault(state, "tiktok") {
+        Some(Fault::RateLimit { .. }) => {
+            return tiktok(
+                40100,
+                "Too many requests. Please retry in some time.",
+                json!({}),
+            );
+        }
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return tiktok(50000, "System error, please try again later.", json!({}));
+        }
+        _ => {}
+    }
+    let s = state.lock().unwrap();
+    let advertiser = q.get("advertiser_id").cloned();
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let size = q
+        .get("page_size")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, LIST_PAGE);
+    let all: Vec<&Obj> = s
+        .objects
+        .iter()
+        .filter(|o| o.platform == "TIKTOK" && o.kind == "campaign" && o.parent == advertiser)
+        .collect();
+    let list: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .map(|o| json!({"campaign_id": o.id, "campaign_name": o.name, "operation_status": o.body["operation_status"].as_str().unwrap_or("ENABLE"), "secondary_status": tiktok_secondary(&s, o)}))
+        .collect();
+    let total_page = all.len().div_ceil(size).max(1);
+    tiktok(
+        0,
+        "OK",
+        json!({"list": list, "page_info": {"page": page, "page_size": size, "total_number": all.len(), "total_page": total_page}}),
+    )
+}
+
+/// Google `googleAds:search` with the campaign list query, `pageToken` in, `nextPageToken` out.
+fn google_campaign_page(state: &Arc<Mutex<FakeState>>, cid: &str, body: &Value) -> Response {
+    match list_fault(state, "google") {
+        Some(Fault::RateLimit { retry_after_secs }) => return google_quota(retry_after_secs),
+        Some(Fault::ServerError | Fault::Lose | Fault::AppliedServerError) => {
+            return google_unavailable();
+        }
+        _ => {}
+    }
+    let s = state.lock().unwrap();
+    let start = body["pageToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("page-"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let all: Vec<&Obj> = s
+        .objects
+        .iter()
+        .filter(|o| {
+            o.platform == "GOOGLE_ADS" && o.kind == "campaign" && o.body["status"] != "REMOVED"
+        })
+        .collect();
+    let results: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(LIST_PAGE)
+        .map(|o| json!({"campaign": {"resourceName": format!("customers/{cid}/campaigns/{}", o.id), "id": o.id, "name": o.name, "status": o.body["status"].as_str().unwrap_or("ENABLED")}}))
+        .collect();
+    let end = start + results.len();
+    let mut out =
+        json!({"results": results, "fieldMask": "campaign.id,campaign.name,campaign.status"});
+    if end < all.len() {
+        out["nextPageToken"] = json!(format!("page-{end}"));
+    }
+    Json(out).into_response()
 }

@@ -9,6 +9,7 @@
 mod creative;
 mod events;
 mod google_ads;
+mod listing;
 mod meta;
 mod placeholders;
 mod reports;
@@ -16,6 +17,8 @@ mod tiktok;
 
 use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
+pub(crate) use listing::with_read_retries;
+pub use listing::{CampaignListing, ListedCampaign, MAX_LISTED};
 pub use placeholders::fill_placeholders;
 pub use reports::{DayMetrics, Delivery, decimal_micros};
 
