@@ -187,15 +187,19 @@ impl PlatformClients {
         r.map_err(|e| tag(e, channel, update))
     }
 
-    /// Apply a creative change; see the module docs.
+    /// Apply a creative change; see the module docs. With the `external_ids` entries that
+    /// change: Meta `creative`, the creative the ad points at afterwards.
     pub(crate) async fn creative_apply(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
-    ) -> Result<Applied, PlatformError> {
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
         let r = match channel.platform {
             Platform::Meta => self.meta_swap(channel, update).await,
-            Platform::Tiktok => self.tiktok_replace(channel, update).await,
+            Platform::Tiktok => self
+                .tiktok_replace(channel, update)
+                .await
+                .map(|a| (a, Map::new())),
             Platform::GoogleAds => Err(malformed(
                 Platform::GoogleAds,
                 "Google ads are not given new creatives in place",
@@ -204,15 +208,23 @@ impl PlatformClients {
         r.map_err(|e| tag(e, channel, update))
     }
 
+    /// The old creative stays on the account: Meta creatives have no status to pause, and
+    /// deleting one could break a rollback or another ad using it. `external_ids.creative`
+    /// follows the ad to the new one, so a rollback swaps back from the right creative.
     async fn meta_swap(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
-    ) -> Result<Applied, PlatformError> {
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
+        let ids = |id: &str| -> Map<String, Value> {
+            [(META_CREATIVE.to_owned(), Value::from(id))]
+                .into_iter()
+                .collect()
+        };
         let target = meta_target(update)?;
         let cur = self.meta_current(channel, update, target).await?;
         if holds(target, &cur.creative) {
-            return Ok(Applied::AlreadyHeld);
+            return Ok((Applied::AlreadyHeld, ids(&cur.creative_id)));
         }
         let old_name = cur
             .creative
@@ -247,7 +259,7 @@ impl PlatformClients {
             },
         };
         if new_id == cur.creative_id {
-            return Ok(Applied::AlreadyHeld);
+            return Ok((Applied::AlreadyHeld, ids(&new_id)));
         }
         let point = ObjectUpdate {
             fields: [(META_CREATIVE.to_owned(), json!({ "creative_id": new_id }))]
@@ -257,9 +269,9 @@ impl PlatformClients {
         };
         let fields = vec![META_CREATIVE.to_owned()];
         match meta::write_live(self, channel, &point).await {
-            Ok(()) => Ok(Applied::Written { fields }),
+            Ok(()) => Ok((Applied::Written { fields }, ids(&new_id))),
             Err(e) if e.outcome_unknown => match self.meta_ad_creative(channel, update).await {
-                Ok((now, _)) if now == new_id => Ok(Applied::Written { fields }),
+                Ok((now, _)) if now == new_id => Ok((Applied::Written { fields }, ids(&new_id))),
                 _ => Err(e),
             },
             Err(e) => Err(e),
@@ -354,7 +366,8 @@ impl PlatformClients {
                 .send()
                 .await
                 .map_err(|e| transport_error(Platform::Tiktok, e))?;
-            tiktok::envelope(resp, true).await
+            let data = tiktok::envelope(resp, true).await?;
+            tiktok::refused_in_error_list(&data, TIKTOK_CREATIVES)
         }
         .await;
         let fields = vec![TIKTOK_CREATIVES.to_owned()];

@@ -9,6 +9,7 @@
 mod creative;
 mod events;
 mod google_ads;
+mod google_live;
 mod meta;
 mod placeholders;
 mod tiktok;

@@ -363,23 +363,7 @@ pub(super) async fn write_live(
             .await
             .map_err(|e| transport_error(Platform::Tiktok, e))?;
         let data = envelope(resp, true).await?;
-        if let Some(first) = data
-            .get("error_list")
-            .and_then(Value::as_array)
-            .and_then(|l| l.first())
-        {
-            return Err(PlatformError {
-                class: ErrorClass::Permanent,
-                message: first
-                    .get("error_message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("status update refused")
-                    .to_owned(),
-                field_path: Some("operation_status".into()),
-                body: Some(data.clone()),
-                ..PlatformError::empty(Platform::Tiktok)
-            });
-        }
+        refused_in_error_list(&data, "operation_status")?;
     }
     if rest.is_empty() {
         return Ok(());
@@ -388,6 +372,7 @@ pub(super) async fn write_live(
         let field = rest.keys().next().cloned().unwrap_or_default();
         return Err(unsupported(Platform::Tiktok, update, &field));
     }
+    let written = rest.keys().cloned().collect::<Vec<_>>().join(",");
     let mut body = rest;
     body.insert(
         "advertiser_id".into(),
@@ -402,6 +387,47 @@ pub(super) async fn write_live(
         .send()
         .await
         .map_err(|e| transport_error(Platform::Tiktok, e))?;
-    envelope(resp, true).await?;
-    Ok(())
+    let data = envelope(resp, true).await?;
+    refused_in_error_list(&data, &written)
+}
+
+/// TikTok can answer code 0 and still refuse objects: `data.error_list` holds one entry per
+/// refused object (`{"<kind>_id": ..., "error_message": ...}`, H2.1). Any entry makes the
+/// write a failure of this object, naming the refused ids and TikTok's reasons; the objects
+/// not listed were written, which the next read shows.
+pub(super) fn refused_in_error_list(data: &Value, field: &str) -> Result<(), PlatformError> {
+    let Some(list) = data
+        .get("error_list")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(());
+    };
+    let refused: Vec<String> = list
+        .iter()
+        .map(|e| {
+            let id = e.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.ends_with("_id"))
+                    .and_then(|(k, v)| str_of(v).map(|id| format!("{k} {id}")))
+            });
+            let why = e
+                .get("error_message")
+                .or_else(|| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("refused without a reason");
+            match id {
+                Some(id) => format!("{id}: {why}"),
+                None => why.to_owned(),
+            }
+        })
+        .collect();
+    Err(PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some("ERROR_LIST".into()),
+        message: format!("TikTok answered OK but refused {}", refused.join("; ")),
+        field_path: (!field.is_empty()).then(|| field.to_owned()),
+        body: Some(data.clone()),
+        ..PlatformError::empty(Platform::Tiktok)
+    })
 }
