@@ -1014,3 +1014,52 @@ async fn tiktok_error_list_fails_the_change_on_that_object() {
     assert_eq!(ticket.payload_config["budget"]["amount"], "19.99");
     w.finish().await;
 }
+
+/// A creative added to a live TikTok ad group becomes its own ad, listed in
+/// `external_ids.ad`; rolling back disables it and the list shrinks again.
+#[tokio::test]
+async fn tiktok_added_creative_gets_its_own_ad_and_rolls_back() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "TIKTOK", "Tt Two Creatives", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let ad = ids["ad"].as_str().expect("ad").to_owned();
+    let mut after = spec("19.99");
+    after["overrides"]["tiktok"]["ad"]["creatives"] =
+        json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}]);
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    let done = confirmed(&w, &out).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let listed: Vec<String> = ticket.external_ids["ad"]
+        .as_str()
+        .expect("ads")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed.len(), 2, "{done}");
+    assert_eq!(listed[0], ad);
+    let new = listed[1].clone();
+    let body = w.fake.object(&new).expect("new ad").body;
+    assert_eq!(body["creatives"][0]["video_id"], "v10033g50000def");
+
+    let back =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .expect("rollback");
+    confirmed(&w, &back).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.external_ids["ad"], json!(ad));
+    assert_eq!(
+        w.fake.object(&new).expect("kept, disabled").body["operation_status"],
+        "DISABLE"
+    );
+    w.finish().await;
+}

@@ -706,15 +706,30 @@ async fn tiktok_edits_budget_end_time_and_targeting_and_refuses_the_rest() {
     assert!(message.contains("daily and lifetime"), "{message}");
     let (field, _) = refused_field(l.edit(|s| s["objective"] = json!("ENGAGEMENT")));
     assert_eq!(field, "payload_config.objective");
-    // New creatives replace the ad's one for one; adding one is refused.
+    // New creatives replace the ad's; adding one is an update of the ad with both (see
+    // tiktok_adding_and_removing_creatives_creates_and_disables_ads).
     let c = l
         .edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2"))
         .unwrap();
     assert_eq!(only(&c).object, "ad");
-    let (_, message) = refused_field(l.edit(|s| {
-        s["overrides"]["tiktok"]["ad"]["creatives"] =
-            json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}])
-    }));
+    let two = l
+        .edit(|s| {
+            s["overrides"]["tiktok"]["ad"]["creatives"] =
+                json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}])
+        })
+        .unwrap();
+    assert_eq!(
+        only(&two).fields["creatives"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // Stored ads that do not match the creatives (two ads, one creative): refused.
+    let mut odd = l.ids.clone();
+    odd.insert("ad".into(), json!(format!("{},999", l.id("ad"))));
+    let mut s = spec();
+    s["creative"]["body"] = json!("Other text.");
+    let after = translate(&l.w, &s).unwrap();
+    let (field, message) = refused_field(plan_edit(Platform::Tiktok, &l.before, &after, &odd));
+    assert_eq!(field, "payload_config.creative");
     assert!(message.contains("one for one"), "{message}");
     let (field, _) =
         refused_field(l.edit(|s| s["targeting"]["placements"] = json!(["TIKTOK", "PANGLE"])));
@@ -1398,4 +1413,119 @@ async fn tiktok_error_list_in_an_ok_answer_fails_that_object() {
         "ENABLE"
     );
     assert_eq!(l.fake.writes(&adgroup), 0);
+}
+
+#[tokio::test]
+async fn tiktok_adding_and_removing_creatives_creates_and_disables_ads() {
+    let l = Live::deploy(Platform::Tiktok).await;
+    let (ad, group) = (l.id("ad"), l.id("adgroup"));
+    // Live, as after a launch.
+    l.fake.set_field(&ad, "operation_status", json!("ENABLE"));
+    let in_group = |l: &Live| -> Vec<String> {
+        l.fake
+            .objects("ad")
+            .into_iter()
+            .filter(|o| o.parent.as_deref() == Some(group.as_str()))
+            .map(|o| o.id)
+            .collect()
+    };
+    let mut s = spec();
+    s["overrides"]["tiktok"]["ad"]["creatives"] = json!([
+        {"video_id": "v10033g50000abc", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000def", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"}
+    ]);
+    let two = translate(&l.w, &s).unwrap();
+    let u = only(&plan_edit(Platform::Tiktok, &l.before, &two, &l.ids).unwrap()).clone();
+    assert_eq!(u.id, ad);
+    let creates = l.fake.calls("tiktok ad create");
+
+    // The new ad's create answer is lost: the ad group is read, the ad found, not made twice.
+    l.fake.fail_next("ad", Fault::Lose);
+    let (applied, ids) = l.apply_ids(&u).await;
+    assert_eq!(
+        applied,
+        Applied::Written {
+            fields: vec!["creatives".into()]
+        }
+    );
+    assert_eq!(l.fake.calls("tiktok ad create"), creates + 1);
+    assert_eq!(in_group(&l).len(), 2);
+    let listed: Vec<String> = ids["ad"]
+        .as_str()
+        .expect("ad ids")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], ad, "the first creative keeps its ad");
+    let new = listed[1].clone();
+    let body = l.fake.object(&new).unwrap().body;
+    assert_eq!(
+        body["operation_status"], "ENABLE",
+        "delivers as the other ad"
+    );
+    assert_eq!(body["creatives"][0]["video_id"], "v10033g50000def");
+    assert_eq!(l.fake.writes(&ad), 0, "the kept ad is untouched");
+
+    // A retry under the old stored id: nothing more is created or written.
+    let (again, same) = l.apply_ids(&u).await;
+    assert_eq!(again, Applied::AlreadyHeld);
+    assert_eq!(same, ids);
+    assert_eq!(in_group(&l).len(), 2);
+
+    // Back to one creative: the added ad is disabled (not deleted); the first stays on.
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let back = only(&plan_edit(Platform::Tiktok, &two, &l.before, &now).unwrap()).clone();
+    let (applied, ids) = l.apply_ids(&back).await;
+    assert!(matches!(applied, Applied::Written { .. }));
+    assert_eq!(ids["ad"], json!(ad));
+    assert_eq!(
+        l.fake.object(&new).unwrap().body["operation_status"],
+        "DISABLE"
+    );
+    assert_eq!(
+        l.fake.object(&ad).unwrap().body["operation_status"],
+        "ENABLE"
+    );
+    assert_eq!(l.fake.writes(&new), 1);
+
+    // And again to two: the disabled ad is enabled again rather than a third made.
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let more = only(&plan_edit(Platform::Tiktok, &l.before, &two, &now).unwrap()).clone();
+    let (_, ids) = l.apply_ids(&more).await;
+    assert_eq!(ids["ad"], json!(format!("{ad},{new}")));
+    assert_eq!(
+        l.fake.object(&new).unwrap().body["operation_status"],
+        "ENABLE"
+    );
+    assert_eq!(l.fake.calls("tiktok ad create"), creates + 1);
+    assert_eq!(in_group(&l).len(), 2);
+
+    // New text and a creative added at once: the stored ad gets the new text, one ad is added.
+    let mut s3 = s.clone();
+    s3["creative"]["body"] = json!("Sail again.");
+    s3["overrides"]["tiktok"]["ad"]["creatives"] = json!([
+        {"video_id": "v10033g50000abc", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000def", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000ghi", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"}
+    ]);
+    let three = translate(&l.w, &s3).unwrap();
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let u3 = only(&plan_edit(Platform::Tiktok, &two, &three, &now).unwrap()).clone();
+    let (_, ids) = l.apply_ids(&u3).await;
+    let listed: Vec<&str> = ids["ad"].as_str().unwrap().split(',').collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(&listed[..2], [ad.as_str(), new.as_str()]);
+    assert_eq!(
+        l.fake.object(&ad).unwrap().body["creatives"][0]["ad_text"],
+        "Sail again."
+    );
+    assert_eq!(
+        l.fake.object(listed[2]).unwrap().body["creatives"][0]["video_id"],
+        "v10033g50000ghi"
+    );
+    assert_eq!(in_group(&l).len(), 3);
 }

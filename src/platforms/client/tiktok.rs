@@ -251,6 +251,28 @@ pub(super) async fn get_by_ids(
     ids: &[String],
     fields: Vec<String>,
 ) -> Result<Vec<Value>, PlatformError> {
+    let filtering = json!({ format!("{kind}_ids"): ids });
+    let list = get_list(c, channel, kind, &filtering, fields).await?;
+    let id_key = format!("{kind}_id");
+    ids.iter()
+        .map(|id| {
+            list.iter()
+                .find(|r| r.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
+                .cloned()
+                .ok_or_else(|| not_found(Platform::Tiktok, update))
+        })
+        .collect()
+}
+
+/// The rows of `GET /open_api/{v}/{kind}/get/` with this `filtering` (first 100; deleted
+/// objects are left out by TikTok's default `primary_status` filter, H2.2).
+pub(super) async fn get_list(
+    c: &PlatformClients,
+    channel: &Channel,
+    kind: &str,
+    filtering: &Value,
+    fields: Vec<String>,
+) -> Result<Vec<Value>, PlatformError> {
     let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
     let url = format!(
         "{}/open_api/{}/{kind}/get/",
@@ -262,10 +284,7 @@ pub(super) async fn get_by_ids(
         .header("Access-Token", token.expose())
         .query(&[
             ("advertiser_id", channel.account_id.as_str()),
-            (
-                "filtering",
-                json!({ format!("{kind}_ids"): ids }).to_string().as_str(),
-            ),
+            ("filtering", filtering.to_string().as_str()),
             ("fields", Value::from(fields).to_string().as_str()),
             ("page_size", "100"),
         ])
@@ -275,17 +294,11 @@ pub(super) async fn get_by_ids(
     let data = envelope(resp, false)
         .await
         .map_err(PlatformError::after_read)?;
-    let list = data.get("list").and_then(Value::as_array);
-    let id_key = format!("{kind}_id");
-    ids.iter()
-        .map(|id| {
-            list.into_iter()
-                .flatten()
-                .find(|r| r.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
-                .cloned()
-                .ok_or_else(|| not_found(Platform::Tiktok, update))
-        })
-        .collect()
+    Ok(data
+        .get("list")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// `GET /open_api/{v}/{kind}/get/` filtered by id (H2.2).

@@ -149,7 +149,7 @@ pub(super) fn leaf_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Chang
 pub(super) fn creative_refusal(platform: Platform) -> String {
     match platform {
         Platform::Meta => "this Meta creative change cannot be made live; deploy a new ticket with the new creative and pause this one".into(),
-        Platform::Tiktok => "a live TikTok ad's creatives are replaced one for one: adding or removing creatives is not a live edit; keep the same number of creatives, or deploy a new ticket with the new creatives and pause this one".into(),
+        Platform::Tiktok => "a live TikTok ad group keeps one ad per creative: the new list must hold at least one creative, and the ads stored in external_ids.ad must match the current creatives one for one; if they do not (a deploy that stored fewer ads), deploy a new ticket with the new creatives and pause this one".into(),
         Platform::GoogleAds => "a live Google ad's content (headlines, descriptions, final URL, images) is replaced by a new ad in the same ad group; its other settings are immutable, so leave them as they are, or deploy a new ticket and pause this one".into(),
     }
 }
@@ -240,7 +240,8 @@ pub(super) fn meta_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rul
     }
 }
 
-/// A TikTok creatives change replaces the stored ads' creatives one for one.
+/// A TikTok creatives change: the stored ads (one per creative) are the before creatives;
+/// the after list may be longer (new ads) or shorter (ads disabled), never empty.
 pub(super) fn tiktok_creatives_check(
     before: &crate::platforms::PlatformRequest,
     after: &crate::platforms::PlatformRequest,
@@ -255,7 +256,7 @@ pub(super) fn tiktok_creatives_check(
     let ads = super::stored_id(external_ids, "ad")
         .map(|ids| ids.split(',').filter(|s| !s.trim().is_empty()).count())
         .unwrap_or(0);
-    if count(before) != count(after) || (ads != 0 && ads != count(after)) {
+    if count(after) == 0 || (ads != 0 && ads != count(before)) {
         return Err(AppError::validation(
             payload_path(Platform::Tiktok, "ad", "creatives"),
             creative_refusal(Platform::Tiktok),
