@@ -1063,3 +1063,78 @@ async fn tiktok_added_creative_gets_its_own_ad_and_rolls_back() {
     );
     w.finish().await;
 }
+
+/// A change that fails after replacing an object (the new Google ad is made, then the
+/// criteria are refused) leaves the ticket pointing at the new ad, so a later launch enables
+/// the ad that has the new text rather than the paused old one.
+#[tokio::test]
+async fn a_failed_change_keeps_the_ids_of_what_it_replaced() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "GADS", "Gads Half", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let old_ad = ids["ad_group_ad"].as_str().expect("ad").to_owned();
+    let mut after = spec("19.99");
+    after["targeting"]["countries"] = json!(["US", "CA"]);
+    after["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]["headlines"][0] =
+        json!({"text": "Moana sails again"});
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    w.fake.fail_next("campaign_criterion", Fault::Reject);
+    w.s.changes
+        .confirm(
+            &me(),
+            out.change.change.id,
+            out.confirmation_token.as_deref(),
+        )
+        .await
+        .expect("confirm");
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Failed).await;
+    let outcomes: Vec<(String, String)> = done["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["object"].as_str().unwrap_or("").to_owned(),
+                r["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("ad_group_ad".into(), "WRITTEN".into()))
+            && outcomes.contains(&("campaign_criterion".into(), "FAILED".into())),
+        "{done}"
+    );
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let new_ad = ticket.external_ids["ad_group_ad"]
+        .as_str()
+        .expect("ad")
+        .to_owned();
+    assert_ne!(new_ad, old_ad, "{done}");
+    assert_eq!(
+        ticket.payload_config["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]
+            ["headlines"][0]["text"],
+        "Moana is back",
+        "the spec stays as it was"
+    );
+    let launch = request(&w, t, ChangeKind::Launch, None)
+        .await
+        .expect("launch");
+    confirmed(&w, &launch).await;
+    assert_eq!(
+        w.fake.object(&new_ad).expect("new").body["status"],
+        "ENABLED"
+    );
+    assert_eq!(
+        w.fake.object(&old_ad).expect("old").body["status"],
+        "PAUSED"
+    );
+    w.finish().await;
+}

@@ -15,6 +15,7 @@ use crate::jobs::{Job, Workers};
 use crate::platforms::client::ErrorClass;
 use crate::platforms::live::{self, Applied, ObjectUpdate};
 use crate::store;
+use crate::tickets;
 
 /// Apply change `change_id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -365,6 +366,18 @@ impl ChangeService {
             return Box::pin(self.finish(change, ChangeStatus::Failed, results, Some(&why))).await;
         }
         store::record_attempt(&mut tx, change.id, results, error, None).await?;
+        if to == ChangeStatus::Failed {
+            // Objects a failed change already replaced (a new Google ad, new criteria, a new
+            // Meta creative, TikTok ads) keep their ids on the ticket, so a later launch,
+            // pause or change addresses what delivers, not what it replaced. (An applied
+            // change records them with its spec in `settle_ticket`.)
+            for r in results.as_array().into_iter().flatten() {
+                for (object, id) in r["external_ids"].as_object().into_iter().flatten() {
+                    let id = id.as_str().unwrap_or("");
+                    tickets::put_external_id(&mut tx, change.ticket_id, object, id).await?;
+                }
+            }
+        }
         let summary = results
             .as_array()
             .map(|r| {
