@@ -1138,3 +1138,50 @@ async fn a_failed_change_keeps_the_ids_of_what_it_replaced() {
     );
     w.finish().await;
 }
+
+/// Switching a live Google campaign's bidding strategy goes through the person even when the
+/// bid goes down, and lands on the campaign as one write each way.
+#[tokio::test]
+async fn google_bidding_strategy_switch_is_confirmed_and_applied() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "GADS", "Gads Switch", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let campaign = ids["campaign"].as_str().expect("campaign").to_owned();
+    let writes = w.fake.writes(&campaign);
+    let mut cpa = spec("19.99");
+    cpa["bidding"] = json!({"strategy": "COST_CAP", "bid_amount": "2.00"});
+    let out = request(&w, t, ChangeKind::Edit, Some(cpa.clone()))
+        .await
+        .expect("to target CPA");
+    assert_eq!(out.change.change.risk, Risk::SpendIncrease);
+    confirmed(&w, &out).await;
+    let body = w.fake.object(&campaign).expect("campaign").body;
+    assert_eq!(body["maximizeConversions"]["targetCpaMicros"], "2000000");
+    assert!(body.get("targetSpend").is_none(), "{body}");
+    assert_eq!(w.fake.writes(&campaign), writes + 1);
+
+    // A lower bid on another strategy is still a switch: the person confirms.
+    let mut clicks = cpa;
+    clicks["bidding"] = json!({"strategy": "BID_CAP", "bid_amount": "1.00"});
+    let out = request(&w, t, ChangeKind::Edit, Some(clicks))
+        .await
+        .expect("to max clicks");
+    assert_eq!(out.change.change.status, ChangeStatus::NeedsConfirmation);
+    assert_eq!(
+        w.fake.writes(&campaign),
+        writes + 1,
+        "written before confirmation"
+    );
+    confirmed(&w, &out).await;
+    let body = w.fake.object(&campaign).expect("campaign").body;
+    assert_eq!(body["targetSpend"]["cpcBidCeilingMicros"], "1000000");
+    assert!(body.get("maximizeConversions").is_none(), "{body}");
+    assert_eq!(w.fake.writes(&campaign), writes + 2);
+    w.finish().await;
+}

@@ -189,7 +189,16 @@ impl ChangeService {
         }
         // Prove the platform can make the change before anyone is asked to confirm it.
         self.plan(&ctx, kind, &before, &after)?;
+        let strategy = |v: &Value| {
+            v.pointer("/bidding/strategy")
+                .and_then(Value::as_str)
+                .unwrap_or("LOWEST_COST")
+                .to_owned()
+        };
         let risk = match kind {
+            // Another bidding strategy spends the budget differently (a cap lifted, a target
+            // dropped) and restarts learning: never SAFE, whatever happens to the bid amount.
+            ChangeKind::Edit if strategy(&before) != strategy(&after) => Risk::SpendIncrease,
             ChangeKind::Edit => {
                 crate::healing::classify_risk(&before, &after, &ctx.brand.currency, &[])
             }

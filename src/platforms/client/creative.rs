@@ -8,7 +8,9 @@
 //!
 //! TikTok: `POST /open_api/v1.3/ad/update/` with `advertiser_id`, `adgroup_id` and the full
 //! `creatives` list, each item carrying the `ad_id` it replaces (H2.1); read back through
-//! `ad/get/`, where every ad is one row with its creative's fields.
+//! `ad/get/`, where every ad is one row with its creative's fields. When the number of
+//! creatives changes, ads are created (`ad/create/`) and disabled (`ad/status/update/`); see
+//! `tiktok_reshape`.
 #![allow(clippy::result_large_err)]
 
 use serde_json::{Map, Value, json};

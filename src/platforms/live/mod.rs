@@ -85,8 +85,11 @@ pub const DELIVERY_STATE: &str = "delivery_state";
 ///   `object_story_spec`, ...). Apply creates a new creative with that content, named like
 ///   the old one plus ` #` and a content hash, and points the ad at it. Other ad fields (a
 ///   new name) may ride along and are written after the swap.
-/// - TikTok: `creatives`, the full translated list (one per stored ad id, in order), and
-///   `adgroup_id`, the ad group from `external_ids.adgroup` that `ad/update/` needs.
+/// - TikTok: `creatives`, the full translated list (the stored ad ids are the current
+///   creatives, one ad each, in order; the list may grow or shrink), and `adgroup_id`, the ad
+///   group from `external_ids.adgroup`. Apply replaces creatives one for one when the count
+///   is the same; otherwise it creates and disables ads and hands back `external_ids.ad`.
+/// - Meta apply hands back `external_ids.creative`, the creative the ad points at.
 pub const META_CREATIVE: &str = "creative";
 pub const TIKTOK_CREATIVES: &str = "creatives";
 pub const TIKTOK_ADGROUP: &str = "adgroup_id";
