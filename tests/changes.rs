@@ -790,3 +790,398 @@ async fn ending_supersedes_a_change_waiting_for_review() {
     w.wait_status(t, "ENDED").await;
     w.finish().await;
 }
+
+/// Confirm a change that waits for the person (a SAFE one is already queued), then wait for
+/// it to be applied.
+async fn confirmed(w: &World, out: &ChangeOutput) -> Value {
+    let c = &out.change.change;
+    if c.status == ChangeStatus::NeedsConfirmation {
+        w.s.changes
+            .confirm(&me(), c.id, out.confirmation_token.as_deref())
+            .await
+            .expect("confirm");
+    }
+    wait_change(w, c.id, ChangeStatus::Applied).await
+}
+
+fn sorted_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// On a live Google ticket, a new country and a new headline: the location criteria are
+/// replaced, a new ad delivers and the old one is paused, the ticket's external_ids and the
+/// change's results name the new objects, and a rollback restores both.
+#[tokio::test]
+async fn google_targeting_and_ad_text_change_live_and_roll_back() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "GADS", "Gads Replace", "19.99").await;
+    let launch = request(&w, t, ChangeKind::Launch, None)
+        .await
+        .expect("launch");
+    confirmed(&w, &launch).await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let id = |k: &str| ids[k].as_str().expect(k).to_owned();
+    let (campaign, group, old_ad) = (id("campaign"), id("ad_group"), id("ad_group_ad"));
+    assert_eq!(w.fake.children("campaign_criterion", &campaign).len(), 1);
+
+    let mut after = spec("19.99");
+    after["targeting"]["countries"] = json!(["US", "CA"]);
+    after["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]["headlines"][0] =
+        json!({"text": "Moana sails again"});
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    assert_eq!(out.change.change.status, ChangeStatus::NeedsConfirmation);
+    let mutates = w.fake.calls("google campaign_criterion mutate");
+    let done = confirmed(&w, &out).await;
+    assert_eq!(
+        w.fake.calls("google campaign_criterion mutate"),
+        mutates + 1
+    );
+
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let now = &ticket.external_ids;
+    let mut live: Vec<String> = w
+        .fake
+        .children("campaign_criterion", &campaign)
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    live.sort();
+    assert_eq!(live.len(), 2);
+    assert_eq!(sorted_ids(&now["campaign_criterion"]), live, "{done}");
+    let new_ad = now["ad_group_ad"].as_str().expect("ad").to_owned();
+    assert_ne!(new_ad, old_ad);
+    assert_eq!(w.fake.children("ad_group_ad", &group).len(), 2);
+    let body = w.fake.object(&new_ad).expect("new ad").body;
+    assert_eq!(body["status"], "ENABLED");
+    assert_eq!(
+        body["ad"]["responsiveSearchAd"]["headlines"][0]["text"],
+        "Moana sails again"
+    );
+    assert_eq!(
+        w.fake.object(&old_ad).expect("old ad").body["status"],
+        "PAUSED"
+    );
+    let result = |done: &Value, object: &str| -> Value {
+        done["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["object"] == object)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {object} result in {done}"))
+    };
+    let ad = result(&done, "ad_group_ad");
+    assert_eq!(ad["outcome"], "WRITTEN");
+    assert_eq!(ad["external_ids"]["ad_group_ad"], json!(new_ad));
+    assert_eq!(
+        sorted_ids(&result(&done, "campaign_criterion")["external_ids"]["campaign_criterion"]),
+        live
+    );
+    // The live state read back is the new ad's.
+    let state = ticket.live_state.clone().unwrap_or_default();
+    assert!(
+        state.to_string().contains(&new_ad),
+        "live state should name the new ad: {state}"
+    );
+
+    // Rollback: the original ad delivers again (no third ad), CA goes.
+    let back =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .expect("rollback");
+    let undone = confirmed(&w, &back).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let ids = &ticket.external_ids;
+    assert_eq!(ids["ad_group_ad"], json!(old_ad), "{undone}");
+    assert_eq!(w.fake.children("ad_group_ad", &group).len(), 2);
+    assert_eq!(
+        w.fake.object(&old_ad).expect("old").body["status"],
+        "ENABLED"
+    );
+    assert_eq!(
+        w.fake.object(&new_ad).expect("new").body["status"],
+        "PAUSED"
+    );
+    let live = w.fake.children("campaign_criterion", &campaign);
+    assert_eq!(live.len(), 1);
+    assert_eq!(ids["campaign_criterion"], json!(live[0].id));
+    assert_eq!(
+        live[0].body["location"]["geoTargetConstant"],
+        "geoTargetConstants/2840"
+    );
+    w.finish().await;
+}
+
+/// The Meta creative a live ad points at after a creative change is the ticket's
+/// `external_ids.creative`, and a rollback moves it again.
+#[tokio::test]
+async fn meta_creative_change_updates_external_ids() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "META", "Creative Ids", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let (ad, old) = (
+        ids["ad"].as_str().expect("ad").to_owned(),
+        ids["creative"].as_str().expect("creative").to_owned(),
+    );
+    let mut after = spec("19.99");
+    after["creative"]["headline"] = json!("Moana sails again");
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    confirmed(&w, &out).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let pointed = w.fake.object(&ad).expect("ad").body["creative"]["creative_id"].clone();
+    assert_ne!(pointed, json!(old));
+    assert_eq!(ticket.external_ids["creative"], pointed);
+
+    let back =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .expect("rollback");
+    confirmed(&w, &back).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let pointed_now = w.fake.object(&ad).expect("ad").body["creative"]["creative_id"].clone();
+    assert_ne!(pointed_now, pointed);
+    assert_eq!(ticket.external_ids["creative"], pointed_now);
+    assert_eq!(
+        ticket.payload_config["creative"]["headline"],
+        "Moana is back"
+    );
+    w.finish().await;
+}
+
+/// TikTok answers OK but lists the ad group in `data.error_list`: the change fails on that
+/// object, with TikTok's reason, and the ticket keeps its spec.
+#[tokio::test]
+async fn tiktok_error_list_fails_the_change_on_that_object() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "TIKTOK", "Tt Partial", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let adgroup = ids["adgroup"].as_str().expect("adgroup").to_owned();
+    w.fake.refuse_in_error_list(&adgroup);
+    let out = request(&w, t, ChangeKind::Edit, Some(spec("15.00")))
+        .await
+        .expect("edit");
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Failed).await;
+    let failed = done["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["outcome"] == "FAILED")
+        .cloned()
+        .unwrap_or_else(|| panic!("no failed object in {done}"));
+    assert_eq!(failed["object"], "adgroup");
+    assert_eq!(failed["id"], json!(adgroup));
+    assert_eq!(failed["error"]["code"], "ERROR_LIST");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&adgroup)),
+        "{failed}"
+    );
+    assert_eq!(w.fake.writes(&adgroup), 0);
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.payload_config["budget"]["amount"], "19.99");
+    w.finish().await;
+}
+
+/// A creative added to a live TikTok ad group becomes its own ad, listed in
+/// `external_ids.ad`; rolling back disables it and the list shrinks again.
+#[tokio::test]
+async fn tiktok_added_creative_gets_its_own_ad_and_rolls_back() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "TIKTOK", "Tt Two Creatives", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let ad = ids["ad"].as_str().expect("ad").to_owned();
+    let mut after = spec("19.99");
+    after["overrides"]["tiktok"]["ad"]["creatives"] =
+        json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}]);
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    let done = confirmed(&w, &out).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let listed: Vec<String> = ticket.external_ids["ad"]
+        .as_str()
+        .expect("ads")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed.len(), 2, "{done}");
+    assert_eq!(listed[0], ad);
+    let new = listed[1].clone();
+    let body = w.fake.object(&new).expect("new ad").body;
+    assert_eq!(body["creatives"][0]["video_id"], "v10033g50000def");
+
+    let back =
+        w.s.changes
+            .rollback(&trafficker(), out.change.change.id, None)
+            .await
+            .expect("rollback");
+    confirmed(&w, &back).await;
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    assert_eq!(ticket.external_ids["ad"], json!(ad));
+    assert_eq!(
+        w.fake.object(&new).expect("kept, disabled").body["operation_status"],
+        "DISABLE"
+    );
+    w.finish().await;
+}
+
+/// A change that fails after replacing an object (the new Google ad is made, then the
+/// criteria are refused) leaves the ticket pointing at the new ad, so a later launch enables
+/// the ad that has the new text rather than the paused old one.
+#[tokio::test]
+async fn a_failed_change_keeps_the_ids_of_what_it_replaced() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "GADS", "Gads Half", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let old_ad = ids["ad_group_ad"].as_str().expect("ad").to_owned();
+    let mut after = spec("19.99");
+    after["targeting"]["countries"] = json!(["US", "CA"]);
+    after["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]["headlines"][0] =
+        json!({"text": "Moana sails again"});
+    let out = request(&w, t, ChangeKind::Edit, Some(after))
+        .await
+        .expect("edit");
+    w.fake.fail_next("campaign_criterion", Fault::Reject);
+    w.s.changes
+        .confirm(
+            &me(),
+            out.change.change.id,
+            out.confirmation_token.as_deref(),
+        )
+        .await
+        .expect("confirm");
+    let done = wait_change(&w, out.change.change.id, ChangeStatus::Failed).await;
+    let outcomes: Vec<(String, String)> = done["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["object"].as_str().unwrap_or("").to_owned(),
+                r["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("ad_group_ad".into(), "WRITTEN".into()))
+            && outcomes.contains(&("campaign_criterion".into(), "FAILED".into())),
+        "{done}"
+    );
+    let ticket = w.s.governance.get_ticket(t).await.expect("ticket").ticket;
+    let new_ad = ticket.external_ids["ad_group_ad"]
+        .as_str()
+        .expect("ad")
+        .to_owned();
+    assert_ne!(new_ad, old_ad, "{done}");
+    assert_eq!(
+        ticket.payload_config["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]
+            ["headlines"][0]["text"],
+        "Moana is back",
+        "the spec stays as it was"
+    );
+    let launch = request(&w, t, ChangeKind::Launch, None)
+        .await
+        .expect("launch");
+    confirmed(&w, &launch).await;
+    assert_eq!(
+        w.fake.object(&new_ad).expect("new").body["status"],
+        "ENABLED"
+    );
+    assert_eq!(
+        w.fake.object(&old_ad).expect("old").body["status"],
+        "PAUSED"
+    );
+    w.finish().await;
+}
+
+/// Switching a live Google campaign's bidding strategy goes through the person even when the
+/// bid goes down, and lands on the campaign as one write each way.
+#[tokio::test]
+async fn google_bidding_strategy_switch_is_confirmed_and_applied() {
+    let w = World::build().workers().start().await;
+    let (t, _) = deployed(&w, "GADS", "Gads Switch", "19.99").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("ticket")
+            .ticket
+            .external_ids;
+    let campaign = ids["campaign"].as_str().expect("campaign").to_owned();
+    let writes = w.fake.writes(&campaign);
+    let mut cpa = spec("19.99");
+    cpa["bidding"] = json!({"strategy": "COST_CAP", "bid_amount": "2.00"});
+    let out = request(&w, t, ChangeKind::Edit, Some(cpa.clone()))
+        .await
+        .expect("to target CPA");
+    assert_eq!(out.change.change.risk, Risk::SpendIncrease);
+    confirmed(&w, &out).await;
+    let body = w.fake.object(&campaign).expect("campaign").body;
+    assert_eq!(body["maximizeConversions"]["targetCpaMicros"], "2000000");
+    assert!(body.get("targetSpend").is_none(), "{body}");
+    assert_eq!(w.fake.writes(&campaign), writes + 1);
+
+    // A lower bid on another strategy is still a switch: the person confirms.
+    let mut clicks = cpa;
+    clicks["bidding"] = json!({"strategy": "BID_CAP", "bid_amount": "1.00"});
+    let out = request(&w, t, ChangeKind::Edit, Some(clicks))
+        .await
+        .expect("to max clicks");
+    assert_eq!(out.change.change.status, ChangeStatus::NeedsConfirmation);
+    assert_eq!(
+        w.fake.writes(&campaign),
+        writes + 1,
+        "written before confirmation"
+    );
+    confirmed(&w, &out).await;
+    let body = w.fake.object(&campaign).expect("campaign").body;
+    assert_eq!(body["targetSpend"]["cpcBidCeilingMicros"], "1000000");
+    assert!(body.get("maximizeConversions").is_none(), "{body}");
+    assert_eq!(w.fake.writes(&campaign), writes + 2);
+    w.finish().await;
+}

@@ -706,15 +706,30 @@ async fn tiktok_edits_budget_end_time_and_targeting_and_refuses_the_rest() {
     assert!(message.contains("daily and lifetime"), "{message}");
     let (field, _) = refused_field(l.edit(|s| s["objective"] = json!("ENGAGEMENT")));
     assert_eq!(field, "payload_config.objective");
-    // New creatives replace the ad's one for one; adding one is refused.
+    // New creatives replace the ad's; adding one is an update of the ad with both (see
+    // tiktok_adding_and_removing_creatives_creates_and_disables_ads).
     let c = l
         .edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2"))
         .unwrap();
     assert_eq!(only(&c).object, "ad");
-    let (_, message) = refused_field(l.edit(|s| {
-        s["overrides"]["tiktok"]["ad"]["creatives"] =
-            json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}])
-    }));
+    let two = l
+        .edit(|s| {
+            s["overrides"]["tiktok"]["ad"]["creatives"] =
+                json!([{"video_id": "v10033g50000abc"}, {"video_id": "v10033g50000def"}])
+        })
+        .unwrap();
+    assert_eq!(
+        only(&two).fields["creatives"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // Stored ads that do not match the creatives (two ads, one creative): refused.
+    let mut odd = l.ids.clone();
+    odd.insert("ad".into(), json!(format!("{},999", l.id("ad"))));
+    let mut s = spec();
+    s["creative"]["body"] = json!("Other text.");
+    let after = translate(&l.w, &s).unwrap();
+    let (field, message) = refused_field(plan_edit(Platform::Tiktok, &l.before, &after, &odd));
+    assert_eq!(field, "payload_config.creative");
     assert!(message.contains("one for one"), "{message}");
     let (field, _) =
         refused_field(l.edit(|s| s["targeting"]["placements"] = json!(["TIKTOK", "PANGLE"])));
@@ -916,17 +931,26 @@ async fn google_edits_budget_end_date_and_network_and_refuses_the_rest() {
             .unwrap()
     );
 
-    // Refused: budget period, audience criteria, the ad, the campaign type.
+    // Refused: budget period, the campaign type.
     let (field, message) = refused_field(l.edit(|s| s["budget"]["period"] = json!("LIFETIME")));
     assert_eq!(field, "payload_config.budget.period");
     assert!(message.contains("immutable"), "{message}");
-    let (field, message) = refused_field(l.edit(|s| s["targeting"]["age_max"] = json!(44)));
-    assert_eq!(field, "payload_config.targeting");
-    assert!(message.contains("criteria"), "{message}");
-    let (field, message) =
-        refused_field(l.edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2")));
-    assert_eq!(field, "payload_config.creative");
-    assert!(message.contains("immutable"), "{message}");
+    // Criteria and the ad's content are replaced live (see the replacement tests).
+    let ages = only(&l.edit(|s| s["targeting"]["age_max"] = json!(44)).unwrap()).clone();
+    assert_eq!(
+        (ages.object.as_str(), ages.level),
+        ("ad_group_criterion", Level::AdSet)
+    );
+    let link = only(
+        &l.edit(|s| s["creative"]["link_url"] = json!("https://example.com/moana-2"))
+            .unwrap(),
+    )
+    .clone();
+    assert_eq!(keys(&link), ["ad"]);
+    assert_eq!(
+        link.fields["ad"]["finalUrls"],
+        json!(["https://example.com/moana-2"])
+    );
     let (field, _) = refused_field(l.edit(|s| {
         s["targeting"]["placements"] = json!(["DISPLAY_NETWORK"]);
         s["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveDisplayAd"] = json!({
@@ -936,7 +960,7 @@ async fn google_edits_budget_end_date_and_network_and_refuses_the_rest() {
     }));
     assert_eq!(field, "payload_config.targeting.placements");
     // A CPC ceiling on the same strategy (Maximize clicks) is a live bid change; moving to
-    // another strategy is refused.
+    // another strategy is a switch (see google_bidding_strategy_switch_is_one_write).
     let cap = l
         .edit(|s| s["bidding"] = json!({"strategy": "BID_CAP", "bid_amount": "2.00"}))
         .unwrap();
@@ -946,10 +970,13 @@ async fn google_edits_budget_end_date_and_network_and_refuses_the_rest() {
             .as_object()
             .unwrap()
     );
-    let (field, _) = refused_field(
-        l.edit(|s| s["bidding"] = json!({"strategy": "COST_CAP", "bid_amount": "2.00"})),
+    let switch = l
+        .edit(|s| s["bidding"] = json!({"strategy": "COST_CAP", "bid_amount": "2.00"}))
+        .unwrap();
+    assert_eq!(
+        only(&switch).fields["biddingStrategyType"],
+        "MAXIMIZE_CONVERSIONS"
     );
-    assert_eq!(field, "payload_config.bidding.strategy");
 }
 
 #[tokio::test]
@@ -1053,4 +1080,452 @@ async fn google_lost_answers_and_quota() {
     assert_eq!(e.class, ErrorClass::Permanent);
     assert_eq!(e.subcode.as_deref(), Some("CANNOT_SET_DATE_TO_PAST"));
     assert!(e.field_path.unwrap().ends_with("end_date_time"));
+}
+
+// ------------------------------------------------------------------ replaced objects
+
+impl Live {
+    async fn apply_ids(&self, u: &ObjectUpdate) -> (Applied, Map<String, Value>) {
+        self.clients
+            .apply_update_with_ids(&self.w.channel, u)
+            .await
+            .unwrap_or_else(|e| panic!("apply {}: {e}", u.object))
+    }
+}
+
+fn criterion_ids(ids: &Map<String, Value>, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = ids[key]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn google_targeting_criteria_are_removed_and_created_in_one_mutate() {
+    let l = Live::deploy(Platform::GoogleAds).await;
+    let (campaign, group) = (l.id("campaign"), l.id("ad_group"));
+    let ad_group_before: Vec<String> = l
+        .fake
+        .children("ad_group_criterion", &group)
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    // Interest + 4 excluded age ranges + undetermined age + 2 excluded genders.
+    assert_eq!(ad_group_before.len(), 8);
+    let plan = l
+        .edit(|s| {
+            s["targeting"]["countries"] = json!(["US", "GB"]);
+            s["targeting"]["age_max"] = json!(44);
+        })
+        .unwrap();
+    let objects: Vec<&str> = plan.iter().map(|u| u.object.as_str()).collect();
+    assert_eq!(objects, ["campaign_criterion", "ad_group_criterion"]);
+    let (cc, ag) = (plan[0].clone(), plan[1].clone());
+    assert_eq!(cc.fields["parent_id"], json!(campaign));
+    assert_eq!(cc.fields["criteria"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        cc.fields["criteria"][0]["campaign"],
+        json!(format!("customers/1234567890/campaigns/{campaign}"))
+    );
+
+    // Locations: CA goes, GB comes, US stays; one mutate.
+    let us = l
+        .fake
+        .children("campaign_criterion", &campaign)
+        .into_iter()
+        .find(|o| o.body["location"]["geoTargetConstant"] == "geoTargetConstants/2840")
+        .expect("US")
+        .id;
+    let mutates = l.fake.calls("google campaign_criterion mutate");
+    let (applied, ids) = l.apply_ids(&cc).await;
+    assert_eq!(
+        applied,
+        Applied::Written {
+            fields: vec!["criteria".into()]
+        }
+    );
+    assert_eq!(
+        l.fake.calls("google campaign_criterion mutate"),
+        mutates + 1
+    );
+    let live = l.fake.children("campaign_criterion", &campaign);
+    let mut geos: Vec<&str> = live
+        .iter()
+        .filter_map(|o| o.body["location"]["geoTargetConstant"].as_str())
+        .collect();
+    geos.sort();
+    assert_eq!(geos, ["geoTargetConstants/2826", "geoTargetConstants/2840"]);
+    let mut live_ids: Vec<String> = live.iter().map(|o| o.id.clone()).collect();
+    live_ids.sort();
+    assert_eq!(criterion_ids(&ids, "campaign_criterion"), live_ids);
+    assert!(live_ids.contains(&us), "the kept criterion keeps its id");
+    // Again: nothing to do, the same ids.
+    let (again, same) = l.apply_ids(&cc).await;
+    assert_eq!(again, Applied::AlreadyHeld);
+    assert_eq!(same, ids);
+    assert_eq!(
+        l.fake.calls("google campaign_criterion mutate"),
+        mutates + 1
+    );
+
+    // Ages: the 35-44 exclusion goes. The answer is lost: read back, not sent twice.
+    let mutates = l.fake.calls("google ad_group_criterion mutate");
+    l.fake.fail_next("ad_group_criterion", Fault::Lose);
+    let (applied, ids) = l.apply_ids(&ag).await;
+    assert!(matches!(applied, Applied::Written { .. }), "{applied:?}");
+    assert_eq!(
+        l.fake.calls("google ad_group_criterion mutate"),
+        mutates + 1
+    );
+    let live = l.fake.children("ad_group_criterion", &group);
+    assert_eq!(live.len(), 7);
+    assert!(
+        !live
+            .iter()
+            .any(|o| o.body["ageRange"]["type"] == "AGE_RANGE_35_44")
+    );
+    let kept: Vec<&String> = ad_group_before
+        .iter()
+        .filter(|id| live.iter().any(|o| &o.id == *id))
+        .collect();
+    assert_eq!(kept.len(), 7, "nothing else was removed or recreated");
+    let mut live_ids: Vec<String> = live.iter().map(|o| o.id.clone()).collect();
+    live_ids.sort();
+    assert_eq!(criterion_ids(&ids, "ad_group_criterion"), live_ids);
+    let read = l.read(&ag).await;
+    assert_eq!(read["criteria"].as_array().map(Vec::len), Some(7));
+
+    // No age or gender targeting at all: every managed ad-group criterion but the interest
+    // goes, none is created.
+    let mut open = l.ids.clone();
+    open.insert(
+        "ad_group_criterion".into(),
+        ids["ad_group_criterion"].clone(),
+    );
+    let mut s = spec();
+    s["targeting"]["age_min"] = Value::Null;
+    s["targeting"]["age_max"] = Value::Null;
+    s["targeting"]["genders"] = json!([]);
+    let after = translate(&l.w, &s).expect("translates");
+    let wide = plan_edit(Platform::GoogleAds, &l.before, &after, &open).unwrap();
+    let wide = wide
+        .iter()
+        .find(|u| u.object == "ad_group_criterion")
+        .expect("criteria update");
+    let (_, ids) = l.apply_ids(wide).await;
+    let live = l.fake.children("ad_group_criterion", &group);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(live[0].body.get("userInterest").is_some());
+    assert_eq!(ids["ad_group_criterion"], json!(live[0].id));
+}
+
+#[tokio::test]
+async fn google_bidding_strategy_switch_is_one_write_and_switches_back() {
+    let l = Live::deploy(Platform::GoogleAds).await;
+    let campaign = l.id("campaign");
+    // Deployed as Maximize clicks (targetSpend, no ceiling).
+    assert!(
+        l.fake
+            .object(&campaign)
+            .unwrap()
+            .body
+            .get("targetSpend")
+            .is_some()
+    );
+    let mut s = spec();
+    s["bidding"] = json!({"strategy": "COST_CAP", "bid_amount": "2.00"});
+    let after = translate(&l.w, &s).unwrap();
+    let u = only(&plan_edit(Platform::GoogleAds, &l.before, &after, &l.ids).unwrap()).clone();
+    assert_eq!(
+        u.fields,
+        *json!({"biddingStrategyType": "MAXIMIZE_CONVERSIONS", "maximizeConversions.targetCpaMicros": "2000000"})
+            .as_object()
+            .unwrap()
+    );
+    assert_eq!(l.read(&u).await["biddingStrategyType"], "TARGET_SPEND");
+    assert!(matches!(
+        l.apply(&u).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    let body = l.fake.object(&campaign).unwrap().body;
+    assert_eq!(body["maximizeConversions"]["targetCpaMicros"], "2000000");
+    assert!(body.get("targetSpend").is_none(), "{body}");
+    assert_eq!(l.fake.writes(&campaign), 1);
+    assert_eq!(l.apply(&u).await.unwrap(), Applied::AlreadyHeld);
+    assert_eq!(l.fake.writes(&campaign), 1);
+
+    // Back to Maximize clicks, which has no setting to send; the answer is lost.
+    let back = only(&plan_edit(Platform::GoogleAds, &after, &l.before, &l.ids).unwrap()).clone();
+    assert_eq!(
+        back.fields,
+        *json!({"biddingStrategyType": "TARGET_SPEND", "targetSpend.cpcBidCeilingMicros": null})
+            .as_object()
+            .unwrap()
+    );
+    l.fake.fail_next_update("campaign", Fault::Lose);
+    assert!(matches!(
+        l.apply(&back).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    let body = l.fake.object(&campaign).unwrap().body;
+    assert_eq!(body["targetSpend"], json!({}));
+    assert!(body.get("maximizeConversions").is_none(), "{body}");
+    assert_eq!(l.fake.writes(&campaign), 2);
+    assert_eq!(l.apply(&back).await.unwrap(), Applied::AlreadyHeld);
+}
+
+#[tokio::test]
+async fn google_new_ad_text_creates_one_ad_pauses_the_old_and_rolls_back() {
+    let l = Live::deploy(Platform::GoogleAds).await;
+    let (group, old) = (l.id("ad_group"), l.id("ad_group_ad"));
+    // Live, as after a launch.
+    l.fake.set_field(&old, "status", json!("ENABLED"));
+    let mut s = spec();
+    s["overrides"]["google_ads"]["ad_group_ad"]["ad"]["responsiveSearchAd"]["headlines"][0] =
+        json!({"text": "Moana sails again"});
+    let after = translate(&l.w, &s).unwrap();
+    let u = only(&plan_edit(Platform::GoogleAds, &l.before, &after, &l.ids).unwrap()).clone();
+    assert_eq!(
+        (u.object.as_str(), u.id.as_str(), u.level),
+        ("ad_group_ad", old.as_str(), Level::Ad)
+    );
+    assert_eq!(keys(&u), ["ad"]);
+
+    // The create's answer is lost: the ad group is read and the new ad found, not made twice.
+    l.fake.fail_next("ad_group_ad", Fault::Lose);
+    let (applied, ids) = l.apply_ids(&u).await;
+    assert_eq!(
+        applied,
+        Applied::Written {
+            fields: vec!["ad".into()]
+        }
+    );
+    let ads = l.fake.children("ad_group_ad", &group);
+    assert_eq!(ads.len(), 2, "one new ad: {ads:?}");
+    let new = ids["ad_group_ad"].as_str().expect("new ad id").to_owned();
+    assert_ne!(new, old);
+    let new_ad = l.fake.object(&new).unwrap().body;
+    assert_eq!(new_ad["status"], "ENABLED", "delivers as the old ad did");
+    assert_eq!(
+        new_ad["ad"]["responsiveSearchAd"]["headlines"][0]["text"],
+        "Moana sails again"
+    );
+    assert_eq!(l.fake.object(&old).unwrap().body["status"], "PAUSED");
+    assert_eq!(l.fake.writes(&old), 1);
+    assert_eq!(l.fake.writes(&new), 0);
+
+    // Under its new id the ad already holds the text; under the old id (a retry that did
+    // not record the new id) nothing more happens either.
+    let moved = ObjectUpdate {
+        id: new.clone(),
+        ..u.clone()
+    };
+    assert_eq!(l.apply_ids(&moved).await.0, Applied::AlreadyHeld);
+    let (again, same) = l.apply_ids(&u).await;
+    assert_eq!(again, Applied::AlreadyHeld);
+    assert_eq!(same, ids);
+    assert_eq!(l.fake.children("ad_group_ad", &group).len(), 2);
+    assert_eq!(l.fake.writes(&old), 1);
+    let read = l.read(&moved).await;
+    assert_eq!(
+        read["ad"]["responsiveSearchAd"]["headlines"][0]["text"],
+        "Moana sails again"
+    );
+    assert_eq!(read[DELIVERY_STATE], "ELIGIBLE");
+
+    // Rolling back enables the original ad again instead of making a third.
+    let mut now = l.ids.clone();
+    now.insert("ad_group_ad".into(), json!(new));
+    let back = only(&plan_edit(Platform::GoogleAds, &after, &l.before, &now).unwrap()).clone();
+    let (applied, ids) = l.apply_ids(&back).await;
+    assert!(matches!(applied, Applied::Written { .. }));
+    assert_eq!(ids["ad_group_ad"], json!(old));
+    assert_eq!(l.fake.children("ad_group_ad", &group).len(), 2);
+    assert_eq!(l.fake.object(&old).unwrap().body["status"], "ENABLED");
+    assert_eq!(l.fake.object(&new).unwrap().body["status"], "PAUSED");
+    assert_eq!((l.fake.writes(&old), l.fake.writes(&new)), (2, 1));
+}
+
+#[tokio::test]
+async fn meta_creative_swap_hands_back_the_new_creative_id() {
+    let l = Live::deploy(Platform::Meta).await;
+    let old = l.id("creative");
+    let u = only(
+        &l.edit(|s| s["creative"]["headline"] = json!("Moana sails again"))
+            .unwrap(),
+    )
+    .clone();
+    let (applied, ids) = l.apply_ids(&u).await;
+    assert!(matches!(applied, Applied::Written { .. }));
+    let new = ids["creative"].as_str().expect("creative id").to_owned();
+    assert_ne!(new, old);
+    assert_eq!(
+        l.fake.object(&l.id("ad")).unwrap().body["creative"]["creative_id"],
+        json!(new)
+    );
+    // The old creative is left as it was (Meta creatives have no status to pause).
+    assert!(l.fake.object(&old).is_some());
+    // A retry that finds the swap done still learns the id.
+    let (again, same) = l.apply_ids(&u).await;
+    assert_eq!(again, Applied::AlreadyHeld);
+    assert_eq!(same, ids);
+}
+
+#[tokio::test]
+async fn tiktok_error_list_in_an_ok_answer_fails_that_object() {
+    let l = Live::deploy(Platform::Tiktok).await;
+    let adgroup = l.id("adgroup");
+    l.fake.refuse_in_error_list(&adgroup);
+    let u = only(&l.edit(|s| s["budget"]["amount"] = json!("25.50")).unwrap()).clone();
+    assert_eq!(u.id, adgroup);
+    let e = l.apply(&u).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Permanent);
+    assert_eq!(e.code.as_deref(), Some("ERROR_LIST"));
+    assert_eq!(e.object.as_deref(), Some("adgroup"));
+    assert!(e.message.contains(&adgroup), "{}", e.message);
+    assert!(e.message.contains("being reviewed"), "{}", e.message);
+    assert_eq!(e.field_path.as_deref(), Some("budget"));
+    assert_eq!(l.fake.writes(&adgroup), 0);
+    assert_eq!(
+        l.fake.object(&adgroup).unwrap().body["budget"].to_string(),
+        "19.99"
+    );
+
+    // Status: the ad goes live, the ad group's refusal is its own failure.
+    let on = plan_status(Platform::Tiktok, &l.ids, LiveStatus::Active).unwrap();
+    assert_eq!(
+        (on[0].object.as_str(), on[1].object.as_str()),
+        ("ad", "adgroup")
+    );
+    assert!(matches!(
+        l.apply(&on[0]).await.unwrap(),
+        Applied::Written { .. }
+    ));
+    let e = l.apply(&on[1]).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("ERROR_LIST"));
+    assert_eq!(e.field_path.as_deref(), Some("operation_status"));
+    assert_ne!(
+        l.fake.object(&adgroup).unwrap().body["operation_status"],
+        "ENABLE"
+    );
+    assert_eq!(l.fake.writes(&adgroup), 0);
+}
+
+#[tokio::test]
+async fn tiktok_adding_and_removing_creatives_creates_and_disables_ads() {
+    let l = Live::deploy(Platform::Tiktok).await;
+    let (ad, group) = (l.id("ad"), l.id("adgroup"));
+    // Live, as after a launch.
+    l.fake.set_field(&ad, "operation_status", json!("ENABLE"));
+    let in_group = |l: &Live| -> Vec<String> {
+        l.fake
+            .objects("ad")
+            .into_iter()
+            .filter(|o| o.parent.as_deref() == Some(group.as_str()))
+            .map(|o| o.id)
+            .collect()
+    };
+    let mut s = spec();
+    s["overrides"]["tiktok"]["ad"]["creatives"] = json!([
+        {"video_id": "v10033g50000abc", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000def", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"}
+    ]);
+    let two = translate(&l.w, &s).unwrap();
+    let u = only(&plan_edit(Platform::Tiktok, &l.before, &two, &l.ids).unwrap()).clone();
+    assert_eq!(u.id, ad);
+    let creates = l.fake.calls("tiktok ad create");
+
+    // The new ad's create answer is lost: the ad group is read, the ad found, not made twice.
+    l.fake.fail_next("ad", Fault::Lose);
+    let (applied, ids) = l.apply_ids(&u).await;
+    assert_eq!(
+        applied,
+        Applied::Written {
+            fields: vec!["creatives".into()]
+        }
+    );
+    assert_eq!(l.fake.calls("tiktok ad create"), creates + 1);
+    assert_eq!(in_group(&l).len(), 2);
+    let listed: Vec<String> = ids["ad"]
+        .as_str()
+        .expect("ad ids")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], ad, "the first creative keeps its ad");
+    let new = listed[1].clone();
+    let body = l.fake.object(&new).unwrap().body;
+    assert_eq!(
+        body["operation_status"], "ENABLE",
+        "delivers as the other ad"
+    );
+    assert_eq!(body["creatives"][0]["video_id"], "v10033g50000def");
+    assert_eq!(l.fake.writes(&ad), 0, "the kept ad is untouched");
+
+    // A retry under the old stored id: nothing more is created or written.
+    let (again, same) = l.apply_ids(&u).await;
+    assert_eq!(again, Applied::AlreadyHeld);
+    assert_eq!(same, ids);
+    assert_eq!(in_group(&l).len(), 2);
+
+    // Back to one creative: the added ad is disabled (not deleted); the first stays on.
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let back = only(&plan_edit(Platform::Tiktok, &two, &l.before, &now).unwrap()).clone();
+    let (applied, ids) = l.apply_ids(&back).await;
+    assert!(matches!(applied, Applied::Written { .. }));
+    assert_eq!(ids["ad"], json!(ad));
+    assert_eq!(
+        l.fake.object(&new).unwrap().body["operation_status"],
+        "DISABLE"
+    );
+    assert_eq!(
+        l.fake.object(&ad).unwrap().body["operation_status"],
+        "ENABLE"
+    );
+    assert_eq!(l.fake.writes(&new), 1);
+
+    // And again to two: the disabled ad is enabled again rather than a third made.
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let more = only(&plan_edit(Platform::Tiktok, &l.before, &two, &now).unwrap()).clone();
+    let (_, ids) = l.apply_ids(&more).await;
+    assert_eq!(ids["ad"], json!(format!("{ad},{new}")));
+    assert_eq!(
+        l.fake.object(&new).unwrap().body["operation_status"],
+        "ENABLE"
+    );
+    assert_eq!(l.fake.calls("tiktok ad create"), creates + 1);
+    assert_eq!(in_group(&l).len(), 2);
+
+    // New text and a creative added at once: the stored ad gets the new text, one ad is added.
+    let mut s3 = s.clone();
+    s3["creative"]["body"] = json!("Sail again.");
+    s3["overrides"]["tiktok"]["ad"]["creatives"] = json!([
+        {"video_id": "v10033g50000abc", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000def", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"},
+        {"video_id": "v10033g50000ghi", "identity_type": "CUSTOMIZED_USER", "identity_id": "7000000000000000001"}
+    ]);
+    let three = translate(&l.w, &s3).unwrap();
+    let mut now = l.ids.clone();
+    now.insert("ad".into(), ids["ad"].clone());
+    let u3 = only(&plan_edit(Platform::Tiktok, &two, &three, &now).unwrap()).clone();
+    let (_, ids) = l.apply_ids(&u3).await;
+    let listed: Vec<&str> = ids["ad"].as_str().unwrap().split(',').collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(&listed[..2], [ad.as_str(), new.as_str()]);
+    assert_eq!(
+        l.fake.object(&ad).unwrap().body["creatives"][0]["ad_text"],
+        "Sail again."
+    );
+    assert_eq!(
+        l.fake.object(listed[2]).unwrap().body["creatives"][0]["video_id"],
+        "v10033g50000ghi"
+    );
+    assert_eq!(in_group(&l).len(), 3);
 }

@@ -15,6 +15,7 @@ use crate::jobs::{Job, Workers};
 use crate::platforms::client::ErrorClass;
 use crate::platforms::live::{self, Applied, ObjectUpdate};
 use crate::store;
+use crate::tickets;
 
 /// Apply change `change_id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,11 +188,28 @@ impl ChangeService {
                 }
                 v
             };
-            match self.clients.apply_update(&ctx.channel, update).await {
-                Ok(Applied::Written { fields }) => {
-                    results.push(entry("WRITTEN", json!({"written": fields})))
+            // Objects replaced rather than changed (a Google ad or criteria, a Meta creative)
+            // hand back their new ids: kept on the result, and on the ticket when it settles.
+            let new_ids = |ids: serde_json::Map<String, Value>| {
+                if ids.is_empty() {
+                    json!({})
+                } else {
+                    json!({ "external_ids": ids })
                 }
-                Ok(Applied::AlreadyHeld) => results.push(entry("ALREADY_HELD", json!({}))),
+            };
+            match self
+                .clients
+                .apply_update_with_ids(&ctx.channel, update)
+                .await
+            {
+                Ok((Applied::Written { fields }, ids)) => {
+                    let mut extra = new_ids(ids);
+                    extra["written"] = json!(fields);
+                    results.push(entry("WRITTEN", extra))
+                }
+                Ok((Applied::AlreadyHeld, ids)) => {
+                    results.push(entry("ALREADY_HELD", new_ids(ids)))
+                }
                 Err(e) => {
                     let error = serde_json::to_value(&e).unwrap_or(Value::Null);
                     results.push(entry("FAILED", json!({"error": error})));
@@ -223,7 +241,19 @@ impl ChangeService {
                 }
             }
         }
-        self.record_live_state(&ctx, &plan).await;
+        // Read back the objects as they now are: a replaced one under its new id.
+        let now: Vec<ObjectUpdate> = plan
+            .iter()
+            .zip(&results)
+            .map(|(u, r)| match r["external_ids"][&u.object].as_str() {
+                Some(id) => ObjectUpdate {
+                    id: id.to_owned(),
+                    ..u.clone()
+                },
+                None => u.clone(),
+            })
+            .collect();
+        self.record_live_state(&ctx, &now).await;
         self.finish(change, ChangeStatus::Applied, &Value::Array(results), None)
             .await
     }
@@ -328,12 +358,26 @@ impl ChangeService {
             // Another worker settled it.
             return Ok(());
         }
-        if to == ChangeStatus::Applied && !self.settle_ticket(&mut tx, change, ACTOR).await? {
+        if to == ChangeStatus::Applied
+            && !self.settle_ticket(&mut tx, change, results, ACTOR).await?
+        {
             drop(tx);
             let why = json!({"message": "the platform holds the new values, but the ticket changed meanwhile and was not updated; check it and reconcile"});
             return Box::pin(self.finish(change, ChangeStatus::Failed, results, Some(&why))).await;
         }
         store::record_attempt(&mut tx, change.id, results, error, None).await?;
+        if to == ChangeStatus::Failed {
+            // Objects a failed change already replaced (a new Google ad, new criteria, a new
+            // Meta creative, TikTok ads) keep their ids on the ticket, so a later launch,
+            // pause or change addresses what delivers, not what it replaced. (An applied
+            // change records them with its spec in `settle_ticket`.)
+            for r in results.as_array().into_iter().flatten() {
+                for (object, id) in r["external_ids"].as_object().into_iter().flatten() {
+                    let id = id.as_str().unwrap_or("");
+                    tickets::put_external_id(&mut tx, change.ticket_id, object, id).await?;
+                }
+            }
+        }
         let summary = results
             .as_array()
             .map(|r| {

@@ -68,6 +68,30 @@ fn field_diff(before: &Value, after: &Value) -> Value {
     )
 }
 
+/// Apply the `external_ids` the results of an applied change carry: a string sets the key,
+/// null drops it (no such object is left, e.g. the last criterion was removed).
+fn merge_external_ids(ids: &mut Value, results: &Value) {
+    if !ids.is_object() {
+        *ids = json!({});
+    }
+    let Some(ids) = ids.as_object_mut() else {
+        return;
+    };
+    for r in results.as_array().into_iter().flatten() {
+        for (k, v) in r["external_ids"].as_object().into_iter().flatten() {
+            match v {
+                Value::String(s) => {
+                    ids.insert(k.clone(), Value::String(s.clone()));
+                }
+                Value::Null => {
+                    ids.remove(k);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct ChangeService {
     governance: Governance,
@@ -165,7 +189,16 @@ impl ChangeService {
         }
         // Prove the platform can make the change before anyone is asked to confirm it.
         self.plan(&ctx, kind, &before, &after)?;
+        let strategy = |v: &Value| {
+            v.pointer("/bidding/strategy")
+                .and_then(Value::as_str)
+                .unwrap_or("LOWEST_COST")
+                .to_owned()
+        };
         let risk = match kind {
+            // Another bidding strategy spends the budget differently (a cap lifted, a target
+            // dropped) and restarts learning: never SAFE, whatever happens to the bid amount.
+            ChangeKind::Edit if strategy(&before) != strategy(&after) => Risk::SpendIncrease,
             ChangeKind::Edit => {
                 crate::healing::classify_risk(&before, &after, &ctx.brand.currency, &[])
             }
@@ -475,12 +508,15 @@ impl ChangeService {
     }
 
     /// A ticket moves (and its spec changes) only when a change is applied, through the
-    /// tickets writer, with its history row, in the caller's transaction. False (nothing
-    /// written) when the ticket is no longer at the version the change was built on.
+    /// tickets writer, with its history row, in the caller's transaction. An edit that
+    /// replaced platform objects (results carrying `external_ids`) also records their new ids,
+    /// so later changes and rollbacks address them. False (nothing written) when the ticket is
+    /// no longer at the version the change was built on.
     async fn settle_ticket(
         &self,
         c: &mut sqlx::AnyConnection,
         change: &Change,
+        results: &Value,
         actor: &str,
     ) -> AppResult<bool> {
         let ctx = self.governance.ticket_context(change.ticket_id).await?;
@@ -505,6 +541,7 @@ impl ChangeService {
             None => {
                 let mut t = ctx.ticket.clone();
                 t.payload_config = change.payload_after.clone();
+                merge_external_ids(&mut t.external_ids, results);
                 tickets::save(
                     c,
                     &t,

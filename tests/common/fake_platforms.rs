@@ -88,6 +88,8 @@ pub struct FakeState {
     /// Daily delivery the reporting endpoints answer with (see `fake_reports.rs`).
     pub reports: reports::Reports,
     rng: u64,
+    /// TikTok: object ids whose updates are refused inside a code-0 answer (`data.error_list`).
+    pub tiktok_error_list: Vec<String>,
 }
 
 impl FakeState {
@@ -1111,7 +1113,7 @@ async fn tiktok_status_update(
                 .collect()
         })
         .unwrap_or_default();
-    let (fault, delay) = {
+    let (fault, delay, ids, error_list) = {
         let mut s = state.lock().unwrap();
         s.tokens_seen.push(token.to_owned());
         s.count(format!("tiktok {kind} status"));
@@ -1139,15 +1141,20 @@ async fn tiktok_status_update(
         if let Some(r) = tiktok_write_fault(fault) {
             return r;
         }
+        let (ids, error_list) = tiktok_split_refused(&s, &kind, &ids);
         for id in &ids {
             if let Some(o) = s.objects.iter_mut().find(|o| &o.id == id) {
                 o.body["operation_status"] = json!(op);
             }
             *s.writes.entry(id.clone()).or_default() += 1;
         }
-        (fault, s.lose_delay)
+        (fault, s.lose_delay, ids, error_list)
     };
-    let ok = tiktok(0, "OK", json!({ format!("{kind}_ids"): ids, "status": op }));
+    let mut data = json!({ format!("{kind}_ids"): ids, "status": op });
+    if !error_list.is_empty() {
+        data["error_list"] = json!(error_list);
+    }
+    let ok = tiktok(0, "OK", data);
     tiktok_after_write(fault, delay, ok).await
 }
 
@@ -1207,6 +1214,10 @@ async fn tiktok_update(
         let fault = s.fault_for(&format!("update {kind}"));
         if let Some(r) = tiktok_write_fault(fault) {
             return r;
+        }
+        let (_, error_list) = tiktok_split_refused(&s, &kind, std::slice::from_ref(&id));
+        if !error_list.is_empty() {
+            return tiktok(0, "OK", json!({ "error_list": error_list }));
         }
         if let Some(o) = s.objects.iter_mut().find(|o| o.id == id) {
             for (k, v) in body.as_object().into_iter().flatten() {
@@ -1381,7 +1392,7 @@ async fn google(
             .filter(|o| parent.is_none() || o.parent == parent)
             .map(|o| {
                 let rn = format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id);
-                json!({ camel(&o.kind): {"resourceName": rn} })
+                json!({ camel(&o.kind): google_list_row(o, &rn, &query) })
             })
             .collect();
         return Json(json!({"results": results, "fieldMask": format!("{kind}.resourceName")}))
@@ -1447,10 +1458,17 @@ async fn google(
     if validate_only {
         return Json(json!({})).into_response();
     }
+    if let Some(refused) = google_check_removes(&state, &cid, kind, &ops) {
+        return refused;
+    }
     let (results, lose, delay) = {
         let mut s = state.lock().unwrap();
         let mut results = Vec::new();
         for op in &ops {
+            if let Some(rn) = op["remove"].as_str() {
+                results.push(google_remove(&mut s, &cid, kind, rn));
+                continue;
+            }
             let create = &op["create"];
             let parent = match kind {
                 "campaign" | "campaign_budget" => None,
@@ -1570,6 +1588,7 @@ fn google_read(state: &Arc<Mutex<FakeState>>, cid: &str, query: &str) -> Respons
         let v = match path {
             "resource_name" => continue,
             "primary_status" => json!(google_primary(o)),
+            "bidding_strategy_type" => google_strategy_type(&o.body),
             "status" if o.body.get("status").is_none() => json!("ENABLED"),
             _ => camel_path
                 .split('.')
@@ -1718,6 +1737,7 @@ async fn google_update(
                 }
             }
         }
+        google_keep_one_strategy(target, &mask);
         *s.writes.entry(id).or_default() += 1;
         (fault, s.lose_delay)
     };
@@ -1949,4 +1969,163 @@ fn google_campaign_page(state: &Arc<Mutex<FakeState>>, cid: &str, body: &Value) 
         out["nextPageToken"] = json!(format!("page-{end}"));
     }
     Json(out).into_response()
+}
+
+// ---------------------------------------------------------------- Live replacements
+// (Google criteria removed and created, ads created in an ad group and found by content,
+// bidding-strategy switches; TikTok per-object refusals in `data.error_list`.)
+
+impl FakePlatforms {
+    /// TikTok updates of this object answer code 0 but list it in `data.error_list`, unapplied.
+    pub fn refuse_in_error_list(&self, id: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .tiktok_error_list
+            .push(id.to_owned());
+    }
+
+    /// The live Google objects of `kind` under this parent id.
+    pub fn children(&self, kind: &str, parent: &str) -> Vec<Obj> {
+        self.objects(kind)
+            .into_iter()
+            .filter(|o| o.parent.as_deref() == Some(parent))
+            .collect()
+    }
+}
+
+/// (ids applied, error_list entries) of a TikTok write to `ids`.
+fn tiktok_split_refused(s: &FakeState, kind: &str, ids: &[String]) -> (Vec<String>, Vec<Value>) {
+    let (refused, ok): (Vec<String>, Vec<String>) = ids
+        .iter()
+        .cloned()
+        .partition(|id| s.tiktok_error_list.contains(id));
+    let error_list = refused
+        .iter()
+        .map(|id| json!({ format!("{kind}_id"): id, "error_message": "The ad group is being reviewed and cannot be modified." }))
+        .collect();
+    (ok, error_list)
+}
+
+/// A search row for a listing query (by parent or name): the resource name and every field
+/// the query selects that the object has, camelCase and nested as REST answers them.
+fn google_list_row(o: &Obj, rn: &str, query: &str) -> Value {
+    let kind = o.kind.as_str();
+    let mut row = json!({"resourceName": rn});
+    let selected = query
+        .trim_start_matches("SELECT ")
+        .split(" FROM ")
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim);
+    for f in selected {
+        let Some(path) = f.strip_prefix(&format!("{kind}.")) else {
+            continue;
+        };
+        let camel_path = snake_to_camel_path(path);
+        let v = match path {
+            "resource_name" => continue,
+            "primary_status" => json!(google_primary(o)),
+            _ => camel_path
+                .split('.')
+                .try_fold(&o.body, |v, seg| v.get(seg))
+                .cloned()
+                .unwrap_or(Value::Null),
+        };
+        if v.is_null() {
+            continue;
+        }
+        let mut at = &mut row;
+        let segs: Vec<&str> = camel_path.split('.').collect();
+        for (i, seg) in segs.iter().enumerate() {
+            if i + 1 == segs.len() {
+                at[*seg] = v.clone();
+            } else {
+                if !at.get(*seg).is_some_and(Value::is_object) {
+                    at[*seg] = json!({});
+                }
+                at = &mut at[*seg];
+            }
+        }
+    }
+    row
+}
+
+/// A mutate's `remove` operations must name existing objects of the collection; otherwise
+/// the whole request is refused (all-or-nothing, as without `partialFailure`).
+fn google_check_removes(
+    state: &Arc<Mutex<FakeState>>,
+    cid: &str,
+    kind: &str,
+    ops: &[Value],
+) -> Option<Response> {
+    let s = state.lock().unwrap();
+    for (i, op) in ops.iter().enumerate() {
+        let Some(rn) = op["remove"].as_str() else {
+            continue;
+        };
+        let known = s.objects.iter().any(|o| {
+            o.platform == "GOOGLE_ADS"
+                && o.kind == kind
+                && format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id) == rn
+        });
+        if !known {
+            return Some(google_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_ARGUMENT",
+                400,
+                json!({"mutateError": "RESOURCE_NOT_FOUND"}),
+                "The requested resource was not found.",
+                json!({"location": {"fieldPathElements": [{"fieldName": "operations", "index": i}, {"fieldName": "remove"}]}}),
+            ));
+        }
+    }
+    None
+}
+
+/// Remove one object (checked by `google_check_removes`); counts as a write of it.
+fn google_remove(s: &mut FakeState, cid: &str, kind: &str, rn: &str) -> Value {
+    let pos = s.objects.iter().position(|o| {
+        o.platform == "GOOGLE_ADS"
+            && o.kind == kind
+            && format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id) == rn
+    });
+    if let Some(pos) = pos {
+        let o = s.objects.remove(pos);
+        *s.writes.entry(o.id).or_default() += 1;
+    }
+    json!({ "resourceName": rn })
+}
+
+/// The campaign bidding-strategy oneof members.
+const GOOGLE_STRATEGIES: &[(&str, &str)] = &[
+    ("manualCpc", "MANUAL_CPC"),
+    ("maximizeConversions", "MAXIMIZE_CONVERSIONS"),
+    ("maximizeConversionValue", "MAXIMIZE_CONVERSION_VALUE"),
+    ("targetCpa", "TARGET_CPA"),
+    ("targetRoas", "TARGET_ROAS"),
+    ("targetSpend", "TARGET_SPEND"),
+];
+
+/// `campaign.bidding_strategy_type`, from the member the campaign holds.
+fn google_strategy_type(body: &Value) -> Value {
+    GOOGLE_STRATEGIES
+        .iter()
+        .find(|(m, _)| body.get(*m).is_some())
+        .map_or(Value::Null, |(_, t)| json!(t))
+}
+
+/// A oneof: once an update sets one strategy member, the others are gone.
+fn google_keep_one_strategy(target: &mut Value, mask: &[String]) {
+    let set = GOOGLE_STRATEGIES
+        .iter()
+        .find(|(m, _)| mask.iter().any(|p| p.split('.').next() == Some(*m)));
+    if let (Some((keep, _)), Some(o)) = (set, target.as_object_mut()) {
+        for (m, _) in GOOGLE_STRATEGIES {
+            if m != keep {
+                o.remove(*m);
+            }
+        }
+    }
 }

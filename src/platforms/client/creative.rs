@@ -8,7 +8,9 @@
 //!
 //! TikTok: `POST /open_api/v1.3/ad/update/` with `advertiser_id`, `adgroup_id` and the full
 //! `creatives` list, each item carrying the `ad_id` it replaces (H2.1); read back through
-//! `ad/get/`, where every ad is one row with its creative's fields.
+//! `ad/get/`, where every ad is one row with its creative's fields. When the number of
+//! creatives changes, ads are created (`ad/create/`) and disabled (`ad/status/update/`); see
+//! `tiktok_reshape`.
 #![allow(clippy::result_large_err)]
 
 use serde_json::{Map, Value, json};
@@ -187,12 +189,13 @@ impl PlatformClients {
         r.map_err(|e| tag(e, channel, update))
     }
 
-    /// Apply a creative change; see the module docs.
+    /// Apply a creative change; see the module docs. With the `external_ids` entries that
+    /// change: Meta `creative`, the creative the ad points at afterwards.
     pub(crate) async fn creative_apply(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
-    ) -> Result<Applied, PlatformError> {
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
         let r = match channel.platform {
             Platform::Meta => self.meta_swap(channel, update).await,
             Platform::Tiktok => self.tiktok_replace(channel, update).await,
@@ -204,15 +207,23 @@ impl PlatformClients {
         r.map_err(|e| tag(e, channel, update))
     }
 
+    /// The old creative stays on the account: Meta creatives have no status to pause, and
+    /// deleting one could break a rollback or another ad using it. `external_ids.creative`
+    /// follows the ad to the new one, so a rollback swaps back from the right creative.
     async fn meta_swap(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
-    ) -> Result<Applied, PlatformError> {
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
+        let ids = |id: &str| -> Map<String, Value> {
+            [(META_CREATIVE.to_owned(), Value::from(id))]
+                .into_iter()
+                .collect()
+        };
         let target = meta_target(update)?;
         let cur = self.meta_current(channel, update, target).await?;
         if holds(target, &cur.creative) {
-            return Ok(Applied::AlreadyHeld);
+            return Ok((Applied::AlreadyHeld, ids(&cur.creative_id)));
         }
         let old_name = cur
             .creative
@@ -247,7 +258,7 @@ impl PlatformClients {
             },
         };
         if new_id == cur.creative_id {
-            return Ok(Applied::AlreadyHeld);
+            return Ok((Applied::AlreadyHeld, ids(&new_id)));
         }
         let point = ObjectUpdate {
             fields: [(META_CREATIVE.to_owned(), json!({ "creative_id": new_id }))]
@@ -257,9 +268,9 @@ impl PlatformClients {
         };
         let fields = vec![META_CREATIVE.to_owned()];
         match meta::write_live(self, channel, &point).await {
-            Ok(()) => Ok(Applied::Written { fields }),
+            Ok(()) => Ok((Applied::Written { fields }, ids(&new_id))),
             Err(e) if e.outcome_unknown => match self.meta_ad_creative(channel, update).await {
-                Ok((now, _)) if now == new_id => Ok(Applied::Written { fields }),
+                Ok((now, _)) if now == new_id => Ok((Applied::Written { fields }, ids(&new_id))),
                 _ => Err(e),
             },
             Err(e) => Err(e),
@@ -297,23 +308,33 @@ impl PlatformClients {
         Ok((rows.clone(), first("secondary_status"), first("adgroup_id")))
     }
 
+    /// Same number of creatives: replaced one for one in a single `ad/update/` (ads keep their
+    /// ids). A different number: see [`Self::tiktok_reshape`].
     async fn tiktok_replace(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
-    ) -> Result<Applied, PlatformError> {
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
         let (targets, adgroup) = tiktok_target(update)?;
         let ids = ad_ids(update);
         if ids.len() != targets.len() {
-            return Err(malformed(
-                Platform::Tiktok,
-                &format!(
-                    "{} creatives for {} ads: a live edit replaces creatives one for one",
-                    targets.len(),
-                    ids.len()
-                ),
-            ));
+            return self
+                .tiktok_reshape(channel, update, targets, &adgroup)
+                .await;
         }
+        self.tiktok_replace_each(channel, update, targets, &adgroup, &ids)
+            .await
+            .map(|a| (a, Map::new()))
+    }
+
+    async fn tiktok_replace_each(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        targets: &[Value],
+        adgroup: &str,
+        ids: &[String],
+    ) -> Result<Applied, PlatformError> {
         let all_hold = |rows: &[Value]| {
             rows.iter()
                 .zip(targets)
@@ -328,7 +349,7 @@ impl PlatformClients {
         }
         let creatives: Vec<Value> = targets
             .iter()
-            .zip(&ids)
+            .zip(ids)
             .map(|(t, id)| {
                 let mut t = t.clone();
                 t["ad_id"] = Value::from(id.clone());
@@ -354,7 +375,8 @@ impl PlatformClients {
                 .send()
                 .await
                 .map_err(|e| transport_error(Platform::Tiktok, e))?;
-            tiktok::envelope(resp, true).await
+            let data = tiktok::envelope(resp, true).await?;
+            tiktok::refused_in_error_list(&data, TIKTOK_CREATIVES)
         }
         .await;
         let fields = vec![TIKTOK_CREATIVES.to_owned()];
@@ -365,6 +387,192 @@ impl PlatformClients {
                     Ok((rows, _, _)) if all_hold(&rows) => Ok(Applied::Written { fields }),
                     _ => Err(e),
                 }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl PlatformClients {
+    /// A live TikTok ad group whose number of creatives changes (one ad per creative). The
+    /// ad group's ads are read (`ad/get/` by `adgroup_ids`), then each wanted creative gets:
+    /// an ad that already shows it (a stored one first, else one an earlier attempt made or a
+    /// change disabled: no second ad after a lost create, and a rollback enables the old ad
+    /// again); else a stored ad no longer wanted, its creative replaced (`ad/update/`); else a
+    /// new ad (`ad/create/`) with the stored ads' status. Stored ads left over are disabled
+    /// (`ad/status/update/` `DISABLE`, not `DELETE`: a deleted ad can never come back). The
+    /// `external_ids.ad` handed back lists the ads in creative order.
+    async fn tiktok_reshape(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        targets: &[Value],
+        adgroup: &str,
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
+        if targets.is_empty() {
+            return Err(malformed(
+                Platform::Tiktok,
+                "a live ad group keeps at least one creative",
+            ));
+        }
+        let stored = ad_ids(update);
+        let mut fields: Vec<String> = vec!["ad_id".into(), "operation_status".into()];
+        for t in targets {
+            for k in t.as_object().into_iter().flatten().map(|(k, _)| k) {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        let filtering = json!({ "adgroup_ids": [adgroup] });
+        let group = tiktok::get_list(self, channel, "ad", &filtering, fields.clone()).await?;
+        let id_of = |r: &Value| r.get("ad_id").and_then(str_of).unwrap_or_default();
+        let status_of = |r: &Value| {
+            r.get("operation_status")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let shows = |r: &Value, t: &Value| match (r.as_object(), t.as_object()) {
+            (Some(r), Some(t)) => holds(t, r),
+            _ => false,
+        };
+        let status = if group
+            .iter()
+            .any(|r| stored.contains(&id_of(r)) && status_of(r) == "ENABLE")
+        {
+            "ENABLE"
+        } else {
+            "DISABLE"
+        };
+        // Stored ads first, in their order, then the rest of the ad group.
+        let mut candidates: Vec<&Value> = stored
+            .iter()
+            .filter_map(|id| group.iter().find(|r| &id_of(r) == id))
+            .collect();
+        candidates.extend(group.iter().filter(|r| !stored.contains(&id_of(r))));
+        let mut assigned: Vec<Option<String>> = vec![None; targets.len()];
+        let mut used: Vec<String> = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(r) = candidates
+                .iter()
+                .find(|r| !used.contains(&id_of(r)) && shows(r, t))
+            {
+                used.push(id_of(r));
+                assigned[i] = Some(id_of(r));
+            }
+        }
+        let mut spare: Vec<String> = stored
+            .iter()
+            .filter(|id| !used.contains(id) && group.iter().any(|r| &id_of(r) == *id))
+            .cloned()
+            .collect();
+        let mut wrote = false;
+        for (i, t) in targets.iter().enumerate() {
+            if assigned[i].is_some() {
+                continue;
+            }
+            let id = if spare.is_empty() {
+                wrote = true;
+                self.tiktok_ad_create(channel, update, adgroup, t, status, &fields, &used)
+                    .await?
+            } else {
+                let id = spare.remove(0);
+                let one = ObjectUpdate {
+                    id: id.clone(),
+                    ..update.clone()
+                };
+                let replaced = self
+                    .tiktok_replace_each(
+                        channel,
+                        &one,
+                        std::slice::from_ref(t),
+                        adgroup,
+                        std::slice::from_ref(&id),
+                    )
+                    .await?;
+                wrote |= matches!(replaced, Applied::Written { .. });
+                id
+            };
+            used.push(id.clone());
+            assigned[i] = Some(id);
+        }
+        let kept: Vec<String> = assigned.into_iter().flatten().collect();
+        // Every wanted ad delivers as the stored ones did; the ones no longer wanted stop.
+        for (ids, to) in [(kept.clone(), status), (spare, "DISABLE")] {
+            if ids.is_empty() {
+                continue;
+            }
+            let set = ObjectUpdate {
+                id: ids.join(","),
+                fields: [("operation_status".to_owned(), Value::from(to))]
+                    .into_iter()
+                    .collect(),
+                ..update.clone()
+            };
+            wrote |= matches!(
+                self.apply_fields(channel, &set).await?,
+                Applied::Written { .. }
+            );
+        }
+        let applied = if wrote {
+            Applied::Written {
+                fields: vec![TIKTOK_CREATIVES.to_owned()],
+            }
+        } else {
+            Applied::AlreadyHeld
+        };
+        let ids = [("ad".to_owned(), Value::from(kept.join(",")))]
+            .into_iter()
+            .collect();
+        Ok((applied, ids))
+    }
+
+    /// `ad/create/` of one ad with creative `t` in the ad group; after a lost answer, the ad
+    /// group is read and an ad showing `t` (not among `used`) is the one made.
+    #[allow(clippy::too_many_arguments)]
+    async fn tiktok_ad_create(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+        adgroup: &str,
+        t: &Value,
+        status: &str,
+        fields: &[String],
+        used: &[String],
+    ) -> Result<String, PlatformError> {
+        let req = PlatformRequest {
+            object: "ad".into(),
+            method: "POST".into(),
+            path: format!("/open_api/{}/ad/create/", self.cfg.tiktok_api_version),
+            body: json!({
+                "advertiser_id": channel.account_id,
+                "adgroup_id": adgroup,
+                "operation_status": status,
+                "creatives": [t],
+            }),
+        };
+        match tiktok::create(self, channel, &req).await {
+            Ok(created) => created
+                .id
+                .ok_or_else(|| malformed(Platform::Tiktok, "the new ad came back without an id")),
+            Err(e) if e.outcome_unknown => {
+                let filtering = json!({ "adgroup_ids": [adgroup] });
+                let found = tiktok::get_list(self, channel, "ad", &filtering, fields.to_vec())
+                    .await
+                    .ok()
+                    .and_then(|rows| {
+                        rows.into_iter().find_map(|r| {
+                            let id = r.get("ad_id").and_then(str_of)?;
+                            let shows = match (r.as_object(), t.as_object()) {
+                                (Some(r), Some(t)) => holds(t, r),
+                                _ => false,
+                            };
+                            (shows && !used.contains(&id) && !ad_ids(update).contains(&id))
+                                .then_some(id)
+                        })
+                    });
+                found.ok_or(e)
             }
             Err(e) => Err(e),
         }

@@ -11,7 +11,10 @@ use super::{
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::PlatformRequest;
-use crate::platforms::live::{DELIVERY_STATE, Level, ObjectUpdate, camel_to_snake};
+use crate::platforms::live::{
+    DELIVERY_STATE, GOOGLE_STRATEGY_TYPE, Level, ObjectUpdate, camel_to_snake,
+    google_member_of_strategy,
+};
 
 pub(super) fn request(
     c: &PlatformClients,
@@ -34,7 +37,7 @@ pub(super) fn request(
 }
 
 /// "customers/1/campaigns/22" -> "22"; criteria ids keep their "~" part.
-fn id_of(resource_name: &str) -> String {
+pub(super) fn id_of(resource_name: &str) -> String {
     resource_name
         .rsplit('/')
         .next()
@@ -178,7 +181,7 @@ fn resource(level: Level) -> (&'static str, &'static str) {
 }
 
 /// "campaign_budget" -> "campaignBudget": the key of a search result row.
-fn row_key(res: &str) -> String {
+pub(super) fn row_key(res: &str) -> String {
     let mut out = String::new();
     let mut up = false;
     for ch in res.chars() {
@@ -328,8 +331,34 @@ pub(super) async fn write_live(
     let (cid, rn) = live_resource_name(channel, update)?;
     let (_, collection) = resource(update.level);
     let mut object = json!({ "resourceName": rn });
+    let mut mask: Vec<String> = update
+        .fields
+        .keys()
+        .filter(|k| k.as_str() != GOOGLE_STRATEGY_TYPE)
+        .cloned()
+        .collect();
+    // A strategy switch whose setting fields already read as wanted (unset): name the new
+    // member's selecting leaf so the mask still moves the campaign to it. Google keeps one
+    // bidding strategy (a oneof), so setting the new member clears the old one; the old
+    // member is not named in the mask (its path with no value would select it again, and the
+    // member itself is refused as a field with subfields).
+    if let Some(t) = update
+        .fields
+        .get(GOOGLE_STRATEGY_TYPE)
+        .and_then(Value::as_str)
+    {
+        let (member, leaf) = google_member_of_strategy(t).ok_or_else(|| PlatformError {
+            code: Some("BAD_STRATEGY".into()),
+            message: format!("{t} is not a bidding strategy a live edit switches to"),
+            field_path: Some(GOOGLE_STRATEGY_TYPE.into()),
+            ..PlatformError::empty(Platform::GoogleAds)
+        })?;
+        if !mask.iter().any(|p| p.starts_with(&format!("{member}."))) {
+            mask.push(format!("{member}.{leaf}"));
+        }
+    }
     for (path, v) in &update.fields {
-        if v.is_null() {
+        if v.is_null() || path == GOOGLE_STRATEGY_TYPE {
             continue;
         }
         let mut at = &mut object;
@@ -345,8 +374,7 @@ pub(super) async fn write_live(
             }
         }
     }
-    let mask = update.fields.keys().cloned().collect::<Vec<_>>().join(",");
-    let body = json!({"operations": [{"update": object, "updateMask": mask}]});
+    let body = json!({"operations": [{"update": object, "updateMask": mask.join(",")}]});
     let path = format!(
         "/{}/customers/{cid}/{collection}:mutate",
         c.cfg.google_ads_api_version

@@ -9,6 +9,7 @@
 mod creative;
 mod events;
 mod google_ads;
+mod google_live;
 mod listing;
 mod meta;
 mod placeholders;

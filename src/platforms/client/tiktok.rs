@@ -251,6 +251,28 @@ pub(super) async fn get_by_ids(
     ids: &[String],
     fields: Vec<String>,
 ) -> Result<Vec<Value>, PlatformError> {
+    let filtering = json!({ format!("{kind}_ids"): ids });
+    let list = get_list(c, channel, kind, &filtering, fields).await?;
+    let id_key = format!("{kind}_id");
+    ids.iter()
+        .map(|id| {
+            list.iter()
+                .find(|r| r.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
+                .cloned()
+                .ok_or_else(|| not_found(Platform::Tiktok, update))
+        })
+        .collect()
+}
+
+/// The rows of `GET /open_api/{v}/{kind}/get/` with this `filtering` (first 100; deleted
+/// objects are left out by TikTok's default `primary_status` filter, H2.2).
+pub(super) async fn get_list(
+    c: &PlatformClients,
+    channel: &Channel,
+    kind: &str,
+    filtering: &Value,
+    fields: Vec<String>,
+) -> Result<Vec<Value>, PlatformError> {
     let token = c.cfg.require(TIKTOK_TOKEN, &channel.code)?;
     let url = format!(
         "{}/open_api/{}/{kind}/get/",
@@ -262,10 +284,7 @@ pub(super) async fn get_by_ids(
         .header("Access-Token", token.expose())
         .query(&[
             ("advertiser_id", channel.account_id.as_str()),
-            (
-                "filtering",
-                json!({ format!("{kind}_ids"): ids }).to_string().as_str(),
-            ),
+            ("filtering", filtering.to_string().as_str()),
             ("fields", Value::from(fields).to_string().as_str()),
             ("page_size", "100"),
         ])
@@ -275,17 +294,11 @@ pub(super) async fn get_by_ids(
     let data = envelope(resp, false)
         .await
         .map_err(PlatformError::after_read)?;
-    let list = data.get("list").and_then(Value::as_array);
-    let id_key = format!("{kind}_id");
-    ids.iter()
-        .map(|id| {
-            list.into_iter()
-                .flatten()
-                .find(|r| r.get(&id_key).and_then(str_of).as_deref() == Some(id.as_str()))
-                .cloned()
-                .ok_or_else(|| not_found(Platform::Tiktok, update))
-        })
-        .collect()
+    Ok(data
+        .get("list")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// `GET /open_api/{v}/{kind}/get/` filtered by id (H2.2).
@@ -363,23 +376,7 @@ pub(super) async fn write_live(
             .await
             .map_err(|e| transport_error(Platform::Tiktok, e))?;
         let data = envelope(resp, true).await?;
-        if let Some(first) = data
-            .get("error_list")
-            .and_then(Value::as_array)
-            .and_then(|l| l.first())
-        {
-            return Err(PlatformError {
-                class: ErrorClass::Permanent,
-                message: first
-                    .get("error_message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("status update refused")
-                    .to_owned(),
-                field_path: Some("operation_status".into()),
-                body: Some(data.clone()),
-                ..PlatformError::empty(Platform::Tiktok)
-            });
-        }
+        refused_in_error_list(&data, "operation_status")?;
     }
     if rest.is_empty() {
         return Ok(());
@@ -388,6 +385,7 @@ pub(super) async fn write_live(
         let field = rest.keys().next().cloned().unwrap_or_default();
         return Err(unsupported(Platform::Tiktok, update, &field));
     }
+    let written = rest.keys().cloned().collect::<Vec<_>>().join(",");
     let mut body = rest;
     body.insert(
         "advertiser_id".into(),
@@ -402,6 +400,47 @@ pub(super) async fn write_live(
         .send()
         .await
         .map_err(|e| transport_error(Platform::Tiktok, e))?;
-    envelope(resp, true).await?;
-    Ok(())
+    let data = envelope(resp, true).await?;
+    refused_in_error_list(&data, &written)
+}
+
+/// TikTok can answer code 0 and still refuse objects: `data.error_list` holds one entry per
+/// refused object (`{"<kind>_id": ..., "error_message": ...}`, H2.1). Any entry makes the
+/// write a failure of this object, naming the refused ids and TikTok's reasons; the objects
+/// not listed were written, which the next read shows.
+pub(super) fn refused_in_error_list(data: &Value, field: &str) -> Result<(), PlatformError> {
+    let Some(list) = data
+        .get("error_list")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(());
+    };
+    let refused: Vec<String> = list
+        .iter()
+        .map(|e| {
+            let id = e.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.ends_with("_id"))
+                    .and_then(|(k, v)| str_of(v).map(|id| format!("{k} {id}")))
+            });
+            let why = e
+                .get("error_message")
+                .or_else(|| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("refused without a reason");
+            match id {
+                Some(id) => format!("{id}: {why}"),
+                None => why.to_owned(),
+            }
+        })
+        .collect();
+    Err(PlatformError {
+        class: ErrorClass::Permanent,
+        code: Some("ERROR_LIST".into()),
+        message: format!("TikTok answered OK but refused {}", refused.join("; ")),
+        field_path: (!field.is_empty()).then(|| field.to_owned()),
+        body: Some(data.clone()),
+        ..PlatformError::empty(Platform::Tiktok)
+    })
 }

@@ -5,8 +5,11 @@
 //!
 //! Live objects are the ones the deploy stored in the ticket's `external_ids`:
 //! Meta `campaign`, `adset`, `ad` (`creative` has no status); TikTok `campaign`, `adgroup`,
-//! `ad`; Google `campaign_budget`, `campaign`, `ad_group`, `ad_group_ad` (the criteria are
-//! not edited in place). See PLATFORMS.md part 2, section H.
+//! `ad`; Google `campaign_budget`, `campaign`, `ad_group`, `ad_group_ad`. Google criteria
+//! and ads are immutable: a change to them replaces them (criteria removed and created, a new
+//! ad created and the old one paused), and the ids that change are handed back for
+//! `external_ids` (see [`PlatformClients::apply_update_with_ids`]). See PLATFORMS.md part 2,
+//! section H.
 #![allow(clippy::result_large_err)]
 
 use std::collections::BTreeSet;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::TranslatedPayloads;
-use super::client::{PlatformClients, PlatformError};
+use super::client::{PlatformClients, PlatformError, fill_placeholders};
 use crate::domain::{Channel, Platform};
 use crate::error::AppError;
 
@@ -82,11 +85,42 @@ pub const DELIVERY_STATE: &str = "delivery_state";
 ///   `object_story_spec`, ...). Apply creates a new creative with that content, named like
 ///   the old one plus ` #` and a content hash, and points the ad at it. Other ad fields (a
 ///   new name) may ride along and are written after the swap.
-/// - TikTok: `creatives`, the full translated list (one per stored ad id, in order), and
-///   `adgroup_id`, the ad group from `external_ids.adgroup` that `ad/update/` needs.
+/// - TikTok: `creatives`, the full translated list (the stored ad ids are the current
+///   creatives, one ad each, in order; the list may grow or shrink), and `adgroup_id`, the ad
+///   group from `external_ids.adgroup`. Apply replaces creatives one for one when the count
+///   is the same; otherwise it creates and disables ads and hands back `external_ids.ad`.
+/// - Meta apply hands back `external_ids.creative`, the creative the ad points at.
 pub const META_CREATIVE: &str = "creative";
 pub const TIKTOK_CREATIVES: &str = "creatives";
 pub const TIKTOK_ADGROUP: &str = "adgroup_id";
+
+/// Google targeting criteria changes are one [`ObjectUpdate`] per criteria object
+/// (`campaign_criterion` at level `CAMPAIGN`, `ad_group_criterion` at level `AD_SET`; id: the
+/// criteria ids as stored, comma-separated, possibly empty) with these fields:
+/// `criteria`, every criterion the parent should carry (the translated create bodies, ids
+/// filled in), and `parent_id`, the campaign or ad group id. Apply reads the parent's
+/// criteria of the kinds OmniTraffick manages, removes those not wanted and creates the
+/// missing ones in one all-or-nothing `:mutate`.
+pub const GOOGLE_CRITERIA: &str = "criteria";
+pub const GOOGLE_PARENT: &str = "parent_id";
+/// A new text (or final URL) for a live Google ad: an update of `ad_group_ad` whose field
+/// `ad` is the full new ad. Apply creates an ad_group_ad with it in the same ad group (or
+/// finds one an earlier attempt made), with the delivery status the old ad had, then pauses
+/// the old ad; `external_ids.ad_group_ad` becomes the new ad.
+pub const GOOGLE_AD: &str = "ad";
+/// A Google bidding-strategy switch carries the new strategy's type (output-only on the
+/// platform: read back to tell whether the switch happened, never put in the mask).
+pub const GOOGLE_STRATEGY_TYPE: &str = "biddingStrategyType";
+
+/// The Google criteria objects: (external_ids key, parent key, level).
+const GOOGLE_CRITERIA_OBJECTS: [(&str, &str, Level); 2] = [
+    ("campaign_criterion", "campaign", Level::Campaign),
+    ("ad_group_criterion", "ad_group", Level::AdSet),
+];
+
+fn is_google_criteria(platform: Platform, object: &str) -> bool {
+    platform == Platform::GoogleAds && GOOGLE_CRITERIA_OBJECTS.iter().any(|(o, _, _)| *o == object)
+}
 
 /// Split a creative change off an update: (the creative part, the other fields), or None
 /// when the update changes no creative.
@@ -236,6 +270,10 @@ pub fn plan_edit(
     };
     // An object that appears or disappears (e.g. Google age criteria) is a structural change.
     for r in before.requests.iter().chain(&after.requests) {
+        // Criteria that appear or disappear are created or removed like any other criteria.
+        if is_google_criteria(platform, &r.object) {
+            continue;
+        }
         let (in_before, in_after) = (
             objects(before).contains(&r.object),
             objects(after).contains(&r.object),
@@ -260,6 +298,9 @@ pub fn plan_edit(
         let Some(b) = before.requests.iter().find(|r| r.object == a.object) else {
             continue;
         };
+        if is_google_criteria(platform, &a.object) {
+            continue;
+        }
         if platform == Platform::Meta && a.object == "creative" {
             if top_changes(&b.body, &a.body)
                 .iter()
@@ -273,20 +314,36 @@ pub fn plan_edit(
             Platform::GoogleAds => (google_resource(&b.body), google_resource(&a.body)),
             _ => (&b.body, &a.body),
         };
-        if platform == Platform::GoogleAds
+        let mut fields = Map::new();
+        let switch = platform == Platform::GoogleAds
             && a.object == "campaign"
-            && google_strategy_switch(bb, ab)
-        {
-            return Err(AppError::validation(
-                "payload_config.bidding.strategy",
-                "switching a live Google campaign to another bidding strategy is not a live edit (learning restarts and its settings differ); change the bid amount only, or deploy a new ticket",
-            ));
+            && google_strategy_switch(bb, ab);
+        if switch {
+            fields.extend(google_switch_fields(ab)?);
         }
-        let changes = match platform {
+        let mut changes = match platform {
             Platform::GoogleAds => leaf_changes(bb, ab),
             _ => top_changes(bb, ab),
         };
-        let mut fields = Map::new();
+        if switch {
+            // The strategy fields are all in `google_switch_fields`.
+            changes.retain(|c| !GOOGLE_BIDDING.contains(&c.field.split('.').next().unwrap_or("")));
+        }
+        if platform == Platform::GoogleAds && a.object == "ad_group_ad" {
+            // New ad content: a new ad replaces the old one (Google ads are immutable).
+            let before_len = changes.len();
+            changes.retain(|c| c.field != "ad" && !c.field.starts_with("ad."));
+            if changes.len() != before_len {
+                let ad = ab.get("ad").cloned().unwrap_or(Value::Null);
+                let ad = fill_placeholders(&ad, external_ids).map_err(|missing| {
+                    AppError::validation(
+                        "external_ids",
+                        format!("the Google {missing} of this ad is not in external_ids; finish the deploy first"),
+                    )
+                })?;
+                fields.insert(GOOGLE_AD.into(), ad);
+            }
+        }
         for c in &changes {
             let rule = match platform {
                 Platform::Meta => meta_rule(&a.object, c, &changes),
@@ -348,19 +405,154 @@ pub fn plan_edit(
             fields,
         });
     }
+    if platform == Platform::GoogleAds {
+        out.extend(google_criteria_updates(before, after, external_ids)?);
+    }
     Ok(out)
+}
+
+/// The criteria of one kind a translation creates, in order.
+fn google_criteria_of(p: &TranslatedPayloads, object: &str) -> Vec<Value> {
+    p.requests
+        .iter()
+        .filter(|r| r.object == object)
+        .flat_map(|r| {
+            r.body
+                .get("operations")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|op| op.get("create").cloned())
+        .collect()
+}
+
+/// One criteria update per criteria object whose set of criteria changes (see
+/// [`GOOGLE_CRITERIA`]).
+fn google_criteria_updates(
+    before: &TranslatedPayloads,
+    after: &TranslatedPayloads,
+    external_ids: &Map<String, Value>,
+) -> Result<Vec<ObjectUpdate>, AppError> {
+    let mut out = Vec::new();
+    for (object, parent, level) in GOOGLE_CRITERIA_OBJECTS {
+        let sorted = |l: Vec<Value>| {
+            let mut t: Vec<String> = l.iter().map(Value::to_string).collect();
+            t.sort();
+            t
+        };
+        let wanted = google_criteria_of(after, object);
+        if sorted(google_criteria_of(before, object)) == sorted(wanted.clone()) {
+            continue;
+        }
+        let parent_id = stored_id(external_ids, parent).ok_or_else(|| {
+            AppError::validation(
+                "external_ids",
+                format!(
+                    "the Google {parent} whose targeting this change edits was never created (no id in external_ids); finish the deploy first"
+                ),
+            )
+        })?;
+        let wanted = wanted
+            .iter()
+            .map(|c| fill_placeholders(c, external_ids))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|missing| {
+                AppError::validation(
+                    "external_ids",
+                    format!("the Google {missing} these criteria belong to is not in external_ids; finish the deploy first"),
+                )
+            })?;
+        let mut fields = Map::new();
+        fields.insert(GOOGLE_CRITERIA.into(), Value::Array(wanted));
+        fields.insert(GOOGLE_PARENT.into(), Value::from(parent_id));
+        out.push(ObjectUpdate {
+            object: object.to_owned(),
+            id: stored_id(external_ids, object).unwrap_or_default(),
+            level,
+            fields,
+        });
+    }
+    Ok(out)
+}
+
+/// The campaign fields that switch a live Google campaign to the strategy of `after`: the
+/// new oneof member's leaf fields (an empty member names one of its optional leaves with no
+/// value, so the mask selects the member) and [`GOOGLE_STRATEGY_TYPE`] to read back.
+fn google_switch_fields(after: &Value) -> Result<Map<String, Value>, AppError> {
+    let members: Vec<(&String, &Value)> = after
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| GOOGLE_BIDDING.contains(&k.as_str()))
+        .collect();
+    let refuse = |why: String| AppError::validation("payload_config.bidding.strategy", why);
+    let [(member, settings)] = members.as_slice() else {
+        return Err(refuse(
+            "the new spec leaves the live Google campaign without exactly one bidding strategy; give payload_config.bidding one strategy".into(),
+        ));
+    };
+    let Some((type_name, leaf)) = google_strategy_of_member(member) else {
+        return Err(refuse(format!(
+            "switching a live Google campaign to {member} is not a live edit OmniTraffick makes; use LOWEST_COST, COST_CAP or BID_CAP, or deploy a new ticket"
+        )));
+    };
+    let mut fields = Map::new();
+    fields.insert(GOOGLE_STRATEGY_TYPE.into(), Value::from(type_name));
+    let mut leaves = Vec::new();
+    flatten(member, settings, &mut leaves);
+    for (path, v) in leaves {
+        if path == member.as_str() {
+            // `{}`: no settings. Naming the member itself is refused by Google
+            // (FIELD_HAS_SUBFIELDS); an optional leaf left unset selects it.
+            fields.insert(format!("{member}.{leaf}"), Value::Null);
+        } else {
+            fields.insert(path, v.clone());
+        }
+    }
+    Ok(fields)
+}
+
+/// A campaign bidding-strategy oneof member: its `bidding_strategy_type` and an optional leaf
+/// that can select it in an update mask without a value. None for members a live switch does
+/// not go to (portfolio strategies, CPM/CPV, impression share need settings OmniTraffick
+/// does not translate).
+pub(crate) fn google_strategy_of_member(member: &str) -> Option<(&'static str, &'static str)> {
+    Some(match member {
+        "maximizeConversions" => ("MAXIMIZE_CONVERSIONS", "targetCpaMicros"),
+        "maximizeConversionValue" => ("MAXIMIZE_CONVERSION_VALUE", "targetRoas"),
+        "targetSpend" => ("TARGET_SPEND", "cpcBidCeilingMicros"),
+        "manualCpc" => ("MANUAL_CPC", "enhancedCpcEnabled"),
+        "targetCpa" => ("TARGET_CPA", "targetCpaMicros"),
+        "targetRoas" => ("TARGET_ROAS", "targetRoas"),
+        _ => return None,
+    })
+}
+
+/// The member of a `bidding_strategy_type`, with its selecting leaf.
+pub(crate) fn google_member_of_strategy(type_name: &str) -> Option<(&'static str, &'static str)> {
+    GOOGLE_BIDDING
+        .iter()
+        .filter_map(|m| google_strategy_of_member(m).map(|(t, leaf)| (*m, t, leaf)))
+        .find(|(_, t, _)| *t == type_name)
+        .map(|(m, _, leaf)| (m, leaf))
 }
 impl PlatformClients {
     /// Current values of `update.fields`' keys on the platform, normalised to the wire format
     /// of [`ObjectUpdate`] (Meta budgets read as strings become integers, TikTok money numbers
     /// get their canonical decimal text, Google micros stay strings), plus the object's
     /// delivery state under [`DELIVERY_STATE`]. A field the platform did not return is null.
+    /// Google criteria read as the parent's managed criteria under [`GOOGLE_CRITERIA`]; a
+    /// Google ad replacement reads the stored ad's content under [`GOOGLE_AD`].
     /// Credentials come from the channel exactly as for `create`.
     pub async fn read_object(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
     ) -> Result<Map<String, Value>, PlatformError> {
+        if let Some(kind) = google_replacement(channel.platform, update) {
+            return self.google_replacement_read(channel, update, kind).await;
+        }
         let Some((creative, rest)) = creative_parts(channel.platform, update) else {
             return self.live_read(channel, update).await;
         };
@@ -385,24 +577,44 @@ impl PlatformClients {
         channel: &Channel,
         update: &ObjectUpdate,
     ) -> Result<Applied, PlatformError> {
-        let Some((creative, rest)) = creative_parts(channel.platform, update) else {
-            return self.apply_fields(channel, update).await;
-        };
-        let swapped = self.creative_apply(channel, &creative).await?;
-        if rest.fields.is_empty() {
-            return Ok(swapped);
+        self.apply_update_with_ids(channel, update)
+            .await
+            .map(|(applied, _)| applied)
+    }
+
+    /// [`Self::apply_update`], and the `external_ids` entries the ticket must hold afterwards
+    /// when the update replaced objects rather than changing them: a Meta ad's new
+    /// `creative`, a Google ad's new `ad_group_ad`, the Google criteria ids
+    /// (`campaign_criterion`, `ad_group_criterion`; comma-separated, null when none are
+    /// left). Given whether or not anything was written, so a retry after a crash still
+    /// learns the ids an earlier attempt made. Empty for updates that keep their objects.
+    pub async fn apply_update_with_ids(
+        &self,
+        channel: &Channel,
+        update: &ObjectUpdate,
+    ) -> Result<(Applied, Map<String, Value>), PlatformError> {
+        if let Some(kind) = google_replacement(channel.platform, update) {
+            return self.google_replacement_apply(channel, update, kind).await;
         }
-        Ok(match (swapped, self.apply_fields(channel, &rest).await?) {
+        let Some((creative, rest)) = creative_parts(channel.platform, update) else {
+            return Ok((self.apply_fields(channel, update).await?, Map::new()));
+        };
+        let (swapped, ids) = self.creative_apply(channel, &creative).await?;
+        if rest.fields.is_empty() {
+            return Ok((swapped, ids));
+        }
+        let applied = match (swapped, self.apply_fields(channel, &rest).await?) {
             (Applied::AlreadyHeld, other) => other,
             (written, Applied::AlreadyHeld) => written,
             (Applied::Written { mut fields }, Applied::Written { fields: more }) => {
                 fields.extend(more);
                 Applied::Written { fields }
             }
-        })
+        };
+        Ok((applied, ids))
     }
 
-    async fn apply_fields(
+    pub(crate) async fn apply_fields(
         &self,
         channel: &Channel,
         update: &ObjectUpdate,
@@ -426,6 +638,24 @@ impl PlatformClients {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Google updates that replace objects instead of updating them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GoogleReplacement {
+    Criteria,
+    Ad,
+}
+
+fn google_replacement(platform: Platform, update: &ObjectUpdate) -> Option<GoogleReplacement> {
+    if platform != Platform::GoogleAds {
+        return None;
+    }
+    if update.fields.contains_key(GOOGLE_CRITERIA) {
+        return Some(GoogleReplacement::Criteria);
+    }
+    (update.level == Level::Ad && update.fields.contains_key(GOOGLE_AD))
+        .then_some(GoogleReplacement::Ad)
 }
 
 #[cfg(test)]
@@ -514,7 +744,7 @@ mod tests {
     }
 
     #[test]
-    fn google_bidding_values_change_live_but_strategies_do_not_switch() {
+    fn google_bidding_values_change_live_and_strategies_switch_by_their_new_member() {
         let ids: Map<String, Value> = serde_json::from_value(json!({"campaign": "9"})).unwrap();
         let cpa = |m: &str| google(json!({"maximizeConversions": {"targetCpaMicros": m}}));
         let plan = plan_edit(Platform::GoogleAds, &cpa("1000000"), &cpa("1500000"), &ids).unwrap();
@@ -524,8 +754,28 @@ mod tests {
                 .as_object()
                 .unwrap()
         );
+        // A switch names the new member's leaves and the type to read back; the old member
+        // is left to the oneof.
         let ceiling = google(json!({"targetSpend": {"cpcBidCeilingMicros": "2000000"}}));
-        let e = plan_edit(Platform::GoogleAds, &cpa("1000000"), &ceiling, &ids).unwrap_err();
+        let plan = plan_edit(Platform::GoogleAds, &cpa("1000000"), &ceiling, &ids).unwrap();
+        assert_eq!(
+            plan[0].fields,
+            *json!({"biddingStrategyType": "TARGET_SPEND", "targetSpend.cpcBidCeilingMicros": "2000000"})
+                .as_object()
+                .unwrap()
+        );
+        // To a strategy without settings: its optional leaf, unset, selects it.
+        let clicks = google(json!({"targetSpend": {}}));
+        let plan = plan_edit(Platform::GoogleAds, &cpa("1000000"), &clicks, &ids).unwrap();
+        assert_eq!(
+            plan[0].fields,
+            *json!({"biddingStrategyType": "TARGET_SPEND", "targetSpend.cpcBidCeilingMicros": null})
+                .as_object()
+                .unwrap()
+        );
+        // Not to a portfolio strategy.
+        let portfolio = google(json!({"biddingStrategy": "customers/1/biddingStrategies/5"}));
+        let e = plan_edit(Platform::GoogleAds, &cpa("1000000"), &portfolio, &ids).unwrap_err();
         assert_eq!(e.field(), Some("payload_config.bidding.strategy"));
     }
 

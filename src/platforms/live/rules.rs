@@ -70,7 +70,8 @@ pub(super) fn payload_path(platform: Platform, object: &str, field: &str) -> Str
         (Platform::GoogleAds, _, "networkSettings" | "advertisingChannelType" | "type") => {
             Some(p("targeting.placements"))
         }
-        (Platform::GoogleAds, _, "maximizeConversions" | "targetSpend") => Some(p("bidding")),
+        (Platform::GoogleAds, _, "biddingStrategyType") => Some(p("bidding.strategy")),
+        (Platform::GoogleAds, _, t) if GOOGLE_BIDDING.contains(&t) => Some(p("bidding")),
         (Platform::GoogleAds, "campaign_criterion", _) => Some(p("targeting.countries")),
         (Platform::GoogleAds, "ad_group_criterion", _) => Some(p("targeting")),
         _ => None,
@@ -148,8 +149,8 @@ pub(super) fn leaf_changes<'a>(before: &'a Value, after: &'a Value) -> Vec<Chang
 pub(super) fn creative_refusal(platform: Platform) -> String {
     match platform {
         Platform::Meta => "this Meta creative change cannot be made live; deploy a new ticket with the new creative and pause this one".into(),
-        Platform::Tiktok => "a live TikTok ad's creatives are replaced one for one: adding or removing creatives is not a live edit; keep the same number of creatives, or deploy a new ticket with the new creatives and pause this one".into(),
-        Platform::GoogleAds => "the text of a live Google responsive search ad is not edited in place: Google ads are immutable, so new text means creating a new ad and pausing the old one, which live edits do not support yet; deploy a new ticket with the new creative and pause this one".into(),
+        Platform::Tiktok => "a live TikTok ad group keeps one ad per creative: the new list must hold at least one creative, and the ads stored in external_ids.ad must match the current creatives one for one; if they do not (a deploy that stored fewer ads), deploy a new ticket with the new creatives and pause this one".into(),
+        Platform::GoogleAds => "a live Google ad's content (headlines, descriptions, final URL, images) is replaced by a new ad in the same ad group; its other settings are immutable, so leave them as they are, or deploy a new ticket and pause this one".into(),
     }
 }
 
@@ -239,7 +240,8 @@ pub(super) fn meta_rule(object: &str, c: &Change<'_>, all: &[Change<'_>]) -> Rul
     }
 }
 
-/// A TikTok creatives change replaces the stored ads' creatives one for one.
+/// A TikTok creatives change: the stored ads (one per creative) are the before creatives;
+/// the after list may be longer (new ads) or shorter (ads disabled), never empty.
 pub(super) fn tiktok_creatives_check(
     before: &crate::platforms::PlatformRequest,
     after: &crate::platforms::PlatformRequest,
@@ -254,7 +256,7 @@ pub(super) fn tiktok_creatives_check(
     let ads = super::stored_id(external_ids, "ad")
         .map(|ids| ids.split(',').filter(|s| !s.trim().is_empty()).count())
         .unwrap_or(0);
-    if count(before) != count(after) || (ads != 0 && ads != count(after)) {
+    if count(after) == 0 || (ads != 0 && ads != count(before)) {
         return Err(AppError::validation(
             payload_path(Platform::Tiktok, "ad", "creatives"),
             creative_refusal(Platform::Tiktok),
@@ -397,11 +399,9 @@ pub(super) fn google_rule(object: &str, c: &Change<'_>) -> Rule {
     let top = f.split('.').next().unwrap_or(f);
     let path = payload_path(Platform::GoogleAds, object, f);
     match (object, top) {
+        // The ad's content is planned as a replacement ad (`GOOGLE_AD`); criteria as a set
+        // (`GOOGLE_CRITERIA`). What reaches here is the rest of the ad.
         ("ad_group_ad", _) => refuse(path, creative_refusal(Platform::GoogleAds)),
-        ("campaign_criterion" | "ad_group_criterion", _) => refuse(
-            path,
-            "Google keeps locations, audiences, ages and genders as separate criteria: changing them means removing and adding criteria, which live edits do not do yet; deploy a new ticket with the new targeting and pause this one",
-        ),
         ("campaign_budget", "period") => refuse(
             path,
             "a Google campaign budget's period (daily or custom/lifetime) is immutable; change the amount only, or deploy a new ticket with the other budget type",
