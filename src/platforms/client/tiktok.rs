@@ -32,11 +32,12 @@ pub(super) async fn create(
     let id = match req.object.as_str() {
         "campaign" => data.get("campaign_id").and_then(str_of),
         "adgroup" => data.get("adgroup_id").and_then(str_of),
+        // One ad per creative: keep them all, in order ("id1,id2"), as live edits expect.
         "ad" => data
             .get("ad_ids")
             .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(str_of)
+            .map(|a| a.iter().filter_map(str_of).collect::<Vec<_>>().join(","))
+            .filter(|ids| !ids.is_empty())
             .or_else(|| data.get("ad_id").and_then(str_of)),
         _ => None,
     };
@@ -200,11 +201,33 @@ pub(super) async fn find(
         .await
         .map_err(|e| transport_error(Platform::Tiktok, e).after_read())?;
     let data = envelope(resp, false).await?;
-    Ok(data
+    let mut rows = data
         .get("list")
         .and_then(Value::as_array)
         .into_iter()
-        .flatten()
+        .flatten();
+    if req.object == "ad" {
+        // The ads one create made: one per creative, each named by its creative.
+        let names: Vec<&str> = req
+            .body
+            .get("creatives")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.get(name_key).and_then(Value::as_str))
+            .chain(std::iter::once(name))
+            .collect();
+        let ids: Vec<String> = rows
+            .filter(|o| {
+                o.get(name_key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| names.contains(&n))
+            })
+            .filter_map(|o| o.get(id_key).and_then(str_of))
+            .collect();
+        return Ok((!ids.is_empty()).then(|| ids.join(",")));
+    }
+    Ok(rows
         .find(|o| o.get(name_key).and_then(Value::as_str) == Some(name))
         .and_then(|o| o.get(id_key))
         .and_then(str_of))
@@ -443,4 +466,52 @@ pub(super) fn refused_in_error_list(data: &Value, field: &str) -> Result<(), Pla
         body: Some(data.clone()),
         ..PlatformError::empty(Platform::Tiktok)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platforms::client::PlatformConfig;
+    use axum::{Json, Router, routing::post};
+    use std::time::Duration;
+
+    /// `ad/create/` makes one ad per creative: every id is kept, in order.
+    #[tokio::test]
+    async fn a_create_with_several_creatives_keeps_every_ad_id() {
+        let app = Router::new().route(
+            "/open_api/v1.3/ad/create/",
+            post(|| async {
+                Json(json!({"code": 0, "message": "OK", "request_id": "r1",
+                    "data": {"ad_ids": ["1800000000000000001", "1800000000000000002"]}}))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut cfg = PlatformConfig::new(&base, &base, &base, "v25.0", Duration::from_secs(5));
+        cfg.set_credential(TIKTOK_TOKEN, "tt-token");
+        let clients = PlatformClients::new(cfg).expect("clients");
+        let channel = Channel {
+            id: 1,
+            code: "TIKTOK".into(),
+            platform: Platform::Tiktok,
+            account_id: "7001".into(),
+            archived: false,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let req = PlatformRequest {
+            object: "ad".into(),
+            method: "POST".into(),
+            path: "/open_api/v1.3/ad/create/".into(),
+            body: json!({"adgroup_id": "9", "creatives": [{"ad_name": "a"}, {"ad_name": "b"}]}),
+        };
+        let created = create(&clients, &channel, &req).await.expect("created");
+        assert_eq!(
+            created.id.as_deref(),
+            Some("1800000000000000001,1800000000000000002")
+        );
+    }
 }
