@@ -63,6 +63,15 @@ async fn live(w: &World, channel: &str, name: &str, amount: &str) -> (i64, Value
             .expect("confirm");
     }
     w.wait_status(t, "LIVE").await;
+    // Launched when its schedule started, four days ago (pacing plans from the later of the
+    // two).
+    let launched = omnitraffick::domain::time_text(chrono::Utc::now() - chrono::Duration::days(4));
+    sqlx::query("UPDATE ticket_history SET at = $1 WHERE ticket_id = $2 AND to_status = 'LIVE'")
+        .bind(launched)
+        .bind(t)
+        .execute(w.db.pool())
+        .await
+        .expect("backdate the launch");
     let ids =
         w.s.governance
             .get_ticket(t)
@@ -598,7 +607,10 @@ async fn an_ended_campaign_becomes_a_cited_passage_for_the_copilot() {
             .await
             .expect("list");
     assert_eq!(docs.documents.len(), 1, "{:?}", docs.documents);
-    assert_eq!(docs.documents[0].name, "Results - Haunted Harbor 2027");
+    assert_eq!(
+        docs.documents[0].name,
+        format!("Results - Haunted Harbor 2027 (campaign {campaign_id})")
+    );
 
     let answer =
         w.s.copilot
@@ -784,5 +796,51 @@ async fn currencies_kept_not_started_and_paused_first() {
     assert_eq!(p.reasons[0].object, "campaign");
     assert_eq!(p.reasons[0].field, "effective_status");
     assert!(p.reasons.iter().any(|r| r.code == "LEARNING"));
+    w.finish().await;
+}
+
+/// A platform that suddenly reports nothing (a campaign deleted in its UI) never wipes the
+/// stored spend; an ended ticket stops planning spend when it ended.
+#[tokio::test]
+async fn silence_keeps_stored_spend_and_an_early_end_stops_the_plan() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = live(&w, "TIKTOK", "Tt Silence", "100.00").await;
+    let campaign = id_of(&ids, "campaign");
+    for ago in 1..=3 {
+        w.fake
+            .set_day(&campaign, &day(ago), ("80.00", 1000, 20, "1", "USD"));
+    }
+    w.s.insights.sync(Some(t), None).await.expect("sync");
+    w.fake.state.lock().unwrap().reports.days.clear();
+    let out = w.s.insights.sync(Some(t), None).await.expect("sync");
+    assert_eq!(out.tickets[0].status, "FAILED", "{out:?}");
+    assert!(
+        out.tickets[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("stored figures were kept"),
+        "{out:?}"
+    );
+    let got = w.s.insights.insights(by_ticket(t)).await.expect("insights");
+    assert_eq!(got.totals.spend, "240.00");
+
+    // Ended today, four days into a ten-day schedule: nothing is planned after the end.
+    w.s.changes
+        .request(&me(), t, ChangeKind::End, None, "stop", None)
+        .await
+        .expect("end");
+    w.wait_status(t, "ENDED").await;
+    let p = w.s.insights.pacing(Some(t), None).await.expect("pacing");
+    let tp = &p.tickets[0];
+    assert_eq!(p.verdict.as_str(), "ENDED", "{p:?}");
+    assert_eq!(tp.projected_end_spend.as_deref(), Some("240.00"), "{tp:?}");
+    let total: f64 = tp
+        .planned_total
+        .as_deref()
+        .unwrap_or("0")
+        .parse()
+        .expect("n");
+    assert!((399.0..=401.0).contains(&total), "{tp:?}");
     w.finish().await;
 }

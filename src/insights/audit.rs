@@ -27,7 +27,7 @@ use crate::platforms::client::{
     CampaignListing, ErrorClass, ListedCampaign, MAX_LISTED, PlatformClients, PlatformError,
     with_read_retries,
 };
-use crate::platforms::live::{self, LiveStatus, ObjectUpdate, same_value};
+use crate::platforms::live::{self, LiveStatus, ObjectUpdate, covers, same_value};
 use crate::store::{self, TicketFilter};
 use crate::taxonomy::{SegmentIssue, SegmentKind};
 use crate::tickets;
@@ -598,7 +598,13 @@ impl AuditService {
             let fields: BTreeMap<&String, &Value> = u.fields.iter().collect();
             for (field, want) in fields {
                 let have = current.get(field).cloned().unwrap_or(Value::Null);
-                if !same_value(&have, want) {
+                // Objects (targeting) one way: the platform adds keys of its own on read-back.
+                let holds = if want.is_object() {
+                    covers(&have, want)
+                } else {
+                    same_value(&have, want)
+                };
+                if !holds {
                     drift.push(self.drifted(&ctx, u, field, want.clone(), have));
                 }
             }

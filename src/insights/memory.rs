@@ -12,10 +12,11 @@ use crate::domain::{Platform, TicketStatus};
 use crate::error::AppResult;
 use crate::store::{self, DailyMetric, MetricScope};
 
-/// The document name a campaign's results are kept under (and cited by).
-pub fn results_document_name(campaign_name: &str, year: i32) -> String {
+/// The document name a campaign's results are kept under (and cited by); the id keeps two
+/// campaigns of the same name apart.
+pub fn results_document_name(campaign_name: &str, year: i32, campaign_id: i64) -> String {
     let name: String = campaign_name.chars().take(150).collect();
-    format!("Results - {} {year}", name.trim())
+    format!("Results - {} {year} (campaign {campaign_id})", name.trim())
 }
 
 fn platform_name(p: &str) -> &str {
@@ -62,12 +63,17 @@ impl InsightsService {
             limit: MAX_TICKETS,
             ..Default::default()
         };
-        let tickets: Vec<_> = store::list_tickets(&mut c, &filter)
-            .await?
+        let all = store::list_tickets(&mut c, &filter).await?;
+        // At the listing bound the rest is unknown: never summarise part of a campaign.
+        let complete = (all.len() as i64) < MAX_TICKETS;
+        let tickets: Vec<_> = all
             .into_iter()
             .filter(|t| DEPLOYED.contains(&t.status))
             .collect();
-        if tickets.is_empty() || tickets.iter().any(|t| t.status != TicketStatus::Ended) {
+        if !complete
+            || tickets.is_empty()
+            || tickets.iter().any(|t| t.status != TicketStatus::Ended)
+        {
             return Ok(None);
         }
         let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
@@ -139,7 +145,7 @@ impl InsightsService {
                 "{other} day(s) were reported in another currency than {cur} and are not included.\n"
             ));
         }
-        let name = results_document_name(&campaign.name, campaign.year);
+        let name = results_document_name(&campaign.name, campaign.year, campaign.id);
         Ok(Some(
             copilot.remember(&brand.code, &name, vec![text]).await?,
         ))

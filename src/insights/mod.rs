@@ -256,7 +256,11 @@ impl InsightsService {
             let delivery = self.clients.delivery(&ctx.channel, &ids).await?;
             Ok::<_, PlatformError>((metrics, delivery))
         };
-        let (metrics, delivery) = match read.await {
+        let read = match read.await {
+            Ok((metrics, delivery)) => self.guard(&ctx, &from, &to, metrics, delivery).await?,
+            Err(e) => Err(e),
+        };
+        let (metrics, delivery) = match read {
             Ok(r) => r,
             Err(e) => {
                 let mut tx = self.governance.db().begin_write().await?;
@@ -325,6 +329,66 @@ impl InsightsService {
             }
         }
         Ok(outcome)
+    }
+
+    /// Check a platform's answer against what is stored before it replaces anything:
+    /// - an empty report for days that had spend (the campaign was deleted on the platform,
+    ///   or a reporting gap) is refused, so stored figures are never wiped by silence;
+    /// - an object that could not be read keeps its last known delivery (marked with the
+    ///   error), so one throttled read does not erase a disapproval from the pacing reasons.
+    async fn guard(
+        &self,
+        ctx: &TicketContext,
+        from: &str,
+        to: &str,
+        metrics: Vec<crate::platforms::client::DayMetrics>,
+        mut delivery: Vec<crate::platforms::client::Delivery>,
+    ) -> AppResult<
+        Result<
+            (
+                Vec<crate::platforms::client::DayMetrics>,
+                Vec<crate::platforms::client::Delivery>,
+            ),
+            PlatformError,
+        >,
+    > {
+        let id = ctx.ticket.id;
+        let mut c = self.governance.db().pool().acquire().await?;
+        if metrics.is_empty() && from <= to {
+            let stored =
+                store::daily_metrics(&mut c, &store::MetricScope::Tickets(&[id]), (from, to))
+                    .await?;
+            if stored.iter().any(|r| r.spend_micros != 0) {
+                return Ok(Err(PlatformError {
+                    class: ErrorClass::Permanent,
+                    code: Some("EMPTY_REPORT".into()),
+                    object: Some("campaign".into()),
+                    message: format!(
+                        "the platform reported no delivery from {from} to {to}, where {} day(s) with spend are stored (was the campaign deleted on the platform?); the stored figures were kept",
+                        stored.iter().filter(|r| r.spend_micros != 0).count()
+                    ),
+                    ..PlatformError::empty(ctx.channel.platform)
+                }));
+            }
+        }
+        if delivery.iter().any(|d| d.error.is_some()) {
+            let before: Vec<crate::platforms::client::Delivery> = store::sync_state(&mut c, id)
+                .await?
+                .and_then(|s| s.delivery)
+                .and_then(|d| d.get("objects").cloned())
+                .and_then(|o| serde_json::from_value(o).ok())
+                .unwrap_or_default();
+            for d in delivery.iter_mut().filter(|d| d.error.is_some()) {
+                if let Some(old) = before
+                    .iter()
+                    .find(|o| o.object == d.object && o.id == d.id && o.error.is_none())
+                {
+                    d.state = old.state.clone();
+                    d.fields = old.fields.clone();
+                }
+            }
+        }
+        Ok(Ok((metrics, delivery)))
     }
 
     /// The days a sync reads: from the schedule's start (or the ticket's creation) but at

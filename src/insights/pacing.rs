@@ -256,19 +256,20 @@ fn state_reason(platform: Platform, state: &str) -> Option<(&'static str, String
         Platform::Tiktok => {
             if s.ends_with("_DISABLE") || s.ends_with("_DELETE") {
                 "PAUSED"
+            } else if s.contains("ADVERTISER")
+                || s.contains("BALANCE_EXCEED")
+                || s.contains("INDUSTRY_QUALIFICATION")
+                || s.contains("QUOTA_LIMIT")
+            {
+                "ACCOUNT_ISSUE"
             } else if s.contains("AUDIT_DENY")
+                || s.contains("REVIEW_PARTIALLY_APPROVED")
                 || s.contains("DISAPPROVED")
                 || s.contains("NO_DELIVERY")
             {
                 "DISAPPROVED"
             } else if s.ends_with("_AUDIT") || s.ends_with("_REAUDIT") {
                 "IN_REVIEW"
-            } else if s.contains("BALANCE_EXCEED")
-                || s.contains("ADVERTISER")
-                || s.contains("INDUSTRY_QUALIFICATION")
-                || s.contains("QUOTA_LIMIT")
-            {
-                "ACCOUNT_ISSUE"
             } else if s.contains("BUDGET_EXCEED") || s.contains("CAMPAIGN_EXCEED") {
                 "BUDGET_CONSTRAINED"
             } else if s.contains("NOT_START") {
@@ -690,6 +691,26 @@ mod tests {
         assert_eq!(r[0].field, "effective_status");
         assert_eq!(r[0].object_id.as_deref(), Some("3"));
         assert_eq!(r[1].field, "learning_stage_info.status");
+    }
+
+    #[test]
+    fn tiktok_account_states_are_account_issues() {
+        let code = |s: &str| state_reason(Platform::Tiktok, s).map(|r| r.0);
+        assert_eq!(
+            code("ADGROUP_STATUS_ADVERTISER_AUDIT"),
+            Some("ACCOUNT_ISSUE")
+        );
+        assert_eq!(
+            code("AD_STATUS_ADVERTISER_AUDIT_DENY"),
+            Some("ACCOUNT_ISSUE")
+        );
+        assert_eq!(code("AD_STATUS_AUDIT_DENY"), Some("DISAPPROVED"));
+        assert_eq!(
+            code("AD_STATUS_REVIEW_PARTIALLY_APPROVED"),
+            Some("DISAPPROVED")
+        );
+        assert_eq!(code("ADGROUP_STATUS_AUDIT"), Some("IN_REVIEW"));
+        assert_eq!(code("ADGROUP_STATUS_DELIVERY_OK"), None);
     }
 
     #[test]

@@ -489,6 +489,11 @@ impl InsightsService {
         let now = chrono::Utc::now();
         let mut out = Vec::new();
         let mut skipped = Vec::new();
+        if tickets.len() as i64 >= MAX_TICKETS {
+            skipped.push(format!(
+                "only the campaign's first {MAX_TICKETS} tickets are paced; ask for the others by ticket_id"
+            ));
+        }
         for t in tickets {
             if !DEPLOYED.contains(&t.status) {
                 skipped.push(format!(
@@ -514,13 +519,17 @@ impl InsightsService {
                 .map(|m| m.amount_minor)
                 .unwrap_or(0)
         };
-        let planned: i64 = same.iter().map(|p| parse(&p.planned_to_date)).sum();
-        let actual: i64 = same.iter().map(|p| parse(&p.actual_to_date)).sum();
+        let planned: i64 = same
+            .iter()
+            .fold(0i64, |a, p| a.saturating_add(parse(&p.planned_to_date)));
+        let actual: i64 = same
+            .iter()
+            .fold(0i64, |a, p| a.saturating_add(parse(&p.actual_to_date)));
         let projected: Option<i64> = same
             .iter()
             .filter_map(|p| p.projected_end_spend.as_deref())
             .map(parse)
-            .reduce(|a, b| a + b);
+            .reduce(|a, b| a.saturating_add(b));
         let verdicts: Vec<Verdict> = out.iter().map(|p| p.verdict).collect();
         let verdict = if out.len() == 1 {
             out[0].verdict
@@ -586,16 +595,31 @@ impl InsightsService {
             .iter()
             .find(|h| h.to_status == TicketStatus::Live)
             .and_then(|h| parse_time(&h.at));
-        let start = spec
+        let ended = view
+            .history
+            .iter()
+            .find(|h| h.to_status == TicketStatus::Ended)
+            .and_then(|h| parse_time(&h.at));
+        // Spending starts at the schedule's start, or at the launch when that came later
+        // (days before the launch could not deliver).
+        let scheduled = spec
             .schedule
             .as_ref()
-            .and_then(|s| parse_time(&s.start_time))
-            .or(went_live);
+            .and_then(|s| parse_time(&s.start_time));
+        let start = match (scheduled, went_live) {
+            (Some(s), Some(l)) => Some(s.max(l)),
+            (s, l) => s.or(l),
+        };
+        // An ended ticket plans nothing after it ended.
         let end = spec
             .schedule
             .as_ref()
             .and_then(|s| s.end_time.as_deref())
             .and_then(parse_time);
+        let end = match (end, ended) {
+            (Some(e), Some(x)) => Some(e.min(x)),
+            (e, x) => e.or(x),
+        };
         let mut c = self.governance.db().pool().acquire().await?;
         let rows = store::daily_metrics(
             &mut c,
@@ -620,7 +644,9 @@ impl InsightsService {
             period: spec.budget.period,
             start,
             end,
-            spend_micros: mine.iter().map(|r| r.spend_micros).sum(),
+            spend_micros: mine
+                .iter()
+                .fold(0i64, |a, r| a.saturating_add(r.spend_micros)),
             foreign_currency_rows: other.len(),
             days_with_data: mine
                 .iter()

@@ -21,7 +21,7 @@ use super::{ErrorClass, PlatformClients, PlatformError, not_found, tag};
 use crate::domain::{Channel, Platform};
 use crate::platforms::live::{
     Applied, DELIVERY_STATE, GOOGLE_AD, GOOGLE_CRITERIA, GOOGLE_PARENT, GoogleReplacement, Level,
-    ObjectUpdate, camel_to_snake, same_value,
+    ObjectUpdate, camel_to_snake, covers,
 };
 
 /// A malformed replacement update (a planning bug, not a platform answer).
@@ -101,31 +101,6 @@ fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     }
 }
 
-/// Whether `current` holds everything `target` says: objects key by key (extra keys in
-/// `current`, such as Google's policy summaries, do not matter), arrays item for item in any
-/// order, scalars by value.
-fn holds(current: &Value, target: &Value) -> bool {
-    match (current, target) {
-        (Value::Object(c), Value::Object(t)) => t
-            .iter()
-            .all(|(k, tv)| holds(c.get(k).unwrap_or(&Value::Null), tv)),
-        // In any order: Google does not promise to answer headlines as they were sent.
-        (Value::Array(c), Value::Array(t)) => {
-            let mut free: Vec<&Value> = c.iter().collect();
-            c.len() == t.len()
-                && t.iter()
-                    .all(|y| match free.iter().position(|x| holds(x, y)) {
-                        Some(i) => {
-                            free.swap_remove(i);
-                            true
-                        }
-                        None => false,
-                    })
-        }
-        _ => same_value(current, target),
-    }
-}
-
 fn negative(v: &Value) -> bool {
     v.get("negative").and_then(Value::as_bool).unwrap_or(false)
 }
@@ -142,7 +117,7 @@ fn criterion_is(row: &Value, wanted: &Value) -> bool {
         .collect();
     !targeting.is_empty()
         && negative(row) == negative(wanted)
-        && holds(row, &Value::Object(targeting))
+        && covers(row, &Value::Object(targeting))
 }
 
 /// One live criterion: its id (`parent~criterion`), resource name and row.
@@ -343,7 +318,7 @@ async fn read_ads(
 }
 
 fn ad_is(row: &AdRow, target: &Value) -> bool {
-    holds(row.row.get("ad").unwrap_or(&Value::Null), target)
+    covers(row.row.get("ad").unwrap_or(&Value::Null), target)
 }
 
 struct AdUpdate<'a> {

@@ -130,3 +130,27 @@ pub(super) fn pending(update: &ObjectUpdate, current: &Map<String, Value>) -> Ma
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
+
+/// Whether `current` holds `target` one way: every key the target sets has its value (keys the
+/// platform adds on read-back are ignored); lists in any order, item by item the same way.
+pub fn covers(current: &Value, target: &Value) -> bool {
+    match (current, target) {
+        (Value::Object(c), Value::Object(t)) => t
+            .iter()
+            .all(|(k, tv)| covers(c.get(k).unwrap_or(&Value::Null), tv)),
+        // In any order: Google does not promise to answer headlines as they were sent.
+        (Value::Array(c), Value::Array(t)) => {
+            let mut free: Vec<&Value> = c.iter().collect();
+            c.len() == t.len()
+                && t.iter()
+                    .all(|y| match free.iter().position(|x| covers(x, y)) {
+                        Some(i) => {
+                            free.swap_remove(i);
+                            true
+                        }
+                        None => false,
+                    })
+        }
+        _ => same_value(current, target),
+    }
+}

@@ -27,7 +27,7 @@ mod compare;
 mod rules;
 
 use compare::*;
-pub use compare::{camel_to_snake, canonical_decimal, canonical_number, same_value};
+pub use compare::{camel_to_snake, canonical_decimal, canonical_number, covers, same_value};
 use rules::*;
 
 /// The level of a live object.
