@@ -844,3 +844,30 @@ async fn silence_keeps_stored_spend_and_an_early_end_stops_the_plan() {
     assert!((399.0..=401.0).contains(&total), "{tp:?}");
     w.finish().await;
 }
+
+/// A worker's sync and an assistant's sync_insights of the same ticket at the same moment
+/// both succeed and count each day once.
+#[tokio::test]
+async fn two_syncs_of_one_ticket_at_once_both_succeed() {
+    let w = World::build().workers().start().await;
+    let (t, ids) = live(&w, "GADS", "Gads Twice", "100.00").await;
+    let campaign = id_of(&ids, "campaign");
+    // The schedule started four days ago: five days, today included.
+    for ago in 0..5 {
+        w.fake
+            .set_day(&campaign, &day(ago), ("10.00", 100, 1, "1", "USD"));
+    }
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(
+            w.s.insights.sync(Some(t), None),
+            w.s.insights.sync(Some(t), None)
+        );
+        for out in [a.expect("first"), b.expect("second")] {
+            assert_eq!(out.synced, 1, "{out:?}");
+        }
+    }
+    let got = w.s.insights.insights(by_ticket(t)).await.expect("insights");
+    assert_eq!(got.totals.spend, "50.00", "{got:?}");
+    assert_eq!(got.groups_total, 5);
+    w.finish().await;
+}

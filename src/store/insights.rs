@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{fetch_all_as, fetch_optional_as, update_else_insert};
+use super::{fetch_all_as, fetch_optional_as};
 use crate::domain::now_text;
 use crate::error::AppResult;
 
@@ -72,7 +72,12 @@ pub async fn replace_daily(
         sqlx::query(
             "INSERT INTO insights_daily (ticket_id, platform, object, object_id, day, currency, \
              spend_micros, impressions, clicks, conversions_milli, synced_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (ticket_id, object, object_id, day) DO UPDATE SET \
+             platform = excluded.platform, currency = excluded.currency, \
+             spend_micros = excluded.spend_micros, impressions = excluded.impressions, \
+             clicks = excluded.clicks, conversions_milli = excluded.conversions_milli, \
+             synced_at = excluded.synced_at",
         )
         .bind(ticket_id)
         .bind(&m.platform)
@@ -181,23 +186,19 @@ pub async fn record_sync_ok(
     ticket_id: i64,
     delivery: &Value,
 ) -> AppResult<()> {
-    let now = now_text();
-    let delivery = delivery.to_string();
-    let update = sqlx::query(
-        "UPDATE insights_sync SET synced_at = $2, attempted_at = $2, last_error = NULL, \
-         delivery = $3 WHERE ticket_id = $1",
-    )
-    .bind(ticket_id)
-    .bind(now.clone())
-    .bind(delivery.clone());
-    let insert = sqlx::query(
+    // An upsert: two syncs of one ticket at once (a worker and sync_insights, or two
+    // processes) both succeed, the later one winning.
+    sqlx::query(
         "INSERT INTO insights_sync (ticket_id, synced_at, attempted_at, delivery) \
-         VALUES ($1, $2, $2, $3)",
+         VALUES ($1, $2, $2, $3) ON CONFLICT (ticket_id) DO UPDATE SET \
+         synced_at = excluded.synced_at, attempted_at = excluded.attempted_at, \
+         last_error = NULL, delivery = excluded.delivery",
     )
     .bind(ticket_id)
-    .bind(now)
-    .bind(delivery);
-    update_else_insert(c, update, insert).await?;
+    .bind(now_text())
+    .bind(delivery.to_string())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -207,21 +208,16 @@ pub async fn record_sync_failed(
     ticket_id: i64,
     error: &Value,
 ) -> AppResult<()> {
-    let now = now_text();
-    let error = error.to_string();
-    let update = sqlx::query(
-        "UPDATE insights_sync SET attempted_at = $2, last_error = $3 WHERE ticket_id = $1",
+    sqlx::query(
+        "INSERT INTO insights_sync (ticket_id, attempted_at, last_error) VALUES ($1, $2, $3) \
+         ON CONFLICT (ticket_id) DO UPDATE SET attempted_at = excluded.attempted_at, \
+         last_error = excluded.last_error",
     )
     .bind(ticket_id)
-    .bind(now.clone())
-    .bind(error.clone());
-    let insert = sqlx::query(
-        "INSERT INTO insights_sync (ticket_id, attempted_at, last_error) VALUES ($1, $2, $3)",
-    )
-    .bind(ticket_id)
-    .bind(now)
-    .bind(error);
-    update_else_insert(c, update, insert).await?;
+    .bind(now_text())
+    .bind(error.to_string())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
