@@ -82,6 +82,35 @@ async fn live(w: &World, channel: &str, name: &str, amount: &str) -> (i64, Value
     (t, ids)
 }
 
+/// A ticket on `channel` in an existing campaign, deployed (objects created paused); its id
+/// and external ids.
+async fn deployed_in(w: &World, campaign_id: i64, channel: &str, payload: Value) -> (i64, Value) {
+    let t = w
+        .s
+        .governance
+        .create_ticket(
+            &me(),
+            from_json(json!({"campaign_id": campaign_id, "channel_code": channel, "payload_config": payload})),
+        )
+        .await
+        .expect("ticket")
+        .id;
+    w.s.qa
+        .run_qa(&me(), from_json(json!({"ticket_id": t})))
+        .await
+        .expect("qa");
+    w.queue_deploy(t).await;
+    w.wait_status(t, "TRAFFICKED_SUCCESS").await;
+    let ids =
+        w.s.governance
+            .get_ticket(t)
+            .await
+            .expect("t")
+            .ticket
+            .external_ids;
+    (t, ids)
+}
+
 fn id_of(ids: &Value, key: &str) -> String {
     ids[key]
         .as_str()
@@ -539,29 +568,7 @@ async fn an_ended_campaign_becomes_a_cited_passage_for_the_copilot() {
             .ticket
             .campaign_id;
     // A TikTok ticket in the same campaign.
-    let tt = w
-        .s
-        .governance
-        .create_ticket(
-            &me(),
-            from_json(json!({"campaign_id": campaign_id, "channel_code": "TIKTOK", "payload_config": spec("100.00", 4, 6)})),
-        )
-        .await
-        .expect("ticket")
-        .id;
-    w.s.qa
-        .run_qa(&me(), from_json(json!({"ticket_id": tt})))
-        .await
-        .expect("qa");
-    w.queue_deploy(tt).await;
-    w.wait_status(tt, "TRAFFICKED_SUCCESS").await;
-    let tids =
-        w.s.governance
-            .get_ticket(tt)
-            .await
-            .expect("t")
-            .ticket
-            .external_ids;
+    let (tt, tids) = deployed_in(&w, campaign_id, "TIKTOK", spec("100.00", 4, 6)).await;
     w.fake.set_day(
         &id_of(&mids, "campaign"),
         &day(2),
@@ -685,29 +692,7 @@ async fn currencies_kept_not_started_and_paused_first() {
         .await
         .expect("campaign")
         .id;
-    let t = w
-        .s
-        .governance
-        .create_ticket(
-            &me(),
-            from_json(json!({"campaign_id": c, "channel_code": "META", "payload_config": spec("80.00", 4, 6)})),
-        )
-        .await
-        .expect("ticket")
-        .id;
-    w.s.qa
-        .run_qa(&me(), from_json(json!({"ticket_id": t})))
-        .await
-        .expect("qa");
-    w.queue_deploy(t).await;
-    w.wait_status(t, "TRAFFICKED_SUCCESS").await;
-    let ids =
-        w.s.governance
-            .get_ticket(t)
-            .await
-            .expect("t")
-            .ticket
-            .external_ids;
+    let (t, ids) = deployed_in(&w, c, "META", spec("80.00", 4, 6)).await;
     w.fake.set_day(
         &id_of(&ids, "campaign"),
         &day(2),
