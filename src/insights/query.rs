@@ -1,6 +1,6 @@
 //! Reading what was synced: insights with exact money, and pacing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -494,6 +494,7 @@ impl InsightsService {
                 "only the campaign's first {MAX_TICKETS} tickets are paced; ask for the others by ticket_id"
             ));
         }
+        let facts = self.pacing_facts(&scope).await?;
         for t in tickets {
             if !DEPLOYED.contains(&t.status) {
                 skipped.push(format!(
@@ -502,7 +503,14 @@ impl InsightsService {
                 ));
                 continue;
             }
-            out.push(self.ticket_pacing(&t, currency, now).await?);
+            match ticket_pacing(&t, currency, now, &facts) {
+                Ok(p) => out.push(p),
+                // One ticket's unreadable spec does not hide the others.
+                Err(e) if matches!(scope, Scope::Campaign(_)) => {
+                    skipped.push(format!("ticket {} cannot be paced: {e}", t.id));
+                }
+                Err(e) => return Err(e),
+            }
         }
         if out.is_empty() && matches!(scope, Scope::Ticket(_)) {
             return Err(AppError::validation(
@@ -573,113 +581,139 @@ impl InsightsService {
         })
     }
 
-    async fn ticket_pacing(
-        &self,
-        t: &Ticket,
-        brand_currency: Currency,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> AppResult<TicketPacing> {
-        let spec = CampaignSpec::parse(&t.payload_config)?;
-        let currency = match &spec.budget.currency {
-            Some(c) => currency_of(c)?,
-            None => brand_currency,
-        };
-        let budget = Money::parse_major(
-            "payload_config.budget.amount",
-            &spec.budget.amount,
-            currency,
-        )?;
-        let view = self.governance.get_ticket(t.id).await?;
-        let went_live = view
-            .history
-            .iter()
-            .find(|h| h.to_status == TicketStatus::Live)
-            .and_then(|h| parse_time(&h.at));
-        let ended = view
-            .history
-            .iter()
-            .find(|h| h.to_status == TicketStatus::Ended)
-            .and_then(|h| parse_time(&h.at));
-        // Spending starts at the schedule's start, or at the launch when that came later
-        // (days before the launch could not deliver).
-        let scheduled = spec
-            .schedule
-            .as_ref()
-            .and_then(|s| parse_time(&s.start_time));
-        let start = match (scheduled, went_live) {
-            (Some(s), Some(l)) => Some(s.max(l)),
-            (s, l) => s.or(l),
-        };
-        // An ended ticket plans nothing after it ended.
-        let end = spec
-            .schedule
-            .as_ref()
-            .and_then(|s| s.end_time.as_deref())
-            .and_then(parse_time);
-        let end = match (end, ended) {
-            (Some(e), Some(x)) => Some(e.min(x)),
-            (e, x) => e.or(x),
-        };
+    /// Everything pacing reads of the scope's tickets, in three queries.
+    async fn pacing_facts(&self, scope: &Scope) -> AppResult<PacingFacts> {
         let mut c = self.governance.db().pool().acquire().await?;
-        let rows = store::daily_metrics(
-            &mut c,
-            &MetricScope::Tickets(std::slice::from_ref(&t.id)),
-            ("0000-01-01", "9999-12-31"),
-        )
-        .await?;
-        let sync = store::sync_state(&mut c, t.id).await?;
-        let delivery: Option<Vec<Delivery>> = sync
-            .as_ref()
-            .and_then(|s| s.delivery.as_ref())
-            .and_then(|d| d.get("objects"))
-            .and_then(|o| serde_json::from_value(o.clone()).ok());
-        let (mine, other): (Vec<&DailyMetric>, Vec<&DailyMetric>) =
-            rows.iter().partition(|r| r.currency == currency.as_str());
-        let plan = TicketPlan {
-            ticket_id: t.id,
-            platform: t.platform,
-            status: t.status,
-            currency,
-            budget_minor: budget.amount_minor,
-            period: spec.budget.period,
-            start,
-            end,
-            spend_micros: mine
-                .iter()
-                .fold(0i64, |a, r| a.saturating_add(r.spend_micros)),
-            foreign_currency_rows: other.len(),
-            days_with_data: mine
-                .iter()
-                .filter(|r| r.impressions > 0 || r.spend_micros > 0)
-                .count(),
-            delivery: delivery.as_deref(),
-            synced_at: sync.as_ref().and_then(|s| s.synced_at.as_deref()),
-            last_error: sync.as_ref().and_then(|s| s.last_error.as_ref()),
-            now,
+        let ids;
+        let store_scope = match scope {
+            Scope::Ticket(t) => {
+                ids = [*t];
+                MetricScope::Tickets(&ids)
+            }
+            Scope::Campaign(id) => MetricScope::Campaign(*id),
+            Scope::Brand(b) => MetricScope::Brand(b),
         };
-        let f: Figures = pacing::figures(&plan);
-        let verdict = pacing::verdict(&plan, &f);
-        let reasons = pacing::reasons(&plan, &f);
-        Ok(TicketPacing {
-            ticket_id: t.id,
-            name: Some(t.platform_name.clone()),
-            platform: platform_label(t.platform).to_owned(),
-            status: t.status,
-            currency: currency.as_str().to_owned(),
-            budget: budget.to_major_string(),
-            budget_period: format!("{:?}", spec.budget.period).to_ascii_uppercase(),
-            start: start.map(|s| s.to_rfc3339()),
-            end: end.map(|e| e.to_rfc3339()),
-            days_live: permille_text(f.seconds_live / 8640),
-            planned_to_date: money(f.planned_to_date_minor, currency),
-            actual_to_date: money(f.actual_to_date_minor, currency),
-            pace_percent: f.pace_permille.map(permille_text),
-            projected_end_spend: f.projected_end_minor.map(|m| money(m, currency)),
-            planned_total: f.planned_total_minor.map(|m| money(m, currency)),
-            run_rate_daily: money(f.run_rate_daily_minor, currency),
-            verdict,
-            reasons,
-            data_as_of: sync.and_then(|s| s.synced_at),
-        })
+        let mut facts = PacingFacts::default();
+        for r in store::daily_metrics(&mut c, &store_scope, ("0000-01-01", "9999-12-31")).await? {
+            facts.days.entry(r.ticket_id).or_default().push(r);
+        }
+        for s in store::sync_states_in(&mut c, &store_scope).await? {
+            facts.syncs.insert(s.ticket_id, s);
+        }
+        for (ticket, status, at) in store::first_live_and_end(&mut c, &store_scope).await? {
+            if let Some(at) = parse_time(&at) {
+                let map = if status == TicketStatus::Live.as_str() {
+                    &mut facts.live_at
+                } else {
+                    &mut facts.ended_at
+                };
+                map.insert(ticket, at);
+            }
+        }
+        Ok(facts)
     }
+}
+
+/// What pacing reads of a scope's tickets, by ticket id.
+#[derive(Default)]
+struct PacingFacts {
+    days: HashMap<i64, Vec<DailyMetric>>,
+    syncs: HashMap<i64, store::SyncState>,
+    live_at: HashMap<i64, chrono::DateTime<chrono::Utc>>,
+    ended_at: HashMap<i64, chrono::DateTime<chrono::Utc>>,
+}
+
+fn ticket_pacing(
+    t: &Ticket,
+    brand_currency: Currency,
+    now: chrono::DateTime<chrono::Utc>,
+    facts: &PacingFacts,
+) -> AppResult<TicketPacing> {
+    let spec = CampaignSpec::parse(&t.payload_config)?;
+    let currency = match &spec.budget.currency {
+        Some(c) => currency_of(c)?,
+        None => brand_currency,
+    };
+    let budget = Money::parse_major(
+        "payload_config.budget.amount",
+        &spec.budget.amount,
+        currency,
+    )?;
+    let went_live = facts.live_at.get(&t.id).copied();
+    let ended = facts.ended_at.get(&t.id).copied();
+    // Spending starts at the schedule's start, or at the launch when that came later
+    // (days before the launch could not deliver).
+    let scheduled = spec
+        .schedule
+        .as_ref()
+        .and_then(|s| parse_time(&s.start_time));
+    let start = match (scheduled, went_live) {
+        (Some(s), Some(l)) => Some(s.max(l)),
+        (s, l) => s.or(l),
+    };
+    // An ended ticket plans nothing after it ended.
+    let end = spec
+        .schedule
+        .as_ref()
+        .and_then(|s| s.end_time.as_deref())
+        .and_then(parse_time);
+    let end = match (end, ended) {
+        (Some(e), Some(x)) => Some(e.min(x)),
+        (e, x) => e.or(x),
+    };
+    let rows: &[DailyMetric] = facts.days.get(&t.id).map_or(&[], Vec::as_slice);
+    let sync = facts.syncs.get(&t.id);
+    let delivery: Option<Vec<Delivery>> = sync
+        .as_ref()
+        .and_then(|s| s.delivery.as_ref())
+        .and_then(|d| d.get("objects"))
+        .and_then(|o| serde_json::from_value(o.clone()).ok());
+    let (mine, other): (Vec<&DailyMetric>, Vec<&DailyMetric>) =
+        rows.iter().partition(|r| r.currency == currency.as_str());
+    let plan = TicketPlan {
+        ticket_id: t.id,
+        platform: t.platform,
+        status: t.status,
+        currency,
+        budget_minor: budget.amount_minor,
+        period: spec.budget.period,
+        start,
+        end,
+        spend_micros: mine
+            .iter()
+            .fold(0i64, |a, r| a.saturating_add(r.spend_micros)),
+        foreign_currency_rows: other.len(),
+        days_with_data: mine
+            .iter()
+            .filter(|r| r.impressions > 0 || r.spend_micros > 0)
+            .count(),
+        delivery: delivery.as_deref(),
+        synced_at: sync.as_ref().and_then(|s| s.synced_at.as_deref()),
+        last_error: sync.as_ref().and_then(|s| s.last_error.as_ref()),
+        now,
+    };
+    let f: Figures = pacing::figures(&plan);
+    let verdict = pacing::verdict(&plan, &f);
+    let reasons = pacing::reasons(&plan, &f);
+    Ok(TicketPacing {
+        ticket_id: t.id,
+        name: Some(t.platform_name.clone()),
+        platform: platform_label(t.platform).to_owned(),
+        status: t.status,
+        currency: currency.as_str().to_owned(),
+        budget: budget.to_major_string(),
+        budget_period: format!("{:?}", spec.budget.period).to_ascii_uppercase(),
+        start: start.map(|s| s.to_rfc3339()),
+        end: end.map(|e| e.to_rfc3339()),
+        days_live: permille_text(f.seconds_live / 8640),
+        planned_to_date: money(f.planned_to_date_minor, currency),
+        actual_to_date: money(f.actual_to_date_minor, currency),
+        pace_percent: f.pace_permille.map(permille_text),
+        projected_end_spend: f.projected_end_minor.map(|m| money(m, currency)),
+        planned_total: f.planned_total_minor.map(|m| money(m, currency)),
+        run_rate_daily: money(f.run_rate_daily_minor, currency),
+        verdict,
+        reasons,
+        data_as_of: sync.and_then(|s| s.synced_at.clone()),
+    })
 }

@@ -233,3 +233,79 @@ pub async fn tickets_to_sync(c: &mut AnyConnection, ended_since: &str) -> AppRes
     .await?;
     Ok(ids)
 }
+
+/// The last sync of every ticket in scope (one query for a campaign or a brand).
+pub async fn sync_states_in(
+    c: &mut AnyConnection,
+    scope: &MetricScope<'_>,
+) -> AppResult<Vec<SyncState>> {
+    match scope {
+        MetricScope::Tickets(ids) => {
+            let mut out = Vec::new();
+            for id in *ids {
+                out.extend(sync_state(&mut *c, *id).await?);
+            }
+            Ok(out)
+        }
+        MetricScope::Campaign(id) => {
+            let q = sqlx::query(
+                "SELECT s.* FROM insights_sync s JOIN tickets t ON t.id = s.ticket_id \
+                 WHERE t.campaign_id = $1",
+            )
+            .bind(*id);
+            fetch_all_as(c, q, sync_from_row).await
+        }
+        MetricScope::Brand(code) => {
+            let q = sqlx::query(
+                "SELECT s.* FROM insights_sync s JOIN tickets t ON t.id = s.ticket_id \
+                 JOIN campaigns c ON c.id = t.campaign_id JOIN brands b ON b.id = c.brand_id \
+                 WHERE b.code = $1",
+            )
+            .bind(*code);
+            fetch_all_as(c, q, sync_from_row).await
+        }
+    }
+}
+
+/// When each ticket in scope first went LIVE and first ENDED: (ticket id, status, time).
+pub async fn first_live_and_end(
+    c: &mut AnyConnection,
+    scope: &MetricScope<'_>,
+) -> AppResult<Vec<(i64, String, String)>> {
+    fn row(r: &AnyRow) -> AppResult<(i64, String, String)> {
+        Ok((
+            r.try_get("ticket_id")?,
+            r.try_get("to_status")?,
+            r.try_get("at")?,
+        ))
+    }
+    let base = "SELECT h.ticket_id AS ticket_id, h.to_status AS to_status, MIN(h.at) AS at \
+                FROM ticket_history h JOIN tickets t ON t.id = h.ticket_id \
+                WHERE h.to_status IN ('LIVE', 'ENDED')";
+    let group = " GROUP BY h.ticket_id, h.to_status";
+    // Only these constants go into the SQL; every value is bound.
+    match scope {
+        MetricScope::Tickets(ids) => {
+            let mut out = Vec::new();
+            for id in *ids {
+                let sql = format!("{base} AND h.ticket_id = $1{group}");
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*id);
+                out.extend(fetch_all_as(&mut *c, q, row).await?);
+            }
+            Ok(out)
+        }
+        MetricScope::Campaign(id) => {
+            let sql = format!("{base} AND t.campaign_id = $1{group}");
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*id);
+            fetch_all_as(c, q, row).await
+        }
+        MetricScope::Brand(code) => {
+            let sql = format!(
+                "{base} AND t.campaign_id IN (SELECT c.id FROM campaigns c JOIN brands b \
+                 ON b.id = c.brand_id WHERE b.code = $1){group}"
+            );
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*code);
+            fetch_all_as(c, q, row).await
+        }
+    }
+}
