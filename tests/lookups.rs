@@ -102,10 +102,13 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
     let s = &w.s.lookups;
 
     let meta = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "meta".into(),
-            brand_code: Some("DIS".into()),
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "meta".into(),
+                brand_code: Some("DIS".into()),
+            },
+            true,
+        )
         .await
         .expect("meta accounts");
     assert_eq!(meta.accounts.len(), 3, "{meta:?}");
@@ -138,10 +141,13 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
     // TikTok: the advertisers that authorised the app, then their details. No brand given
     // and no tickets on the channel: no currency check, and the answer says which brand.
     let tt = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "TIKTOK".into(),
-            brand_code: None,
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "TIKTOK".into(),
+                brand_code: None,
+            },
+            true,
+        )
         .await
         .expect("tiktok accounts");
     assert_eq!(tt.accounts.len(), 2, "{tt:?}");
@@ -153,10 +159,13 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
     // cached answer is checked again: flags are never cached).
     draft_ticket(&w.s, "TIKTOK", "Tt Lookup", spec()).await;
     let tt = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "TIKTOK".into(),
-            brand_code: None,
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "TIKTOK".into(),
+                brand_code: None,
+            },
+            true,
+        )
         .await
         .expect("tiktok accounts");
     assert!(tt.freshness.from_cache);
@@ -165,10 +174,13 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
     no_secrets(&to_json(&tt));
 
     let g = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "GADS".into(),
-            brand_code: Some("DIS".into()),
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "GADS".into(),
+                brand_code: Some("DIS".into()),
+            },
+            true,
+        )
         .await
         .expect("google accounts");
     assert_eq!(g.accounts.len(), 2, "{g:?}");
@@ -185,20 +197,26 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
 
     // Unknown channel and brand: NOT_FOUND naming the field and how to list them.
     let e = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "NOPE".into(),
-            brand_code: None,
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "NOPE".into(),
+                brand_code: None,
+            },
+            true,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), "NOT_FOUND");
     assert_eq!(e.field(), Some("channel_code"));
     assert!(e.to_string().contains("list_channels"), "{e}");
     let e = s
-        .ad_accounts(AdAccountsInput {
-            channel_code: "META".into(),
-            brand_code: Some("ZZZ".into()),
-        })
+        .ad_accounts(
+            AdAccountsInput {
+                channel_code: "META".into(),
+                brand_code: Some("ZZZ".into()),
+            },
+            true,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field(), Some("brand_code"), "{e}");
@@ -692,6 +710,17 @@ async fn over_mcp_viewers_look_up_and_brand_scope_is_respected() {
     assert_eq!(ok["brand_code"], "PIX");
     let e = pix.err("estimate_reach", json!({"ticket_id": g_t})).await;
     assert_eq!(e["code"], "FORBIDDEN", "a DIS ticket: {e}");
+    // Every ticket on GADS is DIS's: an unscoped key gets DIS checked without naming it,
+    // a key limited to PIX is not told which brand the channel's tickets belong to.
+    let all = viewer
+        .ok("list_ad_accounts", json!({"channel_code": "GADS"}))
+        .await;
+    assert_eq!(all["brand_code"], "DIS", "{all}");
+    assert_eq!(all["brand_source"], "FROM_TICKETS", "{all}");
+    let scoped = pix
+        .ok("list_ad_accounts", json!({"channel_code": "GADS"}))
+        .await;
+    assert_eq!(scoped["brand_code"], Value::Null, "{scoped}");
 
     let tracker = client(&url, &key(&w.db, Role::Tracker).await).await;
     let e = tracker

@@ -278,6 +278,15 @@ fn lookup_error(e: PlatformError) -> AppError {
                 .unwrap_or_default()
         )),
         ErrorClass::Transient => AppError::Unavailable(format!("{e}; try again")),
+        // Our own refusals, before anything was sent: their messages say what to fix.
+        ErrorClass::Permanent if e.code.as_deref() == Some("NO_TARGETING") => {
+            AppError::validation("ticket_id", e.message)
+        }
+        ErrorClass::Permanent
+            if matches!(e.code.as_deref(), Some("MISSING_CREDENTIAL" | "BAD_ID")) =>
+        {
+            AppError::conflict(Some("channel_code"), e.message)
+        }
         ErrorClass::Permanent => AppError::conflict(
             Some("channel_code"),
             format!(
@@ -384,15 +393,19 @@ impl LookupService {
         tx.commit().await
     }
 
-    /// The brand to check accounts against: the one given, else the only brand with
-    /// tickets on the channel.
+    /// The brand to check accounts against: the one given, else (when `may_deduce`) the
+    /// only brand with tickets on the channel.
     async fn brand_for(
         &self,
         channel: &Channel,
         given: Option<&str>,
+        may_deduce: bool,
     ) -> AppResult<Option<(Brand, &'static str)>> {
         if let Some(code) = given {
             return Ok(Some((self.brand(code).await?, "GIVEN")));
+        }
+        if !may_deduce {
+            return Ok(None);
         }
         let mut c = self.governance.db().pool().acquire().await?;
         let brands = store::brands_on_channel(&mut c, channel.id).await?;
@@ -407,11 +420,17 @@ impl LookupService {
     }
 
     /// The ad accounts the channel's credential reaches, each flagged where its currency
-    /// differs from the brand's or its time zone is unknown.
-    pub async fn ad_accounts(&self, input: AdAccountsInput) -> AppResult<AdAccountsOutput> {
+    /// differs from the brand's or its time zone is unknown. Without `brand_code` the brand
+    /// is deduced from the channel's tickets only when `may_deduce` (a caller whose key
+    /// covers every brand: a brand-scoped key must not learn other brands that way).
+    pub async fn ad_accounts(
+        &self,
+        input: AdAccountsInput,
+        may_deduce: bool,
+    ) -> AppResult<AdAccountsOutput> {
         let channel = self.channel(&input.channel_code).await?;
         let brand = self
-            .brand_for(&channel, input.brand_code.as_deref())
+            .brand_for(&channel, input.brand_code.as_deref(), may_deduce)
             .await?;
         let (list, freshness) = self
             .cached(&channel, "ad_accounts", "", || {

@@ -12,7 +12,7 @@ use crate::auth::Permission;
 #[tool_router(router = lookup_tools, vis = "pub(super)")]
 impl OmniMcp {
     #[tool(
-        description = "List the ad accounts the channel's platform credential reaches (Meta ad accounts, TikTok advertisers, Google Ads customers): id (what a channel's account_id takes), name, status, currency and time zone as the platform reports them, and which one the channel uses. Accounts are flagged CURRENCY_MISMATCH when they bill in another currency than the brand (brand_code, or the brand of the channel's tickets when they all share one) and TIME_ZONE_UNKNOWN when the platform gives no time zone: do not traffic a brand to a flagged account without asking the person. At most 200 accounts. Answers are cached for a few minutes (from_cache, read_at). Any role but tracker.",
+        description = "List the ad accounts the channel's platform credential reaches (Meta ad accounts, TikTok advertisers, Google Ads customers): id (what a channel's account_id takes), name, status, currency and time zone as the platform reports them, and which one the channel uses. Accounts are flagged CURRENCY_MISMATCH when they bill in another currency than the brand (brand_code, or the brand of the channel's tickets when they all share one and the key covers every brand) and TIME_ZONE_UNKNOWN when the platform gives no time zone: do not traffic a brand to a flagged account without asking the person. At most 200 accounts. Answers are cached for a few minutes (from_cache, read_at). Any role but tracker.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     async fn list_ad_accounts(
@@ -20,13 +20,17 @@ impl OmniMcp {
         Parameters(input): Parameters<AdAccountsInput>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<AdAccountsOutput>, ToolError> {
-        match input.brand_code.as_deref() {
+        let who = match input.brand_code.as_deref() {
             Some(b) => {
                 self.authorize_brand(&ctx, Permission::Read, &b.trim().to_ascii_uppercase())?
             }
             None => self.authorize(&ctx, Permission::Read)?,
         };
-        Ok(Json(self.services.lookups.ad_accounts(input).await?))
+        // A brand-scoped key must not learn another brand from the channel's tickets.
+        let may_deduce = who.brands().is_none();
+        Ok(Json(
+            self.services.lookups.ad_accounts(input, may_deduce).await?,
+        ))
     }
 
     #[tool(

@@ -29,6 +29,7 @@ mod reports;
 
 #[path = "fake_lookups.rs"]
 mod lookups;
+#[allow(unused_imports)]
 pub use lookups::{TIKTOK_APP_ID, TIKTOK_APP_SECRET};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
