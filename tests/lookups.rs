@@ -734,3 +734,29 @@ async fn over_mcp_viewers_look_up_and_brand_scope_is_respected() {
     stop.cancel();
     w.finish().await;
 }
+
+/// Without the TikTok app's id and secret only the channel's own advertiser can be listed,
+/// and the answer says which variables would list them all.
+#[tokio::test]
+async fn tiktok_without_app_credentials_lists_the_channels_own_advertiser() {
+    let w = World::build().start().await;
+    let out =
+        w.s.lookups
+            .ad_accounts(
+                AdAccountsInput {
+                    channel_code: "TIKTOK".into(),
+                    brand_code: Some("DIS".into()),
+                },
+                true,
+            )
+            .await
+            .expect("accounts");
+    assert_eq!(out.accounts.len(), 1, "{out:?}");
+    assert!(out.accounts[0].is_channel_account);
+    assert_eq!(out.accounts[0].account.name, "Disney US TikTok");
+    assert!(out.accounts[0].flags.is_empty(), "USD account, USD brand");
+    let note = out.note.unwrap_or_default();
+    assert!(note.contains("OMNITRAFFICK_TIKTOK_APP_ID"), "{note}");
+    assert_eq!(w.fake.calls("tiktok advertiser lookup"), 0);
+    w.finish().await;
+}
