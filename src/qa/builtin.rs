@@ -167,12 +167,6 @@ pub fn spec_rules(_ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<QaRes
     out
 }
 
-fn is_blocked(engine: &QaEngine, platform: Platform, id: &str) -> bool {
-    engine
-        .blocked_interests
-        .contains(&(platform, id.to_owned()))
-}
-
 /// The brand-safety verdict on one interest: a family-friendly brand may not target an
 /// interest on the blocked list of its platform; other brands may. QA's rules and the
 /// interest search both ask here, so they cannot disagree.
@@ -250,7 +244,12 @@ pub fn brand_safety_payloads(
             &format!("payloads.{}", r.object),
             false,
             &mut |path, id| {
-                if is_blocked(engine, ctx.channel.platform, id) {
+                if blocks_interest(
+                    &engine.blocked_interests,
+                    ctx.brand.family_friendly,
+                    ctx.channel.platform,
+                    id,
+                ) {
                     hits.push((path, id.to_owned()));
                 }
             },
