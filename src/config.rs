@@ -67,6 +67,9 @@ pub struct Cli {
     #[command(flatten)]
     pub insights: InsightsArgs,
 
+    #[command(flatten)]
+    pub lookups: LookupArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -226,6 +229,20 @@ pub struct InsightsArgs {
     pub insights_lookback_days: i64,
 }
 
+/// Lookups (ad accounts, pages, pixels, interest and location search, reach estimates).
+#[derive(Debug, clap::Args)]
+pub struct LookupArgs {
+    /// Seconds a lookup answer is served from the store before the platform is asked again
+    /// (0: never cached).
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_LOOKUP_CACHE_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub lookup_cache_secs: u64,
+}
+
 /// Deploy retries and workers.
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
@@ -382,6 +399,9 @@ impl Cli {
                 ),
                 lookback_days: self.insights.insights_lookback_days.clamp(1, 3650),
                 ..Default::default()
+            },
+            lookups: crate::assets::lookups::LookupSettings {
+                cache_ttl: std::time::Duration::from_secs(self.lookups.lookup_cache_secs),
             },
         }
     }

@@ -26,6 +26,8 @@ pub struct AppServices {
     pub insights: crate::insights::InsightsService,
     /// Live governance: taxonomy, foreign campaigns and drift in the ad accounts.
     pub audit: crate::insights::audit::AuditService,
+    /// Lookups: ad accounts, pages, pixels, interest and location search, reach estimates.
+    pub lookups: crate::assets::lookups::LookupService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -66,6 +68,8 @@ pub struct AppOptions {
     pub capi_retention: crate::capi::CapiRetention,
     /// How often and how far back metrics are read.
     pub insights: crate::insights::InsightsSettings,
+    /// How long lookup answers are cached.
+    pub lookups: crate::assets::lookups::LookupSettings,
 }
 
 impl Default for AppOptions {
@@ -89,6 +93,7 @@ impl Default for AppOptions {
             auto_apply: crate::healing::AutoApply::None,
             capi_retention: crate::capi::CapiRetention::default(),
             insights: crate::insights::InsightsSettings::default(),
+            lookups: crate::assets::lookups::LookupSettings::default(),
         }
     }
 }
@@ -125,6 +130,13 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         governance.clone(),
         clients.clone(),
         options.versions.clone(),
+    );
+    let lookups = crate::assets::lookups::LookupService::new(
+        governance.clone(),
+        clients.clone(),
+        qa.clone(),
+        options.versions.clone(),
+        options.lookups,
     );
     let changes = crate::changes::ChangeService::new(
         governance.clone(),
@@ -172,6 +184,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             changes,
             insights,
             audit,
+            lookups,
             watch,
             jobs,
             sweep_every,

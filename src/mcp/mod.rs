@@ -9,6 +9,7 @@ mod audit_tools;
 mod change_tools;
 mod copilot_tools;
 mod insights_tools;
+mod lookup_tools;
 mod params;
 mod prompts;
 mod resources;
@@ -104,7 +105,8 @@ impl OmniMcp {
                 + Self::capi_tools()
                 + Self::change_tools()
                 + Self::insights_tools()
-                + Self::audit_tools(),
+                + Self::audit_tools()
+                + Self::lookup_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -1,6 +1,8 @@
 //! Built-in rules. Each returns results with a rule id, an outcome, a message that says what
 //! to change, and the path of the field at fault.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::{
@@ -165,10 +167,16 @@ pub fn spec_rules(_ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<QaRes
     out
 }
 
-fn is_blocked(engine: &QaEngine, platform: Platform, id: &str) -> bool {
-    engine
-        .blocked_interests
-        .contains(&(platform, id.to_owned()))
+/// The brand-safety verdict on one interest: a family-friendly brand may not target an
+/// interest on the blocked list of its platform; other brands may. QA's rules and the
+/// interest search both ask here, so they cannot disagree.
+pub fn blocks_interest(
+    blocked: &HashSet<(Platform, String)>,
+    family_friendly: bool,
+    platform: Platform,
+    id: &str,
+) -> bool {
+    family_friendly && blocked.contains(&(platform, id.trim().to_owned()))
 }
 
 /// A family-friendly brand may not target blocked interests (spec level).
@@ -189,7 +197,14 @@ pub fn brand_safety_spec(
         .interests
         .iter()
         .enumerate()
-        .filter(|(_, i)| is_blocked(engine, ctx.channel.platform, &i.id))
+        .filter(|(_, i)| {
+            blocks_interest(
+                &engine.blocked_interests,
+                ctx.brand.family_friendly,
+                ctx.channel.platform,
+                &i.id,
+            )
+        })
         .map(|(n, i)| (n, i.id.as_str()))
         .collect();
     match hits.first() {
@@ -229,7 +244,12 @@ pub fn brand_safety_payloads(
             &format!("payloads.{}", r.object),
             false,
             &mut |path, id| {
-                if is_blocked(engine, ctx.channel.platform, id) {
+                if blocks_interest(
+                    &engine.blocked_interests,
+                    ctx.brand.family_friendly,
+                    ctx.channel.platform,
+                    id,
+                ) {
                     hits.push((path, id.to_owned()));
                 }
             },

@@ -12,6 +12,7 @@ mod service;
 mod watchdog;
 
 pub use admin::*;
+pub use builtin::blocks_interest;
 pub use cel_rules::{
     CompiledRule, MAX_EXPRESSION_CHARS, MAX_LIST_ITEMS, MAX_MACRO_NESTING, RULE_TIME_BUDGET,
     RuleClock, admit_rule, compile_rule,

@@ -1,5 +1,6 @@
 //! QA as a service: load the rule set, check a stored ticket, record the outcome.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
@@ -137,11 +138,11 @@ impl QaService {
         }
     }
 
-    /// Load the current rule set from the store.
-    pub async fn engine(&self) -> AppResult<QaEngine> {
-        let picklists = self.governance.picklists().await?;
+    /// The (platform, interest id) pairs a family-friendly brand may not target, as QA
+    /// loads them (see [`crate::qa::blocks_interest`]).
+    pub async fn blocked_interests(&self) -> AppResult<HashSet<(Platform, String)>> {
         let mut conn = self.governance.db().pool().acquire().await?;
-        let blocked = store::list_blocked_interests(&mut conn)
+        Ok(store::list_blocked_interests(&mut conn)
             .await?
             .into_iter()
             .filter_map(|b| {
@@ -149,7 +150,14 @@ impl QaService {
                     .ok()
                     .map(|p| (p, b.interest_id))
             })
-            .collect();
+            .collect())
+    }
+
+    /// Load the current rule set from the store.
+    pub async fn engine(&self) -> AppResult<QaEngine> {
+        let picklists = self.governance.picklists().await?;
+        let blocked = self.blocked_interests().await?;
+        let mut conn = self.governance.db().pool().acquire().await?;
         let budget_caps = store::list_market_budget_caps(&mut conn)
             .await?
             .into_iter()

@@ -11,6 +11,7 @@ mod guidelines;
 mod healing;
 mod insights;
 mod keys;
+mod lookup_cache;
 mod qa;
 mod tickets;
 
@@ -23,6 +24,7 @@ pub use guidelines::*;
 pub use healing::*;
 pub use insights::*;
 pub use keys::*;
+pub use lookup_cache::*;
 pub use qa::*;
 pub use tickets::*;
 

@@ -27,6 +27,11 @@ use serde_json::{Value, json};
 #[path = "fake_reports.rs"]
 mod reports;
 
+#[path = "fake_lookups.rs"]
+mod lookups;
+#[allow(unused_imports)]
+pub use lookups::{TIKTOK_APP_ID, TIKTOK_APP_SECRET};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Throttled: Meta HTTP 429 + Retry-After, TikTok code 40100, Google RESOURCE_EXHAUSTED.
@@ -171,6 +176,36 @@ impl FakePlatforms {
                 get(reports::tiktok_report),
             )
             .route("/{version}/customers/{cid}/{op}", post(google))
+            .route(
+                "/open_api/v1.3/oauth2/advertiser/get/",
+                get(lookups::tiktok_advertisers),
+            )
+            .route(
+                "/open_api/v1.3/advertiser/info/",
+                get(lookups::tiktok_advertiser_info),
+            )
+            .route(
+                "/open_api/v1.3/identity/get/",
+                get(lookups::tiktok_identities),
+            )
+            .route("/open_api/v1.3/pixel/list/", get(lookups::tiktok_pixels))
+            .route(
+                "/open_api/v1.3/tool/interest_category/",
+                get(lookups::tiktok_interest_categories),
+            )
+            .route("/open_api/v1.3/tool/region/", get(lookups::tiktok_regions))
+            .route(
+                "/open_api/v1.3/ad/audience_size/estimate/",
+                post(lookups::tiktok_audience_size),
+            )
+            .route(
+                "/{version}/customers:listAccessibleCustomers",
+                get(lookups::google_accessible_customers),
+            )
+            .route(
+                "/{version}/geoTargetConstants:suggest",
+                post(lookups::google_geo_suggest),
+            )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -515,6 +550,9 @@ async fn meta_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     pause(&state).await;
+    if let Some(r) = lookups::meta_edge(&state, &parent, &edge, &q) {
+        return r;
+    }
     if edge == "insights" && q.contains_key("access_token") {
         return reports::meta_insights(&state, &parent, &q);
     }
@@ -663,6 +701,9 @@ async fn meta_read(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     pause(&state).await;
+    if let Some(r) = lookups::meta_search(&state, &id, &q) {
+        return r;
+    }
     if !q.contains_key("access_token") {
         return meta_error(
             StatusCode::BAD_REQUEST,
@@ -1358,6 +1399,9 @@ async fn google(
         let query = body["query"].as_str().unwrap_or_default().to_owned();
         if query.contains("segments.date") {
             return reports::google_report(&state, &query, &body);
+        }
+        if let Some(r) = lookups::google_search(&state, &cid, &query, &body) {
+            return r;
         }
         if query.contains("resource_name = '") {
             return google_read(&state, &cid, &query);

@@ -81,7 +81,7 @@ where
     }
 }
 
-fn bad_account(platform: Platform, channel: &Channel, what: &str) -> PlatformError {
+pub(super) fn bad_account(platform: Platform, channel: &Channel, what: &str) -> PlatformError {
     PlatformError {
         code: Some("BAD_ID".into()),
         message: format!(

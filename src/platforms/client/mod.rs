@@ -11,6 +11,7 @@ mod events;
 mod google_ads;
 mod google_live;
 mod listing;
+mod lookups;
 mod meta;
 mod placeholders;
 mod reports;
@@ -20,6 +21,10 @@ use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
 pub(crate) use listing::with_read_retries;
 pub use listing::{CampaignListing, ListedCampaign, MAX_LISTED};
+pub use lookups::{
+    AdAccount, GOOGLE_NO_PAGES, GOOGLE_NO_REACH, InterestOption, LocationOption, LookupList,
+    MAX_LIST_ITEMS, MAX_SEARCH_RESULTS, PageOrIdentity, PixelInfo, ReachEstimate,
+};
 pub use placeholders::fill_placeholders;
 pub use reports::{DayMetrics, Delivery, decimal_micros};
 
@@ -84,12 +89,18 @@ pub const TIKTOK_TOKEN: &str = "OMNITRAFFICK_TIKTOK_ACCESS_TOKEN";
 pub const GOOGLE_DEVELOPER_TOKEN: &str = "OMNITRAFFICK_GOOGLE_ADS_DEVELOPER_TOKEN";
 pub const GOOGLE_ACCESS_TOKEN: &str = "OMNITRAFFICK_GOOGLE_ADS_ACCESS_TOKEN";
 pub const GOOGLE_LOGIN_CUSTOMER_ID: &str = "OMNITRAFFICK_GOOGLE_ADS_LOGIN_CUSTOMER_ID";
-const CREDENTIAL_VARS: [&str; 5] = [
+/// The TikTok app's id and secret: only `oauth2/advertiser/get/` (listing every advertiser
+/// that authorised the app) needs them.
+pub const TIKTOK_APP_ID: &str = "OMNITRAFFICK_TIKTOK_APP_ID";
+pub const TIKTOK_APP_SECRET: &str = "OMNITRAFFICK_TIKTOK_APP_SECRET";
+const CREDENTIAL_VARS: [&str; 7] = [
     META_TOKEN,
     TIKTOK_TOKEN,
     GOOGLE_DEVELOPER_TOKEN,
     GOOGLE_ACCESS_TOKEN,
     GOOGLE_LOGIN_CUSTOMER_ID,
+    TIKTOK_APP_ID,
+    TIKTOK_APP_SECRET,
 ];
 
 impl PlatformConfig {
