@@ -1,5 +1,6 @@
 //! OmniTraffick: an ad-operations server. See DESIGN.md for the architecture.
 
+pub mod assets;
 pub mod auth;
 pub mod capi;
 pub mod changes;

@@ -26,6 +26,8 @@ pub struct AppServices {
     pub insights: crate::insights::InsightsService,
     /// Live governance: taxonomy, foreign campaigns and drift in the ad accounts.
     pub audit: crate::insights::audit::AuditService,
+    /// Creative assets: the registry and uploads to the platforms.
+    pub assets: crate::assets::AssetService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -66,6 +68,8 @@ pub struct AppOptions {
     pub capi_retention: crate::capi::CapiRetention,
     /// How often and how far back metrics are read.
     pub insights: crate::insights::InsightsSettings,
+    /// How creative uploads wait for processing and retry.
+    pub assets: crate::assets::AssetSettings,
 }
 
 impl Default for AppOptions {
@@ -89,6 +93,7 @@ impl Default for AppOptions {
             auto_apply: crate::healing::AutoApply::None,
             capi_retention: crate::capi::CapiRetention::default(),
             insights: crate::insights::InsightsSettings::default(),
+            assets: crate::assets::AssetSettings::default(),
         }
     }
 }
@@ -107,6 +112,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
     let governance = Governance::new(db.clone()).await?;
     let qa = QaService::new(governance.clone(), options.versions.clone());
     let clients = PlatformClients::new(options.platforms)?;
+    let assets = crate::assets::AssetService::new(db.clone(), clients.clone(), options.assets);
     let capi = crate::capi::CapiService::new(
         governance.clone(),
         clients.clone(),
@@ -120,7 +126,8 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.versions.clone(),
         jobs.clone(),
         options.deploy.clone(),
-    );
+    )
+    .with_assets(assets.clone());
     let audit = crate::insights::audit::AuditService::new(
         governance.clone(),
         clients.clone(),
@@ -172,6 +179,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             changes,
             insights,
             audit,
+            assets,
             watch,
             jobs,
             sweep_every,

@@ -308,12 +308,20 @@ impl Governance {
         let brand = must::<Brand>(&mut c, "brand_code", &campaign.brand_code).await?;
         let market = must::<Market>(&mut c, "market_code", &campaign.market_code).await?;
         let channel = must::<Channel>(&mut c, "channel_code", &ticket.channel_code).await?;
+        let assets = store::resolve_assets(
+            &mut c,
+            &brand.code,
+            &channel.code,
+            &crate::platforms::spec::asset_ids(&ticket.payload_config),
+        )
+        .await?;
         Ok(TicketContext {
             ticket,
             campaign,
             brand,
             market,
             channel,
+            assets,
         })
     }
 

@@ -15,6 +15,7 @@ mod meta;
 mod placeholders;
 mod reports;
 mod tiktok;
+mod uploads;
 
 use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
@@ -22,6 +23,7 @@ pub(crate) use listing::with_read_retries;
 pub use listing::{CampaignListing, ListedCampaign, MAX_LISTED};
 pub use placeholders::fill_placeholders;
 pub use reports::{DayMetrics, Delivery, decimal_micros};
+pub use uploads::{PlatformAsset, UploadFile, VideoState, md5_hex};
 
 use std::collections::HashMap;
 use std::fmt;
