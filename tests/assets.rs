@@ -227,9 +227,12 @@ async fn a_large_meta_video_goes_in_chunks_and_is_waited_for() {
     assert_eq!(w.fake.calls("meta video status"), 3);
 }
 
+/// Progress notifications seen: (progress, message).
+type Seen = Arc<Mutex<Vec<(f64, Option<String>)>>>;
+
 /// Records the progress notifications an MCP client receives.
 #[derive(Clone, Default)]
-struct Watcher(Arc<Mutex<Vec<(f64, Option<String>)>>>);
+struct Watcher(Seen);
 
 impl ClientHandler for Watcher {
     async fn on_progress(

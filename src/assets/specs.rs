@@ -63,7 +63,7 @@ fn meta_image(m: &Media, len: usize) -> Result<(), Refusal> {
         )));
     }
     let r = w as f64 / h as f64;
-    if r < 0.8 * 0.97 || r > 1.91 * 1.03 {
+    if !(0.8 * 0.97..=1.91 * 1.03).contains(&r) {
         return Err(Refusal(format!(
             "Meta feed images must be between 4:5 and 1.91:1 (width:height, 3% tolerance); this is {w} x {h} ({r:.2}:1). Crop it to 1:1 (1080 x 1080) or 1.91:1 (1200 x 628)"
         )));
@@ -82,7 +82,7 @@ fn meta_video(m: &Media) -> Result<(), Refusal> {
     }
     if let Some((w, h)) = dims(m) {
         let r = w as f64 / h as f64;
-        if r < 9.0 / 16.0 * 0.99 || r > 16.0 / 9.0 * 1.01 {
+        if !(9.0 / 16.0 * 0.99..=16.0 / 9.0 * 1.01).contains(&r) {
             return Err(Refusal(format!(
                 "Meta video aspect ratio must be between 9:16 and 16:9; this is {w} x {h}"
             )));
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn each_platform_names_its_rule() {
         assert!(check_upload(Platform::Meta, &img("png", 1080, 1080), 1000).is_ok());
-        let Refusal(r) = check_upload(Platform::Meta, &img("png", 1080, 300), 1000).unwrap_err();
+        let Refusal(r) = check_upload(Platform::Meta, &img("png", 1800, 600), 1000).unwrap_err();
         assert!(r.contains("4:5 and 1.91:1"), "{r}");
         let Refusal(r) = check_upload(Platform::Meta, &img("gif", 1080, 1080), 1).unwrap_err();
         assert!(r.contains("JPG or PNG"), "{r}");
