@@ -605,3 +605,119 @@ async fn a_spec_with_asset_ids_translates_to_each_platform_id_and_deploys_upload
     );
     w.finish().await;
 }
+
+#[tokio::test]
+async fn a_live_edit_may_name_an_asset_only_once_it_is_on_the_channel() {
+    let mut w = world().await;
+    w.start_workers();
+    let first = upload(&w, "META", "first.png", png_header(1080, 1080))
+        .await
+        .expect("first");
+    let t = w
+        .ready_ticket(
+            "META",
+            "Asset Live",
+            spec(
+                json!({"image_asset_ids": [first.asset.asset_id]}),
+                meta_page(),
+                json!([]),
+            ),
+        )
+        .await;
+    w.queue_deploy(t).await;
+    w.wait_status(t, "TRAFFICKED_SUCCESS").await;
+    // Registered for the brand, but only on Google: a live Meta edit cannot use it yet.
+    let other = upload(&w, "GADS", "second.png", png_header(1200, 1200))
+        .await
+        .expect("second");
+    let after = spec(
+        json!({"image_asset_ids": [other.asset.asset_id]}),
+        meta_page(),
+        json!([]),
+    );
+    let who = common::world::me();
+    let e =
+        w.s.changes
+            .request(
+                &who,
+                t,
+                omnitraffick::domain::ChangeKind::Edit,
+                Some(after.clone()),
+                "new image",
+                None,
+            )
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("not on channel META yet"), "{e}");
+    // Once uploaded to Meta, the same edit is planned (and waits for confirmation).
+    upload(&w, "META", "second.png", png_header(1200, 1200))
+        .await
+        .expect("on meta");
+    let out =
+        w.s.changes
+            .request(
+                &who,
+                t,
+                omnitraffick::domain::ChangeKind::Edit,
+                Some(after),
+                "new image",
+                None,
+            )
+            .await
+            .expect("edit planned");
+    let out = serde_json::to_value(&out).expect("json");
+    assert_ne!(out["change"]["status"], "FAILED", "{out}");
+    w.finish().await;
+}
+
+#[tokio::test]
+async fn over_stdio_a_server_path_is_read_and_checked() {
+    let tdb = fresh_db().await;
+    let (db, s) = open(&tdb).await;
+    seed_services(&s, &[META]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, &png_header(1080, 1080)[..14]).expect("write");
+    let client = Mcp::stdio(&tdb).await;
+    let e = client
+        .err(
+            "upload_creative",
+            json!({"brand_code": "DIS", "channel_code": "META", "path": broken.display().to_string()}),
+        )
+        .await;
+    assert_eq!(e["field"], "content", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("corrupt"),
+        "{e}"
+    );
+    let e = client
+        .err(
+            "upload_creative",
+            json!({"brand_code": "DIS", "channel_code": "META", "path": dir.path().join("missing.png").display().to_string()}),
+        )
+        .await;
+    assert_eq!(e["field"], "path", "{e}");
+    client.close().await;
+    db.close().await;
+}
+
+#[test]
+fn the_upload_command_explains_itself() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"))
+        .args(["upload", "--help"])
+        .output()
+        .expect("run omnitraffick upload --help");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for want in [
+        "--brand",
+        "--channel",
+        "image_asset_ids",
+        "refused with the rule",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+}

@@ -325,6 +325,27 @@ impl Governance {
         })
     }
 
+    /// `ctx` with the creative assets named by `payloads` (specs other than the ticket's
+    /// own: an edit being previewed or applied) resolved too.
+    pub async fn with_assets_of(
+        &self,
+        mut ctx: TicketContext,
+        payloads: &[&serde_json::Value],
+    ) -> AppResult<TicketContext> {
+        let ids: Vec<String> = payloads
+            .iter()
+            .flat_map(|p| crate::platforms::spec::asset_ids(p))
+            .filter(|id| !ctx.assets.by_id.contains_key(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(ctx);
+        }
+        let mut c = self.conn().await?;
+        let more = store::resolve_assets(&mut c, &ctx.brand.code, &ctx.channel.code, &ids).await?;
+        ctx.assets.by_id.extend(more.by_id);
+        Ok(ctx)
+    }
+
     /// Store a QA report and move the ticket to `to`, unless the ticket changed since the
     /// report was computed (then the caller must run QA again).
     pub async fn record_qa(
