@@ -721,3 +721,38 @@ fn the_upload_command_explains_itself() {
         assert!(text.contains(want), "{want} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_same_file_from_another_brand_on_the_same_tiktok_advertiser_is_found_not_refused() {
+    let w = world().await;
+    w.s.governance
+        .create_brand(from_json(json!(
+            {"name": "Pixar", "code": "PIX", "family_friendly": true, "currency": "USD"}
+        )))
+        .await
+        .expect("brand");
+    let png = png_header(720, 1280);
+    let dis = upload(&w, "TIKTOK", "cover.png", png.clone())
+        .await
+        .expect("DIS");
+    let pix =
+        w.s.assets
+            .upload(
+                "tester",
+                UploadRequest {
+                    brand_code: "PIX".into(),
+                    channel_code: "TIKTOK".into(),
+                    file_name: "cover.png".into(),
+                    bytes: png,
+                },
+                None,
+            )
+            .await
+            .expect("PIX finds the image TikTok already holds");
+    assert_ne!(
+        pix.asset.asset_id, dis.asset.asset_id,
+        "one asset per brand"
+    );
+    assert_eq!(pix.platform_id, dis.platform_id);
+    assert_eq!(w.fake.uploaded("TIKTOK", "image").len(), 1);
+}

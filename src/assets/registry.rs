@@ -602,8 +602,13 @@ impl AssetService {
             };
             tracing::warn!(asset = %asset.id, channel = %channel.code, class = ?e.class, error = %e.message, "creative upload failed");
             let retry = e.class != ErrorClass::Permanent && attempt < attempts;
-            if e.outcome_unknown {
-                // The platform may have it: look before anything else.
+            // The platform may have it: the answer was lost, or TikTok refused a file name
+            // it already holds (names are unique per advertiser, K3/K4) because another
+            // brand on the same advertiser uploaded the same bytes under the same name.
+            let may_hold = e.outcome_unknown
+                || (channel.platform == crate::domain::Platform::Tiktok
+                    && e.class == ErrorClass::Permanent);
+            if may_hold {
                 if let Ok(Some(p)) = self.clients.find_asset(channel, file).await {
                     return Ok(p);
                 }

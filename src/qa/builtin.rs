@@ -536,6 +536,18 @@ pub fn creative_assets(ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<Q
         }));
     let platform = ctx.channel.platform;
     let mut out = Vec::new();
+    if platform == Platform::Meta
+        && c.video_asset_id.is_some()
+        && c.image_asset_ids.is_empty()
+        && c.image_url.is_none()
+    {
+        out.push(fail(
+            RULE,
+            Outcome::Warn,
+            "a Meta video ad usually needs a thumbnail in video_data (image_hash or image_url); name an image in creative.image_asset_ids or set creative.image_url (Meta's thumbnail rule is unconfirmed, PLATFORMS.md K2)",
+            "payload_config.creative.image_asset_ids",
+        ));
+    }
     for (path, id, want) in named {
         let Some(a) = ctx.assets.get(id) else {
             out.push(fail(

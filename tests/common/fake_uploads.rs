@@ -426,6 +426,21 @@ pub async fn tiktok_upload(
         );
     }
     let name = text(&parts, "file_name");
+    // File names are unique per advertiser (PLATFORMS.md K3/K4, 🟡).
+    if state
+        .lock()
+        .unwrap()
+        .uploads
+        .assets
+        .iter()
+        .any(|a| a.platform == "TIKTOK" && a.kind == kind && a.name == name)
+    {
+        return tiktok(
+            40002,
+            "The file name already exists. Please rename it.",
+            json!({}),
+        );
+    }
     let (f, n) = (file.clone(), name.clone());
     if let Some(r) = faulted(
         &state,
