@@ -608,10 +608,8 @@ impl AssetService {
             let may_hold = e.outcome_unknown
                 || (channel.platform == crate::domain::Platform::Tiktok
                     && e.class == ErrorClass::Permanent);
-            if may_hold {
-                if let Ok(Some(p)) = self.clients.find_asset(channel, file).await {
-                    return Ok(p);
-                }
+            if may_hold && let Ok(Some(p)) = self.clients.find_asset(channel, file).await {
+                return Ok(p);
             }
             if !retry {
                 let status = if e.outcome_unknown {
