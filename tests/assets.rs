@@ -756,3 +756,33 @@ async fn the_same_file_from_another_brand_on_the_same_tiktok_advertiser_is_found
     assert_eq!(pix.platform_id, dis.platform_id);
     assert_eq!(w.fake.uploaded("TIKTOK", "image").len(), 1);
 }
+
+#[tokio::test]
+async fn two_concurrent_uploads_of_the_same_file_send_it_once() {
+    let w = world().await;
+    w.fake.set_random(
+        common::fake_platforms::RandomFaults::default(),
+        Duration::from_millis(250),
+    );
+    let png = png_header(1080, 1080);
+    let (a, b) = tokio::join!(
+        upload(&w, "META", "a.png", png.clone()),
+        upload(&w, "META", "b.png", png.clone())
+    );
+    let ok: Vec<&UploadOutcome> = [&a, &b]
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok())
+        .collect();
+    assert!(!ok.is_empty(), "{a:?} {b:?}");
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert_eq!(e.code(), "CONFLICT", "{e}");
+            assert!(e.to_string().contains("call upload_creative again"), "{e}");
+        }
+    }
+    assert_eq!(w.fake.uploaded("META", "image").len(), 1);
+    // Called again, the one that was turned away gets the result without a new upload.
+    let again = upload(&w, "META", "b.png", png).await.expect("again");
+    assert_eq!(again.status, "READY");
+    assert_eq!(w.fake.uploaded("META", "image").len(), 1);
+}

@@ -159,6 +159,10 @@ fn platform_failure(e: &PlatformError) -> AppError {
     }
 }
 
+/// A SENDING claim older than this is taken to belong to a process that died: longer than
+/// any single upload request (a 500 MB video on a slow link) should take.
+const CLAIM_STALE: Duration = Duration::from_secs(30 * 60);
+
 /// Most assets one list returns.
 pub const MAX_LISTED_ASSETS: i64 = 500;
 
@@ -526,6 +530,7 @@ impl AssetService {
                 duration_ms: None,
             },
             other => {
+                self.claim(asset, channel).await?;
                 // SENDING: a request left and its answer was never recorded.
                 let in_doubt = other.as_ref().is_some_and(|u| u.status == "SENDING");
                 let found = if in_doubt {
@@ -564,6 +569,36 @@ impl AssetService {
             .await?
             .ok_or_else(|| AppError::Internal("upload row vanished".into()))?;
         Ok((row, sent))
+    }
+
+    /// Take the channel's row for this process's upload, so two callers never send the same
+    /// asset at once. A claim older than [`CLAIM_STALE`] belongs to a sender that died.
+    async fn claim(&self, asset: &AssetRow, channel: &Channel) -> Result<(), PutError> {
+        let stale_before = crate::domain::time_text(
+            chrono::Utc::now()
+                - chrono::TimeDelta::from_std(CLAIM_STALE).unwrap_or(chrono::TimeDelta::MAX),
+        );
+        let mut tx = self.db.begin_write().await?;
+        let claimed = store::claim_upload(
+            &mut tx,
+            &asset.id,
+            &channel.code,
+            channel.platform.as_str(),
+            &stale_before,
+        )
+        .await?;
+        tx.commit().await?;
+        if claimed {
+            Ok(())
+        } else {
+            Err(PutError::App(AppError::conflict(
+                Some("content"),
+                format!(
+                    "this asset is being uploaded to {} right now by another call; call upload_creative again in a moment: it returns that upload's result without sending the file again",
+                    channel.code
+                ),
+            )))
+        }
     }
 
     /// Send the upload, after rate limits and transient failures again (looking first

@@ -283,3 +283,58 @@ pub async fn resolve_assets(
     }
     Ok(out)
 }
+
+/// Claim the right to send `asset_id` to a channel: the row becomes SENDING with no error.
+/// Refused (`false`) while another sender holds a claim newer than `stale_before` (a
+/// SENDING row without an error is a request in flight; one with an error is an attempt
+/// that gave up with its outcome unknown, and may be claimed again). Atomic on both
+/// backends: a conditional update, else an insert that loses a race as a unique conflict.
+pub async fn claim_upload(
+    c: &mut AnyConnection,
+    asset_id: &str,
+    channel_code: &str,
+    platform: &str,
+    stale_before: &str,
+) -> AppResult<bool> {
+    let now = now_text();
+    let updated = sqlx::query(
+        "UPDATE asset_uploads SET platform = $1, platform_id = NULL, status = 'SENDING', \
+         error = NULL, updated_at = $2 WHERE asset_id = $3 AND channel_code = $4 \
+         AND NOT (status = 'SENDING' AND error IS NULL AND updated_at > $5)",
+    )
+    .bind(platform)
+    .bind(now.clone())
+    .bind(asset_id)
+    .bind(channel_code)
+    .bind(stale_before)
+    .execute(&mut *c)
+    .await?;
+    if updated.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let exists =
+        sqlx::query("SELECT 1 FROM asset_uploads WHERE asset_id = $1 AND channel_code = $2")
+            .bind(asset_id)
+            .bind(channel_code)
+            .fetch_optional(&mut *c)
+            .await?
+            .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO asset_uploads (asset_id, channel_code, platform, platform_id, status, \
+         error, updated_at) VALUES ($1, $2, $3, NULL, 'SENDING', NULL, $4)",
+    )
+    .bind(asset_id)
+    .bind(channel_code)
+    .bind(platform)
+    .bind(now)
+    .execute(&mut *c)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

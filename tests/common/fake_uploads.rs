@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{FakePlatforms, FakeState, Fault, google_unavailable, meta_error, tiktok};
+use super::{FakePlatforms, FakeState, Fault, google_unavailable, meta_error, pause, tiktok};
 use omnitraffick::platforms::client::md5_hex;
 
 /// One file a platform holds.
@@ -187,6 +187,7 @@ pub async fn meta_adimages(
     Path((_version, _act)): Path<(String, String)>,
     axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
 ) -> Response {
+    pause(&state).await;
     if !form.contains_key("access_token") {
         return meta_error(
             StatusCode::BAD_REQUEST,
