@@ -204,6 +204,7 @@ fn in_process(n: usize) {
             brand: &brand,
             market: &market,
             channel: &channels[i % channels.len()],
+            assets: omnitraffick::domain::ResolvedAssets::none(),
         };
         let checked = engine.check(&ctx);
         if checked

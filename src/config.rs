@@ -403,6 +403,7 @@ impl Cli {
             lookups: crate::assets::lookups::LookupSettings {
                 cache_ttl: std::time::Duration::from_secs(self.lookups.lookup_cache_secs),
             },
+            assets: crate::assets::AssetSettings::default(),
         }
     }
 
@@ -437,6 +438,11 @@ pub enum Command {
     Worker,
     /// Ingest brand-guideline PDFs (files or folders of *.pdf) for the copilot.
     Ingest(IngestArgs),
+    /// Upload a creative (image or video) to a channel's ad platform and register it for a brand.
+    #[command(
+        long_about = "Upload an image or video to a channel's ad platform (Meta adimages/advideos, TikTok file/image|video/ad/upload, Google Ads image assets) and register it for the brand.\n\nThe file is checked against the platform's rules first (format, size, minimum pixels, aspect ratio, duration) and refused with the rule before anything is sent. The same bytes for the same brand are one asset: uploading them again sends nothing. A video is waited for until the platform has processed it. The asset id printed at the end goes into a ticket's payload_config.creative.image_asset_ids or video_asset_id.\n\nImages up to 30 MB, videos up to 500 MB. Platform credentials come from the same variables as deploys (e.g. OMNITRAFFICK_META_ACCESS_TOKEN or OMNITRAFFICK_META_ACCESS_TOKEN_<CHANNEL>)."
+    )]
+    Upload(UploadArgs),
     /// Manage bearer API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -541,6 +547,23 @@ pub struct IngestArgs {
     /// Create the bundled sample brands (AUR, NWS, LUM) if missing and ingest their guidelines.
     #[arg(long)]
     pub samples: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  omnitraffick upload --brand DIS --channel META_US moana-1080x1080.png\n  omnitraffick upload --brand DIS --channel TIKTOK_US moana-9x16.mp4"
+)]
+pub struct UploadArgs {
+    /// Brand code the asset belongs to, e.g. DIS.
+    #[arg(long)]
+    pub brand: String,
+
+    /// Channel code whose platform receives it, e.g. META_US.
+    #[arg(long)]
+    pub channel: String,
+
+    /// The image (JPEG, PNG, GIF, WebP) or video (MP4, MOV, ...) to upload.
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

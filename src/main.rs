@@ -38,6 +38,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve(cli, args).await?,
         Command::Worker => commands::worker(cli).await?,
         Command::Ingest(args) => commands::ingest::run(cli, args).await?,
+        Command::Upload(args) => commands::upload::run(cli, args).await?,
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct AppServices {
     pub audit: crate::insights::audit::AuditService,
     /// Lookups: ad accounts, pages, pixels, interest and location search, reach estimates.
     pub lookups: crate::assets::lookups::LookupService,
+    /// Creative assets: the registry and uploads to the platforms.
+    pub assets: crate::assets::AssetService,
     /// Resource-update notifications for subscribed tickets.
     pub watch: crate::mcp::subscriptions::TicketWatch,
     /// The job queue the workers take deploys, deliveries and events from.
@@ -70,6 +72,8 @@ pub struct AppOptions {
     pub insights: crate::insights::InsightsSettings,
     /// How long lookup answers are cached.
     pub lookups: crate::assets::lookups::LookupSettings,
+    /// How creative uploads wait for processing and retry.
+    pub assets: crate::assets::AssetSettings,
 }
 
 impl Default for AppOptions {
@@ -94,6 +98,7 @@ impl Default for AppOptions {
             capi_retention: crate::capi::CapiRetention::default(),
             insights: crate::insights::InsightsSettings::default(),
             lookups: crate::assets::lookups::LookupSettings::default(),
+            assets: crate::assets::AssetSettings::default(),
         }
     }
 }
@@ -112,6 +117,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
     let governance = Governance::new(db.clone()).await?;
     let qa = QaService::new(governance.clone(), options.versions.clone());
     let clients = PlatformClients::new(options.platforms)?;
+    let assets = crate::assets::AssetService::new(db.clone(), clients.clone(), options.assets);
     let capi = crate::capi::CapiService::new(
         governance.clone(),
         clients.clone(),
@@ -125,7 +131,8 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
         options.versions.clone(),
         jobs.clone(),
         options.deploy.clone(),
-    );
+    )
+    .with_assets(assets.clone());
     let audit = crate::insights::audit::AuditService::new(
         governance.clone(),
         clients.clone(),
@@ -185,6 +192,7 @@ pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db
             insights,
             audit,
             lookups,
+            assets,
             watch,
             jobs,
             sweep_every,

@@ -75,6 +75,7 @@ fn translate(w: &World, spec: &Value) -> Result<TranslatedPayloads, AppError> {
             market: &w.market,
             channel: &w.channel,
             spec: &parsed,
+            assets: omnitraffick::domain::ResolvedAssets::none(),
         },
         &ApiVersions::default(),
     )

@@ -62,6 +62,7 @@ fn run(w: &World, e: &QaEngine, t: &Ticket) -> Vec<QaResult> {
         brand: &w.brand,
         market: &w.market,
         channel: &w.channel,
+        assets: omnitraffick::domain::ResolvedAssets::none(),
     })
     .results
 }
@@ -309,6 +310,7 @@ fn a_rule_over_its_time_budget_is_reported_and_not_applied() {
         brand: &w.brand,
         market: &w.market,
         channel: &w.channel,
+        assets: omnitraffick::domain::ResolvedAssets::none(),
     };
     // No budget at all: every rule overruns; each is reported, none blocks.
     let none = RuleClock {

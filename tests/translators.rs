@@ -25,6 +25,7 @@ fn translate(w: &World, spec: Value) -> Result<TranslatedPayloads, AppError> {
             market: &w.market,
             channel: &w.channel,
             spec: &spec,
+            assets: omnitraffick::domain::ResolvedAssets::none(),
         },
         &ApiVersions::default(),
     )

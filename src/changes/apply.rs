@@ -154,6 +154,10 @@ impl ChangeService {
                 )
                 .await;
         }
+        let ctx = self
+            .governance
+            .with_assets_of(ctx, &[&change.payload_before, &change.payload_after])
+            .await?;
         let plan = match self.plan(
             &ctx,
             change.kind,

@@ -188,7 +188,11 @@ impl ChangeService {
             qa_report = Some(serde_json::to_value(&report).unwrap_or(Value::Null));
         }
         // Prove the platform can make the change before anyone is asked to confirm it.
-        self.plan(&ctx, kind, &before, &after)?;
+        let with_assets = self
+            .governance
+            .with_assets_of(ctx.clone(), &[&before, &after])
+            .await?;
+        self.plan(&with_assets, kind, &before, &after)?;
         let strategy = |v: &Value| {
             v.pointer("/bidding/strategy")
                 .and_then(Value::as_str)
@@ -502,6 +506,26 @@ impl ChangeService {
             ChangeKind::Edit => {
                 let b = Self::translate(ctx, before, &self.versions)?;
                 let a = Self::translate(ctx, after, &self.versions)?;
+                // A live edit does not upload: an asset must be on the channel already.
+                if let Some(id) = ctx
+                    .assets
+                    .by_id
+                    .iter()
+                    .find(|(_, r)| r.platform_id.is_none())
+                    .map(|(id, _)| id)
+                    .filter(|id| {
+                        let ph = crate::domain::assets::asset_placeholder(id);
+                        a.requests.iter().any(|r| r.body.to_string().contains(&ph))
+                    })
+                {
+                    return Err(AppError::validation(
+                        "payload_config.creative",
+                        format!(
+                            "asset {id} is not on channel {} yet (or a video is still processing); upload it there with upload_creative first: a live edit does not upload",
+                            ctx.channel.code
+                        ),
+                    ));
+                }
                 live::plan_edit(platform, &b, &a, &ids)
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod keys;
+pub mod upload;
 
 use anyhow::Context;
 use rmcp::ServiceExt;

@@ -99,6 +99,7 @@ impl CopilotService {
             brand,
             market,
             channel,
+            ..
         } = self.governance.ticket_context(input.ticket_id).await?;
         let spec = &ticket.payload_config;
         let platform = channel.platform.as_str().replace('_', " ");

@@ -152,6 +152,8 @@ pub struct DeployService {
     versions: ApiVersions,
     queue: JobQueue,
     settings: DeploySettings,
+    /// Puts a ticket's creative assets on its channel before the ad is created.
+    assets: Option<crate::assets::AssetService>,
 }
 
 impl DeployService {
@@ -170,7 +172,14 @@ impl DeployService {
             versions,
             queue,
             settings,
+            assets: None,
         }
+    }
+
+    /// Upload the creative assets a ticket names to its channel on demand, in the worker.
+    pub fn with_assets(mut self, assets: crate::assets::AssetService) -> Self {
+        self.assets = Some(assets);
+        self
     }
 
     pub fn clients(&self) -> &PlatformClients {
@@ -187,6 +196,7 @@ impl DeployService {
             self.settings.clone(),
             worker,
         )
+        .with_assets(self.assets.clone())
     }
 
     /// Register this process's deploy workers, named `worker`, and their sweep.

@@ -40,6 +40,7 @@ pub struct Deployer {
     versions: ApiVersions,
     settings: DeploySettings,
     worker: String,
+    assets: Option<crate::assets::AssetService>,
 }
 
 fn to_json(e: &PlatformError) -> Value {
@@ -113,7 +114,14 @@ impl Deployer {
             versions,
             settings,
             worker,
+            assets: None,
         }
+    }
+
+    /// Upload a ticket's creative assets to its channel before creating its objects.
+    pub fn with_assets(mut self, assets: Option<crate::assets::AssetService>) -> Self {
+        self.assets = assets;
+        self
     }
 
     pub fn worker_id(&self) -> &str {
@@ -239,7 +247,17 @@ impl Deployer {
     }
 
     async fn create_objects(&self, run: &store::DeployRun, lost: &AtomicBool) -> Result<(), Stop> {
-        let ctx = self.governance.ticket_context(run.ticket_id).await?;
+        let mut ctx = self.governance.ticket_context(run.ticket_id).await?;
+        // Assets the spec names that are not on the channel yet are uploaded first (and a
+        // video waited for), so the translation below carries their platform ids.
+        if let Some(assets) = &self.assets
+            && assets.ensure_for_ticket(&ctx).await.map_err(|e| match e {
+                crate::assets::PutError::Platform(p) => Stop::Platform(p),
+                crate::assets::PutError::App(a) => Stop::Internal(a),
+            })?
+        {
+            ctx = self.governance.ticket_context(run.ticket_id).await?;
+        }
         let TicketContext {
             ticket, channel, ..
         } = &ctx;

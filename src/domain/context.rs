@@ -1,6 +1,6 @@
 //! A ticket together with everything it references, as one value instead of five.
 
-use super::{Brand, Campaign, Channel, Market, Ticket};
+use super::{Brand, Campaign, Channel, Market, ResolvedAssets, Ticket};
 
 /// A ticket with its campaign, the campaign's brand and market, and the ticket's channel:
 /// what QA checks and the translators read. Owned, so it can move to the blocking thread QA
@@ -13,6 +13,8 @@ pub struct TicketContext {
     pub brand: Brand,
     pub market: Market,
     pub channel: Channel,
+    /// The creative assets the spec names, with their ids on this channel.
+    pub assets: ResolvedAssets,
 }
 
 /// The same five, borrowed: what QA rules take, so a check can run on parts it does not own.
@@ -23,6 +25,8 @@ pub struct TicketContextRef<'a> {
     pub brand: &'a Brand,
     pub market: &'a Market,
     pub channel: &'a Channel,
+    /// The creative assets the spec names ([`ResolvedAssets::none`] when there are none).
+    pub assets: &'a ResolvedAssets,
 }
 
 impl TicketContext {
@@ -33,6 +37,7 @@ impl TicketContext {
             brand: &self.brand,
             market: &self.market,
             channel: &self.channel,
+            assets: &self.assets,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Plain domain types and rules, no I/O. A value of one of these types is valid by
 //! construction: every constructor that takes outside input checks it.
 
+pub mod assets;
 mod change;
 mod codes;
 mod context;
@@ -9,6 +10,7 @@ mod entities;
 mod proposal;
 mod status;
 
+pub use assets::{AssetKind, ResolvedAsset, ResolvedAssets};
 pub use change::{ChangeKind, ChangeStatus};
 pub use codes::{Code, CountryCode, MetaPixelId, TiktokPixelCode};
 pub use context::{TicketContext, TicketContextRef};

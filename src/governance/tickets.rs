@@ -308,13 +308,42 @@ impl Governance {
         let brand = must::<Brand>(&mut c, "brand_code", &campaign.brand_code).await?;
         let market = must::<Market>(&mut c, "market_code", &campaign.market_code).await?;
         let channel = must::<Channel>(&mut c, "channel_code", &ticket.channel_code).await?;
+        let assets = store::resolve_assets(
+            &mut c,
+            &brand.code,
+            &channel.code,
+            &crate::platforms::spec::asset_ids(&ticket.payload_config),
+        )
+        .await?;
         Ok(TicketContext {
             ticket,
             campaign,
             brand,
             market,
             channel,
+            assets,
         })
+    }
+
+    /// `ctx` with the creative assets named by `payloads` (specs other than the ticket's
+    /// own: an edit being previewed or applied) resolved too.
+    pub async fn with_assets_of(
+        &self,
+        mut ctx: TicketContext,
+        payloads: &[&serde_json::Value],
+    ) -> AppResult<TicketContext> {
+        let ids: Vec<String> = payloads
+            .iter()
+            .flat_map(|p| crate::platforms::spec::asset_ids(p))
+            .filter(|id| !ctx.assets.by_id.contains_key(id))
+            .collect();
+        if ids.is_empty() {
+            return Ok(ctx);
+        }
+        let mut c = self.conn().await?;
+        let more = store::resolve_assets(&mut c, &ctx.brand.code, &ctx.channel.code, &ids).await?;
+        ctx.assets.by_id.extend(more.by_id);
+        Ok(ctx)
     }
 
     /// Store a QA report and move the ticket to `to`, unless the ticket changed since the

@@ -9,9 +9,14 @@ use crate::auth::Permission;
 use crate::copilot::*;
 use crate::error::AppError;
 
-/// A regular file of at most `max` bytes, checked before reading and read with the limit
+/// A regular file (`what`, for the message) of at most `max` bytes, checked before reading and read with the limit
 /// enforced (the size can change between the check and the read).
-async fn read_local_file(path: &str, max: usize) -> Result<Vec<u8>, AppError> {
+pub(super) async fn read_local_file(
+    path: &str,
+    max: usize,
+    what: &str,
+    limit_hint: &str,
+) -> Result<Vec<u8>, AppError> {
     use tokio::io::AsyncReadExt;
     let cannot =
         |e: std::io::Error| AppError::validation("path", format!("cannot read {path}: {e}"));
@@ -19,13 +24,13 @@ async fn read_local_file(path: &str, max: usize) -> Result<Vec<u8>, AppError> {
     if !meta.is_file() {
         return Err(AppError::validation(
             "path",
-            format!("{path} is not a regular file; give the path of a PDF"),
+            format!("{path} is not a regular file; give the path of {what}"),
         ));
     }
     let too_big = || {
         AppError::validation(
             "path",
-            format!("{path} is larger than the {max}-byte limit (--max-pdf-bytes)"),
+            format!("{path} is larger than the {max}-byte limit ({limit_hint})"),
         )
     };
     if meta.len() > max as u64 {
@@ -85,7 +90,10 @@ impl OmniMcp {
                     .into());
                 }
                 let max = self.services.copilot.settings().max_pdf_bytes;
-                (read_local_file(path, max).await?, Some(path.clone()))
+                (
+                    read_local_file(path, max, "a PDF", "--max-pdf-bytes").await?,
+                    Some(path.clone()),
+                )
             }
             _ => {
                 return Err(AppError::validation(

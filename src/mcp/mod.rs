@@ -5,6 +5,7 @@
 //! The MCP server: one handler type served over stdio and Streamable HTTP. Tools only parse,
 //! authorise and call the area services; the rules live there.
 
+mod asset_tools;
 mod audit_tools;
 mod change_tools;
 mod copilot_tools;
@@ -106,7 +107,8 @@ impl OmniMcp {
                 + Self::change_tools()
                 + Self::insights_tools()
                 + Self::audit_tools()
-                + Self::lookup_tools(),
+                + Self::lookup_tools()
+                + Self::asset_tools(),
             prompt_router: Self::prompts(),
             log_level: Arc::new(Mutex::new(None)),
             session: NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

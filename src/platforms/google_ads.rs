@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
-    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, geo,
-    spec_bid, spec_budget, target_countries, to_micros,
+    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
+    geo, spec_bid, spec_budget, target_countries, to_micros,
 };
-use crate::domain::Platform;
+use crate::domain::{AssetKind, Platform};
 use crate::error::AppError;
 
 pub struct GoogleAdsTranslator {
@@ -276,6 +276,18 @@ impl Translator for GoogleAdsTranslator {
         })?;
         let headlines: Vec<Value> = c.headline.iter().map(|h| json!({ "text": h })).collect();
         let descriptions: Vec<Value> = c.body.iter().map(|b| json!({ "text": b })).collect();
+        if c.video_asset_id.is_some() {
+            return Err(AppError::validation(
+                "payload_config.creative.video_asset_id",
+                "Google Ads takes videos only as YouTube video assets (PLATFORMS.md K6), not uploaded files; remove video_asset_id for a Google Ads ticket",
+            ));
+        }
+        if channel == "SEARCH" && !c.image_asset_ids.is_empty() {
+            return Err(AppError::validation(
+                "payload_config.creative.image_asset_ids",
+                "a responsive search ad (a SEARCH campaign) shows no images; remove image_asset_ids, or target the display network (placements [\"DISPLAY_NETWORK\"]) for a responsive display ad",
+            ));
+        }
         let ad = if channel == "SEARCH" {
             json!({
                 "finalUrls": [link],
@@ -292,6 +304,30 @@ impl Translator for GoogleAdsTranslator {
             }
             if let Some(cta) = &c.call_to_action {
                 display["callToActionText"] = json!(cta.replace('_', " ").to_lowercase());
+            }
+            // Registered images go where their shape fits (K7).
+            for (i, id) in c.image_asset_ids.iter().enumerate() {
+                let field = format!("payload_config.creative.image_asset_ids[{i}]");
+                let (rn, a) = asset_ref(input, &field, id, AssetKind::Image)?;
+                let slot = match (a.width, a.height) {
+                    (Some(w), Some(h)) => display_image_slot(w, h),
+                    _ => None,
+                };
+                let Some(slot) = slot else {
+                    return Err(AppError::validation(
+                        field,
+                        format!(
+                            "asset \"{}\" is {}x{}; a responsive display ad takes images of 1.91:1 (min 600x314), 1:1 (min 300x300) or 4:1 logos (min 512x128), each within 1%",
+                            id.trim(),
+                            a.width.unwrap_or(0),
+                            a.height.unwrap_or(0)
+                        ),
+                    ));
+                };
+                match display[slot].as_array_mut() {
+                    Some(list) => list.push(json!({ "asset": rn })),
+                    None => display[slot] = json!([{ "asset": rn }]),
+                }
             }
             json!({ "finalUrls": [link], "responsiveDisplayAd": display })
         };
@@ -338,6 +374,25 @@ impl Translator for GoogleAdsTranslator {
             api_version: self.version.clone(),
             requests,
         })
+    }
+}
+
+/// The responsive display ad field an image of `w` x `h` pixels fits (K7): marketingImages
+/// 1.91:1 (min 600x314), squareMarketingImages 1:1 (min 300x300), logoImages 4:1 (min
+/// 512x128), each ratio within 1%. `None` when it fits none.
+pub fn display_image_slot(w: i64, h: i64) -> Option<&'static str> {
+    if w <= 0 || h <= 0 {
+        return None;
+    }
+    let within = |target: f64| ((w as f64 / h as f64) / target - 1.0).abs() <= 0.01;
+    if within(1.91) && w >= 600 && h >= 314 {
+        Some("marketingImages")
+    } else if within(1.0) && w >= 300 && h >= 300 {
+        Some("squareMarketingImages")
+    } else if within(4.0) && w >= 512 && h >= 128 {
+        Some("logoImages")
+    } else {
+        None
     }
 }
 

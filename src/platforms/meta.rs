@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
-    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, id_ref,
-    spec_bid, spec_budget, target_countries,
+    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
+    id_ref, spec_bid, spec_budget, target_countries,
 };
-use crate::domain::{Money, Platform};
+use crate::domain::{AssetKind, Money, Platform};
 use crate::error::AppError;
 
 pub struct MetaTranslator {
@@ -258,7 +258,45 @@ impl Translator for MetaTranslator {
                 None => json!({ "type": v }),
             };
         }
-        let creative = json!({ "name": name, "object_story_spec": { "link_data": link_data } });
+        let mut image_hashes = Vec::new();
+        for (i, id) in c.image_asset_ids.iter().enumerate() {
+            let field = format!("payload_config.creative.image_asset_ids[{i}]");
+            image_hashes.push(asset_ref(input, &field, id, AssetKind::Image)?.0);
+        }
+        let story = match &c.video_asset_id {
+            Some(v) => {
+                let (video_id, _) = asset_ref(
+                    input,
+                    "payload_config.creative.video_asset_id",
+                    v,
+                    AssetKind::Video,
+                )?;
+                // A video ad's copy lives in video_data; the first image is its thumbnail
+                // (Meta's thumbnail requirement is unconfirmed, PLATFORMS.md K2).
+                let mut video_data = json!({ "video_id": video_id });
+                for (from, to) in [("message", "message"), ("name", "title")] {
+                    if let Some(v) = link_data.get(from) {
+                        video_data[to] = v.clone();
+                    }
+                }
+                if let Some(cta) = link_data.get("call_to_action") {
+                    video_data["call_to_action"] = cta.clone();
+                }
+                if let Some(h) = image_hashes.first() {
+                    video_data["image_hash"] = json!(h);
+                } else if let Some(p) = link_data.get("picture") {
+                    video_data["image_url"] = p.clone();
+                }
+                json!({ "video_data": video_data })
+            }
+            None => {
+                if let Some(h) = image_hashes.first() {
+                    link_data["image_hash"] = json!(h);
+                }
+                json!({ "link_data": link_data })
+            }
+        };
+        let creative = json!({ "name": name, "object_story_spec": story });
         let ad = json!({
             "name": name,
             "adset_id": id_ref("adset"),

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::{
-    Brand, Campaign, Channel, Currency, Market, Money, Platform, Ticket, TicketContext,
-    TicketContextRef,
+    Brand, Campaign, Channel, Currency, Market, Money, Platform, ResolvedAssets, Ticket,
+    TicketContext, TicketContextRef,
 };
 use crate::error::AppError;
 pub use spec::CampaignSpec;
@@ -29,6 +29,9 @@ pub struct TranslationInput<'a> {
     pub market: &'a Market,
     pub channel: &'a Channel,
     pub spec: &'a CampaignSpec,
+    /// The registered creative assets the spec names, with their ids on this channel
+    /// ([`ResolvedAssets::none`] when the spec names none).
+    pub assets: &'a ResolvedAssets,
 }
 
 impl<'a> TranslationInput<'a> {
@@ -40,6 +43,7 @@ impl<'a> TranslationInput<'a> {
             market: ctx.market,
             channel: ctx.channel,
             spec,
+            assets: ctx.assets,
         }
     }
 }
@@ -401,6 +405,44 @@ pub fn apply_overrides(
 /// Placeholder for the id of an object created earlier in the same deploy.
 pub fn id_ref(object: &str) -> Value {
     Value::String(format!("{{{{{object}.id}}}}"))
+}
+
+/// A registered asset the spec names, checked to be of `kind`: its id on the ticket's
+/// channel, or the placeholder the deploy worker fills after uploading it there.
+pub fn asset_ref<'a>(
+    input: &'a TranslationInput<'_>,
+    field: &str,
+    asset_id: &str,
+    kind: crate::domain::AssetKind,
+) -> Result<(String, &'a crate::domain::ResolvedAsset), AppError> {
+    let a = input.assets.get(asset_id).ok_or_else(|| {
+        AppError::validation(
+            field,
+            format!(
+                "brand {} has no creative asset \"{}\"; upload the file with upload_creative and use the asset_id it returns (list_creatives lists the brand's assets)",
+                input.brand.code,
+                asset_id.trim()
+            ),
+        )
+    })?;
+    if a.kind != kind {
+        let (is, use_field) = match a.kind {
+            crate::domain::AssetKind::Image => ("an IMAGE", "creative.image_asset_ids"),
+            crate::domain::AssetKind::Video => ("a VIDEO", "creative.video_asset_id"),
+        };
+        return Err(AppError::validation(
+            field,
+            format!(
+                "asset \"{}\" is {is}; name it under {use_field}",
+                asset_id.trim()
+            ),
+        ));
+    }
+    let id = a
+        .platform_id
+        .clone()
+        .unwrap_or_else(|| crate::domain::assets::asset_placeholder(asset_id));
+    Ok((id, a))
 }
 
 #[cfg(test)]

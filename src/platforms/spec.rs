@@ -119,6 +119,19 @@ pub struct CreativeSpec {
     pub call_to_action: Option<String>,
     #[schemars(example = &"https://cdn.example.com/moana.jpg")]
     pub image_url: Option<String>,
+    /// Registered images to use (asset ids from upload_creative or list_creatives, of this
+    /// ticket's brand). Each platform gets its own id: Meta `image_hash` (the first image),
+    /// TikTok `image_ids`, Google Ads image assets sorted by shape into a responsive display
+    /// ad's `marketingImages` (1.91:1), `squareMarketingImages` (1:1) and `logoImages` (4:1).
+    /// An image not yet on the ticket's channel is uploaded by the deploy. At most 20.
+    #[serde(default)]
+    #[schemars(example = &["3f2b9c1e-8a4d-4f7e-9c2a-1b5d6e7f8a90"])]
+    pub image_asset_ids: Vec<String>,
+    /// A registered video to use (asset id from upload_creative or list_creatives): Meta
+    /// `video_data.video_id`, TikTok `video_id`. Google Ads takes no uploaded video (YouTube
+    /// only). Not yet on the channel: the deploy uploads it and waits for processing.
+    #[schemars(example = &"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")]
+    pub video_asset_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -195,6 +208,33 @@ impl CampaignSpec {
     }
 }
 
+/// The asset ids a payload_config names under `creative` (image_asset_ids, video_asset_id),
+/// read from the raw JSON so a context can be loaded for a spec that does not parse.
+pub fn asset_ids(payload_config: &serde_json::Value) -> Vec<String> {
+    let creative = payload_config.get("creative");
+    let mut out: Vec<String> = creative
+        .and_then(|c| c.get("image_asset_ids"))
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .take(20)
+                .filter_map(serde_json::Value::as_str)
+                .map(|s| s.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(v) = creative
+        .and_then(|c| c.get("video_asset_id"))
+        .and_then(serde_json::Value::as_str)
+    {
+        out.push(v.trim().to_owned());
+    }
+    out.retain(|s| !s.is_empty() && s.len() <= 64);
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn missing_or_unknown(msg: &str) -> Option<&str> {
     let start = msg.find('`')? + 1;
     let len = msg[start..].find('`')?;
@@ -231,6 +271,11 @@ const ARRAY_CAPS: &[(&str, usize, &str)] = &[
     ),
     ("/targeting/genders", 2, "MALE and/or FEMALE"),
     ("/targeting/placements", 9, "each placement at most once"),
+    (
+        "/creative/image_asset_ids",
+        20,
+        "a Google responsive display ad takes at most 15 marketing images and 5 logos",
+    ),
     (
         "/overrides/tiktok/ad/creatives",
         20,

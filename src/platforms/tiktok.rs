@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
-    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides,
+    PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
     check_governed, deep_merge, geo, id_ref, major_units_number, spec_bid, spec_budget,
     target_countries,
 };
-use crate::domain::Platform;
+use crate::domain::{AssetKind, Platform};
 use crate::error::AppError;
 
 pub struct TiktokTranslator {
@@ -280,6 +280,18 @@ impl Translator for TiktokTranslator {
         }
         if let Some(v) = &c.call_to_action {
             creative["call_to_action"] = json!(v);
+        }
+        if let Some(v) = &c.video_asset_id {
+            let field = "payload_config.creative.video_asset_id";
+            creative["video_id"] = json!(asset_ref(input, field, v, AssetKind::Video)?.0);
+        }
+        if !c.image_asset_ids.is_empty() {
+            let mut ids = Vec::new();
+            for (i, id) in c.image_asset_ids.iter().enumerate() {
+                let field = format!("payload_config.creative.image_asset_ids[{i}]");
+                ids.push(asset_ref(input, &field, id, AssetKind::Image)?.0);
+            }
+            creative["image_ids"] = json!(ids);
         }
 
         // Overrides: `ad.creatives[i]` merges into the generated creative i rather than

@@ -527,3 +527,105 @@ pub fn platform_minimums(
         vec![pass(RULE, "budget meets TikTok's minimum")]
     }
 }
+
+/// The creative assets the spec names exist for the brand, are of the kind their field
+/// takes, and fit the channel's platform (format, ratio, minimum size, duration), each
+/// finding at the asset's field path. An asset not yet on the channel passes with a note:
+/// the deploy uploads it.
+pub fn creative_assets(ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<QaResult> {
+    use crate::domain::AssetKind;
+    const RULE: &str = "creative.assets";
+    let c = &spec.creative;
+    let named = c
+        .image_asset_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                format!("payload_config.creative.image_asset_ids[{i}]"),
+                id,
+                AssetKind::Image,
+            )
+        })
+        .chain(c.video_asset_id.iter().map(|id| {
+            (
+                "payload_config.creative.video_asset_id".to_owned(),
+                id,
+                AssetKind::Video,
+            )
+        }));
+    let platform = ctx.channel.platform;
+    let mut out = Vec::new();
+    if platform == Platform::Meta
+        && c.video_asset_id.is_some()
+        && c.image_asset_ids.is_empty()
+        && c.image_url.is_none()
+    {
+        out.push(fail(
+            RULE,
+            Outcome::Warn,
+            "a Meta video ad usually needs a thumbnail in video_data (image_hash or image_url); name an image in creative.image_asset_ids or set creative.image_url (Meta's thumbnail rule is unconfirmed, PLATFORMS.md K2)",
+            "payload_config.creative.image_asset_ids",
+        ));
+    }
+    for (path, id, want) in named {
+        let Some(a) = ctx.assets.get(id) else {
+            out.push(fail(
+                RULE,
+                Outcome::Block,
+                format!(
+                    "brand {} has no creative asset \"{}\"; upload it with upload_creative (list_creatives shows the brand's assets)",
+                    ctx.brand.code,
+                    id.trim()
+                ),
+                path,
+            ));
+            continue;
+        };
+        if a.kind != want {
+            out.push(fail(
+                RULE,
+                Outcome::Block,
+                format!(
+                    "asset \"{}\" is a {} but this field takes a {}",
+                    id.trim(),
+                    a.kind.as_str(),
+                    want.as_str()
+                ),
+                path,
+            ));
+            continue;
+        }
+        let media = crate::assets::media::Media {
+            kind: a.kind,
+            format: a.format.clone(),
+            width: a.width,
+            height: a.height,
+            duration_ms: a.duration_ms,
+        };
+        match crate::assets::specs::check_upload(platform, &media, 0) {
+            Err(crate::assets::specs::Refusal(why)) => out.push(fail(
+                RULE,
+                Outcome::Block,
+                format!("asset \"{}\" does not fit {platform}: {why}", id.trim()),
+                path,
+            )),
+            Ok(()) => out.push(pass(
+                RULE,
+                match &a.platform_id {
+                    Some(pid) => format!(
+                        "asset \"{}\" fits {platform} and is on {} as {pid}",
+                        id.trim(),
+                        ctx.channel.code
+                    ),
+                    None => format!(
+                        "asset \"{}\" fits {platform}; it is not on {} yet, and the deploy uploads it",
+                        id.trim(),
+                        ctx.channel.code
+                    ),
+                },
+            )),
+        }
+    }
+    out
+}

@@ -154,6 +154,7 @@ impl QaEngine {
             }
         };
         results.extend(builtin::spec_rules(ctx, &spec));
+        results.extend(builtin::creative_assets(ctx, &spec));
         results.push(builtin::brand_safety_spec(self, ctx, &spec));
         results.extend(builtin::budget_limits(self, ctx, &spec));
         let input = TranslationInput::new(*ctx, &spec);

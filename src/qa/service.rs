@@ -228,7 +228,8 @@ impl QaService {
 
     /// QA of a ticket as if its payload config were `payload`, without storing anything.
     pub async fn preview(&self, ticket_id: i64, payload: serde_json::Value) -> AppResult<QaReport> {
-        let mut ctx = self.governance.ticket_context(ticket_id).await?;
+        let ctx = self.governance.ticket_context(ticket_id).await?;
+        let mut ctx = self.governance.with_assets_of(ctx, &[&payload]).await?;
         ctx.ticket.payload_config = payload;
         let (subject, checked) = self.check(ctx).await?;
         Ok(QaReport::new(&subject.ticket, checked.results))

@@ -2,6 +2,7 @@
 //! chosen by the database URL at run time. Queries use `$N` placeholders, which both
 //! dialects accept; JSON is stored as text and timestamps as fixed-width RFC 3339 text.
 
+mod assets;
 mod audit;
 mod capi;
 mod changes;
@@ -15,6 +16,7 @@ mod lookup_cache;
 mod qa;
 mod tickets;
 
+pub use assets::*;
 pub use audit::*;
 pub use capi::*;
 pub use changes::*;

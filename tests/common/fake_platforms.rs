@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 
 #[path = "fake_reports.rs"]
 mod reports;
+#[path = "fake_uploads.rs"]
+mod uploads;
 
 #[path = "fake_lookups.rs"]
 mod lookups;
@@ -92,6 +94,8 @@ pub struct FakeState {
     pub meta_budget_changes: HashMap<String, u32>,
     /// Daily delivery the reporting endpoints answer with (see `fake_reports.rs`).
     pub reports: reports::Reports,
+    /// Creative uploads the platforms hold (see `fake_uploads.rs`).
+    pub uploads: uploads::Uploads,
     rng: u64,
     /// TikTok: object ids whose updates are refused inside a code-0 answer (`data.error_list`).
     pub tiktok_error_list: Vec<String>,
@@ -158,6 +162,26 @@ impl FakePlatforms {
             ..Default::default()
         }));
         let app = Router::new()
+            .route(
+                "/{version}/{parent}/adimages",
+                post(uploads::meta_adimages).get(uploads::meta_adimages_list),
+            )
+            .route(
+                "/{version}/{parent}/advideos",
+                post(uploads::meta_advideos).get(uploads::meta_advideos_list),
+            )
+            .route(
+                "/open_api/v1.3/file/{kind}/ad/upload/",
+                post(uploads::tiktok_upload),
+            )
+            .route(
+                "/open_api/v1.3/file/{kind}/ad/search/",
+                get(uploads::tiktok_search),
+            )
+            .route(
+                "/open_api/v1.3/file/{kind}/ad/info/",
+                get(uploads::tiktok_video_info),
+            )
             .route(
                 "/{version}/{parent}/{edge}",
                 post(meta_create).get(meta_list),
@@ -710,6 +734,9 @@ async fn meta_read(
             json!({"message": "An access token is required to request this resource.", "type": "OAuthException", "code": 104}),
             &[],
         );
+    }
+    if let Some(r) = uploads::meta_video_read(&state, &id) {
+        return r;
     }
     let mut s = state.lock().unwrap();
     let Some(o) = s
@@ -1395,8 +1422,14 @@ async fn google(
         s.tokens_seen.push(dev.to_owned());
         s.tokens_seen.push(bearer.to_owned());
     }
+    if op == "assets:mutate" {
+        return uploads::google_asset_create(&state, &cid, &body).await;
+    }
     if op == "googleAds:search" {
         let query = body["query"].as_str().unwrap_or_default().to_owned();
+        if query.contains(" FROM asset ") {
+            return uploads::google_asset_search(&state, &cid, &query);
+        }
         if query.contains("segments.date") {
             return reports::google_report(&state, &query, &body);
         }

@@ -85,7 +85,7 @@ pub(super) async fn create(
     })
 }
 
-fn gaql_string(s: &str) -> String {
+pub(super) fn gaql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

@@ -69,7 +69,9 @@ pub(super) async fn create(
 }
 
 /// Send a Graph form POST; the JSON answer, or the parsed and classified `error`.
-async fn post_form(rb: reqwest::RequestBuilder) -> Result<(u16, HeaderMap, Value), PlatformError> {
+pub(super) async fn post_form(
+    rb: reqwest::RequestBuilder,
+) -> Result<(u16, HeaderMap, Value), PlatformError> {
     let resp = rb
         .send()
         .await

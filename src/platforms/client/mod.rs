@@ -16,6 +16,7 @@ mod meta;
 mod placeholders;
 mod reports;
 mod tiktok;
+mod uploads;
 
 use events::EVENTS_TIMEOUT;
 pub use events::EventsSent;
@@ -27,6 +28,7 @@ pub use lookups::{
 };
 pub use placeholders::fill_placeholders;
 pub use reports::{DayMetrics, Delivery, decimal_micros};
+pub use uploads::{PlatformAsset, UploadFile, VideoState, md5_hex};
 
 use std::collections::HashMap;
 use std::fmt;
