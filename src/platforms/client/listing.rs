@@ -184,22 +184,7 @@ impl PlatformClients {
                 if let Some(a) = &after {
                     q.push(("after", a.as_str()));
                 }
-                let resp = self
-                    .http
-                    .get(&url)
-                    .query(&q)
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
-                let (status, headers, body) = json_body(resp).await;
-                let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
-                if let Some(err) = body.get("error") {
-                    return Err(super::meta::classify(status, &headers, err, &body).after_read());
-                }
-                if !(200..300).contains(&status) {
-                    return Err(non_json(Platform::Meta, status, &headers, body.to_string()));
-                }
-                Ok(body)
+                super::meta::get_json(self, &url, &q).await
             })
             .await?;
             let rows = body

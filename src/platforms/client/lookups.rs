@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::listing::{bad_account, with_read_retries};
 use super::{
     GOOGLE_ACCESS_TOKEN, GOOGLE_DEVELOPER_TOKEN, GOOGLE_LOGIN_CUSTOMER_ID, META_TOKEN,
-    PlatformClients, PlatformError, TIKTOK_APP_ID, TIKTOK_APP_SECRET, TIKTOK_TOKEN, json_body,
-    non_json, str_of, transport_error,
+    PlatformClients, PlatformError, TIKTOK_APP_ID, TIKTOK_APP_SECRET, TIKTOK_TOKEN, str_of,
+    transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::TranslatedPayloads;
@@ -410,24 +410,7 @@ impl PlatformClients {
         with_read_retries(|| async {
             let mut q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
             q.push(("access_token", token.expose()));
-            let resp = self
-                .http
-                .get(&url)
-                .query(&q)
-                .send()
-                .await
-                .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
-            let (status, headers, body) = json_body(resp).await;
-            let body =
-                body.map_err(|t| non_json(Platform::Meta, status, &headers, t).after_read())?;
-            if let Some(err) = body.get("error") {
-                return Err(super::meta::classify(status, &headers, err, &body).after_read());
-            }
-            if !(200..300).contains(&status) {
-                let text = body.to_string();
-                return Err(non_json(Platform::Meta, status, &headers, text).after_read());
-            }
-            Ok(body)
+            super::meta::get_json(self, &url, &q).await
         })
         .await
     }

@@ -268,6 +268,32 @@ pub(super) async fn write_live(
     Ok(())
 }
 
+/// `GET url?query` on the Graph API: the JSON answer, or the classified error. A read, so
+/// its failure never leaves an outcome in doubt. The token travels in `query`; `url` is never
+/// one the platform handed back (`paging.next` carries the token to wherever it points).
+pub(super) async fn get_json(
+    c: &PlatformClients,
+    url: &str,
+    query: &[(&str, &str)],
+) -> Result<Value, PlatformError> {
+    let resp = c
+        .http
+        .get(url)
+        .query(query)
+        .send()
+        .await
+        .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
+    let (status, headers, body) = json_body(resp).await;
+    let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t).after_read())?;
+    if let Some(err) = body.get("error") {
+        return Err(classify(status, &headers, err, &body).after_read());
+    }
+    if !(200..300).contains(&status) {
+        return Err(non_json(Platform::Meta, status, &headers, body.to_string()).after_read());
+    }
+    Ok(body)
+}
+
 /// A Graph node id: digits only, so it cannot reach another path.
 pub(super) fn node(id: &str) -> Result<&str, PlatformError> {
     let id = id.trim();

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
-    META_TOKEN, PlatformClients, PlatformError, TIKTOK_TOKEN, google_ads, json_body, meta,
-    non_json, str_of, tiktok, transport_error,
+    META_TOKEN, PlatformClients, PlatformError, TIKTOK_TOKEN, google_ads, meta, str_of, tiktok,
+    transport_error,
 };
 use crate::domain::{Channel, Platform};
 use crate::platforms::live::{self, DELIVERY_STATE, Level, LiveStatus, ObjectUpdate};
@@ -280,18 +280,7 @@ impl PlatformClients {
             if let Some(a) = after.as_deref() {
                 query.push(("after", a));
             }
-            let resp = self
-                .http
-                .get(&url)
-                .query(&query)
-                .send()
-                .await
-                .map_err(|e| transport_error(Platform::Meta, e))?;
-            let (status, headers, body) = json_body(resp).await;
-            let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t))?;
-            if let Some(err) = body.get("error") {
-                return Err(meta::classify(status, &headers, err, &body));
-            }
+            let body = meta::get_json(self, &url, &query).await?;
             for row in body
                 .get("data")
                 .and_then(Value::as_array)

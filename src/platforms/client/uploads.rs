@@ -14,8 +14,8 @@ use md5::Digest;
 use serde_json::{Value, json};
 
 use super::{
-    ErrorClass, META_TOKEN, PlatformClients, PlatformError, TIKTOK_TOKEN, google_ads, json_body,
-    meta, non_json, str_of, tiktok, transport_error,
+    ErrorClass, META_TOKEN, PlatformClients, PlatformError, TIKTOK_TOKEN, google_ads, meta, str_of,
+    tiktok, transport_error,
 };
 use crate::domain::{AssetKind, Channel, Platform};
 
@@ -200,29 +200,6 @@ impl PlatformClients {
         }
     }
 
-    async fn meta_get_url(
-        &self,
-        url: String,
-        query: &[(&str, &str)],
-    ) -> Result<Value, PlatformError> {
-        let resp = self
-            .http
-            .get(url)
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| transport_error(Platform::Meta, e).after_read())?;
-        let (status, headers, body) = json_body(resp).await;
-        let body = body.map_err(|t| non_json(Platform::Meta, status, &headers, t).after_read())?;
-        if let Some(err) = body.get("error") {
-            return Err(meta::classify(status, &headers, err, &body).after_read());
-        }
-        if !(200..300).contains(&status) {
-            return Err(non_json(Platform::Meta, status, &headers, body.to_string()).after_read());
-        }
-        Ok(body)
-    }
-
     /// `GET act_<id>/adimages?name=<name>` (K1 lists `name` as a filter).
     async fn meta_find_image(
         &self,
@@ -231,16 +208,16 @@ impl PlatformClients {
     ) -> Result<Option<PlatformAsset>, PlatformError> {
         let token = self.cfg.require(META_TOKEN, &channel.code)?;
         let act = Self::meta_account(channel)?;
-        let body = self
-            .meta_get_url(
-                self.meta_url(&format!("/{act}/adimages")),
-                &[
-                    ("fields", "hash,name,status"),
-                    ("name", file.name),
-                    ("access_token", token.expose()),
-                ],
-            )
-            .await?;
+        let body = meta::get_json(
+            self,
+            &self.meta_url(&format!("/{act}/adimages")),
+            &[
+                ("fields", "hash,name,status"),
+                ("name", file.name),
+                ("access_token", token.expose()),
+            ],
+        )
+        .await?;
         Ok(body
             .get("data")
             .and_then(Value::as_array)
@@ -398,16 +375,16 @@ impl PlatformClients {
     ) -> Result<Option<PlatformAsset>, PlatformError> {
         let token = self.cfg.require(META_TOKEN, &channel.code)?;
         let act = Self::meta_account(channel)?;
-        let body = self
-            .meta_get_url(
-                self.meta_url(&format!("/{act}/advideos")),
-                &[
-                    ("fields", "id,title"),
-                    ("limit", "100"),
-                    ("access_token", token.expose()),
-                ],
-            )
-            .await?;
+        let body = meta::get_json(
+            self,
+            &self.meta_url(&format!("/{act}/advideos")),
+            &[
+                ("fields", "id,title"),
+                ("limit", "100"),
+                ("access_token", token.expose()),
+            ],
+        )
+        .await?;
         Ok(body
             .get("data")
             .and_then(Value::as_array)
@@ -432,15 +409,15 @@ impl PlatformClients {
     ) -> Result<VideoState, PlatformError> {
         let token = self.cfg.require(META_TOKEN, &channel.code)?;
         let node = meta::node(id)?;
-        let body = self
-            .meta_get_url(
-                self.meta_url(&format!("/{node}")),
-                &[
-                    ("fields", "status,length"),
-                    ("access_token", token.expose()),
-                ],
-            )
-            .await?;
+        let body = meta::get_json(
+            self,
+            &self.meta_url(&format!("/{node}")),
+            &[
+                ("fields", "status,length"),
+                ("access_token", token.expose()),
+            ],
+        )
+        .await?;
         let status = body.get("status").cloned().unwrap_or(Value::Null);
         let percent = status
             .get("processing_progress")
