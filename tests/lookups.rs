@@ -106,6 +106,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "meta".into(),
                 brand_code: Some("DIS".into()),
+                market_code: Some("us".into()),
             },
             true,
         )
@@ -131,6 +132,10 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
     assert_eq!(us["flags"], json!([]));
     let eu = by_id("2233445566");
     assert_eq!(eu["flags"][0]["code"], "CURRENCY_MISMATCH", "{eu}");
+    // Europe/Paris cannot be a US market's time zone.
+    assert_eq!(eu["flags"][1]["code"], "TIME_ZONE_OUTSIDE_MARKET", "{eu}");
+    let tz = eu["flags"][1]["message"].as_str().unwrap_or_default();
+    assert!(tz.contains("Europe/Paris") && tz.contains("US"), "{tz}");
     let msg = eu["flags"][0]["message"].as_str().unwrap_or_default();
     assert!(msg.contains("EUR") && msg.contains("USD"), "{msg}");
     let legacy = by_id("3344556677");
@@ -145,6 +150,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "TIKTOK".into(),
                 brand_code: None,
+                market_code: None,
             },
             true,
         )
@@ -163,6 +169,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "TIKTOK".into(),
                 brand_code: None,
+                market_code: None,
             },
             true,
         )
@@ -178,6 +185,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "GADS".into(),
                 brand_code: Some("DIS".into()),
+                market_code: None,
             },
             true,
         )
@@ -201,6 +209,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "NOPE".into(),
                 brand_code: None,
+                market_code: None,
             },
             true,
         )
@@ -214,6 +223,7 @@ async fn ad_accounts_on_each_platform_are_paged_and_flagged() {
             AdAccountsInput {
                 channel_code: "META".into(),
                 brand_code: Some("ZZZ".into()),
+                market_code: None,
             },
             true,
         )
@@ -721,6 +731,14 @@ async fn over_mcp_viewers_look_up_and_brand_scope_is_respected() {
         .ok("list_ad_accounts", json!({"channel_code": "GADS"}))
         .await;
     assert_eq!(scoped["brand_code"], Value::Null, "{scoped}");
+    let e = viewer
+        .err(
+            "list_ad_accounts",
+            json!({"channel_code": "GADS", "market_code": "ZZ"}),
+        )
+        .await;
+    assert_eq!(e["code"], "NOT_FOUND", "{e}");
+    assert_eq!(e["field"], "market_code", "{e}");
 
     let tracker = client(&url, &key(&w.db, Role::Tracker).await).await;
     let e = tracker
@@ -746,6 +764,7 @@ async fn tiktok_without_app_credentials_lists_the_channels_own_advertiser() {
                 AdAccountsInput {
                     channel_code: "TIKTOK".into(),
                     brand_code: Some("DIS".into()),
+                    market_code: None,
                 },
                 true,
             )

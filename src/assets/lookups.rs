@@ -65,6 +65,10 @@ pub struct AdAccountsInput {
     /// taken from the channel's tickets if they all belong to one brand.
     #[serde(default)]
     pub brand_code: Option<String>,
+    /// Check each account's time zone against this market's country, e.g. "US". When left
+    /// out, the market is taken from the channel's tickets if they all run in one market.
+    #[serde(default)]
+    pub market_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -110,7 +114,7 @@ pub struct Freshness {
 /// Something about an ad account the person should know before using it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AccountFlag {
-    /// CURRENCY_MISMATCH, CURRENCY_UNKNOWN or TIME_ZONE_UNKNOWN.
+    /// CURRENCY_MISMATCH, CURRENCY_UNKNOWN, TIME_ZONE_UNKNOWN or TIME_ZONE_OUTSIDE_MARKET.
     pub code: &'static str,
     pub message: String,
 }
@@ -419,6 +423,35 @@ impl LookupService {
         }
     }
 
+    /// The market (code, country) to check time zones against: the one given, else (when
+    /// `may_deduce`) the only market with tickets on the channel.
+    async fn market_for(
+        &self,
+        channel: &Channel,
+        given: Option<&str>,
+        may_deduce: bool,
+    ) -> AppResult<Option<(String, String)>> {
+        let mut c = self.governance.db().pool().acquire().await?;
+        if let Some(code) = given {
+            let code = code.trim().to_ascii_uppercase();
+            let m = crate::store::find_market(&mut c, &code)
+                .await?
+                .ok_or_else(|| {
+                    AppError::not_found("market", &code)
+                        .with_field("market_code", "list_markets shows the codes")
+                })?;
+            return Ok(Some((m.code, m.country)));
+        }
+        if !may_deduce {
+            return Ok(None);
+        }
+        let markets = store::market_countries_on_channel(&mut c, channel.id).await?;
+        Ok(match markets.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        })
+    }
+
     /// The ad accounts the channel's credential reaches, each flagged where its currency
     /// differs from the brand's or its time zone is unknown. Without `brand_code` the brand
     /// is deduced from the channel's tickets only when `may_deduce` (a caller whose key
@@ -432,6 +465,9 @@ impl LookupService {
         let brand = self
             .brand_for(&channel, input.brand_code.as_deref(), may_deduce)
             .await?;
+        let market = self
+            .market_for(&channel, input.market_code.as_deref(), may_deduce)
+            .await?;
         let (list, freshness) = self
             .cached(&channel, "ad_accounts", "", || {
                 self.clients.ad_accounts(&channel)
@@ -442,7 +478,8 @@ impl LookupService {
             .items
             .into_iter()
             .map(|account| {
-                let flags = account_flags(&account, brand.as_ref().map(|(b, _)| b));
+                let mut flags = account_flags(&account, brand.as_ref().map(|(b, _)| b));
+                flags.extend(market_flag(&account, market.as_ref()));
                 CheckedAccount {
                     is_channel_account: bare_account(&account.id) == mine,
                     account,
@@ -648,6 +685,22 @@ fn account_flags(a: &AdAccount, brand: Option<&Brand>) -> Vec<AccountFlag> {
         });
     }
     out
+}
+
+/// An account whose time zone lies in an area its market's country is not in.
+fn market_flag(a: &AdAccount, market: Option<&(String, String)>) -> Option<AccountFlag> {
+    let (code, country) = market?;
+    let zone = a.time_zone.as_deref()?;
+    if super::zones::zone_fits_country(zone, country)? {
+        return None;
+    }
+    Some(AccountFlag {
+        code: "TIME_ZONE_OUTSIDE_MARKET",
+        message: format!(
+            "account {} runs in {zone}, which is not a time zone of market {code} ({country}): schedules, day parting and daily reports would be cut at another midnight than the market's; use an account set up in the market's time zone, or check the market",
+            a.id
+        ),
+    })
 }
 
 /// The verdict QA's brand-safety rule would give this interest for this brand.

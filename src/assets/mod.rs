@@ -6,6 +6,7 @@ pub mod lookups;
 pub mod media;
 pub mod registry;
 pub mod specs;
+pub mod zones;
 
 pub use registry::{
     AssetOnChannel, AssetService, AssetSettings, AssetView, CreativeList, Progress, PutError,

@@ -95,3 +95,26 @@ pub async fn brands_on_channel(c: &mut AnyConnection, channel_id: i64) -> AppRes
         .map(|r| Ok(r.try_get::<String, _>("code")?))
         .collect()
 }
+
+/// The ISO countries of the markets whose campaigns have tickets on the channel (at most 5).
+pub async fn market_countries_on_channel(
+    c: &mut AnyConnection,
+    channel_id: i64,
+) -> AppResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT m.code AS code, m.country AS country FROM tickets t \
+         JOIN campaigns c ON c.id = t.campaign_id JOIN markets m ON m.id = c.market_id \
+         WHERE t.channel_id = $1 ORDER BY m.code LIMIT 5",
+    )
+    .bind(channel_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("code")?,
+                r.try_get::<String, _>("country")?,
+            ))
+        })
+        .collect()
+}
