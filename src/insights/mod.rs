@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::domain::{Currency, Platform, TicketContext, TicketStatus};
+use crate::domain::{Currency, TicketContext, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
 use crate::jobs::{Job, JobQueue, Workers};
@@ -492,8 +492,4 @@ pub const MAX_TICKETS: i64 = 200;
 
 fn currency_of(code: &str) -> AppResult<Currency> {
     Currency::parse("currency", code)
-}
-
-fn platform_label(p: Platform) -> &'static str {
-    p.as_str()
 }

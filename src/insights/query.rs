@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::pacing::{self, Figures, Reason, TicketPlan, Verdict, micros_to_minor, money};
-use super::{DEPLOYED, InsightsService, MAX_TICKETS, currency_of, parse_time, platform_label};
+use super::{DEPLOYED, InsightsService, MAX_TICKETS, currency_of, parse_time};
 use crate::domain::{Currency, Money, Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::platforms::client::Delivery;
@@ -453,6 +453,10 @@ pub struct TicketPacing {
     pub reasons: Vec<Reason>,
     /// When the data was read from the platform.
     pub data_as_of: Option<String>,
+    /// The figures behind the text above, in minor units, for a campaign's sums.
+    #[serde(skip)]
+    #[schemars(skip)]
+    figures: Figures,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -522,21 +526,15 @@ impl InsightsService {
             .iter()
             .filter(|p| p.currency == currency.as_str())
             .collect();
-        let parse = |s: &str| {
-            Money::parse_major("amount", s, currency)
-                .map(|m| m.amount_minor)
-                .unwrap_or(0)
-        };
-        let planned: i64 = same
-            .iter()
-            .fold(0i64, |a, p| a.saturating_add(parse(&p.planned_to_date)));
-        let actual: i64 = same
-            .iter()
-            .fold(0i64, |a, p| a.saturating_add(parse(&p.actual_to_date)));
+        let planned: i64 = same.iter().fold(0i64, |a, p| {
+            a.saturating_add(p.figures.planned_to_date_minor)
+        });
+        let actual: i64 = same.iter().fold(0i64, |a, p| {
+            a.saturating_add(p.figures.actual_to_date_minor)
+        });
         let projected: Option<i64> = same
             .iter()
-            .filter_map(|p| p.projected_end_spend.as_deref())
-            .map(parse)
+            .filter_map(|p| p.figures.projected_end_minor)
             .reduce(|a, b| a.saturating_add(b));
         let verdicts: Vec<Verdict> = out.iter().map(|p| p.verdict).collect();
         let verdict = if out.len() == 1 {
@@ -698,7 +696,7 @@ fn ticket_pacing(
     Ok(TicketPacing {
         ticket_id: t.id,
         name: Some(t.platform_name.clone()),
-        platform: platform_label(t.platform).to_owned(),
+        platform: t.platform.as_str().to_owned(),
         status: t.status,
         currency: currency.as_str().to_owned(),
         budget: budget.to_major_string(),
@@ -715,5 +713,6 @@ fn ticket_pacing(
         verdict,
         reasons,
         data_as_of: sync.and_then(|s| s.synced_at.clone()),
+        figures: f,
     })
 }

@@ -1469,7 +1469,7 @@ async fn google(
             .filter(|o| parent.is_none() || o.parent == parent)
             .map(|o| {
                 let rn = format!("customers/{cid}/{}/{}", google_collection(&o.kind), o.id);
-                json!({ camel(&o.kind): google_list_row(o, &rn, &query) })
+                json!({ camel(&o.kind): google_row(o, &rn, &query) })
             })
             .collect();
         return Json(json!({"results": results, "fieldMask": format!("{kind}.resourceName")}))
@@ -1656,39 +1656,7 @@ fn google_read(state: &Arc<Mutex<FakeState>>, cid: &str, query: &str) -> Respons
     let Some(o) = found else {
         return Json(json!({"results": [], "fieldMask": selected.join(",")})).into_response();
     };
-    let mut row = json!({"resourceName": rn});
-    for f in &selected {
-        let Some(path) = f.strip_prefix(&format!("{kind}.")) else {
-            continue;
-        };
-        let camel_path = snake_to_camel_path(path);
-        let v = match path {
-            "resource_name" => continue,
-            "primary_status" => json!(google_primary(o)),
-            "bidding_strategy_type" => google_strategy_type(&o.body),
-            "status" if o.body.get("status").is_none() => json!("ENABLED"),
-            _ => camel_path
-                .split('.')
-                .try_fold(&o.body, |v, seg| v.get(seg))
-                .cloned()
-                .unwrap_or(Value::Null),
-        };
-        if v.is_null() {
-            continue;
-        }
-        let mut at = &mut row;
-        let segs: Vec<&str> = camel_path.split('.').collect();
-        for (i, seg) in segs.iter().enumerate() {
-            if i + 1 == segs.len() {
-                at[*seg] = v.clone();
-            } else {
-                if !at.get(*seg).is_some_and(Value::is_object) {
-                    at[*seg] = json!({});
-                }
-                at = &mut at[*seg];
-            }
-        }
-    }
+    let row = google_row(o, &rn, query);
     Json(json!({"results": [{ camel(&kind): row }], "fieldMask": selected.join(",")}))
         .into_response()
 }
@@ -2084,9 +2052,10 @@ fn tiktok_split_refused(s: &FakeState, kind: &str, ids: &[String]) -> (Vec<Strin
     (ok, error_list)
 }
 
-/// A search row for a listing query (by parent or name): the resource name and every field
-/// the query selects that the object has, camelCase and nested as REST answers them.
-fn google_list_row(o: &Obj, rn: &str, query: &str) -> Value {
+/// A search row: the resource name and every field the query selects that the object has,
+/// camelCase and nested as REST answers them (unset fields left out); for reads by resource
+/// name and for listings by parent or name.
+fn google_row(o: &Obj, rn: &str, query: &str) -> Value {
     let kind = o.kind.as_str();
     let mut row = json!({"resourceName": rn});
     let selected = query
@@ -2104,6 +2073,8 @@ fn google_list_row(o: &Obj, rn: &str, query: &str) -> Value {
         let v = match path {
             "resource_name" => continue,
             "primary_status" => json!(google_primary(o)),
+            "bidding_strategy_type" => google_strategy_type(&o.body),
+            "status" if o.body.get("status").is_none() => json!("ENABLED"),
             _ => camel_path
                 .split('.')
                 .try_fold(&o.body, |v, seg| v.get(seg))
