@@ -1,0 +1,19 @@
+//! The one line per figure that `scripts/bench-all` collects into its table:
+//! `RESULT<TAB>metric<TAB>value<TAB>unit<TAB>target`. Each benchmark still prints its own
+//! readable report; these lines are the summary. Include with
+//! `#[path = "common/report.rs"] mod report;`.
+
+/// Print one figure for the summary table. `target` is what the issue asks for, e.g.
+/// ">= 50000" or "< 15", or "" when there is none.
+#[allow(dead_code)]
+pub fn result(metric: &str, value: f64, unit: &str, target: &str) {
+    println!("RESULT\t{metric}\t{value:.2}\t{unit}\t{target}");
+}
+
+/// The number of CPU cores this process may use, for the report's header.
+#[allow(dead_code)]
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
