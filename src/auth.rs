@@ -302,7 +302,12 @@ impl KeyVerifier {
             ));
         };
         let brand_scope = parse_brand_scope(brand_scope.as_deref())?;
-        store::touch_key(&mut conn, id).await?;
+        drop(conn);
+        // Through the writer like every other write (on SQLite a write on a pool connection
+        // would wait on the file lock behind the writer's group).
+        let mut tx = db.begin_write().await?;
+        store::touch_key(&mut tx, id).await?;
+        tx.commit().await?;
         // A key stored under a reserved name before names were checked still works, but never
         // under the name of the server's own actors.
         let name = if is_reserved_name(&name) {

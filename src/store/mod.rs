@@ -15,6 +15,7 @@ mod keys;
 mod lookup_cache;
 mod qa;
 mod tickets;
+mod writer;
 
 pub use assets::*;
 pub use audit::*;
@@ -31,9 +32,8 @@ pub use qa::*;
 pub use tickets::*;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Row, Transaction};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{AppError, AppResult};
@@ -48,41 +48,64 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer per file. Queueing writers here, in process, is much faster
-    /// than letting them spin on SQLite's busy handler (which sleeps in steps of milliseconds).
-    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite allows one writer per file: this process's writes go through one connection,
+    /// queued in process (much faster than SQLite's busy handler, which sleeps in steps of
+    /// milliseconds) and committed in groups (`writer.rs`).
+    sqlite_writer: Option<writer::GroupWriter>,
 }
 
-/// A write transaction; on SQLite it also holds the in-process writer slot until it ends.
+/// A write transaction. On SQLite it is a savepoint in the writer's group transaction and
+/// holds the writer connection until it ends; `commit` returns once the group is committed.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _slot: Option<tokio::sync::OwnedMutexGuard<()>>,
+    inner: WriteInner,
+}
+
+enum WriteInner {
+    Sqlite(writer::Slot),
+    Postgres(Transaction<'static, Any>),
 }
 
 impl WriteTx {
     pub async fn commit(self) -> AppResult<()> {
-        self.tx.commit().await?;
-        Ok(())
+        match self.inner {
+            WriteInner::Sqlite(slot) => slot.commit().await,
+            WriteInner::Postgres(tx) => Ok(tx.commit().await?),
+        }
     }
 
     pub async fn rollback(self) -> AppResult<()> {
-        self.tx.rollback().await?;
-        Ok(())
+        match self.inner {
+            WriteInner::Sqlite(slot) => slot.rollback().await,
+            WriteInner::Postgres(tx) => Ok(tx.rollback().await?),
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        match &self.inner {
+            WriteInner::Sqlite(slot) => slot.conn_ref(),
+            WriteInner::Postgres(tx) => tx,
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.inner {
+            WriteInner::Sqlite(slot) => slot.conn(),
+            WriteInner::Postgres(tx) => tx,
+        }
     }
 }
+
+/// Settings of every SQLite connection. `synchronous = NORMAL` in WAL mode: a commit is in
+/// the WAL (in the operating system's hands) when it returns, so it survives the process
+/// being killed; the WAL is synced to disk at checkpoints, so a power cut may lose the last
+/// commits before one. `mmap_size` lets readers use the file's pages in place.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456;";
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -129,12 +152,7 @@ impl Db {
                 .max_connections(4)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
-                        sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .execute(conn)
-                        .await?;
+                        sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
                         Ok(())
                     })
                 }),
@@ -142,13 +160,24 @@ impl Db {
         };
         let pool = pool_options
             .acquire_timeout(Duration::from_secs(15))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| connect_error(raw_url, backend, e))?;
+        let sqlite_writer = match backend {
+            Backend::Sqlite => {
+                let mut conn = options
+                    .connect()
+                    .await
+                    .map_err(|e| connect_error(raw_url, backend, e))?;
+                sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut conn).await?;
+                Some(writer::GroupWriter::new(conn))
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
-            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+            sqlite_writer,
         })
     }
 
@@ -170,24 +199,16 @@ impl Db {
         &self.pool
     }
 
-    /// Begin a transaction that will write. SQLite takes the write lock up front
-    /// (`BEGIN IMMEDIATE`) so two writers queue on the busy timeout instead of deadlocking
-    /// when both try to upgrade a read lock.
+    /// Begin a transaction that will write. On SQLite it joins the writer's group
+    /// transaction, which takes the write lock up front (`BEGIN IMMEDIATE`) so writers of
+    /// other processes queue on the busy timeout instead of deadlocking when two try to
+    /// upgrade a read lock.
     pub async fn begin_write(&self) -> AppResult<WriteTx> {
-        match self.backend {
-            Backend::Sqlite => {
-                let slot = self.sqlite_writer.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx {
-                    tx,
-                    _slot: Some(slot),
-                })
-            }
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _slot: None,
-            }),
-        }
+        let inner = match &self.sqlite_writer {
+            Some(writer) => WriteInner::Sqlite(writer.begin().await?),
+            None => WriteInner::Postgres(self.pool.begin().await?),
+        };
+        Ok(WriteTx { inner })
     }
 
     /// A cheap round trip, for readiness checks.

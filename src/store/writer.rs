@@ -1,0 +1,304 @@
+//! Group commit for the embedded SQLite store.
+//!
+//! SQLite has one writer per file, so every write transaction of this process goes through
+//! one dedicated connection, one at a time. Committing each of them on its own costs a WAL
+//! append and a lock cycle per request, and handing the connection from task to task costs
+//! more. Instead, writers that arrive while another one holds the connection join one outer
+//! transaction (`BEGIN IMMEDIATE`): each runs inside its own `SAVEPOINT`, so a writer that
+//! fails or rolls back undoes only its own statements, and the outer transaction is committed
+//! once for the whole group when nobody else is waiting (or the group reaches
+//! [`MAX_GROUP`]). A writer's `commit` returns only after that real `COMMIT`: nothing is
+//! acknowledged before it is in the database file's WAL. If the group's `COMMIT` fails,
+//! every member of the group gets the error.
+//!
+//! The dedicated connection also keeps its page cache: it is the only writer in this process,
+//! so the pages it wrote stay valid between transactions instead of being read again.
+//!
+//! Every statement is a round trip to the connection's thread, and the connection is held
+//! for all of them, so the bookkeeping goes in the same round trips where it can: a group
+//! starts with `BEGIN IMMEDIATE; SAVEPOINT`, a writer hands over to the next with
+//! `RELEASE; SAVEPOINT`, and the last one ends the group with `RELEASE; COMMIT`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+use crate::error::{AppError, AppResult};
+
+/// Most writers committed by one `COMMIT`; a longer queue is committed in several groups so
+/// the first writers of a long burst are not kept waiting for the last.
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// How long a writer whose work is released but not yet committed waits before it commits
+/// the group itself (normally the last writer of the group commits it long before).
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+
+/// The savepoint each writer runs in, and the statements around it.
+const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT ot_write";
+const SAVEPOINT: &str = "SAVEPOINT ot_write";
+const HAND_OVER: &str = "RELEASE ot_write; SAVEPOINT ot_write";
+const UNDO: &str = "ROLLBACK TO ot_write; RELEASE ot_write";
+const RELEASE_AND_COMMIT: &str = "RELEASE ot_write; COMMIT";
+const COMMIT: &str = "COMMIT";
+
+type Outcome = Result<(), String>;
+
+/// Where the writers' savepoint stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    None,
+    /// Opened for the next writer, nothing done in it yet.
+    Fresh,
+    /// A writer is working in it (or was dropped midway where no runtime could undo it).
+    InUse,
+}
+
+pub(crate) struct State {
+    conn: AnyConnection,
+    /// The group's transaction is open.
+    open: bool,
+    savepoint: Savepoint,
+    /// Writers whose work is released into the open transaction, waiting for its `COMMIT`.
+    members: Vec<oneshot::Sender<Outcome>>,
+}
+
+/// The one writer connection and the writers queued for it.
+#[derive(Clone)]
+pub(crate) struct GroupWriter {
+    state: Arc<Mutex<State>>,
+    /// Writers waiting for the connection: while there are any, a finished writer leaves the
+    /// transaction open for them to join.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// A writer's hold on the connection, inside its savepoint.
+pub(crate) struct Slot {
+    guard: Option<OwnedMutexGuard<State>>,
+    writer: GroupWriter,
+}
+
+/// Counts a writer as waiting until it has the connection (or gave up waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Run one or more statements without parameters in one round trip.
+async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
+}
+
+impl GroupWriter {
+    pub(crate) fn new(conn: AnyConnection) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                conn,
+                open: false,
+                savepoint: Savepoint::None,
+                members: Vec::new(),
+            })),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn others_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// Take the connection and open this writer's savepoint (and the group's transaction if
+    /// none is open).
+    pub(crate) async fn begin(&self) -> AppResult<Slot> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = {
+            let _waiting = Waiting(&self.waiting);
+            self.state.clone().lock_owned().await
+        };
+        let st = &mut *guard;
+        if st.savepoint == Savepoint::InUse {
+            undo(st).await;
+        }
+        let opened = match (st.open, st.savepoint) {
+            (true, Savepoint::Fresh) => Ok(()),
+            (true, _) => run(&mut st.conn, SAVEPOINT).await,
+            (false, _) => match run(&mut st.conn, BEGIN_GROUP).await {
+                Ok(()) => {
+                    st.open = true;
+                    Ok(())
+                }
+                Err(e) => {
+                    // BEGIN may have worked and the SAVEPOINT not; leave nothing open.
+                    let _ = run(&mut st.conn, "ROLLBACK").await;
+                    Err(e)
+                }
+            },
+        };
+        if let Err(e) = opened {
+            st.savepoint = Savepoint::None;
+            self.release(guard).await;
+            return Err(e.into());
+        }
+        st.savepoint = Savepoint::InUse;
+        Ok(Slot {
+            guard: Some(guard),
+            writer: self.clone(),
+        })
+    }
+
+    /// Give the connection back with no writer's work in progress: end the group now unless
+    /// it has members and another writer is about to join it.
+    async fn release(&self, mut guard: OwnedMutexGuard<State>) {
+        let st = &mut *guard;
+        if st.open
+            && (st.members.is_empty() || st.members.len() >= MAX_GROUP || !self.others_waiting())
+        {
+            end_group(st).await;
+        }
+    }
+
+    /// Wait until the group this writer joined is committed; commit it if nobody else does.
+    async fn committed(&self, mut rx: oneshot::Receiver<Outcome>) -> AppResult<()> {
+        loop {
+            match tokio::time::timeout(FLUSH_AFTER, &mut rx).await {
+                Ok(Ok(outcome)) => return outcome_of(outcome),
+                Ok(Err(_)) => {
+                    return Err(AppError::Internal(
+                        "the database writer stopped before the write was committed".into(),
+                    ));
+                }
+                Err(_) => {
+                    let mut guard = self.state.clone().lock_owned().await;
+                    let st = &mut *guard;
+                    if st.savepoint == Savepoint::InUse {
+                        undo(st).await;
+                    }
+                    if st.open && !st.members.is_empty() {
+                        end_group(st).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn outcome_of(outcome: Outcome) -> AppResult<()> {
+    outcome.map_err(|e| AppError::Internal(format!("the database could not commit the write: {e}")))
+}
+
+/// Undo the work in the savepoint. If even that fails, the whole group is abandoned.
+async fn undo(st: &mut State) {
+    if let Err(e) = run(&mut st.conn, UNDO).await {
+        abandon_group(st, e).await;
+    }
+    st.savepoint = Savepoint::None;
+}
+
+/// Commit the open transaction (releasing an unused savepoint with it) and tell every
+/// member how it went.
+async fn end_group(st: &mut State) {
+    let sql = match st.savepoint {
+        Savepoint::None => COMMIT,
+        Savepoint::Fresh | Savepoint::InUse => RELEASE_AND_COMMIT,
+    };
+    match run(&mut st.conn, sql).await {
+        Ok(()) => {
+            st.open = false;
+            st.savepoint = Savepoint::None;
+            for member in st.members.drain(..) {
+                let _ = member.send(Ok(()));
+            }
+        }
+        Err(e) => abandon_group(st, e).await,
+    }
+}
+
+/// Roll the whole transaction back after a failure and tell every member.
+async fn abandon_group(st: &mut State, e: sqlx::Error) {
+    let _ = run(&mut st.conn, "ROLLBACK").await;
+    tracing::error!(error = %e, writers = st.members.len(), "group commit failed");
+    let failure = Err(e.to_string());
+    st.open = false;
+    st.savepoint = Savepoint::None;
+    for member in st.members.drain(..) {
+        let _ = member.send(failure.clone());
+    }
+}
+
+impl Slot {
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        match self.guard.as_mut() {
+            Some(g) => &mut g.conn,
+            // A slot loses its guard only in commit and rollback, which consume it.
+            None => unreachable!("write slot used after it ended"),
+        }
+    }
+
+    pub(crate) fn conn_ref(&self) -> &AnyConnection {
+        match self.guard.as_ref() {
+            Some(g) => &g.conn,
+            None => unreachable!("write slot used after it ended"),
+        }
+    }
+
+    /// Keep this writer's work: release its savepoint into the group and return once the
+    /// group is committed. When another writer is waiting, the group stays open for it and
+    /// the savepoint is opened for it in the same round trip.
+    pub(crate) async fn commit(mut self) -> AppResult<()> {
+        let Some(mut guard) = self.guard.take() else {
+            return Ok(());
+        };
+        let st = &mut *guard;
+        let (tx, rx) = oneshot::channel();
+        if self.writer.others_waiting() && st.members.len() + 1 < MAX_GROUP {
+            if let Err(e) = run(&mut st.conn, HAND_OVER).await {
+                abandon_group(st, e).await;
+                drop(guard);
+                return outcome_of(Err("the group's savepoint could not be released".into()));
+            }
+            st.savepoint = Savepoint::Fresh;
+            st.members.push(tx);
+            drop(guard);
+        } else {
+            st.members.push(tx);
+            end_group(st).await;
+            drop(guard);
+        }
+        self.writer.committed(rx).await
+    }
+
+    /// Undo this writer's work; the rest of the group is not affected.
+    pub(crate) async fn rollback(mut self) -> AppResult<()> {
+        if let Some(mut guard) = self.guard.take() {
+            undo(&mut guard).await;
+            self.writer.release(guard).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Slot {
+    /// A writer dropped without commit or rollback (an error returned midway): undo its
+    /// savepoint and give the connection back, on the runtime, since that takes statements.
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else {
+            return;
+        };
+        let writer = self.writer.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    let mut guard = guard;
+                    undo(&mut guard).await;
+                    writer.release(guard).await;
+                });
+            }
+            // No runtime: the next writer undoes the savepoint (it stays `InUse`).
+            Err(_) => drop(guard),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Group commit on the write path (`store::Db::begin_write`): many writers at once, some of
+//! which fail midway, roll back or are dropped, must leave exactly the committed writes, and
+//! a write is visible to other connections as soon as its commit returns. Runs on SQLite
+//! (where writers share one transaction) and, with TEST_DATABASE_URL, on PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use omnitraffick::error::AppError;
+use omnitraffick::store::Db;
+
+async fn scratch(db: &Db) {
+    sqlx::query("CREATE TABLE scratch (id BIGINT PRIMARY KEY, note TEXT NOT NULL UNIQUE)")
+        .execute(db.pool())
+        .await
+        .expect("create scratch table");
+}
+
+async fn rows(db: &Db) -> Vec<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT id FROM scratch ORDER BY id")
+        .fetch_all(db.pool())
+        .await
+        .expect("read scratch")
+}
+
+async fn insert(c: &mut sqlx::AnyConnection, id: i64, note: &str) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO scratch (id, note) VALUES ($1, $2)")
+        .bind(id)
+        .bind(note.to_owned())
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// One writer: inserts its row, then by its number commits, fails on a duplicate (and is
+/// dropped by `?`), rolls back, or is dropped without a word.
+async fn writer(db: Db, i: i64) -> Result<bool, AppError> {
+    let mut tx = db.begin_write().await?;
+    insert(&mut tx, i, &format!("row {i}")).await?;
+    match i % 4 {
+        0 => {
+            tx.commit().await?;
+            // Visible to another connection as soon as the commit returned.
+            let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM scratch WHERE id = $1")
+                .bind(i)
+                .fetch_optional(db.pool())
+                .await?;
+            assert_eq!(seen, Some(i), "row {i} committed but not visible");
+            Ok(true)
+        }
+        1 => {
+            // A second insert breaks the unique note: the error drops the transaction midway.
+            insert(&mut tx, i + 1_000_000, "row 0").await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        2 => {
+            tx.rollback().await?;
+            Ok(false)
+        }
+        _ => {
+            drop(tx);
+            Ok(false)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_keep_exactly_what_they_committed() {
+    let test_db = common::fresh_db().await;
+    let (db, _services) = common::open(&test_db).await;
+    scratch(&db).await;
+    // Row 0 exists first, so every writer numbered 1 mod 4 fails on its second insert.
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 0, "row 0").await.expect("seed row");
+    tx.commit().await.expect("commit seed");
+
+    let db = Arc::new(db);
+    let mut handles = Vec::new();
+    for i in 1..=400_i64 {
+        let db = (*db).clone();
+        handles.push(tokio::spawn(async move { writer(db, i).await }));
+    }
+    let mut expected = vec![0_i64];
+    for (i, h) in (1..=400_i64).zip(handles) {
+        match h.await.expect("writer task") {
+            Ok(true) => expected.push(i),
+            Ok(false) => {}
+            Err(e) => assert_eq!(i % 4, 1, "writer {i} failed unexpectedly: {e}"),
+        }
+    }
+    assert_eq!(
+        expected.len(),
+        101,
+        "the committing writers and the seed row"
+    );
+    // Dropped writers are undone on the runtime; a last write waits behind them.
+    let mut tx = db.begin_write().await.expect("begin after the storm");
+    insert(&mut tx, 10_000, "last").await.expect("last insert");
+    tx.commit().await.expect("last commit");
+    expected.push(10_000);
+    assert_eq!(rows(&db).await, expected);
+}
+
+#[tokio::test]
+async fn a_lone_writer_commits_at_once_and_a_failed_one_leaves_nothing() {
+    let test_db = common::fresh_db().await;
+    let (db, _services) = common::open(&test_db).await;
+    scratch(&db).await;
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 1, "one").await.expect("insert");
+    tx.commit().await.expect("commit");
+    assert_eq!(rows(&db).await, vec![1]);
+
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 2, "two").await.expect("insert");
+    let err = insert(&mut tx, 3, "one").await.expect_err("duplicate note");
+    assert!(err.to_string().to_lowercase().contains("unique"), "{err}");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(rows(&db).await, vec![1], "the failed writer left nothing");
+
+    // The writer connection is usable again after the failure.
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 4, "four").await.expect("insert");
+    tx.commit().await.expect("commit");
+    assert_eq!(rows(&db).await, vec![1, 4]);
+}
