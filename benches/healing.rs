@@ -5,6 +5,9 @@
 //!
 //!     cargo bench --bench healing
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -167,6 +170,12 @@ async fn main() {
         "diagnosis + proposal + QA: {proposed} proposals from {n} recorded errors in {secs:.2} s = {:.0} proposals/s",
         proposed as f64 / secs
     );
+    report::result(
+        "healing.proposals_per_s",
+        proposed as f64 / secs,
+        "proposals/s",
+        "",
+    );
 
     // 2. 10,000 stored proposals; the list endpoint under 8 concurrent clients.
     let mut tx = db.begin_write().await.unwrap();
@@ -257,4 +266,5 @@ async fn main() {
         pct(0.5),
         pct(0.99)
     );
+    report::result("healing.list_fixes_p99_ms", pct(0.99), "ms", "");
 }

@@ -9,6 +9,9 @@
 #[path = "../tests/common/fake_platforms.rs"]
 mod fake_platforms;
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -211,6 +214,7 @@ async fn main() {
         n as f64 / secs,
         calls as f64 / n as f64
     );
+    report::result("insights.sync_rows_per_s", rows as f64 / secs, "rows/s", "");
 
     let mut pacing = Vec::new();
     let mut insights = Vec::new();
@@ -244,5 +248,12 @@ async fn main() {
         pct(&pacing, 0.99),
         pct(&insights, 0.5),
         pct(&insights, 0.99)
+    );
+    report::result("insights.pacing_p99_ms", pct(&pacing, 0.99), "ms", "");
+    report::result(
+        "insights.get_insights_p99_ms",
+        pct(&insights, 0.99),
+        "ms",
+        "",
     );
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::auth::Principal;
 use crate::domain::{
-    Brand, Channel, Market, RequestType, Ticket, TicketContext, TicketStatus, TicketView,
+    Brand, Channel, Code, Market, RequestType, Ticket, TicketContext, TicketStatus, TicketView,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket, TicketFilter};
@@ -112,8 +112,15 @@ impl Governance {
             ));
         }
         crate::platforms::spec::check_bounds(&payload)?;
+        let channel_code = Code::parse("channel_code", &input.channel_code)?;
         let mut tx = self.db.begin_write().await?;
-        let campaign = must_campaign(&mut tx, input.campaign_id).await?;
+        let (campaign, channel) =
+            store::campaign_with_channel(&mut tx, input.campaign_id, channel_code.as_str())
+                .await?
+                .ok_or_else(|| {
+                    AppError::not_found("campaign", input.campaign_id)
+                        .with_field("campaign_id", "list_campaigns shows the ids")
+                })?;
         if campaign.archived {
             return Err(AppError::conflict(
                 Some("campaign_id"),
@@ -123,7 +130,10 @@ impl Governance {
                 ),
             ));
         }
-        let channel = must::<Channel>(&mut tx, "channel_code", &input.channel_code).await?;
+        let channel = channel.ok_or_else(|| {
+            AppError::not_found("channel", &channel_code)
+                .with_field("channel_code", "list_channels shows the codes")
+        })?;
         not_archived("channel", &channel.code, channel.archived, "channel_code")?;
         let name = self.convention.generate(&NameParts {
             brand_code: &campaign.brand_code,

@@ -320,6 +320,49 @@ pub async fn get_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Option<Ca
     fetch_optional_as(c, q, campaign_from_row).await
 }
 
+/// A campaign and, by code, the channel a new ticket of it would go to, in one round trip
+/// (creating a ticket is the busiest write, and this read happens inside it). `None` when
+/// the campaign does not exist; the channel is `None` when no channel has that code.
+pub async fn campaign_with_channel(
+    c: &mut AnyConnection,
+    campaign_id: i64,
+    channel_code: &str,
+) -> AppResult<Option<(Campaign, Option<Channel>)>> {
+    let sql = "SELECT c.*, b.code AS brand_code, m.code AS market_code, ch.id AS ch_id, \
+         ch.code AS ch_code, ch.platform AS ch_platform, ch.account_id AS ch_account_id, \
+         ch.archived_at AS ch_archived_at, ch.created_at AS ch_created_at, \
+         ch.updated_at AS ch_updated_at \
+         FROM campaigns c JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
+         LEFT JOIN channels ch ON ch.code = $2 WHERE c.id = $1";
+    let Some(row) = sqlx::query(sql)
+        .bind(campaign_id)
+        .bind(channel_code.to_owned())
+        .fetch_optional(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let campaign = campaign_from_row(&row)?;
+    let channel = match row.try_get::<Option<i64>, _>("ch_id")? {
+        None => None,
+        Some(id) => {
+            let platform: String = row.try_get("ch_platform")?;
+            Some(Channel {
+                id,
+                code: row.try_get("ch_code")?,
+                platform: Platform::parse("platform", &platform)?,
+                account_id: row.try_get("ch_account_id")?,
+                archived: row
+                    .try_get::<Option<String>, _>("ch_archived_at")?
+                    .is_some(),
+                created_at: row.try_get("ch_created_at")?,
+                updated_at: row.try_get("ch_updated_at")?,
+            })
+        }
+    };
+    Ok(Some((campaign, channel)))
+}
+
 pub struct NewCampaign<'a> {
     pub brand_id: i64,
     pub market_id: i64,
