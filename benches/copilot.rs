@@ -9,6 +9,9 @@
 
 use std::time::Instant;
 
+#[path = "common/report.rs"]
+mod report;
+
 use omnitraffick::copilot::index::{Index, IndexedChunk};
 use omnitraffick::copilot::{SAMPLES, SearchGuidelinesInput};
 use omnitraffick::startup;
@@ -51,6 +54,12 @@ async fn main() {
         "ingestion: {pages} pages ({} documents) in {secs:.2} s = {:.0} pages/s (extraction, chunking, store, index rebuild)",
         round * SAMPLES.len(),
         pages as f64 / secs
+    );
+    report::result(
+        "copilot.ingest_pages_per_s",
+        pages as f64 / secs,
+        "pages/s",
+        "",
     );
 
     // 3. Recall@5 on the fresh samples (done before the big synthetic index below).
@@ -102,6 +111,8 @@ async fn main() {
         qs.len(),
         first as f64 / qs.len() as f64
     );
+    let recall_target = format!("{}/{}", qs.len(), qs.len());
+    report::result("search.recall_at_5", hits as f64, "hits", &recall_target);
 
     // 2. Search latency over 100,000 chunks with 384-dim vectors.
     let base: Vec<String> = {
@@ -166,6 +177,7 @@ async fn main() {
         pct(&lat, 0.5),
         pct(&lat, 0.99)
     );
+    report::result("search.hybrid_p99_ms", pct(&lat, 0.99), "ms", "< 15");
     let mut lex = Vec::new();
     for i in 0..300 {
         let t = Instant::now();
@@ -178,4 +190,5 @@ async fn main() {
         pct(&lex, 0.5),
         pct(&lex, 0.99)
     );
+    report::result("search.lexical_p99_ms", pct(&lex, 0.99), "ms", "< 5");
 }

@@ -54,6 +54,8 @@ enum Pool {
 pub struct JobQueue {
     pool: Pool,
     settings: QueueSettings,
+    /// Wakes this process's workers of a queue when a job is pushed to it here.
+    bells: poll::Doorbells,
 }
 
 fn queue_err(e: impl std::fmt::Display) -> AppError {
@@ -113,11 +115,27 @@ impl JobQueue {
                 Pool::Postgres(pool)
             }
         };
-        Ok(Self { pool, settings })
+        Ok(Self {
+            pool,
+            settings,
+            bells: poll::Doorbells::default(),
+        })
     }
 
-    /// Queue `job`, due now or after `delay` (apalis schedules in whole seconds).
+    /// Queue `job`, due now or after `delay` (apalis schedules in whole seconds). This
+    /// process's workers of the queue are woken when it is due, without waiting for their
+    /// poll; other processes' workers find it at their next poll.
     pub async fn push<J: Job>(&self, job: J, delay: Option<Duration>) -> AppResult<()> {
+        self.insert(job, delay).await?;
+        let bell = self.bells.get(J::QUEUE);
+        match delay {
+            Some(d) => bell.ring_after(d),
+            None => bell.ring(),
+        }
+        Ok(())
+    }
+
+    async fn insert<J: Job>(&self, job: J, delay: Option<Duration>) -> AppResult<()> {
         let mut b = TaskBuilder::new(job).max_attempts(MAX_ATTEMPTS);
         if let Some(d) = delay {
             b = b.run_after(d);

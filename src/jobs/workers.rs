@@ -137,6 +137,7 @@ impl Workers {
         };
         let name = format!("{}-{}", self.name, J::QUEUE);
         let settings = self.queue.settings.clone();
+        let bell = self.queue.bells.get(J::QUEUE);
         // Each worker gets its own task: an apalis backend fetches whenever it is polled, so
         // two workers polled together (one `join!`) wake each other into a busy loop of
         // fetches that keeps the SQLite write lock hot.
@@ -146,7 +147,7 @@ impl Workers {
                     .backend(
                         apalis_sqlite::SqliteStorage::<J>::new(p)
                             .with_config(sqlite_config(&settings, J::QUEUE))
-                            .poll_with_strategy(Tick::new(settings.poll_every)),
+                            .poll_with_strategy(Tick::new(settings.poll_every, bell)),
                     )
                     .data(slot)
                     .concurrency(concurrency)
@@ -158,7 +159,7 @@ impl Workers {
                     .backend(
                         apalis_postgres::PostgresStorage::<J>::new(p)
                             .with_config(postgres_config(&settings, J::QUEUE))
-                            .poll_with_strategy(Tick::new(settings.poll_every)),
+                            .poll_with_strategy(Tick::new(settings.poll_every, bell)),
                     )
                     .data(slot)
                     .concurrency(concurrency)
