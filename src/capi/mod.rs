@@ -77,12 +77,12 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             &format!("must be one of {}", ACTION_SOURCES.join(", ")),
         );
     }
+    let no_user = Map::new();
     let user_in = obj
         .get("user_data")
         .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let user = match normalize::meta_user_data(&user_in) {
+        .unwrap_or(&no_user);
+    let user = match normalize::meta_user_data(user_in) {
         Ok(u) => u,
         Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
     };

@@ -134,13 +134,17 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
             }
         }
         "ph" => {
-            let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+            let mut all = t.clone();
+            all.retain(|c| c.is_ascii_digit());
             // "00" international prefix, then no leading zeros: the country code must lead.
-            let digits = digits
-                .strip_prefix("00")
-                .unwrap_or(&digits)
-                .trim_start_matches('0')
-                .to_owned();
+            let lead = all.len()
+                - all
+                    .strip_prefix("00")
+                    .unwrap_or(&all)
+                    .trim_start_matches('0')
+                    .len();
+            let mut digits = all;
+            digits.drain(..lead);
             if digits.len() < 7 || digits.len() > 15 {
                 return Err(invalid(
                     field,
@@ -156,10 +160,8 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
             Ok(digits)
         }
         "fn" | "ln" => {
-            let v: String = t
-                .chars()
-                .filter(|c| !c.is_whitespace() && !c.is_ascii_punctuation())
-                .collect();
+            let mut v = t;
+            v.retain(|c| !c.is_whitespace() && !c.is_ascii_punctuation());
             if v.is_empty() {
                 Err(invalid(field, "has no letters"))
             } else {
@@ -191,10 +193,8 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
             Ok(format!("{y}{m}{d}"))
         }
         "ct" => {
-            let v: String = t
-                .chars()
-                .filter(|c| c.is_alphabetic() && !c.is_ascii_digit())
-                .collect();
+            let mut v = t;
+            v.retain(|c| c.is_alphabetic() && !c.is_ascii_digit());
             if v.is_empty() {
                 Err(invalid(field, "has no letters"))
             } else {
@@ -202,7 +202,8 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
             }
         }
         "st" => {
-            let compact: String = t.chars().filter(|c| c.is_ascii_alphabetic()).collect();
+            let mut compact = t;
+            compact.retain(|c| c.is_ascii_alphabetic());
             if let Some((_, code)) = US_STATES.iter().find(|(name, _)| *name == compact) {
                 return Ok((*code).to_owned());
             }
@@ -213,13 +214,11 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
             }
         }
         "zp" => {
-            let v: String = t
-                .split('-')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
+            let mut v = t;
+            if let Some(dash) = v.find('-') {
+                v.truncate(dash);
+            }
+            v.retain(|c| !c.is_whitespace());
             if v.is_empty() {
                 Err(invalid(field, "is empty"))
             } else {
@@ -233,7 +232,11 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
                 Err(invalid(field, "use an ISO 3166-1 alpha-2 code, e.g. us"))
             }
         }
-        "external_id" => Ok(t.chars().filter(|c| !c.is_whitespace()).collect()),
+        "external_id" => {
+            let mut v = t;
+            v.retain(|c| !c.is_whitespace());
+            Ok(v)
+        }
         other => Err(invalid(other, "is not a hashed customer field")),
     }
 }
@@ -267,11 +270,11 @@ pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, 
                 .collect::<Result<_, _>>()?,
             _ => return Err(invalid(k, "must be a string or an array of strings")),
         };
-        let mut hashed = Vec::new();
+        let mut hashed: Vec<Value> = Vec::new();
         for raw in values {
             let t = raw.trim();
             let h = hash_unless_hashed(t, |v| normalize_meta(k, v))?;
-            if !hashed.contains(&Value::String(h.clone())) {
+            if !hashed.iter().any(|x| x.as_str() == Some(h.as_str())) {
                 hashed.push(Value::String(h));
             }
         }

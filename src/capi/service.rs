@@ -279,26 +279,36 @@ impl CapiService {
             (&prepared[a].1, &prepared[a].2.event_id)
                 .cmp(&(&prepared[b].1, &prepared[b].2.event_id))
         });
+        let keys: Vec<store::CapiDedupeKey<'_>> = claim_order
+            .iter()
+            .flat_map(|&p| {
+                let (_, name, prep) = &prepared[p];
+                destinations
+                    .iter()
+                    .map(move |(dest, _)| (dest.as_str(), name.as_str(), prep.event_id.as_str()))
+            })
+            .collect();
+        let claimed =
+            store::claim_capi_dedupe_keys(&mut tx, brand.id, &keys, now, now - DEDUPE_SECS).await?;
+        // A key is fresh for the first event (in claim order) that holds it; an event listed
+        // again in the same request is a duplicate, as it was when each key had its upsert.
         let mut fresh = vec![vec![false; destinations.len()]; prepared.len()];
-        for p in claim_order {
+        let mut taken = std::collections::HashSet::new();
+        for &p in &claim_order {
             let (_, name, prep) = &prepared[p];
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                fresh[p][d] = store::claim_capi_dedupe_key(
-                    &mut tx,
-                    brand.id,
-                    dest.as_str(),
-                    name,
-                    &prep.event_id,
-                    now,
-                    now - DEDUPE_SECS,
-                )
-                .await?;
+                let key = (
+                    dest.as_str().to_owned(),
+                    name.clone(),
+                    prep.event_id.clone(),
+                );
+                fresh[p][d] = claimed.contains(&key) && taken.insert(key);
             }
         }
         // Queue the new ones in the request's order (batches keep it).
-        for (p, (index, name, prep)) in prepared.into_iter().enumerate() {
-            let ev = &input.events[index];
-            let mut queued = 0;
+        let mut payloads: Vec<(usize, usize, String)> = Vec::new();
+        for (p, (index, _, prep)) in prepared.iter().enumerate() {
+            let ev = &input.events[*index];
             for (d, (dest, _)) in destinations.iter().enumerate() {
                 if !fresh[p][d] {
                     continue;
@@ -306,33 +316,39 @@ impl CapiService {
                 let payload = match dest {
                     Platform::Tiktok => tiktok_event(
                         &prep.meta,
-                        &ev.get("user_data")
+                        ev.get("user_data")
                             .and_then(Value::as_object)
-                            .cloned()
-                            .unwrap_or_default(),
+                            .unwrap_or(&serde_json::Map::new()),
                     ),
                     _ => prep.meta.clone(),
                 };
-                store::queue_capi_event(
-                    &mut tx,
-                    &store::NewCapiEvent {
-                        brand_id: brand.id,
-                        destination: dest.as_str(),
-                        event_name: &name,
-                        event_id: &prep.event_id,
-                        event_time: prep.meta["event_time"].as_i64().unwrap_or(now),
-                        payload: &payload.to_string(),
-                        test_event_code: test_code,
-                        received_epoch: now,
-                    },
-                )
-                .await?;
-                queued += 1;
+                payloads.push((p, d, payload.to_string()));
             }
+        }
+        let queued: Vec<store::NewCapiEvent<'_>> = payloads
+            .iter()
+            .map(|(p, d, payload)| {
+                let (_, name, prep) = &prepared[*p];
+                store::NewCapiEvent {
+                    brand_id: brand.id,
+                    destination: destinations[*d].0.as_str(),
+                    event_name: name,
+                    event_id: &prep.event_id,
+                    event_time: prep.meta["event_time"].as_i64().unwrap_or(now),
+                    payload,
+                    test_event_code: test_code,
+                    received_epoch: now,
+                }
+            })
+            .collect();
+        store::queue_capi_events(&mut tx, &queued).await?;
+        drop(queued);
+        for (p, (index, _, prep)) in prepared.into_iter().enumerate() {
+            let queued = fresh[p].iter().any(|f| *f);
             results.push(EventResult {
                 index,
                 event_id: Some(prep.event_id),
-                status: if queued > 0 { "ACCEPTED" } else { "DUPLICATE" }.into(),
+                status: if queued { "ACCEPTED" } else { "DUPLICATE" }.into(),
                 field: None,
                 reason: None,
             });

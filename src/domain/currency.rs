@@ -176,8 +176,10 @@ pub struct Currency {
 
 impl Currency {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        let up = raw.trim().to_ascii_uppercase();
-        match ISO_4217.iter().find(|(c, _)| *c == up) {
+        // The table's codes are upper-case ASCII: comparing without regard to ASCII case is
+        // comparing with the upper-cased input, without allocating it.
+        let t = raw.trim();
+        match ISO_4217.iter().find(|(c, _)| c.eq_ignore_ascii_case(t)) {
             Some((c, digits)) => {
                 let b = c.as_bytes();
                 Ok(Self {

@@ -289,7 +289,13 @@ const ARRAY_CAPS: &[(&str, usize, &str)] = &[
 pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> {
     check_size("payload_config", payload_config)?;
     for (pointer, cap, why) in ARRAY_CAPS {
-        if let Some(serde_json::Value::Array(items)) = payload_config.pointer(pointer)
+        // The pointers name object keys only, with no escapes: a walk of `get`s finds what
+        // `Value::pointer` would, without parsing them for every payload.
+        let found = pointer
+            .split('/')
+            .skip(1)
+            .try_fold(payload_config, |v, key| v.as_object()?.get(key));
+        if let Some(serde_json::Value::Array(items)) = found
             && items.len() > *cap
         {
             return Err(AppError::validation(
@@ -301,14 +307,40 @@ pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> 
             ));
         }
     }
-    walk_bounds(payload_config, &mut String::from("payload_config"), 1)
+    walk(payload_config, "payload_config")
+}
+
+/// `walk_bounds` from the top: a quick pass that keeps no path, and only for a value that
+/// breaks a limit the pass that names where.
+fn walk(v: &serde_json::Value, field: &str) -> Result<(), AppError> {
+    if within_bounds(v, 1) {
+        return Ok(());
+    }
+    walk_bounds(v, &mut String::from(field), 1)
+}
+
+/// Whether `walk_bounds` would accept the value, without building paths.
+fn within_bounds(v: &serde_json::Value, depth: usize) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) if !a.is_empty() => {
+            depth <= MAX_PAYLOAD_DEPTH
+                && a.len() <= MAX_ARRAY_ITEMS
+                && a.iter().all(|x| within_bounds(x, depth + 1))
+        }
+        Value::Object(o) if !o.is_empty() => {
+            depth <= MAX_PAYLOAD_DEPTH && o.values().all(|x| within_bounds(x, depth + 1))
+        }
+        Value::Array(_) | Value::Object(_) => depth <= MAX_PAYLOAD_DEPTH,
+        _ => true,
+    }
 }
 
 /// Size, depth and list-length limits for any JSON a caller sends to be stored with a
 /// ticket (its payload_config, a fix's patch); `field` names it in the error.
 pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
     check_size(field, v)?;
-    walk_bounds(v, &mut String::from(field), 1)
+    walk(v, field)
 }
 
 fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
@@ -374,8 +406,40 @@ fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result
     Ok(())
 }
 
-/// Length of the compact JSON text, without building it.
+/// Length of the compact JSON text (`serde_json::to_string`), without building it.
 pub fn json_size(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => number_size(n),
+        Value::String(s) => string_size(s),
+        Value::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(json_size).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o.len().saturating_sub(1)
+                + o.iter()
+                    .map(|(k, v)| string_size(k) + 1 + json_size(v))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// A string with its quotes, escaped as serde_json escapes it: `"` and `\` and the short
+/// escapes of backspace, form feed, line feed, carriage return and tab take two bytes, any
+/// other control character six (`\u001f`).
+fn string_size(s: &str) -> usize {
+    2 + s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// A number as serde_json writes it, counted by writing it to a sink.
+fn number_size(n: &serde_json::Number) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -387,7 +451,31 @@ pub fn json_size(v: &serde_json::Value) -> usize {
         }
     }
     let mut c = Count(0);
-    // Writing a Value to a sink that cannot fail cannot fail.
-    let _ = serde_json::to_writer(&mut c, v);
+    // Writing a number to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut c, n);
     c.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_size_is_the_length_of_the_compact_text() {
+        let samples = [
+            serde_json::json!(null),
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!({"a": [1, -2, 3.5, 1e300, 0.1, 18446744073709551615u64, -9223372036854775808i64]}),
+            serde_json::json!({"quote\"back\\slash": "tab\tnl\ncr\rbs\u{8}ff\u{c}nul\u{0}us\u{1f}del\u{7f}", "ü": "Zoë 🌊 \u{2028}"}),
+            serde_json::json!({"nested": {"x": [true, false, null, [], {}, [[{"y": ""}]]]}}),
+        ];
+        for v in samples {
+            assert_eq!(
+                json_size(&v),
+                serde_json::to_string(&v).unwrap().len(),
+                "{v}"
+            );
+        }
+    }
 }

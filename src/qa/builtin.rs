@@ -263,25 +263,42 @@ pub fn brand_safety_payloads(
 
 /// Visit every string or number under a key that mentions "interest".
 fn scan_interests(v: &Value, path: &str, inside: bool, f: &mut dyn FnMut(String, &str)) {
+    scan_interests_in(v, &mut path.to_owned(), inside, f)
+}
+
+/// `scan_interests` with one path buffer, grown and cut back as it goes: the path of a
+/// node is only turned into a String for a hit.
+fn scan_interests_in(v: &Value, path: &mut String, inside: bool, f: &mut dyn FnMut(String, &str)) {
+    use std::fmt::Write;
+    let len = path.len();
     match v {
         Value::Object(m) => {
             for (k, child) in m {
                 let now_inside = inside || k.contains("interest");
                 let field_ok = now_inside && (k == "id" || k.contains("interest"));
+                path.push('.');
+                path.push_str(k);
                 match child {
-                    Value::String(s) if field_ok => f(format!("{path}.{k}"), s),
-                    Value::Number(n) if field_ok => f(format!("{path}.{k}"), &n.to_string()),
-                    _ => scan_interests(child, &format!("{path}.{k}"), now_inside, f),
+                    Value::String(s) if field_ok => f(path.clone(), s),
+                    Value::Number(n) if field_ok => f(path.clone(), &n.to_string()),
+                    Value::Object(_) | Value::Array(_) => {
+                        scan_interests_in(child, path, now_inside, f)
+                    }
+                    _ => {}
                 }
+                path.truncate(len);
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter().enumerate() {
+                let _ = write!(path, "[{i}]");
                 match child {
-                    Value::String(s) if inside => f(format!("{path}[{i}]"), s),
-                    Value::Number(n) if inside => f(format!("{path}[{i}]"), &n.to_string()),
-                    _ => scan_interests(child, &format!("{path}[{i}]"), inside, f),
+                    Value::String(s) if inside => f(path.clone(), s),
+                    Value::Number(n) if inside => f(path.clone(), &n.to_string()),
+                    Value::Object(_) | Value::Array(_) => scan_interests_in(child, path, inside, f),
+                    _ => {}
                 }
+                path.truncate(len);
             }
         }
         _ => {}

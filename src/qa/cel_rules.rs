@@ -8,6 +8,7 @@
 //! then against empty data within the time budget, and on every ticket it is timed; one that
 //! overruns is reported and not waited for (see `watchdog`), and the service disables it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,8 +50,95 @@ fn stdlib() -> Arc<cel::Env> {
 pub struct CompiledRule {
     pub record: QaRuleRecord,
     program: Arc<cel::Program>,
-    /// Which of VARIABLES the expression reads; only those are built per ticket.
-    uses: [bool; 7],
+    /// What the expression reads of each of VARIABLES; only that is built per ticket.
+    reads: [Reads; 7],
+}
+
+/// What a rule reads of one variable.
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Reads {
+    #[default]
+    Nothing,
+    /// Only these top-level fields (`spec.targeting`, `has(spec.schedule)`): the variable
+    /// is built as a map of just those fields, each exactly as the whole value has it.
+    Fields(BTreeSet<String>),
+    /// The value as a whole (`size(spec)`, `spec["targeting"]`, `spec.exists(..)`, ...).
+    Whole,
+}
+
+impl Reads {
+    fn merge(&mut self, other: &Reads) {
+        match (&mut *self, other) {
+            (_, Reads::Nothing) | (Reads::Whole, _) => {}
+            (Reads::Fields(mine), Reads::Fields(theirs)) => mine.extend(theirs.iter().cloned()),
+            (me, other) => *me = other.clone(),
+        }
+    }
+
+    fn add_field(&mut self, field: &str) {
+        match self {
+            Reads::Nothing => *self = Reads::Fields(BTreeSet::from([field.to_owned()])),
+            Reads::Fields(f) => {
+                f.insert(field.to_owned());
+            }
+            Reads::Whole => {}
+        }
+    }
+}
+
+/// Record, for each of VARIABLES, which of its fields `e` selects, or that it uses the
+/// variable some other way. A macro's iteration variable that shadows one of VARIABLES only
+/// makes this read more than needed, never less. The parser bounds the tree's depth.
+fn collect_reads(e: &IdedExpr, reads: &mut [Reads; 7]) {
+    let var = |name: &str| VARIABLES.iter().position(|v| *v == name);
+    match &e.expr {
+        Expr::Select(select) => {
+            if let Expr::Ident(name) = &select.operand.expr
+                && let Some(i) = var(name)
+            {
+                reads[i].add_field(&select.field);
+            } else {
+                collect_reads(&select.operand, reads);
+            }
+        }
+        Expr::Ident(name) => {
+            // `.spec` (an absolute name) is the variable too.
+            if let Some(i) = var(name.strip_prefix('.').unwrap_or(name)) {
+                reads[i] = Reads::Whole;
+            }
+        }
+        Expr::Comprehension(c) => {
+            for part in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
+                collect_reads(part, reads);
+            }
+        }
+        Expr::List(list) => list.elements.iter().for_each(|x| collect_reads(x, reads)),
+        Expr::Call(call) => call
+            .target
+            .iter()
+            .map(|t| &**t)
+            .chain(&call.args)
+            .for_each(|x| collect_reads(x, reads)),
+        Expr::Map(map) => map.entries.iter().for_each(|x| entry_reads(&x.expr, reads)),
+        Expr::Struct(st) => st.entries.iter().for_each(|x| entry_reads(&x.expr, reads)),
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+fn entry_reads(entry: &EntryExpr, reads: &mut [Reads; 7]) {
+    match entry {
+        EntryExpr::MapEntry(m) => {
+            collect_reads(&m.key, reads);
+            collect_reads(&m.value, reads);
+        }
+        EntryExpr::StructField(f) => collect_reads(&f.value, reads),
+    }
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -88,11 +176,19 @@ pub fn compile_rule(record: QaRuleRecord) -> Result<CompiledRule, String> {
         ));
     }
     let vars = refs.variables();
-    let uses = std::array::from_fn(|i| vars.contains(&VARIABLES[i]));
+    let mut reads: [Reads; 7] = Default::default();
+    collect_reads(program.expression(), &mut reads);
+    // A variable the references list names but no node above was recognised as reading is
+    // built whole, as before.
+    for (i, r) in reads.iter_mut().enumerate() {
+        if *r == Reads::Nothing && vars.contains(&VARIABLES[i]) {
+            *r = Reads::Whole;
+        }
+    }
     Ok(CompiledRule {
         record,
         program: Arc::new(program),
-        uses,
+        reads,
     })
 }
 
@@ -274,27 +370,25 @@ pub fn evaluate(
         return out;
     }
     let mut context = cel::Context::with_env(stdlib());
-    let needed: [bool; 7] = std::array::from_fn(|i| active.iter().any(|(_, r)| r.uses[i]));
+    let mut needed: [Reads; 7] = Default::default();
+    for (_, r) in &active {
+        for (n, reads) in needed.iter_mut().zip(&r.reads) {
+            n.merge(reads);
+        }
+    }
     for (i, name) in VARIABLES.iter().enumerate() {
-        if !needed[i] {
+        let reads = &needed[i];
+        if *reads == Reads::Nothing {
             continue;
         }
         let v = match i {
-            0 => cel::to_value(spec),
-            1 => {
-                let mut bodies = serde_json::Map::new();
-                if let Some(p) = payloads {
-                    for r in &p.requests {
-                        bodies.insert(r.object.clone(), r.body.clone());
-                    }
-                }
-                cel::to_value(&bodies)
-            }
-            2 => cel::to_value(ctx.ticket),
-            3 => cel::to_value(ctx.campaign),
-            4 => cel::to_value(ctx.brand),
-            5 => cel::to_value(ctx.market),
-            _ => cel::to_value(ctx.channel),
+            0 => build(spec, reads),
+            1 => payloads_value(payloads, reads),
+            2 => build(ctx.ticket, reads),
+            3 => build(ctx.campaign, reads),
+            4 => build(ctx.brand, reads),
+            5 => build(ctx.market, reads),
+            _ => build(ctx.channel, reads),
         };
         match v {
             Ok(v) => context.add_variable_from_value(*name, v),
@@ -323,6 +417,205 @@ pub fn evaluate(
         out.results.push(judge(rule, verdict));
     }
     out
+}
+
+/// The CEL value of a variable: the whole value, or a map of just the fields read, each as
+/// `cel::to_value` of the whole would have it. A value that is not a plain struct (a map, a
+/// flattened struct) is built whole.
+fn build<T: serde::Serialize>(
+    value: &T,
+    reads: &Reads,
+) -> Result<cel::Value, cel::SerializationError> {
+    if let Reads::Fields(fields) = reads
+        && let Ok(v) = value.serialize(pick::Picker { fields })
+    {
+        return Ok(v);
+    }
+    cel::to_value(value)
+}
+
+/// `payloads`: each request's body under its object name (a later request of the same
+/// object replaces an earlier one), only the objects read unless the whole map is.
+fn payloads_value(
+    payloads: Option<&TranslatedPayloads>,
+    reads: &Reads,
+) -> Result<cel::Value, cel::SerializationError> {
+    let mut map = HashMap::new();
+    for r in payloads.map(|p| p.requests.as_slice()).unwrap_or_default() {
+        if let Reads::Fields(f) = reads
+            && !f.contains(&r.object)
+        {
+            continue;
+        }
+        map.insert(
+            cel::objects::Key::String(Arc::new(r.object.clone())),
+            cel::to_value(&r.body)?,
+        );
+    }
+    Ok(cel::Value::Map(map.into()))
+}
+
+/// A serializer that accepts only a struct and keeps the fields named in `fields`, each
+/// serialized by `cel::to_value`; anything else is refused (the caller builds it whole).
+mod pick {
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::Arc;
+
+    use cel::SerializationError;
+    use cel::objects::Key;
+    use serde::Serialize;
+    use serde::ser::{Impossible, SerializeStruct, Serializer};
+
+    pub struct Picker<'a> {
+        pub fields: &'a BTreeSet<String>,
+    }
+
+    pub struct Picked<'a> {
+        fields: &'a BTreeSet<String>,
+        map: HashMap<Key, cel::Value>,
+    }
+
+    fn refuse<T>() -> Result<T, SerializationError> {
+        Err(SerializationError::SerdeError("not a struct".into()))
+    }
+
+    macro_rules! refuse {
+        ($($name:ident($($arg:ty),*)),* $(,)?) => {
+            $(fn $name(self, $(_: $arg),*) -> Result<cel::Value, SerializationError> {
+                refuse()
+            })*
+        };
+    }
+
+    impl<'a> Serializer for Picker<'a> {
+        type Ok = cel::Value;
+        type Error = SerializationError;
+        type SerializeSeq = Impossible<cel::Value, SerializationError>;
+        type SerializeTuple = Impossible<cel::Value, SerializationError>;
+        type SerializeTupleStruct = Impossible<cel::Value, SerializationError>;
+        type SerializeTupleVariant = Impossible<cel::Value, SerializationError>;
+        type SerializeMap = Impossible<cel::Value, SerializationError>;
+        type SerializeStruct = Picked<'a>;
+        type SerializeStructVariant = Impossible<cel::Value, SerializationError>;
+
+        refuse!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_char(char),
+            serialize_str(&str),
+            serialize_bytes(&[u8]),
+            serialize_none(),
+            serialize_unit(),
+            serialize_unit_struct(&'static str),
+            serialize_unit_variant(&'static str, u32, &'static str),
+        );
+
+        fn serialize_some<T: ?Sized + Serialize>(
+            self,
+            _: &T,
+        ) -> Result<cel::Value, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: &T,
+        ) -> Result<cel::Value, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<cel::Value, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerializationError> {
+            refuse()
+        }
+
+        fn serialize_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStruct, SerializationError> {
+            Ok(Picked {
+                fields: self.fields,
+                map: HashMap::with_capacity(self.fields.len()),
+            })
+        }
+
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, SerializationError> {
+            refuse()
+        }
+    }
+
+    impl SerializeStruct for Picked<'_> {
+        type Ok = cel::Value;
+        type Error = SerializationError;
+
+        fn serialize_field<T: ?Sized + Serialize>(
+            &mut self,
+            key: &'static str,
+            value: &T,
+        ) -> Result<(), SerializationError> {
+            if self.fields.contains(key) {
+                self.map
+                    .insert(Key::String(Arc::new(key.to_owned())), cel::to_value(value)?);
+            }
+            Ok(())
+        }
+
+        fn end(self) -> Result<cel::Value, SerializationError> {
+            Ok(cel::Value::Map(self.map.into()))
+        }
+    }
 }
 
 fn judge(rule: &CompiledRule, verdict: cel::ResolveResult) -> QaResult {
@@ -360,5 +653,110 @@ fn judge(rule: &CompiledRule, verdict: cel::ResolveResult) -> QaResult {
             message: format!("not applicable to this ticket ({e})"),
             path: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads_of(expression: &str) -> [Reads; 7] {
+        let program = cel::Program::compile(expression).unwrap();
+        let mut reads: [Reads; 7] = Default::default();
+        collect_reads(program.expression(), &mut reads);
+        reads
+    }
+
+    fn fields(names: &[&str]) -> Reads {
+        Reads::Fields(names.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn a_rule_reads_the_fields_it_selects() {
+        let r = reads_of("spec.targeting.age_min < 14 && has(spec.schedule)");
+        assert_eq!(r[0], fields(&["schedule", "targeting"]));
+        assert_eq!(r[1], Reads::Nothing);
+        let r = reads_of("payloads.adset.targeting.age_min < 18 || brand.code == 'DIS'");
+        assert_eq!(r[1], fields(&["adset"]));
+        assert_eq!(r[4], fields(&["code"]));
+        let r = reads_of("spec.targeting.interests.exists(i, i.id == '1') && size(ticket) > 0");
+        assert_eq!(r[0], fields(&["targeting"]));
+        assert_eq!(r[2], Reads::Whole);
+        assert_eq!(reads_of("spec['budget'].amount == '1'")[0], Reads::Whole);
+        assert_eq!(reads_of("spec.exists(k, k == 'budget')")[0], Reads::Whole);
+        // An iteration variable that shadows a variable makes it read more, never less.
+        let r = reads_of("[spec.budget].exists(spec, spec.amount == '1')");
+        assert_eq!(r[0], fields(&["amount", "budget"]));
+        assert_eq!(reads_of("[1].exists(spec, spec > 0)")[0], Reads::Whole);
+    }
+
+    fn spec() -> CampaignSpec {
+        CampaignSpec::parse(&serde_json::json!({
+            "objective": "TRAFFIC",
+            "budget": {"amount": "50.00", "period": "DAILY"},
+            "targeting": {"countries": ["US"], "age_min": 13, "interests": [{"id": "1", "name": "x"}]},
+            "creative": {"headline": "Moana"},
+            "overrides": {"meta": {"adset": {"bid_amount": 100}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn picked_fields_are_the_whole_values_fields() {
+        let spec = spec();
+        let cel::Value::Map(whole) = cel::to_value(&spec).unwrap() else {
+            panic!("a struct is a map")
+        };
+        assert!(whole.map.len() >= 7);
+        for key in whole.map.keys() {
+            let cel::objects::Key::String(name) = key else {
+                panic!("struct keys are strings")
+            };
+            let picked = build(&spec, &fields(&[name.as_str()])).unwrap();
+            let cel::Value::Map(picked) = picked else {
+                panic!("a picked struct is a map")
+            };
+            assert_eq!(picked.map.len(), 1);
+            assert_eq!(picked.map.get(key), whole.map.get(key), "{name}");
+        }
+        // A field the struct does not have is absent, as it is from the whole value.
+        let cel::Value::Map(none) = build(&spec, &fields(&["nope"])).unwrap() else {
+            panic!("a picked struct is a map")
+        };
+        assert!(none.map.is_empty());
+        // Something other than a struct is built whole.
+        let map = serde_json::json!({"a": 1, "b": 2});
+        assert_eq!(
+            build(&map, &fields(&["a"])).unwrap(),
+            cel::to_value(&map).unwrap()
+        );
+    }
+
+    #[test]
+    fn rules_judge_the_same_on_picked_and_whole_values() {
+        let spec = spec();
+        for expression in [
+            "spec.targeting.age_min < 14",
+            "spec.targeting.interests.exists(i, i.id == '1')",
+            "has(spec.schedule) && spec.schedule == null",
+            "spec.budget.amount == '50.00' && spec.bidding == null",
+            "spec.nope == 1",
+            "spec.overrides.meta.adset.bid_amount > 10",
+            "size(spec.creative) > 3",
+        ] {
+            let program = cel::Program::compile(expression).unwrap();
+            let mut reads: [Reads; 7] = Default::default();
+            collect_reads(program.expression(), &mut reads);
+            assert!(matches!(reads[0], Reads::Fields(_)), "{expression}");
+            let mut picked = cel::Context::with_env(stdlib());
+            picked.add_variable_from_value("spec", build(&spec, &reads[0]).unwrap());
+            let mut whole = cel::Context::with_env(stdlib());
+            whole.add_variable_from_value("spec", cel::to_value(&spec).unwrap());
+            assert_eq!(
+                format!("{:?}", program.execute(&picked)),
+                format!("{:?}", program.execute(&whole)),
+                "{expression}"
+            );
+        }
     }
 }

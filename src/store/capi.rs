@@ -39,6 +39,112 @@ pub async fn claim_capi_dedupe_key(
     .is_some())
 }
 
+/// Rows per multi-row statement of the intake: well under SQLite's and PostgreSQL's limits
+/// on bound parameters (9 per queued event).
+const INTAKE_ROWS_PER_STATEMENT: usize = 200;
+
+/// A dedupe key of one brand: (destination, event name, event id).
+pub type CapiDedupeKey<'a> = (&'a str, &'a str, &'a str);
+
+/// `claim_capi_dedupe_key` for many keys of one brand, in a few multi-row upserts: the keys
+/// that are fresh. Keys are claimed in the order given (give them in one order, e.g. sorted,
+/// so two requests cannot deadlock on PostgreSQL). A key given twice is claimed once; its
+/// later occurrences are duplicates, as a second upsert of it would find.
+pub async fn claim_capi_dedupe_keys(
+    c: &mut AnyConnection,
+    brand_id: i64,
+    keys: &[CapiDedupeKey<'_>],
+    received_epoch: i64,
+    expired_at_or_before: i64,
+) -> AppResult<std::collections::HashSet<(String, String, String)>> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<CapiDedupeKey<'_>> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
+    let mut fresh = std::collections::HashSet::new();
+    for chunk in unique.chunks(INTAKE_ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            use std::fmt::Write;
+            let p = 4 + 3 * i;
+            let _ = write!(
+                sql,
+                "{}($1, ${p}, ${}, ${}, $2)",
+                if i == 0 { "" } else { ", " },
+                p + 1,
+                p + 2
+            );
+        }
+        sql.push_str(
+            " ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
+             SET received_epoch = excluded.received_epoch \
+             WHERE capi_dedupe.received_epoch <= $3 \
+             RETURNING destination, event_name, event_id",
+        );
+        // Built from numbers alone; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(brand_id)
+            .bind(received_epoch)
+            .bind(expired_at_or_before);
+        for (destination, name, id) in chunk {
+            q = q.bind(*destination).bind(*name).bind(*id);
+        }
+        for row in q.fetch_all(&mut *c).await? {
+            fresh.insert((
+                row.try_get::<String, _>("destination")?,
+                row.try_get::<String, _>("event_name")?,
+                row.try_get::<String, _>("event_id")?,
+            ));
+        }
+    }
+    Ok(fresh)
+}
+
+/// `queue_capi_event` for many events, in a few multi-row inserts, in the order given (ids
+/// follow it).
+pub async fn queue_capi_events(
+    c: &mut AnyConnection,
+    events: &[NewCapiEvent<'_>],
+) -> AppResult<()> {
+    let received_at = now_text();
+    for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, payload, test_event_code, status, received_at, received_epoch) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            use std::fmt::Write;
+            let p = 2 + 8 * i;
+            let _ = write!(
+                sql,
+                "{}(${p}, ${}, ${}, ${}, ${}, ${}, ${}, 'QUEUED', $1, ${})",
+                if i == 0 { "" } else { ", " },
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7
+            );
+        }
+        // Built from numbers alone; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(received_at.as_str());
+        for e in chunk {
+            q = q
+                .bind(e.brand_id)
+                .bind(e.destination)
+                .bind(e.event_name)
+                .bind(e.event_id)
+                .bind(e.event_time)
+                .bind(e.payload)
+                .bind(e.test_event_code)
+                .bind(e.received_epoch);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// An event to queue for one destination, already shaped for it.
 pub struct NewCapiEvent<'a> {
     pub brand_id: i64,
