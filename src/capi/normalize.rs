@@ -26,7 +26,15 @@ pub const META_HASHED: [&str; 11] = [
 pub const META_CLEAR: [&str; 4] = ["client_ip_address", "client_user_agent", "fbc", "fbp"];
 
 pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    // Into a fixed buffer: `hex::encode` builds its string one char at a time, which was a
+    // third of the time spent on an event's user data.
+    let mut buf = [0u8; 64];
+    match hex::encode_to_slice(Sha256::digest(s.as_bytes()), &mut buf) {
+        Ok(()) => std::str::from_utf8(&buf)
+            .map(str::to_owned)
+            .unwrap_or_default(),
+        Err(_) => hex::encode(Sha256::digest(s.as_bytes())),
+    }
 }
 
 /// Already a SHA-256 (64 hex) or MD5 (32 hex) digest, in either case: passed through
@@ -349,6 +357,15 @@ pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn sha256_hex_is_the_lower_case_digest() {
+        // FIPS 180-2 test vector.
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn meta_fields_normalise_as_documented() {
