@@ -53,6 +53,8 @@ enum Pool {
 #[derive(Clone)]
 pub struct JobQueue {
     pool: Pool,
+    /// The application's store: on SQLite a push holds its writer (`Db::hold_writer`).
+    db: Db,
     settings: QueueSettings,
     /// Wakes this process's workers of a queue when a job is pushed to it here.
     bells: poll::Doorbells,
@@ -117,6 +119,7 @@ impl JobQueue {
         };
         Ok(Self {
             pool,
+            db: db.clone(),
             settings,
             bells: poll::Doorbells::default(),
         })
@@ -142,11 +145,14 @@ impl JobQueue {
         }
         let task = b.build();
         match &self.pool {
-            Pool::Sqlite(p) => apalis_sqlite::SqliteStorage::<J>::new(p)
-                .with_config(sqlite_config(&self.settings, J::QUEUE))
-                .push_task(task)
-                .await
-                .map_err(queue_err),
+            Pool::Sqlite(p) => {
+                let _writer = self.db.hold_writer().await;
+                apalis_sqlite::SqliteStorage::<J>::new(p)
+                    .with_config(sqlite_config(&self.settings, J::QUEUE))
+                    .push_task(task)
+                    .await
+                    .map_err(queue_err)
+            }
             Pool::Postgres(p) => apalis_postgres::PostgresStorage::<J>::new(p)
                 .with_config(postgres_config(&self.settings, J::QUEUE))
                 .push_task(task)

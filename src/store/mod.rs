@@ -60,6 +60,11 @@ pub struct WriteTx {
     inner: WriteInner,
 }
 
+/// The SQLite writer held by [`Db::hold_writer`], released when dropped.
+pub struct WriterHold {
+    _guard: tokio::sync::OwnedMutexGuard<writer::State>,
+}
+
 enum WriteInner {
     Sqlite(writer::Slot),
     Postgres(Transaction<'static, Any>),
@@ -209,6 +214,18 @@ impl Db {
             None => WriteInner::Postgres(self.pool.begin().await?),
         };
         Ok(WriteTx { inner })
+    }
+
+    /// On SQLite, hold the writer (no transaction open) while this process writes through a
+    /// connection of its own, such as the job queue's, so that write does not wait on the
+    /// file lock behind a group of writers. `None` on PostgreSQL, where nothing needs it.
+    pub async fn hold_writer(&self) -> Option<WriterHold> {
+        match &self.sqlite_writer {
+            Some(w) => Some(WriterHold {
+                _guard: w.exclusive().await,
+            }),
+            None => None,
+        }
     }
 
     /// A cheap round trip, for readiness checks.

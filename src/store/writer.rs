@@ -150,6 +150,25 @@ impl GroupWriter {
         })
     }
 
+    /// Hold the writer with no transaction open, for a write this process makes through
+    /// another connection (the job queue's): it then waits here, in process, instead of on
+    /// SQLite's busy handler, which sleeps in steps of milliseconds.
+    pub(crate) async fn exclusive(&self) -> OwnedMutexGuard<State> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = {
+            let _waiting = Waiting(&self.waiting);
+            self.state.clone().lock_owned().await
+        };
+        let st = &mut *guard;
+        if st.savepoint == Savepoint::InUse {
+            undo(st).await;
+        }
+        if st.open {
+            end_group(st).await;
+        }
+        guard
+    }
+
     /// Give the connection back with no writer's work in progress: end the group now unless
     /// it has members and another writer is about to join it.
     async fn release(&self, mut guard: OwnedMutexGuard<State>) {
