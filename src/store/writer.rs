@@ -114,15 +114,8 @@ impl GroupWriter {
     /// Take the connection and open this writer's savepoint (and the group's transaction if
     /// none is open).
     pub(crate) async fn begin(&self) -> AppResult<Slot> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let mut guard = {
-            let _waiting = Waiting(&self.waiting);
-            self.state.clone().lock_owned().await
-        };
+        let mut guard = self.take().await;
         let st = &mut *guard;
-        if st.savepoint == Savepoint::InUse {
-            undo(st).await;
-        }
         let opened = match (st.open, st.savepoint) {
             (true, Savepoint::Fresh) => Ok(()),
             (true, _) => run(&mut st.conn, SAVEPOINT).await,
@@ -154,17 +147,23 @@ impl GroupWriter {
     /// another connection (the job queue's): it then waits here, in process, instead of on
     /// SQLite's busy handler, which sleeps in steps of milliseconds.
     pub(crate) async fn exclusive(&self) -> OwnedMutexGuard<State> {
+        let mut guard = self.take().await;
+        if guard.open {
+            end_group(&mut guard).await;
+        }
+        guard
+    }
+
+    /// Wait for the connection (counted as waiting meanwhile, so a finishing writer leaves
+    /// its group open for this one), and undo a savepoint a dropped writer left behind.
+    async fn take(&self) -> OwnedMutexGuard<State> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut guard = {
             let _waiting = Waiting(&self.waiting);
             self.state.clone().lock_owned().await
         };
-        let st = &mut *guard;
-        if st.savepoint == Savepoint::InUse {
-            undo(st).await;
-        }
-        if st.open {
-            end_group(st).await;
+        if guard.savepoint == Savepoint::InUse {
+            undo(&mut guard).await;
         }
         guard
     }
