@@ -288,12 +288,12 @@ impl CapiService {
                     .map(move |(dest, _)| (dest.as_str(), name.as_str(), prep.event_id.as_str()))
             })
             .collect();
-        let claimed =
+        let mut claimed =
             store::claim_capi_dedupe_keys(&mut tx, brand.id, &keys, now, now - DEDUPE_SECS).await?;
         // A key is fresh for the first event (in claim order) that holds it; an event listed
         // again in the same request is a duplicate, as it was when each key had its upsert.
+        // Taking the key out of the claimed set gives it to that first event only.
         let mut fresh = vec![vec![false; destinations.len()]; prepared.len()];
-        let mut taken = std::collections::HashSet::new();
         for &p in &claim_order {
             let (_, name, prep) = &prepared[p];
             for (d, (dest, _)) in destinations.iter().enumerate() {
@@ -302,7 +302,7 @@ impl CapiService {
                     name.clone(),
                     prep.event_id.clone(),
                 );
-                fresh[p][d] = claimed.contains(&key) && taken.insert(key);
+                fresh[p][d] = claimed.remove(&key);
             }
         }
         // Queue the new ones in the request's order (batches keep it).

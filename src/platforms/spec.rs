@@ -307,40 +307,14 @@ pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> 
             ));
         }
     }
-    walk(payload_config, "payload_config")
-}
-
-/// `walk_bounds` from the top: a quick pass that keeps no path, and only for a value that
-/// breaks a limit the pass that names where.
-fn walk(v: &serde_json::Value, field: &str) -> Result<(), AppError> {
-    if within_bounds(v, 1) {
-        return Ok(());
-    }
-    walk_bounds(v, &mut String::from(field), 1)
-}
-
-/// Whether `walk_bounds` would accept the value, without building paths.
-fn within_bounds(v: &serde_json::Value, depth: usize) -> bool {
-    use serde_json::Value;
-    match v {
-        Value::Array(a) if !a.is_empty() => {
-            depth <= MAX_PAYLOAD_DEPTH
-                && a.len() <= MAX_ARRAY_ITEMS
-                && a.iter().all(|x| within_bounds(x, depth + 1))
-        }
-        Value::Object(o) if !o.is_empty() => {
-            depth <= MAX_PAYLOAD_DEPTH && o.values().all(|x| within_bounds(x, depth + 1))
-        }
-        Value::Array(_) | Value::Object(_) => depth <= MAX_PAYLOAD_DEPTH,
-        _ => true,
-    }
+    walk_bounds(payload_config, &mut String::from("payload_config"), 1)
 }
 
 /// Size, depth and list-length limits for any JSON a caller sends to be stored with a
 /// ticket (its payload_config, a fix's patch); `field` names it in the error.
 pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
     check_size(field, v)?;
-    walk(v, field)
+    walk_bounds(v, &mut String::from(field), 1)
 }
 
 fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
