@@ -159,17 +159,26 @@ pub(crate) async fn must<T: CodedRecord>(
     raw: &str,
 ) -> AppResult<T> {
     let code = Code::parse(field, raw)?;
-    T::find(c, code.as_str()).await?.ok_or_else(|| {
-        AppError::not_found(T::WHAT, code)
-            .with_field(field, format!("list_{}s shows the codes", T::WHAT))
-    })
+    T::find(c, code.as_str())
+        .await?
+        .ok_or_else(|| missing::<T>(field, &code))
+}
+
+/// No `T` has this code: the error that says where to find the codes.
+pub(crate) fn missing<T: CodedRecord>(field: &str, code: &Code) -> AppError {
+    AppError::not_found(T::WHAT, code)
+        .with_field(field, format!("list_{}s shows the codes", T::WHAT))
 }
 
 async fn must_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Campaign> {
-    store::get_campaign(c, id).await?.ok_or_else(|| {
-        AppError::not_found("campaign", id)
-            .with_field("campaign_id", "list_campaigns shows the ids")
-    })
+    store::get_campaign(c, id)
+        .await?
+        .ok_or_else(|| campaign_missing(id))
+}
+
+/// No campaign has this id.
+fn campaign_missing(id: i64) -> AppError {
+    AppError::not_found("campaign", id).with_field("campaign_id", "list_campaigns shows the ids")
 }
 
 async fn must_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Ticket> {

@@ -4,8 +4,8 @@
 use sqlx::AnyConnection;
 
 use super::{
-    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput, must,
-    must_campaign, must_ticket, next_offset, not_archived, page,
+    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput,
+    campaign_missing, missing, must, must_campaign, must_ticket, next_offset, not_archived, page,
 };
 use crate::auth::Principal;
 use crate::domain::{
@@ -117,10 +117,7 @@ impl Governance {
         let (campaign, channel) =
             store::campaign_with_channel(&mut tx, input.campaign_id, channel_code.as_str())
                 .await?
-                .ok_or_else(|| {
-                    AppError::not_found("campaign", input.campaign_id)
-                        .with_field("campaign_id", "list_campaigns shows the ids")
-                })?;
+                .ok_or_else(|| campaign_missing(input.campaign_id))?;
         if campaign.archived {
             return Err(AppError::conflict(
                 Some("campaign_id"),
@@ -130,10 +127,7 @@ impl Governance {
                 ),
             ));
         }
-        let channel = channel.ok_or_else(|| {
-            AppError::not_found("channel", &channel_code)
-                .with_field("channel_code", "list_channels shows the codes")
-        })?;
+        let channel = channel.ok_or_else(|| missing::<Channel>("channel_code", &channel_code))?;
         not_archived("channel", &channel.code, channel.archived, "channel_code")?;
         let name = self.convention.generate(&NameParts {
             brand_code: &campaign.brand_code,
