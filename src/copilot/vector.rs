@@ -4,7 +4,7 @@
 //! source of truth either way.
 
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::index::{Index, IndexedChunk};
 use crate::error::{AppError, AppResult};
@@ -47,6 +47,8 @@ pub trait VectorStore: Send + Sync {
 pub struct EmbeddedStore {
     db: Db,
     index: Arc<RwLock<Arc<Index>>>,
+    /// The store's guideline generation the snapshot was built from.
+    built_from: Arc<Mutex<Option<(i64, String)>>>,
 }
 
 impl EmbeddedStore {
@@ -54,6 +56,7 @@ impl EmbeddedStore {
         let s = Self {
             db,
             index: Arc::new(RwLock::new(Arc::new(Index::default()))),
+            built_from: Arc::new(Mutex::new(None)),
         };
         s.rebuild().await?;
         Ok(s)
@@ -62,6 +65,8 @@ impl EmbeddedStore {
     /// Reload everything from the store (at start, and after each ingestion).
     pub async fn rebuild(&self) -> AppResult<usize> {
         let mut c = self.db.pool().acquire().await?;
+        // Read before the chunks: a change in between only causes one more rebuild.
+        let generation = store::guideline_generation(&mut c).await?;
         let chunks = store::all_guideline_chunks(&mut c).await?;
         drop(c);
         let idx = tokio::task::spawn_blocking(move || Index::build(chunks))
@@ -71,7 +76,24 @@ impl EmbeddedStore {
         if let Ok(mut w) = self.index.write() {
             *w = Arc::new(idx);
         }
+        if let Ok(mut b) = self.built_from.lock() {
+            *b = Some(generation);
+        }
         Ok(n)
+    }
+
+    /// Rebuild when another process (`omnitraffick ingest`, another server) changed the
+    /// guidelines since the snapshot was built. One small indexed read per search.
+    async fn refresh_if_changed(&self) -> AppResult<()> {
+        let mut c = self.db.pool().acquire().await?;
+        let now = store::guideline_generation(&mut c).await?;
+        drop(c);
+        let built = self.built_from.lock().map(|b| b.clone()).unwrap_or(None);
+        if built.as_ref() != Some(&now) {
+            tracing::info!("guidelines changed in the store; rebuilding the search index");
+            self.rebuild().await?;
+        }
+        Ok(())
     }
 
     pub fn snapshot(&self) -> Arc<Index> {
@@ -98,6 +120,7 @@ impl VectorStore for EmbeddedStore {
         qvec: Option<&[f32]>,
         k: usize,
     ) -> AppResult<Vec<Hit>> {
+        self.refresh_if_changed().await?;
         let idx = self.snapshot();
         let query = query.to_owned();
         let qvec = qvec.map(<[f32]>::to_vec);

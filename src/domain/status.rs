@@ -93,6 +93,45 @@ impl TicketStatus {
         }
     }
 
+    /// The board column of a ticket in this state (the console's Kanban board); cancelled
+    /// tickets are not on the board.
+    pub fn board_column(self) -> &'static str {
+        match self {
+            Draft => "draft",
+            QaFailed => "qa_failed",
+            ReadyForApi => "ready",
+            Queued | Deploying => "deploying",
+            TraffickedSuccess | Live | Paused | Ended => "live",
+            DeployFailed => "failed",
+            FixProposed => "fix_proposed",
+            Cancelled => "cancelled",
+        }
+    }
+
+    /// The board's columns in order: id, title and the states each holds.
+    pub fn board_columns() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+        let titles = [
+            ("draft", "Draft"),
+            ("qa_failed", "QA failed"),
+            ("ready", "Ready"),
+            ("deploying", "Queued / deploying"),
+            ("live", "Trafficked / live"),
+            ("failed", "Deploy failed"),
+            ("fix_proposed", "Fix proposed"),
+        ];
+        titles
+            .into_iter()
+            .map(|(id, title)| {
+                let states = Self::ALL
+                    .into_iter()
+                    .filter(|s| s.board_column() == id)
+                    .map(Self::as_str)
+                    .collect();
+                (id, title, states)
+            })
+            .collect()
+    }
+
     /// Whether the ticket's name may still change: nothing has been sent to a platform yet.
     pub fn is_pre_deploy(self) -> bool {
         matches!(self, Draft | QaFailed | ReadyForApi)

@@ -30,6 +30,28 @@ pub struct TicketList {
     pub next_offset: Option<i64>,
 }
 
+/// One column of the console's board.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BoardColumn {
+    /// draft, qa_failed, ready, deploying, live, failed or fix_proposed.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The ticket states the column holds.
+    pub statuses: Vec<&'static str>,
+}
+
+/// The trafficking board: tickets by column, newest first, cancelled ones left out.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Board {
+    pub columns: Vec<BoardColumn>,
+    pub cards: Vec<crate::store::BoardCard>,
+    /// More tickets match than the board shows (the newest 500 are shown); narrow the filters.
+    pub truncated: bool,
+    /// The newest ticket history id when the board was read: pass it as `Last-Event-ID` to
+    /// `/api/v1/events` to get every change after it.
+    pub last_event_id: i64,
+}
+
 /// A ticket whose name a code change affects.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TicketRename {

@@ -86,6 +86,60 @@ impl Governance {
         })
     }
 
+    /// The board: the newest tickets the caller may see, by column, optionally only one
+    /// brand's, market's or channel's (codes; an unknown code is an error naming it).
+    pub async fn board(
+        &self,
+        who: &Principal,
+        brand: Option<&str>,
+        market: Option<&str>,
+        channel: Option<&str>,
+    ) -> AppResult<super::Board> {
+        const SHOWN: i64 = 500;
+        let mut c = self.conn().await?;
+        // The history id first: a change after it reaches the event stream, never neither.
+        let last_event_id = store::latest_ticket_history_id(self.db()).await?;
+        let brand = match brand {
+            Some(b) => Some(must::<Brand>(&mut c, "brand", b).await?.code),
+            None => None,
+        };
+        if let Some(b) = &brand {
+            who.require_brand(b)?;
+        }
+        let market = match market {
+            Some(m) => Some(must::<Market>(&mut c, "market", m).await?.code),
+            None => None,
+        };
+        let channel = match channel {
+            Some(ch) => Some(must::<Channel>(&mut c, "channel", ch).await?.code),
+            None => None,
+        };
+        let filter = store::BoardFilter {
+            brands: who.brands(),
+            brand: brand.as_deref(),
+            market: market.as_deref(),
+            channel: channel.as_deref(),
+            limit: SHOWN + 1,
+        };
+        let mut cards = store::board_cards(&mut c, &filter).await?;
+        let truncated = cards.len() as i64 > SHOWN;
+        cards.truncate(SHOWN as usize);
+        let columns = TicketStatus::board_columns()
+            .into_iter()
+            .map(|(id, title, statuses)| super::BoardColumn {
+                id,
+                title,
+                statuses,
+            })
+            .collect();
+        Ok(super::Board {
+            columns,
+            cards,
+            truncated,
+            last_event_id,
+        })
+    }
+
     pub async fn get_ticket(&self, id: i64) -> AppResult<TicketView> {
         let mut c = self.conn().await?;
         let ticket = must_ticket(&mut c, id).await?;

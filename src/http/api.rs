@@ -5,9 +5,10 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Query, State};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use axum::{Json, Router};
 
+use super::api_console as c;
 pub use super::error::{ApiError, status_of};
 use crate::auth::{Permission, Principal};
 use crate::capi::{SendEventsInput, SendEventsOutput};
@@ -34,6 +35,34 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppServices>)> {
         ("post", "/api/v1/changes/{id}/reject", post(reject_change)),
         ("get", "/api/v1/tickets/{id}", get(get_ticket)),
         ("post", "/api/v1/capi/events", post(capi_events)),
+        ("get", "/api/v1/me", get(c::me)),
+        ("get", "/api/v1/board", get(c::board)),
+        ("get", "/api/v1/events", get(c::events)),
+        (
+            "get",
+            "/api/v1/tickets/{id}/payloads",
+            get(c::ticket_payloads),
+        ),
+        (
+            "get",
+            "/api/v1/tickets/{id}/deploys",
+            get(c::ticket_deploys),
+        ),
+        ("get", "/api/v1/tickets/{id}/pacing", get(c::ticket_pacing)),
+        (
+            "post",
+            "/api/v1/tickets/{id}/guideline-review",
+            post(c::ticket_guideline_review),
+        ),
+        ("get", "/api/v1/guidelines", get(c::guidelines)),
+        ("get", "/api/v1/guidelines/{id}", get(c::guideline)),
+        ("get", "/api/v1/markets", get(c::markets)),
+        ("patch", "/api/v1/markets/{code}", patch(c::update_market)),
+        ("get", "/api/v1/brands", get(c::brands)),
+        ("patch", "/api/v1/brands/{code}", patch(c::update_brand)),
+        ("get", "/api/v1/channels", get(c::channels)),
+        ("patch", "/api/v1/channels/{code}", patch(c::update_channel)),
+        ("get", "/api/v1/rename-impact", get(c::rename_impact)),
     ]
 }
 

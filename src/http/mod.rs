@@ -21,6 +21,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub mod api;
+pub mod api_console;
+pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod sessions;
@@ -373,10 +375,11 @@ pub fn router(
                 .collect::<Vec<_>>(),
         )
         .with_max_request_body_bytes(opts.max_body_bytes)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown.clone());
     if !opts.allowed_origins.is_empty() {
         mcp_config = mcp_config.with_allowed_origins(opts.allowed_origins.clone());
     }
+    let stream_stop = api_console::StreamStop(shutdown.clone());
     let limits = SessionLimits::new(opts.max_sessions_per_key, opts.max_sessions);
     let mut local = LocalSessionManager::default();
     local.session_config.keep_alive = Some(opts.session_idle);
@@ -400,7 +403,9 @@ pub fn router(
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(state.clone(), mcp_body));
-    let api = api::routes(services).layer(middleware::from_fn_with_state(state.clone(), deadline));
+    let api = api::routes(services)
+        .layer(axum::Extension(stream_stop))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline));
     let authenticated = mcp
         .merge(api)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
@@ -409,6 +414,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(console::routes(console::dev_dir()))
         .layer(middleware::from_fn_with_state(state.clone(), deadline));
     open.merge(authenticated)
         .layer(middleware::from_fn_with_state(state.clone(), check_host))

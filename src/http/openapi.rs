@@ -7,8 +7,17 @@ use serde_json::{Value, json};
 use crate::capi::{SendEventsInput, SendEventsOutput};
 use crate::changes::{ChangeDecision, ChangeList, ChangeView};
 use crate::copilot::{Answer, ChatInput};
+use crate::copilot::{GuidelineList, ReviewOutput};
+use crate::deploy::DeployStatus;
 use crate::domain::TicketView;
+use crate::governance::{
+    Board, BrandList, BrandUpdate, ChannelList, ChannelUpdate, MarketList, MarketUpdate,
+    RenameImpact, UpdateBrandInput, UpdateChannelInput, UpdateMarketInput,
+};
 use crate::healing::{DecisionOutput, FixList, FixProposalView};
+use crate::http::api_console::{GuidelineText, Me};
+use crate::insights::PacingOutput;
+use crate::platforms::TranslatedPayloads;
 
 /// The error body every endpoint returns: `{"error": {"code", "message", "field"?}}`.
 #[derive(schemars::JsonSchema)]
@@ -73,7 +82,42 @@ pub fn document() -> Value {
     generator.subschema_for::<ChangeDecision>();
     generator.subschema_for::<SendEventsInput>();
     generator.subschema_for::<SendEventsOutput>();
-    let schemas = Value::Object(generator.take_definitions(true));
+    generator.subschema_for::<Me>();
+    generator.subschema_for::<Board>();
+    generator.subschema_for::<TranslatedPayloads>();
+    generator.subschema_for::<DeployStatus>();
+    generator.subschema_for::<PacingOutput>();
+    generator.subschema_for::<ReviewOutput>();
+    generator.subschema_for::<GuidelineList>();
+    generator.subschema_for::<GuidelineText>();
+    generator.subschema_for::<MarketList>();
+    generator.subschema_for::<BrandList>();
+    generator.subschema_for::<ChannelList>();
+    generator.subschema_for::<MarketUpdate>();
+    generator.subschema_for::<BrandUpdate>();
+    generator.subschema_for::<ChannelUpdate>();
+    generator.subschema_for::<RenameImpact>();
+    generator.subschema_for::<UpdateMarketInput>();
+    generator.subschema_for::<UpdateBrandInput>();
+    generator.subschema_for::<UpdateChannelInput>();
+    let mut defs = generator.take_definitions(true);
+    // A PATCH body is the update tool's input without `code`, which is in the path.
+    for (input, body) in [
+        ("UpdateMarketInput", "MarketPatch"),
+        ("UpdateBrandInput", "BrandPatch"),
+        ("UpdateChannelInput", "ChannelPatch"),
+    ] {
+        if let Some(mut schema) = defs.remove(input) {
+            if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                props.remove("code");
+            }
+            if let Some(req) = schema.get_mut("required").and_then(Value::as_array_mut) {
+                req.retain(|r| r != "code");
+            }
+            defs.insert(body.into(), schema);
+        }
+    }
+    let schemas = Value::Object(defs);
     let common = [
         ("401", "No valid bearer key."),
         ("403", "The key's role may not do this."),
@@ -89,11 +133,11 @@ pub fn document() -> Value {
         "info": {
             "title": "OmniTraffick ops API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Review self-healing fix proposals and changes to live campaigns, read tickets, ask the brand-guideline copilot and send conversion events. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
+            "description": "The web console's API: review self-healing fix proposals and changes to live campaigns, read tickets, ask the brand-guideline copilot and send conversion events. Authenticate with `Authorization: Bearer <key>` (`omnitraffick keys create`). Every error has the body {\"error\": {\"code\", \"message\", \"field\"}}."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": merge(json!({
             "/api/v1/fixes": {"get": {
                 "summary": "List fix proposals, newest first (paged with before_id).",
                 "parameters": [
@@ -163,10 +207,106 @@ pub fn document() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendEventsInput"}}}},
                 "responses": merge(json!({"200": ok("SendEventsOutput", "Per event: accepted, duplicate or rejected with the field and the reason.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("415", "No JSON body."), ("422", "The body does not match the schema, or the brand has no pixel.")]))
             }}
-        },
+        }), console_paths(&common, &id_param)),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas
         }
+    })
+}
+
+/// The routes the web console is built on (`src/http/api_console.rs`).
+fn console_paths(common: &[(&str, &str); 4], id_param: &Value) -> Value {
+    json!({
+            "/api/v1/me": {"get": {
+                "summary": "The key: its name, role, brand scope and what it may do (read, govern, traffic, review, copilot, track). The console signs in with it.",
+                "responses": merge(json!({"200": ok("Me", "The key.")}), errors(&[common[0], common[3]]))
+            }},
+            "/api/v1/board": {"get": {
+                "summary": "The trafficking board: the newest 500 tickets the key may see (cancelled ones left out), each with its column, brand, market, channel and campaign, and the history id to follow /api/v1/events from.",
+                "parameters": [
+                    {"name": "brand", "in": "query", "schema": {"type": "string"}, "description": "Only this brand's tickets (code)."},
+                    {"name": "market", "in": "query", "schema": {"type": "string"}, "description": "Only this market's tickets (code)."},
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}, "description": "Only this channel's tickets (code)."}
+                ],
+                "responses": merge(json!({"200": ok("Board", "Columns and cards.")}), errors(&[common[0], common[1], common[3], ("404", "No such brand, market or channel."), ("422", "A code is malformed.")]))
+            }},
+            "/api/v1/events": {"get": {
+                "summary": "Ticket history as Server-Sent Events, the source MCP resource subscriptions use: `event: ticket`, `id:` the history id, data {ticket_id, history_id, event, to_status, column, at}; `: keep-alive` comments every 15 s. Send Last-Event-ID (an id this stream sent, or the board's last_event_id) to get every entry after it first. A client too far behind gets `event: resync` and should reload the board. A brand-scoped key sees only its brands' tickets.",
+                "parameters": [{"name": "Last-Event-ID", "in": "header", "schema": {"type": "integer", "format": "int64"}}],
+                "responses": merge(json!({"200": {"description": "The event stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}), errors(&[common[0], common[1], ("422", "Last-Event-ID is not a number.")]))
+            }},
+            "/api/v1/tickets/{id}/payloads": {"get": {
+                "summary": "The exact request bodies the ticket would send to its platform, in order, with money in the platform's units (as preview_payloads).",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("TranslatedPayloads", "The requests.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number, or the payload cannot be translated.")]))
+            }},
+            "/api/v1/tickets/{id}/deploys": {"get": {
+                "summary": "The ticket's deploy: latest run, next retry, parsed last platform error and the most recent requests (as get_deploy_status).",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("DeployStatus", "Runs and attempts.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/tickets/{id}/pacing": {"get": {
+                "summary": "Budget pacing of a deployed ticket as of the last sync, with the verdict and the platforms' reasons (as get_pacing).",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("PacingOutput", "The pacing.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/tickets/{id}/guideline-review": {"post": {
+                "summary": "Review the ticket against its brand's guidelines (as review_ticket_against_guidelines): findings with severity, rule, what to change and citation.",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("ReviewOutput", "The findings.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/guidelines": {"get": {
+                "summary": "Ingested guideline documents the key may see (as list_guidelines).",
+                "parameters": [{"name": "brand", "in": "query", "schema": {"type": "string"}, "description": "Only this brand's documents (code)."}],
+                "responses": merge(json!({"200": ok("GuidelineList", "The documents.")}), errors(&[common[0], common[1], common[3]]))
+            }},
+            "/api/v1/guidelines/{id}": {"get": {
+                "summary": "A guideline document with its text page by page: what a copilot citation points at.",
+                "parameters": id_param,
+                "responses": merge(json!({"200": ok("GuidelineText", "The document.")}), errors(&[common[0], common[1], common[3], ("404", "No such document."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/markets": {"get": {
+                "summary": "Markets, archived ones included unless include_archived=false.",
+                "parameters": [{"name": "include_archived", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": merge(json!({"200": ok("MarketList", "The markets.")}), errors(&[common[0], common[1], common[3], ("422", "A bad query parameter.")]))
+            }},
+            "/api/v1/markets/{code}": {"patch": {
+                "summary": "Change a market (admin with a key for every brand; as update_market). A new_code renames draft tickets; call /api/v1/rename-impact first.",
+                "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketPatch"}}}},
+                "responses": merge(json!({"200": ok("MarketUpdate", "The market, and the tickets renamed.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such market."), ("409", "The new code is taken."), ("415", "No JSON body."), ("422", "A field is wrong; the error names it.")]))
+            }},
+            "/api/v1/brands": {"get": {
+                "summary": "Brands (a brand-scoped key: its own), archived ones included unless include_archived=false.",
+                "parameters": [{"name": "include_archived", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": merge(json!({"200": ok("BrandList", "The brands.")}), errors(&[common[0], common[1], common[3], ("422", "A bad query parameter.")]))
+            }},
+            "/api/v1/brands/{code}": {"patch": {
+                "summary": "Change a brand (admin; as update_brand). A new_code renames draft tickets; call /api/v1/rename-impact first.",
+                "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BrandPatch"}}}},
+                "responses": merge(json!({"200": ok("BrandUpdate", "The brand, and the tickets renamed.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such brand."), ("409", "The new code is taken."), ("415", "No JSON body."), ("422", "A field is wrong; the error names it.")]))
+            }},
+            "/api/v1/channels": {"get": {
+                "summary": "Channels, archived ones included unless include_archived=false.",
+                "parameters": [{"name": "include_archived", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": merge(json!({"200": ok("ChannelList", "The channels.")}), errors(&[common[0], common[1], common[3], ("422", "A bad query parameter.")]))
+            }},
+            "/api/v1/channels/{code}": {"patch": {
+                "summary": "Change a channel (admin with a key for every brand; as update_channel). A new_code renames draft tickets; call /api/v1/rename-impact first.",
+                "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChannelPatch"}}}},
+                "responses": merge(json!({"200": ok("ChannelUpdate", "The channel, and the tickets renamed.")}), errors(&[common[0], common[1], common[3], common[2], ("400", "The body is not JSON."), ("404", "No such channel."), ("409", "The new code is taken, or the channel has open tickets."), ("415", "No JSON body."), ("422", "A field is wrong; the error names it.")]))
+            }},
+            "/api/v1/rename-impact": {"get": {
+                "summary": "What renaming a brand, market or channel code would change, without changing anything (as rename_impact; keys for every brand).",
+                "parameters": [
+                    {"name": "segment", "in": "query", "required": true, "schema": {"type": "string", "enum": ["brand", "market", "channel"]}},
+                    {"name": "code", "in": "query", "required": true, "schema": {"type": "string"}},
+                    {"name": "new_code", "in": "query", "required": true, "schema": {"type": "string"}}
+                ],
+                "responses": merge(json!({"200": ok("RenameImpact", "Campaigns using the code, draft tickets renamed, live tickets keeping their names.")}), errors(&[common[0], common[1], common[3], ("404", "No such code."), ("422", "A parameter is missing or malformed.")]))
+            }}
     })
 }

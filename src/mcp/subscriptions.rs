@@ -16,6 +16,10 @@ use crate::store::{self, Db};
 
 const PREFIX: &str = "omnitraffick://tickets/";
 
+/// History entries a slow event-stream listener may fall behind by before it is told to
+/// reload instead.
+const FEED_CAPACITY: usize = 4096;
+
 /// The ticket id in a subscribable URI.
 pub fn ticket_of(uri: &str) -> Option<i64> {
     uri.strip_prefix(PREFIX)?.parse().ok()
@@ -42,6 +46,8 @@ pub struct TicketWatch {
 
 struct Inner {
     db: Db,
+    /// Every history entry the poll reads, for the console's event stream.
+    feed: tokio::sync::broadcast::Sender<Arc<store::TicketChange>>,
     every: Duration,
     subs: Mutex<HashMap<i64, Vec<Sub>>>,
     next_key: AtomicU64,
@@ -53,6 +59,7 @@ impl TicketWatch {
         Self {
             inner: Arc::new(Inner {
                 db,
+                feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
                 every,
                 subs: Mutex::new(HashMap::new()),
                 next_key: AtomicU64::new(1),
@@ -107,6 +114,13 @@ impl TicketWatch {
         }
     }
 
+    /// Every ticket history entry from now on, as the poll reads it (the console's live
+    /// board). A listener that falls more than 4,096 entries behind gets `Lagged`.
+    pub fn feed(&self) -> tokio::sync::broadcast::Receiver<Arc<store::TicketChange>> {
+        self.start();
+        self.inner.feed.subscribe()
+    }
+
     fn start(&self) {
         let inner = self.inner.clone();
         self.inner.started.call_once(move || {
@@ -133,11 +147,13 @@ async fn poll(inner: Arc<Inner>) {
             }
         };
         let mut changed: Vec<i64> = Vec::new();
-        for r in &rows {
+        for r in rows {
             last = last.max(r.history_id);
             if !changed.contains(&r.ticket_id) {
                 changed.push(r.ticket_id);
             }
+            // No listener is not an error.
+            let _ = inner.feed.send(Arc::new(r));
         }
         for t in changed {
             let targets: Vec<(u64, String, Sink)> = match inner.subs.lock() {

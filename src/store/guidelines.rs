@@ -191,6 +191,18 @@ pub struct IndexedChunk {
     pub vector: Option<Vec<f32>>,
 }
 
+/// What changes whenever a guideline document is added, replaced or removed: the number of
+/// documents and the newest change time. The embedded index compares it to the one it was
+/// built from, so a document ingested by another process is found without a restart.
+pub async fn guideline_generation(c: &mut AnyConnection) -> AppResult<(i64, String)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), '') AS at FROM guideline_documents",
+    )
+    .fetch_one(c)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("at")?))
+}
+
 /// Every chunk with its brand and document name, for building the index.
 pub async fn all_guideline_chunks(c: &mut AnyConnection) -> AppResult<Vec<IndexedChunk>> {
     guideline_chunks_where(c, None).await

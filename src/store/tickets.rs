@@ -205,18 +205,28 @@ pub async fn latest_ticket_history_id(db: &Db) -> AppResult<i64> {
     Ok(row.try_get::<i64, _>("m")?)
 }
 
-/// A ticket history entry as the ticket watch sees it: which ticket changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A ticket history entry as the ticket watch and the event stream see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketChange {
     pub history_id: i64,
     pub ticket_id: i64,
+    /// CREATED, TRANSITION, EDITED, RENAMED ...
+    pub event: String,
+    /// The ticket's status after this entry, as stored.
+    pub to_status: String,
+    pub at: String,
+    /// The ticket's brand, for brand-scoped listeners.
+    pub brand_code: String,
 }
 
 /// Up to 1,000 history entries after `after_id`, oldest first. Reads from the pool, like
 /// [`latest_ticket_history_id`]. A row that cannot be read is left out.
 pub async fn ticket_changes_after(db: &Db, after_id: i64) -> AppResult<Vec<TicketChange>> {
     let rows = sqlx::query(
-        "SELECT id, ticket_id FROM ticket_history WHERE id > $1 ORDER BY id LIMIT 1000",
+        "SELECT h.id, h.ticket_id, h.event, h.to_status, h.at, b.code AS brand_code \
+         FROM ticket_history h JOIN tickets t ON t.id = h.ticket_id \
+         JOIN campaigns c ON c.id = t.campaign_id JOIN brands b ON b.id = c.brand_id \
+         WHERE h.id > $1 ORDER BY h.id LIMIT 1000",
     )
     .bind(after_id)
     .fetch_all(db.pool())
@@ -227,9 +237,82 @@ pub async fn ticket_changes_after(db: &Db, after_id: i64) -> AppResult<Vec<Ticke
             Some(TicketChange {
                 history_id: r.try_get::<i64, _>("id").ok()?,
                 ticket_id: r.try_get::<i64, _>("ticket_id").ok()?,
+                event: r.try_get("event").ok()?,
+                to_status: r.try_get("to_status").ok()?,
+                at: r.try_get("at").ok()?,
+                brand_code: r.try_get("brand_code").ok()?,
             })
         })
         .collect())
+}
+
+/// What the board filters on; `brands` is the key's scope.
+#[derive(Debug, Default)]
+pub struct BoardFilter<'a> {
+    pub brands: Option<&'a [String]>,
+    pub brand: Option<&'a str>,
+    pub market: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub limit: i64,
+}
+
+/// One ticket as the board shows it: where it stands and what it belongs to.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct BoardCard {
+    pub id: i64,
+    pub status: TicketStatus,
+    /// The board column the status falls in (see the board's `columns`).
+    pub column: &'static str,
+    pub platform_name: String,
+    pub brand_code: String,
+    pub market_code: String,
+    pub channel_code: String,
+    pub platform: Platform,
+    pub campaign_id: i64,
+    pub campaign_name: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// The newest `limit` tickets that are not cancelled, newest first.
+pub async fn board_cards(c: &mut AnyConnection, f: &BoardFilter<'_>) -> AppResult<Vec<BoardCard>> {
+    let sql = format!(
+        "SELECT t.id, t.status, t.platform_name, t.campaign_id, t.updated_at, t.version, \
+         ch.code AS channel_code, ch.platform AS platform, b.code AS brand_code, \
+         m.code AS market_code, c.name AS campaign_name \
+         FROM tickets t JOIN channels ch ON ch.id = t.channel_id \
+         JOIN campaigns c ON c.id = t.campaign_id JOIN brands b ON b.id = c.brand_id \
+         JOIN markets m ON m.id = c.market_id \
+         WHERE t.status <> 'CANCELLED' AND ($1 IS NULL OR b.code = $1) \
+         AND ($2 IS NULL OR m.code = $2) AND ($3 IS NULL OR ch.code = $3) {} \
+         ORDER BY t.id DESC LIMIT $4",
+        brand_scope_clause("b.code", f.brands, 5)
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.brand)
+        .bind(f.market)
+        .bind(f.channel)
+        .bind(f.limit);
+    fetch_all_as(c, bind_brand_scope(q, f.brands), |r| {
+        let status: String = r.try_get("status")?;
+        let status = TicketStatus::parse("status", &status)?;
+        let platform: String = r.try_get("platform")?;
+        Ok(BoardCard {
+            id: r.try_get("id")?,
+            status,
+            column: status.board_column(),
+            platform_name: r.try_get("platform_name")?,
+            brand_code: r.try_get("brand_code")?,
+            market_code: r.try_get("market_code")?,
+            channel_code: r.try_get("channel_code")?,
+            platform: Platform::parse("platform", &platform)?,
+            campaign_id: r.try_get("campaign_id")?,
+            campaign_name: r.try_get("campaign_name")?,
+            updated_at: r.try_get("updated_at")?,
+            version: r.try_get("version")?,
+        })
+    })
+    .await
 }
 
 /// The brand code of a ticket (through its campaign).
