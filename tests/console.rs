@@ -371,18 +371,6 @@ async fn ops_approves_a_fix_and_watches_the_card_move_without_a_reload() {
     assert!(!b.exists(&card_in("fix_proposed", t)).await);
     b.shot("board-after-deploy").await;
 
-    // Approving again is a conflict, shown plainly.
-    b.open(&format!("{base}#/review/fix/{fix}")).await;
-    b.find("#review-detail").await;
-    if b.exists("#approve").await {
-        b.click("#approve").await;
-        let err = b
-            .text_until("#decision-error", "the conflict", |e| !e.is_empty())
-            .await;
-        assert!(err.to_lowercase().contains("not"), "{err}");
-        b.shot("review-conflict").await;
-    }
-
     // The ticket page: name, history, QA, payloads and deploy attempts.
     b.open(&format!("{base}#/tickets/{t}")).await;
     let name = b
@@ -490,6 +478,30 @@ async fn viewer_sees_no_approve_button_and_rest_refuses_anyway() {
     assert_eq!(status, 403, "{body}");
     let fix_now = ok200(rest.fix(fix).await);
     assert_eq!(fix_now["status"], "PENDING_REVIEW");
+
+    // Ops opens the proposal; a colleague rejects it meanwhile: approving is a conflict,
+    // shown plainly, and the page shows what happened.
+    b.click("#signout").await;
+    b.sign_in(&base, &key(&w.server().db, Role::Ops).await)
+        .await;
+    b.open(&format!("{base}#/review/fix/{fix}")).await;
+    b.find("#approve").await;
+    let colleague = w.rest(Role::Ops).await;
+    ok200(
+        colleague
+            .reject_fix(fix, &json!({"reason": "wait for the new creative"}))
+            .await,
+    );
+    b.click("#approve").await;
+    let err = b
+        .text_until("#decision-error", "the conflict", |e| !e.is_empty())
+        .await;
+    assert!(err.contains("Not applied"), "{err}");
+    b.text_until("#review-detail", "the new state", |d| {
+        d.contains("REJECTED")
+    })
+    .await;
+    b.shot("review-conflict").await;
     b.assert_clean_log().await;
     b.close().await;
     w.finish().await;

@@ -287,6 +287,20 @@ async fn ticket_read_outs_follow_the_tickets_brand() {
         status == 200 || status == 422 || status == 409,
         "{status} {body}"
     );
+    let insights = ok200(viewer.get(&format!("/api/v1/tickets/{t}/insights")).await);
+    assert_eq!(insights["totals"]["spend"], "0.00");
+    assert!(
+        insights["summary"]
+            .as_str()
+            .unwrap()
+            .contains("never synced"),
+        "{insights}"
+    );
+    let (status, body) = viewer
+        .get(&format!("/api/v1/tickets/{t}/insights?from=yesterday"))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "from", "{body}");
     assert_eq!(viewer.get("/api/v1/tickets/999/deploys").await.0, 404);
     let (status, body) = viewer.get("/api/v1/tickets/x/payloads").await;
     assert_eq!(status, 422, "{body}");

@@ -50,6 +50,11 @@ pub fn table() -> Vec<(&'static str, &'static str, MethodRouter<AppServices>)> {
         ),
         ("get", "/api/v1/tickets/{id}/pacing", get(c::ticket_pacing)),
         (
+            "get",
+            "/api/v1/tickets/{id}/insights",
+            get(c::ticket_insights),
+        ),
+        (
             "post",
             "/api/v1/tickets/{id}/guideline-review",
             post(c::ticket_guideline_review),

@@ -30,7 +30,7 @@ use crate::governance::{
     Board, BrandList, BrandUpdate, ChannelList, ChannelUpdate, ListInput, MarketList, MarketUpdate,
     RenameImpact, RenameImpactInput, UpdateBrandInput, UpdateChannelInput, UpdateMarketInput,
 };
-use crate::insights::PacingOutput;
+use crate::insights::{InsightsInput, InsightsOutput, PacingOutput};
 use crate::platforms::TranslatedPayloads;
 use crate::startup::AppServices;
 use crate::store::{self, GuidelineDoc, TicketChange};
@@ -297,6 +297,28 @@ pub(super) async fn ticket_pacing(
 ) -> ApiResult<PacingOutput> {
     let id = readable_ticket(&services, &principal, Permission::Read, &id).await?;
     Ok(Json(services.insights.pacing(Some(id), None).await?))
+}
+
+/// `GET /api/v1/tickets/{id}/insights?from=&to=`: daily metrics as of the last sync (as
+/// `get_insights` for the ticket).
+pub(super) async fn ticket_insights(
+    State(services): State<AppServices>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Query(q): Query<QueryMap>,
+) -> ApiResult<InsightsOutput> {
+    let ticket_id = readable_ticket(&services, &principal, Permission::Read, &id).await?;
+    let input = InsightsInput {
+        campaign_id: None,
+        ticket_id: Some(ticket_id),
+        brand_code: None,
+        from: opt(&q, "from").map(str::to_owned),
+        to: opt(&q, "to").map(str::to_owned),
+        breakdown: None,
+        limit: None,
+        offset: None,
+    };
+    Ok(Json(services.insights.insights(input).await?))
 }
 
 /// `POST /api/v1/tickets/{id}/guideline-review`: as `review_ticket_against_guidelines`.

@@ -16,7 +16,7 @@ use crate::governance::{
 };
 use crate::healing::{DecisionOutput, FixList, FixProposalView};
 use crate::http::api_console::{GuidelineText, Me};
-use crate::insights::PacingOutput;
+use crate::insights::{InsightsOutput, PacingOutput};
 use crate::platforms::TranslatedPayloads;
 
 /// The error body every endpoint returns: `{"error": {"code", "message", "field"?}}`.
@@ -87,6 +87,7 @@ pub fn document() -> Value {
     generator.subschema_for::<TranslatedPayloads>();
     generator.subschema_for::<DeployStatus>();
     generator.subschema_for::<PacingOutput>();
+    generator.subschema_for::<InsightsOutput>();
     generator.subschema_for::<ReviewOutput>();
     generator.subschema_for::<GuidelineList>();
     generator.subschema_for::<GuidelineText>();
@@ -111,8 +112,18 @@ pub fn document() -> Value {
             if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
                 props.remove("code");
             }
-            if let Some(req) = schema.get_mut("required").and_then(Value::as_array_mut) {
-                req.retain(|r| r != "code");
+            if let Some(obj) = schema.as_object_mut() {
+                let left = obj
+                    .get_mut("required")
+                    .and_then(Value::as_array_mut)
+                    .map(|req| {
+                        req.retain(|r| r != "code");
+                        req.len()
+                    });
+                // OpenAPI 3.0 does not allow an empty `required`.
+                if left == Some(0) {
+                    obj.remove("required");
+                }
             }
             defs.insert(body.into(), schema);
         }
@@ -250,6 +261,15 @@ fn console_paths(common: &[(&str, &str); 4], id_param: &Value) -> Value {
                 "summary": "Budget pacing of a deployed ticket as of the last sync, with the verdict and the platforms' reasons (as get_pacing).",
                 "parameters": id_param,
                 "responses": merge(json!({"200": ok("PacingOutput", "The pacing.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id is not a number.")]))
+            }},
+            "/api/v1/tickets/{id}/insights": {"get": {
+                "summary": "A deployed ticket's daily metrics (spend exact in the brand's currency, impressions, clicks, conversions) as of the last sync (as get_insights).",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "First day (default: 30 days before `to`)."},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Last day, inclusive (default: today, UTC)."}
+                ],
+                "responses": merge(json!({"200": ok("InsightsOutput", "The metrics by day.")}), errors(&[common[0], common[1], common[3], ("404", "No such ticket."), ("422", "The id or a date is malformed.")]))
             }},
             "/api/v1/tickets/{id}/guideline-review": {"post": {
                 "summary": "Review the ticket against its brand's guidelines (as review_ticket_against_guidelines): findings with severity, rule, what to change and citation.",

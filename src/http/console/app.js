@@ -373,6 +373,8 @@
           const badge = card.querySelector('.card-status');
           if (badge) setContent(badge, statusBadge(ev.to_status));
         }
+        const t = card.querySelector('time');
+        if (t && ev.at) { t.dateTime = ev.at; t.textContent = fmtTime(ev.at); }
         const li = card.parentElement;
         if (!to) {
           li.remove();
@@ -387,7 +389,7 @@
         setTimeout(() => card.classList.remove('flash'), 2000);
         announce(`Ticket ${ev.ticket_id} is now ${ev.to_status}.`);
         // A rename or edit changes what the card shows: reload the board quietly.
-        if (ev.event && ev.event !== 'TRANSITION') scheduleBoardRefetch();
+        if (ev.event === 'RENAMED' || ev.event === 'EDITED') scheduleBoardRefetch();
       } else if (ev.column && (b.data.columns || []).some((c) => c.id === ev.column)) {
         scheduleBoardRefetch();
       }
@@ -674,6 +676,7 @@
     for (const a of attempts) {
       const err = platformErrorText(a.error || a.error_message);
       tbody.append(el('tr', null,
+        el('td', null, a.run_id !== undefined ? `#${a.run_id}` : ''),
         el('td', null, timeEl(a.started_at || a.at || a.created_at)),
         el('td', null, a.object || ''),
         el('td', null, [a.action, a.outcome || a.status].filter(Boolean).join(': ')),
@@ -681,7 +684,7 @@
     }
     sec.append(el('div', { class: 'table-wrap' }, el('table', null,
       el('caption', { class: 'visually-hidden' }, 'Deploy attempts'),
-      el('thead', null, el('tr', null, ['Time', 'Object', 'Outcome', 'Platform error'].map((c) => el('th', { scope: 'col' }, c)))),
+      el('thead', null, el('tr', null, ['Run', 'Time', 'Object', 'Outcome', 'Platform error'].map((c) => el('th', { scope: 'col' }, c)))),
       tbody)));
   }
 
