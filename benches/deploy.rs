@@ -3,11 +3,16 @@
 //! limits, 10% 5xx and 2% responses lost after commit. Prints total seconds, tickets/s,
 //! requests and take-ups per ticket, and the duplicate and lost counts (both must be 0).
 //! Then the same again with one worker killed (SIGKILL) halfway and a new one started.
+//! With BENCH_DATABASE_URL (a PostgreSQL server where the user may create databases) the
+//! plain round runs once more on PostgreSQL, the mode meant for several worker processes.
 //!
 //!     cargo bench --bench deploy
 
 #[path = "common/report.rs"]
 mod report;
+
+#[path = "common/pg.rs"]
+mod pg;
 
 #[path = "../tests/common/fake_platforms.rs"]
 mod fake_platforms;
@@ -134,13 +139,13 @@ async fn counts(s: &AppServices) -> (i64, i64, i64, i64) {
         one("SELECT COUNT(*) AS n FROM tickets WHERE status = 'TRAFFICKED_SUCCESS'").await,
         one("SELECT COUNT(*) AS n FROM tickets WHERE status = 'DEPLOY_FAILED'").await,
         one("SELECT COUNT(*) AS n FROM deploy_attempts").await,
-        one("SELECT COALESCE(SUM(attempts), 0) AS n FROM deploy_runs").await,
+        one("SELECT CAST(COALESCE(SUM(attempts), 0) AS BIGINT) AS n FROM deploy_runs").await,
     )
 }
 
-async fn round(kill_halfway: bool, n: usize) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = dir.path().join("bench.db").to_string_lossy().into_owned();
+/// One round on `db_url`; `store` names it in the output ("sqlite" or "postgres").
+async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
+    let db_url = db_url.to_owned();
     let fake = FakePlatforms::start().await;
     fake.set_lose_delay(Duration::from_millis(1500));
     let (_db, services) = startup::open(&db_url).await.expect("open");
@@ -194,10 +199,9 @@ async fn round(kill_halfway: bool, n: usize) {
             let campaigns = fake.objects("campaign").len();
             println!(
                 "{}: {n} tickets in {secs:.1} s = {:.1} tickets/s; {:.2} platform requests and {:.2} take-ups per ticket; {campaigns} campaigns on the platform; duplicates {dupes}, lost {}, failed {failed}",
-                if kill_halfway {
-                    "with a worker killed halfway"
-                } else {
-                    "two workers"
+                match (kill_halfway, store) {
+                    (true, _) => "with a worker killed halfway".to_owned(),
+                    (false, s) => format!("two workers ({s})"),
                 },
                 n as f64 / secs,
                 requests as f64 / n as f64,
@@ -205,7 +209,11 @@ async fn round(kill_halfway: bool, n: usize) {
                 n as i64 - ok - failed,
             );
             // The summary figures are those of the plain round (two workers, none killed).
-            if !kill_halfway {
+            if !kill_halfway && store == "postgres" {
+                report::result("deploy.postgres_seconds_1000", secs * 1000.0 / n as f64, "s", "< 5");
+                report::result("deploy.postgres_duplicates", dupes as f64, "", "0");
+                report::result("deploy.postgres_lost", (n as i64 - ok - failed) as f64, "", "0");
+            } else if !kill_halfway {
                 report::result("deploy.seconds_1000", secs * 1000.0 / n as f64, "s", "< 5");
                 report::result("deploy.duplicates", dupes as f64, "", "0");
                 report::result("deploy.lost", (n as i64 - ok - failed) as f64, "", "0");
@@ -233,6 +241,20 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    round(false, n).await;
-    round(true, n).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = dir.path().join("bench.db").to_string_lossy().into_owned();
+    round(false, n, &sqlite, "sqlite").await;
+    let killed = dir.path().join("bench-kill.db").to_string_lossy().into_owned();
+    round(true, n, &killed, "sqlite").await;
+    if let Ok(admin) = std::env::var("BENCH_DATABASE_URL") {
+        let (url, name) = pg::pg_database(&admin, "deploy")
+            .await
+            .expect("a PostgreSQL database for the benchmark");
+        round(false, n, &url, "postgres").await;
+        if let Err(e) = pg::drop_pg_database(&admin, &name).await {
+            eprintln!("could not drop {name}: {e}");
+        }
+    } else {
+        eprintln!("(set BENCH_DATABASE_URL to run the round on PostgreSQL too)");
+    }
 }

@@ -23,6 +23,10 @@
 #[path = "common/report.rs"]
 mod report;
 
+#[path = "common/pg.rs"]
+mod pg;
+use pg::{drop_pg_database, pg_database};
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -699,37 +703,6 @@ async fn run_store(name: &str, db_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A fresh PostgreSQL database on the server in `admin_url`; dropped by the caller.
-async fn pg_database(admin_url: &str) -> anyhow::Result<(String, String)> {
-    use sqlx::Connection;
-    let name = format!("omni_bench_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut conn)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .ok_or_else(|| anyhow!("BENCH_DATABASE_URL has no database part"))?;
-    Ok((format!("{base}/{name}"), name))
-}
-
-async fn drop_pg_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     println!(
@@ -743,7 +716,7 @@ async fn main() -> anyhow::Result<()> {
         && !admin.trim().is_empty()
     {
         sqlx::any::install_default_drivers();
-        let (url, name) = pg_database(&admin).await?;
+        let (url, name) = pg_database(&admin, "mcp").await?;
         let outcome = run_store("postgres", &url).await;
         drop_pg_database(&admin, &name).await?;
         outcome?;

@@ -574,6 +574,16 @@ async fn rest_chat_for_planners() {
         "{v}"
     );
 
+    // A follow-up the guidelines do not cover is not answered from the earlier question.
+    let body2 = json!({"brand_code": "AUR", "messages": [
+        {"role": "user", "content": "Can we target kids under 13?"},
+        {"role": "assistant", "content": "No: paid social is 13+ only [aurora-toys.pdf p.4]."},
+        {"role": "user", "content": "What is the policy on sponsoring Formula 1 racing teams?"}
+    ]});
+    let v2 = ok200(planner.copilot_chat(&body2).await);
+    assert_eq!(v2["found"], false, "{v2}");
+    assert!(v2["citations"].as_array().unwrap().is_empty(), "{v2}");
+
     assert_eq!(server.rest(&tracker).copilot_chat(&body).await.0, 403);
     assert_eq!(planner.with_key(None).copilot_chat(&body).await.0, 401);
     assert_eq!(

@@ -62,17 +62,20 @@ impl CopilotService {
         let brand = self.governance.get_brand(brand_code).await?;
         let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
         // A chat's context helps ranking, but whether a passage answers is judged on the
-        // question's own terms too: context the guidelines never mention must not make a
-        // covered question look uncovered.
+        // question's own terms: context the guidelines never mention must not make a covered
+        // question look uncovered, and context they do mention must not make an unrelated
+        // follow-up look covered. So the relevance against question and context counts only
+        // for a passage that shares a term with the question itself (a follow-up of nothing
+        // but small words, "and then?", relies on the context alone).
         let question_terms = index::query_terms(question);
         let relevant: Vec<(Passage, f32)> = hits
             .into_iter()
             .filter(|(p, r)| {
-                r.max(index::coverage(
-                    &question_terms,
-                    p.heading.as_deref(),
-                    &p.text,
-                )) >= 0.34
+                if question_terms.is_empty() {
+                    return *r >= 0.34;
+                }
+                let own = index::coverage(&question_terms, p.heading.as_deref(), &p.text);
+                own >= 0.34 || (own > 0.0 && *r >= 0.34)
             })
             .collect();
         if relevant.is_empty() {

@@ -133,6 +133,8 @@
     state.chat = { brand: '', messages: [], log: [] };
     $('#nav').hidden = true;
     $('#session').hidden = true;
+    const who = $('#whoami');
+    if (who) who.remove();
     $('#app-view').hidden = true;
     clear($('#app-view'));
     $('#signin-view').hidden = false;
@@ -154,7 +156,10 @@
     $('#signin-view').hidden = true;
     $('#app-view').hidden = false;
     $('#session').hidden = false;
-    $('#whoami').textContent = `${me.name} (${me.role})`;
+    // #whoami exists only while signed in.
+    const old = $('#whoami');
+    if (old) old.remove();
+    $('#signout').before(el('span', { id: 'whoami' }, `${me.name} (${me.role})`));
     const nav = $('#nav');
     nav.hidden = !has('read') && !has('copilot');
     for (const a of nav.querySelectorAll('a[data-nav]')) {
@@ -435,27 +440,39 @@
     try {
       const res = await fetch('/api/v1/events', { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'omit' });
       if (res.status === 401) { expireSession(); return; }
+      // A refused Last-Event-ID: start again from now (the board refetch below catches up).
+      if (res.status === 400) { sse.lastId = null; scheduleBoardRefetch(); }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       setLive('Live', true);
       sse.backoff = 1000;
-      await readStream(res.body.getReader());
+      await readStream(res.body.getReader(), ctrl);
     } catch (err) {
-      if (ctrl.signal.aborted) return;
+      if (ctrl.signal.aborted && !ctrl.idle) return;
     }
-    if (!sse.running || ctrl.signal.aborted) return;
+    if (!sse.running || (ctrl.signal.aborted && !ctrl.idle)) return;
     setLive('Reconnecting…', false);
     const wait = sse.backoff;
     sse.backoff = Math.min(sse.backoff * 2, 15000);
     sse.timer = setTimeout(connectEvents, wait);
   }
 
-  async function readStream(reader) {
+  async function readStream(reader, ctrl) {
     const decoder = new TextDecoder();
     let buf = '';
     let frame = { id: null, event: '', data: [] };
+    // The server sends a keep-alive every 15 s: 45 s of silence means the line is dead.
+    let idle = null;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => { ctrl.idle = true; ctrl.abort(); }, 45000);
+    };
+    arm();
     for (;;) {
-      const { value, done } = await reader.read();
+      let chunk;
+      try { chunk = await reader.read(); } finally { clearTimeout(idle); }
+      const { value, done } = chunk;
       if (done) break;
+      arm();
       buf += decoder.decode(value, { stream: true });
       let m;
       while ((m = /\r\n|\r|\n/.exec(buf))) {
@@ -1270,7 +1287,7 @@
       items.length > shown.length ? el('p', { class: 'muted small' }, `…and ${items.length - shown.length} more.`) : '');
     };
     setContent(box,
-      el('p', null, `${camps.length} campaign${camps.length === 1 ? '' : 's'} use this code (their own names do not change).`),
+      el('p', null, `${camps.length} ${camps.length === 1 ? 'campaign uses' : 'campaigns use'} this code (their own names do not change).`),
       el('p', null, `${renamed.length} ticket${renamed.length === 1 ? '' : 's'} not yet sent to a platform ${renamed.length === 1 ? 'is' : 'are'} renamed; ${kept.length} ticket${kept.length === 1 ? '' : 's'} already sent to a platform keep${kept.length === 1 ? 's' : ''} ${kept.length === 1 ? 'its' : 'their'} name.`),
       list(renamed, 'Renamed'), list(kept, 'Keep their names (already on the platform)'));
     return new Promise((resolve) => {
