@@ -568,9 +568,10 @@
     const payloads = section('payloads', 'Platform requests', loading('payloads'));
     const deploys = section('deploys', 'Deploys', loading('deploys'));
     const pacing = section('pacing', 'Pacing', loading('pacing'));
+    const insights = section('insights', 'Insights', loading('insights'));
     const review = has('copilot') ? section('guideline-review', 'Guideline review') : null;
     const historyEl = section('ticket-history', 'History', loading('history'));
-    append(root, [qa, payloads, deploys, pacing, review, historyEl]);
+    append(root, [qa, payloads, deploys, pacing, insights, review, historyEl]);
     view.append(root);
     state.ticketId = id;
 
@@ -598,6 +599,7 @@
         api('GET', `/api/v1/tickets/${id}/payloads`).then((p) => renderPayloads(payloads, p), (e) => sectionError(payloads, e, 'No payloads: ')),
         api('GET', `/api/v1/tickets/${id}/deploys`).then((d) => renderDeploys(deploys, d), (e) => sectionError(deploys, e, 'No deploy information: ')),
         api('GET', `/api/v1/tickets/${id}/pacing`).then((p) => renderPacing(pacing, p), (e) => sectionError(pacing, e, 'No pacing yet: ')),
+        api('GET', `/api/v1/tickets/${id}/insights`).then((r) => renderInsights(insights, r), (e) => sectionError(insights, e, 'No insights yet: ')),
       ];
       await Promise.all(sub);
     };
@@ -614,7 +616,7 @@
       if (err.status === 404) $('#ticket-name', root).textContent = `Ticket ${id} not found`;
       $('#ticket-status', root).parentElement.remove();
       setContent($('#ticket-facts', root), errorBox(err, err.status === 404 ? '' : 'Could not load the ticket: '));
-      for (const s of [qa, payloads, deploys, pacing, review, historyEl]) if (s) s.remove();
+      for (const s of [qa, payloads, deploys, pacing, insights, review, historyEl]) if (s) s.remove();
       state.ticketRefresh = null;
     }
   }
@@ -724,6 +726,35 @@
         r.suggestion ? el('span', { class: 'muted small' }, ` — ${r.suggestion}`) : '']))));
     }
     if (Array.isArray(p.skipped) && p.skipped.length) sec.append(el('p', { class: 'muted small' }, `Skipped: ${p.skipped.join('; ')}`));
+  }
+
+  // Daily metrics as of the last sync; money is the server's exact decimal text.
+  function renderInsights(sec, r) {
+    const h = sec.querySelector('h2');
+    clear(sec).append(h);
+    if (!r || typeof r !== 'object') { sec.append(pre(r)); return; }
+    if (r.summary) sec.append(el('p', null, r.summary));
+    const cur = r.currency || '';
+    const t = r.totals || {};
+    sec.append(dl([
+      ['Spend', t.spend != null ? `${t.spend} ${cur}` : ''],
+      ['Impressions', t.impressions != null ? String(t.impressions) : ''],
+      ['Clicks', t.clicks != null ? String(t.clicks) : ''],
+      ['Conversions', t.conversions != null ? String(t.conversions) : ''],
+      ['CTR', t.ctr_percent ? `${t.ctr_percent}%` : ''],
+    ]));
+    const groups = Array.isArray(r.groups) ? r.groups : [];
+    if (!groups.length) return;
+    const head = el('tr', null, ['Day', `Spend (${cur})`, 'Impressions', 'Clicks', 'Conversions']
+      .map((c) => el('th', { scope: 'col' }, c)));
+    const rows = groups.map((g) => {
+      const m = g.metrics || {};
+      return el('tr', null, [g.key, m.spend, m.impressions, m.clicks, m.conversions]
+        .map((v) => el('td', null, v == null ? '' : String(v))));
+    });
+    sec.append(el('div', { class: 'table-wrap' }, el('table', null,
+      el('caption', { class: 'muted small' }, `${r.from} to ${r.to}`),
+      el('thead', null, head), el('tbody', null, rows))));
   }
 
   function guidelineFindings(r) {
