@@ -210,9 +210,19 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
             );
             // The summary figures are those of the plain round (two workers, none killed).
             if !kill_halfway && store == "postgres" {
-                report::result("deploy.postgres_seconds_1000", secs * 1000.0 / n as f64, "s", "< 5");
+                report::result(
+                    "deploy.postgres_seconds_1000",
+                    secs * 1000.0 / n as f64,
+                    "s",
+                    "< 5",
+                );
                 report::result("deploy.postgres_duplicates", dupes as f64, "", "0");
-                report::result("deploy.postgres_lost", (n as i64 - ok - failed) as f64, "", "0");
+                report::result(
+                    "deploy.postgres_lost",
+                    (n as i64 - ok - failed) as f64,
+                    "",
+                    "0",
+                );
             } else if !kill_halfway {
                 report::result("deploy.seconds_1000", secs * 1000.0 / n as f64, "s", "< 5");
                 report::result("deploy.duplicates", dupes as f64, "", "0");
@@ -244,7 +254,11 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = dir.path().join("bench.db").to_string_lossy().into_owned();
     round(false, n, &sqlite, "sqlite").await;
-    let killed = dir.path().join("bench-kill.db").to_string_lossy().into_owned();
+    let killed = dir
+        .path()
+        .join("bench-kill.db")
+        .to_string_lossy()
+        .into_owned();
     round(true, n, &killed, "sqlite").await;
     if let Ok(admin) = std::env::var("BENCH_DATABASE_URL") {
         let (url, name) = pg::pg_database(&admin, "deploy")

@@ -584,6 +584,23 @@ async fn rest_chat_for_planners() {
     assert_eq!(v2["found"], false, "{v2}");
     assert!(v2["citations"].as_array().unwrap().is_empty(), "{v2}");
 
+    // A short follow-up that only makes sense with the earlier question is read with it.
+    let body3 = json!({"brand_code": "AUR", "messages": [
+        {"role": "user", "content": "Can we target kids under 13?"},
+        {"role": "assistant", "content": "No [aurora-toys.pdf p.4]."},
+        {"role": "user", "content": "And in Quebec?"}
+    ]});
+    let v3 = ok200(planner.copilot_chat(&body3).await);
+    assert_eq!(v3["found"], true, "{v3}");
+    assert!(
+        v3["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["page"] == 4),
+        "{v3}"
+    );
+
     assert_eq!(server.rest(&tracker).copilot_chat(&body).await.0, 403);
     assert_eq!(planner.with_key(None).copilot_chat(&body).await.0, 401);
     assert_eq!(

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// A chat question with at most this many terms is read as a follow-up of the previous one.
+const ELLIPTICAL_TERMS: usize = 2;
+
 impl CopilotService {
     pub async fn ask(&self, input: AskCopilotInput) -> AppResult<Answer> {
         self.answer(&input.brand_code, &input.question, &input.question)
@@ -53,6 +56,8 @@ impl CopilotService {
         question: &str,
         retrieval_query: &str,
     ) -> AppResult<Answer> {
+        // A chat's retrieval query carries the previous question; a plain ask's is the question.
+        let in_chat = retrieval_query != question;
         let question = required_text(
             "question",
             question,
@@ -62,20 +67,21 @@ impl CopilotService {
         let brand = self.governance.get_brand(brand_code).await?;
         let (hits, retrieval, note) = self.retrieve(brand.id, retrieval_query, 5).await;
         // A chat's context helps ranking, but whether a passage answers is judged on the
-        // question's own terms: context the guidelines never mention must not make a covered
-        // question look uncovered, and context they do mention must not make an unrelated
-        // follow-up look covered. So the relevance against question and context counts only
-        // for a passage that shares a term with the question itself (a follow-up of nothing
-        // but small words, "and then?", relies on the context alone).
+        // question's own terms too: context the guidelines never mention must not make a
+        // covered question look uncovered, and context they do mention must not make an
+        // unrelated follow-up look covered. So in a chat, the relevance against question and
+        // context counts for a passage that shares a term with the question, or when the
+        // question is too short to stand alone ("and on TikTok?").
         let question_terms = index::query_terms(question);
         let relevant: Vec<(Passage, f32)> = hits
             .into_iter()
             .filter(|(p, r)| {
-                if question_terms.is_empty() {
-                    return *r >= 0.34;
-                }
                 let own = index::coverage(&question_terms, p.heading.as_deref(), &p.text);
-                own >= 0.34 || (own > 0.0 && *r >= 0.34)
+                if !in_chat {
+                    return r.max(own) >= 0.34;
+                }
+                own >= 0.34
+                    || (*r >= 0.34 && (own > 0.0 || question_terms.len() <= ELLIPTICAL_TERMS))
             })
             .collect();
         if relevant.is_empty() {

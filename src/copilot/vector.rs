@@ -4,7 +4,7 @@
 //! source of truth either way.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use super::index::{Index, IndexedChunk};
 use crate::error::{AppError, AppResult};
@@ -46,17 +46,20 @@ pub trait VectorStore: Send + Sync {
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Db,
-    index: Arc<RwLock<Arc<Index>>>,
-    /// The store's guideline generation the snapshot was built from.
-    built_from: Arc<Mutex<Option<(i64, String)>>>,
+    /// The snapshot and the store's guideline generation it was built from, swapped together.
+    index: Arc<RwLock<(Arc<Index>, Option<Generation>)>>,
+    /// One rebuild at a time: searches that find the index stale wait for it, not redo it.
+    rebuilding: Arc<tokio::sync::Mutex<()>>,
 }
+
+type Generation = (i64, i64, i64);
 
 impl EmbeddedStore {
     pub async fn open(db: Db) -> AppResult<Self> {
         let s = Self {
             db,
-            index: Arc::new(RwLock::new(Arc::new(Index::default()))),
-            built_from: Arc::new(Mutex::new(None)),
+            index: Arc::new(RwLock::new((Arc::new(Index::default()), None))),
+            rebuilding: Arc::new(tokio::sync::Mutex::new(())),
         };
         s.rebuild().await?;
         Ok(s)
@@ -64,6 +67,11 @@ impl EmbeddedStore {
 
     /// Reload everything from the store (at start, and after each ingestion).
     pub async fn rebuild(&self) -> AppResult<usize> {
+        let _one = self.rebuilding.lock().await;
+        self.rebuild_locked().await
+    }
+
+    async fn rebuild_locked(&self) -> AppResult<usize> {
         let mut c = self.db.pool().acquire().await?;
         // Read before the chunks: a change in between only causes one more rebuild.
         let generation = store::guideline_generation(&mut c).await?;
@@ -74,33 +82,53 @@ impl EmbeddedStore {
             .map_err(|e| AppError::Internal(format!("index build: {e}")))?;
         let n = idx.len();
         if let Ok(mut w) = self.index.write() {
-            *w = Arc::new(idx);
-        }
-        if let Ok(mut b) = self.built_from.lock() {
-            *b = Some(generation);
+            *w = (Arc::new(idx), Some(generation));
         }
         Ok(n)
     }
 
+    fn built_from(&self) -> Option<Generation> {
+        self.index
+            .read()
+            .map(|g| g.1)
+            .unwrap_or_else(|p| p.into_inner().1)
+    }
+
     /// Rebuild when another process (`omnitraffick ingest`, another server) changed the
-    /// guidelines since the snapshot was built. One small indexed read per search.
-    async fn refresh_if_changed(&self) -> AppResult<()> {
-        let mut c = self.db.pool().acquire().await?;
-        let now = store::guideline_generation(&mut c).await?;
-        drop(c);
-        let built = self.built_from.lock().map(|b| b.clone()).unwrap_or(None);
-        if built.as_ref() != Some(&now) {
-            tracing::info!("guidelines changed in the store; rebuilding the search index");
-            self.rebuild().await?;
+    /// guidelines since the snapshot was built: one small read per search. If the store
+    /// cannot be read, the search goes on with the snapshot it has.
+    async fn refresh_if_changed(&self) {
+        let now = async {
+            let mut c = self.db.pool().acquire().await?;
+            store::guideline_generation(&mut c).await
         }
-        Ok(())
+        .await;
+        let now = match now {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the guidelines for changes; searching the index as it is");
+                return;
+            }
+        };
+        if self.built_from() == Some(now) {
+            return;
+        }
+        let _one = self.rebuilding.lock().await;
+        // Another search may have rebuilt it while this one waited.
+        if self.built_from() == Some(now) {
+            return;
+        }
+        tracing::info!("guidelines changed in the store; rebuilding the search index");
+        if let Err(e) = self.rebuild_locked().await {
+            tracing::warn!(error = %e, "could not rebuild the guideline index; searching the index as it is");
+        }
     }
 
     pub fn snapshot(&self) -> Arc<Index> {
         self.index
             .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+            .map(|g| g.0.clone())
+            .unwrap_or_else(|p| p.into_inner().0.clone())
     }
 }
 
@@ -120,7 +148,7 @@ impl VectorStore for EmbeddedStore {
         qvec: Option<&[f32]>,
         k: usize,
     ) -> AppResult<Vec<Hit>> {
-        self.refresh_if_changed().await?;
+        self.refresh_if_changed().await;
         let idx = self.snapshot();
         let query = query.to_owned();
         let qvec = qvec.map(<[f32]>::to_vec);

@@ -99,13 +99,14 @@ impl Governance {
         let mut c = self.conn().await?;
         // The history id first: a change after it reaches the event stream, never neither.
         let last_event_id = store::latest_ticket_history_id(self.db()).await?;
+        // The key's scope first: a scoped key learns nothing about other brands' codes.
         let brand = match brand {
-            Some(b) => Some(must::<Brand>(&mut c, "brand", b).await?.code),
+            Some(b) => {
+                who.require_brand(Code::parse("brand", b)?.as_str())?;
+                Some(must::<Brand>(&mut c, "brand", b).await?.code)
+            }
             None => None,
         };
-        if let Some(b) = &brand {
-            who.require_brand(b)?;
-        }
         let market = match market {
             Some(m) => Some(must::<Market>(&mut c, "market", m).await?.code),
             None => None,

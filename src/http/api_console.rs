@@ -14,7 +14,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use futures::channel::mpsc;
-use futures::{SinkExt, Stream};
+use futures::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast::error::RecvError;
@@ -143,19 +143,21 @@ fn ticket_event(c: &TicketChange) -> Event {
 }
 
 /// Entries replayed on (re)connection before the client is told to reload instead.
-const MAX_REPLAY: usize = 10_000;
+const MAX_REPLAY: i64 = 10_000;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /api/v1/events`: every ticket history entry the key may see, as Server-Sent Events
 /// (`event: ticket`, `id:` the history id). With `Last-Event-ID` the entries after it are
-/// sent first, so a reconnecting client misses nothing; a client that fell too far behind
-/// gets `event: resync` and should reload the board.
+/// sent first, so a reconnecting client misses nothing; without it the stream starts with
+/// `event: ready` carrying the current id. A client that fell too far behind, or names an id
+/// the server never sent, gets `event: resync` (with the current id) and should reload the
+/// board. The key is checked again every keep-alive: a revoked key's stream ends.
 pub(super) async fn events(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
     Extension(stop): Extension<StreamStop>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     principal.require(Permission::Read)?;
     let after = match headers.get("last-event-id") {
         None => None,
@@ -163,6 +165,7 @@ pub(super) async fn events(
             v.to_str()
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|id| *id >= 0)
                 .ok_or_else(|| {
                     AppError::validation(
                         "Last-Event-ID",
@@ -171,102 +174,182 @@ pub(super) async fn events(
                 })?,
         ),
     };
+    // The key as presented (none with --no-auth), to check it is still live later.
+    let key_hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| crate::auth::hash_key(t.trim()));
     // Subscribe before reading the history, so nothing falls between the two.
     let feed = services.watch.feed();
     let db = services.governance.db().clone();
-    let sent = match after {
-        Some(a) => a,
-        None => store::latest_ticket_history_id(&db).await?,
-    };
+    let latest = store::latest_ticket_history_id(&db).await?;
     let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
-    tokio::spawn(pump(db, feed, tx, principal, sent, after.is_some(), stop.0));
-    Ok(Sse::new(rx))
+    let start = match after {
+        // Ahead of the history (another server, a restored database), or too far behind
+        // to replay: start from now and tell the client to reload.
+        Some(a) if a > latest || latest - a > MAX_REPLAY => Start::Resync(latest),
+        Some(a) => Start::Replay(a),
+        None => Start::Ready(latest),
+    };
+    let stream = Stream {
+        db,
+        who: principal,
+        key_hash,
+    };
+    tokio::spawn(stream.pump(feed, tx, start));
+    // The response ends when the server stops, even if the client stopped reading.
+    Ok(Sse::new(rx.take_until(stop.0.cancelled_owned())))
 }
 
-/// Feed one event stream until the client goes away or the server stops.
-async fn pump(
+enum Start {
+    Replay(i64),
+    Ready(i64),
+    Resync(i64),
+}
+
+/// One open event stream.
+struct Stream {
     db: store::Db,
-    mut feed: tokio::sync::broadcast::Receiver<std::sync::Arc<TicketChange>>,
-    mut tx: mpsc::Sender<Result<Event, Infallible>>,
     who: Principal,
-    mut sent: i64,
-    replay: bool,
-    stop: CancellationToken,
-) {
-    let visible = |c: &TicketChange| who.require_brand(&c.brand_code).is_ok();
-    if replay && !catch_up(&db, &mut tx, &mut sent, &visible).await {
-        return;
+    key_hash: Option<String>,
+}
+
+impl Stream {
+    fn visible(&self, c: &TicketChange) -> bool {
+        self.who.require_brand(&c.brand_code).is_ok()
     }
-    let mut tick = tokio::time::interval(KEEP_ALIVE);
-    tick.tick().await;
-    loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {
-                if tx.send(Ok(Event::default().comment("keep-alive"))).await.is_err() {
+
+    /// Whether the key that opened the stream is still live (always, without a key).
+    async fn key_live(&self) -> bool {
+        let Some(hash) = &self.key_hash else {
+            return true;
+        };
+        let found = async {
+            let mut c = self.db.pool().acquire().await?;
+            store::find_live_key(&mut c, hash).await
+        }
+        .await;
+        match found {
+            Ok(k) => k.is_some(),
+            // A database hiccup is not a revocation.
+            Err(_) => true,
+        }
+    }
+
+    /// Feed the stream until the client goes away, the key is revoked or the feed closes.
+    async fn pump(
+        self,
+        mut feed: tokio::sync::broadcast::Receiver<std::sync::Arc<TicketChange>>,
+        mut tx: mpsc::Sender<Result<Event, Infallible>>,
+        start: Start,
+    ) {
+        let mut sent = match start {
+            Start::Replay(a) => {
+                let mut sent = a;
+                if !self.catch_up(&mut tx, &mut sent).await {
                     return;
                 }
-                continue;
+                sent
             }
-            next = feed.recv() => next,
+            Start::Ready(latest) => {
+                let ready = Event::default()
+                    .id(latest.to_string())
+                    .event("ready")
+                    .data(format!("{{\"last_event_id\": {latest}}}"));
+                if tx.send(Ok(ready)).await.is_err() {
+                    return;
+                }
+                latest
+            }
+            Start::Resync(latest) => {
+                if tx.send(Ok(resync(latest))).await.is_err() {
+                    return;
+                }
+                latest
+            }
         };
-        match next {
-            Ok(c) => {
-                if c.history_id <= sent {
+        let mut tick = tokio::time::interval(KEEP_ALIVE);
+        tick.tick().await;
+        loop {
+            let next = tokio::select! {
+                _ = tick.tick() => {
+                    if !self.key_live().await
+                        || tx.send(Ok(Event::default().comment("keep-alive"))).await.is_err()
+                    {
+                        return;
+                    }
                     continue;
                 }
-                sent = c.history_id;
-                if visible(&c) && tx.send(Ok(ticket_event(&c))).await.is_err() {
-                    return;
+                next = feed.recv() => next,
+            };
+            match next {
+                Ok(c) => {
+                    if c.history_id <= sent {
+                        continue;
+                    }
+                    sent = c.history_id;
+                    if self.visible(&c) && tx.send(Ok(ticket_event(&c))).await.is_err() {
+                        return;
+                    }
                 }
-            }
-            // Fell behind the feed: read what was missed from the history itself.
-            Err(RecvError::Lagged(_)) => {
-                if !catch_up(&db, &mut tx, &mut sent, &visible).await {
-                    return;
+                // Fell behind the feed: read what was missed from the history itself.
+                Err(RecvError::Lagged(_)) => {
+                    if !self.catch_up(&mut tx, &mut sent).await {
+                        return;
+                    }
                 }
+                Err(RecvError::Closed) => return,
             }
-            Err(RecvError::Closed) => return,
+        }
+    }
+
+    /// Send the history after `sent` from the store. False when the stream should end.
+    async fn catch_up(
+        &self,
+        tx: &mut mpsc::Sender<Result<Event, Infallible>>,
+        sent: &mut i64,
+    ) -> bool {
+        let mut replayed = 0;
+        loop {
+            let rows = match store::ticket_changes_after(&self.db, *sent).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream could not read ticket history");
+                    return false;
+                }
+            };
+            let full = rows.len() >= 1000;
+            for c in rows {
+                *sent = c.history_id;
+                if self.visible(&c) && tx.send(Ok(ticket_event(&c))).await.is_err() {
+                    return false;
+                }
+                replayed += 1;
+            }
+            if !full {
+                return true;
+            }
+            if replayed >= MAX_REPLAY {
+                let latest = store::latest_ticket_history_id(&self.db)
+                    .await
+                    .unwrap_or(*sent);
+                *sent = latest;
+                return tx.send(Ok(resync(latest))).await.is_ok();
+            }
         }
     }
 }
 
-/// Send the history after `sent` from the store. False when the stream should end.
-async fn catch_up(
-    db: &store::Db,
-    tx: &mut mpsc::Sender<Result<Event, Infallible>>,
-    sent: &mut i64,
-    visible: &impl Fn(&TicketChange) -> bool,
-) -> bool {
-    let mut replayed = 0;
-    loop {
-        let rows = match store::ticket_changes_after(db, *sent).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "event stream could not read ticket history");
-                return false;
-            }
-        };
-        let full = rows.len() >= 1000;
-        for c in rows {
-            *sent = c.history_id;
-            if visible(&c) && tx.send(Ok(ticket_event(&c))).await.is_err() {
-                return false;
-            }
-            replayed += 1;
-        }
-        if !full {
-            return true;
-        }
-        if replayed >= MAX_REPLAY {
-            let latest = store::latest_ticket_history_id(db).await.unwrap_or(*sent);
-            *sent = latest;
-            let resync = Event::default()
-                .event("resync")
-                .data(format!("{{\"last_event_id\": {latest}}}"));
-            return tx.send(Ok(resync)).await.is_ok();
-        }
-    }
+/// Reload: the stream goes on from `latest`.
+fn resync(latest: i64) -> Event {
+    Event::default()
+        .id(latest.to_string())
+        .event("resync")
+        .data(format!("{{\"last_event_id\": {latest}}}"))
 }
 
 /// `GET /api/v1/tickets/{id}/payloads`: the exact request bodies (`preview_payloads`).

@@ -192,15 +192,17 @@ pub struct IndexedChunk {
 }
 
 /// What changes whenever a guideline document is added, replaced or removed: the number of
-/// documents and the newest change time. The embedded index compares it to the one it was
+/// documents, their versions and the newest id. The embedded index compares it to the one it was
 /// built from, so a document ingested by another process is found without a restart.
-pub async fn guideline_generation(c: &mut AnyConnection) -> AppResult<(i64, String)> {
+pub async fn guideline_generation(c: &mut AnyConnection) -> AppResult<(i64, i64, i64)> {
+    // Documents, their versions summed (a replacement bumps its version), the newest id.
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), '') AS at FROM guideline_documents",
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v, \
+         COALESCE(MAX(id), 0) AS m FROM guideline_documents",
     )
     .fetch_one(c)
     .await?;
-    Ok((row.try_get("n")?, row.try_get("at")?))
+    Ok((row.try_get("n")?, row.try_get("v")?, row.try_get("m")?))
 }
 
 /// Every chunk with its brand and document name, for building the index.

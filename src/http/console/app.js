@@ -441,7 +441,7 @@
       const res = await fetch('/api/v1/events', { headers, signal: ctrl.signal, cache: 'no-store', credentials: 'omit' });
       if (res.status === 401) { expireSession(); return; }
       // A refused Last-Event-ID: start again from now (the board refetch below catches up).
-      if (res.status === 400) { sse.lastId = null; scheduleBoardRefetch(); }
+      if (res.status === 400 || res.status === 422) { sse.lastId = null; scheduleBoardRefetch(); }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       setLive('Live', true);
       sse.backoff = 1000;
@@ -501,6 +501,8 @@
     try { data = JSON.parse(frame.data.join('\n')); } catch { return; }
     const type = frame.event || 'message';
     if (type === 'resync' && data && data.last_event_id !== undefined) sse.lastId = String(data.last_event_id);
+    // The stream's first frame when it started without an id: nothing to show.
+    if (type === 'ready') return;
     if (data && data.ticket_id !== undefined) onTicketEvent(data);
     else if (type !== 'message' && state.board && state.board.isCurrent()) {
       // Unknown kind of event (e.g. the server says we missed too much): refetch.
