@@ -521,3 +521,39 @@ async fn admin_edits_codes_after_seeing_the_rename_impact() {
     );
     w.finish().await;
 }
+
+#[tokio::test]
+async fn event_streams_are_limited_per_key_like_mcp_sessions() {
+    let tdb = fresh_db().await;
+    let server = TestServer::start_with(&tdb, |o| o.max_sessions_per_key = 1).await;
+    let viewer = server.rest(&key(&server.db, Role::Viewer).await);
+    let first = viewer
+        .request(Method::GET, "/api/v1/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let (status, body) = Rest::send(viewer.request(Method::GET, "/api/v1/events")).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-sessions-per-key"),
+        "{body}"
+    );
+    // Another key has its own allowance.
+    let other = server.rest(&key(&server.db, Role::Viewer).await);
+    let second = other
+        .request(Method::GET, "/api/v1/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 200);
+    drop(first);
+    // The server stops although a stream is still open and its client reads nothing.
+    tokio::time::timeout(std::time::Duration::from_secs(10), server.stop())
+        .await
+        .expect("the server stops with an event stream open");
+    drop(second);
+}

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -38,9 +39,80 @@ use crate::store::{self, GuidelineDoc, TicketChange};
 type ApiResult<T> = Result<Json<T>, ApiError>;
 type QueryMap = HashMap<String, String>;
 
-/// Ends the event streams when the server shuts down, so open streams do not hold it up.
+/// The open event streams: ended when the server shuts down (so they do not hold it up),
+/// and limited per key and in all like MCP sessions (`--max-sessions-per-key`,
+/// `--max-sessions`).
 #[derive(Clone)]
-pub struct StreamStop(pub CancellationToken);
+pub struct Streams {
+    stop: CancellationToken,
+    per_key: usize,
+    total: usize,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Streams {
+    pub fn new(stop: CancellationToken, per_key: usize, total: usize) -> Self {
+        Self {
+            stop,
+            per_key,
+            total,
+            open: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for one more stream of `key`, or the error to answer with.
+    fn admit(&self, key: &str) -> Result<StreamSlot, ApiError> {
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| AppError::Internal("stream table poisoned".into()))?;
+        let all: usize = open.values().sum();
+        let mine = open.get(key).copied().unwrap_or(0);
+        if all >= self.total {
+            return Err(ApiError::with_status(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                AppError::Unavailable(format!(
+                    "the server has {all} event streams open, its limit (--max-sessions); try again later"
+                )),
+            ));
+        }
+        if mine >= self.per_key {
+            return Err(ApiError::with_status(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                AppError::validation(
+                    "Authorization",
+                    format!(
+                        "this key has {mine} event streams open, its limit (--max-sessions-per-key); close one, e.g. another console tab"
+                    ),
+                ),
+            ));
+        }
+        *open.entry(key.to_owned()).or_default() += 1;
+        Ok(StreamSlot {
+            open: self.open.clone(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// Held by a stream's task; frees the slot when the stream ends.
+struct StreamSlot {
+    open: Arc<Mutex<HashMap<String, usize>>>,
+    key: String,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock()
+            && let Some(n) = open.get_mut(&self.key)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
 
 /// Who the key is and what it may do: what the console shows and enables.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -155,7 +227,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub(super) async fn events(
     State(services): State<AppServices>,
     Extension(principal): Extension<Principal>,
-    Extension(stop): Extension<StreamStop>,
+    Extension(streams): Extension<Streams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     principal.require(Permission::Read)?;
@@ -183,6 +255,7 @@ pub(super) async fn events(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|t| crate::auth::hash_key(t.trim()));
+    let slot = streams.admit(key_hash.as_deref().unwrap_or(&principal.name))?;
     // Subscribe before reading the history, so nothing falls between the two.
     let feed = services.watch.feed();
     let db = services.governance.db().clone();
@@ -199,10 +272,11 @@ pub(super) async fn events(
         db,
         who: principal,
         key_hash,
+        _slot: slot,
     };
     tokio::spawn(stream.pump(feed, tx, start));
     // The response ends when the server stops, even if the client stopped reading.
-    Ok(Sse::new(rx.take_until(stop.0.cancelled_owned())))
+    Ok(Sse::new(rx.take_until(streams.stop.cancelled_owned())))
 }
 
 enum Start {
@@ -216,6 +290,7 @@ struct Stream {
     db: store::Db,
     who: Principal,
     key_hash: Option<String>,
+    _slot: StreamSlot,
 }
 
 impl Stream {

@@ -379,7 +379,12 @@ pub fn router(
     if !opts.allowed_origins.is_empty() {
         mcp_config = mcp_config.with_allowed_origins(opts.allowed_origins.clone());
     }
-    let stream_stop = api_console::StreamStop(shutdown.clone());
+    let streams = api_console::Streams::new(
+        shutdown.clone(),
+        opts.max_sessions_per_key,
+        opts.max_sessions,
+    );
+    services.watch.start();
     let limits = SessionLimits::new(opts.max_sessions_per_key, opts.max_sessions);
     let mut local = LocalSessionManager::default();
     local.session_config.keep_alive = Some(opts.session_idle);
@@ -404,7 +409,7 @@ pub fn router(
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(state.clone(), mcp_body));
     let api = api::routes(services)
-        .layer(axum::Extension(stream_stop))
+        .layer(axum::Extension(streams))
         .layer(middleware::from_fn_with_state(state.clone(), deadline));
     let authenticated = mcp
         .merge(api)

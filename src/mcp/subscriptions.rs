@@ -121,7 +121,9 @@ impl TicketWatch {
         self.inner.feed.subscribe()
     }
 
-    fn start(&self) {
+    /// Start reading the history now (idempotent). The HTTP server does so at start, so an
+    /// event stream's first read of the newest id is never ahead of what the feed will carry.
+    pub fn start(&self) {
         let inner = self.inner.clone();
         self.inner.started.call_once(move || {
             tokio::spawn(async move { poll(inner).await });
