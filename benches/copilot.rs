@@ -83,7 +83,9 @@ async fn main() {
     .expect("json");
     let mut hits = 0;
     let mut first = 0;
+    let mut took = Vec::new();
     for q in &qs {
+        let started = std::time::Instant::now();
         let r = s2
             .copilot
             .search(SearchGuidelinesInput {
@@ -93,6 +95,7 @@ async fn main() {
             })
             .await
             .expect("search");
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
         let want = |p: &omnitraffick::copilot::Passage| {
             p.document == q["document"].as_str().unwrap_or_default()
                 && p.page as u64 == q["page"].as_u64().unwrap_or(0)
@@ -104,6 +107,16 @@ async fn main() {
             first += 1;
         }
     }
+    took.sort_by(f64::total_cmp);
+    let at = |p: f64| took[((took.len() - 1) as f64 * p).round() as usize];
+    // The whole service path on the sample guidelines: brand lookup, the store's check for
+    // documents another process changed (one small read), retrieval.
+    println!(
+        "search through the service (sample guidelines, {} queries): p50 {:.2} ms, p99 {:.2} ms",
+        took.len(),
+        at(0.5),
+        at(0.99)
+    );
     println!(
         "recall@5 (lexical): {hits}/{} = {:.2}; right page first: {first}/{} = {:.2}",
         qs.len(),
