@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{fetch_all_as, fetch_optional_as, is_unique_violation, update_else_insert};
+use super::{fetch_all_as, fetch_optional_as, update_else_insert};
 use crate::domain::now_text;
 use crate::error::{AppError, AppResult};
 
@@ -120,7 +120,7 @@ pub async fn insert_asset(c: &mut AnyConnection, a: &AssetRow, content: &[u8]) -
     let r = sqlx::query(
         "INSERT INTO assets (id, brand_code, sha256, kind, file_name, byte_size, format, width, \
          height, duration_ms, content, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
     )
     .bind(&a.id)
     .bind(&a.brand_code)
@@ -136,12 +136,11 @@ pub async fn insert_asset(c: &mut AnyConnection, a: &AssetRow, content: &[u8]) -
     .bind(&a.created_by)
     .bind(&a.created_at)
     .execute(c)
-    .await;
-    match r {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    // A concurrent upload of the same bytes registered it first. ON CONFLICT rather than
+    // catching the unique violation: on PostgreSQL that error aborts the transaction, and
+    // the caller goes on to read the winner's row in it.
+    Ok(r.rows_affected() == 1)
 }
 
 /// Record a platform-reported duration (a video whose container we did not read).
@@ -324,17 +323,14 @@ pub async fn claim_upload(
     }
     let inserted = sqlx::query(
         "INSERT INTO asset_uploads (asset_id, channel_code, platform, platform_id, status, \
-         error, updated_at) VALUES ($1, $2, $3, NULL, 'SENDING', NULL, $4)",
+         error, updated_at) VALUES ($1, $2, $3, NULL, 'SENDING', NULL, $4) ON CONFLICT DO NOTHING",
     )
     .bind(asset_id)
     .bind(channel_code)
     .bind(platform)
     .bind(now)
     .execute(&mut *c)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    // Lost to a concurrent claim (without aborting a PostgreSQL transaction).
+    Ok(inserted.rows_affected() == 1)
 }
