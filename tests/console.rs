@@ -295,16 +295,11 @@ async fn world_with_proposal() -> (World, i64, i64) {
     (w, t, fix)
 }
 
+/// The deployable spec with two interests; Meta refuses the second (retired).
 fn spec() -> Value {
-    json!({
-        "objective": "TRAFFIC",
-        "budget": {"amount": "19.99", "period": "DAILY"},
-        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
-        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34,
-            "interests": [{"id": "6003107902433", "name": "Movies"}, {"id": "6003020834693", "name": "Retired interest"}]},
-        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
-        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}}, "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}}
-    })
+    let mut s = deployable_spec();
+    s["targeting"]["interests"] = json!([{"id": "6003107902433", "name": "Movies"}, {"id": "6003020834693", "name": "Retired interest"}]);
+    s
 }
 
 fn card_in(column: &str, ticket: i64) -> String {

@@ -52,18 +52,6 @@ async fn second_brand(w: &World) -> i64 {
     .id
 }
 
-/// A payload that passes QA on Meta and TikTok.
-fn spec() -> Value {
-    json!({
-        "objective": "TRAFFIC",
-        "budget": {"amount": "19.99", "period": "DAILY"},
-        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
-        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34},
-        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
-        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}}, "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}}
-    })
-}
-
 fn card_ids(board: &Value) -> Vec<i64> {
     board["cards"]
         .as_array()
@@ -95,7 +83,7 @@ async fn me_says_what_the_key_may_do() {
 #[tokio::test]
 async fn board_shows_columns_filters_and_only_the_keys_brands() {
     let w = World::build().server().start().await;
-    let dis = w.ready_ticket("META", "Moana", spec()).await;
+    let dis = w.ready_ticket("META", "Moana", deployable_spec()).await;
     let draft = draft_ticket(&w.s, "TIKTOK", "Draft One", json!({"objective": "TRAFFIC"})).await;
     let aur = second_brand(&w).await;
     let viewer = w.rest(Role::Viewer).await;
@@ -309,7 +297,7 @@ async fn event_stream_replays_after_last_event_id_and_then_follows_live() {
 #[tokio::test]
 async fn ticket_read_outs_follow_the_tickets_brand() {
     let w = World::build().server().start().await;
-    let t = w.ready_ticket("META", "Moana", spec()).await;
+    let t = w.ready_ticket("META", "Moana", deployable_spec()).await;
     let viewer = w.rest(Role::Viewer).await;
     let payloads = ok200(viewer.get(&format!("/api/v1/tickets/{t}/payloads")).await);
     assert_eq!(payloads["platform"], "META");

@@ -356,3 +356,15 @@ pub async fn wait_deploy(
     })
     .await
 }
+
+/// A payload that passes QA on Meta and TikTok (a page id and a video id in the overrides).
+pub fn deployable_spec() -> Value {
+    json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "19.99", "period": "DAILY"},
+        "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+        "targeting": {"countries": ["US"], "age_min": 18, "age_max": 34},
+        "creative": {"headline": "Moana is back", "body": "Sail with Moana this March.", "link_url": "https://example.com/moana", "call_to_action": "LEARN_MORE", "image_url": "https://cdn.example.com/moana.jpg"},
+        "overrides": {"meta": {"creative": {"object_story_spec": {"page_id": "1122334455"}}}, "tiktok": {"ad": {"creatives": [{"video_id": "v10033g50000abc"}]}}}
+    })
+}
