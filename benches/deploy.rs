@@ -50,7 +50,21 @@ fn spec() -> Value {
     })
 }
 
-fn worker(db_url: &str, fake: &FakePlatforms) -> std::process::Child {
+/// A worker process, killed when dropped: a benchmark that panics leaves none behind.
+struct Worker(std::process::Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn worker(db_url: &str, fake: &FakePlatforms) -> Worker {
+    Worker(spawn_worker(db_url, fake))
+}
+
+fn spawn_worker(db_url: &str, fake: &FakePlatforms) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"))
         .arg("worker")
         .env("DATABASE_URL", db_url)
@@ -174,8 +188,8 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
         Duration::from_millis(20),
     );
     let started = Instant::now();
-    let mut a = worker(&db_url, &fake);
-    let b = worker(&db_url, &fake);
+    let mut a = Some(worker(&db_url, &fake));
+    let _b = worker(&db_url, &fake);
     let mut killed = false;
     let mut replacement = None;
     let mut last_print = Instant::now();
@@ -183,8 +197,8 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
         let (ok, failed, requests, takeups) = counts(&services).await;
         let done = (ok + failed) as usize;
         if kill_halfway && !killed && done >= n / 2 {
-            a.kill().expect("kill -9 worker");
-            let _ = a.wait();
+            // Dropping it kills it (SIGKILL) and reaps it.
+            drop(a.take());
             killed = true;
             eprintln!("  killed one worker (SIGKILL) at {done}/{n}; starting a replacement");
             replacement = Some(worker(&db_url, &fake));
@@ -239,10 +253,8 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for mut c in [Some(a), Some(b), replacement].into_iter().flatten() {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    // The workers (and the replacement) are killed as they go out of scope.
+    drop((a, replacement));
 }
 
 #[tokio::main]
