@@ -190,6 +190,42 @@ impl Browser {
         self.find("#whoami").await;
     }
 
+    /// The page's form controls all have a label, its buttons and links a name, its images
+    /// an alt text, and it has one h1 with no heading level skipped: what a screen reader
+    /// needs. Fails with the offending elements.
+    async fn assert_accessible(&self, view: &str) {
+        let found = self
+            .js(r#"
+                const bad = [];
+                const name = (e) => (e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.textContent || e.title || '').trim();
+                for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+                    if (e.offsetParent === null) continue;
+                    if (!(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+                        bad.push('unlabelled ' + e.outerHTML.slice(0, 80));
+                }
+                for (const e of document.querySelectorAll('button, a[href]')) {
+                    if (e.offsetParent === null) continue;
+                    if (!name(e)) bad.push('nameless ' + e.outerHTML.slice(0, 80));
+                }
+                for (const e of document.querySelectorAll('img')) {
+                    if (!e.hasAttribute('alt')) bad.push('no alt ' + e.outerHTML.slice(0, 80));
+                }
+                const hs = [...document.querySelectorAll('h1, h2, h3, h4')].filter((h) => h.offsetParent !== null);
+                const h1s = hs.filter((h) => h.tagName === 'H1').length;
+                if (h1s !== 1) bad.push(h1s + ' visible h1 elements');
+                let last = 0;
+                for (const h of hs) {
+                    const l = Number(h.tagName[1]);
+                    if (l > last + 1) bad.push('heading ' + h.tagName + ' after h' + last + ': ' + h.textContent.trim().slice(0, 40));
+                    last = l;
+                }
+                if (!document.documentElement.lang) bad.push('no lang on <html>');
+                return bad;
+            "#)
+            .await;
+        assert_eq!(found, json!([]), "accessibility of {view}");
+    }
+
     /// Save the page as `target/console-screenshots/<name>.png`.
     async fn shot(&self, name: &str) {
         let Ok(png) = self.client.screenshot().await else {
@@ -330,6 +366,7 @@ async fn ops_approves_a_fix_and_watches_the_card_move_without_a_reload() {
     b.text_until("#live-status", "Live", |s| s.trim() == "Live")
         .await;
     b.shot("board-light").await;
+    b.assert_accessible("the board").await;
 
     // The review queue: the proposal, its diff and risk; approve it.
     b.click("a[href=\"#/review\"]").await;
@@ -344,6 +381,7 @@ async fn ops_approves_a_fix_and_watches_the_card_move_without_a_reload() {
         .await;
     assert!(risk.contains("SAFE"), "{risk}");
     b.shot("review-detail").await;
+    b.assert_accessible("the review detail").await;
     b.type_into("#decision-reason", "the interest is retired")
         .await;
     b.click("#approve").await;
@@ -383,6 +421,7 @@ async fn ops_approves_a_fix_and_watches_the_card_move_without_a_reload() {
     })
     .await;
     b.shot("ticket").await;
+    b.assert_accessible("the ticket page").await;
     b.assert_clean_log().await;
     b.close().await;
     w.finish().await;
@@ -426,6 +465,7 @@ async fn planner_gets_a_cited_answer_and_follows_the_citation() {
         .await;
     assert!(answer.contains("aurora-toys.pdf"), "{answer}");
     b.shot("copilot-answer").await;
+    b.assert_accessible("the copilot").await;
 
     // A question the guidelines do not cover says so.
     b.type_into(
@@ -443,6 +483,7 @@ async fn planner_gets_a_cited_answer_and_follows_the_citation() {
         .await;
     assert!(!page.is_empty());
     b.shot("guideline-page").await;
+    b.assert_accessible("the guideline page").await;
     b.assert_clean_log().await;
     b.close().await;
     w.finish().await;
@@ -528,6 +569,7 @@ async fn bad_key_gets_a_clear_sign_in_error_and_admin_sees_rename_impact_first()
     let url = b.client.current_url().await.expect("url");
     assert!(!url.as_str().contains("ot_not_a_real_key"), "{url}");
     b.shot("signin-error").await;
+    b.assert_accessible("the sign-in form").await;
 
     // Admin: renaming a market code shows what it would rename first; cancel changes nothing.
     let admin = key(&w.server().db, Role::Admin).await;
@@ -551,6 +593,7 @@ async fn bad_key_gets_a_clear_sign_in_error_and_admin_sees_rename_impact_first()
     let markets = ok200(w.server().rest(&admin).get("/api/v1/markets").await);
     assert_eq!(markets["markets"][0]["code"], "US", "{markets}");
     b.shot("admin").await;
+    b.assert_accessible("the admin tables").await;
     b.assert_clean_log().await;
     b.close().await;
     w.finish().await;

@@ -991,7 +991,8 @@
       el('div', { class: 'field grow' }, el('label', { for: 'copilot-question' }, 'Question'), question,
         el('p', { id: 'copilot-hint', class: 'muted small' }, 'Ask about the brand\'s guidelines. Ctrl+Enter sends.')),
       el('div', { class: 'actions' }, ask, clearBtn), err);
-    view.append(el('h1', null, 'Guidelines copilot'), form, log);
+    view.append(el('h1', null, 'Guidelines copilot'), form,
+      el('h2', { class: 'visually-hidden' }, 'Conversation'), log);
 
     const renderLog = () => {
       clear(log);
