@@ -451,6 +451,11 @@ impl CopilotService {
         k: usize,
     ) -> (Vec<(Passage, f32)>, String, Option<String>) {
         let query = index::bounded_query(query);
+        // Before `has_vectors` reads the snapshot: documents another process ingested (with
+        // embeddings) count from the first question after.
+        if let Store::Embedded(e) = &self.store {
+            e.refresh_if_changed().await;
+        }
         let mut note = None;
         let qvec = match self.llm.as_ref().filter(|l| l.embedding_model().is_some()) {
             None => {

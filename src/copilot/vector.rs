@@ -95,9 +95,9 @@ impl EmbeddedStore {
     }
 
     /// Rebuild when another process (`omnitraffick ingest`, another server) changed the
-    /// guidelines since the snapshot was built: one small read per search. If the store
+    /// guidelines since the snapshot was built: one small read per retrieval. If the store
     /// cannot be read, the search goes on with the snapshot it has.
-    async fn refresh_if_changed(&self) {
+    pub async fn refresh_if_changed(&self) {
         let now = async {
             let mut c = self.db.pool().acquire().await?;
             store::guideline_generation(&mut c).await
@@ -148,7 +148,7 @@ impl VectorStore for EmbeddedStore {
         qvec: Option<&[f32]>,
         k: usize,
     ) -> AppResult<Vec<Hit>> {
-        self.refresh_if_changed().await;
+        // The caller (`CopilotService::retrieve`) has checked for changes by other processes.
         let idx = self.snapshot();
         let query = query.to_owned();
         let qvec = qvec.map(<[f32]>::to_vec);

@@ -395,7 +395,10 @@
         announce(`Ticket ${ev.ticket_id} is now ${ev.to_status}.`);
         // A rename or edit changes what the card shows: reload the board quietly.
         if (ev.event === 'RENAMED' || ev.event === 'EDITED') scheduleBoardRefetch();
-      } else if (ev.column && (b.data.columns || []).some((c) => c.id === ev.column)) {
+      } else if (ev.column && (b.data.columns || []).some((c) => c.id === ev.column)
+        // A full board shows only the newest tickets: a change to an older one would not
+        // appear after a reload either, so only a new ticket is worth one.
+        && (!b.data.truncated || ev.event === 'CREATED')) {
         scheduleBoardRefetch();
       }
     }
