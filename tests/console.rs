@@ -65,6 +65,9 @@ async fn browser(name: &'static str, look: Look) -> Option<Browser> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
+        // Its own process group, so the Chromium it starts can be killed with it even when a
+        // failing test never closes the session (see `Drop for Browser`).
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
     let (w, h) = match look {
@@ -260,9 +263,21 @@ impl Browser {
         assert!(bad.is_empty(), "browser log of {}: {bad:#?}", self.name);
     }
 
-    async fn close(mut self) {
+    async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill().await;
+        // Dropping kills the driver and what is left of its browser.
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The driver and every Chromium process it started share its process group.
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &format!("-{pid}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
