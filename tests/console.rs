@@ -274,7 +274,7 @@ impl Drop for Browser {
         // The driver and every Chromium process it started share its process group.
         if let Some(pid) = self.driver.id() {
             let _ = std::process::Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
+                .args(["-s", "KILL", "--", &format!("-{pid}")])
                 .stderr(std::process::Stdio::null())
                 .status();
         }
