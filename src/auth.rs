@@ -88,6 +88,27 @@ impl Role {
 }
 
 impl Permission {
+    pub const ALL: [Permission; 6] = [
+        Permission::Read,
+        Permission::Govern,
+        Permission::Traffic,
+        Permission::Review,
+        Permission::Copilot,
+        Permission::Track,
+    ];
+
+    /// The name clients see (`GET /api/v1/me`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Govern => "govern",
+            Permission::Traffic => "traffic",
+            Permission::Review => "review",
+            Permission::Copilot => "copilot",
+            Permission::Track => "track",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Permission::Read => "read data (any role but tracker)",

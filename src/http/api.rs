@@ -85,7 +85,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(services: AppServices) -> Router
         .with_state(services)
 }
 
-fn path_id(raw: &str) -> Result<i64, AppError> {
+pub(super) fn path_id(raw: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().map_err(|_| {
         AppError::validation(
             "id",
@@ -94,7 +94,7 @@ fn path_id(raw: &str) -> Result<i64, AppError> {
     })
 }
 
-type QueryMap = std::collections::HashMap<String, String>;
+pub(super) type QueryMap = std::collections::HashMap<String, String>;
 
 /// A numeric query parameter, if given.
 fn num(q: &QueryMap, k: &str) -> Result<Option<i64>, AppError> {

@@ -4,9 +4,8 @@
 //! their edits and rename previews. Each checks the same permissions and brand scope as the
 //! MCP tool that does the same thing, and calls the same service.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -21,7 +20,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::api::ApiError;
+use super::api::{ApiError, QueryMap, path_id};
+use super::sessions::{Refusal, Reservation, SessionLimits};
 use crate::auth::{Permission, Principal};
 use crate::copilot::{GuidelineList, ListGuidelinesInput, ReviewOutput, ReviewTicketInput};
 use crate::deploy::DeployStatus;
@@ -37,80 +37,40 @@ use crate::startup::AppServices;
 use crate::store::{self, GuidelineDoc, TicketChange};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
-type QueryMap = HashMap<String, String>;
 
 /// The open event streams: ended when the server shuts down (so they do not hold it up),
-/// and limited per key and in all like MCP sessions (`--max-sessions-per-key`,
-/// `--max-sessions`).
+/// and counted per key and in all like MCP sessions, with their own [`SessionLimits`] of the
+/// same sizes (`--max-sessions-per-key`, `--max-sessions`).
 #[derive(Clone)]
 pub struct Streams {
     stop: CancellationToken,
-    per_key: usize,
-    total: usize,
-    open: Arc<Mutex<HashMap<String, usize>>>,
+    limits: Arc<SessionLimits>,
 }
 
 impl Streams {
-    pub fn new(stop: CancellationToken, per_key: usize, total: usize) -> Self {
-        Self {
-            stop,
-            per_key,
-            total,
-            open: Arc::new(Mutex::new(HashMap::new())),
-        }
+    pub fn new(stop: CancellationToken, limits: Arc<SessionLimits>) -> Self {
+        Self { stop, limits }
     }
 
-    /// A slot for one more stream of `key`, or the error to answer with.
-    fn admit(&self, key: &str) -> Result<StreamSlot, ApiError> {
-        let mut open = self
-            .open
-            .lock()
-            .map_err(|_| AppError::Internal("stream table poisoned".into()))?;
-        let all: usize = open.values().sum();
-        let mine = open.get(key).copied().unwrap_or(0);
-        if all >= self.total {
-            return Err(ApiError::with_status(
+    /// A slot for one more stream of `key` (freed when dropped), or the error to answer with.
+    fn admit(&self, key: &str) -> Result<Reservation, ApiError> {
+        self.limits.reserve(key).map_err(|refusal| match refusal {
+            Refusal::Total(n) => ApiError::with_status(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Unavailable(format!(
-                    "the server has {all} event streams open, its limit (--max-sessions); try again later"
+                    "the server has {n} event streams open, its limit (--max-sessions); try again later"
                 )),
-            ));
-        }
-        if mine >= self.per_key {
-            return Err(ApiError::with_status(
+            ),
+            Refusal::PerKey(n) => ApiError::with_status(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 AppError::validation(
                     "Authorization",
                     format!(
-                        "this key has {mine} event streams open, its limit (--max-sessions-per-key); close one, e.g. another console tab"
+                        "this key has {n} event streams open, its limit (--max-sessions-per-key); close one, e.g. another console tab"
                     ),
                 ),
-            ));
-        }
-        *open.entry(key.to_owned()).or_default() += 1;
-        Ok(StreamSlot {
-            open: self.open.clone(),
-            key: key.to_owned(),
+            ),
         })
-    }
-}
-
-/// Held by a stream's task; frees the slot when the stream ends.
-struct StreamSlot {
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    key: String,
-}
-
-impl Drop for StreamSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.open.lock()
-            && let Some(n) = open.get_mut(&self.key)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.key);
-            }
-        }
     }
 }
 
@@ -129,18 +89,11 @@ pub struct Me {
 
 /// `GET /api/v1/me`.
 pub(super) async fn me(Extension(principal): Extension<Principal>) -> ApiResult<Me> {
-    let permissions = [
-        (Permission::Read, "read"),
-        (Permission::Govern, "govern"),
-        (Permission::Traffic, "traffic"),
-        (Permission::Review, "review"),
-        (Permission::Copilot, "copilot"),
-        (Permission::Track, "track"),
-    ]
-    .into_iter()
-    .filter(|(p, _)| principal.role.allows(*p))
-    .map(|(_, name)| name.to_owned())
-    .collect();
+    let permissions = Permission::ALL
+        .into_iter()
+        .filter(|p| principal.role.allows(*p))
+        .map(|p| p.as_str().to_owned())
+        .collect();
     Ok(Json(Me {
         name: principal.name.clone(),
         role: principal.role.as_str().to_owned(),
@@ -152,15 +105,6 @@ pub(super) async fn me(Extension(principal): Extension<Principal>) -> ApiResult<
 /// A query parameter, if given and not empty.
 fn opt<'a>(q: &'a QueryMap, k: &str) -> Option<&'a str> {
     q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-fn path_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().map_err(|_| {
-        AppError::validation(
-            "id",
-            format!("\"{raw}\" is not an id; use a number such as 7"),
-        )
-    })
 }
 
 /// `GET /api/v1/board?brand=&market=&channel=`.
@@ -247,14 +191,8 @@ pub(super) async fn events(
         ),
     };
     // The key as presented (none with --no-auth), to check it is still live later.
-    let key_hash = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| crate::auth::hash_key(t.trim()));
+    let key_hash = super::bearer(&headers).map(|t| crate::auth::hash_key(t.trim()));
+    // Counted per key (its hash; the local operator without one).
     let slot = streams.admit(key_hash.as_deref().unwrap_or(&principal.name))?;
     // Subscribe before reading the history, so nothing falls between the two.
     let feed = services.watch.feed();
@@ -290,7 +228,7 @@ struct Stream {
     db: store::Db,
     who: Principal,
     key_hash: Option<String>,
-    _slot: StreamSlot,
+    _slot: Reservation,
 }
 
 impl Stream {

@@ -181,6 +181,17 @@ async fn check_host(
     next.run(req).await
 }
 
+/// The key in `Authorization: Bearer <key>`, if the request has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+}
+
 /// Bearer auth (401) for /mcp and /api, after the Host check.
 async fn authenticate(
     State(st): State<EdgeState>,
@@ -191,13 +202,7 @@ async fn authenticate(
     let principal = if st.no_auth {
         Principal::local_operator()
     } else {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
+        let token = bearer(&headers);
         let Some(token) = token else {
             return error::render(
                 StatusCode::UNAUTHORIZED,
@@ -381,8 +386,7 @@ pub fn router(
     }
     let streams = api_console::Streams::new(
         shutdown.clone(),
-        opts.max_sessions_per_key,
-        opts.max_sessions,
+        SessionLimits::new(opts.max_sessions_per_key, opts.max_sessions),
     );
     services.watch.start();
     let limits = SessionLimits::new(opts.max_sessions_per_key, opts.max_sessions);
