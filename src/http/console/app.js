@@ -530,8 +530,8 @@
     if (report === null || report === undefined) return el('p', { class: 'muted' }, 'QA has not run yet.');
     if (typeof report !== 'object') return pre(report);
     const wrap = el('div');
-    const results = Array.isArray(report.results) ? report.results : Array.isArray(report.issues) ? report.issues : null;
-    let outcome = report.outcome || (report.passed === true ? 'pass' : report.passed === false ? 'block' : '');
+    const results = Array.isArray(report.results) ? report.results : null;
+    const outcome = report.outcome || '';
     if (outcome) {
       const label = { pass: 'Passed', warn: 'Passed with warnings', block: 'Blocked' }[outcome] || humanStatus(outcome);
       wrap.append(el('p', null, el('span', { class: `badge qa-${outcome}` }, label),
@@ -539,17 +539,17 @@
         report.ran_at ? ' · ran ' : '', report.ran_at ? timeEl(report.ran_at) : ''));
     }
     if (!results) { wrap.append(pre(report)); return wrap; }
-    const shown = results.filter((r) => (r.outcome || r.severity) !== 'pass');
+    const shown = results.filter((r) => r.outcome !== 'pass');
     if (!shown.length) { wrap.append(el('p', null, `All ${results.length} checks passed.`)); return wrap; }
     const list = el('ul', { class: 'issues' });
     for (const r of shown) {
-      const sev = String(r.outcome || r.severity || '').toLowerCase();
-      const path = r.path || r.field_path;
+      const sev = String(r.outcome || '').toLowerCase();
+      const path = r.path;
       list.append(el('li', { class: `issue qa-${sev}` },
         el('span', { class: `badge qa-${sev}` }, sev === 'block' ? 'Blocks' : sev === 'warn' ? 'Warning' : humanStatus(sev)), ' ',
         path ? el('code', null, path) : '', path ? ': ' : '',
         r.message || '',
-        (r.rule_id || r.rule) ? el('span', { class: 'muted small' }, ` (${r.rule_id || r.rule})`) : ''));
+        r.rule_id ? el('span', { class: 'muted small' }, ` (${r.rule_id})`) : ''));
     }
     wrap.append(list);
     const passed = results.length - shown.length;
@@ -726,9 +726,11 @@
     ]));
     const reasons = Array.isArray(p.reasons) ? p.reasons : [];
     if (reasons.length) {
-      sec.append(el('ul', null, reasons.map((r) => el('li', null, typeof r === 'string' ? r : [
-        r.code ? el('strong', null, `${humanStatus(r.code)}: `) : '', r.detail || r.message || JSON.stringify(r),
-        r.suggestion ? el('span', { class: 'muted small' }, ` — ${r.suggestion}`) : '']))));
+      // Each reason names the object and the platform field it was read from.
+      sec.append(el('ul', null, reasons.map((r) => el('li', null,
+        el('strong', null, `${humanStatus(r.code)}: `), r.detail, ' ',
+        el('code', null, `${r.object}.${r.field}`),
+        r.suggestion ? el('span', { class: 'muted small' }, ` — ${r.suggestion}`) : ''))));
     }
     if (Array.isArray(p.skipped) && p.skipped.length) sec.append(el('p', { class: 'muted small' }, `Skipped: ${p.skipped.join('; ')}`));
   }
