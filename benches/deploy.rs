@@ -1,7 +1,8 @@
 //! Deploy benchmark: N tickets (default 1,000; BENCH_TICKETS) deployed through the queue by
 //! two `omnitraffick worker` processes against a fake platform with 20 ms latency, 10% rate
-//! limits, 10% 5xx and 2% responses lost after commit. Prints total seconds, tickets/s,
-//! requests and take-ups per ticket, and the duplicate and lost counts (both must be 0).
+//! limits, 10% 5xx and 2% responses lost after commit, each worker running 64 deploys at once
+//! (BENCH_CONCURRENCY). Prints total seconds, tickets/s, requests, attempts and take-ups per
+//! ticket, the duplicate and lost counts (both must be 0), and where each ticket's time went.
 //! Then the same again with one worker killed (SIGKILL) halfway and a new one started.
 //! With BENCH_DATABASE_URL (a PostgreSQL server where the user may create databases) the
 //! plain round runs once more on PostgreSQL, the mode meant for several worker processes.
@@ -60,6 +61,12 @@ impl Drop for Worker {
     }
 }
 
+/// Deploys each worker process runs at once (BENCH_CONCURRENCY, default 64): a deploy
+/// mostly waits on the platform, so a worker runs many.
+fn concurrency() -> String {
+    std::env::var("BENCH_CONCURRENCY").unwrap_or_else(|_| "64".into())
+}
+
 fn worker(db_url: &str, fake: &FakePlatforms) -> Worker {
     Worker(spawn_worker(db_url, fake))
 }
@@ -83,7 +90,7 @@ fn spawn_worker(db_url: &str, fake: &FakePlatforms) -> std::process::Child {
         .env("OMNITRAFFICK_DEPLOY_BACKOFF_MAX_MS", "1000")
         .env("OMNITRAFFICK_DEPLOY_MAX_ATTEMPTS", "20")
         .env("OMNITRAFFICK_DEPLOY_LEASE_SECS", "3")
-        .env("OMNITRAFFICK_WORKER_CONCURRENCY", "24")
+        .env("OMNITRAFFICK_WORKER_CONCURRENCY", concurrency())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn omnitraffick worker")
@@ -138,7 +145,7 @@ async fn seed(s: &AppServices, n: usize) -> Vec<i64> {
     ids
 }
 
-async fn counts(s: &AppServices) -> (i64, i64, i64, i64) {
+async fn counts(s: &AppServices) -> (i64, i64, i64, i64, i64) {
     use sqlx::Row;
     let pool = s.governance.db().pool();
     let one = |q: &'static str| async move {
@@ -154,7 +161,75 @@ async fn counts(s: &AppServices) -> (i64, i64, i64, i64) {
         one("SELECT COUNT(*) AS n FROM tickets WHERE status = 'DEPLOY_FAILED'").await,
         one("SELECT COUNT(*) AS n FROM deploy_attempts").await,
         one("SELECT CAST(COALESCE(SUM(attempts), 0) AS BIGINT) AS n FROM deploy_runs").await,
+        one("SELECT COUNT(*) AS n FROM ticket_history WHERE event = 'DEPLOY_STARTED'").await,
     )
+}
+
+/// Where a round's time went, per ticket on average, from the stored attempts and runs:
+/// from the round's start to the first request (waiting for a worker), from the first request
+/// to the run's end (a worker busy with it), and within that the platform's answers. The
+/// rest of the busy time is the worker's own: database writes, back-off sleeps and queue
+/// round trips. Busy time over wall time is how many deploys were in progress at once.
+async fn breakdown(s: &AppServices, start: chrono::DateTime<chrono::Utc>, secs: f64) {
+    use sqlx::Row;
+    let pool = s.governance.db().pool();
+    let at = |t: String| {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or(start)
+    };
+    let mut first: std::collections::HashMap<i64, chrono::DateTime<chrono::Utc>> =
+        Default::default();
+    let mut platform_ms = 0i64;
+    for r in sqlx::query("SELECT ticket_id, started_at, latency_ms FROM deploy_attempts")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    {
+        let t: i64 = r.try_get("ticket_id").unwrap();
+        let started = at(r.try_get("started_at").unwrap());
+        platform_ms += r
+            .try_get::<Option<i64>, _>("latency_ms")
+            .unwrap()
+            .unwrap_or(0);
+        let e = first.entry(t).or_insert(started);
+        *e = (*e).min(started);
+    }
+    let (mut wait_ms, mut busy_ms, mut runs) = (0i64, 0i64, 0i64);
+    // Deploys in progress per 500 ms of the round (BENCH_TIMELINE=1 prints them).
+    let mut timeline = vec![0u32; (secs * 2.0).ceil() as usize + 1];
+    for r in
+        sqlx::query("SELECT ticket_id, finished_at FROM deploy_runs WHERE finished_at IS NOT NULL")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    {
+        let t: i64 = r.try_get("ticket_id").unwrap();
+        let Some(f) = first.get(&t) else { continue };
+        let end = at(r.try_get("finished_at").unwrap());
+        let (a, b) = (
+            (*f - start).num_milliseconds().max(0) as usize / 500,
+            (end - start).num_milliseconds().max(0) as usize / 500,
+        );
+        for slot in timeline.iter_mut().take(b + 1).skip(a) {
+            *slot += 1;
+        }
+        wait_ms += (*f - start).num_milliseconds();
+        busy_ms += (end - *f).num_milliseconds();
+        runs += 1;
+    }
+    if std::env::var("BENCH_TIMELINE").is_ok() {
+        println!("  in progress per 500 ms: {timeline:?}");
+    }
+    let n = runs.max(1) as f64;
+    println!(
+        "  per ticket: {:.0} ms waiting for a worker, {:.0} ms busy ({:.0} ms of it the platform's answers, {:.0} ms the worker's own); {:.1} deploys in progress on average",
+        wait_ms as f64 / n,
+        busy_ms as f64 / n,
+        platform_ms as f64 / n,
+        (busy_ms - platform_ms) as f64 / n,
+        busy_ms as f64 / 1000.0 / secs,
+    );
 }
 
 /// One round on `db_url`; `store` names it in the output ("sqlite" or "postgres").
@@ -188,13 +263,17 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
         Duration::from_millis(20),
     );
     let started = Instant::now();
+    let started_at = chrono::Utc::now();
     let mut a = Some(worker(&db_url, &fake));
-    let _b = worker(&db_url, &fake);
+    // BENCH_ONE_WORKER=1 runs one worker process instead of two (to compare).
+    let _b = std::env::var("BENCH_ONE_WORKER")
+        .is_err()
+        .then(|| worker(&db_url, &fake));
     let mut killed = false;
     let mut replacement = None;
     let mut last_print = Instant::now();
     loop {
-        let (ok, failed, requests, takeups) = counts(&services).await;
+        let (ok, failed, requests, attempts, takeups) = counts(&services).await;
         let done = (ok + failed) as usize;
         if kill_halfway && !killed && done >= n / 2 {
             // Dropping it kills it (SIGKILL) and reaps it.
@@ -212,16 +291,18 @@ async fn round(kill_halfway: bool, n: usize, db_url: &str, store: &str) {
             let dupes = fake.duplicates();
             let campaigns = fake.objects("campaign").len();
             println!(
-                "{}: {n} tickets in {secs:.1} s = {:.1} tickets/s; {:.2} platform requests and {:.2} take-ups per ticket; {campaigns} campaigns on the platform; duplicates {dupes}, lost {}, failed {failed}",
+                "{}: {n} tickets in {secs:.1} s = {:.1} tickets/s; {:.2} platform requests, {:.2} attempts and {:.2} take-ups per ticket; {campaigns} campaigns on the platform; duplicates {dupes}, lost {}, failed {failed}",
                 match (kill_halfway, store) {
                     (true, _) => "with a worker killed halfway".to_owned(),
                     (false, s) => format!("two workers ({s})"),
                 },
                 n as f64 / secs,
                 requests as f64 / n as f64,
+                attempts as f64 / n as f64,
                 takeups as f64 / n as f64,
                 n as i64 - ok - failed,
             );
+            breakdown(&services, started_at, secs).await;
             // The summary figures are those of the plain round (two workers, none killed).
             if !kill_halfway && store == "postgres" {
                 report::result(

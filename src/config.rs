@@ -273,6 +273,15 @@ pub struct DeployArgs {
     )]
     pub deploy_backoff_max_ms: u64,
 
+    /// A retry due within this many milliseconds is made by the same worker, which keeps the deploy meanwhile; a longer wait (a platform's Retry-After, a long back-off) hands it back to the queue and frees the worker. 0 sends every retry through the queue.
+    #[arg(
+        long,
+        env = "OMNITRAFFICK_DEPLOY_RETRY_IN_PLACE_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub deploy_retry_in_place_ms: u64,
+
     /// Seconds a worker owns a deploy without renewing it; a crashed worker's deploy is taken over after this.
     #[arg(
         long,
@@ -328,6 +337,7 @@ impl Cli {
             backoff_max: Duration::from_millis(
                 d.deploy_backoff_max_ms.max(d.deploy_backoff_base_ms),
             ),
+            retry_in_place_max: Duration::from_millis(d.deploy_retry_in_place_ms),
             lease: Duration::from_secs(d.deploy_lease_secs.max(1)),
             poll_every: Duration::from_millis(d.deploy_poll_ms.max(10)),
             concurrency: d.worker_concurrency.max(1),

@@ -26,6 +26,8 @@ fn settings() -> DeploySettings {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
         max_rate_limit_wait: Duration::from_secs(5),
+        // Back-offs (50-200 ms) are retried in place; a 1 s Retry-After goes to the queue.
+        retry_in_place_max: Duration::from_millis(500),
         lease: Duration::from_millis(1500),
         sweep_every: Duration::from_millis(300),
         poll_every: Duration::from_millis(50),
@@ -47,6 +49,29 @@ async fn setup_with_timeout(timeout: Duration) -> World {
 
 async fn setup() -> World {
     setup_with_timeout(Duration::from_millis(400)).await
+}
+
+/// The same with every retry going back through the queue (`--deploy-retry-in-place-ms 0`).
+async fn setup_queue_only() -> World {
+    let timeout = Duration::from_millis(400);
+    let w = World::build()
+        .timeout(timeout)
+        .options(|o| {
+            o.deploy = DeploySettings {
+                retry_in_place_max: Duration::ZERO,
+                ..settings()
+            }
+        })
+        .start()
+        .await;
+    w.fake.set_lose_delay(timeout * 3);
+    w
+}
+
+/// The ticket's history events, oldest first.
+async fn events(s: &AppServices, ticket_id: i64) -> Vec<String> {
+    let view = s.governance.get_ticket(ticket_id).await.unwrap();
+    view.history.iter().map(|h| h.event.clone()).collect()
 }
 
 fn spec() -> Value {
@@ -245,8 +270,184 @@ async fn rate_limit_waits_as_the_platform_says_then_succeeds() {
 }
 
 #[tokio::test]
-async fn server_errors_are_retried_with_backoff() {
+async fn server_errors_are_retried_in_place_by_the_same_worker() {
     let w = setup().await;
+    let t = ready(&w.s, "TIKTOK", "Moana TikTok").await;
+    w.fake.fail_next("adgroup", Fault::ServerError);
+    w.fake.fail_next("adgroup", Fault::ServerError);
+    let run = queue_deploy(&w.s, t).await;
+    // One take-up: the worker sits out the short back-offs itself.
+    assert_eq!(drive(&w.s, run).await, [RunOutcome::Succeeded]);
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    assert_eq!(w.fake.objects("adgroup").len(), 1);
+    let st = deploy_status(&w.s, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    // Each retry counts as an attempt, as it would through the queue.
+    assert_eq!(st["run"]["attempts"], 3);
+    let errs: Vec<&Value> = st["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["error"].is_object())
+        .collect();
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[0]["error"]["code"], "50000");
+    // The ticket never went back to QUEUED; each retry is in its history.
+    let ev = events(&w.s, t).await;
+    assert!(
+        ev.ends_with(&[
+            "DEPLOY_QUEUED".into(),
+            "DEPLOY_STARTED".into(),
+            "DEPLOY_RETRY".into(),
+            "DEPLOY_RETRY".into(),
+            "DEPLOYED".into()
+        ]),
+        "{ev:?}"
+    );
+    let view = w.s.governance.get_ticket(t).await.unwrap();
+    let retry = view
+        .history
+        .iter()
+        .find(|h| h.event == "DEPLOY_RETRY")
+        .unwrap();
+    let detail = retry.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("attempt 2"), "{detail}");
+    assert!(detail.contains("50000"), "{detail}");
+}
+
+#[tokio::test]
+async fn retries_in_place_stop_at_max_attempts() {
+    let w = setup().await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    for _ in 0..settings().max_attempts {
+        w.fake.fail_next("campaign", Fault::ServerError);
+    }
+    let run = queue_deploy(&w.s, t).await;
+    assert_eq!(drive(&w.s, run).await, [RunOutcome::Failed]);
+    let st = deploy_status(&w.s, t).await;
+    assert_eq!(st["ticket_status"], "DEPLOY_FAILED");
+    assert_eq!(st["run"]["attempts"], settings().max_attempts);
+    assert_eq!(
+        st["last_error"]["gave_up_after_attempts"],
+        settings().max_attempts
+    );
+    assert_eq!(w.fake.calls("meta campaign create"), 6);
+    assert!(w.fake.objects("campaign").is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_in_place_keeps_the_run_and_shows_when_it_is_due() {
+    // Retry-After 1 s is within the in-place limit here.
+    let w = World::build()
+        .timeout(Duration::from_millis(400))
+        .options(|o| {
+            o.deploy = DeploySettings {
+                retry_in_place_max: Duration::from_secs(3),
+                ..settings()
+            }
+        })
+        .start()
+        .await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next(
+        "campaign",
+        Fault::RateLimit {
+            retry_after_secs: 1,
+        },
+    );
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
+    let job = tokio::spawn(async move { d.process(run).await });
+    let st = wait_until(
+        "no retry was scheduled",
+        Duration::from_secs(10),
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            if st["next_retry_at"].is_string() {
+                Ok(st)
+            } else {
+                Err(st.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(st["ticket_status"], "DEPLOYING");
+    assert_eq!(st["run"]["state"], "RUNNING");
+    assert_eq!(st["run"]["attempts"], 2);
+    assert_eq!(st["last_error"]["class"], "RATE_LIMITED");
+    // Another worker cannot take it meanwhile.
+    let other = w.s.deploy.deployer("w2".into());
+    assert_eq!(other.process(run).await.unwrap(), RunOutcome::Skipped);
+    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::Succeeded);
+    let st = deploy_status(&w.s, t).await;
+    assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
+    assert!(st["next_retry_at"].is_null(), "{st}");
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+}
+
+#[tokio::test]
+async fn a_shutdown_during_a_retry_in_place_hands_the_run_back_to_the_queue() {
+    let w = World::build()
+        .timeout(Duration::from_millis(400))
+        .options(|o| {
+            o.deploy = DeploySettings {
+                retry_in_place_max: Duration::from_secs(5),
+                ..settings()
+            }
+        })
+        .start()
+        .await;
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next(
+        "campaign",
+        Fault::RateLimit {
+            retry_after_secs: 4,
+        },
+    );
+    let run = queue_deploy(&w.s, t).await;
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let d =
+        w.s.deploy
+            .deployer("w1".into())
+            .with_stopping(stopping.clone());
+    let job = tokio::spawn(async move { d.process(run).await });
+    wait_until(
+        "no retry was scheduled",
+        Duration::from_secs(10),
+        || async {
+            match deploy_status(&w.s, t).await["next_retry_at"].is_string() {
+                true => Ok(()),
+                false => Err("not yet".to_owned()),
+            }
+        },
+    )
+    .await;
+    let asked = std::time::Instant::now();
+    stopping.cancel();
+    let outcome = job.await.unwrap().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "the worker sat out the wait"
+    );
+    // Due when the retry in place was, not a whole wait later.
+    let RunOutcome::RetryIn(left) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(left < Duration::from_secs(4), "{left:?}");
+    let st = deploy_status(&w.s, t).await;
+    assert_eq!(st["ticket_status"], "QUEUED");
+    assert_eq!(st["run"]["state"], "WAITING");
+    // The retry was counted once, when it was planned.
+    assert_eq!(st["run"]["attempts"], 2);
+    assert!(st["next_retry_at"].is_string());
+    tokio::time::sleep(left).await;
+    assert_eq!(drive(&w.s, run).await.last(), Some(&RunOutcome::Succeeded));
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_go_back_to_the_queue_when_in_place_retries_are_off() {
+    let w = setup_queue_only().await;
     let t = ready(&w.s, "TIKTOK", "Moana TikTok").await;
     w.fake.fail_next("adgroup", Fault::ServerError);
     w.fake.fail_next("adgroup", Fault::ServerError);
@@ -366,7 +567,7 @@ async fn lost_response_after_commit_is_found_by_name_not_created_twice() {
 
 #[tokio::test]
 async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
-    let w = setup().await;
+    let w = setup_queue_only().await;
     let t = ready(&w.s, "META", "Moana Launch").await;
     w.fake.fail_next("adset", Fault::ServerError);
     let run = queue_deploy(&w.s, t).await;
@@ -510,7 +711,7 @@ async fn the_queue_and_workers_deploy_everything_once_under_faults() {
 
 #[tokio::test]
 async fn cancel_only_before_anything_exists() {
-    let w = setup().await;
+    let w = setup_queue_only().await;
     let t = ready(&w.s, "META", "Moana Launch").await;
     queue_deploy(&w.s, t).await;
     let out = w.s.deploy.cancel(&me(), t).await.unwrap();

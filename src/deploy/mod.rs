@@ -34,6 +34,10 @@ pub struct DeploySettings {
     pub backoff_max: Duration,
     /// Longest wait honoured when a platform says how long to wait.
     pub max_rate_limit_wait: Duration,
+    /// A retry due within this wait is made by the same worker, which keeps the run (and
+    /// its lease) meanwhile; a longer wait gives the run back to the queue. Zero sends every
+    /// retry through the queue.
+    pub retry_in_place_max: Duration,
     /// How long a worker owns a run without renewing it; a dead worker's run is taken over
     /// after this.
     pub lease: Duration,
@@ -64,6 +68,7 @@ impl Default for DeploySettings {
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(300),
             max_rate_limit_wait: Duration::from_secs(3600),
+            retry_in_place_max: Duration::from_secs(5),
             lease: Duration::from_secs(60),
             sweep_every: Duration::from_secs(15),
             poll_every: Duration::from_millis(500),
@@ -203,7 +208,8 @@ impl DeployService {
     pub fn register_jobs(&self, workers: &mut Workers, worker: &str) {
         jobs::register(
             workers,
-            self.deployer(worker.to_owned()),
+            self.deployer(worker.to_owned())
+                .with_stopping(workers.draining()),
             self.governance.db().clone(),
             self.settings.concurrency,
             self.settings.sweep_every,
@@ -400,7 +406,14 @@ impl DeployService {
             ticket_status: view.ticket.status,
             next_retry_at: run
                 .as_ref()
-                .filter(|r| r.state == "WAITING")
+                .filter(|r| {
+                    // A worker retrying in place keeps the run RUNNING until the retry.
+                    r.state == "WAITING"
+                        || (r.state == "RUNNING"
+                            && r.next_attempt_at
+                                .as_deref()
+                                .is_some_and(|at| at > crate::domain::now_text().as_str()))
+                })
                 .and_then(|r| r.next_attempt_at.clone()),
             last_error: run.as_ref().and_then(|r| r.last_error.clone()),
             run,

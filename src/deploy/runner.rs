@@ -41,29 +41,69 @@ pub struct Deployer {
     settings: DeploySettings,
     worker: String,
     assets: Option<crate::assets::AssetService>,
+    /// Cancelled when this process's workers drain for shutdown: a retry is then handed back
+    /// to the queue instead of waited for here.
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 fn to_json(e: &PlatformError) -> Value {
     serde_json::to_value(e).unwrap_or(Value::Null)
 }
 
-/// Close an attempt the platform (or the network) failed.
-async fn close_failed(
-    tx: &mut sqlx::AnyConnection,
+/// The close of an attempt whose answer is in, not written yet: it goes into the run's next
+/// write transaction (the next attempt's opening, a retry, or the run's end), so a request
+/// costs one commit instead of two. Only CPU work happens in between; a worker that dies
+/// there leaves the attempt IN_FLIGHT, and the next one looks the object up before creating.
+struct Close {
     attempt_id: i64,
-    e: &PlatformError,
+    outcome: &'static str,
+    external_id: Option<String>,
+    http_status: Option<u16>,
+    error: Option<Value>,
     ms: i64,
-) -> AppResult<()> {
-    store::close_attempt(
-        tx,
-        attempt_id,
-        outcome_name(e),
-        None,
-        e.http_status,
-        Some(&to_json(e)),
-        ms,
-    )
-    .await
+    /// The object whose id goes into the ticket (with `external_id`).
+    object: Option<String>,
+}
+
+impl Close {
+    fn answered(
+        attempt_id: i64,
+        outcome: &'static str,
+        external_id: Option<String>,
+        http_status: Option<u16>,
+        object: &str,
+        ms: i64,
+    ) -> Self {
+        Self {
+            attempt_id,
+            outcome,
+            external_id,
+            http_status,
+            error: None,
+            ms,
+            object: Some(object.to_owned()),
+        }
+    }
+
+    /// An attempt the platform (or the network) failed.
+    fn failed(attempt_id: i64, e: &PlatformError, ms: i64) -> Self {
+        Self {
+            attempt_id,
+            outcome: outcome_name(e),
+            external_id: None,
+            http_status: e.http_status,
+            error: Some(to_json(e)),
+            ms,
+            object: None,
+        }
+    }
+}
+
+/// One take-up of a run: the run as claimed (its attempt count kept current) and the close
+/// waiting to be written.
+struct Take {
+    run: store::DeployRun,
+    pending: Option<Close>,
 }
 
 fn outcome_name(e: &PlatformError) -> &'static str {
@@ -88,6 +128,9 @@ impl Drop for AbortOnDrop {
 /// Why processing stopped early.
 enum Stop {
     Platform(PlatformError),
+    /// Shutting down during a retry's wait: back to the queue, due after this (the attempt
+    /// is already counted).
+    HandBack(PlatformError, Duration),
     LeaseLost,
     Internal(AppError),
 }
@@ -115,7 +158,14 @@ impl Deployer {
             settings,
             worker,
             assets: None,
+            stopping: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Hand retries back to the queue once `stopping` is cancelled.
+    pub fn with_stopping(mut self, stopping: tokio_util::sync::CancellationToken) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// Upload a ticket's creative assets to its channel before creating its objects.
@@ -221,17 +271,23 @@ impl Deployer {
         };
         // Dropped with this future too (a cancelled job must not keep renewing a lease).
         let heartbeat = AbortOnDrop(heartbeat);
-        let result = self.create_objects(&run, &lost).await;
+        let mut take = Take { run, pending: None };
+        let result = self.create_objects(&mut take, &lost).await;
         drop(heartbeat);
 
         match result {
-            Ok(()) => self.finish_success(&run).await,
-            Err(Stop::LeaseLost) => Ok(RunOutcome::LeaseLost),
-            Err(Stop::Platform(e)) => self.after_error(&run, e).await,
+            Ok(()) => self.finish_success(&mut take).await,
+            Err(Stop::LeaseLost) => {
+                self.flush(&mut take).await?;
+                Ok(RunOutcome::LeaseLost)
+            }
+            Err(Stop::Platform(e)) => self.after_error(&mut take, e, None).await,
+            Err(Stop::HandBack(e, delay)) => self.after_error(&mut take, e, Some(delay)).await,
             Err(Stop::Internal(e)) => {
                 // Our own failure (database, bad stored data): retry like a transient error.
+                let run_id = take.run.id;
                 tracing::error!(run_id, error = %e, "deploy run failed internally");
-                let platform = match self.governance.ticket_context(run.ticket_id).await {
+                let platform = match self.governance.ticket_context(take.run.ticket_id).await {
                     Ok(ctx) => ctx.channel.platform,
                     Err(_) => Platform::Meta,
                 };
@@ -241,13 +297,14 @@ impl Deployer {
                     code: Some("INTERNAL".into()),
                     ..PlatformError::empty(platform)
                 };
-                self.after_error(&run, pe).await
+                self.after_error(&mut take, pe, None).await
             }
         }
     }
 
-    async fn create_objects(&self, run: &store::DeployRun, lost: &AtomicBool) -> Result<(), Stop> {
-        let mut ctx = self.governance.ticket_context(run.ticket_id).await?;
+    async fn create_objects(&self, take: &mut Take, lost: &AtomicBool) -> Result<(), Stop> {
+        let ticket_id = take.run.ticket_id;
+        let mut ctx = self.governance.ticket_context(ticket_id).await?;
         // Assets the spec names that are not on the channel yet are uploaded first (and a
         // video waited for), so the translation below carries their platform ids.
         if let Some(assets) = &self.assets
@@ -256,7 +313,7 @@ impl Deployer {
                 crate::assets::PutError::App(a) => Stop::Internal(a),
             })?
         {
-            ctx = self.governance.ticket_context(run.ticket_id).await?;
+            ctx = self.governance.ticket_context(ticket_id).await?;
         }
         let TicketContext {
             ticket, channel, ..
@@ -273,12 +330,15 @@ impl Deployer {
         })?;
         let mut ids: Map<String, Value> =
             ticket.external_ids.as_object().cloned().unwrap_or_default();
+        // Objects whose create may have been applied without an answer: looked up before
+        // they are created again. Kept up to date below as this take-up's answers come in.
+        let mut uncertain = {
+            let mut c = self.db.pool().acquire().await.map_err(AppError::from)?;
+            store::uncertain_creates(&mut c, ticket_id).await?
+        };
         for req in &payloads.requests {
             if ids.contains_key(&req.object) {
                 continue;
-            }
-            if lost.load(Ordering::SeqCst) {
-                return Err(Stop::LeaseLost);
             }
             let filled = crate::platforms::PlatformRequest {
                 body: fill_placeholders(&req.body, &ids).map_err(|missing| {
@@ -293,137 +353,178 @@ impl Deployer {
                 },
                 ..req.clone()
             };
-            // A create that may have been applied without an answer: look before creating.
-            let uncertain = {
-                let mut c = self.db.pool().acquire().await.map_err(AppError::from)?;
-                store::create_outcome_uncertain(&mut c, run.ticket_id, &req.object).await?
+            // Attempts at this object: a short wait after a retryable error is sat out here,
+            // lease held, rather than through the queue (see `retry_here`). The back-off grows
+            // with this object's failures in a row: an answer in between shows the platform
+            // is serving again.
+            let mut failures = 0;
+            let id = loop {
+                if lost.load(Ordering::SeqCst) {
+                    return Err(Stop::LeaseLost);
+                }
+                let tried = match uncertain.contains(&req.object) {
+                    true => match self.lookup(take, channel, &filled, &ids).await {
+                        Ok(Some(id)) => Ok(id),
+                        Ok(None) => self.create(take, channel, &filled, &mut uncertain).await,
+                        Err(e) => Err(e),
+                    },
+                    false => self.create(take, channel, &filled, &mut uncertain).await,
+                };
+                let e = match tried {
+                    Ok(id) => break id,
+                    Err(Stop::Platform(e)) => e,
+                    Err(stop) => return Err(stop),
+                };
+                failures += 1;
+                let Some(delay) = self.retry_here(take, &e, failures).await? else {
+                    return Err(Stop::Platform(e));
+                };
+                // A shutdown during the wait hands the run back to the queue, due when this
+                // retry was (`after_error`; the attempt is counted once).
+                let due = Instant::now() + delay;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = self.stopping.cancelled() => {
+                        let left = due.saturating_duration_since(Instant::now());
+                        return Err(Stop::HandBack(e, left));
+                    }
+                }
             };
-            if uncertain && let Some(id) = self.lookup(run, channel, &filled, &ids).await? {
-                ids.insert(req.object.clone(), Value::String(id));
-                continue;
-            }
-            let id = self.create(run, channel, &filled).await?;
             ids.insert(req.object.clone(), Value::String(id));
         }
         Ok(())
     }
 
-    fn attempt<'a>(
-        &'a self,
-        run: &store::DeployRun,
-        object: &'a str,
-        action: &'a str,
-    ) -> NewAttempt<'a> {
+    fn attempt<'a>(&'a self, take: &Take, object: &'a str, action: &'a str) -> NewAttempt<'a> {
         NewAttempt {
-            run_id: run.id,
-            ticket_id: run.ticket_id,
-            attempt: run.attempts,
+            run_id: take.run.id,
+            ticket_id: take.run.ticket_id,
+            attempt: take.run.attempts,
             object,
             action,
             worker: &self.worker,
         }
     }
 
+    /// Write the close waiting in `take`, if any, into `tx`.
+    async fn write_pending(take: &mut Take, tx: &mut sqlx::AnyConnection) -> AppResult<()> {
+        let Some(c) = take.pending.take() else {
+            return Ok(());
+        };
+        store::close_attempt(
+            tx,
+            c.attempt_id,
+            c.outcome,
+            c.external_id.as_deref(),
+            c.http_status,
+            c.error.as_ref(),
+            c.ms,
+        )
+        .await?;
+        // Written even if our lease lapsed meanwhile: the object exists either way.
+        if let (Some(object), Some(id)) = (&c.object, &c.external_id) {
+            crate::tickets::put_external_id(tx, take.run.ticket_id, object, id).await?;
+        }
+        Ok(())
+    }
+
+    /// Write the waiting close on its own, before a return that writes nothing else.
+    async fn flush(&self, take: &mut Take) -> AppResult<()> {
+        if take.pending.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        Self::write_pending(take, &mut tx).await?;
+        tx.commit().await
+    }
+
+    /// Record that a request is about to leave (with the waiting close of the previous one),
+    /// written before it leaves: if we die now, the next worker knows to look. Fails with
+    /// `LeaseLost` (the close still written) when the run is no longer ours.
+    async fn open(&self, take: &mut Take, object: &str, action: &str) -> Result<i64, Stop> {
+        let mut tx = self.db.begin_write().await?;
+        Self::write_pending(take, &mut tx).await?;
+        let id = store::open_attempt(&mut tx, &self.attempt(take, object, action)).await?;
+        tx.commit().await?;
+        id.ok_or(Stop::LeaseLost)
+    }
+
+    /// Look for an object whose create may have been applied. Its close is left waiting.
     async fn lookup(
         &self,
-        run: &store::DeployRun,
+        take: &mut Take,
         channel: &Channel,
         req: &crate::platforms::PlatformRequest,
         ids: &Map<String, Value>,
     ) -> Result<Option<String>, Stop> {
-        let attempt_id = {
-            let mut tx = self.db.begin_write().await?;
-            let id =
-                store::open_attempt(&mut tx, &self.attempt(run, &req.object, "LOOKUP")).await?;
-            tx.commit().await?;
-            id
-        };
+        let attempt_id = self.open(take, &req.object, "LOOKUP").await?;
         let started = Instant::now();
         let found = self.clients.find_existing(channel, req, ids).await;
         let ms = started.elapsed().as_millis() as i64;
-        let mut tx = self.db.begin_write().await?;
-        if !store::holds_lease(&mut tx, run.id, &self.worker).await? {
-            tx.rollback().await?;
-            return Err(Stop::LeaseLost);
-        }
-        let result = match found {
-            Ok(Some(id)) => {
-                store::close_attempt(&mut tx, attempt_id, "FOUND", Some(&id), None, None, ms)
-                    .await?;
-                crate::tickets::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
-                Ok(Some(id))
-            }
-            Ok(None) => {
-                store::close_attempt(&mut tx, attempt_id, "NOT_FOUND", None, None, None, ms)
-                    .await?;
-                Ok(None)
-            }
-            Err(e) => {
-                close_failed(&mut tx, attempt_id, &e, ms).await?;
-                Err(Stop::Platform(e))
-            }
+        let (close, result) = match found {
+            Ok(Some(id)) => (
+                Close::answered(attempt_id, "FOUND", Some(id.clone()), None, &req.object, ms),
+                Ok(Some(id)),
+            ),
+            Ok(None) => (
+                Close::answered(attempt_id, "NOT_FOUND", None, None, &req.object, ms),
+                Ok(None),
+            ),
+            Err(e) => (Close::failed(attempt_id, &e, ms), Err(Stop::Platform(e))),
         };
-        tx.commit().await?;
+        take.pending = Some(close);
         result
     }
 
+    /// Create one object. Its close is left waiting; a create whose outcome is unknown
+    /// joins `uncertain`.
     async fn create(
         &self,
-        run: &store::DeployRun,
+        take: &mut Take,
         channel: &Channel,
         req: &crate::platforms::PlatformRequest,
+        uncertain: &mut std::collections::HashSet<String>,
     ) -> Result<String, Stop> {
-        // Written before the request leaves: if we die now, the next worker knows to look.
-        let attempt_id = {
-            let mut tx = self.db.begin_write().await?;
-            if !store::holds_lease(&mut tx, run.id, &self.worker).await? {
-                tx.rollback().await?;
-                return Err(Stop::LeaseLost);
-            }
-            let id =
-                store::open_attempt(&mut tx, &self.attempt(run, &req.object, "CREATE")).await?;
-            tx.commit().await?;
-            id
-        };
+        let attempt_id = self.open(take, &req.object, "CREATE").await?;
         let started = Instant::now();
         let created = self.clients.create(channel, req, false).await;
         let ms = started.elapsed().as_millis() as i64;
-        let mut tx = self.db.begin_write().await?;
-        let result = match created {
+        match created {
             Ok(c) => {
                 let id = c.id.unwrap_or_default();
-                store::close_attempt(
-                    &mut tx,
+                take.pending = Some(Close::answered(
                     attempt_id,
                     "CREATED",
-                    Some(&id),
+                    Some(id.clone()),
                     Some(c.http_status),
-                    None,
+                    &req.object,
                     ms,
-                )
-                .await?;
-                // Written even if our lease lapsed meanwhile: the object exists either way.
-                crate::tickets::put_external_id(&mut tx, run.ticket_id, &req.object, &id).await?;
+                ));
                 Ok(id)
             }
             Err(e) => {
-                close_failed(&mut tx, attempt_id, &e, ms).await?;
+                if e.outcome_unknown {
+                    uncertain.insert(req.object.clone());
+                }
+                take.pending = Some(Close::failed(attempt_id, &e, ms));
                 Err(Stop::Platform(e))
             }
-        };
-        tx.commit().await?;
-        result
+        }
     }
 
-    async fn finish_success(&self, run: &store::DeployRun) -> AppResult<RunOutcome> {
+    async fn finish_success(&self, take: &mut Take) -> AppResult<RunOutcome> {
+        let run = &take.run;
+        let (run_id, ticket_id) = (run.id, run.ticket_id);
         let mut tx = self.db.begin_write().await?;
-        if !store::release_run(&mut tx, run.id, &self.worker, "SUCCEEDED", None, None).await? {
-            tx.rollback().await?;
+        Self::write_pending(take, &mut tx).await?;
+        if !store::release_run(&mut tx, run_id, &self.worker, "SUCCEEDED", None, None).await? {
+            // Keep the last answer all the same.
+            tx.commit().await?;
             return Ok(RunOutcome::LeaseLost);
         }
         crate::tickets::transition(
             &mut tx,
-            run.ticket_id,
+            ticket_id,
             TicketStatus::Deploying,
             TicketStatus::TraffickedSuccess,
             "DEPLOYED",
@@ -435,20 +536,83 @@ impl Deployer {
         Ok(RunOutcome::Succeeded)
     }
 
-    async fn after_error(&self, run: &store::DeployRun, e: PlatformError) -> AppResult<RunOutcome> {
+    /// The wait after `e`: what a rate limit says (within `max_rate_limit_wait`), else the
+    /// back-off for the `nth` failure.
+    fn retry_delay(&self, nth: i64, e: &PlatformError) -> Duration {
+        match (e.class, e.retry_after()) {
+            (ErrorClass::RateLimited, Some(d)) => d.min(self.settings.max_rate_limit_wait),
+            _ => self.backoff(nth),
+        }
+    }
+
+    /// Whether to retry within this take-up after the `failures`-th failure in a row of one
+    /// request: the error is worth retrying, attempts remain and the wait (backing off with
+    /// `failures`) is at most `retry_in_place_max`. If so, counts the attempt, notes it in the
+    /// ticket's history (the ticket stays DEPLOYING) and returns the wait.
+    async fn retry_here(
+        &self,
+        take: &mut Take,
+        e: &PlatformError,
+        failures: i64,
+    ) -> Result<Option<Duration>, Stop> {
+        let attempts = take.run.attempts;
+        if e.class == ErrorClass::Permanent
+            || attempts >= self.settings.max_attempts
+            || self.stopping.is_cancelled()
+        {
+            return Ok(None);
+        }
+        let delay = self.retry_delay(failures, e);
+        if delay > self.settings.retry_in_place_max {
+            return Ok(None);
+        }
+        let (run_id, ticket_id) = (take.run.id, take.run.ticket_id);
+        let at = crate::domain::text_in(delay);
+        let mut tx = self.db.begin_write().await?;
+        Self::write_pending(take, &mut tx).await?;
+        if !store::retry_in_place(&mut tx, run_id, &self.worker, &at, &to_json(e)).await? {
+            tx.commit().await?;
+            return Err(Stop::LeaseLost);
+        }
+        let detail = format!(
+            "deploy run {run_id}, attempt {} at {at} by {} after: {e}",
+            attempts + 1,
+            self.worker
+        );
+        crate::tickets::note(
+            &mut tx,
+            ticket_id,
+            TicketStatus::Deploying,
+            "DEPLOY_RETRY",
+            &self.worker,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        take.run.attempts += 1;
+        Ok(Some(delay))
+    }
+
+    /// End the take-up after `e`: back to the queue (after `hand_back`, if given: a retry
+    /// already counted) or failed for good.
+    async fn after_error(
+        &self,
+        take: &mut Take,
+        e: PlatformError,
+        hand_back: Option<Duration>,
+    ) -> AppResult<RunOutcome> {
+        let (run_id, ticket_id, attempts) = (take.run.id, take.run.ticket_id, take.run.attempts);
         let retryable = e.class != ErrorClass::Permanent;
-        let exhausted = run.attempts >= self.settings.max_attempts;
+        let exhausted = attempts >= self.settings.max_attempts;
         let json = to_json(&e);
         let mut tx = self.db.begin_write().await?;
-        if retryable && !exhausted {
-            let delay = match (e.class, e.retry_after()) {
-                (ErrorClass::RateLimited, Some(d)) => d.min(self.settings.max_rate_limit_wait),
-                _ => self.backoff(run.attempts),
-            };
+        Self::write_pending(take, &mut tx).await?;
+        if hand_back.is_some() || (retryable && !exhausted) {
+            let delay = hand_back.unwrap_or_else(|| self.retry_delay(attempts, &e));
             let at = crate::domain::text_in(delay);
             if !store::release_run(
                 &mut tx,
-                run.id,
+                run_id,
                 &self.worker,
                 "WAITING",
                 Some(&at),
@@ -456,13 +620,13 @@ impl Deployer {
             )
             .await?
             {
-                tx.rollback().await?;
+                tx.commit().await?;
                 return Ok(RunOutcome::LeaseLost);
             }
             let detail = format!("retry at {at} after: {e}");
             crate::tickets::transition(
                 &mut tx,
-                run.ticket_id,
+                ticket_id,
                 TicketStatus::Deploying,
                 TicketStatus::Queued,
                 "RETRY_SCHEDULED",
@@ -475,20 +639,20 @@ impl Deployer {
         }
         let mut json = json;
         if retryable && let Some(o) = json.as_object_mut() {
-            o.insert("gave_up_after_attempts".into(), Value::from(run.attempts));
+            o.insert("gave_up_after_attempts".into(), Value::from(attempts));
         }
-        if !store::release_run(&mut tx, run.id, &self.worker, "FAILED", None, Some(&json)).await? {
-            tx.rollback().await?;
+        if !store::release_run(&mut tx, run_id, &self.worker, "FAILED", None, Some(&json)).await? {
+            tx.commit().await?;
             return Ok(RunOutcome::LeaseLost);
         }
         let detail = if retryable {
-            format!("gave up after {} attempts: {e}", run.attempts)
+            format!("gave up after {attempts} attempts: {e}")
         } else {
             e.to_string()
         };
         crate::tickets::transition(
             &mut tx,
-            run.ticket_id,
+            ticket_id,
             TicketStatus::Deploying,
             TicketStatus::DeployFailed,
             "DEPLOY_FAILED",

@@ -122,6 +122,12 @@ impl Workers {
         &self.queue
     }
 
+    /// Cancelled when these workers start draining for shutdown: a job that was going to
+    /// wait (a retry's back-off, say) should hand its work back to the queue instead.
+    pub fn draining(&self) -> CancellationToken {
+        self.drain.draining.clone()
+    }
+
     /// Run `handler` for every job of kind `J`, at most `concurrency` at once. An error is
     /// logged by apalis and the job retried, up to its attempts.
     pub fn handle<J, F, Fut>(&mut self, concurrency: usize, handler: F) -> &mut Self

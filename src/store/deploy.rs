@@ -139,19 +139,6 @@ pub async fn renew_lease(
     Ok(r.rows_affected() == 1)
 }
 
-/// Whether `worker` still holds the run's lease.
-pub async fn holds_lease(c: &mut AnyConnection, id: i64, worker: &str) -> AppResult<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS held FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $2 AND lease_until > $3",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(now_text())
-    .fetch_optional(c)
-    .await?;
-    Ok(row.is_some())
-}
-
 /// End or park a run held by `worker`: SUCCEEDED, FAILED, or WAITING until `next_attempt_at`.
 pub async fn release_run(
     c: &mut AnyConnection,
@@ -173,6 +160,29 @@ pub async fn release_run(
     .bind(last_error.map(|e| e.to_string()))
     .bind(&now)
     .bind(finished)
+    .bind(id)
+    .bind(worker)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Record that `worker` retries its run itself at `next_attempt_at`, keeping the lease:
+/// counts one more attempt and keeps the error. False when the lease was lost.
+pub async fn retry_in_place(
+    c: &mut AnyConnection,
+    id: i64,
+    worker: &str,
+    next_attempt_at: &str,
+    last_error: &serde_json::Value,
+) -> AppResult<bool> {
+    let r = sqlx::query(
+        "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, \
+         updated_at = $3 WHERE id = $4 AND state = 'RUNNING' AND lease_owner = $5",
+    )
+    .bind(next_attempt_at)
+    .bind(last_error.to_string())
+    .bind(now_text())
     .bind(id)
     .bind(worker)
     .execute(c)
@@ -276,11 +286,13 @@ pub struct NewAttempt<'a> {
     pub worker: &'a str,
 }
 
-/// Record that a request is about to leave (outcome IN_FLIGHT).
-pub async fn open_attempt(c: &mut AnyConnection, a: &NewAttempt<'_>) -> AppResult<i64> {
+/// Record that a request is about to leave (outcome IN_FLIGHT), if `a.worker` still holds
+/// the run's lease; `None` (and nothing written) when it does not.
+pub async fn open_attempt(c: &mut AnyConnection, a: &NewAttempt<'_>) -> AppResult<Option<i64>> {
     let row = sqlx::query(
         "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
-         VALUES ($1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7) RETURNING id",
+         SELECT $1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7 WHERE EXISTS (SELECT 1 FROM deploy_runs \
+         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id",
     )
     .bind(a.run_id)
     .bind(a.ticket_id)
@@ -289,9 +301,9 @@ pub async fn open_attempt(c: &mut AnyConnection, a: &NewAttempt<'_>) -> AppResul
     .bind(a.action)
     .bind(a.worker)
     .bind(now_text())
-    .fetch_one(c)
+    .fetch_optional(c)
     .await?;
-    Ok(row.try_get("id")?)
+    row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
 }
 
 pub async fn close_attempt(
@@ -319,22 +331,22 @@ pub async fn close_attempt(
     Ok(())
 }
 
-/// Whether an earlier create of this object may have reached the platform without us
-/// learning its id (still IN_FLIGHT because the worker died, or no answer came back).
-pub async fn create_outcome_uncertain(
+/// The ticket's objects an earlier create of which may have reached the platform without us
+/// learning the id (still IN_FLIGHT because the worker died, or no answer came back).
+pub async fn uncertain_creates(
     c: &mut AnyConnection,
     ticket_id: i64,
-    object: &str,
-) -> AppResult<bool> {
-    let row = sqlx::query(
-        "SELECT 1 AS u FROM deploy_attempts WHERE ticket_id = $1 AND object = $2 AND action = 'CREATE' \
-         AND outcome IN ('IN_FLIGHT', 'UNKNOWN') LIMIT 1",
+) -> AppResult<std::collections::HashSet<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT object FROM deploy_attempts WHERE ticket_id = $1 AND action = 'CREATE' \
+         AND outcome IN ('IN_FLIGHT', 'UNKNOWN')",
     )
     .bind(ticket_id)
-    .bind(object)
-    .fetch_optional(c)
+    .fetch_all(c)
     .await?;
-    Ok(row.is_some())
+    rows.iter()
+        .map(|r| r.try_get::<String, _>("object").map_err(Into::into))
+        .collect()
 }
 
 /// Whether any create for this ticket reached (or may have reached) a platform.
