@@ -1,7 +1,8 @@
 //! Conversions API benchmark:
 //! 1. in-process normalise + hash + validate of 200,000 varied events on one core, events/s;
 //! 2. REST intake end to end (`POST /api/v1/capi/events`, batches of 100 events, 16
-//!    concurrent senders, SQLite), events/s and p99 per request.
+//!    concurrent senders, SQLite) against an `omnitraffick serve` process, events/s, p99 per
+//!    request and the server's CPU time per request.
 //!
 //!     cargo bench --bench capi
 
@@ -11,7 +12,6 @@ use serde_json::{Value, json};
 
 use omnitraffick::auth::{self, Principal, Role};
 use omnitraffick::capi::validate_event;
-use omnitraffick::http::{self, HttpOptions};
 use omnitraffick::startup;
 
 #[path = "common/report.rs"]
@@ -72,52 +72,89 @@ fn in_process(now: i64) -> f64 {
     ok as f64 / secs
 }
 
-/// Part 2: the REST intake under 16 senders; p99 per request in ms.
+/// Part 2: the REST intake under 16 senders; p99 per request in ms. The server is an
+/// `omnitraffick serve` process of its own (on a database seeded here first), so the senders
+/// (this process) and the server do not share a runtime.
 async fn intake(now: i64) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = dir.path().join("capi.db").to_string_lossy().into_owned();
-    let (db, s) = startup::open(&url).await.expect("open");
-    s.governance.create_brand(serde_json::from_value(json!({"name": "Aurora", "code": "AUR", "family_friendly": true, "currency": "USD"})).unwrap()).await.unwrap();
-    s.governance
-        .update_brand(
-            &Principal::local_operator(),
-            serde_json::from_value(json!({"code": "AUR", "meta_pixel_id": "1234567890123456"}))
-                .unwrap(),
-        )
+    let key = {
+        let (db, s) = startup::open(&url).await.expect("open");
+        s.governance.create_brand(serde_json::from_value(json!({"name": "Aurora", "code": "AUR", "family_friendly": true, "currency": "USD"})).unwrap()).await.unwrap();
+        s.governance
+            .update_brand(
+                &Principal::local_operator(),
+                serde_json::from_value(json!({"code": "AUR", "meta_pixel_id": "1234567890123456"}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let (key, _) = auth::create_key(&db, "bench-tracker", Role::Tracker)
+            .await
+            .unwrap();
+        db.close().await;
+        key
+    };
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnitraffick"))
+        .args(["serve", "--database-url", &url, "--bind", &addr.to_string()])
+        .args(["--no-worker", "--log", "warn"])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn omnitraffick serve");
+    let pid = server.id().expect("server pid");
+    let probe = reqwest::Client::new();
+    let waiting = Instant::now();
+    while !probe
+        .get(format!("http://{addr}/healthz"))
+        .send()
         .await
-        .unwrap();
-    let (key, _) = auth::create_key(&db, "bench-tracker", Role::Tracker)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = http::router(
-        s.clone(),
-        db.clone(),
-        &HttpOptions::loopback(addr),
-        tokio_util::sync::CancellationToken::new(),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     let per_sender = 20;
     let batch = 100;
+    // The bodies are built before the clock starts.
+    let bodies: Vec<Vec<Vec<u8>>> = (0..16)
+        .map(|w| {
+            (0..per_sender)
+                .map(|r| {
+                    let base = (w * per_sender + r) * batch;
+                    serde_json::to_vec(&json!({"brand_code": "AUR", "events": (0..batch).map(|i| event(base + i, now)).collect::<Vec<_>>()})).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let cpu_before = cpu_ticks(pid);
     let started = Instant::now();
     let mut handles = Vec::new();
-    for w in 0..16 {
+    for sender in bodies {
         let client = client.clone();
         let key = key.clone();
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            for r in 0..per_sender {
-                let base = (w * per_sender + r) * batch;
-                let body = json!({"brand_code": "AUR", "events": (0..batch).map(|i| event(base + i, now)).collect::<Vec<_>>()});
+            for body in sender {
                 let t = Instant::now();
-                let resp = client.post(format!("http://{addr}/api/v1/capi/events")).bearer_auth(&key).json(&body).send().await.unwrap();
+                let resp = client
+                    .post(format!("http://{addr}/api/v1/capi/events"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert!(resp.status().is_success(), "{}", resp.status());
                 let _ = resp.bytes().await.unwrap();
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -130,6 +167,8 @@ async fn intake(now: i64) -> f64 {
         lat.extend(h.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu_ms = (cpu_ticks(pid) - cpu_before) as f64 * 10.0;
+    let _ = server.kill().await;
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     let total = lat.len() * batch;
@@ -140,5 +179,28 @@ async fn intake(now: i64) -> f64 {
         pct(0.5),
         pct(0.99)
     );
+    println!(
+        "  server CPU {:.2} ms per request of {batch} ({} cores)",
+        cpu_ms / lat.len() as f64,
+        report::cores()
+    );
     pct(0.99)
+}
+
+/// CPU time (user plus system) a process has used, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: utime is field 14 and stime 15 (1-based in proc(5)).
+    let get = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(14) + get(15)
 }

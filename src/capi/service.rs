@@ -319,10 +319,11 @@ impl CapiService {
                         ev.get("user_data")
                             .and_then(Value::as_object)
                             .unwrap_or(&serde_json::Map::new()),
-                    ),
-                    _ => prep.meta.clone(),
+                    )
+                    .to_string(),
+                    _ => prep.meta.to_string(),
                 };
-                payloads.push((p, d, payload.to_string()));
+                payloads.push((p, d, payload));
             }
         }
         let queued: Vec<store::NewCapiEvent<'_>> = payloads
