@@ -437,12 +437,15 @@ async fn a_shutdown_during_a_retry_in_place_hands_the_run_back_to_the_queue() {
     let st = deploy_status(&w.s, t).await;
     assert_eq!(st["ticket_status"], "QUEUED");
     assert_eq!(st["run"]["state"], "WAITING");
-    // The retry was counted once, when it was planned.
-    assert_eq!(st["run"]["attempts"], 2);
+    // The retry was not made: only the first attempt counts until the next take-up.
+    assert_eq!(st["run"]["attempts"], 1);
     assert!(st["next_retry_at"].is_string());
     tokio::time::sleep(left).await;
     assert_eq!(drive(&w.s, run).await.last(), Some(&RunOutcome::Succeeded));
     assert_eq!(w.fake.objects("campaign").len(), 1);
+    // Two creates were sent, two attempts counted.
+    assert_eq!(w.fake.calls("meta campaign create"), 2);
+    assert_eq!(deploy_status(&w.s, t).await["run"]["attempts"], 2);
 }
 
 #[tokio::test]

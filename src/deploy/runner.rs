@@ -128,8 +128,8 @@ impl Drop for AbortOnDrop {
 /// Why processing stopped early.
 enum Stop {
     Platform(PlatformError),
-    /// Shutting down during a retry's wait: back to the queue, due after this (the attempt
-    /// is already counted).
+    /// Shutting down during a retry's wait: back to the queue, due after this (the retry
+    /// was counted when planned; the count is taken back, as the next take-up counts it).
     HandBack(PlatformError, Duration),
     LeaseLost,
     Internal(AppError),
@@ -208,7 +208,7 @@ impl Deployer {
                     .await?
                     .ok_or_else(|| AppError::Internal(format!("run {run_id} vanished")))?;
                 let detail = format!(
-                    "deploy run {run_id}, take-up {} by {}",
+                    "deploy run {run_id}, attempt {} by {}",
                     run.attempts, self.worker
                 );
                 // A resumed run (its worker died) finds the ticket already DEPLOYING.
@@ -380,7 +380,7 @@ impl Deployer {
                     return Err(Stop::Platform(e));
                 };
                 // A shutdown during the wait hands the run back to the queue, due when this
-                // retry was (`after_error`; the attempt is counted once).
+                // retry was (`after_error`; the retry is counted once, by that take-up).
                 let due = Instant::now() + delay;
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -406,9 +406,10 @@ impl Deployer {
         }
     }
 
-    /// Write the close waiting in `take`, if any, into `tx`.
-    async fn write_pending(take: &mut Take, tx: &mut sqlx::AnyConnection) -> AppResult<()> {
-        let Some(c) = take.pending.take() else {
+    /// Write the close waiting in `take`, if any, into `tx`. It stays waiting until `tx`
+    /// commits (see `commit`): if the transaction fails, the next one writes it again.
+    async fn write_pending(take: &Take, tx: &mut sqlx::AnyConnection) -> AppResult<()> {
+        let Some(c) = &take.pending else {
             return Ok(());
         };
         store::close_attempt(
@@ -428,6 +429,13 @@ impl Deployer {
         Ok(())
     }
 
+    /// Commit a transaction that wrote the waiting close: it is written now.
+    async fn commit(take: &mut Take, tx: store::WriteTx) -> AppResult<()> {
+        tx.commit().await?;
+        take.pending = None;
+        Ok(())
+    }
+
     /// Write the waiting close on its own, before a return that writes nothing else.
     async fn flush(&self, take: &mut Take) -> AppResult<()> {
         if take.pending.is_none() {
@@ -435,7 +443,7 @@ impl Deployer {
         }
         let mut tx = self.db.begin_write().await?;
         Self::write_pending(take, &mut tx).await?;
-        tx.commit().await
+        Self::commit(take, tx).await
     }
 
     /// Record that a request is about to leave (with the waiting close of the previous one),
@@ -445,7 +453,7 @@ impl Deployer {
         let mut tx = self.db.begin_write().await?;
         Self::write_pending(take, &mut tx).await?;
         let id = store::open_attempt(&mut tx, &self.attempt(take, object, action)).await?;
-        tx.commit().await?;
+        Self::commit(take, tx).await?;
         id.ok_or(Stop::LeaseLost)
     }
 
@@ -519,7 +527,7 @@ impl Deployer {
         Self::write_pending(take, &mut tx).await?;
         if !store::release_run(&mut tx, run_id, &self.worker, "SUCCEEDED", None, None).await? {
             // Keep the last answer all the same.
-            tx.commit().await?;
+            Self::commit(take, tx).await?;
             return Ok(RunOutcome::LeaseLost);
         }
         crate::tickets::transition(
@@ -532,7 +540,7 @@ impl Deployer {
             Some("every platform object exists (PAUSED); ids stored"),
         )
         .await?;
-        tx.commit().await?;
+        Self::commit(take, tx).await?;
         Ok(RunOutcome::Succeeded)
     }
 
@@ -571,7 +579,7 @@ impl Deployer {
         let mut tx = self.db.begin_write().await?;
         Self::write_pending(take, &mut tx).await?;
         if !store::retry_in_place(&mut tx, run_id, &self.worker, &at, &to_json(e)).await? {
-            tx.commit().await?;
+            Self::commit(take, tx).await?;
             return Err(Stop::LeaseLost);
         }
         let detail = format!(
@@ -588,7 +596,7 @@ impl Deployer {
             &detail,
         )
         .await?;
-        tx.commit().await?;
+        Self::commit(take, tx).await?;
         take.run.attempts += 1;
         Ok(Some(delay))
     }
@@ -608,6 +616,9 @@ impl Deployer {
         let mut tx = self.db.begin_write().await?;
         Self::write_pending(take, &mut tx).await?;
         if hand_back.is_some() || (retryable && !exhausted) {
+            if hand_back.is_some() {
+                store::uncount_attempt(&mut tx, run_id).await?;
+            }
             let delay = hand_back.unwrap_or_else(|| self.retry_delay(attempts, &e));
             let at = crate::domain::text_in(delay);
             if !store::release_run(
@@ -620,7 +631,7 @@ impl Deployer {
             )
             .await?
             {
-                tx.commit().await?;
+                Self::commit(take, tx).await?;
                 return Ok(RunOutcome::LeaseLost);
             }
             let detail = format!("retry at {at} after: {e}");
@@ -634,7 +645,7 @@ impl Deployer {
                 Some(&detail),
             )
             .await?;
-            tx.commit().await?;
+            Self::commit(take, tx).await?;
             return Ok(RunOutcome::RetryIn(delay));
         }
         let mut json = json;
@@ -642,7 +653,7 @@ impl Deployer {
             o.insert("gave_up_after_attempts".into(), Value::from(attempts));
         }
         if !store::release_run(&mut tx, run_id, &self.worker, "FAILED", None, Some(&json)).await? {
-            tx.commit().await?;
+            Self::commit(take, tx).await?;
             return Ok(RunOutcome::LeaseLost);
         }
         let detail = if retryable {
@@ -660,7 +671,7 @@ impl Deployer {
             Some(&detail),
         )
         .await?;
-        tx.commit().await?;
+        Self::commit(take, tx).await?;
         Ok(RunOutcome::Failed)
     }
 }

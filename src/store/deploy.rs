@@ -17,7 +17,7 @@ pub struct DeployRun {
     pub ticket_id: i64,
     /// QUEUED, RUNNING, WAITING (a retry is scheduled), SUCCEEDED, FAILED or CANCELLED.
     pub state: String,
-    /// How many times a worker has taken it up.
+    /// Attempts so far: each take-up by a worker, and each retry a worker made in place.
     pub attempts: i64,
     /// When the next try is due (QUEUED and WAITING).
     pub next_attempt_at: Option<String>,
@@ -178,7 +178,7 @@ pub async fn retry_in_place(
 ) -> AppResult<bool> {
     let r = sqlx::query(
         "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, \
-         updated_at = $3 WHERE id = $4 AND state = 'RUNNING' AND lease_owner = $5",
+         updated_at = $3 WHERE id = $4 AND state = 'RUNNING' AND lease_owner = $5 AND lease_until > $3",
     )
     .bind(next_attempt_at)
     .bind(last_error.to_string())
@@ -188,6 +188,16 @@ pub async fn retry_in_place(
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Take back the count of a retry planned in place that was not made (the worker is
+/// shutting down): the next take-up counts it.
+pub async fn uncount_attempt(c: &mut AnyConnection, id: i64) -> AppResult<()> {
+    sqlx::query("UPDATE deploy_runs SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 /// Cancel a run no worker holds. Returns false when it is running or finished.
@@ -415,10 +425,14 @@ pub async fn put_external_id(
     object: &str,
     external_id: &str,
 ) -> AppResult<()> {
-    let row = sqlx::query("SELECT external_ids FROM tickets WHERE id = $1")
-        .bind(ticket_id)
-        .fetch_one(&mut *c)
-        .await?;
+    // On PostgreSQL the row is locked until the write: two writers (a worker whose lease
+    // lapsed mid-request and the one that took over) must not drop each other's id.
+    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+        "SELECT external_ids FROM tickets WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT external_ids FROM tickets WHERE id = $1"
+    };
+    let row = sqlx::query(sql).bind(ticket_id).fetch_one(&mut *c).await?;
     let text: String = row.try_get("external_ids")?;
     let mut ids: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).unwrap_or_default();
