@@ -592,6 +592,62 @@ async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
     assert_eq!(w.fake.calls("meta campaign create"), 1);
 }
 
+/// A worker whose run is taken over while its campaign create is on its way: the answer
+/// and the id must be written all the same (the object exists), and nothing more sent.
+/// With `latency` shorter than the heartbeat (lease / 3) the worker finds out when it opens
+/// its next request; longer, its heartbeat finds out first and the answer is written alone.
+async fn lease_lost_mid_request(latency: Duration) {
+    let w = setup_with_timeout(latency * 3).await;
+    w.fake.set_random(Default::default(), latency);
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
+    let job = tokio::spawn(async move { d.process(run).await });
+    wait_until(
+        "the campaign create never left",
+        Duration::from_secs(10),
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            match st["attempts"].as_array().map(|a| a.len()) {
+                Some(1) => Ok(()),
+                _ => Err(st.to_string()),
+            }
+        },
+    )
+    .await;
+    // Another worker takes the run over while the answer is on its way.
+    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
+        .bind(run)
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    // The campaign exists, so its id and the answer are written all the same, and nothing
+    // else was sent.
+    let st = deploy_status(&w.s, t).await;
+    let campaign = w.fake.objects("campaign");
+    assert_eq!(campaign.len(), 1);
+    assert_eq!(
+        st["external_ids"]["campaign"].as_str(),
+        Some(campaign[0].id.as_str())
+    );
+    let attempts = st["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{st}");
+    assert_eq!(attempts[0]["outcome"], "CREATED");
+    assert!(w.fake.objects("adset").is_empty());
+    assert_eq!(st["run"]["state"], "RUNNING");
+}
+
+#[tokio::test]
+async fn a_lease_lost_mid_request_is_found_at_the_next_opening_and_the_answer_kept() {
+    lease_lost_mid_request(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_lease_lost_mid_request_is_found_by_the_heartbeat_and_the_answer_kept() {
+    lease_lost_mid_request(settings().lease).await;
+}
+
 #[tokio::test]
 async fn two_workers_racing_deploy_once() {
     let w = setup().await;
