@@ -137,7 +137,7 @@ async fn intake(now: i64) -> f64 {
                 .collect()
         })
         .collect();
-    let cpu_before = cpu_ticks(pid);
+    let cpu_before = report::cpu_ticks(pid);
     let started = Instant::now();
     let mut handles = Vec::new();
     for sender in bodies {
@@ -167,7 +167,7 @@ async fn intake(now: i64) -> f64 {
         lat.extend(h.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu_ms = (cpu_ticks(pid) - cpu_before) as f64 * 10.0;
+    let cpu_ms = (report::cpu_ticks(pid) - cpu_before) as f64 * 10.0;
     let _ = server.kill().await;
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
@@ -185,22 +185,4 @@ async fn intake(now: i64) -> f64 {
         report::cores()
     );
     pct(0.99)
-}
-
-/// CPU time (user plus system) a process has used, in clock ticks (1/100 s on Linux).
-fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: utime is field 14 and stime 15 (1-based in proc(5)).
-    let get = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(14) + get(15)
 }

@@ -120,24 +120,6 @@ async fn start_server(db_url: &str, key: &str) -> anyhow::Result<Server> {
     })
 }
 
-/// Clock ticks (1/100 s on Linux) of CPU time the process has used, user plus system.
-fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
-    let get = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(14) + get(15)
-}
-
 fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -426,7 +408,7 @@ async fn load_wrk(
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("create.lua");
     std::fs::write(&script, wrk_script(&server.key, sessions, campaign))?;
-    let before = cpu_ticks(server.pid);
+    let before = report::cpu_ticks(server.pid);
     let out = Command::new("wrk")
         .args(["-t1", &format!("-c{conns}"), &format!("-d{secs}s")])
         .arg("-s")
@@ -434,7 +416,7 @@ async fn load_wrk(
         .arg(&server.base)
         .output()
         .await?;
-    let ticks = cpu_ticks(server.pid) - before;
+    let ticks = report::cpu_ticks(server.pid) - before;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -466,7 +448,7 @@ async fn load_rust(
     conns: usize,
     secs: u64,
 ) -> anyhow::Result<Load> {
-    let before = cpu_ticks(server.pid);
+    let before = report::cpu_ticks(server.pid);
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let mut tasks = Vec::new();
@@ -496,7 +478,7 @@ async fn load_rust(
         failed += f;
     }
     let secs = started.elapsed().as_secs_f64();
-    let ticks = cpu_ticks(server.pid) - before;
+    let ticks = report::cpu_ticks(server.pid) - before;
     all.sort();
     Ok(Load {
         generator: "rust client",

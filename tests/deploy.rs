@@ -335,26 +335,29 @@ async fn retries_in_place_stop_at_max_attempts() {
     assert!(w.fake.objects("campaign").is_empty());
 }
 
-#[tokio::test]
-async fn a_retry_in_place_keeps_the_run_and_shows_when_it_is_due() {
-    // Retry-After 1 s is within the in-place limit here.
+/// A world whose retries are made in place when due within `in_place`, and a META ticket
+/// whose campaign create is first throttled with Retry-After `retry_after_secs`.
+async fn throttled_in_place(in_place: Duration, retry_after_secs: u64) -> (World, i64) {
     let w = World::build()
         .timeout(Duration::from_millis(400))
-        .options(|o| {
+        .options(move |o| {
             o.deploy = DeploySettings {
-                retry_in_place_max: Duration::from_secs(3),
+                retry_in_place_max: in_place,
                 ..settings()
             }
         })
         .start()
         .await;
     let t = ready(&w.s, "META", "Moana Launch").await;
-    w.fake.fail_next(
-        "campaign",
-        Fault::RateLimit {
-            retry_after_secs: 1,
-        },
-    );
+    w.fake
+        .fail_next("campaign", Fault::RateLimit { retry_after_secs });
+    (w, t)
+}
+
+#[tokio::test]
+async fn a_retry_in_place_keeps_the_run_and_shows_when_it_is_due() {
+    // Retry-After 1 s is within the in-place limit here.
+    let (w, t) = throttled_in_place(Duration::from_secs(3), 1).await;
     let run = queue_deploy(&w.s, t).await;
     let d = w.s.deploy.deployer("w1".into());
     let job = tokio::spawn(async move { d.process(run).await });
@@ -387,23 +390,7 @@ async fn a_retry_in_place_keeps_the_run_and_shows_when_it_is_due() {
 
 #[tokio::test]
 async fn a_shutdown_during_a_retry_in_place_hands_the_run_back_to_the_queue() {
-    let w = World::build()
-        .timeout(Duration::from_millis(400))
-        .options(|o| {
-            o.deploy = DeploySettings {
-                retry_in_place_max: Duration::from_secs(5),
-                ..settings()
-            }
-        })
-        .start()
-        .await;
-    let t = ready(&w.s, "META", "Moana Launch").await;
-    w.fake.fail_next(
-        "campaign",
-        Fault::RateLimit {
-            retry_after_secs: 4,
-        },
-    );
+    let (w, t) = throttled_in_place(Duration::from_secs(5), 4).await;
     let run = queue_deploy(&w.s, t).await;
     let stopping = tokio_util::sync::CancellationToken::new();
     let d =
