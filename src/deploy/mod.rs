@@ -396,11 +396,18 @@ impl DeployService {
     }
 
     pub async fn status(&self, ticket_id: i64) -> AppResult<DeployStatus> {
+        // The run is read before the ticket: the reads are not one snapshot, and this order
+        // never pairs a retry the run has scheduled with a ticket status older than it (read
+        // the other way, a busy moment showed a retry in place beside a QUEUED ticket).
+        let (run, attempts, attempt_count) = {
+            let mut c = self.governance.db().pool().acquire().await?;
+            (
+                store::latest_run(&mut c, ticket_id).await?,
+                store::list_attempts(&mut c, ticket_id, 50).await?,
+                store::count_attempts(&mut c, ticket_id).await?,
+            )
+        };
         let view = self.governance.get_ticket(ticket_id).await?;
-        let mut c = self.governance.db().pool().acquire().await?;
-        let run = store::latest_run(&mut c, ticket_id).await?;
-        let attempts = store::list_attempts(&mut c, ticket_id, 50).await?;
-        let attempt_count = store::count_attempts(&mut c, ticket_id).await?;
         Ok(DeployStatus {
             ticket_id,
             ticket_status: view.ticket.status,
