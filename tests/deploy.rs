@@ -68,6 +68,16 @@ async fn setup_queue_only() -> World {
     w
 }
 
+/// The attempts in a `get_deploy_status` answer that carry an error, in its order.
+fn failed_attempts(st: &Value) -> Vec<&Value> {
+    st["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["error"].is_object())
+        .collect()
+}
+
 /// The ticket's history events, oldest first.
 async fn events(s: &AppServices, ticket_id: i64) -> Vec<String> {
     let view = s.governance.get_ticket(ticket_id).await.unwrap();
@@ -284,12 +294,7 @@ async fn server_errors_are_retried_in_place_by_the_same_worker() {
     assert_eq!(st["ticket_status"], "TRAFFICKED_SUCCESS");
     // Each retry counts as an attempt, as it would through the queue.
     assert_eq!(st["run"]["attempts"], 3);
-    let errs: Vec<&Value> = st["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["error"].is_object())
-        .collect();
+    let errs = failed_attempts(&st);
     assert_eq!(errs.len(), 2);
     assert_eq!(errs[0]["error"]["code"], "50000");
     // The ticket never went back to QUEUED; each retry is in its history.
@@ -450,12 +455,7 @@ async fn server_errors_go_back_to_the_queue_when_in_place_retries_are_off() {
     assert_eq!(w.fake.objects("adgroup").len(), 1);
     let st = deploy_status(&w.s, t).await;
     assert_eq!(st["run"]["attempts"], 3);
-    let errs: Vec<&Value> = st["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["error"].is_object())
-        .collect();
+    let errs = failed_attempts(&st);
     assert_eq!(errs.len(), 2);
     // TikTok answered HTTP 200 with code 50000: still an error, classified transient.
     assert_eq!(errs[0]["error"]["code"], "50000");
