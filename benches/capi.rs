@@ -1,5 +1,6 @@
 //! Conversions API benchmark:
-//! 1. in-process normalise + hash + validate of 200,000 varied events on one core, events/s;
+//! 1. in-process normalise + hash + validate of 200,000 varied events on one core, each
+//!    written out as the JSON Meta receives, events/s;
 //! 2. REST intake end to end (`POST /api/v1/capi/events`, batches of 100 events, 16
 //!    concurrent senders, SQLite) against an `omnitraffick serve` process, events/s, p99 per
 //!    request and the server's CPU time per request.

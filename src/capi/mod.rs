@@ -33,8 +33,81 @@ pub const ACTION_SOURCES: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedEvent {
     pub event_id: String,
-    /// Meta's server-event shape with hashed `user_data`.
-    pub meta: Value,
+    /// The event name, trimmed.
+    pub event_name: String,
+    /// Unix seconds.
+    pub event_time: i64,
+    /// Meta's server event as sent (JSON text), with hashed `user_data`.
+    pub meta: String,
+}
+
+/// Meta's server event as sent, as JSON text: the caller's fields as given, the name
+/// trimmed, the id assigned, the customer data hashed. Written directly rather than through
+/// a `serde_json` map: this runs for every event of every intake.
+fn meta_event_json(
+    fields: &EventFields<'_>,
+    name: &str,
+    time: i64,
+    source: &str,
+    event_id: &str,
+    user: &normalize::UserData<'_>,
+) -> serde_json::Result<String> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"event_name\":");
+    serde_json::to_writer(&mut out, name)?;
+    write!(out, ",\"event_time\":{time},\"action_source\":").map_err(serde_json::Error::io)?;
+    serde_json::to_writer(&mut out, source)?;
+    for (k, v) in [
+        ("event_source_url", fields.event_source_url),
+        ("custom_data", fields.custom_data),
+        ("opt_out", fields.opt_out),
+    ] {
+        if let Some(v) = v {
+            write!(out, ",\"{k}\":").map_err(serde_json::Error::io)?;
+            serde_json::to_writer(&mut out, v)?;
+        }
+    }
+    out.extend_from_slice(b",\"event_id\":");
+    serde_json::to_writer(&mut out, event_id)?;
+    out.extend_from_slice(b",\"user_data\":");
+    user.write_json(&mut out)?;
+    out.push(b'}');
+    String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
+}
+
+/// The fields of a server event this relay reads, found in one pass over the event.
+#[derive(Default)]
+struct EventFields<'a> {
+    event_name: Option<&'a Value>,
+    event_time: Option<&'a Value>,
+    action_source: Option<&'a Value>,
+    event_source_url: Option<&'a Value>,
+    custom_data: Option<&'a Value>,
+    opt_out: Option<&'a Value>,
+    event_id: Option<&'a Value>,
+    user_data: Option<&'a Value>,
+}
+
+impl<'a> EventFields<'a> {
+    fn of(obj: &'a Map<String, Value>) -> Self {
+        let mut f = Self::default();
+        for (k, v) in obj {
+            let slot = match k.as_str() {
+                "event_name" => &mut f.event_name,
+                "event_time" => &mut f.event_time,
+                "action_source" => &mut f.action_source,
+                "event_source_url" => &mut f.event_source_url,
+                "custom_data" => &mut f.custom_data,
+                "opt_out" => &mut f.opt_out,
+                "event_id" => &mut f.event_id,
+                "user_data" => &mut f.user_data,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        f
+    }
 }
 
 /// Check and prepare one server event (Meta's shape). `now` is Unix seconds. The error says
@@ -44,15 +117,16 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
     let Some(obj) = event.as_object() else {
         return bad("event", "must be an object");
     };
-    let name = obj
-        .get("event_name")
+    let fields = EventFields::of(obj);
+    let name = fields
+        .event_name
         .and_then(Value::as_str)
         .map(str::trim)
         .unwrap_or("");
     if name.is_empty() || name.len() > 100 {
         return bad("event_name", "is required, e.g. \"Purchase\"");
     }
-    let Some(time) = obj.get("event_time").and_then(Value::as_i64) else {
+    let Some(time) = fields.event_time.and_then(Value::as_i64) else {
         return bad("event_time", "is required as Unix seconds, e.g. 1764000000");
     };
     if time > 100_000_000_000 {
@@ -67,10 +141,7 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             "is older than 7 days; Meta refuses the whole batch for such events",
         );
     }
-    let source = obj
-        .get("action_source")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let source = fields.action_source.and_then(Value::as_str).unwrap_or("");
     if !ACTION_SOURCES.contains(&source) {
         return bad(
             "action_source",
@@ -78,17 +149,17 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
         );
     }
     let no_user = Map::new();
-    let user_in = obj
-        .get("user_data")
+    let user_in = fields
+        .user_data
         .and_then(Value::as_object)
         .unwrap_or(&no_user);
-    let user = match normalize::meta_user_data(user_in) {
+    let user = match normalize::meta_user_fields(user_in) {
         Ok(u) => u,
         Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
     };
     if source == "website" {
-        if obj
-            .get("event_source_url")
+        if fields
+            .event_source_url
             .and_then(Value::as_str)
             .is_none_or(|u| !u.starts_with("http"))
         {
@@ -104,14 +175,14 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             );
         }
     }
-    if !normalize::has_customer_info(&user) {
+    if !normalize::identifies_customer(|k| user.contains_key(k)) {
         return bad(
             "user_data",
             "has no usable customer information (give em, ph, external_id, fbp/fbc, or IP and user agent)",
         );
     }
-    if let Some(c) = obj
-        .get("custom_data")
+    if let Some(c) = fields
+        .custom_data
         .and_then(Value::as_object)
         .and_then(|custom| custom.get("currency"))
     {
@@ -122,32 +193,23 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
         }
     }
-    let event_id = obj
-        .get("event_id")
+    let event_id = fields
+        .event_id
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut meta = Map::new();
-    for k in [
-        "event_name",
-        "event_time",
-        "action_source",
-        "event_source_url",
-        "custom_data",
-        "opt_out",
-    ] {
-        if let Some(v) = obj.get(k) {
-            meta.insert(k.into(), v.clone());
-        }
-    }
-    meta.insert("event_name".into(), Value::String(name.to_owned()));
-    meta.insert("event_id".into(), Value::String(event_id.clone()));
-    meta.insert("user_data".into(), Value::Object(user));
+    let meta = match meta_event_json(&fields, name, time, source, &event_id, &user) {
+        Ok(text) => text,
+        // Writing values that came out of JSON cannot fail; said, not assumed.
+        Err(e) => return bad("event", &format!("could not be serialised: {e}")),
+    };
     Ok(PreparedEvent {
         event_id,
-        meta: Value::Object(meta),
+        event_name: name.to_owned(),
+        event_time: time,
+        meta,
     })
 }
 
@@ -289,13 +351,42 @@ mod tests {
 
     #[test]
     fn events_are_checked_with_the_reason() {
-        let ok = validate_event(&web(json!({"event_id": "order-123"})), NOW).unwrap();
+        let ok = validate_event(
+            &web(json!({"event_id": "order-123", "event_name": " Purchase ", "opt_out": false})),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(ok.event_id, "order-123");
+        assert!(!ok.meta.contains("jane@example.com"));
+        let meta: Value = serde_json::from_str(&ok.meta).unwrap();
         assert_eq!(
-            ok.meta["user_data"]["em"],
-            json!([normalize::sha256_hex("jane@example.com")])
+            meta,
+            json!({
+                "event_name": "Purchase", "event_time": NOW - 60, "action_source": "website",
+                "event_source_url": "https://shop.example/checkout/done",
+                "custom_data": {"currency": "USD", "value": 123.45}, "opt_out": false,
+                "event_id": "order-123",
+                "user_data": {
+                    "em": [normalize::sha256_hex("jane@example.com")],
+                    "client_user_agent": "Mozilla/5.0", "client_ip_address": "203.0.113.9"
+                }
+            }),
+            "the event as Meta receives it"
         );
-        assert!(!ok.meta.to_string().contains("jane@example.com"));
+        assert_eq!(
+            (ok.event_name.as_str(), ok.event_time),
+            ("Purchase", NOW - 60)
+        );
+        // Text that needs escaping stays valid JSON and arrives as given.
+        let odd = "Mozilla/5.0 \"quoted\" \\ </script> \u{2028} \n Zoë";
+        let ok = validate_event(
+            &web(json!({"event_name": "Sign \"up\"", "user_data": {"client_user_agent": odd}})),
+            NOW,
+        )
+        .unwrap();
+        let meta: Value = serde_json::from_str(&ok.meta).unwrap();
+        assert_eq!(meta["user_data"]["client_user_agent"], odd);
+        assert_eq!(meta["event_name"], "Sign \"up\"");
         let generated = validate_event(&web(json!({})), NOW).unwrap();
         assert_eq!(
             generated.event_id.len(),

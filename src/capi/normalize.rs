@@ -26,14 +26,48 @@ pub const META_HASHED: [&str; 11] = [
 pub const META_CLEAR: [&str; 4] = ["client_ip_address", "client_user_agent", "fbc", "fbp"];
 
 pub fn sha256_hex(s: &str) -> String {
-    // Into a fixed buffer: `hex::encode` builds its string one char at a time, which was a
-    // third of the time spent on an event's user data.
-    let mut buf = [0u8; 64];
-    match hex::encode_to_slice(Sha256::digest(s.as_bytes()), &mut buf) {
-        Ok(()) => std::str::from_utf8(&buf)
-            .map(str::to_owned)
-            .unwrap_or_default(),
-        Err(_) => hex::encode(Sha256::digest(s.as_bytes())),
+    HexHash::sha256(s).as_str().to_owned()
+}
+
+/// A lower-case hex digest held inline: a SHA-256 (64 digits), or an MD5 (32) a caller sent
+/// already hashed. No allocation per hash, and it is written into JSON as it is (hex digits
+/// need no escaping).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexHash {
+    hex: [u8; 64],
+    len: u8,
+}
+
+impl HexHash {
+    pub fn sha256(s: &str) -> Self {
+        let mut hex = [0u8; 64];
+        // 32 bytes into 64 digits: the sizes match, so this cannot fail.
+        let _ = hex::encode_to_slice(Sha256::digest(s.as_bytes()), &mut hex);
+        Self { hex, len: 64 }
+    }
+
+    /// A digest given by the caller (`is_hashed`), lower-cased.
+    fn given(s: &str) -> Self {
+        let mut hex = [0u8; 64];
+        let n = s.len().min(64);
+        hex[..n].copy_from_slice(&s.as_bytes()[..n]);
+        hex[..n].make_ascii_lowercase();
+        Self { hex, len: n as u8 }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.hex[..usize::from(self.len)]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for HexHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -249,70 +283,152 @@ pub fn normalize_meta(field: &str, raw: &str) -> Result<String, Invalid> {
     }
 }
 
+/// One `user_data` field as sent: a clear scalar or an array of distinct hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserValue {
+    Clear(String),
+    Hashed(Vec<HexHash>),
+}
+
+/// Meta `user_data` as sent, in key order, without building a `serde_json` map: this runs
+/// for every event of every intake.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserData<'a>(Vec<(&'a str, UserValue)>);
+
+impl UserData<'_> {
+    pub fn contains_key(&self, k: &str) -> bool {
+        self.0.iter().any(|(key, _)| *key == k)
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    UserValue::Clear(s) => Value::String(s),
+                    UserValue::Hashed(h) => {
+                        Value::Array(h.iter().map(|h| Value::String(h.as_str().into())).collect())
+                    }
+                };
+                (k.to_owned(), v)
+            })
+            .collect()
+    }
+
+    /// The JSON object, appended to `out`. Keys and hashes are written as they are (field
+    /// names and hex digits need no escaping); clear values are escaped by serde_json.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            match v {
+                UserValue::Clear(s) => serde_json::to_writer(&mut *out, s)?,
+                UserValue::Hashed(hashes) => {
+                    out.push(b'[');
+                    for (j, h) in hashes.iter().enumerate() {
+                        if j > 0 {
+                            out.push(b',');
+                        }
+                        out.push(b'"');
+                        out.extend_from_slice(h.as_bytes());
+                        out.push(b'"');
+                    }
+                    out.push(b']');
+                }
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
 /// Meta `user_data` as sent: hashed fields as arrays, clear fields as scalars. Input values
 /// may be strings or arrays of strings, raw or already hashed. Unknown keys are refused so a
 /// typo never sends PII in clear.
 pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, Invalid> {
-    let mut out = Map::new();
+    meta_user_fields(input).map(UserData::into_map)
+}
+
+/// `meta_user_data` without the map: the fields in key order.
+pub fn meta_user_fields(input: &Map<String, Value>) -> Result<UserData<'_>, Invalid> {
+    let mut out = Vec::with_capacity(input.len());
+    // The input map iterates in key order, so the output is in key order too.
     for (k, v) in input {
-        if META_CLEAR.contains(&k.as_str()) {
+        // A match, not a search of the two lists: this runs for every field of every event.
+        let clear = match k.as_str() {
+            "client_ip_address" | "client_user_agent" | "fbc" | "fbp" => true,
+            "em" | "ph" | "fn" | "ln" | "ge" | "db" | "ct" | "st" | "zp" | "country"
+            | "external_id" => false,
+            _ => {
+                return Err(invalid(
+                    k,
+                    "is not a supported user_data field; use em, ph, fn, ln, ge, db, ct, st, zp, country, external_id, client_ip_address, client_user_agent, fbc or fbp",
+                ));
+            }
+        };
+        if clear {
             match v.as_str() {
                 Some(s) if !s.trim().is_empty() => {
-                    out.insert(k.clone(), Value::String(s.trim().to_owned()));
+                    out.push((k.as_str(), UserValue::Clear(s.trim().to_owned())));
                 }
                 _ => return Err(invalid(k, "must be a non-empty string")),
             }
             continue;
         }
-        if !META_HASHED.contains(&k.as_str()) {
-            return Err(invalid(
-                k,
-                "is not a supported user_data field; use em, ph, fn, ln, ge, db, ct, st, zp, country, external_id, client_ip_address, client_user_agent, fbc or fbp",
-            ));
-        }
-        let values: Vec<&str> = match v {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a
-                .iter()
-                .map(|x| x.as_str().ok_or_else(|| invalid(k, "must be strings")))
-                .collect::<Result<_, _>>()?,
+        let hash = |raw: &str| hash_unless_hashed(raw.trim(), |v| normalize_meta(k, v));
+        let hashed: Vec<HexHash> = match v {
+            Value::String(s) => vec![hash(s)?],
+            Value::Array(a) => {
+                if !a.iter().all(Value::is_string) {
+                    return Err(invalid(k, "must be strings"));
+                }
+                let mut hashed: Vec<HexHash> = Vec::with_capacity(a.len());
+                for raw in a.iter().filter_map(Value::as_str) {
+                    let h = hash(raw)?;
+                    if !hashed.contains(&h) {
+                        hashed.push(h);
+                    }
+                }
+                hashed
+            }
             _ => return Err(invalid(k, "must be a string or an array of strings")),
         };
-        let mut hashed: Vec<Value> = Vec::new();
-        for raw in values {
-            let t = raw.trim();
-            let h = hash_unless_hashed(t, |v| normalize_meta(k, v))?;
-            if !hashed.iter().any(|x| x.as_str() == Some(h.as_str())) {
-                hashed.push(Value::String(h));
-            }
-        }
         if !hashed.is_empty() {
-            out.insert(k.clone(), Value::Array(hashed));
+            out.push((k.as_str(), UserValue::Hashed(hashed)));
         }
     }
-    Ok(out)
+    Ok(UserData(out))
 }
 
 /// Whether the user data identifies a customer well enough to be matched: a hashed contact
 /// field or id, or a browser identifier pair.
 pub fn has_customer_info(user: &Map<String, Value>) -> bool {
+    identifies_customer(|k| user.contains_key(k))
+}
+
+/// `has_customer_info` over any field lookup.
+pub fn identifies_customer(has: impl Fn(&str) -> bool) -> bool {
     ["em", "ph", "external_id", "fbc", "fbp"]
         .iter()
-        .any(|k| user.contains_key(*k))
-        || (user.contains_key("client_ip_address") && user.contains_key("client_user_agent"))
-        || (["fn", "ln"].iter().all(|k| user.contains_key(*k))
-            && ["ct", "zp", "db"].iter().any(|k| user.contains_key(*k)))
+        .any(|k| has(k))
+        || (has("client_ip_address") && has("client_user_agent"))
+        || (["fn", "ln"].iter().all(|k| has(k)) && ["ct", "zp", "db"].iter().any(|k| has(k)))
 }
 
 /// A hash given by the caller (lower-cased), or the SHA-256 of the normalised value.
 fn hash_unless_hashed(
     v: &str,
     normalise: impl Fn(&str) -> Result<String, Invalid>,
-) -> Result<String, Invalid> {
+) -> Result<HexHash, Invalid> {
     if is_hashed(v) {
-        Ok(v.to_ascii_lowercase())
+        Ok(HexHash::given(v))
     } else {
-        Ok(sha256_hex(&normalise(v)?))
+        Ok(HexHash::sha256(&normalise(v)?))
     }
 }
 
@@ -330,15 +446,15 @@ pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>
     };
     if let Some(e) = first("em") {
         let v = hash_unless_hashed(&e, |e| normalize_meta("em", e))?;
-        out.insert("email".into(), Value::String(v));
+        out.insert("email".into(), Value::String(v.as_str().into()));
     }
     if let Some(p) = first("ph") {
         let v = hash_unless_hashed(&p, |p| Ok(format!("+{}", normalize_meta("ph", p)?)))?;
-        out.insert("phone".into(), Value::String(v));
+        out.insert("phone".into(), Value::String(v.as_str().into()));
     }
     if let Some(x) = first("external_id") {
         let v = hash_unless_hashed(&x, |x| Ok(x.trim().to_lowercase()))?;
-        out.insert("external_id".into(), Value::String(v));
+        out.insert("external_id".into(), Value::String(v.as_str().into()));
     }
     for (from, to) in [
         ("client_ip_address", "ip"),
@@ -444,6 +560,32 @@ mod tests {
         assert!(!has_customer_info(
             &meta_user_data(json!({"ge": "f"}).as_object().unwrap()).unwrap()
         ));
+    }
+
+    /// `meta_user_data` sorts fields with a match; it must agree with the published lists.
+    #[test]
+    fn every_listed_field_is_hashed_or_kept_in_clear_as_listed() {
+        for k in META_HASHED {
+            let out = meta_user_data(json!({ k: sha256_hex("x") }).as_object().unwrap()).unwrap();
+            assert_eq!(out[k], json!([sha256_hex("x")]), "{k} is hashed");
+        }
+        for k in META_CLEAR {
+            let out = meta_user_data(json!({ k: " v " }).as_object().unwrap()).unwrap();
+            assert_eq!(out[k], "v", "{k} is kept in clear");
+        }
+        let mixed = json!({"em": ["a@b.co", 7]});
+        assert_eq!(
+            meta_user_data(mixed.as_object().unwrap())
+                .unwrap_err()
+                .reason,
+            "must be strings"
+        );
+        let twice = json!({"em": ["A@b.co", " a@b.co"]});
+        assert_eq!(
+            meta_user_data(twice.as_object().unwrap()).unwrap()["em"],
+            json!([sha256_hex("a@b.co")]),
+            "one hash for the same value given twice"
+        );
     }
 
     #[test]

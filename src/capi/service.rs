@@ -113,12 +113,18 @@ pub struct CapiService {
     retention: CapiRetention,
 }
 
-/// TikTok's event from the prepared Meta event, with `user` hashed by TikTok's own rules from
-/// the raw input (a phone is hashed in E.164 with its "+", which Meta's hash cannot give).
-fn tiktok_event(meta: &Value, raw_user: &serde_json::Map<String, Value>) -> Value {
+/// TikTok's event from the prepared event and the caller's (checked) event, with `user`
+/// hashed by TikTok's own rules from the raw input (a phone is hashed in E.164 with its "+",
+/// which Meta's hash cannot give).
+fn tiktok_event(prep: &super::PreparedEvent, raw: &Value) -> Value {
+    let no_user = serde_json::Map::new();
+    let raw_user = raw
+        .get("user_data")
+        .and_then(Value::as_object)
+        .unwrap_or(&no_user);
     let user = normalize::tiktok_user(raw_user).unwrap_or_default();
     let mut props = json!({});
-    if let Some(c) = meta.get("custom_data") {
+    if let Some(c) = raw.get("custom_data") {
         for (from, to) in [
             ("value", "value"),
             ("currency", "currency"),
@@ -131,12 +137,12 @@ fn tiktok_event(meta: &Value, raw_user: &serde_json::Map<String, Value>) -> Valu
         }
     }
     json!({
-        "event": meta["event_name"],
-        "event_time": meta["event_time"],
-        "event_id": meta["event_id"],
+        "event": prep.event_name,
+        "event_time": prep.event_time,
+        "event_id": prep.event_id,
         "user": user,
         "properties": props,
-        "page": {"url": meta.get("event_source_url").cloned().unwrap_or(Value::Null)},
+        "page": {"url": raw.get("event_source_url").cloned().unwrap_or(Value::Null)},
     })
 }
 
@@ -250,13 +256,7 @@ impl CapiService {
         let mut prepared = Vec::new();
         for (index, ev) in input.events.iter().enumerate() {
             match validate_event(ev, now) {
-                Ok(prep) => {
-                    let name = prep.meta["event_name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    prepared.push((index, name, prep));
-                }
+                Ok(prep) => prepared.push((index, prep)),
                 Err((field, reason)) => results.push(EventResult {
                     index,
                     event_id: ev
@@ -269,6 +269,21 @@ impl CapiService {
                 }),
             }
         }
+        // Each event as each destination receives it, also before the transaction: a
+        // duplicate's payload is made for nothing, but the writer is held for less.
+        // Meta's text is moved out of the prepared event (each destination appears once).
+        let payloads: Vec<Vec<String>> = prepared
+            .iter_mut()
+            .map(|(index, prep)| {
+                destinations
+                    .iter()
+                    .map(|(dest, _)| match dest {
+                        Platform::Tiktok => tiktok_event(prep, &input.events[*index]).to_string(),
+                        _ => std::mem::take(&mut prep.meta),
+                    })
+                    .collect()
+            })
+            .collect();
         let mut tx = self.governance.db().begin_write().await?;
         // Claim each dedupe key with one upsert: a concurrent request with the same event
         // waits on it and then sees a duplicate. Keys are claimed in one order (event name,
@@ -276,16 +291,20 @@ impl CapiService {
         // events cannot deadlock on PostgreSQL.
         let mut claim_order: Vec<usize> = (0..prepared.len()).collect();
         claim_order.sort_by(|&a, &b| {
-            (&prepared[a].1, &prepared[a].2.event_id)
-                .cmp(&(&prepared[b].1, &prepared[b].2.event_id))
+            let (a, b) = (&prepared[a].1, &prepared[b].1);
+            (&a.event_name, &a.event_id).cmp(&(&b.event_name, &b.event_id))
         });
         let keys: Vec<store::CapiDedupeKey<'_>> = claim_order
             .iter()
             .flat_map(|&p| {
-                let (_, name, prep) = &prepared[p];
-                destinations
-                    .iter()
-                    .map(move |(dest, _)| (dest.as_str(), name.as_str(), prep.event_id.as_str()))
+                let (_, prep) = &prepared[p];
+                destinations.iter().map(move |(dest, _)| {
+                    (
+                        dest.as_str(),
+                        prep.event_name.as_str(),
+                        prep.event_id.as_str(),
+                    )
+                })
             })
             .collect();
         let mut claimed =
@@ -295,56 +314,37 @@ impl CapiService {
         // Taking the key out of the claimed set gives it to that first event only.
         let mut fresh = vec![vec![false; destinations.len()]; prepared.len()];
         for &p in &claim_order {
-            let (_, name, prep) = &prepared[p];
+            let (_, prep) = &prepared[p];
             for (d, (dest, _)) in destinations.iter().enumerate() {
                 let key = (
                     dest.as_str().to_owned(),
-                    name.clone(),
+                    prep.event_name.clone(),
                     prep.event_id.clone(),
                 );
                 fresh[p][d] = claimed.remove(&key);
             }
         }
         // Queue the new ones in the request's order (batches keep it).
-        let mut payloads: Vec<(usize, usize, String)> = Vec::new();
-        for (p, (index, _, prep)) in prepared.iter().enumerate() {
-            let ev = &input.events[*index];
+        let mut queued: Vec<store::NewCapiEvent<'_>> = Vec::new();
+        for (p, (_, prep)) in prepared.iter().enumerate() {
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                if !fresh[p][d] {
-                    continue;
+                if fresh[p][d] {
+                    queued.push(store::NewCapiEvent {
+                        brand_id: brand.id,
+                        destination: dest.as_str(),
+                        event_name: &prep.event_name,
+                        event_id: &prep.event_id,
+                        event_time: prep.event_time,
+                        payload: &payloads[p][d],
+                        test_event_code: test_code,
+                        received_epoch: now,
+                    });
                 }
-                let payload = match dest {
-                    Platform::Tiktok => tiktok_event(
-                        &prep.meta,
-                        ev.get("user_data")
-                            .and_then(Value::as_object)
-                            .unwrap_or(&serde_json::Map::new()),
-                    )
-                    .to_string(),
-                    _ => prep.meta.to_string(),
-                };
-                payloads.push((p, d, payload));
             }
         }
-        let queued: Vec<store::NewCapiEvent<'_>> = payloads
-            .iter()
-            .map(|(p, d, payload)| {
-                let (_, name, prep) = &prepared[*p];
-                store::NewCapiEvent {
-                    brand_id: brand.id,
-                    destination: destinations[*d].0.as_str(),
-                    event_name: name,
-                    event_id: &prep.event_id,
-                    event_time: prep.meta["event_time"].as_i64().unwrap_or(now),
-                    payload,
-                    test_event_code: test_code,
-                    received_epoch: now,
-                }
-            })
-            .collect();
         store::queue_capi_events(&mut tx, &queued).await?;
         drop(queued);
-        for (p, (index, _, prep)) in prepared.into_iter().enumerate() {
+        for (p, (index, prep)) in prepared.into_iter().enumerate() {
             let queued = fresh[p].iter().any(|f| *f);
             results.push(EventResult {
                 index,

@@ -176,10 +176,24 @@ pub struct Currency {
 
 impl Currency {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
-        // The table's codes are upper-case ASCII: comparing without regard to ASCII case is
-        // comparing with the upper-cased input, without allocating it.
-        let t = raw.trim();
-        match ISO_4217.iter().find(|(c, _)| c.eq_ignore_ascii_case(t)) {
+        // The table's codes are upper-case ASCII in order: the upper-cased input is looked up
+        // by bisection, without allocating it.
+        let t = raw.trim().as_bytes();
+        let found = match t {
+            [a, b, c] => {
+                let key = [
+                    a.to_ascii_uppercase(),
+                    b.to_ascii_uppercase(),
+                    c.to_ascii_uppercase(),
+                ];
+                ISO_4217
+                    .binary_search_by(|(code, _)| code.as_bytes().cmp(&key[..]))
+                    .ok()
+                    .map(|i| &ISO_4217[i])
+            }
+            _ => None,
+        };
+        match found {
             Some((c, digits)) => {
                 let b = c.as_bytes();
                 Ok(Self {
@@ -334,6 +348,24 @@ mod tests {
         assert_eq!(cur("KWD").minor_digits(), 3);
         assert!(Currency::parse("currency", "XXY").is_err());
         assert!(Currency::parse("currency", "US").is_err());
+        assert!(Currency::parse("currency", "USDX").is_err());
+        assert_eq!(cur(" eUr ").as_str(), "EUR");
+    }
+
+    /// The lookup bisects the table: it must stay in order, and every code in it is found,
+    /// in either case.
+    #[test]
+    fn every_code_in_the_table_is_found() {
+        assert!(
+            ISO_4217.windows(2).all(|w| w[0].0 < w[1].0),
+            "ISO_4217 out of order"
+        );
+        for (code, digits) in ISO_4217 {
+            for given in [code.to_string(), code.to_ascii_lowercase()] {
+                let c = cur(&given);
+                assert_eq!((c.as_str(), c.minor_digits()), (*code, *digits));
+            }
+        }
     }
 
     #[test]
