@@ -92,7 +92,10 @@ impl JobQueue {
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    // As on the store's connections: the store's checkpointer copies the WAL
+                    // back, not the commit that crosses SQLite's threshold.
+                    .pragma("wal_autocheckpoint", "0");
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_with(opts)

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
-use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
 use crate::error::{AppError, AppResult};
 
@@ -63,6 +63,16 @@ pub(crate) struct State {
     savepoint: Savepoint,
     /// Writers whose work is released into the open transaction, waiting for its `COMMIT`.
     members: Vec<oneshot::Sender<Outcome>>,
+    /// Asks the checkpointer to copy the WAL back after a commit (automatic checkpoints
+    /// are off, so the commit itself never does).
+    checkpoint: mpsc::Sender<()>,
+}
+
+impl State {
+    /// Ask for a checkpoint after a write made beside this connection (the job queue's).
+    pub(crate) fn kick_checkpoint(&self) {
+        let _ = self.checkpoint.try_send(());
+    }
 }
 
 /// The one writer connection and the writers queued for it.
@@ -95,13 +105,14 @@ async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Er
 }
 
 impl GroupWriter {
-    pub(crate) fn new(conn: AnyConnection) -> Self {
+    pub(crate) fn new(conn: AnyConnection, checkpoint: mpsc::Sender<()>) -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
                 conn,
                 open: false,
                 savepoint: Savepoint::None,
                 members: Vec::new(),
+                checkpoint,
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
         }
@@ -230,6 +241,8 @@ async fn end_group(st: &mut State) {
             for member in st.members.drain(..) {
                 let _ = member.send(Ok(()));
             }
+            // Full: a checkpoint is already due, which will cover this commit too.
+            let _ = st.checkpoint.try_send(());
         }
         Err(e) => abandon_group(st, e).await,
     }
