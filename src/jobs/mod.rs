@@ -94,8 +94,8 @@ impl JobQueue {
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     // As on the store's connections: the store's checkpointer copies the WAL
-                    // back, not the commit that crosses SQLite's threshold.
-                    .pragma("wal_autocheckpoint", "0");
+                    // back soon after commits; a commit does it only past the backstop.
+                    .pragma("wal_autocheckpoint", crate::store::WAL_AUTOCHECKPOINT_PAGES);
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_with(opts)

@@ -338,13 +338,14 @@ fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
 /// Whether `walk_bounds` would pass, without building the path it names in its errors.
 fn within_bounds(v: &serde_json::Value, depth: usize) -> bool {
     use serde_json::Value;
+    // As in `walk_bounds`, depth counts for empty lists and objects too.
     match v {
-        Value::Array(a) if !a.is_empty() => {
+        Value::Array(a) => {
             depth <= MAX_PAYLOAD_DEPTH
                 && a.len() <= MAX_ARRAY_ITEMS
                 && a.iter().all(|x| within_bounds(x, depth + 1))
         }
-        Value::Object(o) if !o.is_empty() => {
+        Value::Object(o) => {
             depth <= MAX_PAYLOAD_DEPTH && o.values().all(|x| within_bounds(x, depth + 1))
         }
         _ => true,
@@ -488,6 +489,17 @@ mod tests {
             deep = serde_json::json!({ "x": deep });
         }
         let e = err(serde_json::json!({ "overrides": { "meta": deep } }));
+        assert!(e.contains("nests deeper than 16"), "{e}");
+        // An empty object or list counts as a level too.
+        for empty in [serde_json::json!({}), serde_json::json!([])] {
+            let mut nested = empty;
+            for _ in 0..MAX_PAYLOAD_DEPTH {
+                nested = serde_json::json!({ "x": nested });
+            }
+            let e = err(nested.clone());
+            assert!(e.contains("nests deeper than 16"), "{nested}: {e}");
+            check_bounds(&nested["x"]).unwrap();
+        }
         assert!(
             e.contains("payload_config.overrides.meta.x.x") && e.contains("nests deeper than 16"),
             "{e}"
@@ -504,8 +516,8 @@ mod tests {
         let big = "x".repeat(MAX_PAYLOAD_BYTES);
         let e = err(serde_json::json!({ "creative": { "headline": big } }));
         assert!(e.contains("bytes of JSON; the limit is 65536"), "{e}");
-        // Numbers are counted exactly near the limit: 2,000 of them, each written in 24
-        // bytes at most but in 1 here, keep a payload just under the limit valid.
+        // Numbers are counted exactly near the limit: 1,600 of them, each written in up to
+        // 24 bytes but in 1 here, keep a payload just under the limit valid.
         let pad = "x".repeat(MAX_PAYLOAD_BYTES - 4_100 - 20);
         let ok = serde_json::json!({ "creative": { "headline": pad }, "n": vec![1; 800], "m": vec![2; 800] });
         assert!(json_size(&ok) <= MAX_PAYLOAD_BYTES && json_size_at_most(&ok) > MAX_PAYLOAD_BYTES);

@@ -116,12 +116,19 @@ impl std::ops::DerefMut for WriteTx {
 /// the WAL (in the operating system's hands) when it returns, so it survives the process
 /// being killed; the WAL is synced to disk at checkpoints, so a power cut may lose the last
 /// commits before one. `mmap_size` lets readers use the file's pages in place.
-/// `wal_autocheckpoint = 0`: no commit copies the WAL back into the database file itself
-/// (SQLite's default makes the commit that crosses 1,000 pages do it, on the write path, a
-/// sixth of the writer's time under load); [`checkpointer`] does it beside the writer.
+/// WAL checkpoints: SQLite's default makes the commit that finds 1,000 pages in the WAL copy
+/// them back into the database file, on the write path (a sixth of the writer's time under
+/// load). Here [`checkpointer`] copies them beside the writer soon after commits, and the
+/// automatic checkpoint stays only as a backstop at `WAL_AUTOCHECKPOINT_PAGES`: under
+/// unbroken writes the background checkpoint never finds the writer idle, and the WAL file
+/// only starts over after a checkpoint that ran with no write open, which the backstop (run
+/// by the committing connection itself, with little left to copy) provides.
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456; \
-     PRAGMA wal_autocheckpoint = 0;";
+     PRAGMA wal_autocheckpoint = 2000;";
+
+/// The backstop in `SQLITE_PRAGMAS` (pages of 4 KiB: the WAL file stays around 8 MB).
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = "2000";
 
 /// How long after a commit the checkpointer waits, so one checkpoint covers a burst.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(100);

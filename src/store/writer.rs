@@ -63,13 +63,15 @@ pub(crate) struct State {
     savepoint: Savepoint,
     /// Writers whose work is released into the open transaction, waiting for its `COMMIT`.
     members: Vec<oneshot::Sender<Outcome>>,
-    /// Asks the checkpointer to copy the WAL back after a commit (automatic checkpoints
-    /// are off, so the commit itself never does).
+    /// Asks the checkpointer to copy the WAL back after a commit (the commit itself does
+    /// only past the backstop, `store::WAL_AUTOCHECKPOINT_PAGES`).
     checkpoint: mpsc::Sender<()>,
 }
 
 impl State {
-    /// Ask for a checkpoint after a write made beside this connection (the job queue's).
+    /// Ask for a checkpoint after a write made beside this connection: a push to the job
+    /// queue under `Db::hold_writer`. The queue's other writes (claims, acks, heartbeats)
+    /// are small; the next kick or the backstop covers them.
     pub(crate) fn kick_checkpoint(&self) {
         let _ = self.checkpoint.try_send(());
     }
