@@ -153,7 +153,7 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
         .user_data
         .and_then(Value::as_object)
         .unwrap_or(&no_user);
-    let user = match normalize::meta_user_fields(user_in) {
+    let user = match normalize::meta_user_data(user_in) {
         Ok(u) => u,
         Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
     };
@@ -175,7 +175,7 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             );
         }
     }
-    if !normalize::identifies_customer(|k| user.contains_key(k)) {
+    if !user.has_customer_info() {
         return bad(
             "user_data",
             "has no usable customer information (give em, ph, external_id, fbp/fbc, or IP and user agent)",

@@ -300,19 +300,15 @@ impl UserData<'_> {
         self.0.iter().any(|(key, _)| *key == k)
     }
 
-    pub fn into_map(self) -> Map<String, Value> {
-        self.0
-            .into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    UserValue::Clear(s) => Value::String(s),
-                    UserValue::Hashed(h) => {
-                        Value::Array(h.iter().map(|h| Value::String(h.as_str().into())).collect())
-                    }
-                };
-                (k.to_owned(), v)
-            })
-            .collect()
+    /// Whether the fields identify a customer well enough to be matched: a hashed contact
+    /// field or id, or a browser identifier pair.
+    pub fn has_customer_info(&self) -> bool {
+        let has = |k: &str| self.contains_key(k);
+        ["em", "ph", "external_id", "fbc", "fbp"]
+            .iter()
+            .any(|k| has(k))
+            || (has("client_ip_address") && has("client_user_agent"))
+            || (["fn", "ln"].iter().all(|k| has(k)) && ["ct", "zp", "db"].iter().any(|k| has(k)))
     }
 
     /// The JSON object, appended to `out`. Keys and hashes are written as they are (field
@@ -347,15 +343,10 @@ impl UserData<'_> {
     }
 }
 
-/// Meta `user_data` as sent: hashed fields as arrays, clear fields as scalars. Input values
-/// may be strings or arrays of strings, raw or already hashed. Unknown keys are refused so a
-/// typo never sends PII in clear.
-pub fn meta_user_data(input: &Map<String, Value>) -> Result<Map<String, Value>, Invalid> {
-    meta_user_fields(input).map(UserData::into_map)
-}
-
-/// `meta_user_data` without the map: the fields in key order.
-pub fn meta_user_fields(input: &Map<String, Value>) -> Result<UserData<'_>, Invalid> {
+/// Meta `user_data` as sent: hashed fields as arrays, clear fields as scalars, in key order.
+/// Input values may be strings or arrays of strings, raw or already hashed. Unknown keys are
+/// refused so a typo never sends PII in clear.
+pub fn meta_user_data(input: &Map<String, Value>) -> Result<UserData<'_>, Invalid> {
     let mut out = Vec::with_capacity(input.len());
     // The input map iterates in key order, so the output is in key order too.
     for (k, v) in input {
@@ -403,21 +394,6 @@ pub fn meta_user_fields(input: &Map<String, Value>) -> Result<UserData<'_>, Inva
         }
     }
     Ok(UserData(out))
-}
-
-/// Whether the user data identifies a customer well enough to be matched: a hashed contact
-/// field or id, or a browser identifier pair.
-pub fn has_customer_info(user: &Map<String, Value>) -> bool {
-    identifies_customer(|k| user.contains_key(k))
-}
-
-/// `has_customer_info` over any field lookup.
-pub fn identifies_customer(has: impl Fn(&str) -> bool) -> bool {
-    ["em", "ph", "external_id", "fbc", "fbp"]
-        .iter()
-        .any(|k| has(k))
-        || (has("client_ip_address") && has("client_user_agent"))
-        || (["fn", "ln"].iter().all(|k| has(k)) && ["ct", "zp", "db"].iter().any(|k| has(k)))
 }
 
 /// A hash given by the caller (lower-cased), or the SHA-256 of the normalised value.
@@ -473,6 +449,15 @@ pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `meta_user_data` of a JSON object, written out and read back as JSON.
+    fn user_json(input: Value) -> Result<Value, Invalid> {
+        let mut out = Vec::new();
+        meta_user_data(input.as_object().unwrap())?
+            .write_json(&mut out)
+            .unwrap();
+        Ok(serde_json::from_slice(&out).unwrap())
+    }
 
     #[test]
     fn sha256_hex_is_the_lower_case_digest() {
@@ -537,7 +522,7 @@ mod tests {
             "external_id": [already.to_uppercase()],
             "client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0", "fbp": "fb.1.1558571054389.1098115397"
         });
-        let out = meta_user_data(input.as_object().unwrap()).unwrap();
+        let out = user_json(input.clone()).unwrap();
         assert_eq!(out["em"], json!([sha256_hex("john.smith@example.com")]));
         assert_eq!(out["ph"], json!([sha256_hex("16505551212")]));
         assert_eq!(out["country"], json!([sha256_hex("us")]));
@@ -553,36 +538,37 @@ mod tests {
             !text.contains("John") && !text.contains("650"),
             "no raw PII survives: {text}"
         );
-        assert!(has_customer_info(&out));
+        assert!(
+            meta_user_data(input.as_object().unwrap())
+                .unwrap()
+                .has_customer_info()
+        );
 
-        let e = meta_user_data(json!({"email": "x@y.z"}).as_object().unwrap()).unwrap_err();
+        let e = user_json(json!({"email": "x@y.z"})).unwrap_err();
         assert_eq!(e.field, "email");
-        assert!(!has_customer_info(
-            &meta_user_data(json!({"ge": "f"}).as_object().unwrap()).unwrap()
-        ));
+        assert!(
+            !meta_user_data(json!({"ge": "f"}).as_object().unwrap())
+                .unwrap()
+                .has_customer_info()
+        );
     }
 
     /// `meta_user_data` sorts fields with a match; it must agree with the published lists.
     #[test]
     fn every_listed_field_is_hashed_or_kept_in_clear_as_listed() {
         for k in META_HASHED {
-            let out = meta_user_data(json!({ k: sha256_hex("x") }).as_object().unwrap()).unwrap();
+            let out = user_json(json!({ k: sha256_hex("x") })).unwrap();
             assert_eq!(out[k], json!([sha256_hex("x")]), "{k} is hashed");
         }
         for k in META_CLEAR {
-            let out = meta_user_data(json!({ k: " v " }).as_object().unwrap()).unwrap();
+            let out = user_json(json!({ k: " v " })).unwrap();
             assert_eq!(out[k], "v", "{k} is kept in clear");
         }
         let mixed = json!({"em": ["a@b.co", 7]});
-        assert_eq!(
-            meta_user_data(mixed.as_object().unwrap())
-                .unwrap_err()
-                .reason,
-            "must be strings"
-        );
+        assert_eq!(user_json(mixed).unwrap_err().reason, "must be strings");
         let twice = json!({"em": ["A@b.co", " a@b.co"]});
         assert_eq!(
-            meta_user_data(twice.as_object().unwrap()).unwrap()["em"],
+            user_json(twice).unwrap()["em"],
             json!([sha256_hex("a@b.co")]),
             "one hash for the same value given twice"
         );

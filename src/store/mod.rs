@@ -112,6 +112,17 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// The checkpoint backstop, in pages of 4 KiB (the WAL file stays around 8 MB): one literal
+/// for `SQLITE_PRAGMAS` and the job queue's connection options.
+macro_rules! wal_autocheckpoint_pages {
+    () => {
+        "2000"
+    };
+}
+
+/// The backstop in `SQLITE_PRAGMAS`, for connections configured by option (the job queue's).
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = wal_autocheckpoint_pages!();
+
 /// Settings of every SQLite connection. `synchronous = NORMAL` in WAL mode: a commit is in
 /// the WAL (in the operating system's hands) when it returns, so it survives the process
 /// being killed; the WAL is synced to disk at checkpoints, so a power cut may lose the last
@@ -123,12 +134,12 @@ impl std::ops::DerefMut for WriteTx {
 /// unbroken writes the background checkpoint never finds the writer idle, and the WAL file
 /// only starts over after a checkpoint that ran with no write open, which the backstop (run
 /// by the committing connection itself, with little left to copy) provides.
-pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456; \
-     PRAGMA wal_autocheckpoint = 2000;";
-
-/// The backstop in `SQLITE_PRAGMAS` (pages of 4 KiB: the WAL file stays around 8 MB).
-pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = "2000";
+const SQLITE_PRAGMAS: &str = concat!(
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; ",
+    "PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = ",
+    wal_autocheckpoint_pages!(),
+    ";"
+);
 
 /// How long after a commit the checkpointer waits, so one checkpoint covers a burst.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(100);

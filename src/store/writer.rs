@@ -69,10 +69,11 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Ask for a checkpoint after a write made beside this connection: a push to the job
-    /// queue under `Db::hold_writer`. The queue's other writes (claims, acks, heartbeats)
-    /// are small; the next kick or the backstop covers them.
+    /// Ask for a checkpoint: after each group's `COMMIT`, and after a write made beside this
+    /// connection (a push to the job queue under `Db::hold_writer`). The queue's other writes
+    /// (claims, acks, heartbeats) are small; the next kick or the backstop covers them.
     pub(crate) fn kick_checkpoint(&self) {
+        // Full: a checkpoint is already due, which will cover this write too.
         let _ = self.checkpoint.try_send(());
     }
 }
@@ -243,8 +244,7 @@ async fn end_group(st: &mut State) {
             for member in st.members.drain(..) {
                 let _ = member.send(Ok(()));
             }
-            // Full: a checkpoint is already due, which will cover this commit too.
-            let _ = st.checkpoint.try_send(());
+            st.kick_checkpoint();
         }
         Err(e) => abandon_group(st, e).await,
     }
