@@ -20,7 +20,14 @@ use omnitraffick::startup::{self, AppOptions};
 /// Brand DIS with a Meta pixel and a TikTok pixel code, the workers delivering (a sweep
 /// every 500 ms) and an HTTP server.
 async fn world() -> World {
-    let mut w = World::build()
+    let mut w = world_without_workers().await;
+    w.start_workers();
+    w
+}
+
+/// `world` before its workers start.
+async fn world_without_workers() -> World {
+    let w = World::build()
         .timeout(Duration::from_secs(2))
         .channels(&[])
         .options(|o| {
@@ -40,7 +47,6 @@ async fn world() -> World {
         )
         .await
         .expect("pixel ids");
-    w.start_workers();
     w
 }
 
@@ -290,6 +296,35 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
         failed >= 2,
         "the 500 and the throttled attempt are recorded: {all:#?}"
     );
+    // The body is read as sent: a broken body is refused whole and names where; inside a good
+    // one, an event that is not an object is refused by itself, and a field given twice counts
+    // with its last value, as any JSON reader keeps it.
+    let (status, v) = tracker
+        .post_raw(
+            "/api/v1/capi/events",
+            r#"{"brand_code": "DIS", "events": [{"event_name": "Purchase",}]}"#,
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("line 1"), "says where: {v}");
+    let mut twice = purchase(Some("rest-twice")).to_string();
+    twice.insert_str(1, r#""event_name": 42, "action_source": "billboard", "#);
+    let (status, v) = tracker
+        .post_raw(
+            "/api/v1/capi/events",
+            &format!(r#"{{"brand_code": "DIS", "events": [7, {twice}, "Purchase"]}}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["accepted"].as_i64(), v["rejected"].as_i64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["results"][0]["field"], "event", "{v}");
+    assert_eq!(v["results"][1]["status"], "ACCEPTED", "{v}");
+    assert_eq!(v["results"][1]["event_id"], "rest-twice", "{v}");
+    assert_eq!(v["results"][2]["reason"], "must be an object", "{v}");
     w.finish().await;
 }
 
@@ -805,4 +840,81 @@ async fn retention_deletes_finished_events_expired_dedupe_keys_and_their_batches
     workers.stop().await;
     // The dedupe window is never shortened below 48 hours, whatever the setting.
     assert_eq!(remaining("capi_dedupe", "event_id").await, ["key-recent"]);
+}
+
+/// Conversion delivery jobs of the job queue, by status (both stores).
+async fn delivery_jobs(db: &omnitraffick::store::Db) -> (i64, i64) {
+    use sqlx::Row;
+    let table = match db.backend() {
+        omnitraffick::store::Backend::Sqlite => "Jobs",
+        _ => "apalis.jobs",
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS total, COUNT(CASE WHEN status = 'Pending' THEN 1 END) AS pending \
+         FROM {table} WHERE job_type = 'omnitraffick.capi'"
+    )))
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    (row.get("total"), row.get("pending"))
+}
+
+/// Each intake asks for its brand's deliveries; while one is waiting (due, not yet taken by
+/// a worker) no second one is queued, since the waiting one will read every event committed
+/// before it. Once a worker has taken it, the next intake queues a new one.
+#[tokio::test]
+async fn an_intake_does_not_queue_a_delivery_already_waiting() {
+    let mut w = world_without_workers().await;
+    for n in 0..3 {
+        let out =
+            w.s.capi
+                .send_events(from_json(json!({
+                    "brand_code": "DIS", "events": [purchase(Some(&format!("wait-{n}")))]
+                })))
+                .await
+                .unwrap();
+        assert_eq!(out.accepted, 1);
+    }
+    assert_eq!(
+        delivery_jobs(&w.db).await,
+        (2, 2),
+        "one waiting delivery per destination after three intakes"
+    );
+    w.start_workers();
+    let batches = wait_events(&w, 2).await;
+    let sent: Vec<usize> = batches
+        .iter()
+        .map(|(_, b)| b["data"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(
+        sent,
+        [3, 3],
+        "each destination got the three events at once"
+    );
+    // Taken and done: the next intake queues new deliveries.
+    poll_until(Duration::from_secs(15), || async {
+        match delivery_jobs(&w.db).await {
+            (_, 0) => Ok(()),
+            jobs => Err(format!("still waiting: {jobs:?}")),
+        }
+    })
+    .await
+    .unwrap();
+    let (before, _) = delivery_jobs(&w.db).await;
+    w.s.capi
+        .send_events(from_json(
+            json!({"brand_code": "DIS", "events": [purchase(Some("after"))]}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(delivery_jobs(&w.db).await.0, before + 2);
+    let batches = wait_events(&w, 4).await;
+    assert_eq!(
+        batches[2..]
+            .iter()
+            .map(|(_, b)| b["data"][0]["event_id"].clone())
+            .collect::<Vec<_>>(),
+        [json!("after"), json!("after")]
+    );
+    w.finish().await;
 }

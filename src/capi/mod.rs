@@ -5,6 +5,7 @@
 
 pub mod jobs;
 pub mod normalize;
+pub mod raw;
 pub mod service;
 
 pub use service::{
@@ -13,8 +14,9 @@ pub use service::{
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
+use self::raw::Object;
 use crate::error::{AppError, AppResult};
 
 pub const ACTION_SOURCES: [&str; 9] = [
@@ -58,14 +60,14 @@ fn meta_event_json(
     serde_json::to_writer(&mut out, name)?;
     write!(out, ",\"event_time\":{time},\"action_source\":").map_err(serde_json::Error::io)?;
     serde_json::to_writer(&mut out, source)?;
+    // Passed on as they came: JSON text, checked when the request was read.
     for (k, v) in [
         ("event_source_url", fields.event_source_url),
         ("custom_data", fields.custom_data),
         ("opt_out", fields.opt_out),
     ] {
         if let Some(v) = v {
-            write!(out, ",\"{k}\":").map_err(serde_json::Error::io)?;
-            serde_json::to_writer(&mut out, v)?;
+            write!(out, ",\"{k}\":{}", v.get()).map_err(serde_json::Error::io)?;
         }
     }
     out.extend_from_slice(b",\"event_id\":");
@@ -76,24 +78,25 @@ fn meta_event_json(
     String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
 }
 
-/// The fields of a server event this relay reads, found in one pass over the event.
+/// The fields of a server event this relay reads, found in one pass over the event (the
+/// last of a field given twice, as a `serde_json` map would keep).
 #[derive(Default)]
 struct EventFields<'a> {
-    event_name: Option<&'a Value>,
-    event_time: Option<&'a Value>,
-    action_source: Option<&'a Value>,
-    event_source_url: Option<&'a Value>,
-    custom_data: Option<&'a Value>,
-    opt_out: Option<&'a Value>,
-    event_id: Option<&'a Value>,
-    user_data: Option<&'a Value>,
+    event_name: Option<&'a RawValue>,
+    event_time: Option<&'a RawValue>,
+    action_source: Option<&'a RawValue>,
+    event_source_url: Option<&'a RawValue>,
+    custom_data: Option<&'a RawValue>,
+    opt_out: Option<&'a RawValue>,
+    event_id: Option<&'a RawValue>,
+    user_data: Option<&'a RawValue>,
 }
 
 impl<'a> EventFields<'a> {
-    fn of(obj: &'a Map<String, Value>) -> Self {
+    fn of(obj: &Object<'a>) -> Self {
         let mut f = Self::default();
-        for (k, v) in obj {
-            let slot = match k.as_str() {
+        for (k, v) in obj.entries() {
+            let slot = match k {
                 "event_name" => &mut f.event_name,
                 "event_time" => &mut f.event_time,
                 "action_source" => &mut f.action_source,
@@ -110,23 +113,33 @@ impl<'a> EventFields<'a> {
     }
 }
 
-/// Check and prepare one server event (Meta's shape). `now` is Unix seconds. The error says
-/// which field is wrong and why; nothing of a refused event is kept.
-pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String, String)> {
+/// Check and prepare one server event (Meta's shape), given as JSON text. `now` is Unix
+/// seconds. The error says which field is wrong and why; nothing of a refused event is kept.
+pub fn validate_event(event: &RawValue, now: i64) -> Result<PreparedEvent, (String, String)> {
+    match Object::parse(event) {
+        Some(obj) => validate_object(&obj, now),
+        None => Err(("event".into(), "must be an object".into())),
+    }
+}
+
+/// The caller's `event_id` of an event, if it gave one as a string: what a refused event's
+/// result shows.
+pub fn given_event_id(event: &RawValue) -> Option<String> {
+    let id = Object::parse(event)?.get("event_id")?;
+    raw::text(id).map(std::borrow::Cow::into_owned)
+}
+
+/// `validate_event` of an event already read as an object (the benchmark times the two
+/// apart).
+pub fn validate_object(obj: &Object<'_>, now: i64) -> Result<PreparedEvent, (String, String)> {
     let bad = |f: &str, r: &str| Err((f.to_owned(), r.to_owned()));
-    let Some(obj) = event.as_object() else {
-        return bad("event", "must be an object");
-    };
     let fields = EventFields::of(obj);
-    let name = fields
-        .event_name
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .unwrap_or("");
+    let name = fields.event_name.and_then(raw::text).unwrap_or_default();
+    let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return bad("event_name", "is required, e.g. \"Purchase\"");
     }
-    let Some(time) = fields.event_time.and_then(Value::as_i64) else {
+    let Some(time) = fields.event_time.and_then(raw::int) else {
         return bad("event_time", "is required as Unix seconds, e.g. 1764000000");
     };
     if time > 100_000_000_000 {
@@ -141,26 +154,23 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
             "is older than 7 days; Meta refuses the whole batch for such events",
         );
     }
-    let source = fields.action_source.and_then(Value::as_str).unwrap_or("");
+    let source = fields.action_source.and_then(raw::text).unwrap_or_default();
+    let source = source.as_ref();
     if !ACTION_SOURCES.contains(&source) {
         return bad(
             "action_source",
             &format!("must be one of {}", ACTION_SOURCES.join(", ")),
         );
     }
-    let no_user = Map::new();
-    let user_in = fields
-        .user_data
-        .and_then(Value::as_object)
-        .unwrap_or(&no_user);
-    let user = match normalize::meta_user_data(user_in) {
+    let user_in = fields.user_data.and_then(Object::parse).unwrap_or_default();
+    let user = match normalize::meta_user_data(&user_in) {
         Ok(u) => u,
         Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
     };
     if source == "website" {
         if fields
             .event_source_url
-            .and_then(Value::as_str)
+            .and_then(raw::text)
             .is_none_or(|u| !u.starts_with("http"))
         {
             return bad(
@@ -183,22 +193,20 @@ pub fn validate_event(event: &Value, now: i64) -> Result<PreparedEvent, (String,
     }
     if let Some(c) = fields
         .custom_data
-        .and_then(Value::as_object)
+        .and_then(Object::parse)
         .and_then(|custom| custom.get("currency"))
     {
-        let ok = c
-            .as_str()
-            .is_some_and(|c| crate::domain::Currency::parse("currency", c).is_ok());
+        let ok =
+            raw::text(c).is_some_and(|c| crate::domain::Currency::parse("currency", &c).is_ok());
         if !ok {
             return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
         }
     }
     let event_id = fields
         .event_id
-        .and_then(Value::as_str)
-        .map(str::trim)
+        .and_then(raw::text)
+        .map(|id| id.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let meta = match meta_event_json(&fields, name, time, source, &event_id, &user) {
         Ok(text) => text,
@@ -297,9 +305,14 @@ pub fn pixel_snippet(brand: &crate::domain::Brand, event_name: &str) -> AppResul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const NOW: i64 = 1_764_000_000;
+
+    /// `validate_event` of an event given as a `Value`, sent as its JSON text.
+    fn validate(e: &Value) -> Result<PreparedEvent, (String, String)> {
+        validate_event(&serde_json::value::to_raw_value(e).unwrap(), NOW)
+    }
 
     fn web(overrides: Value) -> Value {
         let mut e = json!({
@@ -351,10 +364,9 @@ mod tests {
 
     #[test]
     fn events_are_checked_with_the_reason() {
-        let ok = validate_event(
-            &web(json!({"event_id": "order-123", "event_name": " Purchase ", "opt_out": false})),
-            NOW,
-        )
+        let ok = validate(&web(
+            json!({"event_id": "order-123", "event_name": " Purchase ", "opt_out": false}),
+        ))
         .unwrap();
         assert_eq!(ok.event_id, "order-123");
         assert!(!ok.meta.contains("jane@example.com"));
@@ -379,22 +391,21 @@ mod tests {
         );
         // Text that needs escaping stays valid JSON and arrives as given.
         let odd = "Mozilla/5.0 \"quoted\" \\ </script> \u{2028} \n Zoë";
-        let ok = validate_event(
-            &web(json!({"event_name": "Sign \"up\"", "user_data": {"client_user_agent": odd}})),
-            NOW,
-        )
+        let ok = validate(&web(
+            json!({"event_name": "Sign \"up\"", "user_data": {"client_user_agent": odd}}),
+        ))
         .unwrap();
         let meta: Value = serde_json::from_str(&ok.meta).unwrap();
         assert_eq!(meta["user_data"]["client_user_agent"], odd);
         assert_eq!(meta["event_name"], "Sign \"up\"");
-        let generated = validate_event(&web(json!({})), NOW).unwrap();
+        let generated = validate(&web(json!({}))).unwrap();
         assert_eq!(
             generated.event_id.len(),
             36,
             "a UUID is assigned when none is given"
         );
 
-        let field = |e: Value| validate_event(&e, NOW).unwrap_err().0;
+        let field = |e: Value| validate(&e).unwrap_err().0;
         assert_eq!(field(web(json!({"event_time": NOW * 1000}))), "event_time");
         assert_eq!(field(web(json!({"event_time": NOW + 3600}))), "event_time");
         assert_eq!(
@@ -425,5 +436,60 @@ mod tests {
         assert_eq!(field(no_ua), "user_data.client_user_agent");
         let anonymous = json!({"event_name": "Lead", "event_time": NOW, "action_source": "system_generated", "user_data": {"ge": "f"}});
         assert_eq!(field(anonymous), "user_data");
+    }
+
+    /// Each event is read from its JSON text as given: a field given twice counts with its
+    /// last value, as a JSON map keeps it; escapes in keys and values are read; what is passed
+    /// on (custom_data, event_source_url, opt_out) arrives as it was sent; an event that is
+    /// not an object is refused by itself.
+    #[test]
+    fn events_are_read_from_their_text() {
+        let text = format!(
+            r#"{{"event_name": "Lead", "event_n\u0061me": " Purchase ", "event_time": "soon", "event_time": {t},
+                "action_source": "website", "event_source_url": "https:\/\/shop.example\/a",
+                "user_data": {{"em": "jane@example.com", "client_user_agent": "UA"}},
+                "custom_data": {{"currency": "EUR", "value": 12.50, "contents": [{{"id": "sku-1", "quantity": 2}}]}},
+                "event_id": 7, "unknown_field": {{"deep": [1, 2, 3]}}}}"#,
+            t = NOW - 5
+        );
+        let raw = RawValue::from_string(text).unwrap();
+        let ok = validate_event(&raw, NOW).unwrap();
+        assert_eq!(
+            (ok.event_name.as_str(), ok.event_time),
+            ("Purchase", NOW - 5)
+        );
+        assert_eq!(
+            ok.event_id.len(),
+            36,
+            "an id that is not a string is replaced"
+        );
+        assert!(
+            ok.meta.contains(r#""custom_data":{"currency": "EUR", "value": 12.50, "contents": [{"id": "sku-1", "quantity": 2}]}"#),
+            "custom_data as sent: {}",
+            ok.meta
+        );
+        let meta: Value = serde_json::from_str(&ok.meta).unwrap();
+        assert_eq!(meta["event_source_url"], "https://shop.example/a");
+        assert!(
+            meta.get("unknown_field").is_none(),
+            "unknown fields are not sent"
+        );
+        assert_eq!(given_event_id(&raw), None);
+
+        for (text, field) in [
+            ("[1, 2]", "event"),
+            ("\"Purchase\"", "event"),
+            ("null", "event"),
+            (r#"{"event_name": 7}"#, "event_name"),
+        ] {
+            let raw = RawValue::from_string(text.to_owned()).unwrap();
+            assert_eq!(validate_event(&raw, NOW).unwrap_err().0, field, "{text}");
+        }
+        let refused = RawValue::from_string(
+            r#"{"event_name": "Lead", "event_id": "keep-me", "event_time": 1.5}"#.to_owned(),
+        )
+        .unwrap();
+        assert_eq!(validate_event(&refused, NOW).unwrap_err().0, "event_time");
+        assert_eq!(given_event_id(&refused).as_deref(), Some("keep-me"));
     }
 }

@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+
+use super::raw::{self, Object};
 
 /// Hashed customer fields (sent as arrays of lowercase hex SHA-256).
 pub const META_HASHED: [&str; 11] = [
@@ -345,13 +348,20 @@ impl UserData<'_> {
 
 /// Meta `user_data` as sent: hashed fields as arrays, clear fields as scalars, in key order.
 /// Input values may be strings or arrays of strings, raw or already hashed. Unknown keys are
-/// refused so a typo never sends PII in clear.
-pub fn meta_user_data(input: &Map<String, Value>) -> Result<UserData<'_>, Invalid> {
-    let mut out = Vec::with_capacity(input.len());
-    // The input map iterates in key order, so the output is in key order too.
-    for (k, v) in input {
+/// refused so a typo never sends PII in clear. A key given twice counts once, with its last
+/// value.
+pub fn meta_user_data<'a>(input: &'a Object<'_>) -> Result<UserData<'a>, Invalid> {
+    // Key order, the last of each key: as a `serde_json` map iterates, so the fields are
+    // checked (and the first error found) in the same order whatever order they came in.
+    let mut entries: Vec<(&str, &RawValue)> = input.entries().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, &(k, v)) in entries.iter().enumerate() {
+        if entries.get(i + 1).is_some_and(|next| next.0 == k) {
+            continue;
+        }
         // A match, not a search of the two lists: this runs for every field of every event.
-        let clear = match k.as_str() {
+        let clear = match k {
             "client_ip_address" | "client_user_agent" | "fbc" | "fbp" => true,
             "em" | "ph" | "fn" | "ln" | "ge" | "db" | "ct" | "st" | "zp" | "country"
             | "external_id" => false,
@@ -363,34 +373,35 @@ pub fn meta_user_data(input: &Map<String, Value>) -> Result<UserData<'_>, Invali
             }
         };
         if clear {
-            match v.as_str() {
+            match raw::text(v) {
                 Some(s) if !s.trim().is_empty() => {
-                    out.push((k.as_str(), UserValue::Clear(s.trim().to_owned())));
+                    out.push((k, UserValue::Clear(s.trim().to_owned())));
                 }
                 _ => return Err(invalid(k, "must be a non-empty string")),
             }
             continue;
         }
-        let hash = |raw: &str| hash_unless_hashed(raw.trim(), |v| normalize_meta(k, v));
-        let hashed: Vec<HexHash> = match v {
-            Value::String(s) => vec![hash(s)?],
-            Value::Array(a) => {
-                if !a.iter().all(Value::is_string) {
-                    return Err(invalid(k, "must be strings"));
+        let hash = |given: &str| hash_unless_hashed(given.trim(), |v| normalize_meta(k, v));
+        let hashed: Vec<HexHash> = if let Some(s) = raw::text(v) {
+            vec![hash(&s)?]
+        } else if let Some(items) = raw::array(v) {
+            let texts: Option<Vec<_>> = items.iter().map(|item| raw::text(item)).collect();
+            let Some(texts) = texts else {
+                return Err(invalid(k, "must be strings"));
+            };
+            let mut hashed: Vec<HexHash> = Vec::with_capacity(texts.len());
+            for given in &texts {
+                let h = hash(given)?;
+                if !hashed.contains(&h) {
+                    hashed.push(h);
                 }
-                let mut hashed: Vec<HexHash> = Vec::with_capacity(a.len());
-                for raw in a.iter().filter_map(Value::as_str) {
-                    let h = hash(raw)?;
-                    if !hashed.contains(&h) {
-                        hashed.push(h);
-                    }
-                }
-                hashed
             }
-            _ => return Err(invalid(k, "must be a string or an array of strings")),
+            hashed
+        } else {
+            return Err(invalid(k, "must be a string or an array of strings"));
         };
         if !hashed.is_empty() {
-            out.push((k.as_str(), UserValue::Hashed(hashed)));
+            out.push((k, UserValue::Hashed(hashed)));
         }
     }
     Ok(UserData(out))
@@ -411,14 +422,15 @@ fn hash_unless_hashed(
 /// TikTok Events API `user` from the raw (or pre-hashed) customer data: email lowercased,
 /// phone E.164, external id trimmed and lowercased, then SHA-256; ip, user agent, ttclid and
 /// ttp in clear.
-pub fn tiktok_user(input: &Map<String, Value>) -> Result<BTreeMap<String, Value>, Invalid> {
+pub fn tiktok_user(input: &Object<'_>) -> Result<BTreeMap<String, Value>, Invalid> {
     let mut out = BTreeMap::new();
     let first = |k: &str| -> Option<String> {
-        match input.get(k)? {
-            Value::String(s) => Some(s.trim().to_owned()),
-            Value::Array(a) => a.first()?.as_str().map(|s| s.trim().to_owned()),
-            _ => None,
-        }
+        let v = input.get(k)?;
+        let s = match raw::text(v) {
+            Some(s) => s,
+            None => raw::text(raw::array(v)?.first()?)?,
+        };
+        Some(s.trim().to_owned())
     };
     if let Some(e) = first("em") {
         let v = hash_unless_hashed(&e, |e| normalize_meta("em", e))?;
@@ -450,13 +462,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// `meta_user_data` of a JSON object, written out and read back as JSON.
-    fn user_json(input: Value) -> Result<Value, Invalid> {
+    /// A JSON object as the text an intake reads it from.
+    fn text_of(input: &Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(input).unwrap()
+    }
+
+    /// `meta_user_data` of a JSON object's text, written out and read back as JSON.
+    fn user_json_text(input: &str) -> Result<Value, Invalid> {
+        let raw = RawValue::from_string(input.to_owned()).unwrap();
         let mut out = Vec::new();
-        meta_user_data(input.as_object().unwrap())?
+        meta_user_data(&Object::parse(&raw).unwrap())?
             .write_json(&mut out)
             .unwrap();
         Ok(serde_json::from_slice(&out).unwrap())
+    }
+
+    fn user_json(input: Value) -> Result<Value, Invalid> {
+        user_json_text(&input.to_string())
+    }
+
+    fn has_customer_info(input: Value) -> bool {
+        let raw = text_of(&input);
+        meta_user_data(&Object::parse(&raw).unwrap())
+            .unwrap()
+            .has_customer_info()
     }
 
     #[test]
@@ -538,19 +567,11 @@ mod tests {
             !text.contains("John") && !text.contains("650"),
             "no raw PII survives: {text}"
         );
-        assert!(
-            meta_user_data(input.as_object().unwrap())
-                .unwrap()
-                .has_customer_info()
-        );
+        assert!(has_customer_info(input));
 
         let e = user_json(json!({"email": "x@y.z"})).unwrap_err();
         assert_eq!(e.field, "email");
-        assert!(
-            !meta_user_data(json!({"ge": "f"}).as_object().unwrap())
-                .unwrap()
-                .has_customer_info()
-        );
+        assert!(!has_customer_info(json!({"ge": "f"})));
     }
 
     /// `meta_user_data` sorts fields with a match; it must agree with the published lists.
@@ -592,10 +613,54 @@ mod tests {
 
     #[test]
     fn tiktok_hashing_rules() {
-        let u = tiktok_user(json!({"em": "  Jane@Example.com", "ph": "+44 844 412 4653", "external_id": " User-42 ", "client_ip_address": "203.0.113.9"}).as_object().unwrap()).unwrap();
+        let raw = text_of(
+            &json!({"em": "  Jane@Example.com", "ph": ["+44 844 412 4653", "+1 650 555 1212"], "external_id": " User-42 ", "client_ip_address": "203.0.113.9", "ttp": 7}),
+        );
+        let u = tiktok_user(&Object::parse(&raw).unwrap()).unwrap();
         assert_eq!(u["email"], sha256_hex("jane@example.com"));
         assert_eq!(u["phone"], sha256_hex("+448444124653"));
         assert_eq!(u["external_id"], sha256_hex("user-42"));
         assert_eq!(u["ip"], "203.0.113.9");
+        assert!(
+            !u.contains_key("ttp"),
+            "a value that is not a string is left out"
+        );
+    }
+
+    /// Read from the text as given: keys in any order and given twice (the last counts, as a
+    /// JSON map keeps it), escapes in keys and values.
+    #[test]
+    fn user_data_is_read_from_the_text_as_given() {
+        let out = user_json_text(
+            r#"{"fbp": "fb.1.2", "em": "first@example.com", "e\u006d": "Last@Example.com", "client_user_agent": "Moz\u0069lla"}"#,
+        )
+        .unwrap();
+        assert_eq!(out["em"], json!([sha256_hex("last@example.com")]));
+        assert_eq!(out["client_user_agent"], "Mozilla");
+        let written = {
+            let raw = RawValue::from_string(r#"{"fbp": "x", "em": "a@b.co"}"#.into()).unwrap();
+            let mut out = Vec::new();
+            meta_user_data(&Object::parse(&raw).unwrap())
+                .unwrap()
+                .write_json(&mut out)
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let at = |k: &str| written.find(k).unwrap();
+        assert!(
+            at("\"em\"") < at("\"fbp\""),
+            "written in key order: {written}"
+        );
+        // The first error in key order, whatever order the fields came in.
+        let e = user_json_text(r#"{"zz": "1", "ph": "0", "em": "nope"}"#).unwrap_err();
+        assert_eq!(e.field, "em");
+        // A bad value given first and replaced later is not an error.
+        assert!(user_json_text(r#"{"em": 7, "em": "a@b.co"}"#).is_ok());
+        assert_eq!(
+            user_json_text(r#"{"em": "a@b.co", "em": 7}"#)
+                .unwrap_err()
+                .reason,
+            "must be a string or an array of strings"
+        );
     }
 }

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{normalize, validate_event};
+use super::raw::Object;
+use super::{given_event_id, normalize, validate_event};
 use crate::domain::Platform;
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
@@ -36,7 +38,7 @@ pub struct SendEventsInput {
     /// "jane@example.com", "client_user_agent": "Mozilla/5.0"}, "custom_data": {"currency":
     /// "USD", "value": 19.99}}]. At most 1,000 per call.
     #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
-    pub events: Vec<Value>,
+    pub events: Vec<Box<RawValue>>,
     /// Events Manager test code; the events then show in Test Events only.
     pub test_event_code: Option<String>,
 }
@@ -116,33 +118,36 @@ pub struct CapiService {
 /// TikTok's event from the prepared event and the caller's (checked) event, with `user`
 /// hashed by TikTok's own rules from the raw input (a phone is hashed in E.164 with its "+",
 /// which Meta's hash cannot give).
-fn tiktok_event(prep: &super::PreparedEvent, raw: &Value) -> Value {
-    let no_user = serde_json::Map::new();
-    let raw_user = raw
-        .get("user_data")
-        .and_then(Value::as_object)
-        .unwrap_or(&no_user);
-    let user = normalize::tiktok_user(raw_user).unwrap_or_default();
+fn tiktok_event(prep: &super::PreparedEvent, raw: &RawValue) -> Value {
+    let event = Object::parse(raw).unwrap_or_default();
+    let part = |k: &str| event.get(k).and_then(Object::parse).unwrap_or_default();
+    let user = normalize::tiktok_user(&part("user_data")).unwrap_or_default();
+    let custom = part("custom_data");
     let mut props = json!({});
-    if let Some(c) = raw.get("custom_data") {
-        for (from, to) in [
-            ("value", "value"),
-            ("currency", "currency"),
-            ("content_ids", "content_ids"),
-            ("order_id", "order_id"),
-        ] {
-            if let Some(v) = c.get(from) {
-                props[to] = v.clone();
-            }
+    for (from, to) in [
+        ("value", "value"),
+        ("currency", "currency"),
+        ("content_ids", "content_ids"),
+        ("order_id", "order_id"),
+    ] {
+        if let Some(v) = custom
+            .get(from)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+        {
+            props[to] = v;
         }
     }
+    let url = event
+        .get("event_source_url")
+        .and_then(|v| serde_json::from_str(v.get()).ok())
+        .unwrap_or(Value::Null);
     json!({
         "event": prep.event_name,
         "event_time": prep.event_time,
         "event_id": prep.event_id,
         "user": user,
         "properties": props,
-        "page": {"url": raw.get("event_source_url").cloned().unwrap_or(Value::Null)},
+        "page": {"url": url},
     })
 }
 
@@ -259,10 +264,7 @@ impl CapiService {
                 Ok(prep) => prepared.push((index, prep)),
                 Err((field, reason)) => results.push(EventResult {
                     index,
-                    event_id: ev
-                        .get("event_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    event_id: given_event_id(ev),
                     status: "REJECTED".into(),
                     field: Some(field),
                     reason: Some(reason),
@@ -359,7 +361,7 @@ impl CapiService {
         for (dest, _) in &destinations {
             if let Err(e) = self
                 .queue
-                .push(super::jobs::CapiJob::new(brand.id, dest.as_str()), None)
+                .push_unless_waiting(super::jobs::CapiJob::new(brand.id, dest.as_str()))
                 .await
             {
                 tracing::warn!(error = %e, "could not queue conversion delivery; the sweep retries it");

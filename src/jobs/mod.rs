@@ -141,6 +141,43 @@ impl JobQueue {
         Ok(())
     }
 
+    /// Queue `job`, due now, unless the same job is already waiting: due, and not yet taken
+    /// by a worker. A worker reads what the job is about only after it takes the job, so the
+    /// waiting one sees everything committed before this call; queuing a second would only
+    /// add a write (on SQLite one more commit behind the writer) and a run with nothing to
+    /// do. For jobs a caller asks for after every write of its own, such as a brand's
+    /// conversion delivery after each intake. This process's workers are woken either way.
+    pub async fn push_unless_waiting<J: Job>(&self, job: J) -> AppResult<()> {
+        // What apalis stores as the job (its JSON codec), to compare with.
+        let args = serde_json::to_vec(&job).map_err(queue_err)?;
+        let waiting = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM Jobs WHERE job_type = ?1 AND status = 'Pending' \
+                 AND lock_by IS NULL AND run_at <= ?2 AND job = ?3 LIMIT 1)",
+            )
+            .bind(J::QUEUE)
+            .bind(chrono::Utc::now().timestamp())
+            .bind(&args)
+            .fetch_one(p)
+            .await
+            .map_err(queue_err)?,
+            Pool::Postgres(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
+                 AND lock_by IS NULL AND run_at <= now() AND job = $2 LIMIT 1) w",
+            )
+            .bind(J::QUEUE)
+            .bind(&args)
+            .fetch_one(p)
+            .await
+            .map_err(queue_err)?,
+        };
+        if waiting > 0 {
+            self.bells.get(J::QUEUE).ring();
+            return Ok(());
+        }
+        self.push(job, None).await
+    }
+
     async fn insert<J: Job>(&self, job: J, delay: Option<Duration>) -> AppResult<()> {
         let mut b = TaskBuilder::new(job).max_attempts(MAX_ATTEMPTS);
         if let Some(d) = delay {

@@ -141,6 +141,14 @@ const SQLITE_PRAGMAS: &str = concat!(
     ";"
 );
 
+/// Settings of the writer's connection only, on top of `SQLITE_PRAGMAS`. Every writer runs
+/// in a savepoint (`writer`), and SQLite keeps the original of each page a savepoint changes
+/// in a sub-journal, which spills to a temporary file past 64 KiB (a CAPI intake of 100 events
+/// passes that; the writes were a tenth of the writer's time): `temp_store = MEMORY` keeps it
+/// in memory, where it is dropped at the savepoint's release. A larger page cache (16 MiB
+/// rather than 2 MiB) keeps the pages of the tables and indexes it appends to.
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;";
+
 /// How long after a commit the checkpointer waits, so one checkpoint covers a burst.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(100);
 
@@ -232,6 +240,9 @@ impl Db {
                     .await
                     .map_err(|e| connect_error(raw_url, backend, e))?;
                 sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut conn).await?;
+                sqlx::raw_sql(SQLITE_WRITER_PRAGMAS)
+                    .execute(&mut conn)
+                    .await?;
                 Some(writer::GroupWriter::new(conn, checkpointer(pool.clone())))
             }
             Backend::Postgres => None,
