@@ -10,6 +10,10 @@ use omnitraffick::config::{Cli, Command};
 use omnitraffick::error::AppError;
 use omnitraffick::startup;
 
+/// mimalloc rather than the system allocator: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -2,6 +2,12 @@
 //! `RESULT<TAB>metric<TAB>value<TAB>unit<TAB>target`. Each benchmark still prints its own
 //! readable report; these lines are the summary. Include with
 //! `#[path = "common/report.rs"] mod report;`.
+//!
+//! Including it also sets the benchmark's allocator to the one the server runs with
+//! (mimalloc, src/main.rs), so what a benchmark measures in process is what the server does.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Print one figure for the summary table. `target` is what the issue asks for, e.g.
 /// ">= 50000" or "< 15", or "" when there is none.
