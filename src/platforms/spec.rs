@@ -412,18 +412,23 @@ fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result
 }
 
 /// At least `json_size`: the same count with every number taken at the longest serde_json
-/// writes (24 bytes, e.g. -2.2250738585072014e-308), so no number is formatted.
+/// writes (24 bytes, e.g. -2.2250738585072014e-308) and every byte of a string at its longest
+/// escape (6 bytes, `\u001f`), so no number is formatted and no string's text is read (only
+/// its length, which sits in the tree itself: the text is another allocation, often not in
+/// the cache).
 fn json_size_at_most(v: &serde_json::Value) -> usize {
     use serde_json::Value;
+    let string = |s: &str| 2 + 6 * s.len();
     match v {
         Value::Number(_) => 24,
+        Value::String(s) => string(s),
         Value::Array(a) => {
             2 + a.len().saturating_sub(1) + a.iter().map(json_size_at_most).sum::<usize>()
         }
         Value::Object(o) => {
             2 + o.len().saturating_sub(1)
                 + o.iter()
-                    .map(|(k, v)| string_size(k) + 1 + json_size_at_most(v))
+                    .map(|(k, v)| string(k) + 1 + json_size_at_most(v))
                     .sum::<usize>()
         }
         other => json_size(other),
@@ -520,7 +525,7 @@ mod tests {
         let big = "x".repeat(MAX_PAYLOAD_BYTES);
         let e = err(serde_json::json!({ "creative": { "headline": big } }));
         assert!(e.contains("bytes of JSON; the limit is 65536"), "{e}");
-        // Numbers are counted exactly near the limit: 1,600 of them, each written in up to
+        // Strings and numbers are counted exactly near the limit: 1,600 numbers, each written in up to
         // 24 bytes but in 1 here, keep a payload just under the limit valid.
         let pad = "x".repeat(MAX_PAYLOAD_BYTES - 4_100 - 20);
         let ok = serde_json::json!({ "creative": { "headline": pad }, "n": vec![1; 800], "m": vec![2; 800] });
