@@ -309,19 +309,26 @@ async fn rate_limits_are_retried_and_rest_intake_is_for_trackers() {
     assert!(v.to_string().contains("line 1"), "says where: {v}");
     let mut twice = purchase(Some("rest-twice")).to_string();
     twice.insert_str(1, r#""event_name": 42, "action_source": "billboard", "#);
+    let mut out_of_range = purchase(Some("rest-out-of-range")).to_string();
+    out_of_range.insert_str(out_of_range.len() - 1, r#", "opt_out": 1e400"#);
     let (status, v) = tracker
         .post_raw(
             "/api/v1/capi/events",
-            &format!(r#"{{"brand_code": "DIS", "events": [7, {twice}, "Purchase"]}}"#),
+            &format!(
+                r#"{{"brand_code": "DIS", "events": [7, {twice}, "Purchase", {out_of_range}]}}"#
+            ),
         )
         .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(
         (v["accepted"].as_i64(), v["rejected"].as_i64()),
-        (Some(1), Some(2)),
+        (Some(1), Some(3)),
         "{v}"
     );
     assert_eq!(v["results"][0]["field"], "event", "{v}");
+    // A number no JSON reader takes, inside what would be passed on to Meta.
+    assert_eq!(v["results"][3]["field"], "opt_out", "{v}");
+    assert_eq!(v["results"][3]["event_id"], "rest-out-of-range", "{v}");
     assert_eq!(v["results"][1]["status"], "ACCEPTED", "{v}");
     assert_eq!(v["results"][1]["event_id"], "rest-twice", "{v}");
     assert_eq!(v["results"][2]["reason"], "must be an object", "{v}");

@@ -14,6 +14,7 @@ pub use service::{
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use self::raw::Object;
@@ -47,7 +48,7 @@ pub struct PreparedEvent {
 /// trimmed, the id assigned, the customer data hashed. Written directly rather than through
 /// a `serde_json` map: this runs for every event of every intake.
 fn meta_event_json(
-    fields: &EventFields<'_>,
+    passed_on: &[(&str, Value)],
     name: &str,
     time: i64,
     source: &str,
@@ -60,15 +61,9 @@ fn meta_event_json(
     serde_json::to_writer(&mut out, name)?;
     write!(out, ",\"event_time\":{time},\"action_source\":").map_err(serde_json::Error::io)?;
     serde_json::to_writer(&mut out, source)?;
-    // Passed on as they came: JSON text, checked when the request was read.
-    for (k, v) in [
-        ("event_source_url", fields.event_source_url),
-        ("custom_data", fields.custom_data),
-        ("opt_out", fields.opt_out),
-    ] {
-        if let Some(v) = v {
-            write!(out, ",\"{k}\":{}", v.get()).map_err(serde_json::Error::io)?;
-        }
+    for (k, v) in passed_on {
+        write!(out, ",\"{k}\":").map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut out, v)?;
     }
     out.extend_from_slice(b",\"event_id\":");
     serde_json::to_writer(&mut out, event_id)?;
@@ -117,15 +112,16 @@ impl<'a> EventFields<'a> {
 /// seconds. The error says which field is wrong and why; nothing of a refused event is kept.
 pub fn validate_event(event: &RawValue, now: i64) -> Result<PreparedEvent, (String, String)> {
     match Object::parse(event) {
-        Some(obj) => validate_object(&obj, now),
-        None => Err(("event".into(), "must be an object".into())),
+        Ok(Some(obj)) => validate_object(&obj, now),
+        Ok(None) => Err(("event".into(), "must be an object".into())),
+        Err(e) => Err(("event".into(), format!("is not valid JSON: {e}"))),
     }
 }
 
 /// The caller's `event_id` of an event, if it gave one as a string: what a refused event's
 /// result shows.
 pub fn given_event_id(event: &RawValue) -> Option<String> {
-    let id = Object::parse(event)?.get("event_id")?;
+    let id = Object::parse(event).ok()??.get("event_id")?;
     raw::text(id).map(std::borrow::Cow::into_owned)
 }
 
@@ -134,6 +130,24 @@ pub fn given_event_id(event: &RawValue) -> Option<String> {
 pub fn validate_object(obj: &Object<'_>, now: i64) -> Result<PreparedEvent, (String, String)> {
     let bad = |f: &str, r: &str| Err((f.to_owned(), r.to_owned()));
     let fields = EventFields::of(obj);
+    // What is passed on to Meta as the caller gave it is read in full, as a JSON reader
+    // reads it: reading the event one level at a time skips over the text of these without
+    // the checks a reader makes (numbers in range, no lone surrogate escapes, nesting depth),
+    // and a key given twice inside them must count once, with its last value.
+    let mut passed_on: Vec<(&str, Value)> = Vec::with_capacity(3);
+    for (k, v) in [
+        ("event_source_url", fields.event_source_url),
+        ("custom_data", fields.custom_data),
+        ("opt_out", fields.opt_out),
+    ] {
+        if let Some(v) = v {
+            match serde_json::from_str(v.get()) {
+                Ok(value) => passed_on.push((k, value)),
+                Err(e) => return bad(k, &format!("is not valid JSON: {e}")),
+            }
+        }
+    }
+    let passed = |k: &str| passed_on.iter().find(|(key, _)| *key == k).map(|(_, v)| v);
     let name = fields.event_name.and_then(raw::text).unwrap_or_default();
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
@@ -162,15 +176,19 @@ pub fn validate_object(obj: &Object<'_>, now: i64) -> Result<PreparedEvent, (Str
             &format!("must be one of {}", ACTION_SOURCES.join(", ")),
         );
     }
-    let user_in = fields.user_data.and_then(Object::parse).unwrap_or_default();
+    let user_in = match fields.user_data.map(Object::parse) {
+        Some(Ok(Some(user))) => user,
+        Some(Err(e)) => return bad("user_data", &format!("is not valid JSON: {e}")),
+        // Absent or not an object: no customer information (said below).
+        _ => Object::default(),
+    };
     let user = match normalize::meta_user_data(&user_in) {
         Ok(u) => u,
         Err(e) => return Err((format!("user_data.{}", e.field), e.reason)),
     };
     if source == "website" {
-        if fields
-            .event_source_url
-            .and_then(raw::text)
+        if passed("event_source_url")
+            .and_then(Value::as_str)
             .is_none_or(|u| !u.starts_with("http"))
         {
             return bad(
@@ -191,13 +209,10 @@ pub fn validate_object(obj: &Object<'_>, now: i64) -> Result<PreparedEvent, (Str
             "has no usable customer information (give em, ph, external_id, fbp/fbc, or IP and user agent)",
         );
     }
-    if let Some(c) = fields
-        .custom_data
-        .and_then(Object::parse)
-        .and_then(|custom| custom.get("currency"))
-    {
-        let ok =
-            raw::text(c).is_some_and(|c| crate::domain::Currency::parse("currency", &c).is_ok());
+    if let Some(c) = passed("custom_data").and_then(|custom| custom.get("currency")) {
+        let ok = c
+            .as_str()
+            .is_some_and(|c| crate::domain::Currency::parse("currency", c).is_ok());
         if !ok {
             return bad("custom_data.currency", "must be an ISO 4217 code, e.g. USD");
         }
@@ -208,7 +223,7 @@ pub fn validate_object(obj: &Object<'_>, now: i64) -> Result<PreparedEvent, (Str
         .map(|id| id.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let meta = match meta_event_json(&fields, name, time, source, &event_id, &user) {
+    let meta = match meta_event_json(&passed_on, name, time, source, &event_id, &user) {
         Ok(text) => text,
         // Writing values that came out of JSON cannot fail; said, not assumed.
         Err(e) => return bad("event", &format!("could not be serialised: {e}")),
@@ -463,12 +478,11 @@ mod tests {
             36,
             "an id that is not a string is replaced"
         );
-        assert!(
-            ok.meta.contains(r#""custom_data":{"currency": "EUR", "value": 12.50, "contents": [{"id": "sku-1", "quantity": 2}]}"#),
-            "custom_data as sent: {}",
-            ok.meta
-        );
         let meta: Value = serde_json::from_str(&ok.meta).unwrap();
+        assert_eq!(
+            meta["custom_data"],
+            json!({"currency": "EUR", "value": 12.5, "contents": [{"id": "sku-1", "quantity": 2}]})
+        );
         assert_eq!(meta["event_source_url"], "https://shop.example/a");
         assert!(
             meta.get("unknown_field").is_none(),
@@ -491,5 +505,48 @@ mod tests {
         .unwrap();
         assert_eq!(validate_event(&refused, NOW).unwrap_err().0, "event_time");
         assert_eq!(given_event_id(&refused).as_deref(), Some("keep-me"));
+    }
+
+    /// The request's reader only skips over each event's text; what a JSON reader refuses
+    /// (a number out of range, a lone surrogate, nesting past its depth) is refused when
+    /// the event is read, for that event alone and naming the field, and never passed on.
+    /// Inside what is passed on, a key given twice counts once, with its last value.
+    #[test]
+    fn bad_json_inside_an_event_is_refused_by_field() {
+        let good = web(json!({})).to_string();
+        let with = |field: &str, value: &str| {
+            // Last, so it is the value that counts.
+            let text = format!("{}, {field}: {value}}}", &good[..good.len() - 1]);
+            let raw = RawValue::from_string(text).unwrap();
+            validate_event(&raw, NOW)
+        };
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for (field, value, named) in [
+            (r#""custom_data""#, r#"{"value": 1e400}"#, "custom_data"),
+            (r#""custom_data""#, r#"{"note": "\ud800"}"#, "custom_data"),
+            (r#""opt_out""#, deep.as_str(), "opt_out"),
+            (r#""event_source_url""#, r#""\udc00""#, "event_source_url"),
+            (r#""user_data""#, r#"{"\ud800": "x"}"#, "user_data"),
+            (r#""\ud800""#, "1", "event"),
+        ] {
+            let (f, reason) = with(field, value).unwrap_err();
+            assert_eq!(f, named, "{field}: {value}");
+            assert!(reason.starts_with("is not valid JSON"), "{reason}");
+        }
+        // The last currency counts, as a JSON map keeps it; Meta receives it once.
+        let (f, _) = with(
+            r#""custom_data""#,
+            r#"{"currency": "USD", "currency": "DOLLARS"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(f, "custom_data.currency");
+        let ok = with(
+            r#""custom_data""#,
+            r#"{"currency": "DOLLARS", "currency": "EUR"}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.meta.matches("currency").count(), 1, "{}", ok.meta);
+        let meta: Value = serde_json::from_str(&ok.meta).unwrap();
+        assert_eq!(meta["custom_data"], json!({"currency": "EUR"}));
     }
 }

@@ -35,7 +35,7 @@ pub fn sha256_hex(s: &str) -> String {
 /// A lower-case hex digest held inline: a SHA-256 (64 digits), or an MD5 (32) a caller sent
 /// already hashed. No allocation per hash, and it is written into JSON as it is (hex digits
 /// need no escaping).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HexHash {
     hex: [u8; 64],
     len: u8,
@@ -390,9 +390,17 @@ pub fn meta_user_data<'a>(input: &'a Object<'_>) -> Result<UserData<'a>, Invalid
                 return Err(invalid(k, "must be strings"));
             };
             let mut hashed: Vec<HexHash> = Vec::with_capacity(texts.len());
+            // Distinct hashes in the order given; a set past a few, so a hostile list of
+            // thousands is not compared pairwise.
+            let mut seen = std::collections::HashSet::new();
             for given in &texts {
                 let h = hash(given)?;
-                if !hashed.contains(&h) {
+                let new = if texts.len() <= 16 {
+                    !hashed.contains(&h)
+                } else {
+                    seen.insert(h)
+                };
+                if new {
                     hashed.push(h);
                 }
             }
@@ -471,7 +479,7 @@ mod tests {
     fn user_json_text(input: &str) -> Result<Value, Invalid> {
         let raw = RawValue::from_string(input.to_owned()).unwrap();
         let mut out = Vec::new();
-        meta_user_data(&Object::parse(&raw).unwrap())?
+        meta_user_data(&Object::parse(&raw).unwrap().unwrap())?
             .write_json(&mut out)
             .unwrap();
         Ok(serde_json::from_slice(&out).unwrap())
@@ -483,7 +491,7 @@ mod tests {
 
     fn has_customer_info(input: Value) -> bool {
         let raw = text_of(&input);
-        meta_user_data(&Object::parse(&raw).unwrap())
+        meta_user_data(&Object::parse(&raw).unwrap().unwrap())
             .unwrap()
             .has_customer_info()
     }
@@ -616,7 +624,7 @@ mod tests {
         let raw = text_of(
             &json!({"em": "  Jane@Example.com", "ph": ["+44 844 412 4653", "+1 650 555 1212"], "external_id": " User-42 ", "client_ip_address": "203.0.113.9", "ttp": 7}),
         );
-        let u = tiktok_user(&Object::parse(&raw).unwrap()).unwrap();
+        let u = tiktok_user(&Object::parse(&raw).unwrap().unwrap()).unwrap();
         assert_eq!(u["email"], sha256_hex("jane@example.com"));
         assert_eq!(u["phone"], sha256_hex("+448444124653"));
         assert_eq!(u["external_id"], sha256_hex("user-42"));
@@ -640,7 +648,7 @@ mod tests {
         let written = {
             let raw = RawValue::from_string(r#"{"fbp": "x", "em": "a@b.co"}"#.into()).unwrap();
             let mut out = Vec::new();
-            meta_user_data(&Object::parse(&raw).unwrap())
+            meta_user_data(&Object::parse(&raw).unwrap().unwrap())
                 .unwrap()
                 .write_json(&mut out)
                 .unwrap();

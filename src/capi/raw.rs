@@ -1,10 +1,13 @@
 //! Server events read straight from their JSON text. Each event arrives as `RawValue` text
-//! and is read one level at a time: an object becomes its list of (key, value text), strings
-//! are borrowed unless they hold escapes, and what the relay only passes on (`custom_data`,
-//! `event_source_url`, `opt_out`) stays text and is copied into the payload as it came. No
-//! `serde_json::Value` tree is built or dropped per event; this runs for every event of every
-//! intake. The text was checked as JSON when the request was read, so reading a part of it
-//! again can only fail on a type: a number where a string is wanted, say.
+//! and is read one level at a time: an object becomes its list of (key, value text), and
+//! strings are borrowed unless they hold escapes. No `serde_json::Value` tree is built or
+//! dropped for the event as a whole; this runs for every event of every intake.
+//!
+//! The request's reader only skipped over each event's text: it checked the brackets and
+//! quotes, not what a JSON reader checks inside them (numbers in range, escapes that are not
+//! lone surrogates, nesting depth). Reading a part here makes those checks for that part, so
+//! reading it can fail on bad JSON as well as on a type; what is never read (the value of a
+//! field the relay ignores) is never checked, and is not sent anywhere either.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -63,12 +66,13 @@ impl<'de> Deserialize<'de> for Object<'de> {
 }
 
 impl<'a> Object<'a> {
-    /// The object `raw` holds, or None when it holds anything else.
-    pub fn parse(raw: &'a RawValue) -> Option<Self> {
+    /// The object `raw` holds; None when it holds anything else, an error when its keys are
+    /// not valid JSON strings.
+    pub fn parse(raw: &'a RawValue) -> Result<Option<Self>, serde_json::Error> {
         if !raw.get().starts_with('{') {
-            return None;
+            return Ok(None);
         }
-        serde_json::from_str(raw.get()).ok()
+        serde_json::from_str(raw.get()).map(Some)
     }
 
     /// The value of `key` (the last one, if it is given twice).
@@ -124,15 +128,22 @@ mod tests {
     #[test]
     fn objects_keep_entries_and_the_last_duplicate_wins() {
         let r = raw(r#"{"b": 1, "a\u0041": "x", "b": [2, {"c": 3}]}"#);
-        let o = Object::parse(&r).unwrap();
+        let o = Object::parse(&r).unwrap().unwrap();
         assert_eq!(o.len(), 3);
         assert_eq!(o.get("b").map(RawValue::get), Some(r#"[2, {"c": 3}]"#));
         assert_eq!(o.get("aA").map(RawValue::get), Some(r#""x""#));
         assert!(o.get("c").is_none(), "only the top level is read");
         for not_object in ["[1]", "\"{}\"", "null", "7"] {
-            assert!(Object::parse(&raw(not_object)).is_none(), "{not_object}");
+            assert!(
+                Object::parse(&raw(not_object)).unwrap().is_none(),
+                "{not_object}"
+            );
         }
-        assert!(Object::parse(&raw("{}")).unwrap().is_empty());
+        assert!(Object::parse(&raw("{}")).unwrap().unwrap().is_empty());
+        // What the request's reader let through, refused on reading.
+        assert!(Object::parse(&raw(r#"{"\ud800": 1}"#)).is_err());
+        assert_eq!(text(&raw(r#""\ud800""#)), None);
+        assert_eq!(int(&raw("1e400")), None);
     }
 
     #[test]

@@ -119,8 +119,14 @@ pub struct CapiService {
 /// hashed by TikTok's own rules from the raw input (a phone is hashed in E.164 with its "+",
 /// which Meta's hash cannot give).
 fn tiktok_event(prep: &super::PreparedEvent, raw: &RawValue) -> Value {
-    let event = Object::parse(raw).unwrap_or_default();
-    let part = |k: &str| event.get(k).and_then(Object::parse).unwrap_or_default();
+    // Both were read without error when the event was checked.
+    let event = Object::parse(raw).ok().flatten().unwrap_or_default();
+    let part = |k: &str| {
+        event
+            .get(k)
+            .and_then(|v| Object::parse(v).ok().flatten())
+            .unwrap_or_default()
+    };
     let user = normalize::tiktok_user(&part("user_data")).unwrap_or_default();
     let custom = part("custom_data");
     let mut props = json!({});

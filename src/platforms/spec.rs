@@ -525,8 +525,8 @@ mod tests {
         let big = "x".repeat(MAX_PAYLOAD_BYTES);
         let e = err(serde_json::json!({ "creative": { "headline": big } }));
         assert!(e.contains("bytes of JSON; the limit is 65536"), "{e}");
-        // Strings and numbers are counted exactly near the limit: 1,600 numbers, each written in up to
-        // 24 bytes but in 1 here, keep a payload just under the limit valid.
+        // Counted exactly near the limit (the quick bound takes the string at 6 bytes a byte
+        // and each of the 1,600 numbers at 24): a payload just under the limit stays valid.
         let pad = "x".repeat(MAX_PAYLOAD_BYTES - 4_100 - 20);
         let ok = serde_json::json!({ "creative": { "headline": pad }, "n": vec![1; 800], "m": vec![2; 800] });
         assert!(json_size(&ok) <= MAX_PAYLOAD_BYTES && json_size_at_most(&ok) > MAX_PAYLOAD_BYTES);
