@@ -396,21 +396,30 @@ impl DeployService {
     }
 
     pub async fn status(&self, ticket_id: i64) -> AppResult<DeployStatus> {
-        // The run is read before the ticket: the reads are not one snapshot, and this order
-        // never pairs a retry the run has scheduled with a ticket status older than it (read
-        // the other way, a busy moment showed a retry in place beside a QUEUED ticket).
-        let (run, attempts, attempt_count) = {
-            let mut c = self.governance.db().pool().acquire().await?;
-            (
-                store::latest_run(&mut c, ticket_id).await?,
-                store::list_attempts(&mut c, ticket_id, 50).await?,
-                store::count_attempts(&mut c, ticket_id).await?,
-            )
-        };
-        let view = self.governance.get_ticket(ticket_id).await?;
+        // The run, its attempts and the ticket in one snapshot. Read apart, a deploy finishing
+        // between the reads showed a TRAFFICKED_SUCCESS ticket beside its run still QUEUED with
+        // no attempts (on PostgreSQL, where each statement otherwise sees its own snapshot; a
+        // SQLite read transaction keeps one).
+        let db = self.governance.db();
+        let mut tx = db.pool().begin().await?;
+        if db.backend() == store::Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let run = store::latest_run(&mut tx, ticket_id).await?;
+        let attempts = store::list_attempts(&mut tx, ticket_id, 50).await?;
+        let attempt_count = store::count_attempts(&mut tx, ticket_id).await?;
+        let ticket = store::get_ticket(&mut tx, ticket_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found("ticket", ticket_id)
+                    .with_field("ticket_id", "list_tickets shows the ids")
+            })?;
+        tx.rollback().await?;
         Ok(DeployStatus {
             ticket_id,
-            ticket_status: view.ticket.status,
+            ticket_status: ticket.status,
             next_retry_at: run
                 .as_ref()
                 .filter(|r| {
@@ -424,7 +433,7 @@ impl DeployService {
                 .and_then(|r| r.next_attempt_at.clone()),
             last_error: run.as_ref().and_then(|r| r.last_error.clone()),
             run,
-            external_ids: view.ticket.external_ids,
+            external_ids: ticket.external_ids,
             attempt_count,
             attempts,
         })
