@@ -410,12 +410,7 @@ impl DeployService {
         let run = store::latest_run(&mut tx, ticket_id).await?;
         let attempts = store::list_attempts(&mut tx, ticket_id, 50).await?;
         let attempt_count = store::count_attempts(&mut tx, ticket_id).await?;
-        let ticket = store::get_ticket(&mut tx, ticket_id)
-            .await?
-            .ok_or_else(|| {
-                AppError::not_found("ticket", ticket_id)
-                    .with_field("ticket_id", "list_tickets shows the ids")
-            })?;
+        let ticket = crate::governance::must_ticket(&mut tx, ticket_id).await?;
         tx.rollback().await?;
         Ok(DeployStatus {
             ticket_id,

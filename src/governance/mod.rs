@@ -181,7 +181,7 @@ fn campaign_missing(id: i64) -> AppError {
     AppError::not_found("campaign", id).with_field("campaign_id", "list_campaigns shows the ids")
 }
 
-async fn must_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Ticket> {
+pub(crate) async fn must_ticket(c: &mut AnyConnection, id: i64) -> AppResult<Ticket> {
     store::get_ticket(c, id).await?.ok_or_else(|| {
         AppError::not_found("ticket", id).with_field("ticket_id", "list_tickets shows the ids")
     })
