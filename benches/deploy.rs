@@ -165,6 +165,48 @@ async fn counts(s: &AppServices) -> (i64, i64, i64, i64, i64) {
     )
 }
 
+/// The five tickets that finished last (BENCH_TIMELINE=1): each request, from when it left
+/// (ms after the round's start), with its outcome and how long the platform took.
+async fn slowest(s: &AppServices, start: chrono::DateTime<chrono::Utc>) {
+    use sqlx::Row;
+    let pool = s.governance.db().pool();
+    let ms = |t: String| {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .map(|d| (d.with_timezone(&chrono::Utc) - start).num_milliseconds())
+            .unwrap_or(-1)
+    };
+    let last = sqlx::query(
+        "SELECT ticket_id, finished_at FROM deploy_runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 5",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for r in last {
+        let t: i64 = r.try_get("ticket_id").unwrap();
+        let end = ms(r.try_get("finished_at").unwrap());
+        let steps: Vec<String> = sqlx::query(
+            "SELECT object, action, outcome, latency_ms, started_at FROM deploy_attempts WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(t)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            format!(
+                "{}@{} {} {} {}ms",
+                a.try_get::<String, _>("object").unwrap(),
+                ms(a.try_get("started_at").unwrap()),
+                a.try_get::<String, _>("action").unwrap(),
+                a.try_get::<String, _>("outcome").unwrap(),
+                a.try_get::<Option<i64>, _>("latency_ms").unwrap().unwrap_or(-1),
+            )
+        })
+        .collect();
+        println!("  ticket {t} done at {end} ms: {}", steps.join(", "));
+    }
+}
+
 /// Where a round's time went, per ticket on average, from the stored attempts and runs:
 /// from the round's start to the first request (waiting for a worker), from the first request
 /// to the run's end (a worker busy with it), and within that the platform's answers. The
@@ -220,6 +262,7 @@ async fn breakdown(s: &AppServices, start: chrono::DateTime<chrono::Utc>, secs: 
     }
     if std::env::var("BENCH_TIMELINE").is_ok() {
         println!("  in progress per 500 ms: {timeline:?}");
+        slowest(s, start).await;
     }
     let n = runs.max(1) as f64;
     println!(

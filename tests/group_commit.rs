@@ -184,3 +184,73 @@ async fn the_sqlite_wal_is_checkpointed_beside_the_writer() {
         .expect("count");
     assert_eq!(count, 600, "every commit is there");
 }
+
+/// A job for the queue test below.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Ping {
+    n: i64,
+}
+
+impl omnitraffick::jobs::Job for Ping {
+    const QUEUE: &'static str = "test.busy";
+}
+
+/// Another process holding SQLite's write lock (a worker, say): the store's writer (which has
+/// no busy timeout of its own and waits for the lock itself) and the job queue's connections
+/// (whose busy handler retries every millisecond) wait for it, then commit; nothing fails
+/// with "database is locked" and nothing is written twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_wait_for_another_process_holding_the_lock_then_commit() {
+    use sqlx::Connection;
+    let test_db = common::fresh_db().await;
+    let (db, services) = common::open(&test_db).await;
+    if db.backend() != omnitraffick::store::Backend::Sqlite {
+        return; // PostgreSQL locks rows, not the file.
+    }
+    scratch(&db).await;
+    let mut other = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&test_db.url),
+    )
+    .await
+    .expect("a second connection, as another process would have");
+    sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO scratch (id, note) VALUES (1, 'other')")
+        .execute(&mut other)
+        .await
+        .expect("the other process takes the write lock");
+
+    let write = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await?;
+            insert(&mut tx, 2, "ours").await?;
+            tx.commit().await
+        }
+    });
+    let push = tokio::spawn({
+        let jobs = services.jobs.clone();
+        async move { jobs.push(Ping { n: 7 }, None).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !write.is_finished() && !push.is_finished(),
+        "neither may finish while the other process holds the lock"
+    );
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut other)
+        .await
+        .expect("the other process commits");
+
+    write
+        .await
+        .expect("the write's task")
+        .expect("our write commits once the lock is free");
+    push.await
+        .expect("the push's task")
+        .expect("the push is queued once the lock is free");
+    assert_eq!(rows(&db).await, vec![1, 2]);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = 'test.busy'")
+        .fetch_one(db.pool())
+        .await
+        .expect("count the queued jobs");
+    assert_eq!(queued, 1);
+}

@@ -98,6 +98,11 @@ impl JobQueue {
                     .pragma("wal_autocheckpoint", crate::store::WAL_AUTOCHECKPOINT_PAGES);
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(4)
+                    // apalis fetches, acknowledges and keeps workers alive through these
+                    // connections: wait for another process's lock in short steps.
+                    .after_connect(|conn, _meta| {
+                        Box::pin(crate::store::busy::retry_soon_when_busy(conn))
+                    })
                     .connect_with(opts)
                     .await
                     .map_err(queue_err)?;

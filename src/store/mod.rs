@@ -4,6 +4,7 @@
 
 mod assets;
 mod audit;
+pub(crate) mod busy;
 mod capi;
 mod changes;
 mod deploy;
@@ -146,8 +147,10 @@ const SQLITE_PRAGMAS: &str = concat!(
 /// in a sub-journal, which spills to a temporary file past 64 KiB (a CAPI intake of 100 events
 /// passes that; the writes were a tenth of the writer's time): `temp_store = MEMORY` keeps it
 /// in memory, where it is dropped at the savepoint's release. A larger page cache (16 MiB
-/// rather than 2 MiB) keeps the pages of the tables and indexes it appends to.
-const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;";
+/// rather than 2 MiB) keeps the pages of the tables and indexes it appends to. No busy
+/// timeout: the writer waits for another process's write lock itself (`writer::begin_group`).
+const SQLITE_WRITER_PRAGMAS: &str =
+    "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384; PRAGMA busy_timeout = 0;";
 
 /// How long after a commit the checkpointer waits, so one checkpoint covers a burst.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(100);

@@ -36,6 +36,11 @@ pub(crate) const MAX_GROUP: usize = 64;
 /// the group itself (normally the last writer of the group commits it long before).
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
+/// How long `BEGIN IMMEDIATE` waits for another process's write lock before the write fails
+/// (the busy timeout of the store's other connections), and how often it tries meanwhile.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+const BUSY_RETRY: Duration = super::busy::RETRY_EVERY;
+
 /// The savepoint each writer runs in, and the statements around it.
 const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT ot_write";
 const SAVEPOINT: &str = "SAVEPOINT ot_write";
@@ -107,6 +112,37 @@ async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Er
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
 }
 
+/// Open the group's transaction, waiting here while another process holds the write lock.
+///
+/// The writer's connection has no busy timeout (`store::SQLITE_WRITER_PRAGMAS`): SQLite's own
+/// busy handler sleeps in growing steps (see `store::busy`), and with two deploy workers each
+/// one's writer thread slept about 40% of the time. Here `BEGIN IMMEDIATE` is tried again
+/// every millisecond, up to [`BUSY_WAIT`]. Only `BEGIN IMMEDIATE` waits for the lock: in WAL
+/// mode the statements after it, and the `COMMIT` (whose automatic checkpoint is passive),
+/// need no lock another process could hold.
+async fn begin_group(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+    loop {
+        match run(conn, BEGIN_GROUP).await {
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(BUSY_RETRY).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SQLite's `SQLITE_BUSY` (5), with any extended code (`SQLITE_BUSY_RECOVERY` …).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}
+
 impl GroupWriter {
     pub(crate) fn new(conn: AnyConnection, checkpoint: mpsc::Sender<()>) -> Self {
         Self {
@@ -133,7 +169,7 @@ impl GroupWriter {
         let opened = match (st.open, st.savepoint) {
             (true, Savepoint::Fresh) => Ok(()),
             (true, _) => run(&mut st.conn, SAVEPOINT).await,
-            (false, _) => match run(&mut st.conn, BEGIN_GROUP).await {
+            (false, _) => match begin_group(&mut st.conn).await {
                 Ok(()) => {
                     st.open = true;
                     Ok(())
