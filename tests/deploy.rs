@@ -778,6 +778,60 @@ async fn a_worker_that_dies_mid_request_is_taken_over_without_a_duplicate() {
 }
 
 #[tokio::test]
+async fn a_queue_worker_takes_a_dead_workers_run_over_when_its_lease_lapses() {
+    // No sweep within the test's time: the takeover must come from the queue's job itself.
+    let w = World::build()
+        .timeout(Duration::from_millis(400))
+        .options(|o| {
+            o.deploy = DeploySettings {
+                sweep_every: Duration::from_secs(600),
+                ..settings()
+            }
+        })
+        .start()
+        .await;
+    w.fake.set_lose_delay(Duration::from_millis(1200));
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    w.fake.fail_next("campaign", Fault::Lose);
+    let run = queue_deploy(&w.s, t).await;
+    // A worker takes the run and dies once the platform has the campaign.
+    let doomed = w.s.deploy.deployer("doomed".into());
+    let job = tokio::spawn(async move { doomed.process(run).await });
+    wait_until(
+        "the create never reached the platform",
+        Duration::from_secs(10),
+        || async {
+            match w.fake.objects("campaign").is_empty() {
+                true => Err("no campaign yet".to_owned()),
+                false => Ok(()),
+            }
+        },
+    )
+    .await;
+    job.abort();
+    let _ = job.await;
+
+    // The queue's workers take the run's job while the dead worker's lease still holds.
+    let workers = Workers::start(&w.s);
+    let st = wait_until(
+        "the run was not taken over after its lease lapsed",
+        settings().lease * 8,
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            match st["ticket_status"] == "TRAFFICKED_SUCCESS" {
+                true => Ok(st),
+                false => Err(st.to_string()),
+            }
+        },
+    )
+    .await;
+    workers.stop().await;
+    assert_eq!(st["run"]["attempts"], 2);
+    assert_eq!(w.fake.objects("campaign").len(), 1);
+    assert_eq!(w.fake.duplicates(), 0);
+}
+
+#[tokio::test]
 async fn the_queue_and_workers_deploy_everything_once_under_faults() {
     let w = setup().await;
     w.fake.set_random(

@@ -87,12 +87,34 @@ async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
     Ok((us > 0).then(|| Duration::from_micros(us as u64) + Duration::from_millis(1)))
 }
 
-/// Whether the run still waits for a worker (QUEUED or WAITING).
-async fn pending(db: &Db, run_id: i64) -> AppResult<bool> {
-    let mut c = db.pool().acquire().await?;
-    Ok(store::get_run(&mut c, run_id)
-        .await?
-        .is_some_and(|r| matches!(r.state.as_str(), "QUEUED" | "WAITING")))
+/// After a take-up was skipped: how long until the run can be taken, if it has not ended.
+/// A waiting run when it is due (at least 100 ms: it was skipped for a clock edge); one
+/// another worker holds, when that worker's lease lapses.
+async fn waiting_for(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
+    let run = {
+        let mut c = db.pool().acquire().await?;
+        store::get_run(&mut c, run_id).await?
+    };
+    let Some(run) = run else {
+        return Ok(None);
+    };
+    let until = match run.state.as_str() {
+        "QUEUED" | "WAITING" => run.next_attempt_at,
+        "RUNNING" => run.lease_until,
+        _ => return Ok(None),
+    };
+    let left = until
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .and_then(|t| {
+            (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .ok()
+        })
+        .unwrap_or_default();
+    // A little past the time, so the take-up does not find it a hair early.
+    Ok(Some(
+        (left + Duration::from_millis(10)).max(Duration::from_millis(100)),
+    ))
 }
 
 async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
@@ -126,14 +148,13 @@ async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
             }
         }
         // Not taken because it was not due yet (a clock edge): keep it in the queue. When
-        // another worker holds it, or it ended, there is nothing to keep.
+        // another worker holds it, come back when its lease lapses: if that worker died, the
+        // run is taken over then, rather than at the next sweep (a job of a worker killed
+        // mid-deploy is handed to another by apalis while the dead worker's lease still
+        // holds). If it ended, there is nothing to keep.
         RunOutcome::Skipped => {
-            if let Some(wait) = due_in(&ctx.db, run_id).await? {
+            if let Some(wait) = waiting_for(&ctx.db, run_id).await? {
                 ctx.queue.push(job, Some(wait)).await?;
-            } else if pending(&ctx.db, run_id).await? {
-                ctx.queue
-                    .push(job, Some(Duration::from_millis(100)))
-                    .await?;
             }
         }
         _ => {}
