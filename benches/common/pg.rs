@@ -16,11 +16,16 @@ pub async fn pg_database(admin_url: &str, tag: &str) -> anyhow::Result<(String, 
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await?;
-    let base = admin_url
+    // The same server and settings (`?sslmode=disable`, say), another database.
+    let (url, query) = match admin_url.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let base = url
         .rsplit_once('/')
         .map(|(b, _)| b.to_owned())
         .ok_or_else(|| anyhow!("BENCH_DATABASE_URL has no database part"))?;
-    Ok((format!("{base}/{name}"), name))
+    Ok((format!("{base}/{name}{query}"), name))
 }
 
 pub async fn drop_pg_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
