@@ -6,7 +6,8 @@
 //! deploy runs (`deploy::jobs`), conversion deliveries (`capi::jobs`) and the self-healing
 //! that hears of failed deploys (`healing::jobs`). Every apalis quirk we work around lives
 //! here: the poll timer ([`poll::Tick`]), the shutdown drain ([`workers::Drain`]), one task
-//! per worker, and apalis's own migration table.
+//! per worker, apalis's own migration table, and a busy handler on its SQLite connections
+//! that retries every millisecond (`store::busy`) rather than in SQLite's growing sleeps.
 
 mod poll;
 mod workers;
