@@ -1,6 +1,8 @@
 //! Deploy runs on the job queue. A job only names a run; the run row (see `store::deploy`) is
 //! the source of truth: its lease makes sure one worker at a time deploys a ticket, and its
-//! state says whether a delivery has anything to do, so a duplicate or late job is harmless.
+//! state says whether a delivery has anything to do, so a duplicate or late job does no harm:
+//! one that finds the run held by another worker comes back when that lease lapses (and so
+//! lives, at one take-up per lease, until the run ends).
 //! Retries are new jobs scheduled when the platform (or the back-off) says. A run that fails
 //! for good is announced as a [`DeployFailed`] job, for whoever listens (self-healing).
 
@@ -65,32 +67,15 @@ pub(super) fn register(
     });
 }
 
-/// How long until the run is due, if it is waiting.
-async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
-    let mut c = db.pool().acquire().await?;
-    let Some(run) = store::get_run(&mut c, run_id).await? else {
-        return Ok(None);
-    };
-    if !matches!(run.state.as_str(), "QUEUED" | "WAITING") {
-        return Ok(None);
-    }
-    let Some(at) = run.next_attempt_at else {
-        return Ok(None);
-    };
-    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) else {
-        return Ok(None);
-    };
-    // Rounded up, so a wait never ends a hair before the run is due.
-    let us = (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .num_microseconds()
-        .unwrap_or(i64::MAX);
-    Ok((us > 0).then(|| Duration::from_micros(us as u64) + Duration::from_millis(1)))
+/// When a run can next be taken, if it has not ended.
+enum Next {
+    /// Waiting (QUEUED or WAITING): due in this long (zero when already due).
+    Due(Duration),
+    /// Held by a worker (RUNNING): its lease lapses in this long (zero when it has).
+    Leased(Duration),
 }
 
-/// After a take-up was skipped: how long until the run can be taken, if it has not ended.
-/// A waiting run when it is due (at least 100 ms: it was skipped for a clock edge); one
-/// another worker holds, when that worker's lease lapses.
-async fn waiting_for(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
+async fn next_take(db: &Db, run_id: i64) -> AppResult<Option<Next>> {
     let run = {
         let mut c = db.pool().acquire().await?;
         store::get_run(&mut c, run_id).await?
@@ -98,23 +83,41 @@ async fn waiting_for(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
     let Some(run) = run else {
         return Ok(None);
     };
-    let until = match run.state.as_str() {
-        "QUEUED" | "WAITING" => run.next_attempt_at,
-        "RUNNING" => run.lease_until,
-        _ => return Ok(None),
+    let left = |at: Option<String>| {
+        at.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .and_then(|t| {
+                (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                    .to_std()
+                    .ok()
+            })
+            .unwrap_or_default()
     };
-    let left = until
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-        .and_then(|t| {
-            (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                .to_std()
-                .ok()
-        })
-        .unwrap_or_default();
-    // A little past the time, so the take-up does not find it a hair early.
-    Ok(Some(
-        (left + Duration::from_millis(10)).max(Duration::from_millis(100)),
-    ))
+    Ok(match run.state.as_str() {
+        "QUEUED" | "WAITING" => Some(Next::Due(left(run.next_attempt_at))),
+        "RUNNING" => Some(Next::Leased(left(run.lease_until))),
+        _ => None,
+    })
+}
+
+/// How long until the run is due, if it is waiting and not due yet; a millisecond past it,
+/// so a wait never ends a hair before the run is due.
+async fn due_in(db: &Db, run_id: i64) -> AppResult<Option<Duration>> {
+    Ok(match next_take(db, run_id).await? {
+        Some(Next::Due(d)) if !d.is_zero() => Some(d + Duration::from_millis(1)),
+        _ => None,
+    })
+}
+
+/// The delay to queue a job with so that it is handed out only after `left` from now: apalis
+/// keeps a job's due time in whole seconds, rounded down, and hands the job out once that
+/// second has begun, so a job for a time within the current second would be fetched at once
+/// (and skipped again, over and over, until the lease lapsed). Rounded up to the next second.
+fn not_before(left: Duration) -> Duration {
+    let now = chrono::Utc::now();
+    let at = now + chrono::Duration::from_std(left).unwrap_or(chrono::Duration::MAX);
+    let second = at.timestamp().saturating_add(1);
+    let start = chrono::DateTime::from_timestamp(second, 0).unwrap_or(at);
+    (start - now).to_std().unwrap_or(left)
 }
 
 async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
@@ -152,11 +155,14 @@ async fn process_job(job: DeployJob, ctx: Ctx) -> AppResult<()> {
         // run is taken over then, rather than at the next sweep (a job of a worker killed
         // mid-deploy is handed to another by apalis while the dead worker's lease still
         // holds). If it ended, there is nothing to keep.
-        RunOutcome::Skipped => {
-            if let Some(wait) = waiting_for(&ctx.db, run_id).await? {
+        RunOutcome::Skipped => match next_take(&ctx.db, run_id).await? {
+            Some(Next::Due(d)) => {
+                let wait = (d + Duration::from_millis(1)).max(Duration::from_millis(100));
                 ctx.queue.push(job, Some(wait)).await?;
             }
-        }
+            Some(Next::Leased(d)) => ctx.queue.push(job, Some(not_before(d))).await?,
+            None => {}
+        },
         _ => {}
     }
     Ok(())

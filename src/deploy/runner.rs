@@ -355,8 +355,8 @@ impl Deployer {
             };
             // Attempts at this object: a short wait after a retryable error is sat out here,
             // lease held, rather than through the queue (see `retry_here`). The back-off grows
-            // with this object's failures in a row: an answer in between (a lookup that found
-            // nothing, say) shows the platform is serving again, and the back-off starts over.
+            // with this object's failures in a row: an answer in between shows the platform
+            // is serving again.
             let mut failures = 0;
             let id = loop {
                 if lost.load(Ordering::SeqCst) {
@@ -365,10 +365,7 @@ impl Deployer {
                 let tried = match uncertain.contains(&req.object) {
                     true => match self.lookup(take, channel, &filled, &ids).await {
                         Ok(Some(id)) => Ok(id),
-                        Ok(None) => {
-                            failures = 0;
-                            self.create(take, channel, &filled, &mut uncertain).await
-                        }
+                        Ok(None) => self.create(take, channel, &filled, &mut uncertain).await,
                         Err(e) => Err(e),
                     },
                     false => self.create(take, channel, &filled, &mut uncertain).await,

@@ -93,7 +93,8 @@ impl JobQueue {
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
+                    // No busy timeout: `after_connect` below installs a busy handler in its
+                    // place, which waits up to 10 s in 1 ms steps.
                     // As on the store's connections: the store's checkpointer copies the WAL
                     // back soon after commits; a commit does it only past the backstop.
                     .pragma("wal_autocheckpoint", crate::store::WAL_AUTOCHECKPOINT_PAGES);
