@@ -246,6 +246,18 @@ impl Db {
                 sqlx::raw_sql(SQLITE_WRITER_PRAGMAS)
                     .execute(&mut conn)
                     .await?;
+                // Only in WAL mode is `BEGIN IMMEDIATE` the writer's one wait for a lock; where
+                // the file could not be put in WAL mode (a file system without shared memory,
+                // say), a `COMMIT` waits for readers too, so SQLite's own wait stays on.
+                let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(&mut conn)
+                    .await?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(journal_mode = %mode, "the SQLite file is not in WAL mode; writes wait on SQLite's busy timeout");
+                    sqlx::raw_sql("PRAGMA busy_timeout = 10000")
+                        .execute(&mut conn)
+                        .await?;
+                }
                 Some(writer::GroupWriter::new(conn, checkpointer(pool.clone())))
             }
             Backend::Postgres => None,
