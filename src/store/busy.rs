@@ -6,7 +6,7 @@
 //! milliseconds goes on sleeping long after the lock is free: in the deploy benchmark each
 //! worker's job-queue connections slept about a third of the time, and the jobs they fetch and
 //! acknowledge waited with them. The handler here tries again every millisecond, for as long
-//! as the store's `busy_timeout` (10 s).
+//! as the store's `busy_timeout` ([`WAIT`]).
 //!
 //! The store's own writer is an `AnyConnection`, which gives no access to the SQLite handle;
 //! it waits in the same steps in Rust instead (`writer::begin_group`).
@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use libsqlite3_sys::sqlite3_busy_handler;
 
-/// How often a busy connection tries the lock again, and how many times before it gives up
-/// with `SQLITE_BUSY`: about ten seconds in all.
+/// How long a busy connection waits in all before it gives up with `SQLITE_BUSY` (the store's
+/// `busy_timeout`), how often it tries the lock again meanwhile, and so how many tries.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(1);
-const TRIES: c_int = 10_000;
+const TRIES: c_int = (WAIT.as_millis() / RETRY_EVERY.as_millis()) as c_int;
 
 /// Called by SQLite, on the connection's thread, each time a lock it needs is held by another
 /// connection; `tries` counts the calls for this wait. Returning 0 gives up.
@@ -46,4 +47,15 @@ pub(crate) async fn retry_soon_when_busy(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wait_is_the_stores_busy_timeout() {
+        assert_eq!(
+            super::super::SQLITE_BUSY_TIMEOUT,
+            format!("PRAGMA busy_timeout = {};", super::WAIT.as_millis())
+        );
+    }
 }

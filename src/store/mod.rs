@@ -121,6 +121,17 @@ macro_rules! wal_autocheckpoint_pages {
     };
 }
 
+/// How long a connection waits for another process's lock, in milliseconds: one literal for
+/// `SQLITE_PRAGMAS` and the writer's fallback outside WAL mode; `busy::WAIT` says the same.
+macro_rules! busy_timeout_ms {
+    () => {
+        "10000"
+    };
+}
+
+/// SQLite's own wait for a lock, as every connection but the writer has it.
+const SQLITE_BUSY_TIMEOUT: &str = concat!("PRAGMA busy_timeout = ", busy_timeout_ms!(), ";");
+
 /// The backstop in `SQLITE_PRAGMAS`, for connections configured by option (the job queue's).
 pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = wal_autocheckpoint_pages!();
 
@@ -137,7 +148,9 @@ pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = wal_autocheckpoint_pages!();
 /// by the committing connection itself, with little left to copy) provides.
 const SQLITE_PRAGMAS: &str = concat!(
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; ",
-    "PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = ",
+    "PRAGMA busy_timeout = ",
+    busy_timeout_ms!(),
+    "; PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = ",
     wal_autocheckpoint_pages!(),
     ";"
 );
@@ -254,7 +267,7 @@ impl Db {
                     .await?;
                 if !mode.eq_ignore_ascii_case("wal") {
                     tracing::warn!(journal_mode = %mode, "the SQLite file is not in WAL mode; writes wait on SQLite's busy timeout");
-                    sqlx::raw_sql("PRAGMA busy_timeout = 10000")
+                    sqlx::raw_sql(SQLITE_BUSY_TIMEOUT)
                         .execute(&mut conn)
                         .await?;
                 }

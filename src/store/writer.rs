@@ -36,11 +36,6 @@ pub(crate) const MAX_GROUP: usize = 64;
 /// the group itself (normally the last writer of the group commits it long before).
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
-/// How long `BEGIN IMMEDIATE` waits for another process's write lock before the write fails
-/// (the busy timeout of the store's other connections), and how often it tries meanwhile.
-const BUSY_WAIT: Duration = Duration::from_secs(10);
-const BUSY_RETRY: Duration = super::busy::RETRY_EVERY;
-
 /// The savepoint each writer runs in, and the statements around it.
 const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT ot_write";
 const SAVEPOINT: &str = "SAVEPOINT ot_write";
@@ -117,15 +112,15 @@ async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Er
 /// The writer's connection has no busy timeout (`store::SQLITE_WRITER_PRAGMAS`): SQLite's own
 /// busy handler sleeps in growing steps (see `store::busy`), and with two deploy workers each
 /// one's writer thread slept about 40% of the time. Here `BEGIN IMMEDIATE` is tried again
-/// every millisecond, up to [`BUSY_WAIT`]. Only `BEGIN IMMEDIATE` waits for the lock: in WAL
+/// every millisecond, for as long as the store's other connections wait (`busy::WAIT`). Only `BEGIN IMMEDIATE` waits for the lock: in WAL
 /// mode the statements after it, and the `COMMIT` (whose automatic checkpoint is passive),
 /// need no lock another process could hold.
 async fn begin_group(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+    let deadline = tokio::time::Instant::now() + super::busy::WAIT;
     loop {
         match run(conn, BEGIN_GROUP).await {
             Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(BUSY_RETRY).await;
+                tokio::time::sleep(super::busy::RETRY_EVERY).await;
             }
             other => return other,
         }
