@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
-    geo, spec_bid, spec_budget, target_countries, to_micros,
+    geo, object, spec_bid, spec_budget, target_countries, to_micros,
 };
 use crate::domain::{AssetKind, Platform};
 use crate::error::AppError;
@@ -56,7 +56,7 @@ fn channel_type(objective: Objective, placements: &[Placement]) -> &'static str 
 }
 
 fn op(create: Value) -> Value {
-    json!({ "create": create })
+    object([("create", create)])
 }
 
 impl GoogleAdsTranslator {
@@ -289,16 +289,22 @@ impl Translator for GoogleAdsTranslator {
             ));
         }
         let ad = if channel == "SEARCH" {
-            json!({
-                "finalUrls": [link],
-                "responsiveSearchAd": { "headlines": headlines, "descriptions": descriptions },
-            })
+            object([
+                ("finalUrls", json!([link])),
+                (
+                    "responsiveSearchAd",
+                    object([
+                        ("headlines", Value::Array(headlines)),
+                        ("descriptions", Value::Array(descriptions)),
+                    ]),
+                ),
+            ])
         } else {
-            let mut display = json!({
-                "headlines": headlines,
-                "descriptions": descriptions,
-                "businessName": input.brand.name,
-            });
+            let mut display = object([
+                ("headlines", Value::Array(headlines)),
+                ("descriptions", Value::Array(descriptions)),
+                ("businessName", json!(input.brand.name)),
+            ]);
             if let Some(h) = &c.headline {
                 display["longHeadline"] = json!({ "text": h });
             }
@@ -329,9 +335,16 @@ impl Translator for GoogleAdsTranslator {
                     None => display[slot] = json!([{ "asset": rn }]),
                 }
             }
-            json!({ "finalUrls": [link], "responsiveDisplayAd": display })
+            object([
+                ("finalUrls", json!([link])),
+                ("responsiveDisplayAd", display),
+            ])
         };
-        let ad_group_ad = json!({ "adGroup": ad_group_ref, "status": "PAUSED", "ad": ad });
+        let ad_group_ad = object([
+            ("adGroup", json!(ad_group_ref)),
+            ("status", json!("PAUSED")),
+            ("ad", ad),
+        ]);
 
         // Overrides merge into each single-resource create.
         let mut creates = vec![
@@ -349,12 +362,12 @@ impl Translator for GoogleAdsTranslator {
         check_ad(&creates[3].body, channel)?;
 
         let mut requests = Vec::new();
-        let mut push = |object: &str, resource: &str, ops: Vec<Value>| {
+        let mut push = |name: &str, resource: &str, ops: Vec<Value>| {
             requests.push(PlatformRequest {
-                object: object.into(),
+                object: name.into(),
                 method: "POST".into(),
                 path: format!("{base}/{resource}:mutate"),
-                body: json!({ "operations": ops }),
+                body: object([("operations", Value::Array(ops))]),
             });
         };
         let mut creates = creates.into_iter();

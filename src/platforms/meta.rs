@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
-    id_ref, spec_bid, spec_budget, target_countries,
+    id_ref, object, spec_bid, spec_budget, target_countries,
 };
 use crate::domain::{AssetKind, Money, Platform};
 use crate::error::AppError;
@@ -189,10 +189,10 @@ impl Translator for MetaTranslator {
         if !t.regions.is_empty() {
             geo["regions"] = Value::Array(t.regions.iter().map(|r| json!({ "key": r })).collect());
         }
-        let mut targeting = json!({
-            "geo_locations": geo,
-            "targeting_automation": { "advantage_audience": 0 },
-        });
+        let mut targeting = object([
+            ("geo_locations", geo),
+            ("targeting_automation", json!({ "advantage_audience": 0 })),
+        ]);
         if let Some(a) = t.age_min {
             targeting["age_min"] = json!(a);
         }
@@ -216,7 +216,8 @@ impl Translator for MetaTranslator {
                     None => json!({ "id": i.id }),
                 })
                 .collect();
-            targeting["flexible_spec"] = json!([{ "interests": interests }]);
+            targeting["flexible_spec"] =
+                Value::Array(vec![object([("interests", Value::Array(interests))])]);
         }
         let platforms: Vec<&str> = t
             .placements
@@ -287,16 +288,16 @@ impl Translator for MetaTranslator {
                 } else if let Some(p) = link_data.get("picture") {
                     video_data["image_url"] = p.clone();
                 }
-                json!({ "video_data": video_data })
+                object([("video_data", video_data)])
             }
             None => {
                 if let Some(h) = image_hashes.first() {
                     link_data["image_hash"] = json!(h);
                 }
-                json!({ "link_data": link_data })
+                object([("link_data", link_data)])
             }
         };
-        let creative = json!({ "name": name, "object_story_spec": story });
+        let creative = object([("name", json!(name)), ("object_story_spec", story)]);
         let ad = json!({
             "name": name,
             "adset_id": id_ref("adset"),

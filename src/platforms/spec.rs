@@ -287,7 +287,10 @@ const ARRAY_CAPS: &[(&str, usize, &str)] = &[
 /// platform accepts, naming the field and the limit. Runs in time linear in the input and
 /// before anything is translated or stored.
 pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> {
-    check_size("payload_config", payload_config)?;
+    let settled = quickly_within_bounds(payload_config);
+    if !settled {
+        check_size("payload_config", payload_config)?;
+    }
     for (pointer, cap, why) in ARRAY_CAPS {
         // The pointers name object keys only, with no escapes: a walk of `get`s finds what
         // `Value::pointer` would, without parsing them for every payload.
@@ -307,14 +310,60 @@ pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> 
             ));
         }
     }
+    if settled {
+        return Ok(());
+    }
     check_nesting("payload_config", payload_config)
 }
 
 /// Size, depth and list-length limits for any JSON a caller sends to be stored with a
 /// ticket (its payload_config, a fix's patch); `field` names it in the error.
 pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
+    if quickly_within_bounds(v) {
+        return Ok(());
+    }
     check_size(field, v)?;
     check_nesting(field, v)
+}
+
+/// Every QA run checks the bounds again (`CampaignSpec::parse`), so the common case, a
+/// payload well within all of them, is settled in one pass over the tree: `check_size`'s
+/// bound and `check_nesting`'s quick pass at once. `false` means "not settled": the checks
+/// that name the field at fault run.
+fn quickly_within_bounds(v: &serde_json::Value) -> bool {
+    bounded_size_at_most(v, 1).is_some_and(|size| size <= MAX_PAYLOAD_BYTES)
+}
+
+/// `json_size_at_most` when `within_bounds` holds, else `None` (stopping at the first
+/// list or level over its limit).
+fn bounded_size_at_most(v: &serde_json::Value, depth: usize) -> Option<usize> {
+    use serde_json::Value;
+    let string = |s: &str| 2 + 6 * s.len();
+    match v {
+        Value::Array(a) => {
+            if depth > MAX_PAYLOAD_DEPTH || a.len() > MAX_ARRAY_ITEMS {
+                return None;
+            }
+            let mut size = 2 + a.len().saturating_sub(1);
+            for x in a {
+                size += bounded_size_at_most(x, depth + 1)?;
+            }
+            Some(size)
+        }
+        Value::Object(o) => {
+            if depth > MAX_PAYLOAD_DEPTH {
+                return None;
+            }
+            let mut size = 2 + o.len().saturating_sub(1);
+            for (k, x) in o {
+                size += string(k) + 1 + bounded_size_at_most(x, depth + 1)?;
+            }
+            Some(size)
+        }
+        Value::Number(_) => Some(24),
+        Value::String(s) => Some(string(s)),
+        other => Some(json_size(other)),
+    }
 }
 
 /// Depth and list lengths: a quick pass settles a payload within them; the walk that names
@@ -535,6 +584,33 @@ mod tests {
             &serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
         )
         .unwrap();
+    }
+
+    /// The one pass settles a payload exactly when the size bound and the nesting pass it
+    /// stands for would both pass it.
+    #[test]
+    fn the_quick_pass_settles_what_both_checks_would() {
+        let nest = |levels: usize, inner: serde_json::Value| {
+            (0..levels).fold(inner, |v, _| serde_json::json!({ "x": v }))
+        };
+        let samples = [
+            serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
+            nest(MAX_PAYLOAD_DEPTH - 1, serde_json::json!([])),
+            nest(MAX_PAYLOAD_DEPTH, serde_json::json!([])),
+            nest(MAX_PAYLOAD_DEPTH, serde_json::json!(1)),
+            nest(MAX_PAYLOAD_DEPTH + 1, serde_json::json!(1)),
+            serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS] }),
+            serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS + 1] }),
+            serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6 - 20) }),
+            serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6) }),
+        ];
+        let mut settled = 0;
+        for v in &samples {
+            let both = within_bounds(v, 1) && json_size_at_most(v) <= MAX_PAYLOAD_BYTES;
+            assert_eq!(quickly_within_bounds(v), both, "{v:.80}");
+            settled += usize::from(both);
+        }
+        assert_eq!(settled, 5);
     }
 
     #[test]

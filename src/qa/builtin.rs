@@ -238,67 +238,91 @@ pub fn brand_safety_payloads(
     }
     let mut out = Vec::new();
     for r in &p.requests {
-        let mut hits = Vec::new();
-        scan_interests(
-            &r.body,
-            &format!("payloads.{}", r.object),
-            false,
-            &mut |path, id| {
-                if blocks_interest(
-                    &engine.blocked_interests,
-                    ctx.brand.family_friendly,
-                    ctx.channel.platform,
-                    id,
-                ) {
-                    hits.push((path, id.to_owned()));
-                }
-            },
-        );
-        for (path, id) in hits {
+        let blocked = |id: &str| {
+            blocks_interest(
+                &engine.blocked_interests,
+                ctx.brand.family_friendly,
+                ctx.channel.platform,
+                id,
+            )
+        };
+        for (path, id) in interest_hits(&r.object, &r.body, &blocked) {
             out.push(fail(RULE, Outcome::Block, format!("the {} body targets blocked interest {id}; remove it (check payload_config.overrides too)", r.object), path));
         }
     }
     out
 }
 
-/// Visit every string or number under a key that mentions "interest".
-fn scan_interests(v: &Value, path: &str, inside: bool, f: &mut dyn FnMut(String, &str)) {
-    scan_interests_in(v, &mut path.to_owned(), inside, f)
+/// The strings and numbers under a key that mentions "interest" in the body of request
+/// `object` for which `hit` holds, each with its path (`payloads.<object>...`).
+fn interest_hits(object: &str, body: &Value, hit: &dyn Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut hits = Vec::new();
+    let mut found = |steps: &[Step<'_>], value: &str| {
+        if hit(value) {
+            hits.push((render(object, steps), value.to_owned()));
+        }
+    };
+    scan_interests_in(body, &mut Vec::new(), false, &mut found);
+    hits
 }
 
-/// `scan_interests` with one path buffer, grown and cut back as it goes: the path of a
-/// node is only turned into a String for a hit.
-fn scan_interests_in(v: &Value, path: &mut String, inside: bool, f: &mut dyn FnMut(String, &str)) {
+/// A step of the path to a node: the path is only written out for a hit.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn render(object: &str, steps: &[Step<'_>]) -> String {
     use std::fmt::Write;
-    let len = path.len();
+    let mut path = format!("payloads.{object}");
+    for s in steps {
+        let _ = match s {
+            Step::Key(k) => write!(path, ".{k}"),
+            Step::Index(i) => write!(path, "[{i}]"),
+        };
+    }
+    path
+}
+
+fn mentions_interest(key: &str) -> bool {
+    key.as_bytes().windows(8).any(|w| w == b"interest")
+}
+
+fn scan_interests_in<'a>(
+    v: &'a Value,
+    steps: &mut Vec<Step<'a>>,
+    inside: bool,
+    f: &mut dyn FnMut(&[Step<'a>], &str),
+) {
     match v {
         Value::Object(m) => {
             for (k, child) in m {
-                let now_inside = inside || k.contains("interest");
-                let field_ok = now_inside && (k == "id" || k.contains("interest"));
-                path.push('.');
-                path.push_str(k);
+                let now_inside = inside || mentions_interest(k);
+                let field_ok = now_inside && (k == "id" || mentions_interest(k));
+                steps.push(Step::Key(k));
                 match child {
-                    Value::String(s) if field_ok => f(path.clone(), s),
-                    Value::Number(n) if field_ok => f(path.clone(), &n.to_string()),
+                    Value::String(s) if field_ok => f(steps, s),
+                    Value::Number(n) if field_ok => f(steps, &n.to_string()),
                     Value::Object(_) | Value::Array(_) => {
-                        scan_interests_in(child, path, now_inside, f)
+                        scan_interests_in(child, steps, now_inside, f)
                     }
                     _ => {}
                 }
-                path.truncate(len);
+                steps.pop();
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter().enumerate() {
-                let _ = write!(path, "[{i}]");
+                steps.push(Step::Index(i));
                 match child {
-                    Value::String(s) if inside => f(path.clone(), s),
-                    Value::Number(n) if inside => f(path.clone(), &n.to_string()),
-                    Value::Object(_) | Value::Array(_) => scan_interests_in(child, path, inside, f),
+                    Value::String(s) if inside => f(steps, s),
+                    Value::Number(n) if inside => f(steps, &n.to_string()),
+                    Value::Object(_) | Value::Array(_) => {
+                        scan_interests_in(child, steps, inside, f)
+                    }
                     _ => {}
                 }
-                path.truncate(len);
+                steps.pop();
             }
         }
         _ => {}

@@ -8,7 +8,7 @@
 //! then against empty data within the time budget, and on every ticket it is timed; one that
 //! overruns is reported and not waited for (see `watchdog`), and the service disables it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,9 +59,10 @@ pub struct CompiledRule {
 enum Reads {
     #[default]
     Nothing,
-    /// Only these top-level fields (`spec.targeting`, `has(spec.schedule)`): the variable
-    /// is built as a map of just those fields, each exactly as the whole value has it.
-    Fields(BTreeSet<String>),
+    /// Only these fields (`spec.targeting.age_min`, `has(spec.schedule)`): the variable is
+    /// built as a map of just those fields, each exactly as the whole value has it, and a
+    /// field read only in part (`targeting` there) is itself picked the same way.
+    Fields(BTreeMap<String, Reads>),
     /// The value as a whole (`size(spec)`, `spec["targeting"]`, `spec.exists(..)`, ...).
     Whole,
 }
@@ -70,18 +71,29 @@ impl Reads {
     fn merge(&mut self, other: &Reads) {
         match (&mut *self, other) {
             (_, Reads::Nothing) | (Reads::Whole, _) => {}
-            (Reads::Fields(mine), Reads::Fields(theirs)) => mine.extend(theirs.iter().cloned()),
+            (Reads::Fields(mine), Reads::Fields(theirs)) => {
+                for (field, reads) in theirs {
+                    mine.entry(field.clone()).or_default().merge(reads);
+                }
+            }
             (me, other) => *me = other.clone(),
         }
     }
 
-    fn add_field(&mut self, field: &str) {
+    /// Record a read of `path`, the field names from the variable down; the last field is
+    /// read whole.
+    fn add_path(&mut self, path: &[&str]) {
+        let Some((first, rest)) = path.split_first() else {
+            *self = Reads::Whole;
+            return;
+        };
         match self {
-            Reads::Nothing => *self = Reads::Fields(BTreeSet::from([field.to_owned()])),
-            Reads::Fields(f) => {
-                f.insert(field.to_owned());
-            }
             Reads::Whole => {}
+            Reads::Nothing => {
+                *self = Reads::Fields(BTreeMap::new());
+                self.add_path(path);
+            }
+            Reads::Fields(f) => f.entry((*first).to_owned()).or_default().add_path(rest),
         }
     }
 }
@@ -92,13 +104,21 @@ impl Reads {
 fn collect_reads(e: &IdedExpr, reads: &mut [Reads; 7]) {
     let var = |name: &str| VARIABLES.iter().position(|v| *v == name);
     match &e.expr {
-        Expr::Select(select) => {
-            if let Expr::Ident(name) = &select.operand.expr
+        Expr::Select(_) => {
+            // A chain of selects down to a variable reads that path only.
+            let mut path = Vec::new();
+            let mut at = e;
+            while let Expr::Select(select) = &at.expr {
+                path.push(select.field.as_str());
+                at = &select.operand;
+            }
+            if let Expr::Ident(name) = &at.expr
                 && let Some(i) = var(name)
             {
-                reads[i].add_field(&select.field);
+                path.reverse();
+                reads[i].add_path(&path);
             } else {
-                collect_reads(&select.operand, reads);
+                collect_reads(at, reads);
             }
         }
         Expr::Ident(name) => {
@@ -443,7 +463,7 @@ fn payloads_value(
     let mut map = HashMap::new();
     for r in payloads.map(|p| p.requests.as_slice()).unwrap_or_default() {
         if let Reads::Fields(f) = reads
-            && !f.contains(&r.object)
+            && !f.contains_key(&r.object)
         {
             continue;
         }
@@ -455,10 +475,12 @@ fn payloads_value(
     Ok(cel::Value::Map(map.into()))
 }
 
-/// A serializer that accepts only a struct and keeps the fields named in `fields`, each
-/// serialized by `cel::to_value`; anything else is refused (the caller builds it whole).
+/// A serializer that accepts only a struct (or `Some` of one) and keeps the fields named in
+/// `fields`: one read whole serialized by `cel::to_value`, one read in part picked in turn
+/// (or built whole if it is not a struct); anything else is refused (the caller builds it
+/// whole).
 mod pick {
-    use std::collections::{BTreeSet, HashMap};
+    use std::collections::{BTreeMap, HashMap};
     use std::sync::Arc;
 
     use cel::SerializationError;
@@ -466,12 +488,14 @@ mod pick {
     use serde::Serialize;
     use serde::ser::{Impossible, SerializeStruct, Serializer};
 
+    use super::Reads;
+
     pub struct Picker<'a> {
-        pub fields: &'a BTreeSet<String>,
+        pub fields: &'a BTreeMap<String, Reads>,
     }
 
     pub struct Picked<'a> {
-        fields: &'a BTreeSet<String>,
+        fields: &'a BTreeMap<String, Reads>,
         map: HashMap<Key, cel::Value>,
     }
 
@@ -519,11 +543,12 @@ mod pick {
             serialize_unit_variant(&'static str, u32, &'static str),
         );
 
+        // As `cel::to_value` has it: `Some(x)` is `x`.
         fn serialize_some<T: ?Sized + Serialize>(
             self,
-            _: &T,
+            value: &T,
         ) -> Result<cel::Value, SerializationError> {
-            refuse()
+            value.serialize(self)
         }
 
         fn serialize_newtype_struct<T: ?Sized + Serialize>(
@@ -605,10 +630,15 @@ mod pick {
             key: &'static str,
             value: &T,
         ) -> Result<(), SerializationError> {
-            if self.fields.contains(key) {
-                self.map
-                    .insert(Key::String(Arc::new(key.to_owned())), cel::to_value(value)?);
-            }
+            let value = match self.fields.get(key) {
+                None => return Ok(()),
+                Some(Reads::Fields(fields)) => value
+                    .serialize(Picker { fields })
+                    .or_else(|_| cel::to_value(value))?,
+                Some(_) => cel::to_value(value)?,
+            };
+            self.map
+                .insert(Key::String(Arc::new(key.to_owned())), value);
             Ok(())
         }
 
@@ -667,21 +697,31 @@ mod tests {
         reads
     }
 
-    fn fields(names: &[&str]) -> Reads {
-        Reads::Fields(names.iter().map(|s| (*s).to_owned()).collect())
+    /// The reads of these dotted paths, each read whole at its end.
+    fn fields(paths: &[&str]) -> Reads {
+        let mut reads = Reads::Nothing;
+        for p in paths {
+            reads.add_path(&p.split('.').collect::<Vec<_>>());
+        }
+        reads
     }
 
     #[test]
     fn a_rule_reads_the_fields_it_selects() {
         let r = reads_of("spec.targeting.age_min < 14 && has(spec.schedule)");
-        assert_eq!(r[0], fields(&["schedule", "targeting"]));
+        assert_eq!(r[0], fields(&["schedule", "targeting.age_min"]));
         assert_eq!(r[1], Reads::Nothing);
         let r = reads_of("payloads.adset.targeting.age_min < 18 || brand.code == 'DIS'");
-        assert_eq!(r[1], fields(&["adset"]));
+        assert_eq!(r[1], fields(&["adset.targeting.age_min"]));
         assert_eq!(r[4], fields(&["code"]));
         let r = reads_of("spec.targeting.interests.exists(i, i.id == '1') && size(ticket) > 0");
-        assert_eq!(r[0], fields(&["targeting"]));
+        assert_eq!(r[0], fields(&["targeting.interests"]));
         assert_eq!(r[2], Reads::Whole);
+        // A field read whole anywhere is built whole.
+        let r = reads_of("spec.targeting.age_min < 14 && size(spec.targeting) > 0");
+        assert_eq!(r[0], fields(&["targeting"]));
+        let r = reads_of("size(spec.targeting) > 0 && spec.targeting.age_min < 14");
+        assert_eq!(r[0], fields(&["targeting"]));
         assert_eq!(reads_of("spec['budget'].amount == '1'")[0], Reads::Whole);
         assert_eq!(reads_of("spec.exists(k, k == 'budget')")[0], Reads::Whole);
         // An iteration variable that shadows a variable makes it read more, never less.
@@ -697,6 +737,18 @@ mod tests {
             "targeting": {"countries": ["US"], "age_min": 13, "interests": [{"id": "1", "name": "x"}]},
             "creative": {"headline": "Moana"},
             "overrides": {"meta": {"adset": {"bid_amount": 100}}}
+        }))
+        .unwrap()
+    }
+
+    fn scheduled_spec() -> CampaignSpec {
+        CampaignSpec::parse(&serde_json::json!({
+            "objective": "SALES",
+            "budget": {"amount": "900.00", "period": "LIFETIME"},
+            "schedule": {"start_time": "2027-03-01T00:00:00-05:00", "end_time": "2027-03-31T23:59:59-05:00"},
+            "targeting": {"countries": ["US", "CA"], "age_max": 40},
+            "creative": {"body": "Sail"},
+            "bidding": {"strategy": "COST_CAP", "bid_amount": "2.50"}
         }))
         .unwrap()
     }
@@ -719,6 +771,28 @@ mod tests {
             assert_eq!(picked.map.len(), 1);
             assert_eq!(picked.map.get(key), whole.map.get(key), "{name}");
         }
+        // A field read in part is the whole value's field, cut to what is read.
+        let cel::Value::Map(targeting) = whole
+            .map
+            .get(&cel::objects::Key::from("targeting"))
+            .unwrap()
+        else {
+            panic!("a struct is a map")
+        };
+        let cel::Value::Map(picked) = build(&spec, &fields(&["targeting.age_min"])).unwrap() else {
+            panic!("a picked struct is a map")
+        };
+        let cel::Value::Map(picked) = picked
+            .map
+            .get(&cel::objects::Key::from("targeting"))
+            .unwrap()
+        else {
+            panic!("a field read in part is picked as a map")
+        };
+        assert_eq!(picked.map.len(), 1);
+        let age_min: &cel::objects::Key = &"age_min".into();
+        assert_eq!(picked.map.get(age_min), targeting.map.get(age_min));
+        assert_eq!(picked.map.get(age_min), Some(&cel::Value::Int(13)));
         // A field the struct does not have is absent, as it is from the whole value.
         let cel::Value::Map(none) = build(&spec, &fields(&["nope"])).unwrap() else {
             panic!("a picked struct is a map")
@@ -734,8 +808,8 @@ mod tests {
 
     #[test]
     fn rules_judge_the_same_on_picked_and_whole_values() {
-        let spec = spec();
-        for expression in [
+        for (spec, expression) in [spec(), scheduled_spec()].iter().flat_map(|s| {
+            [
             "spec.targeting.age_min < 14",
             "spec.targeting.interests.exists(i, i.id == '1')",
             "has(spec.schedule) && spec.schedule == null",
@@ -743,15 +817,23 @@ mod tests {
             "spec.nope == 1",
             "spec.overrides.meta.adset.bid_amount > 10",
             "size(spec.creative) > 3",
-        ] {
+            "has(spec.schedule.end_time) && spec.schedule.end_time > spec.schedule.start_time",
+            "has(spec.targeting.age_max) ? spec.targeting.age_max < 50 : spec.targeting.age_min > 12",
+            "spec.targeting.nope == 1",
+            "spec.bidding.bid_amount == '2.50' && spec.bidding.strategy == 'COST_CAP'",
+            "spec.budget.period == 'LIFETIME' && size(spec.budget) == 2",
+            "spec.targeting.countries.exists(c, c == 'CA') || spec.creative.headline == 'Moana'",
+            ]
+            .map(|e| (s, e))
+        }) {
             let program = cel::Program::compile(expression).unwrap();
             let mut reads: [Reads; 7] = Default::default();
             collect_reads(program.expression(), &mut reads);
             assert!(matches!(reads[0], Reads::Fields(_)), "{expression}");
             let mut picked = cel::Context::with_env(stdlib());
-            picked.add_variable_from_value("spec", build(&spec, &reads[0]).unwrap());
+            picked.add_variable_from_value("spec", build(spec, &reads[0]).unwrap());
             let mut whole = cel::Context::with_env(stdlib());
-            whole.add_variable_from_value("spec", cel::to_value(&spec).unwrap());
+            whole.add_variable_from_value("spec", cel::to_value(spec).unwrap());
             assert_eq!(
                 format!("{:?}", program.execute(&picked)),
                 format!("{:?}", program.execute(&whole)),
