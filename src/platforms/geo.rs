@@ -60,9 +60,12 @@ const COUNTRIES: &[(&str, u32, u16)] = &[
 ];
 
 fn find(alpha2: &str) -> Option<&'static (&'static str, u32, u16)> {
+    let code = alpha2.trim().to_ascii_uppercase();
+    // COUNTRIES is sorted by code (checked by a test).
     COUNTRIES
-        .iter()
-        .find(|(c, _, _)| c.eq_ignore_ascii_case(alpha2.trim()))
+        .binary_search_by(|(c, _, _)| (*c).cmp(code.as_str()))
+        .ok()
+        .map(|i| &COUNTRIES[i])
 }
 
 /// TikTok location id (GeoNames) of a country.
@@ -78,6 +81,20 @@ pub fn google_geo_target(alpha2: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn countries_are_sorted_by_code_for_the_binary_search() {
+        assert!(COUNTRIES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (code, geonames, _) in COUNTRIES {
+            assert_eq!(tiktok_location_id(code), Some(geonames.to_string()));
+            assert_eq!(
+                tiktok_location_id(&format!(" {} ", code.to_lowercase())),
+                Some(geonames.to_string())
+            );
+        }
+        assert_eq!(tiktok_location_id("XX"), None);
+        assert_eq!(tiktok_location_id(""), None);
+    }
 
     #[test]
     fn known_countries_map_to_platform_ids() {

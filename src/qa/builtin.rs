@@ -366,8 +366,6 @@ pub fn budget_limits(
         .get(&(ctx.brand.id, ctx.market.id))
         .copied()
         .unwrap_or_default();
-    let market_scope = format!("brand {} in market {}", ctx.brand.code, ctx.market.code);
-    let brand_scope = format!("brand {}", ctx.brand.code);
     let (market_cap, brand_cap, default, kind) = match spec.budget.period {
         BudgetPeriod::Daily => (
             market_caps.daily_minor,
@@ -385,13 +383,17 @@ pub fn budget_limits(
     let (limit, scope, how_to_raise) = match (market_cap, brand_cap) {
         (Some(l), _) => (
             l,
-            market_scope,
+            format!("brand {} in market {}", ctx.brand.code, ctx.market.code),
             "ask an admin to raise it with set_market_budget_cap",
         ),
-        (None, Some(l)) => (l, brand_scope, "ask an admin to raise the brand's cap"),
+        (None, Some(l)) => (
+            l,
+            format!("brand {}", ctx.brand.code),
+            "ask an admin to raise the brand's cap",
+        ),
         (None, None) => (
             default,
-            format!("{brand_scope} (global default)"),
+            format!("brand {} (global default)", ctx.brand.code),
             "ask an admin to set a higher cap for the brand",
         ),
     };
