@@ -220,6 +220,63 @@ fn payload_schema_names_the_missing_platform_field() {
     );
 }
 
+/// Rules are evaluated against variables built with only what the active rules read; rules
+/// that read different fields of one struct, or read it in part and whole, each still see
+/// what they read, alone or together.
+#[test]
+fn cel_rules_reading_parts_and_wholes_of_one_field_all_see_it() {
+    let w = world(true);
+    let mut spec = good();
+    spec["targeting"]["age_min"] = json!(13);
+    spec["targeting"]["countries"] = json!(["US", "CA"]);
+    let in_part = vec![
+        rule("kids", "spec.targeting.age_min < 16", "BLOCK"),
+        rule("countries", "size(spec.targeting.countries) > 1", "WARN"),
+        rule(
+            "has_interest",
+            "has(spec.targeting.interests) && spec.targeting.interests[0].id == '6003107902433'",
+            "WARN",
+        ),
+        rule("no_max", "spec.targeting.age_max != null", "BLOCK"),
+        rule("budget", "spec.budget.amount == '1500.00'", "WARN"),
+    ];
+    let whole = vec![
+        rule(
+            "whole",
+            "size(spec.targeting) >= 3 && spec.targeting.age_min == 13",
+            "WARN",
+        ),
+        rule(
+            "shadow",
+            "[spec.targeting].exists(spec, spec.age_min == 13)",
+            "WARN",
+        ),
+    ];
+    let expect = [
+        ("cel.kids", Outcome::Block),
+        ("cel.countries", Outcome::Warn),
+        ("cel.has_interest", Outcome::Warn),
+        ("cel.no_max", Outcome::Pass),
+        ("cel.budget", Outcome::Warn),
+        ("cel.whole", Outcome::Warn),
+        ("cel.shadow", Outcome::Warn),
+    ];
+    for rules in [
+        in_part.clone(),
+        whole.clone(),
+        in_part.into_iter().chain(whole).collect(),
+    ] {
+        let names: Vec<String> = rules.iter().map(|r| format!("cel.{}", r.name)).collect();
+        let r = run(&w, &engine(rules), &ticket(spec.clone()));
+        for (id, outcome) in expect
+            .iter()
+            .filter(|(id, _)| names.iter().any(|n| n == id))
+        {
+            assert_eq!(&self::outcome(&r, id), outcome, "{id} with {names:?}");
+        }
+    }
+}
+
 #[test]
 fn cel_rules_block_warn_scope_and_refuse_bad_expressions() {
     let w = world(true);

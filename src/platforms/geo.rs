@@ -60,10 +60,10 @@ const COUNTRIES: &[(&str, u32, u16)] = &[
 ];
 
 fn find(alpha2: &str) -> Option<&'static (&'static str, u32, u16)> {
-    let code = alpha2.trim().to_ascii_uppercase();
+    let code = alpha2.trim().bytes().map(|b| b.to_ascii_uppercase());
     // COUNTRIES is sorted by code (checked by a test).
     COUNTRIES
-        .binary_search_by(|(c, _, _)| (*c).cmp(code.as_str()))
+        .binary_search_by(|(c, _, _)| c.bytes().cmp(code.clone()))
         .ok()
         .map(|i| &COUNTRIES[i])
 }

@@ -31,7 +31,7 @@ const AGE_RANGES: &[(&str, u8, u8)] = &[
 /// Customer-time-zone `yyyy-MM-dd HH:mm:ss`: the wall-clock time as the planner wrote it.
 fn local_time(field: &str, raw: &str) -> Result<String, AppError> {
     chrono::DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| super::time_text(&t, ' ', false))
+        .map(|t| super::platform_time_text(&t, ' ', false))
         .map_err(|_| {
             AppError::validation(
                 field,

@@ -91,7 +91,7 @@ fn publisher_platform(p: Placement) -> Option<&'static str> {
 /// RFC 3339 with offset, as Meta's examples send it.
 fn time(field: &str, raw: &str) -> Result<String, AppError> {
     chrono::DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| super::time_text(&t, 'T', true))
+        .map(|t| super::platform_time_text(&t, 'T', true))
         .map_err(|_| {
             AppError::validation(
                 field,

@@ -410,10 +410,14 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
 }
 
 /// `t` as chrono's `%Y-%m-%d{sep}%H:%M:%S` writes it (with `%z` after it when `offset`),
-/// built directly: chrono parses the format string again on every call, which was a
-/// twentieth of a QA run. Years outside 0000-9999 (which RFC 3339 does not allow) go
-/// through chrono.
-pub fn time_text(t: &chrono::DateTime<chrono::FixedOffset>, sep: char, offset: bool) -> String {
+/// for the times the platforms are sent, built directly: chrono parses the format string
+/// again on every call, which was a twentieth of a QA run. Years outside 0000-9999 (a time
+/// moved to UTC can land in one) go through chrono.
+pub fn platform_time_text(
+    t: &chrono::DateTime<chrono::FixedOffset>,
+    sep: char,
+    offset: bool,
+) -> String {
     use chrono::{Datelike, Timelike};
     let year = t.year();
     if !(0..=9999).contains(&year) {
@@ -445,7 +449,8 @@ pub fn time_text(t: &chrono::DateTime<chrono::FixedOffset>, sep: char, offset: b
     if offset {
         let east = t.offset().local_minus_utc();
         out.push(if east < 0 { '-' } else { '+' });
-        let minutes = east.unsigned_abs() / 60;
+        // Rounded to the minute, as chrono does (RFC 3339 offsets have no seconds).
+        let minutes = (east.unsigned_abs() + 30) / 60;
         digits(&mut out, minutes / 60, 2);
         digits(&mut out, minutes % 60, 2);
     }
@@ -500,7 +505,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn time_text_writes_what_chrono_writes() {
+    fn platform_time_text_writes_what_chrono_writes() {
+        use chrono::Datelike;
         for raw in [
             "2027-03-01T00:00:00-05:00",
             "2027-03-31T23:59:59+05:30",
@@ -508,6 +514,8 @@ mod tests {
             "0001-01-01T00:00:00.5+14:00",
             "9999-12-31T09:08:07-00:45",
             "2026-06-15T12:34:56.789Z",
+            "0000-01-01T00:30:00+01:00",
+            "9999-12-31T23:00:00-02:00",
         ] {
             let t = chrono::DateTime::parse_from_rfc3339(raw).unwrap();
             for (sep, offset, format) in [
@@ -515,9 +523,16 @@ mod tests {
                 (' ', false, "%Y-%m-%d %H:%M:%S"),
             ] {
                 assert_eq!(
-                    time_text(&t, sep, offset),
+                    platform_time_text(&t, sep, offset),
                     t.format(format).to_string(),
                     "{raw}"
+                );
+                // TikTok's times are moved to UTC first, which can leave 0000-9999.
+                let utc = t.with_timezone(&chrono::Utc).fixed_offset();
+                assert_eq!(
+                    platform_time_text(&utc, sep, offset),
+                    utc.format(format).to_string(),
+                    "{raw} in UTC"
                 );
             }
         }
@@ -526,7 +541,20 @@ mod tests {
             .and_then(|d| d.and_hms_opt(3, 4, 5))
             .map(|d| d.and_utc().fixed_offset())
             .unwrap();
-        assert_eq!(time_text(&far, 'T', true), "+12345-01-02T03:04:05+0000");
+        assert_eq!(
+            platform_time_text(&far, 'T', true),
+            "+12345-01-02T03:04:05+0000"
+        );
+        // An offset with seconds (none comes from RFC 3339) rounds to the minute as chrono's.
+        for secs in [-3629, -3631, -29, 29, 31, 19_800 + 45] {
+            let off = chrono::FixedOffset::east_opt(secs).unwrap();
+            let t = far.with_timezone(&off).with_year(2026).unwrap();
+            assert_eq!(
+                platform_time_text(&t, 'T', true),
+                t.format("%Y-%m-%dT%H:%M:%S%z").to_string(),
+                "{secs}"
+            );
+        }
     }
 
     fn money(s: &str, c: &str) -> Money {

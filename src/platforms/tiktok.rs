@@ -88,7 +88,9 @@ pub fn age_groups(min: Option<u8>, max: Option<u8>) -> Result<Option<Vec<&'stati
 /// UTC `YYYY-MM-DD HH:MM:SS`, as TikTok's schedule fields take it.
 fn utc_time(field: &str, raw: &str) -> Result<String, AppError> {
     chrono::DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| super::time_text(&t.with_timezone(&chrono::Utc).fixed_offset(), ' ', false))
+        .map(|t| {
+            super::platform_time_text(&t.with_timezone(&chrono::Utc).fixed_offset(), ' ', false)
+        })
         .map_err(|_| {
             AppError::validation(
                 field,

@@ -672,3 +672,46 @@ pub fn creative_assets(ctx: &TicketContextRef<'_>, spec: &CampaignSpec) -> Vec<Q
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_hits_name_each_hit_by_its_path_in_order() {
+        let body = serde_json::json!({
+            "targeting": {
+                "interests": ["1", 2, {"id": "3", "name": "x"}],
+                "custom_interest_ids": [4],
+                "flexible_spec": [{"interests": [{"id": 5}]}]
+            },
+            "id": "6",
+            "name": "interest",
+            "other": {"id": "7"}
+        });
+        let all = interest_hits("adset", &body, &|_| true);
+        let expected = [
+            ("payloads.adset.targeting.custom_interest_ids[0]", "4"),
+            (
+                "payloads.adset.targeting.flexible_spec[0].interests[0].id",
+                "5",
+            ),
+            ("payloads.adset.targeting.interests[0]", "1"),
+            ("payloads.adset.targeting.interests[1]", "2"),
+            ("payloads.adset.targeting.interests[2].id", "3"),
+        ];
+        let all: Vec<(&str, &str)> = all.iter().map(|(p, v)| (p.as_str(), v.as_str())).collect();
+        assert_eq!(all, expected);
+        let only = interest_hits("adset", &body, &|v| v == "2");
+        assert_eq!(
+            only,
+            [(
+                "payloads.adset.targeting.interests[1]".to_owned(),
+                "2".to_owned()
+            )]
+        );
+        // Case-sensitive, as `str::contains` was.
+        assert!(mentions_interest("interest") && mentions_interest("custom_interest_ids"));
+        assert!(!mentions_interest("interes") && !mentions_interest("userInterest"));
+    }
+}

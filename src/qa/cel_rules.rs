@@ -730,6 +730,26 @@ mod tests {
         assert_eq!(reads_of("[1].exists(spec, spec > 0)")[0], Reads::Whole);
     }
 
+    #[test]
+    fn reads_of_several_rules_merge_to_what_any_reads() {
+        let mut a = fields(&["targeting.age_min"]);
+        a.merge(&fields(&["targeting.countries", "budget"]));
+        assert_eq!(
+            a,
+            fields(&["budget", "targeting.age_min", "targeting.countries"])
+        );
+        a.merge(&fields(&["targeting"]));
+        assert_eq!(a, fields(&["budget", "targeting"]));
+        a.merge(&fields(&["targeting.age_min"]));
+        assert_eq!(a, fields(&["budget", "targeting"]));
+        a.merge(&Reads::Nothing);
+        assert_eq!(a, fields(&["budget", "targeting"]));
+        a.merge(&Reads::Whole);
+        assert_eq!(a, Reads::Whole);
+        // An absolute name is the variable, read whole.
+        assert_eq!(reads_of(".spec.targeting.age_min < 14")[0], Reads::Whole);
+    }
+
     fn spec() -> CampaignSpec {
         CampaignSpec::parse(&serde_json::json!({
             "objective": "TRAFFIC",
@@ -823,6 +843,9 @@ mod tests {
             "spec.bidding.bid_amount == '2.50' && spec.bidding.strategy == 'COST_CAP'",
             "spec.budget.period == 'LIFETIME' && size(spec.budget) == 2",
             "spec.targeting.countries.exists(c, c == 'CA') || spec.creative.headline == 'Moana'",
+            "[spec.targeting].exists(spec, spec.age_min == 13)",
+            "has(spec.targeting.age_min) && spec.targeting == spec.targeting",
+            "spec.targeting.interests.map(i, i.name).size() == 1",
             ]
             .map(|e| (s, e))
         }) {
