@@ -252,32 +252,36 @@ pub const MAX_PAYLOAD_DEPTH: usize = 16;
 pub const MAX_ARRAY_ITEMS: usize = 1_000;
 
 /// Per-field caps, at what the platforms themselves accept (or, where no platform states a
-/// cap, well above what a real campaign uses). Paths are JSON Pointers into payload_config.
-const ARRAY_CAPS: &[(&str, usize, &str)] = &[
+/// cap, well above what a real campaign uses), each at its keys from payload_config down.
+const ARRAY_CAPS: &[(&[&str], usize, &str)] = &[
     (
-        "/targeting/countries",
+        &["targeting", "countries"],
         250,
         "there are 249 ISO 3166-1 countries",
     ),
     (
-        "/targeting/regions",
+        &["targeting", "regions"],
         200,
         "Meta accepts at most 200 regions per ad set",
     ),
     (
-        "/targeting/interests",
+        &["targeting", "interests"],
         200,
         "target broader interest groups instead",
     ),
-    ("/targeting/genders", 2, "MALE and/or FEMALE"),
-    ("/targeting/placements", 9, "each placement at most once"),
+    (&["targeting", "genders"], 2, "MALE and/or FEMALE"),
     (
-        "/creative/image_asset_ids",
+        &["targeting", "placements"],
+        9,
+        "each placement at most once",
+    ),
+    (
+        &["creative", "image_asset_ids"],
         20,
         "a Google responsive display ad takes at most 15 marketing images and 5 logos",
     ),
     (
-        "/overrides/tiktok/ad/creatives",
+        &["overrides", "tiktok", "ad", "creatives"],
         20,
         "a TikTok ad group holds at most 20 ads",
     ),
@@ -291,18 +295,15 @@ pub fn check_bounds(payload_config: &serde_json::Value) -> Result<(), AppError> 
     if !settled {
         check_size("payload_config", payload_config)?;
     }
-    for (pointer, cap, why) in ARRAY_CAPS {
-        // The pointers name object keys only, with no escapes: a walk of `get`s finds what
-        // `Value::pointer` would, without parsing them for every payload.
-        let found = pointer
-            .split('/')
-            .skip(1)
-            .try_fold(payload_config, |v, key| v.as_object()?.get(key));
+    for (keys, cap, why) in ARRAY_CAPS {
+        let found = keys
+            .iter()
+            .try_fold(payload_config, |v, key| v.as_object()?.get(*key));
         if let Some(serde_json::Value::Array(items)) = found
             && items.len() > *cap
         {
             return Err(AppError::validation(
-                format!("payload_config{}", pointer.replace('/', ".")),
+                format!("payload_config.{}", keys.join(".")),
                 format!(
                     "has {} items; at most {cap} are accepted ({why})",
                     items.len()

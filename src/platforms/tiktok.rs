@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
-    check_governed, deep_merge, geo, id_ref, major_units_number, spec_bid, spec_budget,
+    check_governed, deep_merge, geo, id_ref, major_units_number, object, spec_bid, spec_budget,
     target_countries,
 };
 use crate::domain::{AssetKind, Platform};
@@ -329,12 +329,12 @@ impl Translator for TiktokTranslator {
                 }
             }
         }
-        let ad = json!({
-            "advertiser_id": advertiser,
-            "adgroup_id": id_ref("adgroup"),
-            "operation_status": "DISABLE",
-            "creatives": creatives,
-        });
+        let ad = object([
+            ("advertiser_id", json!(advertiser)),
+            ("adgroup_id", id_ref("adgroup")),
+            ("operation_status", json!("DISABLE")),
+            ("creatives", Value::Array(creatives)),
+        ]);
 
         let mut requests = vec![
             PlatformRequest {
