@@ -1,8 +1,6 @@
 //! A throw-away PostgreSQL database for the benchmarks that also run at scale
 //! (`BENCH_DATABASE_URL`: a server where the user may create databases).
 
-use anyhow::anyhow;
-
 /// A fresh PostgreSQL database on the server in `admin_url`; dropped by the caller.
 pub async fn pg_database(admin_url: &str, tag: &str) -> anyhow::Result<(String, String)> {
     use sqlx::Connection;
@@ -17,15 +15,10 @@ pub async fn pg_database(admin_url: &str, tag: &str) -> anyhow::Result<(String, 
         .execute(&mut conn)
         .await?;
     // The same server and settings (`?sslmode=disable`, say), another database.
-    let (url, query) = match admin_url.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (admin_url, String::new()),
-    };
-    let base = url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .ok_or_else(|| anyhow!("BENCH_DATABASE_URL has no database part"))?;
-    Ok((format!("{base}/{name}{query}"), name))
+    let url = admin_url
+        .parse::<sqlx::postgres::PgConnectOptions>()?
+        .database(&name);
+    Ok((sqlx::ConnectOptions::to_url_lossy(&url).to_string(), name))
 }
 
 pub async fn drop_pg_database(admin_url: &str, name: &str) -> anyhow::Result<()> {

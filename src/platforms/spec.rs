@@ -328,15 +328,19 @@ pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
 }
 
 /// Every QA run checks the bounds again (`CampaignSpec::parse`), so the common case, a
-/// payload well within all of them, is settled in one pass over the tree: `check_size`'s
-/// bound and `check_nesting`'s quick pass at once. `false` means "not settled": the checks
-/// that name the field at fault run.
+/// payload well within all of them, is settled in one pass over the tree that neither
+/// formats a number nor builds a path. `false` means "not settled": the exact checks, which
+/// name the field at fault, run (`check_size`, `check_nesting`).
 fn quickly_within_bounds(v: &serde_json::Value) -> bool {
     bounded_size_at_most(v, 1).is_some_and(|size| size <= MAX_PAYLOAD_BYTES)
 }
 
-/// `json_size_at_most` when `within_bounds` holds, else `None` (stopping at the first
-/// list or level over its limit).
+/// At least `json_size`, or `None` past the depth or list-length limits (stopping at the
+/// first list or level over its limit; depth counts for empty lists and objects too, as in
+/// `walk_bounds`). Every number is taken at the longest serde_json writes (24 bytes, e.g.
+/// -2.2250738585072014e-308) and every byte of a string at its longest escape (6 bytes,
+/// `\u001f`), so no number is formatted and no string's text is read (only its length,
+/// which sits in the tree itself: the text is another allocation, often not in the cache).
 fn bounded_size_at_most(v: &serde_json::Value, depth: usize) -> Option<usize> {
     use serde_json::Value;
     let string = |s: &str| 2 + 6 * s.len();
@@ -367,21 +371,14 @@ fn bounded_size_at_most(v: &serde_json::Value, depth: usize) -> Option<usize> {
     }
 }
 
-/// Depth and list lengths: a quick pass settles a payload within them; the walk that names
-/// the path in its error runs only for one that is not.
+/// Depth and list lengths, naming the path of the first one over its limit. Runs only for a
+/// payload `quickly_within_bounds` did not settle.
 fn check_nesting(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
-    if within_bounds(v, 1) {
-        return Ok(());
-    }
     walk_bounds(v, &mut String::from(field), 1)
 }
 
+/// The exact size. Runs only for a payload `quickly_within_bounds` did not settle.
 fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
-    // Every QA run checks again (`CampaignSpec::parse`): a bound that needs no number written
-    // settles it for any payload well under the limit, and the exact count runs only near it.
-    if json_size_at_most(v) <= MAX_PAYLOAD_BYTES {
-        return Ok(());
-    }
     let size = json_size(v);
     if size > MAX_PAYLOAD_BYTES {
         return Err(AppError::validation(
@@ -392,23 +389,6 @@ fn check_size(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
         ));
     }
     Ok(())
-}
-
-/// Whether `walk_bounds` would pass, without building the path it names in its errors.
-fn within_bounds(v: &serde_json::Value, depth: usize) -> bool {
-    use serde_json::Value;
-    // As in `walk_bounds`, depth counts for empty lists and objects too.
-    match v {
-        Value::Array(a) => {
-            depth <= MAX_PAYLOAD_DEPTH
-                && a.len() <= MAX_ARRAY_ITEMS
-                && a.iter().all(|x| within_bounds(x, depth + 1))
-        }
-        Value::Object(o) => {
-            depth <= MAX_PAYLOAD_DEPTH && o.values().all(|x| within_bounds(x, depth + 1))
-        }
-        _ => true,
-    }
 }
 
 fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result<(), AppError> {
@@ -459,30 +439,6 @@ fn walk_bounds(v: &serde_json::Value, path: &mut String, depth: usize) -> Result
         _ => {}
     }
     Ok(())
-}
-
-/// At least `json_size`: the same count with every number taken at the longest serde_json
-/// writes (24 bytes, e.g. -2.2250738585072014e-308) and every byte of a string at its longest
-/// escape (6 bytes, `\u001f`), so no number is formatted and no string's text is read (only
-/// its length, which sits in the tree itself: the text is another allocation, often not in
-/// the cache).
-fn json_size_at_most(v: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    let string = |s: &str| 2 + 6 * s.len();
-    match v {
-        Value::Number(_) => 24,
-        Value::String(s) => string(s),
-        Value::Array(a) => {
-            2 + a.len().saturating_sub(1) + a.iter().map(json_size_at_most).sum::<usize>()
-        }
-        Value::Object(o) => {
-            2 + o.len().saturating_sub(1)
-                + o.iter()
-                    .map(|(k, v)| string(k) + 1 + json_size_at_most(v))
-                    .sum::<usize>()
-        }
-        other => json_size(other),
-    }
 }
 
 /// Length of the compact JSON text (`serde_json::to_string`), without building it.
@@ -579,7 +535,7 @@ mod tests {
         // and each of the 1,600 numbers at 24): a payload just under the limit stays valid.
         let pad = "x".repeat(MAX_PAYLOAD_BYTES - 4_100 - 20);
         let ok = serde_json::json!({ "creative": { "headline": pad }, "n": vec![1; 800], "m": vec![2; 800] });
-        assert!(json_size(&ok) <= MAX_PAYLOAD_BYTES && json_size_at_most(&ok) > MAX_PAYLOAD_BYTES);
+        assert!(json_size(&ok) <= MAX_PAYLOAD_BYTES && !quickly_within_bounds(&ok));
         check_bounds(&ok).unwrap();
         check_bounds(
             &serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
@@ -587,31 +543,64 @@ mod tests {
         .unwrap();
     }
 
-    /// The one pass settles a payload exactly when the size bound and the nesting pass it
-    /// stands for would both pass it.
+    /// The one pass settles only payloads within every bound, and settles those well within
+    /// them; the rest go to the exact checks, which pass what is within after all.
     #[test]
-    fn the_quick_pass_settles_what_both_checks_would() {
+    fn the_quick_pass_settles_only_what_is_within_bounds() {
         let nest = |levels: usize, inner: serde_json::Value| {
             (0..levels).fold(inner, |v, _| serde_json::json!({ "x": v }))
         };
+        // (payload, settled by the quick pass, within bounds)
         let samples = [
-            serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
-            nest(MAX_PAYLOAD_DEPTH - 1, serde_json::json!([])),
-            nest(MAX_PAYLOAD_DEPTH, serde_json::json!([])),
-            nest(MAX_PAYLOAD_DEPTH, serde_json::json!(1)),
-            nest(MAX_PAYLOAD_DEPTH + 1, serde_json::json!(1)),
-            serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS] }),
-            serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS + 1] }),
-            serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6 - 20) }),
-            serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6) }),
+            (
+                serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
+                true,
+                true,
+            ),
+            (
+                nest(MAX_PAYLOAD_DEPTH - 1, serde_json::json!([])),
+                true,
+                true,
+            ),
+            (nest(MAX_PAYLOAD_DEPTH, serde_json::json!([])), false, false),
+            (nest(MAX_PAYLOAD_DEPTH, serde_json::json!(1)), true, true),
+            (
+                nest(MAX_PAYLOAD_DEPTH + 1, serde_json::json!(1)),
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS] }),
+                true,
+                true,
+            ),
+            (
+                serde_json::json!({ "l": vec![0; MAX_ARRAY_ITEMS + 1] }),
+                false,
+                false,
+            ),
+            (
+                serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6 - 20) }),
+                true,
+                true,
+            ),
+            // Over the quick bound, well under the exact size.
+            (
+                serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES / 6) }),
+                false,
+                true,
+            ),
+            (
+                serde_json::json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES) }),
+                false,
+                false,
+            ),
         ];
-        let mut settled = 0;
-        for v in &samples {
-            let both = within_bounds(v, 1) && json_size_at_most(v) <= MAX_PAYLOAD_BYTES;
-            assert_eq!(quickly_within_bounds(v), both, "{v:.80}");
-            settled += usize::from(both);
+        for (v, settled, within) in &samples {
+            assert_eq!(quickly_within_bounds(v), *settled, "{v:.80}");
+            assert_eq!(check_shape("p", v).is_ok(), *within, "{v:.80}");
+            assert_eq!(check_bounds(v).is_ok(), *within, "{v:.80}");
         }
-        assert_eq!(settled, 5);
     }
 
     #[test]
@@ -630,7 +619,7 @@ mod tests {
                 serde_json::to_string(&v).unwrap().len(),
                 "{v}"
             );
-            assert!(json_size_at_most(&v) >= json_size(&v), "{v}");
+            assert!(bounded_size_at_most(&v, 1) >= Some(json_size(&v)), "{v}");
         }
         // The longest numbers serde_json writes fit the bound's 24 bytes.
         for n in [

@@ -773,56 +773,50 @@ mod tests {
         .unwrap()
     }
 
+    fn map(v: &cel::Value) -> &cel::objects::Map {
+        let cel::Value::Map(m) = v else {
+            panic!("a struct, picked or whole, is a map: {v:?}")
+        };
+        m
+    }
+
+    fn get<'a>(m: &'a cel::objects::Map, key: &str) -> Option<&'a cel::Value> {
+        m.map.get(&cel::objects::Key::from(key))
+    }
+
     #[test]
     fn picked_fields_are_the_whole_values_fields() {
         let spec = spec();
-        let cel::Value::Map(whole) = cel::to_value(&spec).unwrap() else {
-            panic!("a struct is a map")
-        };
+        let whole = cel::to_value(&spec).unwrap();
+        let whole = map(&whole);
         assert!(whole.map.len() >= 7);
         for key in whole.map.keys() {
             let cel::objects::Key::String(name) = key else {
                 panic!("struct keys are strings")
             };
             let picked = build(&spec, &fields(&[name.as_str()])).unwrap();
-            let cel::Value::Map(picked) = picked else {
-                panic!("a picked struct is a map")
-            };
+            let picked = map(&picked);
             assert_eq!(picked.map.len(), 1);
             assert_eq!(picked.map.get(key), whole.map.get(key), "{name}");
         }
         // A field read in part is the whole value's field, cut to what is read.
-        let cel::Value::Map(targeting) = whole
-            .map
-            .get(&cel::objects::Key::from("targeting"))
-            .unwrap()
-        else {
-            panic!("a struct is a map")
-        };
-        let cel::Value::Map(picked) = build(&spec, &fields(&["targeting.age_min"])).unwrap() else {
-            panic!("a picked struct is a map")
-        };
-        let cel::Value::Map(picked) = picked
-            .map
-            .get(&cel::objects::Key::from("targeting"))
-            .unwrap()
-        else {
-            panic!("a field read in part is picked as a map")
-        };
+        let targeting = map(get(whole, "targeting").unwrap());
+        let picked = build(&spec, &fields(&["targeting.age_min"])).unwrap();
+        let picked = map(get(map(&picked), "targeting").unwrap());
         assert_eq!(picked.map.len(), 1);
-        let age_min: &cel::objects::Key = &"age_min".into();
-        assert_eq!(picked.map.get(age_min), targeting.map.get(age_min));
-        assert_eq!(picked.map.get(age_min), Some(&cel::Value::Int(13)));
+        assert_eq!(get(picked, "age_min"), get(targeting, "age_min"));
+        assert_eq!(get(picked, "age_min"), Some(&cel::Value::Int(13)));
         // A field the struct does not have is absent, as it is from the whole value.
-        let cel::Value::Map(none) = build(&spec, &fields(&["nope"])).unwrap() else {
-            panic!("a picked struct is a map")
-        };
-        assert!(none.map.is_empty());
+        assert!(
+            map(&build(&spec, &fields(&["nope"])).unwrap())
+                .map
+                .is_empty()
+        );
         // Something other than a struct is built whole.
-        let map = serde_json::json!({"a": 1, "b": 2});
+        let json = serde_json::json!({"a": 1, "b": 2});
         assert_eq!(
-            build(&map, &fields(&["a"])).unwrap(),
-            cel::to_value(&map).unwrap()
+            build(&json, &fields(&["a"])).unwrap(),
+            cel::to_value(&json).unwrap()
         );
     }
 

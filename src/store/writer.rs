@@ -112,9 +112,9 @@ async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Er
 /// The writer's connection has no busy timeout (`store::SQLITE_WRITER_PRAGMAS`): SQLite's own
 /// busy handler sleeps in growing steps (see `store::busy`), and with two deploy workers each
 /// one's writer thread slept about 40% of the time. Here `BEGIN IMMEDIATE` is tried again
-/// every millisecond, for as long as the store's other connections wait (`busy::WAIT`). Only `BEGIN IMMEDIATE` waits for the lock: in WAL
-/// mode the statements after it, and the `COMMIT` (whose automatic checkpoint is passive),
-/// need no lock another process could hold.
+/// every millisecond, for as long as the store's other connections wait (`busy::WAIT`).
+/// Only `BEGIN IMMEDIATE` waits for the lock: in WAL mode the statements after it, and the
+/// `COMMIT` (whose automatic checkpoint is passive), need no lock another process could hold.
 async fn begin_group(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let deadline = tokio::time::Instant::now() + super::busy::WAIT;
     loop {

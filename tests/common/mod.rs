@@ -85,12 +85,13 @@ pub async fn fresh_db() -> TestDb {
                 .execute(&mut conn)
                 .await
                 .expect("create test database");
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_owned())
-                .expect("URL has a database part");
+            // The same server and settings (`?sslmode=disable`, say), another database.
+            let url = admin
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .expect("TEST_DATABASE_URL is a PostgreSQL URL")
+                .database(&name);
             TestDb {
-                url: format!("{base}/{name}"),
+                url: sqlx::ConnectOptions::to_url_lossy(&url).to_string(),
                 _dir: None,
                 pg: Some((admin, name)),
             }
