@@ -381,6 +381,7 @@ wrk.headers["mcp-protocol-version"] = "{PROTOCOL}"
 function request()
   n = n + 1
   wrk.headers["mcp-session-id"] = sessions[(n % #sessions) + 1]
+  -- One thread (-t1): n is unique across the connections, as a session's ids must be.
   local body = '{{"jsonrpc":"2.0","id":' .. n .. ',"method":"tools/call","params":{{"name":"create_ticket","arguments":{{"campaign_id":{campaign},"channel_code":"META","payload_config":{{"objective":"TRAFFIC","n":' .. n .. '}}}}}}}}'
   return wrk.format(nil, "/mcp", nil, body)
 end
@@ -392,6 +393,9 @@ end
 function done(summary, latency, requests)
   local failed = 0
   for _, t in ipairs(threads) do failed = failed + t:get("bad") end
+  -- Calls that got no answer at all (wrk's timeout, a broken connection) failed too.
+  local e = summary.errors
+  failed = failed + e.connect + e.read + e.write + e.timeout
   io.write(string.format("BENCH %d %d %d %d %d\n", summary.requests, failed, summary.duration, latency:percentile(50), latency:percentile(99)))
 end
 "#
@@ -455,27 +459,39 @@ async fn load_rust(
     for c in 0..conns {
         // One keep-alive connection per task, in the task's session.
         let mut mcp = sessions[c % sessions.len()].clone();
-        mcp.http = Mcp::client()?;
+        // A call not answered in 30 s counts as failed rather than stalling the run.
+        mcp.http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(30))
+            .build()?;
         tasks.push(tokio::spawn(async move {
-            let (mut took, mut failed) = (Vec::new(), 0u64);
+            let (mut took, mut failed, mut first_failure) = (Vec::new(), 0u64, None);
             let mut n = 0;
             while Instant::now() < until {
                 n += 1;
                 let t = Instant::now();
+                // Ids unique within the session, which several connections share.
+                let id = ((c as u64) << 32) | n as u64;
                 let r = mcp
-                    .call(n as u64, "create_ticket", ticket_args(campaign, c, n))
+                    .call(id, "create_ticket", ticket_args(campaign, c, n))
                     .await;
                 took.push(t.elapsed());
-                failed += u64::from(r.is_err());
+                if let Err(e) = r {
+                    failed += 1;
+                    first_failure.get_or_insert_with(|| format!("{e:#}"));
+                }
             }
-            (took, failed)
+            (took, failed, first_failure)
         }));
     }
     let (mut all, mut failed) = (Vec::new(), 0);
     for t in tasks {
-        let (took, f) = t.await?;
+        let (took, f, first_failure) = t.await?;
         all.extend(took);
         failed += f;
+        if let Some(e) = first_failure {
+            println!("  a failed call: {e}");
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     let ticks = report::cpu_ticks(server.pid) - before;
@@ -505,7 +521,8 @@ async fn throughput(
     for _ in 0..sessions {
         open.push(Mcp::open(server).await?);
     }
-    let load = if wrk_available() {
+    // BENCH_LOAD=rust: the Rust client even where wrk is installed.
+    let load = if wrk_available() && std::env::var("BENCH_LOAD").as_deref() != Ok("rust") {
         let ids: Vec<String> = open.iter().map(|m| m.session.clone()).collect();
         load_wrk(server, &ids, campaign, conns, secs).await?
     } else {

@@ -1093,3 +1093,113 @@ async fn mcp_sessions_are_limited_per_key_and_in_total() {
     }
     server.stop().await;
 }
+
+/// Hold the store's write lock from another connection until the returned one is dropped
+/// or committed: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's lock on the markets table.
+async fn hold_write_lock(db: &TestDb) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    let pg = db.url.starts_with("postgres");
+    let url = if pg {
+        db.url.clone()
+    } else {
+        format!("sqlite://{}", db.url)
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let lock = if pg {
+        "BEGIN; LOCK TABLE markets IN EXCLUSIVE MODE"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    sqlx::raw_sql(lock).execute(&mut conn).await.unwrap();
+    conn
+}
+
+/// The JSON-RPC message in a Streamable HTTP answer (SSE `data:` line or a JSON body).
+fn rpc_answer(body: &str) -> serde_json::Value {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|d| !d.is_empty())
+        .or(Some(body.trim()))
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_else(|| panic!("no JSON-RPC message in {body:?}"))
+}
+
+/// A request whose id a running request of the same session still uses is refused at once
+/// with a JSON-RPC error naming the id; the running request still gets its own answer (it
+/// used to lose it to the second request and wait forever), and the id is free again after.
+#[tokio::test]
+async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_answered() {
+    let db = fresh_db().await;
+    let server = TestServer::start(&db, false).await;
+    let admin = key(&server.db, Role::Admin).await;
+    let http = reqwest::Client::new();
+    let sid = open_raw_session(&http, &server, &admin).await.unwrap();
+    let create = |code: &str| {
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+            "name": "create_market",
+            "arguments": {"code": code, "country": "DE", "region": "EMEA"}}})
+    };
+
+    // The first call waits for the write lock another connection holds.
+    let lock = hold_write_lock(&db).await;
+    // (The answer's headers come at once; the body waits for the tool.)
+    let first_post = mcp_post(&http, &server, &admin, Some(&sid)).json(&create("DE"));
+    let first = tokio::spawn(async move { first_post.send().await?.text().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !first.is_finished(),
+        "the first call did not wait for the lock"
+    );
+
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let r = mcp_post(&http, &server, &admin, Some(&sid))
+            .json(&create("AT"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        r.text().await
+    })
+    .await
+    .expect("the second call with the same id was not answered at once")
+    .unwrap();
+    let refused = rpc_answer(&second);
+    assert_eq!(refused["id"], 5, "{refused}");
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    let msg = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("request id 5") && msg.contains("own id"),
+        "{msg}"
+    );
+
+    drop(lock);
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), first)
+        .await
+        .expect("the first call never got its answer")
+        .unwrap()
+        .unwrap();
+    let answer = rpc_answer(&first);
+    assert_eq!(answer["id"], 5, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["code"], "DE",
+        "{answer}"
+    );
+
+    // Answered: the id may be used again, and the refused call wrote nothing.
+    let again = mcp_post(&http, &server, &admin, Some(&sid))
+        .json(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+            "params": {"name": "list_markets", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    let listed = rpc_answer(&again.text().await.unwrap());
+    let codes: Vec<&str> = listed["result"]["structuredContent"]["markets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .filter_map(|m| m["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["DE"], "{listed}");
+    server.stop().await;
+}

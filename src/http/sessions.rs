@@ -7,12 +7,19 @@
 //! [`SessionManager::initialize_session`], where [`LimitedSessions`] turns the reservation into
 //! the new session's slot. Every way a session ends (DELETE /mcp, the idle timeout, the
 //! handler stopping, shutdown) reaches `close_session`, which frees the slot.
+//!
+//! It also refuses a request whose JSON-RPC id is still in use by a running request of the
+//! same session ([`RunningRequests`]). The specification forbids reusing an id within a
+//! session; rmcp routes each answer to the HTTP request by that id, so a second request with
+//! it took the first one's answer and left the first one waiting forever.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use futures::Stream;
-use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
+use futures::{Stream, StreamExt};
+use rmcp::model::{
+    ClientJsonRpcMessage, ErrorData, GetExtensions, RequestId, ServerJsonRpcMessage,
+};
 use rmcp::transport::streamable_http_server::session::{EventStore, ServerSseMessage};
 use rmcp::transport::streamable_http_server::{RestoreOutcome, SessionId, SessionManager};
 
@@ -149,15 +156,92 @@ fn ticket_of(message: &ClientJsonRpcMessage) -> Option<SessionTicket> {
         .copied()
 }
 
-/// A session manager that keeps [`SessionLimits`] up to date around another one.
+/// The JSON-RPC ids of each session's requests that have not been answered yet.
+#[derive(Default, Clone)]
+pub struct RunningRequests {
+    ids: Arc<Mutex<HashMap<SessionId, HashSet<RequestId>>>>,
+}
+
+/// A request's id, held as running until its answer stream ends or is dropped.
+pub struct Running {
+    requests: RunningRequests,
+    session: SessionId,
+    id: RequestId,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut ids = self.requests.lock();
+        if let Some(set) = ids.get_mut(&self.session) {
+            set.remove(&self.id);
+            if set.is_empty() {
+                ids.remove(&self.session);
+            }
+        }
+    }
+}
+
+impl RunningRequests {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, HashSet<RequestId>>> {
+        // Each change is one insert or remove: consistent even after a holder panicked.
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hold `id` as running in `session`, or `None` when a running request already uses it.
+    pub fn start(&self, session: &SessionId, id: &RequestId) -> Option<Running> {
+        let fresh = self
+            .lock()
+            .entry(session.clone())
+            .or_default()
+            .insert(id.clone());
+        fresh.then(|| Running {
+            requests: self.clone(),
+            session: session.clone(),
+            id: id.clone(),
+        })
+    }
+
+    fn forget_session(&self, session: &SessionId) {
+        self.lock().remove(session);
+    }
+
+    /// Requests running in all sessions.
+    pub fn len(&self) -> usize {
+        self.lock().values().map(HashSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The answer to a request whose id a running request of its session still uses.
+fn id_in_use(id: RequestId) -> ServerSseMessage {
+    let error = ErrorData::invalid_request(
+        format!(
+            "request id {id} is already used by a request of this session that has not been \
+             answered yet; give every request of a session its own id"
+        ),
+        None,
+    );
+    ServerSseMessage::from_message(ServerJsonRpcMessage::error(error, Some(id)))
+}
+
+/// A session manager that keeps [`SessionLimits`] up to date around another one, and
+/// refuses a request id still in use in its session.
 pub struct LimitedSessions<M> {
     inner: M,
     limits: Arc<SessionLimits>,
+    running: RunningRequests,
 }
 
 impl<M> LimitedSessions<M> {
     pub fn new(inner: M, limits: Arc<SessionLimits>) -> Self {
-        Self { inner, limits }
+        Self {
+            inner,
+            limits,
+            running: RunningRequests::default(),
+        }
     }
 }
 
@@ -188,6 +272,7 @@ impl<M: SessionManager> SessionManager for LimitedSessions<M> {
         let closed = self.inner.close_session(id).await;
         // The session is gone from the inner manager either way.
         self.limits.release(id);
+        self.running.forget_session(id);
         closed
     }
 
@@ -196,7 +281,23 @@ impl<M: SessionManager> SessionManager for LimitedSessions<M> {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        self.inner.create_stream(id, message).await
+        let running = match &message {
+            ClientJsonRpcMessage::Request(req) => match self.running.start(id, &req.id) {
+                Some(running) => Some(running),
+                None => {
+                    let refused =
+                        futures::stream::once(std::future::ready(id_in_use(req.id.clone())));
+                    return Ok(futures::future::Either::Left(refused));
+                }
+            },
+            _ => None,
+        };
+        // Held until the answer stream ends (after the answer) or the client goes away.
+        let answers = self.inner.create_stream(id, message).await?;
+        Ok(futures::future::Either::Right(answers.map(move |m| {
+            let _running = &running;
+            m
+        })))
     }
 
     async fn accept_message(
@@ -237,6 +338,30 @@ impl<M: SessionManager> SessionManager for LimitedSessions<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_id_is_held_per_session_until_its_answer_is_done() {
+        let running = RunningRequests::default();
+        let (s1, s2): (SessionId, SessionId) = ("s-1".to_owned().into(), "s-2".to_owned().into());
+        let five = RequestId::Number(5);
+        let held = running.start(&s1, &five).expect("a fresh id");
+        assert!(running.start(&s1, &five).is_none(), "in use in its session");
+        // Another session, or another id in the same one, is not affected.
+        let other = running.start(&s2, &five).expect("another session");
+        let text = running
+            .start(&s1, &RequestId::String("5".into()))
+            .expect("another id");
+        assert_eq!(running.len(), 3);
+        drop(held);
+        let again = running.start(&s1, &five).expect("free once answered");
+        // A session that ends forgets its ids; a guard dropped after that changes nothing.
+        running.forget_session(&s1);
+        drop(text);
+        drop(again);
+        assert_eq!(running.len(), 1);
+        drop(other);
+        assert!(running.is_empty());
+    }
 
     #[test]
     fn slots_are_counted_per_key_and_in_total_and_freed_once() {
