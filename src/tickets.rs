@@ -17,18 +17,7 @@ pub async fn create(
     new: &NewTicket<'_>,
     actor: &str,
 ) -> AppResult<(i64, String)> {
-    let (id, created_at) = store::insert_ticket(c, new).await?;
-    store::append_history(
-        c,
-        id,
-        "CREATED",
-        None,
-        TicketStatus::Draft,
-        actor,
-        Some(new.platform_name),
-    )
-    .await?;
-    Ok((id, created_at))
+    store::insert_ticket(c, new, "CREATED", actor, Some(new.platform_name)).await
 }
 
 /// Move a ticket from `from` to `to` through the state machine and record why. Returns false

@@ -492,8 +492,26 @@ async fn concurrent_writers_do_not_lose_updates() {
             .await
         }));
     }
+    let mut created = Vec::new();
     for t in tasks {
-        t.await.unwrap().unwrap();
+        created.push(t.await.unwrap().unwrap());
+    }
+    // Each ticket has exactly its own CREATED row (the two are written by one statement,
+    // the history row taking the ticket's id), however the writers were grouped.
+    for t in &created {
+        let view = g.get_ticket(t.id).await.unwrap();
+        let events: Vec<_> = view
+            .history
+            .iter()
+            .map(|h| (h.event.as_str(), h.actor.as_str(), h.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            events,
+            [("CREATED", "local-operator", Some(t.platform_name.as_str()))],
+            "ticket {}",
+            t.id
+        );
+        assert_eq!(view.ticket.created_at, t.created_at);
     }
     let all = g
         .list_tickets(

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::governance::{bind_brand_scope, brand_scope_clause, json_col, opt_json_col};
 use super::{Db, fetch_all_as, fetch_optional_as};
 use crate::domain::{HistoryEntry, Platform, RequestType, Ticket, TicketStatus, now_text};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 // ---------------------------------------------------------------- tickets
 
@@ -103,23 +103,57 @@ pub struct NewTicket<'a> {
     pub platform_name: &'a str,
 }
 
-/// Insert a DRAFT ticket; returns its id and creation time.
-pub async fn insert_ticket(c: &mut AnyConnection, n: &NewTicket<'_>) -> AppResult<(i64, String)> {
+/// Insert a DRAFT ticket and its first history row (`event`, by `actor`, with `detail`) in
+/// one statement; returns its id and creation time. One round trip, not two: this is the
+/// hottest write (on SQLite every statement is a hand-off to the connection's thread, on
+/// PostgreSQL one to the server). PostgreSQL inserts both through a data-modifying `WITH`;
+/// SQLite runs two statements in one query, sharing the numbered parameters, the history
+/// row taking the ticket's id from `last_insert_rowid()`.
+pub async fn insert_ticket(
+    c: &mut AnyConnection,
+    n: &NewTicket<'_>,
+    event: &str,
+    actor: &str,
+    detail: Option<&str>,
+) -> AppResult<(i64, String)> {
+    const POSTGRES: &str = "WITH t AS (INSERT INTO tickets (campaign_id, channel_id, request_type, \
+         payload_config, platform_name, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id) \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT id, $8, NULL, $6, $9, $10, $7 FROM t RETURNING ticket_id";
+    const SQLITE: &str = "INSERT INTO tickets (campaign_id, channel_id, request_type, \
+         payload_config, platform_name, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         VALUES (last_insert_rowid(), $8, NULL, $6, $9, $10, $7) RETURNING ticket_id";
+    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+        POSTGRES
+    } else {
+        SQLITE
+    };
     let now = now_text();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO tickets (campaign_id, channel_id, request_type, payload_config, platform_name, \
-         status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(n.campaign_id)
-    .bind(n.channel_id)
-    .bind(n.request_type.as_str())
-    .bind(n.payload_config.to_string())
-    .bind(n.platform_name)
-    .bind(TicketStatus::Draft.as_str())
-    .bind(&now)
-    .fetch_one(c)
-    .await?;
-    Ok((id, now))
+    // `fetch_all`, not `fetch_one`: sqlx's Any driver on SQLite answers `fetch_one` from the
+    // first statement's outcome alone (no row) and stops before the second one.
+    let ids: Vec<i64> = sqlx::query_scalar(sql)
+        .bind(n.campaign_id)
+        .bind(n.channel_id)
+        .bind(n.request_type.as_str())
+        .bind(n.payload_config.to_string())
+        .bind(n.platform_name)
+        .bind(TicketStatus::Draft.as_str())
+        .bind(&now)
+        .bind(event)
+        .bind(actor)
+        .bind(detail)
+        .fetch_all(c)
+        .await?;
+    match ids[..] {
+        [id] => Ok((id, now)),
+        _ => Err(AppError::Internal(format!(
+            "inserting a ticket returned {} ids, not one",
+            ids.len()
+        ))),
+    }
 }
 
 /// Write a ticket's editable fields (its channel by code), guarded by its version: returns
