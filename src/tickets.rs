@@ -11,7 +11,8 @@ use crate::domain::{Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket};
 
-/// Insert a DRAFT ticket and its CREATED history row; returns its id and creation time.
+/// Insert a DRAFT ticket and its CREATED history row, in one statement (so it needs no
+/// transaction of its own: `Db::begin_write_one`); returns its id and creation time.
 pub async fn create(
     c: &mut AnyConnection,
     new: &NewTicket<'_>,

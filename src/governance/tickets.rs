@@ -168,7 +168,9 @@ impl Governance {
         }
         crate::platforms::spec::check_bounds(&payload)?;
         let channel_code = Code::parse("channel_code", &input.channel_code)?;
-        let mut tx = self.db.begin_write().await?;
+        // One statement writes (the ticket with its history row), after one read, and
+        // nothing can fail after it: on PostgreSQL no BEGIN and COMMIT round trips.
+        let mut tx = self.db.begin_write_one().await?;
         let (campaign, channel) =
             store::campaign_with_channel(&mut tx, input.campaign_id, channel_code.as_str())
                 .await?

@@ -33,6 +33,7 @@ pub use qa::*;
 pub use tickets::*;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -76,6 +77,8 @@ impl Drop for WriterHold {
 enum WriteInner {
     Sqlite(writer::Slot),
     Postgres(Transaction<'static, Any>),
+    /// [`Db::begin_write_one`] on PostgreSQL: no transaction, the statement commits itself.
+    PostgresOne(PoolConnection<Any>),
 }
 
 impl WriteTx {
@@ -83,6 +86,7 @@ impl WriteTx {
         match self.inner {
             WriteInner::Sqlite(slot) => slot.commit().await,
             WriteInner::Postgres(tx) => Ok(tx.commit().await?),
+            WriteInner::PostgresOne(_) => Ok(()),
         }
     }
 
@@ -90,6 +94,8 @@ impl WriteTx {
         match self.inner {
             WriteInner::Sqlite(slot) => slot.rollback().await,
             WriteInner::Postgres(tx) => Ok(tx.rollback().await?),
+            // Its one statement committed itself (`Db::begin_write_one`).
+            WriteInner::PostgresOne(_) => Ok(()),
         }
     }
 }
@@ -100,6 +106,7 @@ impl std::ops::Deref for WriteTx {
         match &self.inner {
             WriteInner::Sqlite(slot) => slot.conn_ref(),
             WriteInner::Postgres(tx) => tx,
+            WriteInner::PostgresOne(c) => c,
         }
     }
 }
@@ -109,6 +116,7 @@ impl std::ops::DerefMut for WriteTx {
         match &mut self.inner {
             WriteInner::Sqlite(slot) => slot.conn(),
             WriteInner::Postgres(tx) => tx,
+            WriteInner::PostgresOne(c) => c,
         }
     }
 }
@@ -308,6 +316,21 @@ impl Db {
         let inner = match &self.sqlite_writer {
             Some(writer) => WriteInner::Sqlite(writer.begin().await?),
             None => WriteInner::Postgres(self.pool.begin().await?),
+        };
+        Ok(WriteTx { inner })
+    }
+
+    /// Begin a write made of one statement, after reads that need no snapshot shared with
+    /// it. On SQLite this is [`Db::begin_write`]: the group's transaction, the reads under
+    /// the write lock. On PostgreSQL there is no transaction at all: each statement commits
+    /// on its own, which saves the `BEGIN` and `COMMIT` round trips. That gives up nothing
+    /// there: at READ COMMITTED the reads of a transaction see what others committed up to
+    /// each statement anyway, and one statement is atomic by itself. Since the statement has
+    /// committed when it returns, nothing may fail after it (`rollback` undoes nothing).
+    pub async fn begin_write_one(&self) -> AppResult<WriteTx> {
+        let inner = match &self.sqlite_writer {
+            Some(writer) => WriteInner::Sqlite(writer.begin().await?),
+            None => WriteInner::PostgresOne(self.pool.acquire().await?),
         };
         Ok(WriteTx { inner })
     }
