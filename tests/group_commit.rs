@@ -127,6 +127,53 @@ async fn a_lone_writer_commits_at_once_and_a_failed_one_leaves_nothing() {
     assert_eq!(rows(&db).await, vec![1, 4]);
 }
 
+/// `begin_write_one`, for a write of one statement: committed and visible once `commit`
+/// returns, a failing statement leaves nothing, and on PostgreSQL (no transaction there) the
+/// statement has committed as soon as it returns, so a later rollback cannot undo it. On
+/// SQLite it is the group transaction, and a rollback undoes it.
+#[tokio::test]
+async fn a_one_statement_write_commits_with_its_statement() {
+    let test_db = common::fresh_db().await;
+    let (db, _services) = common::open(&test_db).await;
+    scratch(&db).await;
+    let mut tx = db.begin_write_one().await.expect("begin");
+    insert(&mut tx, 1, "one").await.expect("insert");
+    tx.commit().await.expect("commit");
+    assert_eq!(rows(&db).await, vec![1]);
+
+    let mut tx = db.begin_write_one().await.expect("begin");
+    let err = insert(&mut tx, 2, "one").await.expect_err("duplicate note");
+    assert!(err.to_string().to_lowercase().contains("unique"), "{err}");
+    drop(tx);
+    assert_eq!(
+        rows(&db).await,
+        vec![1],
+        "the failed statement left nothing"
+    );
+
+    let mut tx = db.begin_write_one().await.expect("begin");
+    insert(&mut tx, 3, "three").await.expect("insert");
+    tx.rollback().await.expect("rollback");
+    let postgres = test_db.url.starts_with("postgres");
+    let want = if postgres { vec![1, 3] } else { vec![1] };
+    assert_eq!(rows(&db).await, want, "postgres: {postgres}");
+}
+
+/// `serve` opens the PostgreSQL pool's connections before it takes calls, so the first burst
+/// does not wait for connection set-up; on SQLite there is nothing to open.
+#[tokio::test]
+async fn the_pool_connections_can_be_opened_up_front() {
+    let test_db = common::fresh_db().await;
+    let (db, _services) = common::open(&test_db).await;
+    let before = db.pool().size();
+    db.open_connections().await;
+    if test_db.url.starts_with("postgres") {
+        assert_eq!(db.pool().size(), db.pool().options().get_max_connections());
+    } else {
+        assert_eq!(db.pool().size(), before);
+    }
+}
+
 /// SQLite's automatic checkpoint ran on the commit path (whichever commit found 1,000 pages
 /// in the WAL); the store's checkpointer now copies the WAL back beside the writer soon after
 /// commits, and the automatic one is only a backstop at 2,000 pages (8 MB). After writes with

@@ -47,6 +47,7 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     if !args.no_auth {
         bootstrap_key(&db).await?;
     }
+    db.open_connections().await;
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

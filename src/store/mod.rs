@@ -347,6 +347,20 @@ impl Db {
         }
     }
 
+    /// Open the pool's connections now rather than under the first requests: on PostgreSQL
+    /// each new connection costs a TLS handshake and SCRAM authentication, and a burst of
+    /// calls right after start waited for 16 of them (the first seconds' p99 was 60-90 ms
+    /// against 12-18 ms after). Best effort; SQLite's connections are opened already.
+    pub async fn open_connections(&self) {
+        if self.sqlite_writer.is_some() {
+            return;
+        }
+        let n = self.pool.options().get_max_connections();
+        let conns = futures::future::join_all((0..n).map(|_| self.pool.acquire())).await;
+        let opened = conns.iter().filter(|c| c.is_ok()).count();
+        tracing::debug!(opened, "database connections opened");
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> AppResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
