@@ -162,6 +162,8 @@ impl Mcp {
     fn client() -> anyhow::Result<reqwest::Client> {
         Ok(reqwest::Client::builder()
             .pool_max_idle_per_host(1)
+            // A call not answered in 30 s counts as failed rather than stalling the run.
+            .timeout(Duration::from_secs(30))
             .build()?)
     }
 
@@ -459,11 +461,7 @@ async fn load_rust(
     for c in 0..conns {
         // One keep-alive connection per task, in the task's session.
         let mut mcp = sessions[c % sessions.len()].clone();
-        // A call not answered in 30 s counts as failed rather than stalling the run.
-        mcp.http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .timeout(Duration::from_secs(30))
-            .build()?;
+        mcp.http = Mcp::client()?;
         tasks.push(tokio::spawn(async move {
             let (mut took, mut failed, mut first_failure) = (Vec::new(), 0u64, None);
             let mut n = 0;

@@ -414,6 +414,8 @@ impl Cli {
                 cache_ttl: std::time::Duration::from_secs(self.lookups.lookup_cache_secs),
             },
             assets: crate::assets::AssetSettings::default(),
+            // Only `serve` keeps a pool open.
+            keep_connections_open: false,
         }
     }
 

@@ -74,6 +74,8 @@ pub struct AppOptions {
     pub lookups: crate::assets::lookups::LookupSettings,
     /// How creative uploads wait for processing and retry.
     pub assets: crate::assets::AssetSettings,
+    /// Open the PostgreSQL pool's connections at start and keep them open (`serve`).
+    pub keep_connections_open: bool,
 }
 
 impl Default for AppOptions {
@@ -99,6 +101,7 @@ impl Default for AppOptions {
             insights: crate::insights::InsightsSettings::default(),
             lookups: crate::assets::lookups::LookupSettings::default(),
             assets: crate::assets::AssetSettings::default(),
+            keep_connections_open: false,
         }
     }
 }
@@ -110,7 +113,7 @@ pub async fn open(database_url: &str) -> AppResult<(Db, AppServices)> {
 
 /// As [`open`], with the given options.
 pub async fn open_with(database_url: &str, options: AppOptions) -> AppResult<(Db, AppServices)> {
-    let db = Db::connect(database_url).await?;
+    let db = Db::connect_with(database_url, options.keep_connections_open).await?;
     db.migrate().await?;
     let jobs = JobQueue::open(database_url, &db, options.deploy.queue_settings()).await?;
     let sweep_every = options.deploy.sweep_every;

@@ -1,7 +1,8 @@
 //! The one writer of tickets. Every change to a ticket (created, edited, renamed, QA'd, moved
 //! through the state machine, an external id written back) is made here, inside the caller's
 //! write transaction, and every change of status, payload or name leaves its history row in
-//! that same transaction. Resource subscribers are notified from that history
+//! that same transaction (a creation writes both in one statement, which needs no transaction
+//! of its own: `Db::begin_write_one`). Resource subscribers are notified from that history
 //! (`mcp::subscriptions`), so a change made here by any process is seen; nothing else in the
 //! crate updates the `tickets` table.
 
@@ -18,7 +19,7 @@ pub async fn create(
     new: &NewTicket<'_>,
     actor: &str,
 ) -> AppResult<(i64, String)> {
-    store::insert_ticket(c, new, "CREATED", actor, Some(new.platform_name)).await
+    store::insert_ticket(c, new, actor).await
 }
 
 /// Move a ticket from `from` to `to` through the state machine and record why. Returns false

@@ -159,19 +159,30 @@ async fn a_one_statement_write_commits_with_its_statement() {
     assert_eq!(rows(&db).await, want, "postgres: {postgres}");
 }
 
-/// `serve` opens the PostgreSQL pool's connections before it takes calls, so the first burst
-/// does not wait for connection set-up; on SQLite there is nothing to open.
+/// `serve` opens the PostgreSQL pool's connections at start and keeps them open, so the
+/// first burst does not wait for connection set-up; other commands open them as needed.
 #[tokio::test]
-async fn the_pool_connections_can_be_opened_up_front() {
+async fn a_server_pool_opens_its_connections_up_front() {
     let test_db = common::fresh_db().await;
-    let (db, _services) = common::open(&test_db).await;
-    let before = db.pool().size();
-    db.open_connections().await;
+    let kept = Db::connect_with(&test_db.url, true).await.expect("connect");
+    let lazy = Db::connect_with(&test_db.url, false)
+        .await
+        .expect("connect");
     if test_db.url.starts_with("postgres") {
-        assert_eq!(db.pool().size(), db.pool().options().get_max_connections());
+        let max = kept.pool().options().get_max_connections();
+        assert_eq!(kept.pool().size(), max);
+        assert_eq!(kept.pool().options().get_min_connections(), max);
+        assert_eq!(
+            lazy.pool().size(),
+            1,
+            "only the connection that tested the server"
+        );
     } else {
-        assert_eq!(db.pool().size(), before);
+        // SQLite's few connections are local files; nothing is kept open ahead.
+        assert_eq!(kept.pool().size(), lazy.pool().size());
     }
+    kept.close().await;
+    lazy.close().await;
 }
 
 /// SQLite's automatic checkpoint ran on the commit path (whichever commit found 1,000 pages

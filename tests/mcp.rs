@@ -1144,10 +1144,16 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
 
     // The first call waits for the write lock another connection holds.
     let lock = hold_write_lock(&db).await;
-    // (The answer's headers come at once; the body waits for the tool.)
-    let first_post = mcp_post(&http, &server, &admin, Some(&sid)).json(&create("DE"));
-    let first = tokio::spawn(async move { first_post.send().await?.text().await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The answer's headers come once the request is registered in its session; the body
+    // waits for the tool.
+    let first = mcp_post(&http, &server, &admin, Some(&sid))
+        .json(&create("DE"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let first = tokio::spawn(first.text());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(
         !first.is_finished(),
         "the first call did not wait for the lock"

@@ -21,7 +21,11 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         // Refuse an unsafe setting before anything is opened, started or logged.
         opts.check()?;
     }
-    let (db, services) = startup::open_with(&cli.database_url, cli.app_options())
+    let options = startup::AppOptions {
+        keep_connections_open: true,
+        ..cli.app_options()
+    };
+    let (db, services) = startup::open_with(&cli.database_url, options)
         .await
         .context("starting up")?;
     let shutdown = CancellationToken::new();
@@ -47,7 +51,6 @@ pub async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     if !args.no_auth {
         bootstrap_key(&db).await?;
     }
-    db.open_connections().await;
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -159,30 +159,65 @@ fn ticket_of(message: &ClientJsonRpcMessage) -> Option<SessionTicket> {
 /// The JSON-RPC ids of each session's requests that have not been answered yet.
 #[derive(Default, Clone)]
 pub struct RunningRequests {
-    ids: Arc<Mutex<HashMap<SessionId, HashSet<RequestId>>>>,
+    ids: Arc<Mutex<HashMap<SessionId, SessionIds>>>,
 }
 
-/// A request's id, held as running until its answer stream ends or is dropped.
+/// Most ids of requests left unanswered (their client went away) that a session keeps taken;
+/// past it the oldest is freed, so a long session with many dropped calls stays small.
+const MAX_ABANDONED: usize = 256;
+
+#[derive(Default)]
+struct SessionIds {
+    taken: HashSet<RequestId>,
+    /// Taken by requests whose client went away before the answer, oldest first.
+    abandoned: std::collections::VecDeque<RequestId>,
+}
+
+/// A request's id, held as running until its answer has gone out. A request whose client
+/// went away before its answer keeps the id until the session ends: rmcp may still be
+/// running it, and would route its late answer to a new request that reused the id.
 pub struct Running {
     requests: RunningRequests,
     session: SessionId,
     id: RequestId,
+    answered: bool,
+}
+
+impl Running {
+    /// Whether `message` is this request's answer (its result or its error).
+    fn is_answer(&self, message: &ServerJsonRpcMessage) -> bool {
+        match message {
+            ServerJsonRpcMessage::Response(r) => r.id == self.id,
+            ServerJsonRpcMessage::Error(e) => e.id.as_ref() == Some(&self.id),
+            _ => false,
+        }
+    }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         let mut ids = self.requests.lock();
-        if let Some(set) = ids.get_mut(&self.session) {
-            set.remove(&self.id);
-            if set.is_empty() {
-                ids.remove(&self.session);
+        let Some(session) = ids.get_mut(&self.session) else {
+            return;
+        };
+        if self.answered {
+            session.taken.remove(&self.id);
+        } else {
+            session.abandoned.push_back(self.id.clone());
+            if session.abandoned.len() > MAX_ABANDONED
+                && let Some(oldest) = session.abandoned.pop_front()
+            {
+                session.taken.remove(&oldest);
             }
+        }
+        if session.taken.is_empty() {
+            ids.remove(&self.session);
         }
     }
 }
 
 impl RunningRequests {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, HashSet<RequestId>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, SessionIds>> {
         // Each change is one insert or remove: consistent even after a holder panicked.
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -193,11 +228,13 @@ impl RunningRequests {
             .lock()
             .entry(session.clone())
             .or_default()
+            .taken
             .insert(id.clone());
         fresh.then(|| Running {
             requests: self.clone(),
             session: session.clone(),
             id: id.clone(),
+            answered: false,
         })
     }
 
@@ -205,9 +242,9 @@ impl RunningRequests {
         self.lock().remove(session);
     }
 
-    /// Requests running in all sessions.
+    /// Ids taken in all sessions (running requests, and those left unanswered).
     pub fn len(&self) -> usize {
-        self.lock().values().map(HashSet::len).sum()
+        self.lock().values().map(|s| s.taken.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -292,10 +329,22 @@ impl<M: SessionManager> SessionManager for LimitedSessions<M> {
             },
             _ => None,
         };
-        // Held until the answer stream ends (after the answer) or the client goes away.
-        let answers = self.inner.create_stream(id, message).await?;
+        let answers = match self.inner.create_stream(id, message).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                // Never started: the id is free again.
+                if let Some(mut r) = running {
+                    r.answered = true;
+                }
+                return Err(e);
+            }
+        };
+        // Held until the answer has passed (see `Running`).
+        let mut running = running;
         Ok(futures::future::Either::Right(answers.map(move |m| {
-            let _running = &running;
+            if let (Some(r), Some(message)) = (running.as_mut(), m.message.as_deref()) {
+                r.answered |= r.is_answer(message);
+            }
             m
         })))
     }
@@ -340,7 +389,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_request_id_is_held_per_session_until_its_answer_is_done() {
+    fn a_request_id_is_held_per_session_until_its_answer_has_gone_out() {
+        let answered = |mut r: Running| r.answered = true;
         let running = RunningRequests::default();
         let (s1, s2): (SessionId, SessionId) = ("s-1".to_owned().into(), "s-2".to_owned().into());
         let five = RequestId::Number(5);
@@ -352,15 +402,33 @@ mod tests {
             .start(&s1, &RequestId::String("5".into()))
             .expect("another id");
         assert_eq!(running.len(), 3);
-        drop(held);
+        answered(held);
         let again = running.start(&s1, &five).expect("free once answered");
+        // The client went away before the answer: the id stays taken in its session.
+        drop(again);
+        assert!(
+            running.start(&s1, &five).is_none(),
+            "unanswered, still held"
+        );
         // A session that ends forgets its ids; a guard dropped after that changes nothing.
         running.forget_session(&s1);
-        drop(text);
-        drop(again);
+        answered(text);
         assert_eq!(running.len(), 1);
-        drop(other);
+        answered(other);
         assert!(running.is_empty());
+
+        // A session keeps at most MAX_ABANDONED unanswered ids; past it the oldest is freed.
+        for n in 0..=MAX_ABANDONED as i64 {
+            drop(running.start(&s2, &RequestId::Number(n)).expect("fresh"));
+        }
+        assert_eq!(running.len(), MAX_ABANDONED);
+        let zero = running.start(&s2, &RequestId::Number(0));
+        assert!(zero.is_some(), "the oldest was freed");
+        assert!(
+            running.start(&s2, &RequestId::Number(1)).is_none(),
+            "still held"
+        );
+        answered(zero.expect("checked"));
     }
 
     #[test]

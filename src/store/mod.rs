@@ -58,6 +58,8 @@ pub struct Db {
 
 /// A write transaction. On SQLite it is a savepoint in the writer's group transaction and
 /// holds the writer connection until it ends; `commit` returns once the group is committed.
+/// One from [`Db::begin_write_one`] is no transaction on PostgreSQL: each statement made
+/// through it commits on its own, so it is for writes of one statement.
 pub struct WriteTx {
     inner: WriteInner,
 }
@@ -120,6 +122,9 @@ impl std::ops::DerefMut for WriteTx {
         }
     }
 }
+
+/// Connections in a PostgreSQL pool.
+const PG_POOL: u32 = 16;
 
 /// The checkpoint backstop, in pages of 4 KiB (the WAL file stays around 8 MB): one literal
 /// for `SQLITE_PRAGMAS` and the job queue's connection options.
@@ -236,6 +241,15 @@ pub fn normalize_database_url(raw: &str) -> AppResult<(String, Backend)> {
 
 impl Db {
     pub async fn connect(raw_url: &str) -> AppResult<Self> {
+        Self::connect_with(raw_url, false).await
+    }
+
+    /// As [`Db::connect`]; with `keep_open`, a PostgreSQL pool opens all its connections at
+    /// once and keeps them open (re-opened in the background as they expire), for a server:
+    /// each new connection costs a TLS handshake and a SCRAM login, and a burst of calls
+    /// right after start waited for 16 of them (p99 60-90 ms in the first seconds, against
+    /// 12-18 ms after). Short commands and tests open connections as they need them.
+    pub async fn connect_with(raw_url: &str, keep_open: bool) -> AppResult<Self> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalize_database_url(raw_url)?;
         let options = AnyConnectOptions::from_str(&url)
@@ -250,7 +264,9 @@ impl Db {
                         Ok(())
                     })
                 }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(PG_POOL)
+                .min_connections(if keep_open { PG_POOL } else { 0 }),
         };
         let pool = pool_options
             .acquire_timeout(Duration::from_secs(15))
@@ -345,20 +361,6 @@ impl Db {
             }),
             None => None,
         }
-    }
-
-    /// Open the pool's connections now rather than under the first requests: on PostgreSQL
-    /// each new connection costs a TLS handshake and SCRAM authentication, and a burst of
-    /// calls right after start waited for 16 of them (the first seconds' p99 was 60-90 ms
-    /// against 12-18 ms after). Best effort; SQLite's connections are opened already.
-    pub async fn open_connections(&self) {
-        if self.sqlite_writer.is_some() {
-            return;
-        }
-        let n = self.pool.options().get_max_connections();
-        let conns = futures::future::join_all((0..n).map(|_| self.pool.acquire())).await;
-        let opened = conns.iter().filter(|c| c.is_ok()).count();
-        tracing::debug!(opened, "database connections opened");
     }
 
     /// A cheap round trip, for readiness checks.

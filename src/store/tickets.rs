@@ -103,8 +103,8 @@ pub struct NewTicket<'a> {
     pub platform_name: &'a str,
 }
 
-/// Insert a DRAFT ticket and its first history row (`event`, by `actor`, with `detail`) in
-/// one statement; returns its id and creation time. One round trip, not two: this is the
+/// Insert a DRAFT ticket and its CREATED history row (by `actor`, the ticket's name as its
+/// detail) in one statement; returns its id and creation time. One round trip, not two: this is the
 /// hottest write (on SQLite every statement is a hand-off to the connection's thread, on
 /// PostgreSQL one to the server). PostgreSQL inserts both through a data-modifying `WITH`;
 /// SQLite runs two statements in one query, sharing the numbered parameters, the history
@@ -112,20 +112,18 @@ pub struct NewTicket<'a> {
 pub async fn insert_ticket(
     c: &mut AnyConnection,
     n: &NewTicket<'_>,
-    event: &str,
     actor: &str,
-    detail: Option<&str>,
 ) -> AppResult<(i64, String)> {
     const POSTGRES: &str = "WITH t AS (INSERT INTO tickets (campaign_id, channel_id, request_type, \
          payload_config, platform_name, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id) \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT id, $8, NULL, $6, $9, $10, $7 FROM t RETURNING ticket_id";
+         SELECT id, 'CREATED', NULL, $6, $8, $5, $7 FROM t RETURNING ticket_id";
     const SQLITE: &str = "INSERT INTO tickets (campaign_id, channel_id, request_type, \
          payload_config, platform_name, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         VALUES (last_insert_rowid(), $8, NULL, $6, $9, $10, $7) RETURNING ticket_id";
+         VALUES (last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7) RETURNING ticket_id";
     let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
         POSTGRES
     } else {
@@ -142,9 +140,7 @@ pub async fn insert_ticket(
         .bind(n.platform_name)
         .bind(TicketStatus::Draft.as_str())
         .bind(&now)
-        .bind(event)
         .bind(actor)
-        .bind(detail)
         .fetch_all(c)
         .await?;
     match ids[..] {
