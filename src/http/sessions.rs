@@ -8,8 +8,8 @@
 //! the new session's slot. Every way a session ends (DELETE /mcp, the idle timeout, the
 //! handler stopping, shutdown) reaches `close_session`, which frees the slot.
 //!
-//! It also refuses a request whose JSON-RPC id is still in use by a running request of the
-//! same session ([`RunningRequests`]). The specification forbids reusing an id within a
+//! It also refuses a request whose JSON-RPC id is still taken in its session by a request
+//! not yet answered ([`RunningRequests`]). The specification forbids reusing an id within a
 //! session; rmcp routes each answer to the HTTP request by that id, so a second request with
 //! it took the first one's answer and left the first one waiting forever.
 
@@ -222,7 +222,7 @@ impl RunningRequests {
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Hold `id` as running in `session`, or `None` when a running request already uses it.
+    /// Take `id` in `session`, or `None` when a request not yet answered has it.
     pub fn start(&self, session: &SessionId, id: &RequestId) -> Option<Running> {
         let fresh = self
             .lock()
@@ -252,7 +252,7 @@ impl RunningRequests {
     }
 }
 
-/// The answer to a request whose id a running request of its session still uses.
+/// The answer to a request whose id a request of its session not yet answered has.
 fn id_in_use(id: RequestId) -> ServerSseMessage {
     let error = ErrorData::invalid_request(
         format!(
@@ -265,7 +265,7 @@ fn id_in_use(id: RequestId) -> ServerSseMessage {
 }
 
 /// A session manager that keeps [`SessionLimits`] up to date around another one, and
-/// refuses a request id still in use in its session.
+/// refuses a request id still taken in its session.
 pub struct LimitedSessions<M> {
     inner: M,
     limits: Arc<SessionLimits>,
