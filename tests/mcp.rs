@@ -1129,6 +1129,7 @@ fn rpc_answer(body: &str) -> serde_json::Value {
 /// A request whose id a running request of the same session still uses is refused at once
 /// with a JSON-RPC error naming the id; the running request still gets its own answer (it
 /// used to lose it to the second request and wait forever), and the id is free again after.
+/// A call whose client left before its answer keeps its id taken.
 #[tokio::test]
 async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_answered() {
     let db = fresh_db().await;
@@ -1207,5 +1208,30 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
         .filter_map(|m| m["code"].as_str())
         .collect();
     assert_eq!(codes, ["DE"], "{listed}");
+
+    // A call whose client goes away before its answer keeps its id: the server may still
+    // answer it, and that answer must not reach a new call that reused the id.
+    let lock = hold_write_lock(&db).await;
+    let gone = mcp_post(&http, &server, &admin, Some(&sid))
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "create_market",
+            "arguments": {"code": "AT", "country": "AT", "region": "EMEA"}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    drop(gone);
+    // Let the server see the closed connection and drop the call's answer stream.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let reused = mcp_post(&http, &server, &admin, Some(&sid))
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "list_markets", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    let refused = rpc_answer(&reused.text().await.unwrap());
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    drop(lock);
     server.stop().await;
 }
