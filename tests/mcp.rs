@@ -1097,13 +1097,10 @@ async fn mcp_sessions_are_limited_per_key_and_in_total() {
 /// Hold the store's write lock from another connection until the returned one is dropped
 /// or committed: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's lock on the markets table.
 async fn hold_write_lock(db: &TestDb) -> sqlx::AnyConnection {
+    use omnitraffick::store::{Backend, normalize_database_url};
     use sqlx::Connection;
-    let pg = db.url.starts_with("postgres");
-    let url = if pg {
-        db.url.clone()
-    } else {
-        format!("sqlite://{}", db.url)
-    };
+    let (url, backend) = normalize_database_url(&db.url).unwrap();
+    let pg = matches!(backend, Backend::Postgres);
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     let lock = if pg {

@@ -158,7 +158,7 @@ fn ticket_of(message: &ClientJsonRpcMessage) -> Option<SessionTicket> {
 
 /// The JSON-RPC ids of each session's requests that have not been answered yet.
 #[derive(Default, Clone)]
-pub struct RunningRequests {
+pub(crate) struct RunningRequests {
     ids: Arc<Mutex<HashMap<SessionId, SessionIds>>>,
 }
 
@@ -176,7 +176,7 @@ struct SessionIds {
 /// A request's id, held as running until its answer has gone out. A request whose client
 /// went away before its answer keeps the id until the session ends: rmcp may still be
 /// running it, and would route its late answer to a new request that reused the id.
-pub struct Running {
+pub(crate) struct Running {
     requests: RunningRequests,
     session: SessionId,
     id: RequestId,
@@ -223,7 +223,7 @@ impl RunningRequests {
     }
 
     /// Take `id` in `session`, or `None` when a request not yet answered has it.
-    pub fn start(&self, session: &SessionId, id: &RequestId) -> Option<Running> {
+    fn start(&self, session: &SessionId, id: &RequestId) -> Option<Running> {
         let fresh = self
             .lock()
             .entry(session.clone())
@@ -243,12 +243,9 @@ impl RunningRequests {
     }
 
     /// Ids taken in all sessions (running requests, and those left unanswered).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().values().map(|s| s.taken.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -415,7 +412,7 @@ mod tests {
         answered(text);
         assert_eq!(running.len(), 1);
         answered(other);
-        assert!(running.is_empty());
+        assert_eq!(running.len(), 0);
 
         // A session keeps at most MAX_ABANDONED unanswered ids; past it the oldest is freed.
         for n in 0..=MAX_ABANDONED as i64 {

@@ -56,7 +56,7 @@ struct Params {
 impl Params {
     fn new(c: &AnyConnection) -> Self {
         Self {
-            sqlite: c.backend_name().eq_ignore_ascii_case("sqlite"),
+            sqlite: !super::is_postgres(c),
             n: 0,
         }
     }

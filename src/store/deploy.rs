@@ -427,7 +427,7 @@ pub async fn put_external_id(
 ) -> AppResult<()> {
     // On PostgreSQL the row is locked until the write: two writers (a worker whose lease
     // lapsed mid-request and the one that took over) must not drop each other's id.
-    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+    let sql = if super::is_postgres(c) {
         "SELECT external_ids FROM tickets WHERE id = $1 FOR UPDATE"
     } else {
         "SELECT external_ids FROM tickets WHERE id = $1"

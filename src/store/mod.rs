@@ -123,6 +123,11 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// Whether a connection is to PostgreSQL (else SQLite), for the few statements that differ.
+pub(crate) fn is_postgres(c: &AnyConnection) -> bool {
+    c.backend_name().eq_ignore_ascii_case("postgresql")
+}
+
 /// Connections in a PostgreSQL pool.
 const PG_POOL: u32 = 16;
 
@@ -344,11 +349,12 @@ impl Db {
     /// each statement anyway, and one statement is atomic by itself. Since the statement has
     /// committed when it returns, nothing may fail after it (`rollback` undoes nothing).
     pub async fn begin_write_one(&self) -> AppResult<WriteTx> {
-        let inner = match &self.sqlite_writer {
-            Some(writer) => WriteInner::Sqlite(writer.begin().await?),
-            None => WriteInner::PostgresOne(self.pool.acquire().await?),
-        };
-        Ok(WriteTx { inner })
+        if self.sqlite_writer.is_some() {
+            return self.begin_write().await;
+        }
+        Ok(WriteTx {
+            inner: WriteInner::PostgresOne(self.pool.acquire().await?),
+        })
     }
 
     /// On SQLite, hold the writer (no transaction open) while this process writes through a

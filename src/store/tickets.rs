@@ -124,7 +124,7 @@ pub async fn insert_ticket(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
          VALUES (last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7) RETURNING ticket_id";
-    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+    let sql = if super::is_postgres(c) {
         POSTGRES
     } else {
         SQLITE
