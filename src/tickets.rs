@@ -13,12 +13,13 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket};
 
 /// Insert a DRAFT ticket and its CREATED history row, in one statement (so it needs no
-/// transaction of its own: `Db::begin_write_one`); returns its id and creation time.
+/// transaction of its own: `Db::begin_write_one`); returns its id and creation time, or
+/// `None` (nothing written) when its campaign or channel is no longer as `new.parents` says.
 pub async fn create(
     c: &mut AnyConnection,
     new: &NewTicket<'_>,
     actor: &str,
-) -> AppResult<(i64, String)> {
+) -> AppResult<Option<(i64, String)>> {
     store::insert_ticket(c, new, actor).await
 }
 

@@ -645,3 +645,168 @@ async fn pixel_ids_are_validated_where_they_are_written() {
     assert_eq!(b.meta_pixel_id.as_deref(), Some("98765"));
     assert_eq!(b.tiktok_pixel_code, None, "\"\" removes the pixel code");
 }
+
+fn input<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("a valid input")
+}
+
+async fn new_ticket(
+    g: &Governance,
+    campaign_id: i64,
+    channel: &str,
+) -> Result<omnitraffick::domain::Ticket, omnitraffick::error::AppError> {
+    g.create_ticket(
+        &Principal::local_operator(),
+        input(json!({"campaign_id": campaign_id, "channel_code": channel})),
+    )
+    .await
+}
+
+/// Creating a ticket remembers what it took from its campaign and channel (so the next one
+/// is one statement), but never trusts that memory: whatever changed since, here or in
+/// another process sharing the database, shows in the next ticket, and an archived or
+/// renamed-away campaign or channel is refused with nothing written.
+#[tokio::test]
+async fn a_new_ticket_takes_its_campaign_and_channel_as_they_are_now() {
+    let db = fresh_db().await;
+    let (_, services) = open(&db).await;
+    // Another process on the same database: its changes reach this one only through it.
+    let (_, other) = open(&db).await;
+    let g = &services.governance;
+    let o = &other.governance;
+    let op = Principal::local_operator();
+    let (campaign_id, first) = seeded(g).await;
+    assert_eq!(
+        g.get_ticket(first).await.unwrap().ticket.platform_name,
+        "DIS_US_META_2026_MoanaLaunch"
+    );
+    let gads = new_ticket(g, campaign_id, "GADS").await.unwrap();
+    assert_eq!(gads.platform_name, "DIS_US_GADS_2026_MoanaLaunch");
+    let mut created = vec![gads];
+
+    o.update_campaign(
+        &op,
+        input(json!({"campaign_id": campaign_id, "name": "Moana Sequel", "year": 2027})),
+    )
+    .await
+    .unwrap();
+    let t = new_ticket(g, campaign_id, "META").await.unwrap();
+    assert_eq!(t.platform_name, "DIS_US_META_2027_MoanaSequel");
+    created.push(t);
+
+    o.update_brand(&op, input(json!({"code": "DIS", "new_code": "DSNY"})))
+        .await
+        .unwrap();
+    let t = new_ticket(g, campaign_id, "META").await.unwrap();
+    assert_eq!(t.platform_name, "DSNY_US_META_2027_MoanaSequel");
+    created.push(t);
+
+    o.update_channel(&op, input(json!({"code": "META", "new_code": "FB"})))
+        .await
+        .unwrap();
+    let err = new_ticket(g, campaign_id, "META").await.unwrap_err();
+    assert!(err.to_string().contains("META"), "{err}");
+    let t = new_ticket(g, campaign_id, "FB").await.unwrap();
+    assert_eq!(
+        (t.platform_name.as_str(), t.channel_code.as_str()),
+        ("DSNY_US_FB_2027_MoanaSequel", "FB")
+    );
+    created.push(t);
+
+    o.update_channel(&op, input(json!({"code": "FB", "archived": true})))
+        .await
+        .unwrap();
+    let err = new_ticket(g, campaign_id, "FB").await.unwrap_err();
+    assert!(err.to_string().contains("archived"), "{err}");
+
+    o.update_campaign(
+        &op,
+        input(json!({"campaign_id": campaign_id, "archived": true})),
+    )
+    .await
+    .unwrap();
+    let err = new_ticket(g, campaign_id, "GADS").await.unwrap_err();
+    assert!(err.to_string().contains("archived"), "{err}");
+
+    // Five tickets (the seeded one and four here), each created with its one CREATED row
+    // naming it as it was created: the refusals wrote nothing.
+    let all = g
+        .list_tickets(&op, ListTicketsInput::default())
+        .await
+        .unwrap();
+    assert_eq!(all.tickets.len(), 5);
+    for t in &created {
+        let history = g.get_ticket(t.id).await.unwrap().history;
+        assert_eq!(
+            (history[0].event.as_str(), history[0].detail.as_deref()),
+            ("CREATED", Some(t.platform_name.as_str())),
+            "ticket {}",
+            t.id
+        );
+    }
+}
+
+/// A ticket whose CREATED history row the database refuses is not created at all (the two
+/// rows are one write), while tickets created beside it, in the same group of writers on
+/// SQLite, are kept with their history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_whose_history_row_fails_is_not_created() {
+    let db = fresh_db().await;
+    let (store, services) = open(&db).await;
+    let g = services.governance.clone();
+    let (good, _) = seeded(&g).await;
+    let bad = g
+        .create_campaign(input(json!({
+            "brand_code": "DIS", "market_code": "US", "name": "Boom", "year": 2026
+        })))
+        .await
+        .unwrap()
+        .id;
+    let refuse = if db.url.starts_with("postgres") {
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.detail LIKE '%Boom%' THEN RAISE EXCEPTION 'history refused'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_boom BEFORE INSERT ON ticket_history \
+         FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+    } else {
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON ticket_history \
+         WHEN NEW.detail LIKE '%Boom%' BEGIN SELECT RAISE(ABORT, 'history refused'); END"
+    };
+    sqlx::raw_sql(refuse).execute(store.pool()).await.unwrap();
+
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let g = g.clone();
+        let campaign = if i % 2 == 0 { good } else { bad };
+        tasks.push(tokio::spawn(async move {
+            (campaign, new_ticket(&g, campaign, "META").await)
+        }));
+    }
+    let mut kept = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (c, Ok(t)) if c == good => kept.push(t),
+            (c, Err(e)) if c == bad => assert!(e.to_string().contains("history refused"), "{e}"),
+            (c, other) => panic!("campaign {c}: {other:?}"),
+        }
+    }
+    assert_eq!(kept.len(), 20);
+    let op = Principal::local_operator();
+    let of = |campaign_id| ListTicketsInput {
+        campaign_id: Some(campaign_id),
+        limit: Some(500),
+        ..Default::default()
+    };
+    let refused = g.list_tickets(&op, of(bad)).await.unwrap();
+    assert!(refused.tickets.is_empty(), "{:?}", refused.tickets);
+    let stored = g.list_tickets(&op, of(good)).await.unwrap();
+    assert_eq!(
+        stored.tickets.len(),
+        21,
+        "the seeded ticket and the 20 kept"
+    );
+    for t in &kept {
+        let history = g.get_ticket(t.id).await.unwrap().history;
+        assert_eq!(history.len(), 1, "ticket {}", t.id);
+    }
+}

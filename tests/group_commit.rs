@@ -128,9 +128,8 @@ async fn a_lone_writer_commits_at_once_and_a_failed_one_leaves_nothing() {
 }
 
 /// `begin_write_one`, for a write of one statement: committed and visible once `commit`
-/// returns, a failing statement leaves nothing, and on PostgreSQL (no transaction there) the
-/// statement has committed as soon as it returns, so a later rollback cannot undo it. On
-/// SQLite it is the group transaction, and a rollback undoes it.
+/// returns, a failing statement leaves nothing, and the statement stays even if the writer
+/// then rolls back (no transaction on PostgreSQL, no savepoint of its own on SQLite).
 #[tokio::test]
 async fn a_one_statement_write_commits_with_its_statement() {
     let test_db = common::fresh_db().await;
@@ -154,9 +153,100 @@ async fn a_one_statement_write_commits_with_its_statement() {
     let mut tx = db.begin_write_one().await.expect("begin");
     insert(&mut tx, 3, "three").await.expect("insert");
     tx.rollback().await.expect("rollback");
+    assert_eq!(rows(&db).await, vec![1, 3], "a rollback undoes nothing");
+}
+
+/// A write of several statements made through `begin_write_one`, in one round trip: on
+/// SQLite inside the savepoint `ot_one` its last statement releases (PostgreSQL runs a
+/// batch of statements as one implicit transaction).
+fn several_statements(postgres: bool, id: i64, second_note: &str) -> String {
+    let inserts = format!(
+        "INSERT INTO scratch (id, note) VALUES ({id}, 'row {id}'); \
+         INSERT INTO scratch (id, note) VALUES ({}, '{second_note}')",
+        id + 1_000_000
+    );
+    if postgres {
+        inserts
+    } else {
+        format!("SAVEPOINT ot_one; {inserts}; RELEASE ot_one")
+    }
+}
+
+/// A one-statement writer (`begin_write_one`), by its number: commits, fails midway through
+/// a write of several statements (the first one must be undone too), or writes and rolls
+/// back (which undoes nothing: the statement stays).
+async fn one_statement_writer(db: Db, i: i64, postgres: bool) -> Result<bool, AppError> {
+    let mut tx = db.begin_write_one().await?;
+    match i % 3 {
+        0 => {
+            insert(&mut tx, i, &format!("row {i}")).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        1 => {
+            let sql = several_statements(postgres, i, "row 0");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        _ => {
+            insert(&mut tx, i, &format!("row {i}")).await?;
+            tx.rollback().await?;
+            Ok(true)
+        }
+    }
+}
+
+/// One-statement writers (no savepoint of their own on SQLite) in the same groups as
+/// ordinary writers that commit, fail, roll back or are dropped: exactly the committed
+/// writes stay. An ordinary writer rolling back after a one-statement writer in the same
+/// group must not take that writer's row with it, and a one-statement write of several
+/// statements that fails midway leaves none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_statement_writers_share_groups_and_keep_exactly_theirs() {
+    let test_db = common::fresh_db().await;
     let postgres = test_db.url.starts_with("postgres");
-    let want = if postgres { vec![1, 3] } else { vec![1] };
-    assert_eq!(rows(&db).await, want, "postgres: {postgres}");
+    let (db, _services) = common::open(&test_db).await;
+    scratch(&db).await;
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 0, "row 0").await.expect("seed row");
+    tx.commit().await.expect("commit seed");
+
+    let mut handles = Vec::new();
+    for i in 1..=300_i64 {
+        let db2 = db.clone();
+        handles.push((i, tokio::spawn(async move { writer(db2, i).await })));
+        let one = 1_000 + i;
+        let db2 = db.clone();
+        handles.push((
+            one,
+            tokio::spawn(async move { one_statement_writer(db2, one, postgres).await }),
+        ));
+    }
+    let mut expected = vec![0_i64];
+    for (i, h) in handles {
+        match h.await.expect("writer task") {
+            Ok(true) => expected.push(i),
+            Ok(false) => {}
+            Err(e) => {
+                let fails = if i > 1_000 { i % 3 == 1 } else { i % 4 == 1 };
+                assert!(fails, "writer {i} failed unexpectedly: {e}");
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(
+        expected.len(),
+        1 + 75 + 200,
+        "seed, ordinary and one-statement commits"
+    );
+    let mut tx = db.begin_write().await.expect("begin after the storm");
+    insert(&mut tx, 10_000, "last").await.expect("last insert");
+    tx.commit().await.expect("last commit");
+    expected.push(10_000);
+    assert_eq!(rows(&db).await, expected);
 }
 
 /// `serve` opens the PostgreSQL pool's connections at start and keeps them open, so the

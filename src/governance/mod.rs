@@ -8,6 +8,7 @@
 mod campaigns;
 mod inputs;
 mod outputs;
+mod parents;
 mod reference;
 mod taxonomy_ops;
 mod tickets;
@@ -28,6 +29,8 @@ use crate::taxonomy::TaxonomyConvention;
 pub struct Governance {
     db: Db,
     convention: Arc<TaxonomyConvention>,
+    /// What new tickets take from their campaign and channel (`parents`).
+    parents: Arc<parents::ParentsCache>,
 }
 
 const DEFAULT_PAGE: i64 = 50;
@@ -219,6 +222,7 @@ impl Governance {
         Ok(Self {
             db,
             convention: Arc::new(convention),
+            parents: Arc::default(),
         })
     }
 

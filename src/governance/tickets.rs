@@ -1,6 +1,8 @@
 //! The governance service's ticket operations. Every write goes through `crate::tickets`,
 //! the one writer of the tickets table.
 
+use std::sync::Arc;
+
 use sqlx::AnyConnection;
 
 use super::{
@@ -12,7 +14,7 @@ use crate::domain::{
     Brand, Channel, Code, Market, RequestType, Ticket, TicketContext, TicketStatus, TicketView,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::{self, NewTicket, TicketFilter};
+use crate::store::{self, NewTicket, TicketFilter, TicketParents};
 use crate::taxonomy::NameParts;
 use crate::tickets;
 
@@ -168,49 +170,59 @@ impl Governance {
         }
         crate::platforms::spec::check_bounds(&payload)?;
         let channel_code = Code::parse("channel_code", &input.channel_code)?;
-        // One statement writes (the ticket with its history row), after one read, and
-        // nothing can fail after it: on PostgreSQL no BEGIN and COMMIT round trips.
+        // One statement writes the ticket with its history row, and as a rule nothing is read
+        // first: the campaign and channel facts are remembered (`parents`) and the insert
+        // checks them again. Nothing can fail after it: on PostgreSQL no BEGIN and COMMIT.
         let mut tx = self.db.begin_write_one().await?;
-        let (campaign, channel) =
-            store::campaign_with_channel(&mut tx, input.campaign_id, channel_code.as_str())
-                .await?
-                .ok_or_else(|| campaign_missing(input.campaign_id))?;
-        if campaign.archived {
-            return Err(AppError::conflict(
-                Some("campaign_id"),
-                format!(
-                    "campaign {} is archived; restore it with update_campaign first",
-                    campaign.id
-                ),
-            ));
-        }
-        let channel = channel.ok_or_else(|| missing::<Channel>("channel_code", &channel_code))?;
-        not_archived("channel", &channel.code, channel.archived, "channel_code")?;
-        let name = self.convention.generate(&NameParts {
-            brand_code: &campaign.brand_code,
-            market_code: &campaign.market_code,
-            channel_code: &channel.code,
-            year: campaign.year,
-            campaign_name: &campaign.name,
-        })?;
-        let (id, created_at) = tickets::create(
-            &mut tx,
-            &NewTicket {
-                campaign_id: campaign.id,
-                channel_id: channel.id,
+        let mut parents = match self.parents.get(input.campaign_id, channel_code.as_str()) {
+            Some(p) => p,
+            None => {
+                self.read_parents(&mut tx, input.campaign_id, &channel_code)
+                    .await?
+            }
+        };
+        let mut read_again = false;
+        let (id, created_at, name) = loop {
+            let name = self.convention.generate(&NameParts {
+                brand_code: &parents.brand_code,
+                market_code: &parents.market_code,
+                channel_code: &parents.channel_code,
+                year: parents.year,
+                campaign_name: &parents.campaign_name,
+            })?;
+            let new = NewTicket {
+                parents: &parents,
                 request_type,
                 payload_config: &payload,
                 platform_name: &name,
-            },
-            &actor.name,
-        )
-        .await?;
+            };
+            if let Some((id, at)) = tickets::create(&mut tx, &new, &actor.name).await? {
+                break (id, at, name);
+            }
+            // The campaign or channel changed since its facts were read: read them again
+            // (which names what is now wrong with them, if anything) and try once more.
+            self.parents
+                .forget(input.campaign_id, channel_code.as_str());
+            if read_again {
+                return Err(AppError::conflict(
+                    Some("campaign_id"),
+                    format!(
+                        "campaign {} or channel {channel_code} changed while the ticket was being created; try again",
+                        input.campaign_id
+                    ),
+                ));
+            }
+            read_again = true;
+            parents = self
+                .read_parents(&mut tx, input.campaign_id, &channel_code)
+                .await?;
+        };
         // Built here rather than read back: one round trip less on the hottest write path.
         let ticket = Ticket {
             id,
-            campaign_id: campaign.id,
-            channel_code: channel.code,
-            platform: channel.platform,
+            campaign_id: parents.campaign_id,
+            channel_code: parents.channel_code.clone(),
+            platform: parents.platform,
             request_type,
             status: TicketStatus::Draft,
             platform_name: name,
@@ -224,6 +236,41 @@ impl Governance {
         };
         tx.commit().await?;
         Ok(ticket)
+    }
+
+    /// Read what a new ticket of this campaign on this channel takes from them, refusing an
+    /// unknown or archived campaign or channel, and remember it.
+    async fn read_parents(
+        &self,
+        c: &mut AnyConnection,
+        campaign_id: i64,
+        channel_code: &Code,
+    ) -> AppResult<Arc<TicketParents>> {
+        let (campaign, channel) =
+            store::campaign_with_channel(c, campaign_id, channel_code.as_str())
+                .await?
+                .ok_or_else(|| campaign_missing(campaign_id))?;
+        if campaign.archived {
+            return Err(AppError::conflict(
+                Some("campaign_id"),
+                format!(
+                    "campaign {} is archived; restore it with update_campaign first",
+                    campaign.id
+                ),
+            ));
+        }
+        let channel = channel.ok_or_else(|| missing::<Channel>("channel_code", channel_code))?;
+        not_archived("channel", &channel.code, channel.archived, "channel_code")?;
+        Ok(self.parents.remember(TicketParents {
+            campaign_id: campaign.id,
+            brand_code: campaign.brand_code,
+            market_code: campaign.market_code,
+            campaign_name: campaign.name,
+            year: campaign.year,
+            channel_id: channel.id,
+            channel_code: channel.code,
+            platform: channel.platform,
+        }))
     }
 
     pub async fn update_ticket(

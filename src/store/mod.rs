@@ -58,8 +58,9 @@ pub struct Db {
 
 /// A write transaction. On SQLite it is a savepoint in the writer's group transaction and
 /// holds the writer connection until it ends; `commit` returns once the group is committed.
-/// One from [`Db::begin_write_one`] is no transaction on PostgreSQL: each statement made
-/// through it commits on its own, so it is for writes of one statement.
+/// One from [`Db::begin_write_one`] is for writes of one statement: no transaction on
+/// PostgreSQL (the statement commits on its own), no savepoint on SQLite (the statement stays
+/// in the group), so `rollback` undoes nothing there.
 pub struct WriteTx {
     inner: WriteInner,
 }
@@ -342,19 +343,22 @@ impl Db {
     }
 
     /// Begin a write made of one statement, after reads that need no snapshot shared with
-    /// it. On SQLite this is [`Db::begin_write`]: the group's transaction, the reads under
-    /// the write lock. On PostgreSQL there is no transaction at all: each statement commits
-    /// on its own, which saves the `BEGIN` and `COMMIT` round trips. That gives up nothing
-    /// there: at READ COMMITTED the reads of a transaction see what others committed up to
-    /// each statement anyway, and one statement is atomic by itself. Since the statement has
-    /// committed when it returns, nothing may fail after it (`rollback` undoes nothing).
+    /// it. Nothing may fail after the statement: it stays even if `rollback` is called.
+    /// - On SQLite it joins the writer's group without a savepoint of its own
+    ///   (`GroupWriter::begin_bare`): SQLite undoes a failing statement by itself, so there
+    ///   is nothing to undo, and it hands over to the next writer without a round trip. The
+    ///   reads run under the write lock, as in [`Db::begin_write`], and `commit` returns once
+    ///   the group is committed.
+    /// - On PostgreSQL there is no transaction at all: the statement commits on its own,
+    ///   which saves the `BEGIN` and `COMMIT` round trips. That gives up nothing there: at
+    ///   READ COMMITTED the reads of a transaction see what others committed up to each
+    ///   statement anyway, and one statement is atomic by itself.
     pub async fn begin_write_one(&self) -> AppResult<WriteTx> {
-        if self.sqlite_writer.is_some() {
-            return self.begin_write().await;
-        }
-        Ok(WriteTx {
-            inner: WriteInner::PostgresOne(self.pool.acquire().await?),
-        })
+        let inner = match &self.sqlite_writer {
+            Some(writer) => WriteInner::Sqlite(writer.begin_bare().await?),
+            None => WriteInner::PostgresOne(self.pool.acquire().await?),
+        };
+        Ok(WriteTx { inner })
     }
 
     /// On SQLite, hold the writer (no transaction open) while this process writes through a

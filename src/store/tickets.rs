@@ -95,56 +95,99 @@ pub async fn tickets_using(
     fetch_all_as(c, q, ticket_from_row).await
 }
 
-pub struct NewTicket<'a> {
+/// What a new ticket takes from its campaign and channel: the parts of its name, and the
+/// channel it shows. Read once and remembered (`governance`), since creating tickets is the
+/// busiest write; the insert checks every one of them again in its one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketParents {
     pub campaign_id: i64,
+    pub brand_code: String,
+    pub market_code: String,
+    pub campaign_name: String,
+    pub year: i32,
     pub channel_id: i64,
+    pub channel_code: String,
+    pub platform: Platform,
+}
+
+pub struct NewTicket<'a> {
+    /// Checked by the insert: the campaign and channel must still be so, and not archived.
+    pub parents: &'a TicketParents,
     pub request_type: RequestType,
     pub payload_config: &'a serde_json::Value,
     pub platform_name: &'a str,
 }
 
 /// Insert a DRAFT ticket and its CREATED history row (by `actor`, the ticket's name as its
-/// detail) in one statement; returns its id and creation time. One round trip, not two: this is the
-/// hottest write (on SQLite every statement is a hand-off to the connection's thread, on
-/// PostgreSQL one to the server). PostgreSQL inserts both through a data-modifying `WITH`;
-/// SQLite runs two statements in one query, sharing the numbered parameters, the history
-/// row taking the ticket's id from `last_insert_rowid()`.
+/// detail) in one round trip; returns its id and creation time, or `None` (nothing written)
+/// when its campaign or channel is no longer as `parents` says: changed, archived or gone.
+///
+/// One round trip is all it takes: this is the hottest write (on SQLite every statement is
+/// a hand-off to the connection's thread while the writer is held, on PostgreSQL one to the
+/// server), and the campaign and channel are checked in the insert rather than read first.
+/// - PostgreSQL inserts both rows through a data-modifying `WITH`.
+/// - SQLite runs the two inserts in one query, sharing the numbered parameters, the history
+///   row taking the ticket's id from `last_insert_rowid()` only when the ticket row was
+///   written (`changes() = 1`).
 pub async fn insert_ticket(
     c: &mut AnyConnection,
     n: &NewTicket<'_>,
     actor: &str,
-) -> AppResult<(i64, String)> {
+) -> AppResult<Option<(i64, String)>> {
     const POSTGRES: &str = "WITH t AS (INSERT INTO tickets (campaign_id, channel_id, request_type, \
          payload_config, platform_name, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id) \
+         SELECT c.id, ch.id, $3, $4, $5, $6, $7, $7 FROM campaigns c \
+         JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
+         JOIN channels ch ON ch.id = $2 \
+         WHERE c.id = $1 AND c.archived_at IS NULL AND c.name = $9 AND c.year = $10 \
+         AND b.code = $11 AND m.code = $12 AND ch.code = $13 AND ch.platform = $14 \
+         AND ch.archived_at IS NULL RETURNING id) \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
          SELECT id, 'CREATED', NULL, $6, $8, $5, $7 FROM t RETURNING ticket_id";
-    const SQLITE: &str = "INSERT INTO tickets (campaign_id, channel_id, request_type, \
+    // In its own savepoint (`ot_one`, see `writer::UNDO_ONE_WRITE`), released by the last
+    // statement: the writer undoes it if the history row fails after the ticket row.
+    const SQLITE: &str = "SAVEPOINT ot_one; \
+         INSERT INTO tickets (campaign_id, channel_id, request_type, \
          payload_config, platform_name, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7); \
+         SELECT c.id, ch.id, $3, $4, $5, $6, $7, $7 FROM campaigns c \
+         JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
+         JOIN channels ch ON ch.id = $2 \
+         WHERE c.id = $1 AND c.archived_at IS NULL AND c.name = $9 AND c.year = $10 \
+         AND b.code = $11 AND m.code = $12 AND ch.code = $13 AND ch.platform = $14 \
+         AND ch.archived_at IS NULL; \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         VALUES (last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7) RETURNING ticket_id";
+         SELECT last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7 WHERE changes() = 1 \
+         RETURNING ticket_id; \
+         RELEASE ot_one";
     let sql = if super::is_postgres(c) {
         POSTGRES
     } else {
         SQLITE
     };
+    let p = n.parents;
     let now = now_text();
-    // `fetch_all`, not `fetch_one`: sqlx's Any driver on SQLite answers `fetch_one` from the
-    // first statement's outcome alone (no row) and stops before the second one.
+    // `fetch_all`, not `fetch_optional`: sqlx's Any driver on SQLite answers from the first
+    // statement's outcome alone (no row) and stops before the others.
     let ids: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(n.campaign_id)
-        .bind(n.channel_id)
+        .bind(p.campaign_id)
+        .bind(p.channel_id)
         .bind(n.request_type.as_str())
         .bind(n.payload_config.to_string())
         .bind(n.platform_name)
         .bind(TicketStatus::Draft.as_str())
         .bind(&now)
         .bind(actor)
+        .bind(&p.campaign_name)
+        .bind(i64::from(p.year))
+        .bind(&p.brand_code)
+        .bind(&p.market_code)
+        .bind(&p.channel_code)
+        .bind(p.platform.as_str())
         .fetch_all(c)
         .await?;
     match ids[..] {
-        [id] => Ok((id, now)),
+        [] => Ok(None),
+        [id] => Ok(Some((id, now))),
         _ => Err(AppError::Internal(format!(
             "inserting a ticket returned {} ids, not one",
             ids.len()

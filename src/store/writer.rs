@@ -18,6 +18,13 @@
 //! for all of them, so the bookkeeping goes in the same round trips where it can: a group
 //! starts with `BEGIN IMMEDIATE; SAVEPOINT`, a writer hands over to the next with
 //! `RELEASE; SAVEPOINT`, and the last one ends the group with `RELEASE; COMMIT`.
+//!
+//! A write of one statement needs no savepoint at all ([`GroupWriter::begin_bare`]): SQLite
+//! undoes a failing statement by itself and leaves the transaction open, so there is nothing
+//! for such a writer to undo. It joins the group as it stands, and when another writer is
+//! waiting it hands over without a round trip. That is `create_ticket`: one read and one
+//! insert on the writer per ticket. A savepoint a bare writer worked in holds kept work
+//! ([`Savepoint::Kept`]), so the next writer that needs a savepoint releases it first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +45,12 @@ const FLUSH_AFTER: Duration = Duration::from_millis(2);
 
 /// The savepoint each writer runs in, and the statements around it.
 const BEGIN_GROUP: &str = "BEGIN IMMEDIATE; SAVEPOINT ot_write";
+const BEGIN_BARE: &str = "BEGIN IMMEDIATE";
+
+/// A bare writer's write of several statements runs them in one round trip inside the
+/// savepoint `ot_one`, from its first statement to its last (`SAVEPOINT ot_one; …; RELEASE
+/// ot_one`, as `store::insert_ticket` does). If one fails midway, this undoes the others.
+const UNDO_ONE_WRITE: &str = "ROLLBACK TO ot_one; RELEASE ot_one";
 const SAVEPOINT: &str = "SAVEPOINT ot_write";
 const HAND_OVER: &str = "RELEASE ot_write; SAVEPOINT ot_write";
 const UNDO: &str = "ROLLBACK TO ot_write; RELEASE ot_write";
@@ -54,6 +67,8 @@ enum Savepoint {
     Fresh,
     /// A writer is working in it (or was dropped midway where no runtime could undo it).
     InUse,
+    /// Open, holding work that is kept (a bare writer's): released, never rolled back to.
+    Kept,
 }
 
 pub(crate) struct State {
@@ -91,6 +106,8 @@ pub(crate) struct GroupWriter {
 pub(crate) struct Slot {
     guard: Option<OwnedMutexGuard<State>>,
     writer: GroupWriter,
+    /// From [`GroupWriter::begin_bare`]: no savepoint of its own.
+    bare: bool,
 }
 
 /// Counts a writer as waiting until it has the connection (or gave up waiting).
@@ -115,10 +132,10 @@ async fn run(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Er
 /// every millisecond, for as long as the store's other connections wait (`busy::WAIT`).
 /// Only `BEGIN IMMEDIATE` waits for the lock: in WAL mode the statements after it, and the
 /// `COMMIT` (whose automatic checkpoint is passive), need no lock another process could hold.
-async fn begin_group(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+async fn begin_group(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
     let deadline = tokio::time::Instant::now() + super::busy::WAIT;
     loop {
-        match run(conn, BEGIN_GROUP).await {
+        match run(conn, sql).await {
             Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(super::busy::RETRY_EVERY).await;
             }
@@ -163,8 +180,9 @@ impl GroupWriter {
         let st = &mut *guard;
         let opened = match (st.open, st.savepoint) {
             (true, Savepoint::Fresh) => Ok(()),
+            (true, Savepoint::Kept) => run(&mut st.conn, HAND_OVER).await,
             (true, _) => run(&mut st.conn, SAVEPOINT).await,
-            (false, _) => match begin_group(&mut st.conn).await {
+            (false, _) => match begin_group(&mut st.conn, BEGIN_GROUP).await {
                 Ok(()) => {
                     st.open = true;
                     Ok(())
@@ -185,6 +203,34 @@ impl GroupWriter {
         Ok(Slot {
             guard: Some(guard),
             writer: self.clone(),
+            bare: false,
+        })
+    }
+
+    /// Take the connection for a write of one statement, in no savepoint of its own: the
+    /// group's transaction is opened if none is, and nothing else is run. The statement is
+    /// undone by SQLite alone if it fails; once it has run it stays in the group, so
+    /// `rollback` undoes nothing (as with `Db::begin_write_one` on PostgreSQL).
+    pub(crate) async fn begin_bare(&self) -> AppResult<Slot> {
+        let mut guard = self.take().await;
+        let st = &mut *guard;
+        if !st.open {
+            if let Err(e) = begin_group(&mut st.conn, BEGIN_BARE).await {
+                let _ = run(&mut st.conn, "ROLLBACK").await;
+                st.savepoint = Savepoint::None;
+                self.release(guard).await;
+                return Err(e.into());
+            }
+            st.open = true;
+            st.savepoint = Savepoint::None;
+        } else if st.savepoint == Savepoint::Fresh {
+            // Its statement lands in the savepoint opened for the next writer: keep it there.
+            st.savepoint = Savepoint::Kept;
+        }
+        Ok(Slot {
+            guard: Some(guard),
+            writer: self.clone(),
+            bare: true,
         })
     }
 
@@ -261,12 +307,12 @@ async fn undo(st: &mut State) {
     st.savepoint = Savepoint::None;
 }
 
-/// Commit the open transaction (releasing an unused savepoint with it) and tell every
+/// Commit the open transaction (releasing an open savepoint with it) and tell every
 /// member how it went.
 async fn end_group(st: &mut State) {
     let sql = match st.savepoint {
         Savepoint::None => COMMIT,
-        Savepoint::Fresh | Savepoint::InUse => RELEASE_AND_COMMIT,
+        Savepoint::Fresh | Savepoint::InUse | Savepoint::Kept => RELEASE_AND_COMMIT,
     };
     match run(&mut st.conn, sql).await {
         Ok(()) => {
@@ -316,9 +362,24 @@ impl Slot {
         let Some(mut guard) = self.guard.take() else {
             return Ok(());
         };
-        let st = &mut *guard;
         let (tx, rx) = oneshot::channel();
-        if self.writer.others_waiting() && st.members.len() + 1 < MAX_GROUP {
+        let room = guard.members.len() + 1 < MAX_GROUP;
+        let mut others = self.writer.others_waiting();
+        if !others && room {
+            // Let the tasks that are ready run first: a request on its way here joins this
+            // group rather than opening its own (its BEGIN and this COMMIT are a round trip
+            // each). On an idle runtime this returns at once.
+            tokio::task::yield_now().await;
+            others = self.writer.others_waiting();
+        }
+        let st = &mut *guard;
+        if others && room {
+            if self.bare {
+                // Nothing to release: the next writer goes on in the group as it stands.
+                st.members.push(tx);
+                drop(guard);
+                return self.writer.committed(rx).await;
+            }
             if let Err(e) = run(&mut st.conn, HAND_OVER).await {
                 abandon_group(st, e).await;
                 drop(guard);
@@ -335,13 +396,34 @@ impl Slot {
         self.writer.committed(rx).await
     }
 
-    /// Undo this writer's work; the rest of the group is not affected.
+    /// Undo this writer's work; the rest of the group is not affected. A bare writer's
+    /// statement, if it ran, stays (see [`GroupWriter::begin_bare`]).
     pub(crate) async fn rollback(mut self) -> AppResult<()> {
         if let Some(mut guard) = self.guard.take() {
-            undo(&mut guard).await;
-            self.writer.release(guard).await;
+            if self.bare {
+                end_after_bare(&mut guard).await;
+            } else {
+                undo(&mut guard).await;
+                self.writer.release(guard).await;
+            }
         }
         Ok(())
+    }
+}
+
+/// A bare writer ended without commit (an error, as a rule): undo its write if it was
+/// several statements and one failed midway, then commit the group now.
+/// - A write of several statements made through a bare writer runs them in one round trip
+///   inside the savepoint `ot_one`, released by its last statement ([`UNDO_ONE_WRITE`]). If one fails, the
+///   savepoint is still open here and is rolled back to; when none is open, that statement
+///   fails harmlessly.
+/// - Some failures (`SQLITE_FULL`, `SQLITE_IOERR` …) make SQLite roll the whole transaction
+///   back. Then the `COMMIT` fails and every member hears of it, rather than later writers
+///   running outside any transaction and hearing of it only at the group's end.
+async fn end_after_bare(st: &mut State) {
+    let _ = run(&mut st.conn, UNDO_ONE_WRITE).await;
+    if st.open {
+        end_group(st).await;
     }
 }
 
@@ -353,15 +435,21 @@ impl Drop for Slot {
             return;
         };
         let writer = self.writer.clone();
+        let bare = self.bare;
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
                     let mut guard = guard;
-                    undo(&mut guard).await;
-                    writer.release(guard).await;
+                    if bare {
+                        end_after_bare(&mut guard).await;
+                    } else {
+                        undo(&mut guard).await;
+                        writer.release(guard).await;
+                    }
                 });
             }
-            // No runtime: the next writer undoes the savepoint (it stays `InUse`).
+            // No runtime: the next writer undoes the savepoint (it stays `InUse`); a bare
+            // writer's statement stays in the group, which its members' flush commits.
             Err(_) => drop(guard),
         }
     }
