@@ -1,7 +1,7 @@
 //! The one writer of tickets. Every change to a ticket (created, edited, renamed, QA'd, moved
 //! through the state machine, an external id written back) is made here, inside the caller's
 //! write transaction, and every change of status, payload or name leaves its history row in
-//! that same transaction (a creation writes both in one statement, which needs no transaction
+//! that same transaction (a creation writes both in one round trip, which needs no transaction
 //! of its own: `Db::begin_write_one`). Resource subscribers are notified from that history
 //! (`mcp::subscriptions`), so a change made here by any process is seen; nothing else in the
 //! crate updates the `tickets` table.
@@ -12,8 +12,8 @@ use crate::domain::{Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket};
 
-/// Insert a DRAFT ticket and its CREATED history row, in one statement (so it needs no
-/// transaction of its own: `Db::begin_write_one`); returns its id and creation time, or
+/// Insert a DRAFT ticket and its CREATED history row, in one round trip (so it needs no
+/// transaction of its own: `Db::begin_write_one`, which it must be made through); returns its id and creation time, or
 /// `None` (nothing written) when its campaign or channel is no longer as `new.parents` says.
 pub async fn create(
     c: &mut AnyConnection,

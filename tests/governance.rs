@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use omnitraffick::auth::Principal;
 use omnitraffick::domain::TicketStatus;
+use omnitraffick::error::AppError;
 use omnitraffick::governance::*;
 use serde_json::json;
 
@@ -496,7 +497,7 @@ async fn concurrent_writers_do_not_lose_updates() {
     for t in tasks {
         created.push(t.await.unwrap().unwrap());
     }
-    // Each ticket has exactly its own CREATED row (the two are written by one statement,
+    // Each ticket has exactly its own CREATED row (the two are written in one round trip,
     // the history row taking the ticket's id), however the writers were grouped.
     for t in &created {
         let view = g.get_ticket(t.id).await.unwrap();
@@ -654,7 +655,7 @@ async fn new_ticket(
     g: &Governance,
     campaign_id: i64,
     channel: &str,
-) -> Result<omnitraffick::domain::Ticket, omnitraffick::error::AppError> {
+) -> Result<omnitraffick::domain::Ticket, AppError> {
     g.create_ticket(
         &Principal::local_operator(),
         input(json!({"campaign_id": campaign_id, "channel_code": channel})),
@@ -684,41 +685,62 @@ async fn a_new_ticket_takes_its_campaign_and_channel_as_they_are_now() {
     assert_eq!(gads.platform_name, "DIS_US_GADS_2026_MoanaLaunch");
     let mut created = vec![gads];
 
+    // Each fact the ticket takes, changed alone by the other process, shows in the next one.
     o.update_campaign(
         &op,
-        input(json!({"campaign_id": campaign_id, "name": "Moana Sequel", "year": 2027})),
+        input(json!({"campaign_id": campaign_id, "name": "Moana Sequel"})),
+    )
+    .await
+    .unwrap();
+    let t = new_ticket(g, campaign_id, "META").await.unwrap();
+    assert_eq!(t.platform_name, "DIS_US_META_2026_MoanaSequel");
+    created.push(t);
+    o.update_campaign(
+        &op,
+        input(json!({"campaign_id": campaign_id, "year": 2027})),
     )
     .await
     .unwrap();
     let t = new_ticket(g, campaign_id, "META").await.unwrap();
     assert_eq!(t.platform_name, "DIS_US_META_2027_MoanaSequel");
     created.push(t);
-
     o.update_brand(&op, input(json!({"code": "DIS", "new_code": "DSNY"})))
         .await
         .unwrap();
     let t = new_ticket(g, campaign_id, "META").await.unwrap();
     assert_eq!(t.platform_name, "DSNY_US_META_2027_MoanaSequel");
     created.push(t);
+    o.update_market(&op, input(json!({"code": "US", "new_code": "USA"})))
+        .await
+        .unwrap();
+    let t = new_ticket(g, campaign_id, "META").await.unwrap();
+    assert_eq!(t.platform_name, "DSNY_USA_META_2027_MoanaSequel");
+    created.push(t);
 
     o.update_channel(&op, input(json!({"code": "META", "new_code": "FB"})))
         .await
         .unwrap();
     let err = new_ticket(g, campaign_id, "META").await.unwrap_err();
-    assert!(err.to_string().contains("META"), "{err}");
+    assert!(
+        matches!(err, AppError::NotFound { .. }) && err.to_string().contains("META"),
+        "{err}"
+    );
     let t = new_ticket(g, campaign_id, "FB").await.unwrap();
     assert_eq!(
         (t.platform_name.as_str(), t.channel_code.as_str()),
-        ("DSNY_US_FB_2027_MoanaSequel", "FB")
+        ("DSNY_USA_FB_2027_MoanaSequel", "FB")
     );
     created.push(t);
 
+    // Archived while what this process remembers is otherwise current: refused all the same.
     o.update_channel(&op, input(json!({"code": "FB", "archived": true})))
         .await
         .unwrap();
     let err = new_ticket(g, campaign_id, "FB").await.unwrap_err();
-    assert!(err.to_string().contains("archived"), "{err}");
-
+    assert!(err.to_string().contains("channel FB is archived"), "{err}");
+    let t = new_ticket(g, campaign_id, "GADS").await.unwrap();
+    assert_eq!(t.platform_name, "DSNY_USA_GADS_2027_MoanaSequel");
+    created.push(t);
     o.update_campaign(
         &op,
         input(json!({"campaign_id": campaign_id, "archived": true})),
@@ -726,15 +748,19 @@ async fn a_new_ticket_takes_its_campaign_and_channel_as_they_are_now() {
     .await
     .unwrap();
     let err = new_ticket(g, campaign_id, "GADS").await.unwrap_err();
-    assert!(err.to_string().contains("archived"), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("campaign {campaign_id} is archived")),
+        "{err}"
+    );
 
-    // Five tickets (the seeded one and four here), each created with its one CREATED row
-    // naming it as it was created: the refusals wrote nothing.
+    // The seeded ticket and seven here, each created with its one CREATED row naming it as
+    // it was created: the refusals wrote nothing.
     let all = g
         .list_tickets(&op, ListTicketsInput::default())
         .await
         .unwrap();
-    assert_eq!(all.tickets.len(), 5);
+    assert_eq!(all.tickets.len(), 8);
     for t in &created {
         let history = g.get_ticket(t.id).await.unwrap().history;
         assert_eq!(

@@ -4,8 +4,9 @@
 //! Nothing here needs to be told when a campaign or channel changes: the insert checks
 //! every remembered fact again in its own statement (`store::insert_ticket`), and a ticket
 //! whose facts no longer hold is not written. The caller then forgets them, reads them anew
-//! and tries once more. So a stale entry costs a round trip, never a wrong ticket, and this
-//! holds across processes sharing one database.
+//! and tries once more. So a stale entry costs a round trip, not a wrong ticket, also when
+//! another process sharing the database made the change (see `store::insert_ticket` for how
+//! far the check reaches on PostgreSQL, where a rename racing the insert is not ordered).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

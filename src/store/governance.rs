@@ -321,7 +321,8 @@ pub async fn get_campaign(c: &mut AnyConnection, id: i64) -> AppResult<Option<Ca
 }
 
 /// A campaign and, by code, the channel a new ticket of it would go to, in one round trip
-/// (creating a ticket is the busiest write, and this read happens inside it). `None` when
+/// (creating a ticket is the busiest write, and this read happens inside it when the process
+/// does not remember them or they changed: `governance::parents`). `None` when
 /// the campaign does not exist; the channel is `None` when no channel has that code.
 pub async fn campaign_with_channel(
     c: &mut AnyConnection,

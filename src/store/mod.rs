@@ -58,9 +58,9 @@ pub struct Db {
 
 /// A write transaction. On SQLite it is a savepoint in the writer's group transaction and
 /// holds the writer connection until it ends; `commit` returns once the group is committed.
-/// One from [`Db::begin_write_one`] is for writes of one statement: no transaction on
-/// PostgreSQL (the statement commits on its own), no savepoint on SQLite (the statement stays
-/// in the group), so `rollback` undoes nothing there.
+/// One from [`Db::begin_write_one`] is for writes of one round trip: no transaction on
+/// PostgreSQL (the statement commits on its own), no group savepoint on SQLite (the write
+/// stays in the group), so `rollback` does not undo a write that has run.
 pub struct WriteTx {
     inner: WriteInner,
 }
@@ -342,13 +342,14 @@ impl Db {
         Ok(WriteTx { inner })
     }
 
-    /// Begin a write made of one statement, after reads that need no snapshot shared with
-    /// it. Nothing may fail after the statement: it stays even if `rollback` is called.
-    /// - On SQLite it joins the writer's group without a savepoint of its own
-    ///   (`GroupWriter::begin_bare`): SQLite undoes a failing statement by itself, so there
-    ///   is nothing to undo, and it hands over to the next writer without a round trip. The
-    ///   reads run under the write lock, as in [`Db::begin_write`], and `commit` returns once
-    ///   the group is committed.
+    /// Begin a write made of one round trip, after reads that need no snapshot shared with
+    /// it. Nothing may fail after the write: it stays even if `rollback` is called.
+    /// - On SQLite it joins the writer's group without a savepoint of the group's
+    ///   (`GroupWriter::begin_bare`): SQLite undoes a failing statement by itself, and several
+    ///   statements go in one round trip inside `SAVEPOINT ot_one; …; RELEASE ot_one`, which
+    ///   the writer rolls back to if one fails midway (`store::insert_ticket`). It hands over
+    ///   to the next writer without a round trip. The reads run under the write lock, as in
+    ///   [`Db::begin_write`], and `commit` returns once the group is committed.
     /// - On PostgreSQL there is no transaction at all: the statement commits on its own,
     ///   which saves the `BEGIN` and `COMMIT` round trips. That gives up nothing there: at
     ///   READ COMMITTED the reads of a transaction see what others committed up to each

@@ -128,8 +128,15 @@ pub struct NewTicket<'a> {
 /// - PostgreSQL inserts both rows through a data-modifying `WITH`.
 /// - SQLite runs the two inserts in one query, sharing the numbered parameters, the history
 ///   row taking the ticket's id from `last_insert_rowid()` only when the ticket row was
-///   written (`changes() = 1`).
-pub async fn insert_ticket(
+///   written (`changes() = 1`). They run in the savepoint `ot_one`, which only a writer from
+///   `Db::begin_write_one` rolls back to if the second fails: make it through that.
+///
+/// The check is as good as each store's ordering of writes. On SQLite all writes are in one
+/// order (the write lock), so a ticket always has the facts current when it was written. On
+/// PostgreSQL (READ COMMITTED, no row locks) the check sees what was committed when the
+/// statement began: a rename committing at that moment, whose sweep of draft tickets ran
+/// before this ticket existed, can leave it with the old name (as the read before it could).
+pub(crate) async fn insert_ticket(
     c: &mut AnyConnection,
     n: &NewTicket<'_>,
     actor: &str,

@@ -19,12 +19,15 @@
 //! starts with `BEGIN IMMEDIATE; SAVEPOINT`, a writer hands over to the next with
 //! `RELEASE; SAVEPOINT`, and the last one ends the group with `RELEASE; COMMIT`.
 //!
-//! A write of one statement needs no savepoint at all ([`GroupWriter::begin_bare`]): SQLite
-//! undoes a failing statement by itself and leaves the transaction open, so there is nothing
-//! for such a writer to undo. It joins the group as it stands, and when another writer is
-//! waiting it hands over without a round trip. That is `create_ticket`: one read and one
-//! insert on the writer per ticket. A savepoint a bare writer worked in holds kept work
-//! ([`Savepoint::Kept`]), so the next writer that needs a savepoint releases it first.
+//! A write of one round trip needs no savepoint of the group's ([`GroupWriter::begin_bare`]):
+//! one statement SQLite undoes by itself if it fails, leaving the transaction open, and
+//! several statements run in one round trip inside a savepoint of their own (`ot_one`,
+//! released by their last statement, rolled back to by the writer if one fails midway). Such
+//! a writer joins the group as it stands, and when another writer is waiting it hands over
+//! without a round trip. That is `create_ticket`: one round trip on the writer per ticket
+//! (its campaign is as a rule not read: `governance::parents`). A group savepoint a bare
+//! writer worked in holds kept work ([`Savepoint::Kept`]), so the next writer that needs a
+//! savepoint releases it first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -78,6 +81,8 @@ pub(crate) struct State {
     savepoint: Savepoint,
     /// Writers whose work is released into the open transaction, waiting for its `COMMIT`.
     members: Vec<oneshot::Sender<Outcome>>,
+    /// A bare writer was dropped where no runtime could end it: the next writer does.
+    bare_ended: bool,
     /// Asks the checkpointer to copy the WAL back after a commit (the commit itself does
     /// only past the backstop, `store::WAL_AUTOCHECKPOINT_PAGES`).
     checkpoint: mpsc::Sender<()>,
@@ -102,7 +107,8 @@ pub(crate) struct GroupWriter {
     waiting: Arc<AtomicUsize>,
 }
 
-/// A writer's hold on the connection, inside its savepoint.
+/// A writer's hold on the connection, inside its savepoint (a bare writer's: in the group's
+/// transaction as it stands).
 pub(crate) struct Slot {
     guard: Option<OwnedMutexGuard<State>>,
     writer: GroupWriter,
@@ -163,6 +169,7 @@ impl GroupWriter {
                 open: false,
                 savepoint: Savepoint::None,
                 members: Vec::new(),
+                bare_ended: false,
                 checkpoint,
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -207,10 +214,11 @@ impl GroupWriter {
         })
     }
 
-    /// Take the connection for a write of one statement, in no savepoint of its own: the
-    /// group's transaction is opened if none is, and nothing else is run. The statement is
-    /// undone by SQLite alone if it fails; once it has run it stays in the group, so
-    /// `rollback` undoes nothing (as with `Db::begin_write_one` on PostgreSQL).
+    /// Take the connection for a write of one round trip, in no savepoint of the group's: the
+    /// group's transaction is opened if none is, and nothing else is run. A failed statement
+    /// is undone by SQLite alone, a batch that failed midway by `end_after_bare`; a write
+    /// that has run stays in the group, so `rollback` does not undo it (as with
+    /// `Db::begin_write_one` on PostgreSQL), it commits the group at once.
     pub(crate) async fn begin_bare(&self) -> AppResult<Slot> {
         let mut guard = self.take().await;
         let st = &mut *guard;
@@ -253,6 +261,10 @@ impl GroupWriter {
             let _waiting = Waiting(&self.waiting);
             self.state.clone().lock_owned().await
         };
+        if guard.bare_ended {
+            guard.bare_ended = false;
+            end_after_bare(&mut guard).await;
+        }
         if guard.savepoint == Savepoint::InUse {
             undo(&mut guard).await;
         }
@@ -283,6 +295,10 @@ impl GroupWriter {
                 Err(_) => {
                     let mut guard = self.state.clone().lock_owned().await;
                     let st = &mut *guard;
+                    if st.bare_ended {
+                        st.bare_ended = false;
+                        end_after_bare(st).await;
+                    }
                     if st.savepoint == Savepoint::InUse {
                         undo(st).await;
                     }
@@ -362,18 +378,9 @@ impl Slot {
         let Some(mut guard) = self.guard.take() else {
             return Ok(());
         };
-        let (tx, rx) = oneshot::channel();
-        let room = guard.members.len() + 1 < MAX_GROUP;
-        let mut others = self.writer.others_waiting();
-        if !others && room {
-            // Let the tasks that are ready run first: a request on its way here joins this
-            // group rather than opening its own (its BEGIN and this COMMIT are a round trip
-            // each). On an idle runtime this returns at once.
-            tokio::task::yield_now().await;
-            others = self.writer.others_waiting();
-        }
         let st = &mut *guard;
-        if others && room {
+        let (tx, rx) = oneshot::channel();
+        if self.writer.others_waiting() && st.members.len() + 1 < MAX_GROUP {
             if self.bare {
                 // Nothing to release: the next writer goes on in the group as it stands.
                 st.members.push(tx);
@@ -414,9 +421,9 @@ impl Slot {
 /// A bare writer ended without commit (an error, as a rule): undo its write if it was
 /// several statements and one failed midway, then commit the group now.
 /// - A write of several statements made through a bare writer runs them in one round trip
-///   inside the savepoint `ot_one`, released by its last statement ([`UNDO_ONE_WRITE`]). If one fails, the
-///   savepoint is still open here and is rolled back to; when none is open, that statement
-///   fails harmlessly.
+///   inside the savepoint `ot_one`, released by its last statement ([`UNDO_ONE_WRITE`]). If
+///   one fails, the savepoint is still open here and is rolled back to; when none is open,
+///   that statement fails harmlessly.
 /// - Some failures (`SQLITE_FULL`, `SQLITE_IOERR` …) make SQLite roll the whole transaction
 ///   back. Then the `COMMIT` fails and every member hears of it, rather than later writers
 ///   running outside any transaction and hearing of it only at the group's end.
@@ -429,7 +436,8 @@ async fn end_after_bare(st: &mut State) {
 
 impl Drop for Slot {
     /// A writer dropped without commit or rollback (an error returned midway): undo its
-    /// savepoint and give the connection back, on the runtime, since that takes statements.
+    /// savepoint (a bare writer: its half-run batch, then commit the group) and give the
+    /// connection back, on the runtime, since that takes statements.
     fn drop(&mut self) {
         let Some(guard) = self.guard.take() else {
             return;
@@ -448,9 +456,15 @@ impl Drop for Slot {
                     }
                 });
             }
-            // No runtime: the next writer undoes the savepoint (it stays `InUse`); a bare
-            // writer's statement stays in the group, which its members' flush commits.
-            Err(_) => drop(guard),
+            // No runtime (the process is ending): the next writer undoes the savepoint (it
+            // stays `InUse`), or a bare writer's half-run batch.
+            Err(_) => {
+                let mut guard = guard;
+                if bare {
+                    guard.bare_ended = true;
+                }
+                drop(guard);
+            }
         }
     }
 }
