@@ -1,5 +1,5 @@
 //! What a new ticket takes from its campaign and channel, remembered per campaign and
-//! channel code, so that creating a ticket is one statement and no read.
+//! channel code, so that creating a ticket is one round trip and no read.
 //!
 //! Nothing here needs to be told when a campaign or channel changes: the insert checks
 //! every remembered fact again in its own statement (`store::insert_ticket`), and a ticket

@@ -170,7 +170,7 @@ impl Governance {
         }
         crate::platforms::spec::check_bounds(&payload)?;
         let channel_code = Code::parse("channel_code", &input.channel_code)?;
-        // One statement writes the ticket with its history row, and as a rule nothing is read
+        // One round trip writes the ticket with its history row, and as a rule nothing is read
         // first: the campaign and channel facts are remembered (`parents`) and the insert
         // checks them again. Nothing can fail after it: on PostgreSQL no BEGIN and COMMIT.
         let mut tx = self.db.begin_write_one().await?;

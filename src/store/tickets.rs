@@ -97,7 +97,7 @@ pub async fn tickets_using(
 
 /// What a new ticket takes from its campaign and channel: the parts of its name, and the
 /// channel it shows. Read once and remembered (`governance`), since creating tickets is the
-/// busiest write; the insert checks every one of them again in its one statement.
+/// busiest write; the insert checks every one of them again in the same round trip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketParents {
     pub campaign_id: i64,
