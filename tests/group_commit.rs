@@ -33,6 +33,25 @@ async fn insert(c: &mut sqlx::AnyConnection, id: i64, note: &str) -> Result<(), 
     Ok(())
 }
 
+/// The scratch table with row 0 ("row 0") in it, so a writer that inserts that note again
+/// fails midway.
+async fn scratch_with_row_0(db: &Db) {
+    scratch(db).await;
+    let mut tx = db.begin_write().await.expect("begin");
+    insert(&mut tx, 0, "row 0").await.expect("seed row");
+    tx.commit().await.expect("commit seed");
+}
+
+/// After a storm of writers: dropped writers are undone on the runtime, and a last write
+/// waits behind them; then the table holds exactly `expected` (sorted) and that last row.
+async fn exactly_these_after_a_last_write(db: &Db, mut expected: Vec<i64>) {
+    let mut tx = db.begin_write().await.expect("begin after the storm");
+    insert(&mut tx, 10_000, "last").await.expect("last insert");
+    tx.commit().await.expect("last commit");
+    expected.push(10_000);
+    assert_eq!(rows(db).await, expected);
+}
+
 /// One writer: inserts its row, then by its number commits, fails on a duplicate (and is
 /// dropped by `?`), rolls back, or is dropped without a word.
 async fn writer(db: Db, i: i64) -> Result<bool, AppError> {
@@ -70,11 +89,7 @@ async fn writer(db: Db, i: i64) -> Result<bool, AppError> {
 async fn concurrent_writers_keep_exactly_what_they_committed() {
     let test_db = common::fresh_db().await;
     let (db, _services) = common::open(&test_db).await;
-    scratch(&db).await;
-    // Row 0 exists first, so every writer numbered 1 mod 4 fails on its second insert.
-    let mut tx = db.begin_write().await.expect("begin");
-    insert(&mut tx, 0, "row 0").await.expect("seed row");
-    tx.commit().await.expect("commit seed");
+    scratch_with_row_0(&db).await;
 
     let db = Arc::new(db);
     let mut handles = Vec::new();
@@ -95,12 +110,7 @@ async fn concurrent_writers_keep_exactly_what_they_committed() {
         101,
         "the committing writers and the seed row"
     );
-    // Dropped writers are undone on the runtime; a last write waits behind them.
-    let mut tx = db.begin_write().await.expect("begin after the storm");
-    insert(&mut tx, 10_000, "last").await.expect("last insert");
-    tx.commit().await.expect("last commit");
-    expected.push(10_000);
-    assert_eq!(rows(&db).await, expected);
+    exactly_these_after_a_last_write(&db, expected).await;
 }
 
 #[tokio::test]
@@ -172,7 +182,7 @@ fn several_statements(postgres: bool, id: i64, second_note: &str) -> String {
     }
 }
 
-/// A one-statement writer (`begin_write_one`), by its number: commits, fails midway through
+/// A one-round-trip writer (`begin_write_one`), by its number: commits, fails midway through
 /// a write of several statements (the first one must be undone too), or writes and rolls
 /// back (which undoes nothing: the statement stays).
 async fn one_statement_writer(db: Db, i: i64, postgres: bool) -> Result<bool, AppError> {
@@ -199,20 +209,17 @@ async fn one_statement_writer(db: Db, i: i64, postgres: bool) -> Result<bool, Ap
     }
 }
 
-/// One-statement writers (no savepoint of their own on SQLite) in the same groups as
-/// ordinary writers that commit, fail, roll back or are dropped: exactly the committed
-/// writes stay. An ordinary writer rolling back after a one-statement writer in the same
-/// group must not take that writer's row with it, and a one-statement write of several
-/// statements that fails midway leaves none of them.
+/// One-round-trip writers (`begin_write_one`: no savepoint of the group's on SQLite) in the
+/// same groups as ordinary writers that commit, fail, roll back or are dropped: exactly the
+/// committed writes stay. An ordinary writer rolling back after a one-round-trip writer in
+/// the same group must not take that writer's row with it, and a one-round-trip write of
+/// several statements that fails midway leaves none of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_statement_writers_share_groups_and_keep_exactly_theirs() {
     let test_db = common::fresh_db().await;
     let postgres = test_db.url.starts_with("postgres");
     let (db, _services) = common::open(&test_db).await;
-    scratch(&db).await;
-    let mut tx = db.begin_write().await.expect("begin");
-    insert(&mut tx, 0, "row 0").await.expect("seed row");
-    tx.commit().await.expect("commit seed");
+    scratch_with_row_0(&db).await;
 
     let mut handles = Vec::new();
     for i in 1..=300_i64 {
@@ -240,13 +247,9 @@ async fn one_statement_writers_share_groups_and_keep_exactly_theirs() {
     assert_eq!(
         expected.len(),
         1 + 75 + 200,
-        "seed, ordinary and one-statement commits"
+        "seed, ordinary and one-round-trip commits"
     );
-    let mut tx = db.begin_write().await.expect("begin after the storm");
-    insert(&mut tx, 10_000, "last").await.expect("last insert");
-    tx.commit().await.expect("last commit");
-    expected.push(10_000);
-    assert_eq!(rows(&db).await, expected);
+    exactly_these_after_a_last_write(&db, expected).await;
 }
 
 /// `serve` opens the PostgreSQL pool's connections at start and keeps them open, so the

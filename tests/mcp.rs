@@ -685,6 +685,12 @@ fn mcp_post(
     r
 }
 
+/// A JSON-RPC `tools/call` request body.
+fn tools_call(id: i64, name: &str, arguments: serde_json::Value) -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": name, "arguments": arguments}})
+}
+
 /// Initialize a session the way an MCP client does; the session id, or the refusal.
 async fn open_raw_session(
     http: &reqwest::Client,
@@ -785,10 +791,7 @@ async fn sequential_keep_alive_calls_are_not_held_back_by_nagle() {
     for id in 0..21 {
         let started = std::time::Instant::now();
         let r = mcp_post(&http, &server, &admin, Some(&sid))
-            .json(
-                &json!({"jsonrpc": "2.0", "id": 100 + id, "method": "tools/call",
-                "params": {"name": "list_markets", "arguments": {}}}),
-            )
+            .json(&tools_call(100 + id, "list_markets", json!({})))
             .send()
             .await
             .unwrap();
@@ -1050,8 +1053,7 @@ async fn mcp_sessions_are_limited_per_key_and_in_total() {
     );
     // Calls inside an open session are not affected.
     let r = mcp_post(&http, &server, &a, Some(&a1))
-        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": {"name": "list_markets", "arguments": {}}}))
+        .json(&tools_call(7, "list_markets", json!({})))
         .send()
         .await
         .unwrap();
@@ -1135,9 +1137,11 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
     let http = reqwest::Client::new();
     let sid = open_raw_session(&http, &server, &admin).await.unwrap();
     let create = |code: &str| {
-        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-            "name": "create_market",
-            "arguments": {"code": code, "country": "DE", "region": "EMEA"}}})
+        tools_call(
+            5,
+            "create_market",
+            json!({"code": code, "country": "DE", "region": "EMEA"}),
+        )
     };
 
     // The first call waits for the write lock another connection holds.
@@ -1192,8 +1196,7 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
 
     // Answered: the id may be used again, and the refused call wrote nothing.
     let again = mcp_post(&http, &server, &admin, Some(&sid))
-        .json(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-            "params": {"name": "list_markets", "arguments": {}}}))
+        .json(&tools_call(5, "list_markets", json!({})))
         .send()
         .await
         .unwrap();
@@ -1210,11 +1213,11 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
     // answer it, and that answer must not reach a new call that reused the id.
     let lock = hold_write_lock(&db).await;
     let gone = mcp_post(&http, &server, &admin, Some(&sid))
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
-            "name": "create_market",
-            "arguments": {"code": "AT", "country": "AT", "region": "EMEA"}}}),
-        )
+        .json(&tools_call(
+            7,
+            "create_market",
+            json!({"code": "AT", "country": "AT", "region": "EMEA"}),
+        ))
         .send()
         .await
         .unwrap();
@@ -1222,8 +1225,7 @@ async fn a_request_id_in_use_in_the_session_is_refused_and_the_first_call_still_
     // Let the server see the closed connection and drop the call's answer stream.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let reused = mcp_post(&http, &server, &admin, Some(&sid))
-        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-            "params": {"name": "list_markets", "arguments": {}}}))
+        .json(&tools_call(7, "list_markets", json!({})))
         .send()
         .await
         .unwrap();
