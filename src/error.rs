@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// Input that can never be right as given: wrong format, out of range, missing.
     #[error("{field}: {message}")]

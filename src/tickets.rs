@@ -12,15 +12,16 @@ use crate::domain::{Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, NewTicket};
 
-/// Insert a DRAFT ticket and its CREATED history row, in one round trip (so it needs no
-/// transaction of its own: `Db::begin_write_one`, which it must be made through); returns its id and creation time, or
-/// `None` (nothing written) when its campaign or channel is no longer as `new.parents` says.
+/// Insert DRAFT tickets, each with its CREATED history row, in one round trip (so it needs
+/// no transaction of its own: `Db::begin_write_one`, which it must be made through); returns
+/// each one's id (`None`, nothing written for it, when its campaign or channel is no longer as
+/// its `parents` say) and their creation time. An error writes none of them. At most
+/// `store::MAX_TICKETS_PER_INSERT` at a time.
 pub async fn create(
     c: &mut AnyConnection,
-    new: &NewTicket<'_>,
-    actor: &str,
-) -> AppResult<Option<(i64, String)>> {
-    store::insert_ticket(c, new, actor).await
+    news: &[NewTicket<'_>],
+) -> AppResult<(Vec<Option<i64>>, String)> {
+    store::insert_tickets(c, news).await
 }
 
 /// Move a ticket from `from` to `to` through the state machine and record why. Returns false

@@ -836,3 +836,109 @@ async fn a_ticket_whose_history_row_fails_is_not_created() {
         assert_eq!(history.len(), 1, "ticket {}", t.id);
     }
 }
+
+/// Tickets asked for at the same time are written together, yet each caller gets its own
+/// ticket: its id holds the payload and name it asked for, with its one CREATED row. A
+/// campaign renamed by another process in the meantime shows in every ticket made after,
+/// whether it was written beside others or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tickets_asked_for_together_each_get_their_own() {
+    let db = fresh_db().await;
+    let (_, services) = open(&db).await;
+    let (_, other) = open(&db).await;
+    let g = services.governance.clone();
+    let op = Principal::local_operator();
+    let (first, _) = seeded(&g).await;
+    let second = g
+        .create_campaign(input(json!({
+            "brand_code": "DIS", "market_code": "US", "name": "Wish", "year": 2026
+        })))
+        .await
+        .unwrap()
+        .id;
+    let ask = |campaign_id: i64, channel: &'static str, n: usize| {
+        let g = g.clone();
+        tokio::spawn(async move {
+            let t = g
+                .create_ticket(
+                    &Principal::local_operator(),
+                    input(json!({
+                        "campaign_id": campaign_id, "channel_code": channel,
+                        "payload_config": {"objective": "TRAFFIC", "n": n}
+                    })),
+                )
+                .await;
+            (campaign_id, channel, n, t)
+        })
+    };
+    let check = |rounds: Vec<(i64, &str, usize, Result<_, AppError>)>, moana: &str| {
+        let mut made = Vec::new();
+        for (campaign_id, channel, n, t) in rounds {
+            let t: omnitraffick::domain::Ticket = t.unwrap();
+            let name = if campaign_id == first { moana } else { "Wish" };
+            assert_eq!(
+                t.platform_name,
+                format!("DIS_US_{channel}_2026_{name}"),
+                "ticket {n}"
+            );
+            assert_eq!(t.payload_config["n"], json!(n), "ticket {n}");
+            made.push((t.id, t.platform_name, n));
+        }
+        made
+    };
+    let mut made = Vec::new();
+    for (round, moana) in [(0, "MoanaLaunch"), (1, "MoanaReturns")] {
+        if round == 1 {
+            // What this process remembers of the first campaign is now stale.
+            other
+                .governance
+                .update_campaign(
+                    &op,
+                    input(json!({"campaign_id": first, "name": "Moana Returns"})),
+                )
+                .await
+                .unwrap();
+        }
+        let tasks: Vec<_> = (0..48)
+            .map(|i| {
+                let n = round * 100 + i;
+                let campaign = if i % 2 == 0 { first } else { second };
+                ask(campaign, ["META", "GADS"][(i / 2) % 2], n)
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        // Each id holds what its caller asked for, and has its one CREATED row (checked
+        // before the rename, which renames draft tickets too).
+        for (id, name, n) in check(answers, moana) {
+            let stored = g.get_ticket(id).await.unwrap();
+            assert_eq!(
+                (
+                    &stored.ticket.platform_name,
+                    &stored.ticket.payload_config["n"]
+                ),
+                (&name, &json!(n)),
+                "ticket {id}"
+            );
+            assert_eq!(stored.history.len(), 1, "ticket {id}");
+            assert_eq!(stored.history[0].detail.as_deref(), Some(name.as_str()));
+            made.push(id);
+        }
+    }
+    made.sort();
+    made.dedup();
+    assert_eq!(made.len(), 96, "96 distinct tickets");
+    let all = g
+        .list_tickets(
+            &op,
+            ListTicketsInput {
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.tickets.len(), 1 + 96, "the seeded ticket and 96 more");
+}

@@ -5,6 +5,7 @@
 //! lives in its own file: `reference` (markets, brands, channels), `campaigns`, `tickets`,
 //! `taxonomy_ops` (names, picklists and what renaming a code would do).
 
+mod batch;
 mod campaigns;
 mod inputs;
 mod outputs;
@@ -31,6 +32,8 @@ pub struct Governance {
     convention: Arc<TaxonomyConvention>,
     /// What new tickets take from their campaign and channel (`parents`).
     parents: Arc<parents::ParentsCache>,
+    /// New tickets written together (`batch`).
+    batch: Arc<batch::TicketBatcher>,
 }
 
 const DEFAULT_PAGE: i64 = 50;
@@ -220,6 +223,7 @@ impl Governance {
             }
         };
         Ok(Self {
+            batch: Arc::new(batch::TicketBatcher::new(db.clone())),
             db,
             convention: Arc::new(convention),
             parents: Arc::default(),

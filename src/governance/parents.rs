@@ -2,10 +2,10 @@
 //! channel code, so that creating a ticket is one round trip and no read.
 //!
 //! Nothing here needs to be told when a campaign or channel changes: the insert checks
-//! every remembered fact again in its own statement (`store::insert_ticket`), and a ticket
+//! every remembered fact again in its own statement (`store::insert_tickets`), and a ticket
 //! whose facts no longer hold is not written. The caller then forgets them, reads them anew
 //! and tries once more. So a stale entry costs a round trip, not a wrong ticket, also when
-//! another process sharing the database made the change (see `store::insert_ticket` for how
+//! another process sharing the database made the change (see `store::insert_tickets` for how
 //! far the check reaches on PostgreSQL, where a rename racing the insert is not ordered).
 
 use std::collections::HashMap;

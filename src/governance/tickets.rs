@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 
 use super::{
-    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput,
+    CreateTicketInput, Governance, ListTicketsInput, TicketList, UpdateTicketInput, batch,
     campaign_missing, missing, must, must_campaign, must_ticket, next_offset, not_archived, page,
 };
 use crate::auth::Principal;
@@ -170,37 +170,48 @@ impl Governance {
         }
         crate::platforms::spec::check_bounds(&payload)?;
         let channel_code = Code::parse("channel_code", &input.channel_code)?;
-        // One round trip writes the ticket with its history row, and as a rule nothing is read
-        // first: the campaign and channel facts are remembered (`parents`) and the insert
-        // checks them again. Nothing can fail after it: on PostgreSQL no BEGIN and COMMIT.
-        let mut tx = self.db.begin_write_one().await?;
-        let mut parents = match self.parents.get(input.campaign_id, channel_code.as_str()) {
-            Some(p) => p,
-            None => {
-                self.read_parents(&mut tx, input.campaign_id, &channel_code)
-                    .await?
-            }
-        };
+        let payload_text = payload.to_string();
+        // As a rule nothing is read first: the campaign and channel facts are remembered
+        // (`parents`) and the insert checks them again. Tickets asked for together are
+        // written in one round trip (`batch`).
         let mut read_again = false;
-        let (id, created_at, name) = loop {
-            let name = self.convention.generate(&NameParts {
-                brand_code: &parents.brand_code,
-                market_code: &parents.market_code,
-                channel_code: &parents.channel_code,
-                year: parents.year,
-                campaign_name: &parents.campaign_name,
-            })?;
-            let new = NewTicket {
-                parents: &parents,
+        if let Some(parents) = self.parents.get(input.campaign_id, channel_code.as_str()) {
+            let name = self.name_of(&parents)?;
+            let wanted = batch::Wanted {
+                parents: parents.clone(),
                 request_type,
-                payload_config: &payload,
-                platform_name: &name,
+                payload_config: payload_text.clone(),
+                platform_name: name.clone(),
+                actor: actor.name.clone(),
             };
-            if let Some((id, at)) = tickets::create(&mut tx, &new, &actor.name).await? {
-                break (id, at, name);
+            if let Some((id, at)) = self.batch.create(wanted).await? {
+                return Ok(new_ticket(&parents, id, at, name, request_type, payload));
             }
             // The campaign or channel changed since its facts were read: read them again
             // (which names what is now wrong with them, if anything) and try once more.
+            self.parents
+                .forget(input.campaign_id, channel_code.as_str());
+            read_again = true;
+        }
+        // One round trip writes the ticket with its history row, after the read. Nothing can
+        // fail after it: on PostgreSQL no BEGIN and COMMIT.
+        let mut tx = self.db.begin_write_one().await?;
+        let mut parents = self
+            .read_parents(&mut tx, input.campaign_id, &channel_code)
+            .await?;
+        let (id, created_at, name) = loop {
+            let name = self.name_of(&parents)?;
+            let new = NewTicket {
+                parents: &parents,
+                request_type,
+                payload_config: &payload_text,
+                platform_name: &name,
+                actor: &actor.name,
+            };
+            let (ids, at) = tickets::create(&mut tx, &[new]).await?;
+            if let Some(id) = ids.into_iter().next().flatten() {
+                break (id, at, name);
+            }
             self.parents
                 .forget(input.campaign_id, channel_code.as_str());
             if read_again {
@@ -217,25 +228,25 @@ impl Governance {
                 .read_parents(&mut tx, input.campaign_id, &channel_code)
                 .await?;
         };
-        // Built here rather than read back: one round trip less on the hottest write path.
-        let ticket = Ticket {
-            id,
-            campaign_id: parents.campaign_id,
-            channel_code: parents.channel_code.clone(),
-            platform: parents.platform,
-            request_type,
-            status: TicketStatus::Draft,
-            platform_name: name,
-            payload_config: payload,
-            qa_report: None,
-            external_ids: serde_json::json!({}),
-            live_state: None,
-            version: 1,
-            updated_at: created_at.clone(),
-            created_at,
-        };
         tx.commit().await?;
-        Ok(ticket)
+        Ok(new_ticket(
+            &parents,
+            id,
+            created_at,
+            name,
+            request_type,
+            payload,
+        ))
+    }
+
+    fn name_of(&self, parents: &TicketParents) -> AppResult<String> {
+        self.convention.generate(&NameParts {
+            brand_code: &parents.brand_code,
+            market_code: &parents.market_code,
+            channel_code: &parents.channel_code,
+            year: parents.year,
+            campaign_name: &parents.campaign_name,
+        })
     }
 
     /// Read what a new ticket of this campaign on this channel takes from them, refusing an
@@ -519,5 +530,33 @@ impl Governance {
             ));
         }
         Ok(())
+    }
+}
+
+/// A ticket just created, built here rather than read back: one round trip less on the
+/// hottest write path.
+fn new_ticket(
+    parents: &TicketParents,
+    id: i64,
+    created_at: String,
+    platform_name: String,
+    request_type: RequestType,
+    payload_config: serde_json::Value,
+) -> Ticket {
+    Ticket {
+        id,
+        campaign_id: parents.campaign_id,
+        channel_code: parents.channel_code.clone(),
+        platform: parents.platform,
+        request_type,
+        status: TicketStatus::Draft,
+        platform_name,
+        payload_config,
+        qa_report: None,
+        external_ids: serde_json::json!({}),
+        live_state: None,
+        version: 1,
+        updated_at: created_at.clone(),
+        created_at,
     }
 }

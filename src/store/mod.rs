@@ -347,7 +347,7 @@ impl Db {
     /// - On SQLite it joins the writer's group without a savepoint of the group's
     ///   (`GroupWriter::begin_bare`): SQLite undoes a failing statement by itself, and several
     ///   statements go in one round trip inside `SAVEPOINT ot_one; …; RELEASE ot_one`, which
-    ///   the writer rolls back to if one fails midway (`store::insert_ticket`). It hands over
+    ///   the writer rolls back to if one fails midway (`store::insert_tickets`). It hands over
     ///   to the next writer without a round trip. The reads run under the write lock, as in
     ///   [`Db::begin_write`], and `commit` returns once the group is committed.
     /// - On PostgreSQL there is no transaction at all: the statement commits on its own,

@@ -114,92 +114,174 @@ pub struct NewTicket<'a> {
     /// Checked by the insert: the campaign and channel must still be so, and not archived.
     pub parents: &'a TicketParents,
     pub request_type: RequestType,
-    pub payload_config: &'a serde_json::Value,
+    /// The payload as JSON text.
+    pub payload_config: &'a str,
     pub platform_name: &'a str,
+    /// Who creates it, for its history row.
+    pub actor: &'a str,
 }
 
-/// Insert a DRAFT ticket and its CREATED history row (by `actor`, the ticket's name as its
-/// detail) in one round trip; returns its id and creation time, or `None` (nothing written)
-/// when its campaign or channel is no longer as `parents` says: changed, archived or gone.
+/// Tickets inserted by one call of [`insert_tickets`], at most.
+pub(crate) const MAX_TICKETS_PER_INSERT: usize = 32;
+const _: () = assert!(MAX_TICKETS_PER_INSERT.is_power_of_two());
+
+/// Insert DRAFT tickets, each with its CREATED history row (by its actor, its name as the
+/// detail), in one round trip; returns each one's id in the order given (`None`, nothing
+/// written for it, when its campaign or channel is no longer as its `parents` say: changed,
+/// archived or gone) and their creation time. An error writes none of them. At most
+/// [`MAX_TICKETS_PER_INSERT`] at a time.
 ///
 /// One round trip is all it takes: this is the hottest write (on SQLite every statement is
 /// a hand-off to the connection's thread while the writer is held, on PostgreSQL one to the
 /// server), and the campaign and channel are checked in the insert rather than read first.
-/// - PostgreSQL inserts both rows through a data-modifying `WITH`.
-/// - SQLite runs the two inserts in one query, sharing the numbered parameters, the history
-///   row taking the ticket's id from `last_insert_rowid()` only when the ticket row was
+/// - PostgreSQL inserts all rows in one statement of data-modifying `WITH`s.
+/// - SQLite runs the inserts in one query, sharing the numbered parameters, each history
+///   row taking its ticket's id from `last_insert_rowid()` only when that ticket row was
 ///   written (`changes() = 1`). They run in the savepoint `ot_one`, which only a writer from
-///   `Db::begin_write_one` rolls back to if the second fails: make it through that.
+///   `Db::begin_write_one` rolls back to if one fails: make it through that.
 ///
 /// The check is as good as each store's ordering of writes. On SQLite all writes are in one
 /// order (the write lock), so a ticket always has the facts current when it was written. On
 /// PostgreSQL (READ COMMITTED, no row locks) the check sees what was committed when the
 /// statement began: a rename committing at that moment, whose sweep of draft tickets ran
 /// before this ticket existed, can leave it with the old name (as the read before it could).
-pub(crate) async fn insert_ticket(
+pub(crate) async fn insert_tickets(
     c: &mut AnyConnection,
-    n: &NewTicket<'_>,
-    actor: &str,
-) -> AppResult<Option<(i64, String)>> {
-    const POSTGRES: &str = "WITH t AS (INSERT INTO tickets (campaign_id, channel_id, request_type, \
-         payload_config, platform_name, status, created_at, updated_at) \
-         SELECT c.id, ch.id, $3, $4, $5, $6, $7, $7 FROM campaigns c \
-         JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
-         JOIN channels ch ON ch.id = $2 \
-         WHERE c.id = $1 AND c.archived_at IS NULL AND c.name = $9 AND c.year = $10 \
-         AND b.code = $11 AND m.code = $12 AND ch.code = $13 AND ch.platform = $14 \
-         AND ch.archived_at IS NULL RETURNING id) \
-         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT id, 'CREATED', NULL, $6, $8, $5, $7 FROM t RETURNING ticket_id";
-    // In its own savepoint (`ot_one`, see `writer::UNDO_ONE_WRITE`), released by the last
-    // statement: the writer undoes it if the history row fails after the ticket row.
-    const SQLITE: &str = "SAVEPOINT ot_one; \
-         INSERT INTO tickets (campaign_id, channel_id, request_type, \
-         payload_config, platform_name, status, created_at, updated_at) \
-         SELECT c.id, ch.id, $3, $4, $5, $6, $7, $7 FROM campaigns c \
-         JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
-         JOIN channels ch ON ch.id = $2 \
-         WHERE c.id = $1 AND c.archived_at IS NULL AND c.name = $9 AND c.year = $10 \
-         AND b.code = $11 AND m.code = $12 AND ch.code = $13 AND ch.platform = $14 \
-         AND ch.archived_at IS NULL; \
-         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7 WHERE changes() = 1 \
-         RETURNING ticket_id; \
-         RELEASE ot_one";
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
-    };
-    let p = n.parents;
+    news: &[NewTicket<'_>],
+) -> AppResult<(Vec<Option<i64>>, String)> {
+    if news.is_empty() || news.len() > MAX_TICKETS_PER_INSERT {
+        return Err(AppError::Internal(format!(
+            "inserting {} tickets at once; between 1 and {MAX_TICKETS_PER_INSERT} can be",
+            news.len()
+        )));
+    }
+    // Padded to a power of two with tickets of no campaign (ids start at 1), which write
+    // nothing: six queries in all rather than one per count, each prepared once per
+    // connection (on PostgreSQL, planning one of them costs more than running it).
+    let k = news.len().next_power_of_two();
+    let sql = insert_tickets_sql(super::is_postgres(c), k);
     let now = now_text();
+    let mut q = sqlx::query_as::<_, (i64, i64)>(sql);
+    for (i, n) in news
+        .iter()
+        .chain(news.last().into_iter().cycle())
+        .take(k)
+        .enumerate()
+    {
+        let p = n.parents;
+        q = q
+            .bind(if i < news.len() { p.campaign_id } else { -1 })
+            .bind(p.channel_id)
+            .bind(n.request_type.as_str())
+            .bind(n.payload_config)
+            .bind(n.platform_name)
+            .bind(TicketStatus::Draft.as_str())
+            .bind(&now)
+            .bind(n.actor)
+            .bind(&p.campaign_name)
+            .bind(i64::from(p.year))
+            .bind(&p.brand_code)
+            .bind(&p.market_code)
+            .bind(&p.channel_code)
+            .bind(p.platform.as_str());
+    }
     // `fetch_all`, not `fetch_optional`: sqlx's Any driver on SQLite answers from the first
     // statement's outcome alone (no row) and stops before the others.
-    let ids: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(p.campaign_id)
-        .bind(p.channel_id)
-        .bind(n.request_type.as_str())
-        .bind(n.payload_config.to_string())
-        .bind(n.platform_name)
-        .bind(TicketStatus::Draft.as_str())
-        .bind(&now)
-        .bind(actor)
-        .bind(&p.campaign_name)
-        .bind(i64::from(p.year))
-        .bind(&p.brand_code)
-        .bind(&p.market_code)
-        .bind(&p.channel_code)
-        .bind(p.platform.as_str())
-        .fetch_all(c)
-        .await?;
-    match ids[..] {
-        [] => Ok(None),
-        [id] => Ok(Some((id, now))),
-        _ => Err(AppError::Internal(format!(
-            "inserting a ticket returned {} ids, not one",
-            ids.len()
-        ))),
+    let rows = q.fetch_all(c).await?;
+    let mut ids = vec![None; news.len()];
+    for (slot, id) in rows {
+        match usize::try_from(slot).ok().and_then(|s| ids.get_mut(s)) {
+            Some(place @ None) => *place = Some(id),
+            _ => {
+                return Err(AppError::Internal(format!(
+                    "inserting {} tickets answered for ticket {slot} unexpectedly",
+                    news.len()
+                )));
+            }
+        }
     }
+    Ok((ids, now))
+}
+
+/// The query [`insert_tickets`] runs for `k` tickets (a power of two): 14 parameters per ticket (the first
+/// ticket's `$1` to `$14`, the next one's from `$15`), answering (its place, its id) for each
+/// ticket written. Built once per dialect and count.
+fn insert_tickets_sql(postgres: bool, k: usize) -> &'static str {
+    use std::sync::OnceLock;
+    const PER: usize = 14;
+    // The ticket row, only if the campaign and channel are as remembered and not archived.
+    const TICKET: &str = "INSERT INTO tickets (campaign_id, channel_id, request_type, \
+         payload_config, platform_name, status, created_at, updated_at) \
+         SELECT c.id, ch.id, $3, $4, $5, $6, $7, $7 FROM campaigns c \
+         JOIN brands b ON b.id = c.brand_id JOIN markets m ON m.id = c.market_id \
+         JOIN channels ch ON ch.id = $2 \
+         WHERE c.id = $1 AND c.archived_at IS NULL AND c.name = $9 AND c.year = $10 \
+         AND b.code = $11 AND m.code = $12 AND ch.code = $13 AND ch.platform = $14 \
+         AND ch.archived_at IS NULL";
+    const HISTORY: &str =
+        "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) ";
+    static SQL: [[OnceLock<String>; MAX_TICKETS_PER_INSERT]; 2] =
+        [const { [const { OnceLock::new() }; MAX_TICKETS_PER_INSERT] }; 2];
+    let Some(cell) = SQL[usize::from(postgres)].get(k.saturating_sub(1)) else {
+        return "";
+    };
+    cell.get_or_init(|| {
+        let mut sql = String::new();
+        if postgres {
+            sql.push_str("WITH ");
+            for i in 0..k {
+                let (t, h) = (
+                    renumber(TICKET, i * PER),
+                    renumber("SELECT id, 'CREATED', NULL, $6, $8, $5, $7", i * PER),
+                );
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "t{i} AS ({t} RETURNING id), h{i} AS ({HISTORY}{h} FROM t{i} RETURNING ticket_id)"
+                ));
+            }
+            let answers: Vec<String> = (0..k)
+                .map(|i| format!("SELECT CAST({i} AS BIGINT), ticket_id FROM h{i}"))
+                .collect();
+            sql.push(' ');
+            sql.push_str(&answers.join(" UNION ALL "));
+        } else {
+            // In its own savepoint (`ot_one`, see `writer::UNDO_ONE_WRITE`), released by the
+            // last statement: the writer undoes it all if a statement fails midway.
+            sql.push_str("SAVEPOINT ot_one; ");
+            for i in 0..k {
+                let h = renumber(
+                    "SELECT last_insert_rowid(), 'CREATED', NULL, $6, $8, $5, $7",
+                    i * PER,
+                );
+                sql.push_str(&format!(
+                    "{}; {HISTORY}{h} WHERE changes() = 1 RETURNING {i}, ticket_id; ",
+                    renumber(TICKET, i * PER)
+                ));
+            }
+            sql.push_str("RELEASE ot_one");
+        }
+        sql
+    })
+}
+
+/// `sql` with every parameter `$n` written as `$(n + by)`.
+fn renumber(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Write a ticket's editable fields (its channel by code), guarded by its version: returns

@@ -52,7 +52,7 @@ const BEGIN_BARE: &str = "BEGIN IMMEDIATE";
 
 /// A bare writer's write of several statements runs them in one round trip inside the
 /// savepoint `ot_one`, from its first statement to its last (`SAVEPOINT ot_one; …; RELEASE
-/// ot_one`, as `store::insert_ticket` does). If one fails midway, this undoes the others.
+/// ot_one`, as `store::insert_tickets` does). If one fails midway, this undoes the others.
 const UNDO_ONE_WRITE: &str = "ROLLBACK TO ot_one; RELEASE ot_one";
 const SAVEPOINT: &str = "SAVEPOINT ot_write";
 const HAND_OVER: &str = "RELEASE ot_write; SAVEPOINT ot_write";

@@ -1,0 +1,162 @@
+//! New tickets whose campaign and channel facts are remembered (`parents`) are written
+//! together: the tickets asked for while the writer was busy go in one round trip
+//! (`store::insert_tickets`), on SQLite one batch in the writer's group, on PostgreSQL one
+//! statement. Each caller is answered once its ticket is committed, with its own id.
+//!
+//! The first caller to find nothing waiting starts a task that waits for the writer, then
+//! takes every ticket waiting by then; callers that come later wait for it (or for the next
+//! task). The task runs on its own, so a caller that goes away (a client that hung up) does
+//! not leave the others waiting. If the insert fails as a whole, each ticket of it is tried
+//! again alone, so one failing ticket fails only its own caller.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::domain::RequestType;
+use crate::error::{AppError, AppResult};
+use crate::store::{Db, MAX_TICKETS_PER_INSERT, NewTicket, TicketParents};
+use crate::tickets;
+
+/// A ticket's id and creation time, or `None` when its campaign or channel is no longer as
+/// its `parents` said (nothing written for it).
+pub(super) type Created = AppResult<Option<(i64, String)>>;
+
+/// One ticket asked for.
+pub(super) struct Wanted {
+    pub parents: Arc<TicketParents>,
+    pub request_type: RequestType,
+    pub payload_config: String,
+    pub platform_name: String,
+    pub actor: String,
+}
+
+struct Waiting {
+    wanted: Wanted,
+    answer: oneshot::Sender<Created>,
+}
+
+/// Inserts under way at once. On SQLite they queue at the one writer anyway. On PostgreSQL,
+/// whose pool would give each insert a connection of its own at once, this is what lets
+/// tickets gather: while these run, the next ones wait and then go together.
+const UNDER_WAY: usize = 4;
+
+pub(super) struct TicketBatcher {
+    db: Db,
+    waiting: Mutex<Vec<Waiting>>,
+    under_way: Semaphore,
+}
+
+impl TicketBatcher {
+    pub(super) fn new(db: Db) -> Self {
+        Self {
+            db,
+            waiting: Mutex::new(Vec::new()),
+            under_way: Semaphore::new(UNDER_WAY),
+        }
+    }
+
+    /// Write `wanted` with whatever else is waiting; returns once it is committed.
+    pub(super) async fn create(self: &Arc<Self>, wanted: Wanted) -> Created {
+        let (answer, answered) = oneshot::channel();
+        let first = {
+            let mut waiting = self.lock();
+            waiting.push(Waiting { wanted, answer });
+            waiting.len() == 1
+        };
+        if first {
+            self.start();
+        }
+        answered
+            .await
+            .map_err(|_| AppError::Internal("the ticket writer stopped before answering".into()))?
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+        // Nothing panics while holding it; a poisoned lock still holds a sound list.
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start a task that writes what is waiting when it gets the writer.
+    fn start(self: &Arc<Self>) {
+        let me = self.clone();
+        tokio::spawn(async move { me.write_waiting().await });
+    }
+
+    async fn write_waiting(self: Arc<Self>) {
+        // Never closed, so this always gets a permit.
+        let _turn = self.under_way.acquire().await;
+        let tx = self.db.begin_write_one().await;
+        // Taken only now, with the writer: what came meanwhile goes in the same round trip.
+        let batch: Vec<Waiting> = {
+            let mut waiting = self.lock();
+            let n = waiting.len().min(MAX_TICKETS_PER_INSERT);
+            let batch = waiting.drain(..n).collect();
+            if !waiting.is_empty() {
+                // More than one insert takes: the rest is the next task's.
+                drop(waiting);
+                self.start();
+            }
+            batch
+        };
+        if batch.is_empty() {
+            return;
+        }
+        let mut tx = match tx {
+            Ok(tx) => tx,
+            Err(e) => {
+                for w in batch {
+                    let _ = w.answer.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let news: Vec<NewTicket<'_>> = batch.iter().map(|w| new_ticket(&w.wanted)).collect();
+        let written = tickets::create(&mut tx, &news).await;
+        drop(news);
+        match written {
+            Ok((ids, at)) => {
+                let committed = tx.commit().await;
+                for (w, id) in batch.into_iter().zip(ids) {
+                    let answer = match &committed {
+                        Ok(()) => Ok(id.map(|id| (id, at.clone()))),
+                        Err(e) => Err(e.clone()),
+                    };
+                    let _ = w.answer.send(answer);
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                drop(tx);
+                for w in batch {
+                    let _ = w.answer.send(Err(e.clone()));
+                }
+            }
+            Err(_) => {
+                // Nothing of it was written; each one alone, so a failing ticket fails only
+                // its own caller.
+                drop(tx);
+                for w in batch {
+                    let alone = self.write_alone(&w.wanted).await;
+                    let _ = w.answer.send(alone);
+                }
+            }
+        }
+    }
+
+    async fn write_alone(&self, wanted: &Wanted) -> Created {
+        let mut tx = self.db.begin_write_one().await?;
+        let (ids, at) = tickets::create(&mut tx, &[new_ticket(wanted)]).await?;
+        tx.commit().await?;
+        Ok(ids.into_iter().next().flatten().map(|id| (id, at)))
+    }
+}
+
+fn new_ticket(w: &Wanted) -> NewTicket<'_> {
+    NewTicket {
+        parents: &w.parents,
+        request_type: w.request_type,
+        payload_config: &w.payload_config,
+        platform_name: &w.platform_name,
+        actor: &w.actor,
+    }
+}
