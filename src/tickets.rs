@@ -10,17 +10,12 @@ use sqlx::AnyConnection;
 
 use crate::domain::{Ticket, TicketStatus};
 use crate::error::{AppError, AppResult};
-use crate::store::{self, NewTicket};
+use crate::store::{self, Inserted, NewTicket};
 
 /// Insert DRAFT tickets, each with its CREATED history row, in one round trip (so it needs
-/// no transaction of its own: `Db::begin_write_one`, which it must be made through); returns
-/// each one's id (`None`, nothing written for it, when its campaign or channel is no longer as
-/// its `parents` say) and their creation time. An error writes none of them. At most
-/// `store::MAX_TICKETS_PER_INSERT` at a time.
-pub async fn create(
-    c: &mut AnyConnection,
-    news: &[NewTicket<'_>],
-) -> AppResult<(Vec<Option<i64>>, String)> {
+/// no transaction of its own: `Db::begin_write_one`, which it must be made through), at most
+/// `store::MAX_TICKETS_PER_INSERT` at a time: see [`store::insert_tickets`].
+pub async fn create(c: &mut AnyConnection, news: &[NewTicket<'_>]) -> AppResult<Inserted> {
     store::insert_tickets(c, news).await
 }
 

@@ -886,6 +886,12 @@ async fn tickets_asked_for_together_each_get_their_own() {
         }
         made
     };
+    // One ticket each first, so this process remembers both campaigns on both channels.
+    for campaign in [first, second] {
+        for channel in ["META", "GADS"] {
+            new_ticket(&g, campaign, channel).await.unwrap();
+        }
+    }
     let mut made = Vec::new();
     for (round, moana) in [(0, "MoanaLaunch"), (1, "MoanaReturns")] {
         if round == 1 {
@@ -910,6 +916,16 @@ async fn tickets_asked_for_together_each_get_their_own() {
         for t in tasks {
             answers.push(t.await.unwrap());
         }
+        // Tickets written together share their creation time, to the microsecond: some were.
+        let mut times: Vec<&str> = answers
+            .iter()
+            .filter_map(|(.., t)| t.as_ref().ok().map(|t| t.created_at.as_str()))
+            .collect();
+        times.sort();
+        assert!(
+            times.windows(2).any(|w| w[0] == w[1]),
+            "no two tickets were written together: {times:?}"
+        );
         // Each id holds what its caller asked for, and has its one CREATED row (checked
         // before the rename, which renames draft tickets too).
         for (id, name, n) in check(answers, moana) {
@@ -940,5 +956,9 @@ async fn tickets_asked_for_together_each_get_their_own() {
         )
         .await
         .unwrap();
-    assert_eq!(all.tickets.len(), 1 + 96, "the seeded ticket and 96 more");
+    assert_eq!(
+        all.tickets.len(),
+        1 + 4 + 96,
+        "the seeded ticket and 100 more"
+    );
 }

@@ -6,8 +6,10 @@
 //! The first caller to find nothing waiting starts a task that waits for the writer, then
 //! takes every ticket waiting by then; callers that come later wait for it (or for the next
 //! task). The task runs on its own, so a caller that goes away (a client that hung up) does
-//! not leave the others waiting. If the insert fails as a whole, each ticket of it is tried
-//! again alone, so one failing ticket fails only its own caller.
+//! not leave the others waiting; its ticket is not written if it went before the task took
+//! it. If the database refuses the insert (a constraint, a trigger), nothing of it was
+//! written and each ticket is tried again alone, so the refused one fails only its own
+//! caller; any other failure (the database gone, say) is every caller's answer.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +17,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::domain::RequestType;
 use crate::error::{AppError, AppResult};
-use crate::store::{Db, MAX_TICKETS_PER_INSERT, NewTicket, TicketParents};
+use crate::store::{Db, Inserted, MAX_TICKETS_PER_INSERT, NewTicket, TicketParents};
 use crate::tickets;
 
 /// A ticket's id and creation time, or `None` when its campaign or channel is no longer as
@@ -84,12 +86,19 @@ impl TicketBatcher {
     }
 
     async fn write_waiting(self: Arc<Self>) {
+        // Should this task end before it takes the waiting tickets (the runtime shutting
+        // down), they are let go (their callers told), so the next caller starts a new task.
+        let mut turn = Turn {
+            batcher: &self,
+            took: false,
+        };
         // Never closed, so this always gets a permit.
-        let _turn = self.under_way.acquire().await;
+        let _under_way = self.under_way.acquire().await;
         let tx = self.db.begin_write_one().await;
         // Taken only now, with the writer: what came meanwhile goes in the same round trip.
         let batch: Vec<Waiting> = {
             let mut waiting = self.lock();
+            turn.took = true;
             let n = waiting.len().min(MAX_TICKETS_PER_INSERT);
             let batch = waiting.drain(..n).collect();
             if !waiting.is_empty() {
@@ -99,55 +108,77 @@ impl TicketBatcher {
             }
             batch
         };
+        // A caller that went away meanwhile (a client that hung up, a timeout) is not
+        // written for; one that goes away later may still be.
+        let batch: Vec<Waiting> = batch
+            .into_iter()
+            .filter(|w| !w.answer.is_closed())
+            .collect();
         if batch.is_empty() {
             return;
         }
         let mut tx = match tx {
             Ok(tx) => tx,
-            Err(e) => {
-                for w in batch {
-                    let _ = w.answer.send(Err(e.clone()));
-                }
-                return;
-            }
+            Err(e) => return answer_all(batch, &e),
         };
         let news: Vec<NewTicket<'_>> = batch.iter().map(|w| new_ticket(&w.wanted)).collect();
         let written = tickets::create(&mut tx, &news).await;
         drop(news);
         match written {
-            Ok((ids, at)) => {
-                let committed = tx.commit().await;
-                for (w, id) in batch.into_iter().zip(ids) {
-                    let answer = match &committed {
-                        Ok(()) => Ok(id.map(|id| (id, at.clone()))),
-                        Err(e) => Err(e.clone()),
-                    };
-                    let _ = w.answer.send(answer);
+            Ok(Inserted::Written(ids, at)) => match tx.commit().await {
+                Ok(()) => {
+                    for (w, id) in batch.into_iter().zip(ids) {
+                        let _ = w.answer.send(Ok(id.map(|id| (id, at.clone()))));
+                    }
                 }
-            }
-            Err(e) if batch.len() == 1 => {
+                Err(e) => answer_all(batch, &e),
+            },
+            Ok(Inserted::Refused(e)) if batch.len() > 1 => {
+                // The database refused one of them, and nothing was written: each one alone,
+                // so that only the refused one's caller is told.
                 drop(tx);
-                for w in batch {
-                    let _ = w.answer.send(Err(e.clone()));
-                }
-            }
-            Err(_) => {
-                // Nothing of it was written; each one alone, so a failing ticket fails only
-                // its own caller.
-                drop(tx);
+                drop(e);
                 for w in batch {
                     let alone = self.write_alone(&w.wanted).await;
                     let _ = w.answer.send(alone);
                 }
+            }
+            Ok(Inserted::Refused(e)) | Err(e) => {
+                drop(tx);
+                answer_all(batch, &e);
             }
         }
     }
 
     async fn write_alone(&self, wanted: &Wanted) -> Created {
         let mut tx = self.db.begin_write_one().await?;
-        let (ids, at) = tickets::create(&mut tx, &[new_ticket(wanted)]).await?;
-        tx.commit().await?;
-        Ok(ids.into_iter().next().flatten().map(|id| (id, at)))
+        match tickets::create(&mut tx, &[new_ticket(wanted)]).await? {
+            Inserted::Written(ids, at) => {
+                tx.commit().await?;
+                Ok(ids.into_iter().next().flatten().map(|id| (id, at)))
+            }
+            Inserted::Refused(e) => Err(e),
+        }
+    }
+}
+
+/// A task's turn: lets the waiting tickets go if it ends before taking them.
+struct Turn<'a> {
+    batcher: &'a TicketBatcher,
+    took: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if !self.took {
+            self.batcher.lock().clear();
+        }
+    }
+}
+
+fn answer_all(batch: Vec<Waiting>, e: &AppError) {
+    for w in batch {
+        let _ = w.answer.send(Err(e.clone()));
     }
 }
 

@@ -125,18 +125,26 @@ pub struct NewTicket<'a> {
 pub(crate) const MAX_TICKETS_PER_INSERT: usize = 32;
 const _: () = assert!(MAX_TICKETS_PER_INSERT.is_power_of_two());
 
+/// What [`insert_tickets`] did.
+pub enum Inserted {
+    /// Each ticket's id in the order given (`None`, nothing written for it, when its campaign
+    /// or channel is no longer as its `parents` say: changed, archived or gone), and their
+    /// creation time.
+    Written(Vec<Option<i64>>, String),
+    /// The database refused a statement (a constraint, a trigger): none of them is written.
+    Refused(AppError),
+}
+
 /// Insert DRAFT tickets, each with its CREATED history row (by its actor, its name as the
-/// detail), in one round trip; returns each one's id in the order given (`None`, nothing
-/// written for it, when its campaign or channel is no longer as its `parents` say: changed,
-/// archived or gone) and their creation time. An error writes none of them. At most
-/// [`MAX_TICKETS_PER_INSERT`] at a time.
+/// detail), in one round trip, at most [`MAX_TICKETS_PER_INSERT`] at a time. Any other
+/// error than a refusal (the connection lost, say) may leave them written or not.
 ///
 /// One round trip is all it takes: this is the hottest write (on SQLite every statement is
 /// a hand-off to the connection's thread while the writer is held, on PostgreSQL one to the
 /// server), and the campaign and channel are checked in the insert rather than read first.
 /// - PostgreSQL inserts all rows in one statement of data-modifying `WITH`s.
-/// - SQLite runs the inserts in one query, sharing the numbered parameters, each history
-///   row taking its ticket's id from `last_insert_rowid()` only when that ticket row was
+/// - SQLite runs the inserts in one query (each ticket's parameters numbered after the one
+///   before it's), each history row taking its ticket's id from `last_insert_rowid()` only when that ticket row was
 ///   written (`changes() = 1`). They run in the savepoint `ot_one`, which only a writer from
 ///   `Db::begin_write_one` rolls back to if one fails: make it through that.
 ///
@@ -148,7 +156,7 @@ const _: () = assert!(MAX_TICKETS_PER_INSERT.is_power_of_two());
 pub(crate) async fn insert_tickets(
     c: &mut AnyConnection,
     news: &[NewTicket<'_>],
-) -> AppResult<(Vec<Option<i64>>, String)> {
+) -> AppResult<Inserted> {
     if news.is_empty() || news.len() > MAX_TICKETS_PER_INSERT {
         return Err(AppError::Internal(format!(
             "inserting {} tickets at once; between 1 and {MAX_TICKETS_PER_INSERT} can be",
@@ -187,7 +195,11 @@ pub(crate) async fn insert_tickets(
     }
     // `fetch_all`, not `fetch_optional`: sqlx's Any driver on SQLite answers from the first
     // statement's outcome alone (no row) and stops before the others.
-    let rows = q.fetch_all(c).await?;
+    let rows = match q.fetch_all(c).await {
+        Ok(rows) => rows,
+        Err(e @ sqlx::Error::Database(_)) => return Ok(Inserted::Refused(e.into())),
+        Err(e) => return Err(e.into()),
+    };
     let mut ids = vec![None; news.len()];
     for (slot, id) in rows {
         match usize::try_from(slot).ok().and_then(|s| ids.get_mut(s)) {
@@ -200,12 +212,12 @@ pub(crate) async fn insert_tickets(
             }
         }
     }
-    Ok((ids, now))
+    Ok(Inserted::Written(ids, now))
 }
 
-/// The query [`insert_tickets`] runs for `k` tickets (a power of two): 14 parameters per ticket (the first
-/// ticket's `$1` to `$14`, the next one's from `$15`), answering (its place, its id) for each
-/// ticket written. Built once per dialect and count.
+/// The query [`insert_tickets`] runs for `k` tickets (a power of two): 14 parameters per
+/// ticket (the first ticket's `$1` to `$14`, the next one's from `$15`), answering (its
+/// place, its id) for each ticket written. Built once per dialect and count.
 fn insert_tickets_sql(postgres: bool, k: usize) -> &'static str {
     use std::sync::OnceLock;
     const PER: usize = 14;

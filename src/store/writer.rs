@@ -24,8 +24,9 @@
 //! several statements run in one round trip inside a savepoint of their own (`ot_one`,
 //! released by their last statement, rolled back to by the writer if one fails midway). Such
 //! a writer joins the group as it stands, and when another writer is waiting it hands over
-//! without a round trip. That is `create_ticket`: one round trip on the writer per ticket
-//! (its campaign is as a rule not read: `governance::parents`). A group savepoint a bare
+//! without a round trip. That is `create_ticket`: one round trip on the writer for all the
+//! tickets asked for while it was busy (`governance::batch`; their campaigns are as a rule
+//! not read: `governance::parents`). A group savepoint a bare
 //! writer worked in holds kept work ([`Savepoint::Kept`]), so the next writer that needs a
 //! savepoint releases it first.
 
