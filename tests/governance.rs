@@ -647,6 +647,16 @@ async fn pixel_ids_are_validated_where_they_are_written() {
     assert_eq!(b.tiktok_pixel_code, None, "\"\" removes the pixel code");
 }
 
+/// A second campaign of the seeded brand and market.
+async fn another_campaign(g: &Governance, name: &str) -> i64 {
+    g.create_campaign(input(json!({
+        "brand_code": "DIS", "market_code": "US", "name": name, "year": 2026
+    })))
+    .await
+    .unwrap()
+    .id
+}
+
 fn input<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("a valid input")
 }
@@ -781,13 +791,7 @@ async fn a_ticket_whose_history_row_fails_is_not_created() {
     let (store, services) = open(&db).await;
     let g = services.governance.clone();
     let (good, _) = seeded(&g).await;
-    let bad = g
-        .create_campaign(input(json!({
-            "brand_code": "DIS", "market_code": "US", "name": "Boom", "year": 2026
-        })))
-        .await
-        .unwrap()
-        .id;
+    let bad = another_campaign(&g, "Boom").await;
     let refuse = if db.url.starts_with("postgres") {
         "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
          IF NEW.detail LIKE '%Boom%' THEN RAISE EXCEPTION 'history refused'; END IF; \
@@ -849,13 +853,7 @@ async fn tickets_asked_for_together_each_get_their_own() {
     let g = services.governance.clone();
     let op = Principal::local_operator();
     let (first, _) = seeded(&g).await;
-    let second = g
-        .create_campaign(input(json!({
-            "brand_code": "DIS", "market_code": "US", "name": "Wish", "year": 2026
-        })))
-        .await
-        .unwrap()
-        .id;
+    let second = another_campaign(&g, "Wish").await;
     let ask = |campaign_id: i64, channel: &'static str, n: usize| {
         let g = g.clone();
         tokio::spawn(async move {
