@@ -143,10 +143,11 @@ pub enum Inserted {
 /// a hand-off to the connection's thread while the writer is held, on PostgreSQL one to the
 /// server), and the campaign and channel are checked in the insert rather than read first.
 /// - PostgreSQL inserts all rows in one statement of data-modifying `WITH`s.
-/// - SQLite runs the inserts in one query (each ticket's parameters numbered after the one
-///   before it's), each history row taking its ticket's id from `last_insert_rowid()` only when that ticket row was
-///   written (`changes() = 1`). They run in the savepoint `ot_one`, which only a writer from
-///   `Db::begin_write_one` rolls back to if one fails: make it through that.
+/// - SQLite runs the inserts in one query (each ticket's parameters numbered on from the
+///   previous ticket's), each history row taking its ticket's id from `last_insert_rowid()`
+///   only when that ticket row was written (`changes() = 1`). They run in the savepoint
+///   `ot_one`, which only a writer from `Db::begin_write_one` rolls back to if one fails:
+///   make it through that.
 ///
 /// The check is as good as each store's ordering of writes. On SQLite all writes are in one
 /// order (the write lock), so a ticket always has the facts current when it was written. On
