@@ -19,6 +19,18 @@ pub async fn create(c: &mut AnyConnection, news: &[NewTicket<'_>]) -> AppResult<
     store::insert_tickets(c, news).await
 }
 
+/// [`create`] for one ticket: its id and creation time, `None` (nothing written) when its
+/// campaign or channel is no longer as its `parents` say, or the database's refusal.
+pub async fn create_one(
+    c: &mut AnyConnection,
+    new: NewTicket<'_>,
+) -> AppResult<Option<(i64, String)>> {
+    match create(c, &[new]).await? {
+        Inserted::Written(ids, at) => Ok(ids.into_iter().next().flatten().map(|id| (id, at))),
+        Inserted::Refused(e) => Err(e),
+    }
+}
+
 /// Move a ticket from `from` to `to` through the state machine and record why. Returns false
 /// (and writes nothing) when the ticket is no longer in `from`: another writer moved it first.
 pub async fn transition(

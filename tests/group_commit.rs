@@ -185,7 +185,7 @@ fn several_statements(postgres: bool, id: i64, second_note: &str) -> String {
 /// A one-round-trip writer (`begin_write_one`), by its number: commits, fails midway through
 /// a write of several statements (the first one must be undone too), or writes and rolls
 /// back (which undoes nothing: the statement stays).
-async fn one_statement_writer(db: Db, i: i64, postgres: bool) -> Result<bool, AppError> {
+async fn one_round_trip_writer(db: Db, i: i64, postgres: bool) -> Result<bool, AppError> {
     let mut tx = db.begin_write_one().await?;
     match i % 3 {
         0 => {
@@ -215,7 +215,7 @@ async fn one_statement_writer(db: Db, i: i64, postgres: bool) -> Result<bool, Ap
 /// the same group must not take that writer's row with it, and a one-round-trip write of
 /// several statements that fails midway leaves none of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_statement_writers_share_groups_and_keep_exactly_theirs() {
+async fn one_round_trip_writers_share_groups_and_keep_exactly_theirs() {
     let test_db = common::fresh_db().await;
     let postgres = test_db.url.starts_with("postgres");
     let (db, _services) = common::open(&test_db).await;
@@ -229,7 +229,7 @@ async fn one_statement_writers_share_groups_and_keep_exactly_theirs() {
         let db2 = db.clone();
         handles.push((
             one,
-            tokio::spawn(async move { one_statement_writer(db2, one, postgres).await }),
+            tokio::spawn(async move { one_round_trip_writer(db2, one, postgres).await }),
         ));
     }
     let mut expected = vec![0_i64];

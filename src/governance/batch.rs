@@ -38,6 +38,10 @@ struct Waiting {
     answer: oneshot::Sender<Created>,
 }
 
+/// The answer when the task writing a ticket ended before it answered.
+const STOPPED: &str =
+    "the ticket writer stopped before answering (the server may be shutting down); try again";
+
 /// Inserts under way at once. On SQLite they queue at the one writer anyway. On PostgreSQL,
 /// whose pool would give each insert a connection of its own at once, this is what lets
 /// tickets gather: while these run, the next ones wait and then go together.
@@ -71,7 +75,7 @@ impl TicketBatcher {
         }
         answered
             .await
-            .map_err(|_| AppError::Internal("the ticket writer stopped before answering".into()))?
+            .map_err(|_| AppError::Unavailable(STOPPED.into()))?
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
@@ -133,11 +137,10 @@ impl TicketBatcher {
                 }
                 Err(e) => answer_all(batch, &e),
             },
-            Ok(Inserted::Refused(e)) if batch.len() > 1 => {
+            Ok(Inserted::Refused(_)) if batch.len() > 1 => {
                 // The database refused one of them, and nothing was written: each one alone,
                 // so that only the refused one's caller is told.
                 drop(tx);
-                drop(e);
                 for w in batch {
                     let alone = self.write_alone(&w.wanted).await;
                     let _ = w.answer.send(alone);
@@ -152,13 +155,9 @@ impl TicketBatcher {
 
     async fn write_alone(&self, wanted: &Wanted) -> Created {
         let mut tx = self.db.begin_write_one().await?;
-        match tickets::create(&mut tx, &[new_ticket(wanted)]).await? {
-            Inserted::Written(ids, at) => {
-                tx.commit().await?;
-                Ok(ids.into_iter().next().flatten().map(|id| (id, at)))
-            }
-            Inserted::Refused(e) => Err(e),
-        }
+        let created = tickets::create_one(&mut tx, new_ticket(wanted)).await?;
+        tx.commit().await?;
+        Ok(created)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::domain::{
     Brand, Channel, Code, Market, RequestType, Ticket, TicketContext, TicketStatus, TicketView,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::{self, Inserted, NewTicket, TicketFilter, TicketParents};
+use crate::store::{self, NewTicket, TicketFilter, TicketParents};
 use crate::taxonomy::NameParts;
 use crate::tickets;
 
@@ -208,11 +208,7 @@ impl Governance {
                 platform_name: &name,
                 actor: &actor.name,
             };
-            let (ids, at) = match tickets::create(&mut tx, &[new]).await? {
-                Inserted::Written(ids, at) => (ids, at),
-                Inserted::Refused(e) => return Err(e),
-            };
-            if let Some(id) = ids.into_iter().next().flatten() {
+            if let Some((id, at)) = tickets::create_one(&mut tx, new).await? {
                 break (id, at, name);
             }
             self.parents

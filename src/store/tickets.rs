@@ -158,17 +158,17 @@ pub(crate) async fn insert_tickets(
     c: &mut AnyConnection,
     news: &[NewTicket<'_>],
 ) -> AppResult<Inserted> {
-    if news.is_empty() || news.len() > MAX_TICKETS_PER_INSERT {
+    // Padded to a power of two with tickets of no campaign (ids start at 1), which write
+    // nothing: six queries in all rather than one per count, each prepared (on PostgreSQL
+    // also planned) once per connection.
+    let k = news.len().next_power_of_two();
+    let Some(sql) = insert_tickets_sql(super::is_postgres(c), k).filter(|_| !news.is_empty())
+    else {
         return Err(AppError::Internal(format!(
             "inserting {} tickets at once; between 1 and {MAX_TICKETS_PER_INSERT} can be",
             news.len()
         )));
-    }
-    // Padded to a power of two with tickets of no campaign (ids start at 1), which write
-    // nothing: six queries in all rather than one per count, each prepared once per
-    // connection (on PostgreSQL, planning one of them costs more than running it).
-    let k = news.len().next_power_of_two();
-    let sql = insert_tickets_sql(super::is_postgres(c), k);
+    };
     let now = now_text();
     let mut q = sqlx::query_as::<_, (i64, i64)>(sql);
     for (i, n) in news
@@ -218,8 +218,9 @@ pub(crate) async fn insert_tickets(
 
 /// The query [`insert_tickets`] runs for `k` tickets (a power of two): 14 parameters per
 /// ticket (the first ticket's `$1` to `$14`, the next one's from `$15`), answering (its
-/// place, its id) for each ticket written. Built once per dialect and count.
-fn insert_tickets_sql(postgres: bool, k: usize) -> &'static str {
+/// place, its id) for each ticket written. Built once per dialect and count; `None` past
+/// [`MAX_TICKETS_PER_INSERT`].
+fn insert_tickets_sql(postgres: bool, k: usize) -> Option<&'static str> {
     use std::sync::OnceLock;
     const PER: usize = 14;
     // The ticket row, only if the campaign and channel are as remembered and not archived.
@@ -233,12 +234,15 @@ fn insert_tickets_sql(postgres: bool, k: usize) -> &'static str {
          AND ch.archived_at IS NULL";
     const HISTORY: &str =
         "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) ";
-    static SQL: [[OnceLock<String>; MAX_TICKETS_PER_INSERT]; 2] =
-        [const { [const { OnceLock::new() }; MAX_TICKETS_PER_INSERT] }; 2];
-    let Some(cell) = SQL[usize::from(postgres)].get(k.saturating_sub(1)) else {
-        return "";
-    };
-    cell.get_or_init(|| {
+    // One per power of two up to the most: 1, 2, 4 … 32.
+    const COUNTS: usize = MAX_TICKETS_PER_INSERT.trailing_zeros() as usize + 1;
+    static SQL: [[OnceLock<String>; COUNTS]; 2] =
+        [const { [const { OnceLock::new() }; COUNTS] }; 2];
+    if !k.is_power_of_two() {
+        return None;
+    }
+    let cell = SQL[usize::from(postgres)].get(k.trailing_zeros() as usize)?;
+    let sql = cell.get_or_init(|| {
         let mut sql = String::new();
         if postgres {
             sql.push_str("WITH ");
@@ -276,7 +280,8 @@ fn insert_tickets_sql(postgres: bool, k: usize) -> &'static str {
             sql.push_str("RELEASE ot_one");
         }
         sql
-    })
+    });
+    Some(sql)
 }
 
 /// `sql` with every parameter `$n` written as `$(n + by)`.
@@ -523,4 +528,21 @@ pub async fn set_live_state(
         .execute(c)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumber_moves_every_parameter_and_nothing_else() {
+        assert_eq!(
+            renumber("a = $1 AND b = $14, '$', $x, $", 14),
+            "a = $15 AND b = $28, '$', $x, $"
+        );
+        let two = insert_tickets_sql(false, 2).unwrap_or_default();
+        assert!(two.contains("$28") && !two.contains("$29"), "{two}");
+        assert!(insert_tickets_sql(true, 3).is_none());
+        assert!(insert_tickets_sql(true, 64).is_none());
+    }
 }

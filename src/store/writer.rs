@@ -26,9 +26,8 @@
 //! a writer joins the group as it stands, and when another writer is waiting it hands over
 //! without a round trip. That is `create_ticket`: one round trip on the writer for all the
 //! tickets asked for while it was busy (`governance::batch`; their campaigns are as a rule
-//! not read: `governance::parents`). A group savepoint a bare
-//! writer worked in holds kept work ([`Savepoint::Kept`]), so the next writer that needs a
-//! savepoint releases it first.
+//! not read: `governance::parents`). A group savepoint a bare writer worked in holds kept
+//! work ([`Savepoint::Kept`]), so the next writer that needs a savepoint releases it first.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -262,13 +261,7 @@ impl GroupWriter {
             let _waiting = Waiting(&self.waiting);
             self.state.clone().lock_owned().await
         };
-        if guard.bare_ended {
-            guard.bare_ended = false;
-            end_after_bare(&mut guard).await;
-        }
-        if guard.savepoint == Savepoint::InUse {
-            undo(&mut guard).await;
-        }
+        clear_left_work(&mut guard).await;
         guard
     }
 
@@ -296,19 +289,25 @@ impl GroupWriter {
                 Err(_) => {
                     let mut guard = self.state.clone().lock_owned().await;
                     let st = &mut *guard;
-                    if st.bare_ended {
-                        st.bare_ended = false;
-                        end_after_bare(st).await;
-                    }
-                    if st.savepoint == Savepoint::InUse {
-                        undo(st).await;
-                    }
+                    clear_left_work(st).await;
                     if st.open && !st.members.is_empty() {
                         end_group(st).await;
                     }
                 }
             }
         }
+    }
+}
+
+/// End what a writer dropped without a runtime left behind: a bare writer's half-run batch
+/// (then the group), or an ordinary writer's savepoint.
+async fn clear_left_work(st: &mut State) {
+    if st.bare_ended {
+        st.bare_ended = false;
+        end_after_bare(st).await;
+    }
+    if st.savepoint == Savepoint::InUse {
+        undo(st).await;
     }
 }
 
