@@ -527,3 +527,50 @@ fn google_ads_ticket_passes_schema_or_names_the_field() {
         Some("payloads.ad_group_ad.operations[0].create.ad.responsiveSearchAd.headlines[0].text")
     );
 }
+
+/// Google Ads names an interest by its resource name (`customers/…/userInterests/<id>`) under
+/// `userInterest`: the check on the translated bodies reads it as its id, so a blocked one is
+/// found there too, with the path of the criterion, as on Meta and TikTok.
+#[test]
+fn google_ads_blocked_interests_are_found_in_the_bodies_by_resource_name() {
+    let w = fixtures::world(true, Platform::GoogleAds, "USD");
+    let mut e = engine(vec![]);
+    e.blocked_interests
+        .insert((Platform::GoogleAds, "80001".to_owned()));
+    let mut spec = json!({
+        "objective": "TRAFFIC",
+        "budget": {"amount": "50.00", "period": "DAILY"},
+        "targeting": {"interests": [{"id": "80002"}]},
+        "creative": {"link_url": "https://example.com", "headline": "Moana", "body": "Sail."},
+        "overrides": {"google_ads": {"ad_group_ad": {"ad": {"responsiveSearchAd": {
+            "headlines": [{"text": "A"}, {"text": "B"}, {"text": "C"}],
+            "descriptions": [{"text": "D"}, {"text": "E"}]
+        }}}}}
+    });
+    let r = run(&w, &e, &fixtures::ticket(&w, spec.clone()));
+    assert_eq!(outcome(&r, "brand_safety.blocked_interests"), Outcome::Pass);
+    assert!(
+        find(&r, "brand_safety.payload_interests").is_empty(),
+        "{r:?}"
+    );
+    assert_eq!(outcome(&r, "payload.schema"), Outcome::Pass, "{r:?}");
+
+    spec["targeting"]["interests"] = json!([{"id": "80002"}, {"id": "80001"}]);
+    let r = run(&w, &e, &fixtures::ticket(&w, spec));
+    assert_eq!(
+        outcome(&r, "brand_safety.blocked_interests"),
+        Outcome::Block
+    );
+    let hits = find(&r, "brand_safety.payload_interests");
+    assert_eq!(hits.len(), 1, "{r:?}");
+    assert_eq!(hits[0].outcome, Outcome::Block);
+    assert_eq!(
+        hits[0].path.as_deref(),
+        Some("payloads.ad_group_criterion.operations[1].create.userInterest.userInterestCategory")
+    );
+    assert!(
+        hits[0].message.contains("blocked interest 80001;"),
+        "{}",
+        hits[0].message
+    );
+}

@@ -41,8 +41,8 @@ fn fail(
 pub fn taxonomy(engine: &QaEngine, ctx: &TicketContextRef<'_>) -> QaResult {
     const RULE: &str = "taxonomy.valid";
     let name = &ctx.ticket.platform_name;
-    let v = engine.convention.validate(name, &engine.picklists);
-    if !v.valid {
+    if !engine.convention.is_valid(name, &engine.picklists) {
+        let v = engine.convention.validate(name, &engine.picklists);
         let issues: Vec<String> = v
             .issues
             .iter()
@@ -253,13 +253,15 @@ pub fn brand_safety_payloads(
     out
 }
 
-/// The strings and numbers under a key that mentions "interest" in the body of request
-/// `object` for which `hit` holds, each with its path (`payloads.<object>...`).
+/// The interest ids (strings and numbers under a key that mentions "interest", Google's
+/// resource names read as their ids) in the body of request `object` for which `hit` holds,
+/// each with its path (`payloads.<object>...`).
 fn interest_hits(object: &str, body: &Value, hit: &dyn Fn(&str) -> bool) -> Vec<(String, String)> {
     let mut hits = Vec::new();
     let mut found = |steps: &[Step<'_>], value: &str| {
-        if hit(value) {
-            hits.push((render(object, steps), value.to_owned()));
+        let id = interest_id(value);
+        if hit(id) {
+            hits.push((render(object, steps), id.to_owned()));
         }
     };
     scan_interests_in(body, &mut Vec::new(), false, &mut found);
@@ -284,8 +286,20 @@ fn render(object: &str, steps: &[Step<'_>]) -> String {
     path
 }
 
+/// Whether a key names interests: "interests", "interest_category_ids" (TikTok),
+/// "userInterest" (Google Ads), in any case.
 fn mentions_interest(key: &str) -> bool {
-    key.as_bytes().windows(8).any(|w| w == b"interest")
+    key.as_bytes()
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"interest"))
+}
+
+/// An interest's id as the blocked list holds it: Google Ads names one by its resource name
+/// (`customers/{customer}/userInterests/{id}`), the other platforms by the id itself.
+fn interest_id(value: &str) -> &str {
+    value
+        .rsplit_once("/userInterests/")
+        .map_or(value, |(_, id)| id)
 }
 
 fn scan_interests_in<'a>(
@@ -710,8 +724,10 @@ mod tests {
                 "2".to_owned()
             )]
         );
-        // Case-sensitive, as `str::contains` was.
         assert!(mentions_interest("interest") && mentions_interest("custom_interest_ids"));
-        assert!(!mentions_interest("interes") && !mentions_interest("userInterest"));
+        assert!(mentions_interest("userInterest") && mentions_interest("INTERESTS"));
+        assert!(!mentions_interest("interes") && !mentions_interest("userInterst"));
+        assert_eq!(interest_id("customers/123/userInterests/80001"), "80001");
+        assert_eq!(interest_id("6003139266461"), "6003139266461");
     }
 }

@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use crate::error::AppError;
 
@@ -198,12 +199,15 @@ impl TaxonomyConvention {
 
     /// Generate the name for the given parts.
     pub fn generate(&self, parts: &NameParts<'_>) -> Result<String, AppError> {
-        let mut values = Vec::with_capacity(self.segments.len());
-        for seg in &self.segments {
-            let v = match seg.kind {
-                SegmentKind::BrandCode => parts.brand_code.to_owned(),
-                SegmentKind::MarketCode => parts.market_code.to_owned(),
-                SegmentKind::ChannelCode => parts.channel_code.to_owned(),
+        let mut name = String::with_capacity(64);
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                name.push_str(&self.separator);
+            }
+            match seg.kind {
+                SegmentKind::BrandCode => name.push_str(parts.brand_code),
+                SegmentKind::MarketCode => name.push_str(parts.market_code),
+                SegmentKind::ChannelCode => name.push_str(parts.channel_code),
                 SegmentKind::Year => {
                     if !(2000..=2100).contains(&parts.year) {
                         return Err(AppError::validation(
@@ -214,7 +218,7 @@ impl TaxonomyConvention {
                             ),
                         ));
                     }
-                    parts.year.to_string()
+                    let _ = write!(name, "{}", parts.year);
                 }
                 SegmentKind::FreeText => {
                     let s = sanitize_free_text(parts.campaign_name);
@@ -227,12 +231,10 @@ impl TaxonomyConvention {
                             ),
                         ));
                     }
-                    s
+                    name.push_str(&s);
                 }
-            };
-            values.push(v);
+            }
         }
-        let name = values.join(&self.separator);
         if name.chars().count() > self.max_length {
             let over = name.chars().count() - self.max_length;
             return Err(AppError::validation(
@@ -332,6 +334,19 @@ impl TaxonomyConvention {
             issues,
             suggested_name,
         }
+    }
+
+    /// Whether [`validate`](Self::validate) would find the name valid, without building its
+    /// report (the issues, the segments, the suggested name). QA checks every ticket's name
+    /// this way and builds the report only for a name that fails.
+    pub fn is_valid(&self, name: &str, picklists: &Picklists) -> bool {
+        let mut values = name.split(self.separator.as_str());
+        let segments_ok = self.segments.iter().all(|spec| {
+            values
+                .next()
+                .is_some_and(|v| check_segment(spec, v, picklists).is_none())
+        });
+        segments_ok && values.next().is_none() && name.chars().count() <= self.max_length
     }
 }
 
@@ -435,18 +450,17 @@ pub fn sanitize_free_text(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut new_word = true;
     for c in raw.chars() {
-        let folded = fold_accent(c);
         let mut any = false;
-        for f in folded.chars() {
+        let mut keep = |f: char| {
             if f.is_ascii_alphanumeric() {
-                if new_word {
-                    out.push(f.to_ascii_uppercase());
-                } else {
-                    out.push(f);
-                }
+                out.push(if new_word { f.to_ascii_uppercase() } else { f });
                 new_word = false;
                 any = true;
             }
+        };
+        match fold_accent(c) {
+            Some(folded) => folded.chars().for_each(&mut keep),
+            None => keep(c),
         }
         if !any {
             new_word = true;
@@ -455,8 +469,13 @@ pub fn sanitize_free_text(raw: &str) -> String {
     out
 }
 
-fn fold_accent(c: char) -> String {
-    let s = match c {
+/// The ASCII letters a Latin accented letter folds to; `None` for any other character, which
+/// stands for itself.
+fn fold_accent(c: char) -> Option<&'static str> {
+    if c.is_ascii() {
+        return None;
+    }
+    Some(match c {
         'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
         'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => "A",
         'æ' => "ae",
@@ -476,9 +495,8 @@ fn fold_accent(c: char) -> String {
         'ý' | 'ÿ' => "y",
         'Ý' => "Y",
         'ß' => "ss",
-        _ => return c.to_string(),
-    };
-    s.to_owned()
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -523,6 +541,8 @@ mod tests {
         assert_eq!(sanitize_free_text("black friday"), "BlackFriday");
         assert_eq!(sanitize_free_text("日本語"), "");
         assert_eq!(sanitize_free_text("iPhone"), "IPhone");
+        assert_eq!(sanitize_free_text("Straße ærø"), "StrasseAero");
+        assert_eq!(sanitize_free_text("ÉTÉ-été"), "ETEEte");
     }
 
     #[test]
@@ -585,6 +605,43 @@ mod tests {
         let v = c.validate("ZZZZ_US_META_2026_Moana", &picklists());
         assert_eq!(v.issues[0].suggestion, None);
         assert!(v.suggested_name.is_none());
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_the_report() {
+        let c = TaxonomyConvention::default();
+        let dashed =
+            TaxonomyConvention::from_pattern("[Market]-[BrandCode]-[CampaignName]", 20).unwrap();
+        let names = [
+            "DIS_US_META_2026_MoanaLaunch",
+            "DIS_us_META_26_moana launch",
+            "DIZ_US_META_2026_Moana",
+            "DIS_US_2026_Moana",
+            "DIS_US_META_2026_Moana_Extra",
+            "DIS_US_META_2026_",
+            "DIS_US_META_1999_Moana",
+            "DIS_US_META_2026_Crème",
+            "",
+            "US-DIS-Moana",
+            "US-DIS-MoanaLaunchOfTheYear",
+            "US-DIS-Moana-Two",
+            "US-XXX-Moana",
+        ];
+        for conv in [&c, &dashed] {
+            for name in names {
+                assert_eq!(
+                    conv.is_valid(name, &picklists()),
+                    conv.validate(name, &picklists()).valid,
+                    "{} on {name:?}",
+                    conv.pattern
+                );
+            }
+        }
+        assert!(c.is_valid("DIS_US_META_2026_MoanaLaunch", &picklists()));
+        assert!(dashed.is_valid("US-DIS-Moana", &picklists()));
+        let long = format!("DIS_US_META_2026_{}", "Word".repeat(30));
+        assert!(!c.is_valid(&long, &picklists()));
+        assert!(!c.validate(&long, &picklists()).valid);
     }
 
     #[test]
