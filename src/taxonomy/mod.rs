@@ -543,6 +543,7 @@ mod tests {
         assert_eq!(sanitize_free_text("iPhone"), "IPhone");
         assert_eq!(sanitize_free_text("Straße ærø"), "StrasseAero");
         assert_eq!(sanitize_free_text("ÉTÉ-été"), "ETEEte");
+        assert_eq!(sanitize_free_text("abcłdef"), "AbcDef");
     }
 
     #[test]
@@ -642,6 +643,20 @@ mod tests {
         let long = format!("DIS_US_META_2026_{}", "Word".repeat(30));
         assert!(!c.is_valid(&long, &picklists()));
         assert!(!c.validate(&long, &picklists()).valid);
+        // A two-character, non-ASCII separator; the length is counted in characters (each
+        // "·" is two bytes) and a name exactly at the limit is valid.
+        let dotted = TaxonomyConvention::from_pattern("[Market]··[CampaignName]", 10).unwrap();
+        for (name, valid) in [
+            ("US··Moana", true),
+            ("US··MoanaX", true),
+            ("US··MoanaXY", false),
+            ("US·Moana", false),
+            ("US··Moana··X", false),
+            ("US··", false),
+        ] {
+            assert_eq!(dotted.is_valid(name, &picklists()), valid, "{name}");
+            assert_eq!(dotted.validate(name, &picklists()).valid, valid, "{name}");
+        }
     }
 
     #[test]
