@@ -235,13 +235,12 @@ impl TaxonomyConvention {
                 }
             }
         }
-        if name.chars().count() > self.max_length {
-            let over = name.chars().count() - self.max_length;
+        if let Some(len) = self.over_length(&name) {
+            let over = len - self.max_length;
             return Err(AppError::validation(
                 "name",
                 format!(
-                    "the generated name \"{name}\" is {} characters; the convention allows {}. Shorten the campaign name by at least {over} characters",
-                    name.chars().count(),
+                    "the generated name \"{name}\" is {len} characters; the convention allows {}. Shorten the campaign name by at least {over} characters",
                     self.max_length
                 ),
             ));
@@ -312,8 +311,7 @@ impl TaxonomyConvention {
                 }
             }
         }
-        let len = name.chars().count();
-        if len > self.max_length {
+        if let Some(len) = self.over_length(name) {
             issues.push(SegmentIssue {
                 segment: "name".into(),
                 value: name.into(),
@@ -346,7 +344,13 @@ impl TaxonomyConvention {
                 .next()
                 .is_some_and(|v| check_segment(spec, v, picklists).is_none())
         });
-        segments_ok && values.next().is_none() && name.chars().count() <= self.max_length
+        segments_ok && values.next().is_none() && self.over_length(name).is_none()
+    }
+
+    /// The name's length in characters when it is over the convention's maximum.
+    fn over_length(&self, name: &str) -> Option<usize> {
+        let len = name.chars().count();
+        (len > self.max_length).then_some(len)
     }
 }
 
