@@ -277,6 +277,37 @@ fn cel_rules_reading_parts_and_wholes_of_one_field_all_see_it() {
     }
 }
 
+/// QA copies only the ticket's platform's overrides, unless a rule reads them: a rule on a
+/// Meta ticket still sees the TikTok overrides, read in part or with the spec whole.
+#[test]
+fn cel_rules_see_every_platforms_overrides_on_any_ticket() {
+    let w = world(true);
+    let mut spec = good();
+    spec["overrides"]["tiktok"] = json!({"adgroup": {"bid_price": 9}});
+    for (expr, id) in [
+        (
+            "has(spec.overrides.tiktok) && spec.overrides.tiktok.adgroup.bid_price > 5",
+            "cel.part",
+        ),
+        (
+            "size(spec) > 0 && spec.overrides.tiktok.adgroup.bid_price == 9",
+            "cel.whole",
+        ),
+    ] {
+        let name = id.trim_start_matches("cel.");
+        let r = run(
+            &w,
+            &engine(vec![rule(name, expr, "WARN")]),
+            &ticket(spec.clone()),
+        );
+        assert_eq!(outcome(&r, id), Outcome::Warn, "{expr}: {r:?}");
+    }
+    // Without such a rule the Meta ticket is translated from its own overrides as before.
+    let r = run(&w, &engine(vec![]), &ticket(spec));
+    assert_eq!(outcome(&r, "translation"), Outcome::Pass, "{r:?}");
+    assert_eq!(outcome(&r, "payload.schema"), Outcome::Pass, "{r:?}");
+}
+
 #[test]
 fn cel_rules_block_warn_scope_and_refuse_bad_expressions() {
     let w = world(true);

@@ -90,8 +90,8 @@ impl Translator for GoogleAdsTranslator {
                 ),
             ));
         }
-        let customer = format!("customers/{cid}");
-        let base = format!("/{}/{customer}", self.version);
+        let customer = ["customers/", &cid].concat();
+        let base = ["/", &self.version, "/", &customer].concat();
         let t = &spec.targeting;
         let channel = channel_type(spec.objective, &t.placements);
 
@@ -132,7 +132,7 @@ impl Translator for GoogleAdsTranslator {
             "name": name,
             "advertisingChannelType": channel,
             "status": "PAUSED",
-            "campaignBudget": format!("{customer}/campaignBudgets/{{{{campaign_budget.id}}}}"),
+            "campaignBudget": ([&customer, "/campaignBudgets/{{campaign_budget.id}}"].concat()),
             "containsEuPoliticalAdvertising": "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING",
         });
         if channel == "SEARCH" {
@@ -173,7 +173,7 @@ impl Translator for GoogleAdsTranslator {
             _ if conversions => campaign["maximizeConversions"] = json!({}),
             _ => campaign["targetSpend"] = json!({}),
         }
-        let campaign_ref = format!("{customer}/campaigns/{{{{campaign.id}}}}");
+        let campaign_ref = [&customer, "/campaigns/{{campaign.id}}"].concat();
 
         // Locations, as campaign criteria.
         let mut locations = Vec::new();
@@ -194,7 +194,7 @@ impl Translator for GoogleAdsTranslator {
             .map(|id| {
                 op(json!({
                     "campaign": campaign_ref,
-                    "location": { "geoTargetConstant": format!("geoTargetConstants/{id}") },
+                    "location": { "geoTargetConstant": (["geoTargetConstants/", id.as_str()].concat()) },
                 }))
             })
             .collect();
@@ -206,7 +206,7 @@ impl Translator for GoogleAdsTranslator {
             "status": "PAUSED",
             "type": if channel == "SEARCH" { "SEARCH_STANDARD" } else { "DISPLAY_STANDARD" },
         });
-        let ad_group_ref = format!("{customer}/adGroups/{{{{ad_group.id}}}}");
+        let ad_group_ref = [&customer, "/adGroups/{{ad_group.id}}"].concat();
 
         // Audience criteria on the ad group: interests to include, ages and genders to
         // exclude (Google targets everyone unless told otherwise).
@@ -218,7 +218,7 @@ impl Translator for GoogleAdsTranslator {
                     "adGroup": ad_group_ref,
                     "status": "ENABLED",
                     "userInterest": {
-                        "userInterestCategory": format!("{customer}/userInterests/{}", i.id)
+                        "userInterestCategory": ([&customer, "/userInterests/", &i.id].concat())
                     },
                 }))
             })
@@ -366,7 +366,7 @@ impl Translator for GoogleAdsTranslator {
             requests.push(PlatformRequest {
                 object: name.into(),
                 method: "POST".into(),
-                path: format!("{base}/{resource}:mutate"),
+                path: [&base, "/", resource, ":mutate"].concat(),
                 body: object([("operations", Value::Array(ops))]),
             });
         };

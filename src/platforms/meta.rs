@@ -116,7 +116,7 @@ impl Translator for MetaTranslator {
     fn translate(&self, input: &TranslationInput<'_>) -> Result<TranslatedPayloads, AppError> {
         let spec = input.spec;
         let name = &input.ticket.platform_name;
-        let act = format!("/act_{}", input.channel.account_id);
+        let act = ["/act_", &input.channel.account_id].concat();
         let budget = spec_budget(input)?;
         let amount = meta_amount(budget, "payload_config.budget.amount")?;
 
@@ -309,25 +309,25 @@ impl Translator for MetaTranslator {
             PlatformRequest {
                 object: "campaign".into(),
                 method: "POST".into(),
-                path: format!("{act}/campaigns"),
+                path: [&act, "/campaigns"].concat(),
                 body: campaign,
             },
             PlatformRequest {
                 object: "adset".into(),
                 method: "POST".into(),
-                path: format!("{act}/adsets"),
+                path: [&act, "/adsets"].concat(),
                 body: adset,
             },
             PlatformRequest {
                 object: "creative".into(),
                 method: "POST".into(),
-                path: format!("{act}/adcreatives"),
+                path: [&act, "/adcreatives"].concat(),
                 body: creative,
             },
             PlatformRequest {
                 object: "ad".into(),
                 method: "POST".into(),
-                path: format!("{act}/ads"),
+                path: [&act, "/ads"].concat(),
                 body: ad,
             },
         ];

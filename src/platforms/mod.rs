@@ -117,7 +117,7 @@ pub fn translate(
 impl TicketContext {
     /// Parse the ticket's payload config and translate it for its channel.
     pub fn translate(&self, versions: &ApiVersions) -> Result<TranslatedPayloads, AppError> {
-        let spec = CampaignSpec::parse(&self.ticket.payload_config)?;
+        let spec = CampaignSpec::parse_for(&self.ticket.payload_config, self.channel.platform)?;
         translate(&TranslationInput::new(self.view(), &spec), versions)
     }
 }
@@ -388,7 +388,7 @@ pub fn apply_overrides(
     }
     for r in requests.iter_mut() {
         if let Some(p) = o.get(&r.object) {
-            let field = format!("payload_config.overrides.{platform_key}.{}", r.object);
+            let field = ["payload_config.overrides.", platform_key, ".", &r.object].concat();
             if !p.is_object() {
                 return Err(AppError::validation(
                     field,
@@ -459,7 +459,7 @@ pub fn platform_time_text(
 
 /// Placeholder for the id of an object created earlier in the same deploy.
 pub fn id_ref(object: &str) -> Value {
-    Value::String(format!("{{{{{object}.id}}}}"))
+    Value::String(["{{", object, ".id}}"].concat())
 }
 
 /// A registered asset the spec names, checked to be of `kind`: its id on the ticket's

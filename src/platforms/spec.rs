@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Platform;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -178,17 +179,111 @@ pub struct CampaignSpec {
     #[serde(default)]
     pub creative: CreativeSpec,
     pub bidding: Option<BiddingSpec>,
-    #[serde(default)]
+    /// Deserializing checks only the shape (the same as `Overrides`, with the same errors);
+    /// `parse` and `parse_for` then copy the maps they keep from the payload.
+    #[serde(default, deserialize_with = "overrides_shape")]
     pub overrides: Overrides,
+}
+
+/// Accepts what `Overrides` accepts, with the same errors, and keeps nothing: copying all
+/// three platforms' maps on every parse cost as much as the rest of the spec.
+fn overrides_shape<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Overrides, D::Error> {
+    shape::Overrides::deserialize(d).map(|_| Overrides::default())
+}
+
+/// `Overrides`, read for its shape only. Its name is the one serde's errors give
+/// ("expected struct Overrides").
+mod shape {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // read only for its shape
+    pub struct Overrides {
+        meta: Option<AnyMap>,
+        tiktok: Option<AnyMap>,
+        google_ads: Option<AnyMap>,
+    }
+
+    /// A JSON object, its entries skipped.
+    struct AnyMap;
+
+    impl<'de> Deserialize<'de> for AnyMap {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> Visitor<'de> for Visit {
+                type Value = AnyMap;
+                // As serde_json's `Map` says it.
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyMap, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(AnyMap)
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+}
+
+impl Overrides {
+    /// The override maps of `payload_config` (already checked by `overrides_shape`): every
+    /// platform's, or only `only`'s.
+    fn read(payload_config: &serde_json::Value, only: Option<Platform>) -> Self {
+        let all = payload_config
+            .get("overrides")
+            .and_then(serde_json::Value::as_object);
+        let take = |platform: Platform, key: &str| {
+            if only.is_some_and(|p| p != platform) {
+                return None;
+            }
+            all?.get(key)?.as_object().cloned()
+        };
+        Self {
+            meta: take(Platform::Meta, "meta"),
+            tiktok: take(Platform::Tiktok, "tiktok"),
+            google_ads: take(Platform::GoogleAds, "google_ads"),
+        }
+    }
 }
 
 impl CampaignSpec {
     /// Parse a ticket's payload config; errors name the field as `payload_config.<path>`.
     pub fn parse(payload_config: &serde_json::Value) -> Result<Self, AppError> {
+        let mut spec = Self::checked(payload_config)?;
+        spec.overrides = Overrides::read(payload_config, None);
+        Ok(spec)
+    }
+
+    /// `parse`, keeping only `platform`'s overrides (the others are checked as `parse` checks
+    /// them, but not copied): what translating for one channel needs.
+    pub fn parse_for(
+        payload_config: &serde_json::Value,
+        platform: Platform,
+    ) -> Result<Self, AppError> {
+        let mut spec = Self::checked(payload_config)?;
+        spec.overrides = Overrides::read(payload_config, Some(platform));
+        Ok(spec)
+    }
+
+    /// The spec without its overrides, after every check `parse` makes.
+    fn checked(payload_config: &serde_json::Value) -> Result<Self, AppError> {
         // Stored payloads are bounded when written; checking again here keeps a row written
-        // before the bounds existed from costing more than its size.
+        // before the bounds existed from costing more than its size. Fast path: the one pass
+        // over the tree settles size, depth and list lengths, and the per-field list caps are
+        // read on the typed spec (a lookup of each capped field in the JSON cost as much as
+        // that pass).
+        if quickly_within_bounds(payload_config)
+            && let Ok(spec) = Self::deserialize(payload_config)
+            && spec.within_array_caps(payload_config)
+        {
+            return Ok(spec);
+        }
+        // Slow path: the exact checks name the field at fault, and the path-tracking
+        // deserializer only runs to explain a failure.
         check_bounds(payload_config)?;
-        // Fast path; the path-tracking deserializer only runs to explain a failure.
         if let Ok(spec) = Self::deserialize(payload_config) {
             return Ok(spec);
         }
@@ -204,6 +299,38 @@ impl CampaignSpec {
                 format!("payload_config.{path}")
             };
             AppError::validation(field, format!("{inner}; see the payload_config schema (objective, budget, schedule, targeting, creative, bidding, overrides)"))
+        })
+    }
+}
+
+impl CampaignSpec {
+    /// The length of the list at `keys` (an entry of ARRAY_CAPS) as this spec, read from
+    /// `payload_config`, holds it (overrides are read in the JSON); `None` for keys not
+    /// mapped here.
+    fn capped_len(&self, payload_config: &serde_json::Value, keys: &[&str]) -> Option<usize> {
+        let t = &self.targeting;
+        Some(match keys {
+            ["targeting", "countries"] => t.countries.len(),
+            ["targeting", "regions"] => t.regions.len(),
+            ["targeting", "interests"] => t.interests.len(),
+            ["targeting", "genders"] => t.genders.len(),
+            ["targeting", "placements"] => t.placements.len(),
+            ["creative", "image_asset_ids"] => self.creative.image_asset_ids.len(),
+            ["overrides", ..] => keys
+                .iter()
+                .try_fold(payload_config, |v, key| v.as_object()?.get(*key))
+                .and_then(serde_json::Value::as_array)
+                .map_or(0, Vec::len),
+            _ => return None,
+        })
+    }
+
+    /// Every list of ARRAY_CAPS within its cap (a list not mapped by `capped_len` counts as
+    /// over, which sends the caller to `check_bounds`).
+    fn within_array_caps(&self, payload_config: &serde_json::Value) -> bool {
+        ARRAY_CAPS.iter().all(|(keys, cap, _)| {
+            self.capped_len(payload_config, keys)
+                .is_some_and(|n| n <= *cap)
         })
     }
 }
@@ -541,6 +668,132 @@ mod tests {
             &serde_json::json!({ "objective": "TRAFFIC", "targeting": { "countries": ["US"] } }),
         )
         .unwrap();
+    }
+
+    /// `parse` reads the list caps on the typed spec: each capped list at its cap parses, one
+    /// item more is refused with the field named, as `check_bounds` names it.
+    #[test]
+    fn parse_refuses_each_capped_list_one_over_its_cap() {
+        let base = serde_json::json!({
+            "objective": "TRAFFIC",
+            "budget": {"amount": "10.00", "period": "DAILY"},
+            "targeting": {"countries": ["US"]},
+            "overrides": {"tiktok": {"ad": {"creatives": [{"video_id": "v1"}]}}}
+        });
+        let item = |keys: &[&str]| match keys.last().copied() {
+            Some("interests") => serde_json::json!({"id": "1"}),
+            Some("genders") => serde_json::json!("MALE"),
+            Some("placements") => serde_json::json!("FACEBOOK"),
+            Some("creatives") => serde_json::json!({"video_id": "v1"}),
+            _ => serde_json::json!("US"),
+        };
+        let mut mapped = 0;
+        for (keys, cap, _) in ARRAY_CAPS {
+            let with = |n: usize| {
+                let mut v = base.clone();
+                let mut at = &mut v;
+                for k in *keys {
+                    at = &mut at[*k];
+                }
+                *at = serde_json::Value::Array(vec![item(keys); n]);
+                v
+            };
+            let field = format!("payload_config.{}", keys.join("."));
+            let at_cap = with(*cap);
+            let spec = CampaignSpec::parse(&at_cap)
+                .unwrap_or_else(|e| panic!("{field} at its cap {cap}: {e}"));
+            assert_eq!(spec.capped_len(&at_cap, keys), Some(*cap), "{field}");
+            mapped += 1;
+            let e = CampaignSpec::parse(&with(cap + 1)).unwrap_err();
+            assert_eq!(e.field(), Some(field.as_str()), "{e}");
+            // Also where the list is another platform's, whose overrides are not kept.
+            let e2 = CampaignSpec::parse_for(&with(cap + 1), Platform::Meta).unwrap_err();
+            assert_eq!(e2.to_string(), e.to_string());
+            assert!(e.to_string().contains(&format!("at most {cap}")), "{e}");
+            assert_eq!(
+                check_bounds(&with(cap + 1)).unwrap_err().to_string(),
+                e.to_string()
+            );
+        }
+        assert_eq!(mapped, ARRAY_CAPS.len());
+        // Without TikTok overrides at all, the fast path still settles a valid spec.
+        let mut plain = base.clone();
+        plain["overrides"] = serde_json::json!({});
+        let spec = CampaignSpec::parse(&plain).unwrap();
+        assert!(spec.within_array_caps(&plain));
+    }
+
+    /// Overrides are refused as a plain `Overrides` refuses them (same field, same reason),
+    /// whether every platform's are kept (`parse`) or one's (`parse_for`); kept maps are the
+    /// payload's own.
+    #[test]
+    fn overrides_are_checked_in_full_and_copied_only_for_the_platform_kept() {
+        let with = |overrides: serde_json::Value| {
+            serde_json::json!({
+                "objective": "TRAFFIC",
+                "budget": {"amount": "10.00", "period": "DAILY"},
+                "overrides": overrides
+            })
+        };
+        for bad in [
+            serde_json::Value::Null,
+            serde_json::json!("x"),
+            serde_json::json!(1),
+            serde_json::json!([{"meta": {}}]),
+            serde_json::json!({"snapchat": {}}),
+            serde_json::json!({"meta": "x"}),
+            serde_json::json!({"meta": {}, "tiktok": [1]}),
+            serde_json::json!({"google_ads": 5}),
+            serde_json::json!({"google_ads": true}),
+        ] {
+            let plain = serde_path_to_error::deserialize::<_, Overrides>(&bad).unwrap_err();
+            let field = match plain.path().to_string().as_str() {
+                "." => "payload_config.overrides".to_owned(),
+                p => format!("payload_config.overrides.{p}"),
+            };
+            let reason = plain.into_inner().to_string();
+            for parsed in [
+                CampaignSpec::parse(&with(bad.clone())),
+                CampaignSpec::parse_for(&with(bad.clone()), Platform::Tiktok),
+            ] {
+                let e = parsed.unwrap_err();
+                assert_eq!(e.field(), Some(field.as_str()), "{bad}: {e}");
+                assert!(e.to_string().contains(&reason), "{bad}: {e} / {reason}");
+            }
+        }
+        let all = with(serde_json::json!({
+            "meta": {"adset": {"bid_amount": 100}},
+            "tiktok": {"ad": {"creatives": [{"video_id": "v1"}]}},
+            "google_ads": null
+        }));
+        let o = CampaignSpec::parse(&all).unwrap().overrides;
+        assert_eq!(
+            serde_json::to_value(&o).unwrap(),
+            serde_json::json!({
+                "meta": {"adset": {"bid_amount": 100}},
+                "tiktok": {"ad": {"creatives": [{"video_id": "v1"}]}},
+                "google_ads": null
+            })
+        );
+        let o = CampaignSpec::parse_for(&all, Platform::Tiktok)
+            .unwrap()
+            .overrides;
+        assert!(o.meta.is_none() && o.google_ads.is_none());
+        assert_eq!(o.tiktok, all["overrides"]["tiktok"].as_object().cloned());
+        let o = CampaignSpec::parse_for(&all, Platform::Meta)
+            .unwrap()
+            .overrides;
+        assert!(o.tiktok.is_none() && o.google_ads.is_none());
+        assert_eq!(o.meta, all["overrides"]["meta"].as_object().cloned());
+        // No overrides at all, or none given.
+        let mut absent = with(serde_json::json!({}));
+        for none in [absent.clone(), {
+            absent.as_object_mut().map(|o| o.remove("overrides"));
+            absent
+        }] {
+            let o = CampaignSpec::parse(&none).unwrap().overrides;
+            assert!(o.meta.is_none() && o.tiktok.is_none() && o.google_ads.is_none());
+        }
     }
 
     /// The one pass settles only payloads within every bound, and settles those well within

@@ -117,7 +117,7 @@ impl Translator for TiktokTranslator {
         let name = &input.ticket.platform_name;
         let advertiser = input.channel.account_id.as_str();
         let map = mapping(spec.objective);
-        let prefix = format!("/open_api/{}", self.version);
+        let prefix = ["/open_api/", &self.version].concat();
 
         let mut campaign = json!({
             "advertiser_id": advertiser,
@@ -340,19 +340,19 @@ impl Translator for TiktokTranslator {
             PlatformRequest {
                 object: "campaign".into(),
                 method: "POST".into(),
-                path: format!("{prefix}/campaign/create/"),
+                path: [&prefix, "/campaign/create/"].concat(),
                 body: campaign,
             },
             PlatformRequest {
                 object: "adgroup".into(),
                 method: "POST".into(),
-                path: format!("{prefix}/adgroup/create/"),
+                path: [&prefix, "/adgroup/create/"].concat(),
                 body: adgroup,
             },
             PlatformRequest {
                 object: "ad".into(),
                 method: "POST".into(),
-                path: format!("{prefix}/ad/create/"),
+                path: [&prefix, "/ad/create/"].concat(),
                 body: ad,
             },
         ];

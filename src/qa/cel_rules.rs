@@ -390,12 +390,19 @@ pub fn evaluate(
         return out;
     }
     let mut context = cel::Context::with_env(stdlib());
-    let mut needed: [Reads; 7] = Default::default();
-    for (_, r) in &active {
-        for (n, reads) in needed.iter_mut().zip(&r.reads) {
-            n.merge(reads);
+    // One rule's reads are used as they are; several are merged (a copy per ticket).
+    let needed: std::borrow::Cow<'_, [Reads; 7]> = match active.as_slice() {
+        [(_, only)] => std::borrow::Cow::Borrowed(&only.reads),
+        _ => {
+            let mut merged: [Reads; 7] = Default::default();
+            for (_, r) in &active {
+                for (n, reads) in merged.iter_mut().zip(&r.reads) {
+                    n.merge(reads);
+                }
+            }
+            std::borrow::Cow::Owned(merged)
         }
-    }
+    };
     for (i, name) in VARIABLES.iter().enumerate() {
         let reads = &needed[i];
         if *reads == Reads::Nothing {
@@ -437,6 +444,17 @@ pub fn evaluate(
         out.results.push(judge(rule, verdict));
     }
     out
+}
+
+/// Whether a rule reads `spec.overrides` (or `spec` as a whole): then the spec must hold every
+/// platform's overrides, not only those of the ticket's channel.
+pub fn read_overrides(rules: &[CompiledRule]) -> bool {
+    // VARIABLES[0] is `spec`.
+    rules.iter().any(|r| match &r.reads[0] {
+        Reads::Nothing => false,
+        Reads::Whole => true,
+        Reads::Fields(fields) => fields.contains_key("overrides"),
+    })
 }
 
 /// The CEL value of a variable: the whole value, or a map of just the fields read, each as
@@ -649,7 +667,7 @@ mod pick {
 }
 
 fn judge(rule: &CompiledRule, verdict: cel::ResolveResult) -> QaResult {
-    let rule_id = format!("cel.{}", rule.record.name);
+    let rule_id = ["cel.", &rule.record.name].concat();
     let path = rule.record.field_path.clone();
     match verdict {
         Ok(cel::Value::Bool(true)) => QaResult {

@@ -137,7 +137,14 @@ impl QaEngine {
     pub fn check_timed(&self, ctx: &TicketContextRef<'_>, clock: &RuleClock<'_>) -> Checked {
         let mut results = Vec::new();
         results.push(builtin::taxonomy(self, ctx));
-        let spec = match CampaignSpec::parse(&ctx.ticket.payload_config) {
+        // Only the ticket's platform's overrides are copied, unless a CEL rule reads them.
+        let payload = &ctx.ticket.payload_config;
+        let parsed = if cel_rules::read_overrides(&self.rules) {
+            CampaignSpec::parse(payload)
+        } else {
+            CampaignSpec::parse_for(payload, ctx.channel.platform)
+        };
+        let spec = match parsed {
             Ok(s) => s,
             Err(e) => {
                 results.push(QaResult {
@@ -163,7 +170,12 @@ impl QaEngine {
                 results.push(QaResult {
                     rule_id: "translation".into(),
                     outcome: Outcome::Pass,
-                    message: format!("{} request(s) built for {}", p.requests.len(), p.platform),
+                    message: [
+                        &p.requests.len().to_string(),
+                        " request(s) built for ",
+                        p.platform.as_str(),
+                    ]
+                    .concat(),
                     path: None,
                 });
                 results.extend(builtin::brand_safety_payloads(self, ctx, &p));
