@@ -434,3 +434,58 @@ fn market_country_is_the_default_location() {
         json!(["US"])
     );
 }
+
+/// TikTok's `ad.creatives[i]` each start from the generated creative; the rest of the `ad`
+/// override merges into the ad body as any override does; an empty list leaves the one
+/// generated creative.
+#[test]
+fn tiktok_creative_overrides_start_from_the_generated_creative() {
+    let w = fixtures::world(true, Platform::Tiktok, "USD");
+    let mut spec = usd_daily();
+    spec["overrides"]["tiktok"] = json!({
+        "ad": {
+            "creatives": [
+                {"video_id": "v1", "ad_text": "First"},
+                {"video_id": "v2"},
+                {"video_id": "v3", "call_to_action": "SIGN_UP"}
+            ],
+            "shopping_ads_type": "VIDEO"
+        },
+        "adgroup": {"pacing": "PACING_MODE_FAST"}
+    });
+    let p = translate(&w, spec.clone()).expect("translates");
+    let ad = body(&p, "ad");
+    assert_eq!(ad["shopping_ads_type"], "VIDEO", "{ad}");
+    assert_eq!(ad["adgroup_id"], "{{adgroup.id}}");
+    let creatives = ad["creatives"].as_array().expect("a list");
+    let got: Vec<(&str, &str, &str)> = creatives
+        .iter()
+        .map(|c| {
+            (
+                c["video_id"].as_str().unwrap_or(""),
+                c["ad_text"].as_str().unwrap_or(""),
+                c["call_to_action"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("v1", "First", "LEARN_MORE"),
+            ("v2", "Sail with Moana this March.", "LEARN_MORE"),
+            ("v3", "Sail with Moana this March.", "SIGN_UP"),
+        ]
+    );
+    let name = fixtures::ticket(&w, json!({})).platform_name;
+    assert!(
+        creatives.iter().all(|c| c["ad_name"] == name.as_str()),
+        "{ad}"
+    );
+    assert_eq!(body(&p, "adgroup")["pacing"], "PACING_MODE_FAST");
+    // An empty list leaves the generated creative, which has no video: refused, naming it.
+    spec["overrides"]["tiktok"] = json!({"ad": {"creatives": []}});
+    assert_eq!(
+        err_field(translate(&w, spec)),
+        "payload_config.overrides.tiktok.ad.creatives[0].video_id"
+    );
+}

@@ -358,6 +358,7 @@ impl Translator for GoogleAdsTranslator {
             spec.overrides.google_ads.as_ref(),
             Platform::GoogleAds,
             name,
+            None,
         )?;
         check_ad(&creates[3].body, channel)?;
 

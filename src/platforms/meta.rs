@@ -336,6 +336,7 @@ impl Translator for MetaTranslator {
             spec.overrides.meta.as_ref(),
             Platform::Meta,
             name,
+            None,
         )?;
         Ok(TranslatedPayloads {
             platform: Platform::Meta,

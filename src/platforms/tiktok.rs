@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
-    check_governed, deep_merge, geo, id_ref, major_units_number, object, spec_bid, spec_budget,
-    target_countries,
+    check_governed, deep_merge, geo, id_ref, major_units_number, object, object_of, spec_bid,
+    spec_budget, target_countries,
 };
 use crate::domain::{AssetKind, Platform};
 use crate::error::AppError;
@@ -144,31 +144,34 @@ impl Translator for TiktokTranslator {
             .map(|e| utc_time("payload_config.schedule.end_time", e))
             .transpose()?;
 
-        let mut adgroup = json!({
-            "advertiser_id": advertiser,
-            "campaign_id": id_ref("campaign"),
-            "adgroup_name": name,
-            "budget": budget,
-            "billing_event": map.billing_event,
-            "optimization_goal": map.optimization_goal,
-            "pacing": "PACING_MODE_SMOOTH",
-            "schedule_start_time": start,
-            "operation_status": "DISABLE",
-        });
+        // The ad group has twenty-odd fields: gathered first and built in one go (one sort),
+        // rather than inserted one by one into the map (`adgroup["x"] = ...`), which cost a
+        // tenth of a TikTok ticket's QA run.
+        let mut adgroup: Vec<(&str, Value)> = vec![
+            ("advertiser_id", json!(advertiser)),
+            ("campaign_id", id_ref("campaign")),
+            ("adgroup_name", json!(name)),
+            ("budget", budget),
+            ("billing_event", json!(map.billing_event)),
+            ("optimization_goal", json!(map.optimization_goal)),
+            ("pacing", json!("PACING_MODE_SMOOTH")),
+            ("schedule_start_time", json!(start)),
+            ("operation_status", json!("DISABLE")),
+        ];
         match (spec.budget.period, end) {
             (BudgetPeriod::Daily, None) => {
-                adgroup["budget_mode"] = json!("BUDGET_MODE_DAY");
-                adgroup["schedule_type"] = json!("SCHEDULE_FROM_NOW");
+                adgroup.push(("budget_mode", json!("BUDGET_MODE_DAY")));
+                adgroup.push(("schedule_type", json!("SCHEDULE_FROM_NOW")));
             }
             (BudgetPeriod::Daily, Some(e)) => {
-                adgroup["budget_mode"] = json!("BUDGET_MODE_DAY");
-                adgroup["schedule_type"] = json!("SCHEDULE_START_END");
-                adgroup["schedule_end_time"] = json!(e);
+                adgroup.push(("budget_mode", json!("BUDGET_MODE_DAY")));
+                adgroup.push(("schedule_type", json!("SCHEDULE_START_END")));
+                adgroup.push(("schedule_end_time", json!(e)));
             }
             (BudgetPeriod::Lifetime, Some(e)) => {
-                adgroup["budget_mode"] = json!("BUDGET_MODE_TOTAL");
-                adgroup["schedule_type"] = json!("SCHEDULE_START_END");
-                adgroup["schedule_end_time"] = json!(e);
+                adgroup.push(("budget_mode", json!("BUDGET_MODE_TOTAL")));
+                adgroup.push(("schedule_type", json!("SCHEDULE_START_END")));
+                adgroup.push(("schedule_end_time", json!(e)));
             }
             (BudgetPeriod::Lifetime, None) => {
                 return Err(AppError::validation(
@@ -178,12 +181,12 @@ impl Translator for TiktokTranslator {
             }
         }
         if let Some(p) = map.promotion_type {
-            adgroup["promotion_type"] = json!(p);
+            adgroup.push(("promotion_type", json!(p)));
         }
         if spec.objective == Objective::Awareness {
             // Reach needs a frequency cap: at most 3 impressions per person per 7 days.
-            adgroup["frequency"] = json!(3);
-            adgroup["frequency_schedule"] = json!(7);
+            adgroup.push(("frequency", json!(3)));
+            adgroup.push(("frequency_schedule", json!(7)));
         }
         if spec.objective == Objective::Sales {
             let pixel = input.brand.tiktok_pixel_code.as_deref().ok_or_else(|| {
@@ -195,8 +198,8 @@ impl Translator for TiktokTranslator {
                     ),
                 )
             })?;
-            adgroup["pixel_id"] = json!(pixel);
-            adgroup["optimization_event"] = json!("COMPLETE_PAYMENT");
+            adgroup.push(("pixel_id", json!(pixel)));
+            adgroup.push(("optimization_event", json!("COMPLETE_PAYMENT")));
         }
 
         let strategy = spec
@@ -207,15 +210,15 @@ impl Translator for TiktokTranslator {
         let bid = spec_bid(input)?;
         match (strategy, bid) {
             (BidStrategy::LowestCost, _) | (_, None) => {
-                adgroup["bid_type"] = json!("BID_TYPE_NO_BID");
+                adgroup.push(("bid_type", json!("BID_TYPE_NO_BID")));
             }
             (BidStrategy::BidCap, Some(b)) => {
-                adgroup["bid_type"] = json!("BID_TYPE_CUSTOM");
-                adgroup["bid_price"] = major_units_number(b)?;
+                adgroup.push(("bid_type", json!("BID_TYPE_CUSTOM")));
+                adgroup.push(("bid_price", major_units_number(b)?));
             }
             (BidStrategy::CostCap, Some(b)) => {
-                adgroup["bid_type"] = json!("BID_TYPE_CUSTOM");
-                adgroup["conversion_bid_price"] = major_units_number(b)?;
+                adgroup.push(("bid_type", json!("BID_TYPE_CUSTOM")));
+                adgroup.push(("conversion_bid_price", major_units_number(b)?));
             }
         }
 
@@ -235,18 +238,23 @@ impl Translator for TiktokTranslator {
             }
         }
         locations.extend(t.regions.iter().cloned());
-        adgroup["location_ids"] = json!(locations);
+        adgroup.push(("location_ids", json!(locations)));
         if let Some(groups) = age_groups(t.age_min, t.age_max)? {
-            adgroup["age_groups"] = json!(groups);
+            adgroup.push(("age_groups", json!(groups)));
         }
-        adgroup["gender"] = json!(match t.genders.as_slice() {
-            [Gender::Male] => "GENDER_MALE",
-            [Gender::Female] => "GENDER_FEMALE",
-            _ => "GENDER_UNLIMITED",
-        });
+        adgroup.push((
+            "gender",
+            json!(match t.genders.as_slice() {
+                [Gender::Male] => "GENDER_MALE",
+                [Gender::Female] => "GENDER_FEMALE",
+                _ => "GENDER_UNLIMITED",
+            }),
+        ));
         if !t.interests.is_empty() {
-            adgroup["interest_category_ids"] =
-                Value::Array(t.interests.iter().map(|i| json!(i.id)).collect());
+            adgroup.push((
+                "interest_category_ids",
+                Value::Array(t.interests.iter().map(|i| json!(i.id)).collect()),
+            ));
         }
         let placements: Vec<&str> = t
             .placements
@@ -258,10 +266,10 @@ impl Translator for TiktokTranslator {
             })
             .collect();
         if placements.is_empty() {
-            adgroup["placement_type"] = json!("PLACEMENT_TYPE_AUTOMATIC");
+            adgroup.push(("placement_type", json!("PLACEMENT_TYPE_AUTOMATIC")));
         } else {
-            adgroup["placement_type"] = json!("PLACEMENT_TYPE_NORMAL");
-            adgroup["placements"] = json!(placements);
+            adgroup.push(("placement_type", json!("PLACEMENT_TYPE_NORMAL")));
+            adgroup.push(("placements", json!(placements)));
         }
 
         let c = &spec.creative;
@@ -294,41 +302,50 @@ impl Translator for TiktokTranslator {
 
         // Overrides: `ad.creatives[i]` merges into the generated creative i rather than
         // replacing the list, so a planner adds the uploaded video_id without restating copy.
-        let mut overrides = spec.overrides.tiktok.clone();
-        // Every extra creative starts from the generated one, never from creative 0 after its
-        // override: copying an inflated creative 0 per item made the work quadratic.
-        let mut creatives = vec![creative.clone()];
-        if let Some(extra) = overrides
-            .as_mut()
-            .and_then(|o| o.get_mut("ad"))
-            .and_then(Value::as_object_mut)
-            .and_then(|ad| ad.remove("creatives"))
+        // The rest of the overrides are merged below (`apply_overrides`, which skips
+        // `ad.creatives`), read where they are rather than copied.
+        let overrides = spec.overrides.tiktok.as_ref();
+        let creatives = match overrides
+            .and_then(|o| o.get("ad"))
+            .and_then(Value::as_object)
+            .and_then(|ad| ad.get("creatives"))
         {
-            let Value::Array(items) = extra else {
-                return Err(AppError::validation(
-                    "payload_config.overrides.tiktok.ad.creatives",
-                    "must be a list of creative objects, e.g. [{\"video_id\": \"v10033g50000...\"}]",
-                ));
-            };
-            for (i, item) in items.iter().enumerate() {
-                let field = format!("payload_config.overrides.tiktok.ad.creatives[{i}]");
-                if !item.is_object() {
+            None => vec![creative],
+            Some(extra) => {
+                let Value::Array(items) = extra else {
                     return Err(AppError::validation(
-                        field,
-                        "must be an object of creative fields",
+                        "payload_config.overrides.tiktok.ad.creatives",
+                        "must be a list of creative objects, e.g. [{\"video_id\": \"v10033g50000...\"}]",
                     ));
-                }
-                check_governed(Platform::Tiktok, "creative", item, &field, name)?;
-                match creatives.get_mut(i) {
-                    Some(existing) => deep_merge(existing, item),
-                    None => {
-                        let mut extra_creative = creative.clone();
-                        deep_merge(&mut extra_creative, item);
-                        creatives.push(extra_creative);
+                };
+                // Every creative starts from the generated one, never from creative 0 after
+                // its override: copying an inflated creative 0 per item made the work
+                // quadratic. The last one takes the generated creative itself.
+                let last = items.len().saturating_sub(1);
+                let mut creatives = Vec::with_capacity(items.len().max(1));
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("payload_config.overrides.tiktok.ad.creatives[{i}]");
+                    if !item.is_object() {
+                        return Err(AppError::validation(
+                            field,
+                            "must be an object of creative fields",
+                        ));
                     }
+                    check_governed(Platform::Tiktok, "creative", item, &field, name)?;
+                    let mut c = if i == last {
+                        std::mem::take(&mut creative)
+                    } else {
+                        creative.clone()
+                    };
+                    deep_merge(&mut c, item);
+                    creatives.push(c);
                 }
+                if creatives.is_empty() {
+                    creatives.push(creative);
+                }
+                creatives
             }
-        }
+        };
         let ad = object([
             ("advertiser_id", json!(advertiser)),
             ("adgroup_id", id_ref("adgroup")),
@@ -347,7 +364,7 @@ impl Translator for TiktokTranslator {
                 object: "adgroup".into(),
                 method: "POST".into(),
                 path: [&prefix, "/adgroup/create/"].concat(),
-                body: adgroup,
+                body: object_of(adgroup),
             },
             PlatformRequest {
                 object: "ad".into(),
@@ -356,7 +373,13 @@ impl Translator for TiktokTranslator {
                 body: ad,
             },
         ];
-        apply_overrides(&mut requests, overrides.as_ref(), Platform::Tiktok, name)?;
+        apply_overrides(
+            &mut requests,
+            overrides,
+            Platform::Tiktok,
+            name,
+            Some(("ad", "creatives")),
+        )?;
         check_required(&requests, spec.objective)?;
         Ok(TranslatedPayloads {
             platform: Platform::Tiktok,
