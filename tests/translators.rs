@@ -489,3 +489,32 @@ fn tiktok_creative_overrides_start_from_the_generated_creative() {
         "payload_config.overrides.tiktok.ad.creatives[0].video_id"
     );
 }
+
+/// The deploy translates from `parse_for` (only the channel's overrides copied): the same
+/// requests as from `parse`, on every platform.
+#[test]
+fn translating_from_the_channels_overrides_alone_gives_the_same_requests() {
+    for platform in [Platform::Meta, Platform::Tiktok, Platform::GoogleAds] {
+        let w = fixtures::world(true, platform, "USD");
+        let spec = usd_daily();
+        let t = fixtures::ticket(&w, spec.clone());
+        let run = |parsed: CampaignSpec| {
+            omnitraffick::platforms::translate(
+                &TranslationInput {
+                    ticket: &t,
+                    campaign: &w.campaign,
+                    brand: &w.brand,
+                    market: &w.market,
+                    channel: &w.channel,
+                    spec: &parsed,
+                    assets: omnitraffick::domain::ResolvedAssets::none(),
+                },
+                &ApiVersions::default(),
+            )
+            .expect("translates")
+        };
+        let full = run(CampaignSpec::parse(&spec).expect("parses"));
+        let only = run(CampaignSpec::parse_for(&spec, platform).expect("parses"));
+        assert_eq!(only, full, "{platform}");
+    }
+}

@@ -166,7 +166,10 @@ pub struct Overrides {
     pub google_ads: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// The platform-neutral campaign spec.
+/// The platform-neutral campaign spec. Read it with [`CampaignSpec::parse`] or
+/// [`CampaignSpec::parse_for`]: its `Deserialize` checks the overrides' shape but leaves them
+/// empty (the parse functions copy them from the payload), so deserializing it directly loses
+/// them.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
@@ -270,6 +273,24 @@ impl CampaignSpec {
 
     /// The spec without its overrides, after every check `parse` makes.
     fn checked(payload_config: &serde_json::Value) -> Result<Self, AppError> {
+        // serde would also read a struct from a JSON list of its fields in order. The spec
+        // and its overrides are objects (the schema says so, and `Overrides::read` reads them
+        // as such): a list is refused, naming the field, rather than read by position.
+        if payload_config.is_array() {
+            return Err(AppError::validation(
+                "payload_config",
+                "is a list; send a JSON object (objective, budget, schedule, targeting, creative, bidding, overrides)",
+            ));
+        }
+        if payload_config
+            .get("overrides")
+            .is_some_and(serde_json::Value::is_array)
+        {
+            return Err(AppError::validation(
+                "payload_config.overrides",
+                "is a list; send a JSON object keyed by platform (meta, tiktok, google_ads)",
+            ));
+        }
         // Stored payloads are bounded when written; checking again here keeps a row written
         // before the bounds existed from costing more than its size. Fast path: the one pass
         // over the tree settles size, depth and list lengths, and the per-field list caps are
@@ -454,7 +475,8 @@ pub fn check_shape(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
     check_nesting(field, v)
 }
 
-/// Every QA run checks the bounds again (`CampaignSpec::parse`), so the common case, a
+/// Every QA run checks the bounds again (`CampaignSpec::parse`, which settles the per-field
+/// caps on the typed spec when this pass settles the rest), so the common case, a
 /// payload well within all of them, is settled in one pass over the tree that neither
 /// formats a number nor builds a path. `false` means "not settled": the exact checks, which
 /// name the field at fault, run (`check_size`, `check_nesting`).
@@ -687,7 +709,6 @@ mod tests {
             Some("creatives") => serde_json::json!({"video_id": "v1"}),
             _ => serde_json::json!("US"),
         };
-        let mut mapped = 0;
         for (keys, cap, _) in ARRAY_CAPS {
             let with = |n: usize| {
                 let mut v = base.clone();
@@ -703,7 +724,6 @@ mod tests {
             let spec = CampaignSpec::parse(&at_cap)
                 .unwrap_or_else(|e| panic!("{field} at its cap {cap}: {e}"));
             assert_eq!(spec.capped_len(&at_cap, keys), Some(*cap), "{field}");
-            mapped += 1;
             let e = CampaignSpec::parse(&with(cap + 1)).unwrap_err();
             assert_eq!(e.field(), Some(field.as_str()), "{e}");
             // Also where the list is another platform's, whose overrides are not kept.
@@ -715,7 +735,6 @@ mod tests {
                 e.to_string()
             );
         }
-        assert_eq!(mapped, ARRAY_CAPS.len());
         // Without TikTok overrides at all, the fast path still settles a valid spec.
         let mut plain = base.clone();
         plain["overrides"] = serde_json::json!({});
@@ -735,11 +754,35 @@ mod tests {
                 "overrides": overrides
             })
         };
+        // Lists, which serde would read by position, are refused in any length.
+        for list in [
+            serde_json::json!([{"meta": {}}]),
+            serde_json::json!([null, {"adgroup": {"pacing": "PACING_MODE_FAST"}}, null]),
+        ] {
+            for parsed in [
+                CampaignSpec::parse(&with(list.clone())),
+                CampaignSpec::parse_for(&with(list.clone()), Platform::Tiktok),
+            ] {
+                let e = parsed.unwrap_err();
+                assert_eq!(e.field(), Some("payload_config.overrides"), "{list}: {e}");
+                assert!(e.to_string().contains("is a list"), "{e}");
+            }
+        }
+        let e = CampaignSpec::parse(&serde_json::json!([
+            "TRAFFIC",
+            {"amount": "10.00", "period": "DAILY"},
+            null,
+            {},
+            {},
+            null,
+            {"tiktok": {}}
+        ]))
+        .unwrap_err();
+        assert_eq!(e.field(), Some("payload_config"), "{e}");
         for bad in [
             serde_json::Value::Null,
             serde_json::json!("x"),
             serde_json::json!(1),
-            serde_json::json!([{"meta": {}}]),
             serde_json::json!({"snapchat": {}}),
             serde_json::json!({"meta": "x"}),
             serde_json::json!({"meta": {}, "tiktok": [1]}),
@@ -785,12 +828,13 @@ mod tests {
             .overrides;
         assert!(o.tiktok.is_none() && o.google_ads.is_none());
         assert_eq!(o.meta, all["overrides"]["meta"].as_object().cloned());
-        // No overrides at all, or none given.
-        let mut absent = with(serde_json::json!({}));
-        for none in [absent.clone(), {
-            absent.as_object_mut().map(|o| o.remove("overrides"));
-            absent
-        }] {
+        // Overrides empty, or not given at all.
+        let empty = with(serde_json::json!({}));
+        let mut absent = empty.clone();
+        if let Some(o) = absent.as_object_mut() {
+            o.remove("overrides");
+        }
+        for none in [empty, absent] {
             let o = CampaignSpec::parse(&none).unwrap().overrides;
             assert!(o.meta.is_none() && o.tiktok.is_none() && o.google_ads.is_none());
         }

@@ -302,8 +302,9 @@ impl Translator for TiktokTranslator {
 
         // Overrides: `ad.creatives[i]` merges into the generated creative i rather than
         // replacing the list, so a planner adds the uploaded video_id without restating copy.
-        // The rest of the overrides are merged below (`apply_overrides`, which skips
-        // `ad.creatives`), read where they are rather than copied.
+        // The rest of the overrides are merged below by `apply_overrides`, which skips
+        // `ad.creatives` (copying the other fields of the `ad` override, if it has any),
+        // rather than the whole TikTok override being copied here to take the list out.
         let overrides = spec.overrides.tiktok.as_ref();
         let creatives = match overrides
             .and_then(|o| o.get("ad"))

@@ -289,7 +289,7 @@ fn render(object: &str, steps: &[Step<'_>]) -> String {
 /// Whether a key names interests: "interests", "interest_category_ids" (TikTok),
 /// "userInterest" (Google Ads), in any case.
 fn mentions_interest(key: &str) -> bool {
-    // Most keys have no 'i' or 'I' at all: the comparison starts only at one.
+    // The comparison starts only at an 'i' or 'I' (one OR and one compare for the others).
     key.as_bytes()
         .windows(8)
         .any(|w| (w[0] | 0x20) == b'i' && w.eq_ignore_ascii_case(b"interest"))

@@ -75,7 +75,8 @@ const SOURCES: &[(Platform, &str, &str)] = &[
     ),
 ];
 
-/// Thirteen entries, found by a scan: hashing the key (SipHash) cost more than comparing it.
+/// One entry per endpoint, found by a scan: with this few, hashing the key (SipHash) cost more
+/// than comparing it.
 type Compiled = Vec<((Platform, &'static str), Result<Validator, String>)>;
 
 fn compiled() -> &'static Compiled {
