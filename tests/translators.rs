@@ -16,15 +16,22 @@ use omnitraffick::qa::schemas;
 
 fn translate(w: &World, spec: Value) -> Result<TranslatedPayloads, AppError> {
     let t = fixtures::ticket(w, spec.clone());
-    let spec = CampaignSpec::parse(&spec)?;
+    translate_parsed(w, &t, &CampaignSpec::parse(&spec)?)
+}
+
+fn translate_parsed(
+    w: &World,
+    t: &omnitraffick::domain::Ticket,
+    spec: &CampaignSpec,
+) -> Result<TranslatedPayloads, AppError> {
     omnitraffick::platforms::translate(
         &TranslationInput {
-            ticket: &t,
+            ticket: t,
             campaign: &w.campaign,
             brand: &w.brand,
             market: &w.market,
             channel: &w.channel,
-            spec: &spec,
+            spec,
             assets: omnitraffick::domain::ResolvedAssets::none(),
         },
         &ApiVersions::default(),
@@ -498,21 +505,7 @@ fn translating_from_the_channels_overrides_alone_gives_the_same_requests() {
         let w = fixtures::world(true, platform, "USD");
         let spec = usd_daily();
         let t = fixtures::ticket(&w, spec.clone());
-        let run = |parsed: CampaignSpec| {
-            omnitraffick::platforms::translate(
-                &TranslationInput {
-                    ticket: &t,
-                    campaign: &w.campaign,
-                    brand: &w.brand,
-                    market: &w.market,
-                    channel: &w.channel,
-                    spec: &parsed,
-                    assets: omnitraffick::domain::ResolvedAssets::none(),
-                },
-                &ApiVersions::default(),
-            )
-            .expect("translates")
-        };
+        let run = |parsed: CampaignSpec| translate_parsed(&w, &t, &parsed).expect("translates");
         let full = run(CampaignSpec::parse(&spec).expect("parses"));
         let only = run(CampaignSpec::parse_for(&spec, platform).expect("parses"));
         assert_eq!(only, full, "{platform}");
