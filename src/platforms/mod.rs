@@ -397,39 +397,33 @@ pub fn apply_overrides(
                     "must be a JSON object of fields to merge into that request body",
                 ));
             }
-            let rest;
             let p = match (skip, p) {
                 (Some((object, key)), Value::Object(m))
                     if object == r.object && m.contains_key(key) =>
                 {
-                    rest = Value::Object(
+                    std::borrow::Cow::Owned(Value::Object(
                         m.iter()
                             .filter(|(k, _)| k.as_str() != key)
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
-                    );
-                    &rest
+                    ))
                 }
-                _ => p,
+                _ => std::borrow::Cow::Borrowed(p),
             };
-            check_governed(platform, &r.object, p, &field, taxonomy_name)?;
-            deep_merge(&mut r.body, p);
+            check_governed(platform, &r.object, &p, &field, taxonomy_name)?;
+            deep_merge(&mut r.body, &p);
         }
     }
     Ok(())
 }
 
-/// A JSON object of `fields`, moved in. `json!` copies a `Value` placed in it through the
-/// serializer (and drops the original), which for the nested bodies the translators assemble
-/// was a tenth of a QA run.
-pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-/// A JSON object of the `fields` gathered in a list, each name once: built in one sort,
-/// where inserting each field into the map in order cost about twice as much for an object of
-/// twenty fields.
-pub fn object_of(fields: Vec<(&str, Value)>) -> Value {
+/// A JSON object of `fields`, each name once, moved in and built in one sort. `json!` copies
+/// a `Value` placed in it through the serializer (and drops the original), which for the
+/// nested bodies the translators assemble was a tenth of a QA run; and inserting fields one
+/// by one (`body["x"] = ...`) cost about twice as much for an object of twenty fields, so a
+/// body with optional fields gathers them in a list first.
+pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    let fields: Vec<(String, Value)> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     debug_assert!(
         fields
             .iter()
@@ -437,7 +431,7 @@ pub fn object_of(fields: Vec<(&str, Value)>) -> Value {
             .all(|(i, (k, _))| fields[..i].iter().all(|(seen, _)| seen != k)),
         "a field is given twice"
     );
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::Object(fields.into_iter().collect())
 }
 
 /// `t` as chrono's `%Y-%m-%d{sep}%H:%M:%S` writes it (with `%z` after it when `offset`),
