@@ -417,13 +417,18 @@ pub fn apply_overrides(
     Ok(())
 }
 
-/// A JSON object of `fields`, each name once, moved in and built in one sort. `json!` copies
-/// a `Value` placed in it through the serializer (and drops the original), which for the
-/// nested bodies the translators assemble was a tenth of a QA run; and inserting fields one
-/// by one (`body["x"] = ...`) cost about twice as much for an object of twenty fields, so a
-/// body with optional fields gathers them in a list first.
-pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
-    let fields: Vec<(String, Value)> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+/// A JSON object of `fields`, moved in. `json!` copies a `Value` placed in it through the
+/// serializer (and drops the original), which for the nested bodies the translators assemble
+/// was a tenth of a QA run.
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// A JSON object of the `fields` gathered in a list (for a body with optional fields), each
+/// name once: built in one sort, where inserting each field into the map in order cost about
+/// twice as much for an object of twenty fields. One generic function for this and `object`
+/// measured 2-5% slower in QA (alternated), so the two stay apart.
+pub fn object_of(fields: Vec<(&str, Value)>) -> Value {
     debug_assert!(
         fields
             .iter()
@@ -431,7 +436,7 @@ pub fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
             .all(|(i, (k, _))| fields[..i].iter().all(|(seen, _)| seen != k)),
         "a field is given twice"
     );
-    Value::Object(fields.into_iter().collect())
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// `t` as chrono's `%Y-%m-%d{sep}%H:%M:%S` writes it (with `%z` after it when `offset`),

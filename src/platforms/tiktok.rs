@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::spec::{BidStrategy, BudgetPeriod, Gender, Objective, Placement};
 use super::{
     PlatformRequest, TranslatedPayloads, TranslationInput, Translator, apply_overrides, asset_ref,
-    check_governed, deep_merge, geo, id_ref, major_units_number, object, spec_bid, spec_budget,
-    target_countries,
+    check_governed, deep_merge, geo, id_ref, major_units_number, object, object_of, spec_bid,
+    spec_budget, target_countries,
 };
 use crate::domain::{AssetKind, Platform};
 use crate::error::AppError;
@@ -365,7 +365,7 @@ impl Translator for TiktokTranslator {
                 object: "adgroup".into(),
                 method: "POST".into(),
                 path: [&prefix, "/adgroup/create/"].concat(),
-                body: object(adgroup),
+                body: object_of(adgroup),
             },
             PlatformRequest {
                 object: "ad".into(),
