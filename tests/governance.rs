@@ -498,9 +498,16 @@ async fn concurrent_writers_do_not_lose_updates() {
         created.push(t.await.unwrap().unwrap());
     }
     // Each ticket has exactly its own CREATED row (the two are written in one round trip,
-    // the history row taking the ticket's id), however the writers were grouped.
-    for t in &created {
+    // the history row taking the ticket's id), however the writers were grouped, and each
+    // caller got the id of the ticket it asked for (its own payload).
+    for (i, t) in created.iter().enumerate() {
         let view = g.get_ticket(t.id).await.unwrap();
+        assert_eq!(
+            view.ticket.payload_config,
+            json!({"n": i}),
+            "ticket {}",
+            t.id
+        );
         let events: Vec<_> = view
             .history
             .iter()
