@@ -133,6 +133,18 @@ pub async fn put_external_id(
     store::put_external_id(c, ticket_id, object, external_id).await
 }
 
+/// Before a deploy's request leaves: end the previous attempt (its object's id written back
+/// into the ticket, as [`put_external_id`] does) and open this one, in one round trip
+/// (`Db::begin_write_one`): see [`store::close_and_open_attempt`]. `None` when the run is no
+/// longer the worker's (the previous attempt is ended all the same).
+pub async fn close_and_open_attempt(
+    c: &mut AnyConnection,
+    end: Option<&store::AttemptEnd<'_>>,
+    next: &store::NewAttempt<'_>,
+) -> AppResult<Option<i64>> {
+    store::close_and_open_attempt(c, end, next).await
+}
+
 /// Record what the platform last reported of the ticket's live objects. Not a change of the
 /// ticket itself, so no history row and no version bump.
 pub async fn record_live_state(

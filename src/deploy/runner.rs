@@ -66,6 +66,18 @@ struct Close {
 }
 
 impl Close {
+    fn as_end(&self) -> store::AttemptEnd<'_> {
+        store::AttemptEnd {
+            id: self.attempt_id,
+            outcome: self.outcome,
+            external_id: self.external_id.as_deref(),
+            http_status: self.http_status,
+            error: self.error.as_ref(),
+            latency_ms: self.ms,
+            object: self.object.as_deref(),
+        }
+    }
+
     fn answered(
         attempt_id: i64,
         outcome: &'static str,
@@ -449,10 +461,18 @@ impl Deployer {
     /// Record that a request is about to leave (with the waiting close of the previous one),
     /// written before it leaves: if we die now, the next worker knows to look. Fails with
     /// `LeaseLost` (the close still written) when the run is no longer ours.
+    ///
+    /// One round trip (`Db::begin_write_one`), as this is the write before every request: if
+    /// it fails, nothing of it stays and the close is still waiting.
     async fn open(&self, take: &mut Take, object: &str, action: &str) -> Result<i64, Stop> {
-        let mut tx = self.db.begin_write().await?;
-        Self::write_pending(take, &mut tx).await?;
-        let id = store::open_attempt(&mut tx, &self.attempt(take, object, action)).await?;
+        let mut tx = self.db.begin_write_one().await?;
+        let end = take.pending.as_ref().map(Close::as_end);
+        let id = crate::tickets::close_and_open_attempt(
+            &mut tx,
+            end.as_ref(),
+            &self.attempt(take, object, action),
+        )
+        .await?;
         Self::commit(take, tx).await?;
         id.ok_or(Stop::LeaseLost)
     }

@@ -296,24 +296,80 @@ pub struct NewAttempt<'a> {
     pub worker: &'a str,
 }
 
-/// Record that a request is about to leave (outcome IN_FLIGHT), if `a.worker` still holds
-/// the run's lease; `None` (and nothing written) when it does not.
-pub async fn open_attempt(c: &mut AnyConnection, a: &NewAttempt<'_>) -> AppResult<Option<i64>> {
-    let row = sqlx::query(
-        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
+/// How an attempt ended, written with the next attempt's opening
+/// ([`close_and_open_attempt`]).
+pub struct AttemptEnd<'a> {
+    pub id: i64,
+    pub outcome: &'a str,
+    pub external_id: Option<&'a str>,
+    pub http_status: Option<u16>,
+    pub error: Option<&'a serde_json::Value>,
+    pub latency_ms: i64,
+    /// The object whose id (`external_id`) goes into the ticket's external ids.
+    pub object: Option<&'a str>,
+}
+
+/// [`close_attempt`] of the previous attempt, if any (its object's id written into the
+/// ticket, as [`put_external_id`] does, even if the lease lapsed meanwhile), then record that
+/// the next request is about to leave (outcome IN_FLIGHT) if `a.worker` still holds the run's
+/// lease, its id, else `None` and no attempt written. One round trip, so it must be made through
+/// `Db::begin_write_one`. This is the write before every request a deploy sends.
+/// - SQLite runs the three statements in one query inside the savepoint `ot_one`, which the
+///   writer rolls back to if one fails midway.
+/// - PostgreSQL runs them as one statement (data-modifying `WITH`s), atomic by itself; the
+///   ticket's row is locked by its update, which merges the id into the ids it has then.
+pub async fn close_and_open_attempt(
+    c: &mut AnyConnection,
+    end: Option<&AttemptEnd<'_>>,
+    a: &NewAttempt<'_>,
+) -> AppResult<Option<i64>> {
+    const SQLITE: &str = "SAVEPOINT ot_one; \
+         UPDATE deploy_attempts SET outcome = $9, external_id = $10, http_status = $11, \
+         error = $12, latency_ms = $13, finished_at = $7 WHERE id = $8; \
+         UPDATE tickets SET external_ids = json_patch(external_ids, json_object($14, $10)), \
+         version = version + 1, updated_at = $7 \
+         WHERE id = $2 AND $14 IS NOT NULL AND $10 IS NOT NULL; \
+         INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
          SELECT $1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7 WHERE EXISTS (SELECT 1 FROM deploy_runs \
-         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id",
-    )
-    .bind(a.run_id)
-    .bind(a.ticket_id)
-    .bind(a.attempt)
-    .bind(a.object)
-    .bind(a.action)
-    .bind(a.worker)
-    .bind(now_text())
-    .fetch_optional(c)
-    .await?;
-    row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
+         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id; \
+         RELEASE ot_one";
+    const POSTGRES: &str = "WITH closed AS (UPDATE deploy_attempts SET outcome = $9, \
+         external_id = $10, http_status = $11, error = $12, latency_ms = $13, finished_at = $7 \
+         WHERE id = $8 RETURNING id), \
+         ids AS (UPDATE tickets SET external_ids = \
+         CAST(CAST(external_ids AS JSONB) || jsonb_build_object($14, $10) AS TEXT), \
+         version = version + 1, updated_at = $7 \
+         WHERE id = $2 AND $14 IS NOT NULL AND $10 IS NOT NULL RETURNING id) \
+         INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
+         SELECT $1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7 WHERE EXISTS (SELECT 1 FROM deploy_runs \
+         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id";
+    let sql = if super::is_postgres(c) {
+        POSTGRES
+    } else {
+        SQLITE
+    };
+    // The id only when the written id is for an object (a failure has neither).
+    let object = end.and_then(|e| e.external_id.and(e.object));
+    let rows = sqlx::query_as::<_, (i64,)>(sql)
+        .bind(a.run_id)
+        .bind(a.ticket_id)
+        .bind(a.attempt)
+        .bind(a.object)
+        .bind(a.action)
+        .bind(a.worker)
+        .bind(now_text())
+        .bind(end.map(|e| e.id))
+        .bind(end.map(|e| e.outcome))
+        .bind(end.and_then(|e| e.external_id))
+        .bind(end.and_then(|e| e.http_status).map(i64::from))
+        .bind(end.and_then(|e| e.error).map(|e| e.to_string()))
+        .bind(end.map(|e| e.latency_ms))
+        .bind(object)
+        // `fetch_all`: sqlx's Any driver on SQLite stops after the first statement's
+        // outcome with `fetch_optional` (see `insert_tickets`).
+        .fetch_all(c)
+        .await?;
+    Ok(rows.first().map(|(id,)| *id))
 }
 
 pub async fn close_attempt(
