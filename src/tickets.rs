@@ -133,6 +133,18 @@ pub async fn put_external_id(
     store::put_external_id(c, ticket_id, object, external_id).await
 }
 
+/// Take a deploy run for `worker` and move its ticket from QUEUED to DEPLOYING with its
+/// history row, in one round trip (`Db::begin_write_one`): see
+/// [`store::claim_run_and_start`]. `None`, nothing written, when the run is not to be taken.
+pub async fn claim_deploy_run(
+    c: &mut AnyConnection,
+    run_id: i64,
+    worker: &str,
+    lease_until: &str,
+) -> AppResult<Option<store::DeployRun>> {
+    store::claim_run_and_start(c, run_id, worker, lease_until).await
+}
+
 /// Before a deploy's request leaves: end the previous attempt (its object's id written back
 /// into the ticket, as [`put_external_id`] does) and open this one, in one round trip
 /// (`Db::begin_write_one`): see [`store::close_and_open_attempt`]. `None` when the run is no
@@ -143,6 +155,19 @@ pub async fn close_and_open_attempt(
     next: &store::NewAttempt<'_>,
 ) -> AppResult<Option<i64>> {
     store::close_and_open_attempt(c, end, next).await
+}
+
+/// A deploy's retry within its take-up: end the previous attempt (as in
+/// [`close_and_open_attempt`]), count the retry on its run and note it in the ticket's
+/// history (`DEPLOY_RETRY`, the ticket staying DEPLOYING), in one round trip
+/// (`Db::begin_write_one`): see [`store::close_and_retry_in_place`]. False, with only the
+/// attempt's end written, when the run is no longer the worker's.
+pub async fn close_and_retry_in_place(
+    c: &mut AnyConnection,
+    end: Option<&store::AttemptEnd<'_>>,
+    retry: &store::RetryInPlace<'_>,
+) -> AppResult<bool> {
+    store::close_and_retry_in_place(c, end, retry).await
 }
 
 /// Record what the platform last reported of the ticket's live objects. Not a change of the

@@ -192,6 +192,22 @@ async fn meta_success_writes_every_id_back_in_order() {
         events.ends_with(&["DEPLOY_QUEUED", "DEPLOY_STARTED", "DEPLOYED"]),
         "{events:?}"
     );
+    // The take-up says which run, attempt and worker, as the ticket moved.
+    let started = view
+        .history
+        .iter()
+        .find(|h| h.event == "DEPLOY_STARTED")
+        .unwrap();
+    assert_eq!(
+        (started.from_status, started.to_status),
+        (Some(TicketStatus::Queued), TicketStatus::Deploying)
+    );
+    let detail = started.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with(&format!("deploy run {}, attempt 1 by ", st["run"]["id"])),
+        "{detail}"
+    );
+    assert_eq!(started.actor, detail.rsplit(" by ").next().unwrap());
 }
 
 #[tokio::test]

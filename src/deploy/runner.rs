@@ -206,40 +206,18 @@ impl Deployer {
     /// Handle one delivery of run `run_id`.
     pub async fn process(&self, run_id: i64) -> AppResult<RunOutcome> {
         let lease = self.settings.lease;
+        // One round trip (`Db::begin_write_one`), as `open` is.
         let claimed = {
-            let mut tx = self.db.begin_write().await?;
-            let ok = store::claim_run(
+            let mut tx = self.db.begin_write_one().await?;
+            let run = crate::tickets::claim_deploy_run(
                 &mut tx,
                 run_id,
                 &self.worker,
                 &crate::domain::text_in(lease),
             )
             .await?;
-            if ok {
-                let run = store::get_run(&mut tx, run_id)
-                    .await?
-                    .ok_or_else(|| AppError::Internal(format!("run {run_id} vanished")))?;
-                let detail = format!(
-                    "deploy run {run_id}, attempt {} by {}",
-                    run.attempts, self.worker
-                );
-                // A resumed run (its worker died) finds the ticket already DEPLOYING.
-                crate::tickets::transition(
-                    &mut tx,
-                    run.ticket_id,
-                    TicketStatus::Queued,
-                    TicketStatus::Deploying,
-                    "DEPLOY_STARTED",
-                    &self.worker,
-                    Some(&detail),
-                )
-                .await?;
-                tx.commit().await?;
-                Some(run)
-            } else {
-                tx.rollback().await?;
-                None
-            }
+            tx.commit().await?;
+            run
         };
         let Some(run) = claimed else {
             return Ok(RunOutcome::Skipped);
@@ -596,27 +574,27 @@ impl Deployer {
         }
         let (run_id, ticket_id) = (take.run.id, take.run.ticket_id);
         let at = crate::domain::text_in(delay);
-        let mut tx = self.db.begin_write().await?;
-        Self::write_pending(take, &mut tx).await?;
-        if !store::retry_in_place(&mut tx, run_id, &self.worker, &at, &to_json(e)).await? {
-            Self::commit(take, tx).await?;
-            return Err(Stop::LeaseLost);
-        }
         let detail = format!(
             "deploy run {run_id}, attempt {} at {at} by {} after: {e}",
             attempts + 1,
             self.worker
         );
-        crate::tickets::note(
-            &mut tx,
+        // One round trip (`Db::begin_write_one`), as `open` is.
+        let mut tx = self.db.begin_write_one().await?;
+        let end = take.pending.as_ref().map(Close::as_end);
+        let retry = store::RetryInPlace {
+            run_id,
             ticket_id,
-            TicketStatus::Deploying,
-            "DEPLOY_RETRY",
-            &self.worker,
-            &detail,
-        )
-        .await?;
+            worker: &self.worker,
+            next_attempt_at: &at,
+            last_error: &to_json(e),
+            detail: &detail,
+        };
+        let kept = crate::tickets::close_and_retry_in_place(&mut tx, end.as_ref(), &retry).await?;
         Self::commit(take, tx).await?;
+        if !kept {
+            return Err(Stop::LeaseLost);
+        }
         take.run.attempts += 1;
         Ok(Some(delay))
     }

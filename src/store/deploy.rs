@@ -96,29 +96,59 @@ pub async fn latest_run(c: &mut AnyConnection, ticket_id: i64) -> AppResult<Opti
     row.as_ref().map(run_from_row).transpose()
 }
 
-/// Take a run for `worker` until `lease_until`: it must be QUEUED or WAITING and due, or
-/// RUNNING under an expired lease (its worker died). Returns false when someone else has it
-/// or it is finished. Counts one attempt.
-pub async fn claim_run(
+/// Take a run for `worker` until `lease_until`, counting one attempt: it must be QUEUED or
+/// WAITING and due, or RUNNING under an expired lease (its worker died). Then move its
+/// ticket from QUEUED to DEPLOYING with its history row (`DEPLOY_STARTED`; a resumed run
+/// finds the ticket DEPLOYING already and leaves it). The run as claimed, or `None` and
+/// nothing written when someone else has it or it is finished. One round trip, so it must be made
+/// through `Db::begin_write_one`.
+/// - SQLite: one query inside the savepoint `ot_one`, each statement after the claim
+///   writing only if the one before it did (`changes()`).
+/// - PostgreSQL: one statement of data-modifying `WITH`s.
+pub async fn claim_run_and_start(
     c: &mut AnyConnection,
     id: i64,
     worker: &str,
     lease_until: &str,
-) -> AppResult<bool> {
-    let now = now_text();
-    let r = sqlx::query(
-        "UPDATE deploy_runs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
+) -> AppResult<Option<DeployRun>> {
+    const SQLITE: &str = "SAVEPOINT ot_one; \
+         UPDATE deploy_runs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, updated_at = $3 \
          WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
-         OR (state = 'RUNNING' AND lease_until < $3))",
-    )
-    .bind(worker)
-    .bind(lease_until)
-    .bind(&now)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+         OR (state = 'RUNNING' AND lease_until < $3)) RETURNING *; \
+         UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
+         WHERE changes() = 1 AND id = (SELECT ticket_id FROM deploy_runs WHERE id = $4) AND status = 'QUEUED'; \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT ticket_id, 'DEPLOY_STARTED', 'QUEUED', 'DEPLOYING', $1, \
+         'deploy run ' || id || ', attempt ' || attempts || ' by ' || $1, $3 \
+         FROM deploy_runs WHERE id = $4 AND changes() = 1; \
+         RELEASE ot_one";
+    const POSTGRES: &str = "WITH run AS (UPDATE deploy_runs SET state = 'RUNNING', \
+         lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+         WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
+         OR (state = 'RUNNING' AND lease_until < $3)) RETURNING *), \
+         started AS (UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
+         WHERE id = (SELECT ticket_id FROM run) AND status = 'QUEUED' RETURNING id), \
+         noted AS (INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT started.id, 'DEPLOY_STARTED', 'QUEUED', 'DEPLOYING', $1, \
+         'deploy run ' || run.id || ', attempt ' || run.attempts || ' by ' || $1, $3 \
+         FROM started, run) \
+         SELECT * FROM run";
+    TicketStatus::Queued.check_transition(TicketStatus::Deploying)?;
+    let sql = if super::is_postgres(c) {
+        POSTGRES
+    } else {
+        SQLITE
+    };
+    let rows = sqlx::query(sql)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(now_text())
+        .bind(id)
+        // `fetch_all`: see `insert_tickets`.
+        .fetch_all(c)
+        .await?;
+    rows.first().map(run_from_row).transpose()
 }
 
 /// Extend the lease; false when it was lost (expired and taken, or the run ended).
@@ -167,27 +197,16 @@ pub async fn release_run(
     Ok(r.rows_affected() == 1)
 }
 
-/// Record that `worker` retries its run itself at `next_attempt_at`, keeping the lease:
-/// counts one more attempt and keeps the error. False when the lease was lost.
-pub async fn retry_in_place(
-    c: &mut AnyConnection,
-    id: i64,
-    worker: &str,
-    next_attempt_at: &str,
-    last_error: &serde_json::Value,
-) -> AppResult<bool> {
-    let r = sqlx::query(
-        "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2, \
-         updated_at = $3 WHERE id = $4 AND state = 'RUNNING' AND lease_owner = $5 AND lease_until > $3",
-    )
-    .bind(next_attempt_at)
-    .bind(last_error.to_string())
-    .bind(now_text())
-    .bind(id)
-    .bind(worker)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+/// That `worker` retries its run itself at `next_attempt_at`, keeping the lease: one more
+/// attempt counted, the error kept, and `detail` in the ticket's history
+/// ([`close_and_retry_in_place`]).
+pub struct RetryInPlace<'a> {
+    pub run_id: i64,
+    pub ticket_id: i64,
+    pub worker: &'a str,
+    pub next_attempt_at: &'a str,
+    pub last_error: &'a serde_json::Value,
+    pub detail: &'a str,
 }
 
 /// Take back the count of a retry planned in place that was not made (the worker is
@@ -296,8 +315,8 @@ pub struct NewAttempt<'a> {
     pub worker: &'a str,
 }
 
-/// How an attempt ended, written with the next attempt's opening
-/// ([`close_and_open_attempt`]).
+/// How an attempt ended, written by the next write of its run ([`close_and_open_attempt`],
+/// [`close_and_retry_in_place`]).
 pub struct AttemptEnd<'a> {
     pub id: i64,
     pub outcome: &'a str,
@@ -309,54 +328,51 @@ pub struct AttemptEnd<'a> {
     pub object: Option<&'a str>,
 }
 
-/// [`close_attempt`] of the previous attempt, if any (its object's id written into the
-/// ticket, as [`put_external_id`] does, even if the lease lapsed meanwhile), then record that
-/// the next request is about to leave (outcome IN_FLIGHT) if `a.worker` still holds the run's
-/// lease, its id, else `None` and no attempt written. One round trip, so it must be made through
-/// `Db::begin_write_one`. This is the write before every request a deploy sends.
-/// - SQLite runs the three statements in one query inside the savepoint `ot_one`, which the
-///   writer rolls back to if one fails midway.
-/// - PostgreSQL runs them as one statement (data-modifying `WITH`s), atomic by itself; the
-///   ticket's row is locked by its update, which merges the id into the ids it has then.
-pub async fn close_and_open_attempt(
-    c: &mut AnyConnection,
-    end: Option<&AttemptEnd<'_>>,
-    a: &NewAttempt<'_>,
-) -> AppResult<Option<i64>> {
-    const SQLITE: &str = "SAVEPOINT ot_one; \
-         UPDATE deploy_attempts SET outcome = $9, external_id = $10, http_status = $11, \
-         error = $12, latency_ms = $13, finished_at = $7 WHERE id = $8; \
-         UPDATE tickets SET external_ids = json_patch(external_ids, json_object($14, $10)), \
-         version = version + 1, updated_at = $7 \
-         WHERE id = $2 AND $14 IS NOT NULL AND $10 IS NOT NULL; \
-         INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
-         SELECT $1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7 WHERE EXISTS (SELECT 1 FROM deploy_runs \
-         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id; \
-         RELEASE ot_one";
-    const POSTGRES: &str = "WITH closed AS (UPDATE deploy_attempts SET outcome = $9, \
-         external_id = $10, http_status = $11, error = $12, latency_ms = $13, finished_at = $7 \
-         WHERE id = $8 RETURNING id), \
-         ids AS (UPDATE tickets SET external_ids = \
-         CAST(CAST(external_ids AS JSONB) || jsonb_build_object($14, $10) AS TEXT), \
-         version = version + 1, updated_at = $7 \
-         WHERE id = $2 AND $14 IS NOT NULL AND $10 IS NOT NULL RETURNING id) \
-         INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, outcome, worker, started_at) \
-         SELECT $1, $2, $3, $4, $5, 'IN_FLIGHT', $6, $7 WHERE EXISTS (SELECT 1 FROM deploy_runs \
-         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $6 AND lease_until > $7) RETURNING id";
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
+/// The start of a deploy's write of one round trip (made through `Db::begin_write_one`):
+/// the previous attempt's end, if any, and its object's id written into the ticket (as
+/// [`put_external_id`] does), whoever holds the lease now. Parameters `$1` to `$11`, bound
+/// by [`bind_end`]; what follows numbers its own from `$12`.
+/// - SQLite: statements in one query inside the savepoint `ot_one`, which the writer rolls
+///   back to if one fails midway; the rest ends with `RELEASE ot_one`.
+/// - PostgreSQL: data-modifying `WITH`s of one statement, atomic by itself. The ticket's row
+///   is locked by its update, which merges the id into the ids it has then.
+macro_rules! end_sqlite {
+    () => {
+        "SAVEPOINT ot_one; \
+         UPDATE deploy_attempts SET outcome = $6, external_id = $7, http_status = $8, error = $9, \
+         latency_ms = $10, finished_at = $4 WHERE id = $5; \
+         UPDATE tickets SET external_ids = json_patch(external_ids, json_object($11, $7)), \
+         version = version + 1, updated_at = $4 WHERE id = $2 AND $11 IS NOT NULL AND $7 IS NOT NULL; "
     };
-    // The id only when the written id is for an object (a failure has neither).
+}
+macro_rules! end_postgres {
+    () => {
+        "WITH closed AS (UPDATE deploy_attempts SET outcome = $6, external_id = $7, \
+         http_status = $8, error = $9, latency_ms = $10, finished_at = $4 WHERE id = $5 RETURNING id), \
+         ids AS (UPDATE tickets SET external_ids = \
+         CAST(CAST(external_ids AS JSONB) || jsonb_build_object($11, $7) AS TEXT), \
+         version = version + 1, updated_at = $4 \
+         WHERE id = $2 AND $11 IS NOT NULL AND $7 IS NOT NULL RETURNING id) "
+    };
+}
+
+type IdQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Any, (i64,), sqlx::any::AnyArguments>;
+
+/// Bind `$1` to `$11` of [`end_sqlite`]/[`end_postgres`]: the run, its ticket, the worker,
+/// now, and the attempt's end (all null without one).
+fn bind_end<'q>(
+    sql: &'static str,
+    run_id: i64,
+    ticket_id: i64,
+    worker: &'q str,
+    end: Option<&AttemptEnd<'q>>,
+) -> IdQuery<'q> {
+    // The id goes into the ticket only with its object (a failure has neither).
     let object = end.and_then(|e| e.external_id.and(e.object));
-    let rows = sqlx::query_as::<_, (i64,)>(sql)
-        .bind(a.run_id)
-        .bind(a.ticket_id)
-        .bind(a.attempt)
-        .bind(a.object)
-        .bind(a.action)
-        .bind(a.worker)
+    sqlx::query_as::<_, (i64,)>(sql)
+        .bind(run_id)
+        .bind(ticket_id)
+        .bind(worker)
         .bind(now_text())
         .bind(end.map(|e| e.id))
         .bind(end.map(|e| e.outcome))
@@ -365,11 +381,84 @@ pub async fn close_and_open_attempt(
         .bind(end.and_then(|e| e.error).map(|e| e.to_string()))
         .bind(end.map(|e| e.latency_ms))
         .bind(object)
+}
+
+/// The previous attempt's end, if any (see [`end_sqlite`]), then record that the next
+/// request is about to leave (outcome IN_FLIGHT) if `a.worker` still holds the run's lease:
+/// its id, else `None` and no attempt opened. One round trip, so it must be made through
+/// `Db::begin_write_one`. This is the write before every request a deploy sends.
+pub async fn close_and_open_attempt(
+    c: &mut AnyConnection,
+    end: Option<&AttemptEnd<'_>>,
+    a: &NewAttempt<'_>,
+) -> AppResult<Option<i64>> {
+    const SQLITE: &str = concat!(
+        end_sqlite!(),
+        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, \
+         outcome, worker, started_at) SELECT $1, $2, $12, $13, $14, 'IN_FLIGHT', $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' \
+         AND lease_owner = $3 AND lease_until > $4) RETURNING id; RELEASE ot_one"
+    );
+    const POSTGRES: &str = concat!(
+        end_postgres!(),
+        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, \
+         outcome, worker, started_at) SELECT $1, $2, $12, $13, $14, 'IN_FLIGHT', $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' \
+         AND lease_owner = $3 AND lease_until > $4) RETURNING id"
+    );
+    let sql = if super::is_postgres(c) {
+        POSTGRES
+    } else {
+        SQLITE
+    };
+    let rows = bind_end(sql, a.run_id, a.ticket_id, a.worker, end)
+        .bind(a.attempt)
+        .bind(a.object)
+        .bind(a.action)
         // `fetch_all`: sqlx's Any driver on SQLite stops after the first statement's
         // outcome with `fetch_optional` (see `insert_tickets`).
         .fetch_all(c)
         .await?;
     Ok(rows.first().map(|(id,)| *id))
+}
+
+/// The previous attempt's end, if any (see [`end_sqlite`]), then what a
+/// [`RetryInPlace`] records, with the ticket's history row for it (`DEPLOY_RETRY`, `detail`, the ticket
+/// staying DEPLOYING): false, and neither written, when the lease was lost. One round trip,
+/// so it must be made through `Db::begin_write_one`.
+pub async fn close_and_retry_in_place(
+    c: &mut AnyConnection,
+    end: Option<&AttemptEnd<'_>>,
+    r: &RetryInPlace<'_>,
+) -> AppResult<bool> {
+    const SQLITE: &str = concat!(
+        end_sqlite!(),
+        "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $12, last_error = $13, \
+         updated_at = $4 WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 AND lease_until > $4; \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4 WHERE changes() = 1 \
+         RETURNING id; RELEASE ot_one"
+    );
+    const POSTGRES: &str = concat!(
+        end_postgres!(),
+        ", run AS (UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $12, \
+         last_error = $13, updated_at = $4 WHERE id = $1 AND state = 'RUNNING' \
+         AND lease_owner = $3 AND lease_until > $4 RETURNING id) \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4 FROM run RETURNING id"
+    );
+    let sql = if super::is_postgres(c) {
+        POSTGRES
+    } else {
+        SQLITE
+    };
+    let rows = bind_end(sql, r.run_id, r.ticket_id, r.worker, end)
+        .bind(r.next_attempt_at)
+        .bind(r.last_error.to_string())
+        .bind(r.detail)
+        .fetch_all(c)
+        .await?;
+    Ok(!rows.is_empty())
 }
 
 pub async fn close_attempt(
