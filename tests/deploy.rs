@@ -651,6 +651,50 @@ async fn a_lease_lost_mid_request_is_found_by_the_heartbeat_and_the_answer_kept(
     lease_lost_mid_request(settings().lease).await;
 }
 
+/// A worker whose run is taken over while a request is on its way that then fails: the
+/// failed attempt's end is written all the same, but the retry in place is not (no attempt
+/// counted, no DEPLOY_RETRY row), and nothing more is sent.
+#[tokio::test]
+async fn a_lease_lost_before_a_retry_in_place_keeps_the_failure_and_counts_no_retry() {
+    let latency = Duration::from_millis(300);
+    let w = setup_with_timeout(latency * 3).await;
+    w.fake.set_random(Default::default(), latency);
+    w.fake.fail_next("campaign", Fault::ServerError);
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
+    let job = tokio::spawn(async move { d.process(run).await });
+    wait_until(
+        "the campaign create never left",
+        Duration::from_secs(10),
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            match st["attempts"].as_array().map(|a| a.len()) {
+                Some(1) => Ok(()),
+                _ => Err(st.to_string()),
+            }
+        },
+    )
+    .await;
+    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
+        .bind(run)
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    let st = deploy_status(&w.s, t).await;
+    let attempts = st["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{st}");
+    // A create's 5xx may have been applied: its outcome is unknown, its error kept.
+    assert_eq!(attempts[0]["outcome"], "UNKNOWN", "{st}");
+    assert_eq!(attempts[0]["http_status"], 500, "{st}");
+    assert_eq!(attempts[0]["error"]["class"], "TRANSIENT", "{st}");
+    assert_eq!(st["run"]["attempts"], 1, "{st}");
+    assert_eq!(st["run"]["state"], "RUNNING");
+    assert!(!events(&w.s, t).await.contains(&"DEPLOY_RETRY".to_owned()));
+    assert_eq!(w.fake.calls("meta campaign create"), 1);
+}
+
 #[tokio::test]
 async fn two_workers_racing_deploy_once() {
     let w = setup().await;
