@@ -170,6 +170,22 @@ pub async fn close_and_retry_in_place(
     store::close_and_retry_in_place(c, end, retry).await
 }
 
+/// A deploy's success: end the last attempt (its object's id into the ticket), release the
+/// run SUCCEEDED and move the ticket from DEPLOYING to TRAFFICKED_SUCCESS with its history row
+/// (`DEPLOYED`), in one round trip (`Db::begin_write_one`): see
+/// [`store::close_and_finish_run`]. False, with only the attempt's end written, when the run
+/// is no longer the worker's.
+pub async fn close_and_finish_deploy(
+    c: &mut AnyConnection,
+    end: Option<&store::AttemptEnd<'_>>,
+    run_id: i64,
+    ticket_id: i64,
+    worker: &str,
+    detail: &str,
+) -> AppResult<bool> {
+    store::close_and_finish_run(c, end, run_id, ticket_id, worker, detail).await
+}
+
 /// Record what the platform last reported of the ticket's live objects. Not a change of the
 /// ticket itself, so no history row and no version bump.
 pub async fn record_live_state(

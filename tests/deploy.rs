@@ -651,6 +651,50 @@ async fn a_lease_lost_mid_request_is_found_by_the_heartbeat_and_the_answer_kept(
     lease_lost_mid_request(settings().lease).await;
 }
 
+/// A worker whose run is taken over while its last request (the ad) is on its way: the ad's
+/// id and answer are written all the same, but the run is not ended and the ticket stays
+/// DEPLOYING (no DEPLOYED row): finishing is the new holder's.
+#[tokio::test]
+async fn a_lease_lost_during_the_last_request_keeps_its_id_and_does_not_finish() {
+    let latency = Duration::from_millis(300);
+    let w = setup_with_timeout(latency * 3).await;
+    w.fake.set_random(Default::default(), latency);
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    let d = w.s.deploy.deployer("w1".into());
+    let job = tokio::spawn(async move { d.process(run).await });
+    wait_until(
+        "the ad create never left",
+        Duration::from_secs(20),
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            match st["attempts"].as_array().map(|a| a.len()) {
+                Some(4) => Ok(()),
+                _ => Err(st.to_string()),
+            }
+        },
+    )
+    .await;
+    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
+        .bind(run)
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    let st = deploy_status(&w.s, t).await;
+    let ad = w.fake.objects("ad");
+    assert_eq!(ad.len(), 1);
+    assert_eq!(
+        st["external_ids"]["ad"].as_str(),
+        Some(ad[0].id.as_str()),
+        "{st}"
+    );
+    assert_eq!(st["attempts"][3]["outcome"], "CREATED", "{st}");
+    assert_eq!(st["run"]["state"], "RUNNING");
+    assert_eq!(st["ticket_status"], "DEPLOYING");
+    assert!(!events(&w.s, t).await.contains(&"DEPLOYED".to_owned()));
+}
+
 /// A worker whose run is taken over while a request is on its way that then fails: the
 /// failed attempt's end is written all the same, but the retry in place is not (no attempt
 /// counted, no DEPLOY_RETRY row), and nothing more is sent.

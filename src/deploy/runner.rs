@@ -521,24 +521,23 @@ impl Deployer {
     async fn finish_success(&self, take: &mut Take) -> AppResult<RunOutcome> {
         let run = &take.run;
         let (run_id, ticket_id) = (run.id, run.ticket_id);
-        let mut tx = self.db.begin_write().await?;
-        Self::write_pending(take, &mut tx).await?;
-        if !store::release_run(&mut tx, run_id, &self.worker, "SUCCEEDED", None, None).await? {
-            // Keep the last answer all the same.
-            Self::commit(take, tx).await?;
-            return Ok(RunOutcome::LeaseLost);
-        }
-        crate::tickets::transition(
+        // One round trip (`Db::begin_write_one`), as `open` is. Without the lease, the last
+        // answer is kept all the same.
+        let mut tx = self.db.begin_write_one().await?;
+        let end = take.pending.as_ref().map(Close::as_end);
+        let released = crate::tickets::close_and_finish_deploy(
             &mut tx,
+            end.as_ref(),
+            run_id,
             ticket_id,
-            TicketStatus::Deploying,
-            TicketStatus::TraffickedSuccess,
-            "DEPLOYED",
             &self.worker,
-            Some("every platform object exists (PAUSED); ids stored"),
+            "every platform object exists (PAUSED); ids stored",
         )
         .await?;
         Self::commit(take, tx).await?;
+        if !released {
+            return Ok(RunOutcome::LeaseLost);
+        }
         Ok(RunOutcome::Succeeded)
     }
 

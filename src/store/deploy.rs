@@ -461,6 +461,66 @@ pub async fn close_and_retry_in_place(
     Ok(!rows.is_empty())
 }
 
+/// The previous attempt's end, if any (the last object's id into the ticket, see
+/// [`end_sqlite`]), then the run SUCCEEDED if `worker` still holds it, and its ticket from
+/// DEPLOYING to TRAFFICKED_SUCCESS with its history row (`DEPLOYED`, `detail`). False, with
+/// only the attempt's end written, when the lease was lost. One round trip, so it must be
+/// made through `Db::begin_write_one`.
+///
+/// On PostgreSQL the ticket's row is changed by one update (its id and its status): one
+/// statement must not update a row twice.
+pub async fn close_and_finish_run(
+    c: &mut AnyConnection,
+    end: Option<&AttemptEnd<'_>>,
+    run_id: i64,
+    ticket_id: i64,
+    worker: &str,
+    detail: &str,
+) -> AppResult<bool> {
+    const SQLITE: &str = concat!(
+        end_sqlite!(),
+        "UPDATE deploy_runs SET state = 'SUCCEEDED', next_attempt_at = NULL, lease_owner = NULL, \
+         lease_until = NULL, updated_at = $4, finished_at = $4 \
+         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 RETURNING id; \
+         UPDATE tickets SET status = 'TRAFFICKED_SUCCESS', version = version + 1, updated_at = $4 \
+         WHERE changes() = 1 AND id = $2 AND status = 'DEPLOYING'; \
+         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT $2, 'DEPLOYED', 'DEPLOYING', 'TRAFFICKED_SUCCESS', $3, $12, $4 WHERE changes() = 1; \
+         RELEASE ot_one"
+    );
+    const POSTGRES: &str = "WITH closed AS (UPDATE deploy_attempts SET outcome = $6, \
+         external_id = $7, http_status = $8, error = $9, latency_ms = $10, finished_at = $4 \
+         WHERE id = $5 RETURNING id), \
+         run AS (UPDATE deploy_runs SET state = 'SUCCEEDED', next_attempt_at = NULL, \
+         lease_owner = NULL, lease_until = NULL, updated_at = $4, finished_at = $4 \
+         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 RETURNING id), \
+         was AS (SELECT status FROM tickets WHERE id = $2), \
+         ticket AS (UPDATE tickets SET \
+         external_ids = CASE WHEN $11 IS NOT NULL AND $7 IS NOT NULL \
+         THEN CAST(CAST(external_ids AS JSONB) || jsonb_build_object($11, $7) AS TEXT) \
+         ELSE external_ids END, \
+         status = CASE WHEN EXISTS (SELECT 1 FROM run) AND status = 'DEPLOYING' \
+         THEN 'TRAFFICKED_SUCCESS' ELSE status END, \
+         version = version + 1, updated_at = $4 \
+         WHERE id = $2 AND (($11 IS NOT NULL AND $7 IS NOT NULL) \
+         OR (EXISTS (SELECT 1 FROM run) AND status = 'DEPLOYING')) RETURNING status), \
+         noted AS (INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+         SELECT $2, 'DEPLOYED', 'DEPLOYING', 'TRAFFICKED_SUCCESS', $3, $12, $4 FROM ticket, was \
+         WHERE ticket.status = 'TRAFFICKED_SUCCESS' AND was.status = 'DEPLOYING') \
+         SELECT id FROM run";
+    TicketStatus::Deploying.check_transition(TicketStatus::TraffickedSuccess)?;
+    let sql = if super::is_postgres(c) {
+        POSTGRES
+    } else {
+        SQLITE
+    };
+    let rows = bind_end(sql, run_id, ticket_id, worker, end)
+        .bind(detail)
+        .fetch_all(c)
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 pub async fn close_attempt(
     c: &mut AnyConnection,
     id: i64,
