@@ -595,6 +595,31 @@ async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
     assert_eq!(w.fake.calls("meta campaign create"), 1);
 }
 
+/// Start deploying `run` as worker "w1", wait until its `attempts`-th request has left, then
+/// let another worker take the run over: what the worker's take-up ends with.
+async fn steal_the_run_after(w: &World, t: i64, run: i64, attempts: usize) -> RunOutcome {
+    let d = w.s.deploy.deployer("w1".into());
+    let job = tokio::spawn(async move { d.process(run).await });
+    wait_until(
+        "the request never left",
+        Duration::from_secs(20),
+        || async {
+            let st = deploy_status(&w.s, t).await;
+            match st["attempts"].as_array().map(|a| a.len()) {
+                Some(n) if n == attempts => Ok(()),
+                _ => Err(st.to_string()),
+            }
+        },
+    )
+    .await;
+    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
+        .bind(run)
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    job.await.unwrap().unwrap()
+}
+
 /// A worker whose run is taken over while its campaign create is on its way: the answer
 /// and the id must be written all the same (the object exists), and nothing more sent.
 /// With `latency` shorter than the heartbeat (lease / 3) the worker finds out when it opens
@@ -604,27 +629,11 @@ async fn lease_lost_mid_request(latency: Duration) {
     w.fake.set_random(Default::default(), latency);
     let t = ready(&w.s, "META", "Moana Launch").await;
     let run = queue_deploy(&w.s, t).await;
-    let d = w.s.deploy.deployer("w1".into());
-    let job = tokio::spawn(async move { d.process(run).await });
-    wait_until(
-        "the campaign create never left",
-        Duration::from_secs(10),
-        || async {
-            let st = deploy_status(&w.s, t).await;
-            match st["attempts"].as_array().map(|a| a.len()) {
-                Some(1) => Ok(()),
-                _ => Err(st.to_string()),
-            }
-        },
-    )
-    .await;
     // Another worker takes the run over while the answer is on its way.
-    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
-        .bind(run)
-        .execute(w.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    assert_eq!(
+        steal_the_run_after(&w, t, run, 1).await,
+        RunOutcome::LeaseLost
+    );
     // The campaign exists, so its id and the answer are written all the same, and nothing
     // else was sent.
     let st = deploy_status(&w.s, t).await;
@@ -661,26 +670,11 @@ async fn a_lease_lost_during_the_last_request_keeps_its_id_and_does_not_finish()
     w.fake.set_random(Default::default(), latency);
     let t = ready(&w.s, "META", "Moana Launch").await;
     let run = queue_deploy(&w.s, t).await;
-    let d = w.s.deploy.deployer("w1".into());
-    let job = tokio::spawn(async move { d.process(run).await });
-    wait_until(
-        "the ad create never left",
-        Duration::from_secs(20),
-        || async {
-            let st = deploy_status(&w.s, t).await;
-            match st["attempts"].as_array().map(|a| a.len()) {
-                Some(4) => Ok(()),
-                _ => Err(st.to_string()),
-            }
-        },
-    )
-    .await;
-    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
-        .bind(run)
-        .execute(w.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    // Another worker takes the run over while the answer is on its way.
+    assert_eq!(
+        steal_the_run_after(&w, t, run, 4).await,
+        RunOutcome::LeaseLost
+    );
     let st = deploy_status(&w.s, t).await;
     let ad = w.fake.objects("ad");
     assert_eq!(ad.len(), 1);
@@ -706,26 +700,11 @@ async fn a_lease_lost_before_a_retry_in_place_keeps_the_failure_and_counts_no_re
     w.fake.fail_next("campaign", Fault::ServerError);
     let t = ready(&w.s, "META", "Moana Launch").await;
     let run = queue_deploy(&w.s, t).await;
-    let d = w.s.deploy.deployer("w1".into());
-    let job = tokio::spawn(async move { d.process(run).await });
-    wait_until(
-        "the campaign create never left",
-        Duration::from_secs(10),
-        || async {
-            let st = deploy_status(&w.s, t).await;
-            match st["attempts"].as_array().map(|a| a.len()) {
-                Some(1) => Ok(()),
-                _ => Err(st.to_string()),
-            }
-        },
-    )
-    .await;
-    sqlx::query("UPDATE deploy_runs SET lease_owner = 'thief' WHERE id = $1")
-        .bind(run)
-        .execute(w.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(job.await.unwrap().unwrap(), RunOutcome::LeaseLost);
+    // Another worker takes the run over while the answer is on its way.
+    assert_eq!(
+        steal_the_run_after(&w, t, run, 1).await,
+        RunOutcome::LeaseLost
+    );
     let st = deploy_status(&w.s, t).await;
     let attempts = st["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "{st}");

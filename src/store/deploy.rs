@@ -135,11 +135,7 @@ pub async fn claim_run_and_start(
          FROM started, run) \
          SELECT * FROM run";
     TicketStatus::Queued.check_transition(TicketStatus::Deploying)?;
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
-    };
+    let sql = dialect(c, SQLITE, POSTGRES);
     let rows = sqlx::query(sql)
         .bind(worker)
         .bind(lease_until)
@@ -356,6 +352,26 @@ macro_rules! end_postgres {
     };
 }
 
+/// The statement for the connection's database.
+fn dialect(c: &AnyConnection, sqlite: &'static str, postgres: &'static str) -> &'static str {
+    if super::is_postgres(c) {
+        postgres
+    } else {
+        sqlite
+    }
+}
+
+/// Open the next attempt (outcome IN_FLIGHT) only while `$3` holds the run's lease:
+/// parameters as [`bind_end`]'s, then `$12` to `$14` (attempt, object, action).
+macro_rules! open_attempt {
+    () => {
+        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, \
+         outcome, worker, started_at) SELECT $1, $2, $12, $13, $14, 'IN_FLIGHT', $3, $4 \
+         WHERE EXISTS (SELECT 1 FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' \
+         AND lease_owner = $3 AND lease_until > $4) RETURNING id"
+    };
+}
+
 type IdQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Any, (i64,), sqlx::any::AnyArguments>;
 
 /// Bind `$1` to `$11` of [`end_sqlite`]/[`end_postgres`]: the run, its ticket, the worker,
@@ -392,25 +408,9 @@ pub async fn close_and_open_attempt(
     end: Option<&AttemptEnd<'_>>,
     a: &NewAttempt<'_>,
 ) -> AppResult<Option<i64>> {
-    const SQLITE: &str = concat!(
-        end_sqlite!(),
-        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, \
-         outcome, worker, started_at) SELECT $1, $2, $12, $13, $14, 'IN_FLIGHT', $3, $4 \
-         WHERE EXISTS (SELECT 1 FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' \
-         AND lease_owner = $3 AND lease_until > $4) RETURNING id; RELEASE ot_one"
-    );
-    const POSTGRES: &str = concat!(
-        end_postgres!(),
-        "INSERT INTO deploy_attempts (run_id, ticket_id, attempt, object, action, \
-         outcome, worker, started_at) SELECT $1, $2, $12, $13, $14, 'IN_FLIGHT', $3, $4 \
-         WHERE EXISTS (SELECT 1 FROM deploy_runs WHERE id = $1 AND state = 'RUNNING' \
-         AND lease_owner = $3 AND lease_until > $4) RETURNING id"
-    );
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
-    };
+    const SQLITE: &str = concat!(end_sqlite!(), open_attempt!(), "; RELEASE ot_one");
+    const POSTGRES: &str = concat!(end_postgres!(), open_attempt!());
+    let sql = dialect(c, SQLITE, POSTGRES);
     let rows = bind_end(sql, a.run_id, a.ticket_id, a.worker, end)
         .bind(a.attempt)
         .bind(a.object)
@@ -447,11 +447,7 @@ pub async fn close_and_retry_in_place(
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
          SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4 FROM run RETURNING id"
     );
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
-    };
+    let sql = dialect(c, SQLITE, POSTGRES);
     let rows = bind_end(sql, r.run_id, r.ticket_id, r.worker, end)
         .bind(r.next_attempt_at)
         .bind(r.last_error.to_string())
@@ -509,11 +505,7 @@ pub async fn close_and_finish_run(
          WHERE ticket.status = 'TRAFFICKED_SUCCESS' AND was.status = 'DEPLOYING') \
          SELECT id FROM run";
     TicketStatus::Deploying.check_transition(TicketStatus::TraffickedSuccess)?;
-    let sql = if super::is_postgres(c) {
-        POSTGRES
-    } else {
-        SQLITE
-    };
+    let sql = dialect(c, SQLITE, POSTGRES);
     let rows = bind_end(sql, run_id, ticket_id, worker, end)
         .bind(detail)
         .fetch_all(c)
