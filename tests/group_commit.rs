@@ -405,3 +405,47 @@ async fn writes_wait_for_another_process_holding_the_lock_then_commit() {
         .expect("count the queued jobs");
     assert_eq!(queued, 1);
 }
+
+/// A `begin_write` abandoned midway (its request dropped, its task aborted, as a deploy's
+/// lease heartbeat is when the deploy ends) must not leave its connection inside a
+/// transaction: a later write of one statement there (`begin_write_one`, which commits by
+/// itself) would stay uncommitted, unseen by every other connection and holding its locks.
+/// sqlx 0.9's PostgreSQL `begin` does leave it so when dropped after sending `BEGIN`.
+#[tokio::test]
+async fn an_abandoned_begin_leaves_no_transaction_open_for_later_writes() {
+    let test_db = common::fresh_db().await;
+    let (db, _services) = common::open(&test_db).await;
+    scratch(&db).await;
+    for i in 0..40 {
+        // Another writer at the same time, so the abandoned begin sometimes finds the group
+        // open (and opens only its savepoint) and sometimes opens the group itself.
+        let beside = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin_write_one().await?;
+                insert(&mut tx, 1_000 + i, &format!("beside {i}")).await?;
+                tx.commit().await
+            })
+        };
+        {
+            // Polled a few times (1 to 4: the connection taken, `BEGIN` sent), then dropped.
+            let mut begin = Box::pin(db.begin_write());
+            for _ in 0..=(i % 4) {
+                if futures::poll!(&mut begin).is_ready() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        let mut tx = db.begin_write_one().await.expect("begin");
+        insert(&mut tx, i, &format!("row {i}"))
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        beside.await.expect("joined").expect("the write beside");
+    }
+    // Read through connections of their own: each write is committed.
+    let other = Db::connect(&test_db.url).await.expect("another pool");
+    let expected: Vec<i64> = (0..40).chain(1_000..1_040).collect();
+    assert_eq!(rows(&other).await, expected);
+}

@@ -401,7 +401,7 @@ impl DeployService {
         // no attempts (on PostgreSQL, where each statement otherwise sees its own snapshot; a
         // SQLite read transaction keeps one).
         let db = self.governance.db();
-        let mut tx = db.pool().begin().await?;
+        let mut tx = store::begin_detached(db.pool()).await?;
         if db.backend() == store::Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .execute(&mut *tx)

@@ -124,6 +124,22 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// Begin a transaction on `pool` in a task of its own, so a caller dropped midway (a request
+/// hung up, a task aborted) cannot leave the connection inside a transaction. sqlx 0.9's
+/// PostgreSQL `begin`, dropped after sending `BEGIN`, returns the connection to the pool still
+/// in the server's transaction: its guard rolls back only a nested level
+/// (`PgTransactionManager::start_rollback` does nothing at depth 0). Every later statement
+/// there then runs inside that transaction, and a write that commits by itself
+/// ([`Db::begin_write_one`]) never commits. Finished in its task, a begin whose caller is gone
+/// is dropped there as a transaction and rolled back like any other.
+pub(crate) async fn begin_detached(pool: &AnyPool) -> AppResult<Transaction<'static, Any>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|e| AppError::Internal(format!("beginning a transaction: {e}")))?
+        .map_err(Into::into)
+}
+
 /// Whether a connection is to PostgreSQL (else SQLite), for the few statements that differ.
 pub(crate) fn is_postgres(c: &AnyConnection) -> bool {
     c.backend_name().eq_ignore_ascii_case("postgresql")
@@ -337,7 +353,7 @@ impl Db {
     pub async fn begin_write(&self) -> AppResult<WriteTx> {
         let inner = match &self.sqlite_writer {
             Some(writer) => WriteInner::Sqlite(writer.begin().await?),
-            None => WriteInner::Postgres(self.pool.begin().await?),
+            None => WriteInner::Postgres(begin_detached(&self.pool).await?),
         };
         Ok(WriteTx { inner })
     }

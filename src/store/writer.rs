@@ -83,6 +83,10 @@ pub(crate) struct State {
     members: Vec<oneshot::Sender<Outcome>>,
     /// A bare writer was dropped where no runtime could end it: the next writer does.
     bare_ended: bool,
+    /// A writer was dropped while its opening round trip was under way (`Some(open)`: whether
+    /// the group's transaction was open then), so whether the statements ran is unknown: the
+    /// next writer puts the connection back in a known state (`clear_left_work`).
+    opening: Option<bool>,
     /// Asks the checkpointer to copy the WAL back after a commit (the commit itself does
     /// only past the backstop, `store::WAL_AUTOCHECKPOINT_PAGES`).
     checkpoint: mpsc::Sender<()>,
@@ -170,6 +174,7 @@ impl GroupWriter {
                 savepoint: Savepoint::None,
                 members: Vec::new(),
                 bare_ended: false,
+                opening: None,
                 checkpoint,
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -185,6 +190,9 @@ impl GroupWriter {
     pub(crate) async fn begin(&self) -> AppResult<Slot> {
         let mut guard = self.take().await;
         let st = &mut *guard;
+        if !(st.open && st.savepoint == Savepoint::Fresh) {
+            st.opening = Some(st.open);
+        }
         let opened = match (st.open, st.savepoint) {
             (true, Savepoint::Fresh) => Ok(()),
             (true, Savepoint::Kept) => run(&mut st.conn, HAND_OVER).await,
@@ -201,6 +209,7 @@ impl GroupWriter {
                 }
             },
         };
+        st.opening = None;
         if let Err(e) = opened {
             st.savepoint = Savepoint::None;
             self.release(guard).await;
@@ -223,7 +232,10 @@ impl GroupWriter {
         let mut guard = self.take().await;
         let st = &mut *guard;
         if !st.open {
-            if let Err(e) = begin_group(&mut st.conn, BEGIN_BARE).await {
+            st.opening = Some(false);
+            let begun = begin_group(&mut st.conn, BEGIN_BARE).await;
+            st.opening = None;
+            if let Err(e) = begun {
                 let _ = run(&mut st.conn, "ROLLBACK").await;
                 st.savepoint = Savepoint::None;
                 self.release(guard).await;
@@ -299,9 +311,28 @@ impl GroupWriter {
     }
 }
 
-/// End what a writer dropped without a runtime left behind: a bare writer's half-run batch
-/// (then the group), or an ordinary writer's savepoint.
+/// End what a dropped writer left behind: an opening whose outcome is unknown, a bare
+/// writer's half-run batch (then the group), or an ordinary writer's savepoint.
 async fn clear_left_work(st: &mut State) {
+    // SQLite ran the opening or not (sqlx runs a statement sent to the connection's thread
+    // even when its caller is gone). Either way this leaves it as it was before.
+    match st.opening.take() {
+        // No group was open: roll back the one that may have begun (no member's work is in
+        // it), as the writer that failed to begin one does.
+        Some(false) => {
+            let _ = run(&mut st.conn, "ROLLBACK").await;
+            st.open = false;
+            st.savepoint = Savepoint::None;
+        }
+        // In the open group, `SAVEPOINT ot_write` (after the savepoint of kept work was
+        // released, if there was one) or not: one `RELEASE ot_write` keeps whatever work
+        // either left, and leaves no savepoint; with none to release it fails, harmlessly.
+        Some(true) => {
+            let _ = run(&mut st.conn, "RELEASE ot_write").await;
+            st.savepoint = Savepoint::None;
+        }
+        None => {}
+    }
     if st.bare_ended {
         st.bare_ended = false;
         end_after_bare(st).await;
