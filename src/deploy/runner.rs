@@ -129,14 +129,6 @@ fn outcome_name(e: &PlatformError) -> &'static str {
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Why processing stopped early.
 enum Stop {
     Platform(PlatformError),
@@ -225,16 +217,24 @@ impl Deployer {
 
         // Keep the lease alive while we work; note if it is lost.
         let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = {
+        // Stopped between renewals, never in the middle of one: a write cut short (its
+        // `COMMIT` under way, say) leaves its connection for the next writer to sort out.
+        let stop_heartbeat = tokio_util::sync::CancellationToken::new();
+        {
             let db = self.db.clone();
             let worker = self.worker.clone();
             let lost = lost.clone();
+            let stop = stop_heartbeat.clone();
             tokio::spawn(async move {
                 let every = (lease / 3).max(Duration::from_millis(50));
                 loop {
-                    tokio::time::sleep(every).await;
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(every) => {}
+                    }
                     let renewed = async {
-                        let mut tx = db.begin_write().await?;
+                        // One statement (`Db::begin_write_one`).
+                        let mut tx = db.begin_write_one().await?;
                         let ok = store::renew_lease(
                             &mut tx,
                             run_id,
@@ -257,10 +257,10 @@ impl Deployer {
                         }
                     }
                 }
-            })
-        };
-        // Dropped with this future too (a cancelled job must not keep renewing a lease).
-        let heartbeat = AbortOnDrop(heartbeat);
+            });
+        }
+        // Stopped with this future too (a cancelled job must not keep renewing a lease).
+        let heartbeat = stop_heartbeat.drop_guard();
         let mut take = Take { run, pending: None };
         let result = self.create_objects(&mut take, &lost).await;
         drop(heartbeat);
