@@ -595,6 +595,16 @@ async fn failure_after_the_campaign_resumes_without_a_second_campaign() {
     assert_eq!(w.fake.calls("meta campaign create"), 1);
 }
 
+/// A world whose fake platform answers every request after `latency` (the client waits up
+/// to three times that), with a READY Meta ticket queued for deploy: (world, ticket, run).
+async fn slow_meta_deploy(latency: Duration) -> (World, i64, i64) {
+    let w = setup_with_timeout(latency * 3).await;
+    w.fake.set_random(Default::default(), latency);
+    let t = ready(&w.s, "META", "Moana Launch").await;
+    let run = queue_deploy(&w.s, t).await;
+    (w, t, run)
+}
+
 /// Start deploying `run` as worker "w1", wait until its `attempts`-th request has left, then
 /// let another worker take the run over: what the worker's take-up ends with.
 async fn steal_the_run_after(w: &World, t: i64, run: i64, attempts: usize) -> RunOutcome {
@@ -625,10 +635,7 @@ async fn steal_the_run_after(w: &World, t: i64, run: i64, attempts: usize) -> Ru
 /// With `latency` shorter than the heartbeat (lease / 3) the worker finds out when it opens
 /// its next request; longer, its heartbeat finds out first and the answer is written alone.
 async fn lease_lost_mid_request(latency: Duration) {
-    let w = setup_with_timeout(latency * 3).await;
-    w.fake.set_random(Default::default(), latency);
-    let t = ready(&w.s, "META", "Moana Launch").await;
-    let run = queue_deploy(&w.s, t).await;
+    let (w, t, run) = slow_meta_deploy(latency).await;
     // Another worker takes the run over while the answer is on its way.
     assert_eq!(
         steal_the_run_after(&w, t, run, 1).await,
@@ -665,11 +672,7 @@ async fn a_lease_lost_mid_request_is_found_by_the_heartbeat_and_the_answer_kept(
 /// DEPLOYING (no DEPLOYED row): finishing is the new holder's.
 #[tokio::test]
 async fn a_lease_lost_during_the_last_request_keeps_its_id_and_does_not_finish() {
-    let latency = Duration::from_millis(300);
-    let w = setup_with_timeout(latency * 3).await;
-    w.fake.set_random(Default::default(), latency);
-    let t = ready(&w.s, "META", "Moana Launch").await;
-    let run = queue_deploy(&w.s, t).await;
+    let (w, t, run) = slow_meta_deploy(Duration::from_millis(300)).await;
     // Another worker takes the run over while the answer is on its way.
     assert_eq!(
         steal_the_run_after(&w, t, run, 4).await,
@@ -694,12 +697,8 @@ async fn a_lease_lost_during_the_last_request_keeps_its_id_and_does_not_finish()
 /// counted, no DEPLOY_RETRY row), and nothing more is sent.
 #[tokio::test]
 async fn a_lease_lost_before_a_retry_in_place_keeps_the_failure_and_counts_no_retry() {
-    let latency = Duration::from_millis(300);
-    let w = setup_with_timeout(latency * 3).await;
-    w.fake.set_random(Default::default(), latency);
+    let (w, t, run) = slow_meta_deploy(Duration::from_millis(300)).await;
     w.fake.fail_next("campaign", Fault::ServerError);
-    let t = ready(&w.s, "META", "Moana Launch").await;
-    let run = queue_deploy(&w.s, t).await;
     // Another worker takes the run over while the answer is on its way.
     assert_eq!(
         steal_the_run_after(&w, t, run, 1).await,

@@ -111,29 +111,37 @@ pub async fn claim_run_and_start(
     worker: &str,
     lease_until: &str,
 ) -> AppResult<Option<DeployRun>> {
-    const SQLITE: &str = "SAVEPOINT ot_one; \
-         UPDATE deploy_runs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
-         attempts = attempts + 1, updated_at = $3 \
-         WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
-         OR (state = 'RUNNING' AND lease_until < $3)) RETURNING *; \
-         UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
+    // The claim itself, the same on both: parameters worker, lease end, now, run.
+    macro_rules! claim {
+        () => {
+            "UPDATE deploy_runs SET state = 'RUNNING', lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+             WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
+             OR (state = 'RUNNING' AND lease_until < $3)) RETURNING *"
+        };
+    }
+    const SQLITE: &str = concat!(
+        "SAVEPOINT ot_one; ",
+        claim!(),
+        "; UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
          WHERE changes() = 1 AND id = (SELECT ticket_id FROM deploy_runs WHERE id = $4) AND status = 'QUEUED'; \
          INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
          SELECT ticket_id, 'DEPLOY_STARTED', 'QUEUED', 'DEPLOYING', $1, \
          'deploy run ' || id || ', attempt ' || attempts || ' by ' || $1, $3 \
          FROM deploy_runs WHERE id = $4 AND changes() = 1; \
-         RELEASE ot_one";
-    const POSTGRES: &str = "WITH run AS (UPDATE deploy_runs SET state = 'RUNNING', \
-         lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-         WHERE id = $4 AND ((state IN ('QUEUED', 'WAITING') AND (next_attempt_at IS NULL OR next_attempt_at <= $3)) \
-         OR (state = 'RUNNING' AND lease_until < $3)) RETURNING *), \
-         started AS (UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
+         RELEASE ot_one"
+    );
+    const POSTGRES: &str = concat!(
+        "WITH run AS (",
+        claim!(),
+        "), started AS (UPDATE tickets SET status = 'DEPLOYING', version = version + 1, updated_at = $3 \
          WHERE id = (SELECT ticket_id FROM run) AND status = 'QUEUED' RETURNING id), \
          noted AS (INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
          SELECT started.id, 'DEPLOY_STARTED', 'QUEUED', 'DEPLOYING', $1, \
          'deploy run ' || run.id || ', attempt ' || run.attempts || ' by ' || $1, $3 \
          FROM started, run) \
-         SELECT * FROM run";
+         SELECT * FROM run"
+    );
     TicketStatus::Queued.check_transition(TicketStatus::Deploying)?;
     let sql = dialect(c, SQLITE, POSTGRES);
     let rows = sqlx::query(sql)
@@ -343,12 +351,27 @@ macro_rules! end_sqlite {
 }
 macro_rules! end_postgres {
     () => {
+        concat!(
+            closed_postgres!(),
+            ", ids AS (UPDATE tickets SET external_ids = ",
+            merged_ids_postgres!(),
+            ", version = version + 1, updated_at = $4 \
+             WHERE id = $2 AND $11 IS NOT NULL AND $7 IS NOT NULL RETURNING id) "
+        )
+    };
+}
+/// The attempt's end alone (the first `WITH` of [`end_postgres`]), for a statement that
+/// changes the ticket's row itself: one statement must not update a row twice.
+macro_rules! closed_postgres {
+    () => {
         "WITH closed AS (UPDATE deploy_attempts SET outcome = $6, external_id = $7, \
-         http_status = $8, error = $9, latency_ms = $10, finished_at = $4 WHERE id = $5 RETURNING id), \
-         ids AS (UPDATE tickets SET external_ids = \
-         CAST(CAST(external_ids AS JSONB) || jsonb_build_object($11, $7) AS TEXT), \
-         version = version + 1, updated_at = $4 \
-         WHERE id = $2 AND $11 IS NOT NULL AND $7 IS NOT NULL RETURNING id) "
+         http_status = $8, error = $9, latency_ms = $10, finished_at = $4 WHERE id = $5 RETURNING id)"
+    };
+}
+/// The ticket's external ids with the attempt's object id merged in.
+macro_rules! merged_ids_postgres {
+    () => {
+        "CAST(CAST(external_ids AS JSONB) || jsonb_build_object($11, $7) AS TEXT)"
     };
 }
 
@@ -431,21 +454,34 @@ pub async fn close_and_retry_in_place(
     end: Option<&AttemptEnd<'_>>,
     r: &RetryInPlace<'_>,
 ) -> AppResult<bool> {
+    // The retry counted on the run, while `$3` holds its lease.
+    macro_rules! retry {
+        () => {
+            "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $12, \
+             last_error = $13, updated_at = $4 WHERE id = $1 AND state = 'RUNNING' \
+             AND lease_owner = $3 AND lease_until > $4"
+        };
+    }
+    macro_rules! noted {
+        () => {
+            "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+             SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4"
+        };
+    }
     const SQLITE: &str = concat!(
         end_sqlite!(),
-        "UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $12, last_error = $13, \
-         updated_at = $4 WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 AND lease_until > $4; \
-         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4 WHERE changes() = 1 \
-         RETURNING id; RELEASE ot_one"
+        retry!(),
+        "; ",
+        noted!(),
+        " WHERE changes() = 1 RETURNING id; RELEASE ot_one"
     );
     const POSTGRES: &str = concat!(
         end_postgres!(),
-        ", run AS (UPDATE deploy_runs SET attempts = attempts + 1, next_attempt_at = $12, \
-         last_error = $13, updated_at = $4 WHERE id = $1 AND state = 'RUNNING' \
-         AND lease_owner = $3 AND lease_until > $4 RETURNING id) \
-         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT $2, 'DEPLOY_RETRY', 'DEPLOYING', 'DEPLOYING', $3, $14, $4 FROM run RETURNING id"
+        ", run AS (",
+        retry!(),
+        " RETURNING id) ",
+        noted!(),
+        " FROM run RETURNING id"
     );
     let sql = dialect(c, SQLITE, POSTGRES);
     let rows = bind_end(sql, r.run_id, r.ticket_id, r.worker, end)
@@ -473,37 +509,47 @@ pub async fn close_and_finish_run(
     worker: &str,
     detail: &str,
 ) -> AppResult<bool> {
+    // The run ended, while `$3` holds it.
+    macro_rules! succeeded {
+        () => {
+            "UPDATE deploy_runs SET state = 'SUCCEEDED', next_attempt_at = NULL, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $4, finished_at = $4 \
+             WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 RETURNING id"
+        };
+    }
+    macro_rules! noted {
+        () => {
+            "INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
+             SELECT $2, 'DEPLOYED', 'DEPLOYING', 'TRAFFICKED_SUCCESS', $3, $12, $4"
+        };
+    }
     const SQLITE: &str = concat!(
         end_sqlite!(),
-        "UPDATE deploy_runs SET state = 'SUCCEEDED', next_attempt_at = NULL, lease_owner = NULL, \
-         lease_until = NULL, updated_at = $4, finished_at = $4 \
-         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 RETURNING id; \
-         UPDATE tickets SET status = 'TRAFFICKED_SUCCESS', version = version + 1, updated_at = $4 \
-         WHERE changes() = 1 AND id = $2 AND status = 'DEPLOYING'; \
-         INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT $2, 'DEPLOYED', 'DEPLOYING', 'TRAFFICKED_SUCCESS', $3, $12, $4 WHERE changes() = 1; \
-         RELEASE ot_one"
+        succeeded!(),
+        "; UPDATE tickets SET status = 'TRAFFICKED_SUCCESS', version = version + 1, updated_at = $4 \
+         WHERE changes() = 1 AND id = $2 AND status = 'DEPLOYING'; ",
+        noted!(),
+        " WHERE changes() = 1; RELEASE ot_one"
     );
-    const POSTGRES: &str = "WITH closed AS (UPDATE deploy_attempts SET outcome = $6, \
-         external_id = $7, http_status = $8, error = $9, latency_ms = $10, finished_at = $4 \
-         WHERE id = $5 RETURNING id), \
-         run AS (UPDATE deploy_runs SET state = 'SUCCEEDED', next_attempt_at = NULL, \
-         lease_owner = NULL, lease_until = NULL, updated_at = $4, finished_at = $4 \
-         WHERE id = $1 AND state = 'RUNNING' AND lease_owner = $3 RETURNING id), \
-         was AS (SELECT status FROM tickets WHERE id = $2), \
+    const POSTGRES: &str = concat!(
+        closed_postgres!(),
+        ", run AS (",
+        succeeded!(),
+        "), was AS (SELECT status FROM tickets WHERE id = $2), \
          ticket AS (UPDATE tickets SET \
-         external_ids = CASE WHEN $11 IS NOT NULL AND $7 IS NOT NULL \
-         THEN CAST(CAST(external_ids AS JSONB) || jsonb_build_object($11, $7) AS TEXT) \
-         ELSE external_ids END, \
+         external_ids = CASE WHEN $11 IS NOT NULL AND $7 IS NOT NULL THEN ",
+        merged_ids_postgres!(),
+        " ELSE external_ids END, \
          status = CASE WHEN EXISTS (SELECT 1 FROM run) AND status = 'DEPLOYING' \
          THEN 'TRAFFICKED_SUCCESS' ELSE status END, \
          version = version + 1, updated_at = $4 \
          WHERE id = $2 AND (($11 IS NOT NULL AND $7 IS NOT NULL) \
          OR (EXISTS (SELECT 1 FROM run) AND status = 'DEPLOYING')) RETURNING status), \
-         noted AS (INSERT INTO ticket_history (ticket_id, event, from_status, to_status, actor, detail, at) \
-         SELECT $2, 'DEPLOYED', 'DEPLOYING', 'TRAFFICKED_SUCCESS', $3, $12, $4 FROM ticket, was \
-         WHERE ticket.status = 'TRAFFICKED_SUCCESS' AND was.status = 'DEPLOYING') \
-         SELECT id FROM run";
+         noted AS (",
+        noted!(),
+        " FROM ticket, was WHERE ticket.status = 'TRAFFICKED_SUCCESS' AND was.status = 'DEPLOYING') \
+         SELECT id FROM run"
+    );
     TicketStatus::Deploying.check_transition(TicketStatus::TraffickedSuccess)?;
     let sql = dialect(c, SQLITE, POSTGRES);
     let rows = bind_end(sql, run_id, ticket_id, worker, end)
