@@ -436,6 +436,139 @@ async fn the_same_event_sent_at_once_is_queued_once() {
     w.finish().await;
 }
 
+/// One request mixing every case the intake's one round trip decides: new events, an event
+/// held from an earlier request, one whose hold has expired, one listed twice, and one whose
+/// key is held under another event name only. Each gets its status in the request's order,
+/// and exactly the fresh ones are queued, once per destination, in that order.
+#[tokio::test]
+async fn one_request_mixing_new_held_expired_and_repeated_events() {
+    // An id with characters that JSON escapes.
+    const ALPHA: &str = "m-\"alpha\"\\é\u{1}x";
+    let w = world_without_workers().await;
+    let send = |ids: &[(&str, &str)]| {
+        let events: Vec<Value> = ids
+            .iter()
+            .map(|(name, id)| {
+                let mut e = purchase(Some(id));
+                e["event_name"] = json!(name);
+                e
+            })
+            .collect();
+        w.s.capi
+            .send_events(from_json(json!({"brand_code": "DIS", "events": events})))
+    };
+    let first = send(&[("Purchase", "m-held"), ("Purchase", "m-expired")])
+        .await
+        .unwrap();
+    assert_eq!(first.accepted, 2);
+    sqlx::query(
+        "UPDATE capi_dedupe SET received_epoch = received_epoch - 49 * 3600 \
+         WHERE event_id = 'm-expired'",
+    )
+    .execute(w.db.pool())
+    .await
+    .unwrap();
+    // Listed out of sorted order, so the request's order and the claim order differ.
+    let out = send(&[
+        ("Purchase", "m-zeta"),
+        ("Purchase", "m-held"),
+        ("Purchase", "m-twice"),
+        ("Purchase", "m-expired"),
+        ("Lead", "m-held"),
+        ("Purchase", "m-twice"),
+        ("Purchase", ALPHA),
+    ])
+    .await
+    .unwrap();
+    let statuses: Vec<&str> = out.results.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "ACCEPTED",
+            "DUPLICATE",
+            "ACCEPTED",
+            "ACCEPTED",
+            "ACCEPTED",
+            "DUPLICATE",
+            "ACCEPTED"
+        ]
+    );
+    assert_eq!((out.accepted, out.duplicates), (5, 2));
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT destination, event_name, event_id, test_event_code, status FROM capi_events \
+         ORDER BY id",
+    )
+    .fetch_all(w.db.pool())
+    .await
+    .unwrap();
+    let queued: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let code: Option<String> = r.get("test_event_code");
+            assert_eq!(code, None);
+            assert_eq!(r.get::<String, _>("status"), "QUEUED");
+            format!(
+                "{} {} {}",
+                r.get::<String, _>("destination"),
+                r.get::<String, _>("event_name"),
+                r.get::<String, _>("event_id")
+            )
+        })
+        .collect();
+    let mut expected: Vec<String> = Vec::new();
+    for (name, id) in [
+        ("Purchase", "m-held"),
+        ("Purchase", "m-expired"),
+        ("Purchase", "m-zeta"),
+        ("Purchase", "m-twice"),
+        ("Purchase", "m-expired"),
+        ("Lead", "m-held"),
+        ("Purchase", ALPHA),
+    ] {
+        for dest in ["META", "TIKTOK"] {
+            expected.push(format!("{dest} {name} {id}"));
+        }
+    }
+    assert_eq!(queued, expected);
+    // Every key is held now, from this request's second.
+    let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM capi_dedupe WHERE received_epoch >= $1")
+        .bind(now() - 60)
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(held, 12, "six keys, two destinations each");
+
+    // Over 256 events and destinations, with keys held in each part of the query.
+    let ids = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|i| format!("c-{i:03}")).collect()
+    };
+    let earlier: Vec<String> = ids(100..150).into_iter().chain(ids(250..260)).collect();
+    let named: Vec<(&str, &str)> = earlier.iter().map(|id| ("Purchase", id.as_str())).collect();
+    assert_eq!(send(&named).await.unwrap().accepted, 60);
+    let all = ids(100..300);
+    let named: Vec<(&str, &str)> = all.iter().map(|id| ("Purchase", id.as_str())).collect();
+    let out = send(&named).await.unwrap();
+    assert_eq!((out.accepted, out.duplicates), (140, 60));
+    for (r, id) in out.results.iter().zip(&all) {
+        let held = earlier.contains(id);
+        assert_eq!(
+            r.status,
+            if held { "DUPLICATE" } else { "ACCEPTED" },
+            "{id}"
+        );
+    }
+    let queued: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM capi_events WHERE event_id LIKE 'c-%'")
+            .fetch_one(w.db.pool())
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(queued, 400, "each of the 200 events once per destination");
+    w.finish().await;
+}
+
 #[tokio::test]
 async fn big_batches_split_dedupe_expires_and_keys_are_scoped_to_brands() {
     let w = world().await;

@@ -292,68 +292,66 @@ impl CapiService {
                     .collect()
             })
             .collect();
-        let mut tx = self.governance.db().begin_write().await?;
-        // Claim each dedupe key with one upsert: a concurrent request with the same event
-        // waits on it and then sees a duplicate. Keys are claimed in one order (event name,
-        // then id) whatever order the request lists them in, so two requests holding the same
-        // events cannot deadlock on PostgreSQL.
+        // One event per dedupe key goes to the store: the first that holds it in (event name,
+        // event id) order, which is the request's order among equal keys. An event listed again
+        // in the same request is a duplicate, as is one whose key is held from an earlier
+        // request.
         let mut claim_order: Vec<usize> = (0..prepared.len()).collect();
         claim_order.sort_by(|&a, &b| {
             let (a, b) = (&prepared[a].1, &prepared[b].1);
             (&a.event_name, &a.event_id).cmp(&(&b.event_name, &b.event_id))
         });
-        let keys: Vec<store::CapiDedupeKey<'_>> = claim_order
-            .iter()
-            .flat_map(|&p| {
-                let (_, prep) = &prepared[p];
-                destinations.iter().map(move |(dest, _)| {
-                    (
-                        dest.as_str(),
-                        prep.event_name.as_str(),
-                        prep.event_id.as_str(),
-                    )
-                })
-            })
-            .collect();
-        let mut claimed =
-            store::claim_capi_dedupe_keys(&mut tx, brand.id, &keys, now, now - DEDUPE_SECS).await?;
-        // A key is fresh for the first event (in claim order) that holds it; an event listed
-        // again in the same request is a duplicate, as it was when each key had its upsert.
-        // Taking the key out of the claimed set gives it to that first event only.
-        let mut fresh = vec![vec![false; destinations.len()]; prepared.len()];
+        let mut holds = vec![vec![false; destinations.len()]; prepared.len()];
+        let mut keys = std::collections::HashSet::new();
         for &p in &claim_order {
             let (_, prep) = &prepared[p];
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                let key = (
-                    dest.as_str().to_owned(),
-                    prep.event_name.clone(),
-                    prep.event_id.clone(),
-                );
-                fresh[p][d] = claimed.remove(&key);
+                holds[p][d] = keys.insert((
+                    dest.as_str(),
+                    prep.event_name.as_str(),
+                    prep.event_id.as_str(),
+                ));
             }
         }
-        // Queue the new ones in the request's order (batches keep it).
-        let mut queued: Vec<store::NewCapiEvent<'_>> = Vec::new();
+        drop(keys);
+        // In the request's order (batches keep it).
+        let mut candidates: Vec<store::NewCapiEvent<'_>> = Vec::new();
         for (p, (_, prep)) in prepared.iter().enumerate() {
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                if fresh[p][d] {
-                    queued.push(store::NewCapiEvent {
-                        brand_id: brand.id,
+                if holds[p][d] {
+                    candidates.push(store::NewCapiEvent {
                         destination: dest.as_str(),
                         event_name: &prep.event_name,
                         event_id: &prep.event_id,
                         event_time: prep.event_time,
                         payload: &payloads[p][d],
-                        test_event_code: test_code,
-                        received_epoch: now,
                     });
                 }
             }
         }
-        store::queue_capi_events(&mut tx, &queued).await?;
-        drop(queued);
+        // One round trip on the writer: claim the keys and queue the fresh events.
+        let mut tx = self.governance.db().begin_write_one().await?;
+        let fresh = store::take_in_capi_events(
+            &mut tx,
+            &store::CapiIntake {
+                brand_id: brand.id,
+                test_event_code: test_code,
+                received_epoch: now,
+                expired_at_or_before: now - DEDUPE_SECS,
+                events: &candidates,
+            },
+        )
+        .await?;
+        drop(candidates);
+        // The candidates were listed in this order.
+        let mut fresh = fresh.into_iter();
         for (p, (index, prep)) in prepared.into_iter().enumerate() {
-            let queued = fresh[p].iter().any(|f| *f);
+            let mut queued = false;
+            for held in &holds[p] {
+                if *held && fresh.next().unwrap_or(false) {
+                    queued = true;
+                }
+            }
             results.push(EventResult {
                 index,
                 event_id: Some(prep.event_id),

@@ -4,211 +4,270 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::now_text;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 // ---------------------------------------------------------------- intake
 
-/// Claim the dedupe key (brand, destination, event name, event id) for an event received at
-/// `received_epoch`, with one upsert. True when the event is fresh: the key is new, or its
-/// last claim was at or before `expired_at_or_before` and is taken over. False for a
-/// duplicate. A concurrent claim of the same key waits on this one and then sees a duplicate.
-pub async fn claim_capi_dedupe_key(
-    c: &mut AnyConnection,
-    brand_id: i64,
-    destination: &str,
-    event_name: &str,
-    event_id: &str,
-    received_epoch: i64,
-    expired_at_or_before: i64,
-) -> AppResult<bool> {
-    Ok(sqlx::query(
-        "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
-         SET received_epoch = excluded.received_epoch \
-         WHERE capi_dedupe.received_epoch <= $6 RETURNING 1 AS fresh",
-    )
-    .bind(brand_id)
-    .bind(destination)
-    .bind(event_name)
-    .bind(event_id)
-    .bind(received_epoch)
-    .bind(expired_at_or_before)
-    .fetch_optional(c)
-    .await?
-    .is_some())
-}
-
-/// Rows per multi-row statement of the intake: well under SQLite's and PostgreSQL's limits
-/// on bound parameters (9 per queued event).
-const INTAKE_ROWS_PER_STATEMENT: usize = 200;
-
-/// Parameter placeholders for a statement built here, written in the order they are bound.
-/// SQLite gets anonymous `?`: sqlx looks up the name of every parameter of a statement, and
-/// SQLite finds a name by walking its list of names, so with `$n` a statement of a few
-/// hundred parameters spends most of its time binding them (a tenth of the intake's CPU).
-/// PostgreSQL gets `$1`, `$2`, ...
-struct Params {
-    sqlite: bool,
-    n: usize,
-}
-
-impl Params {
-    fn new(c: &AnyConnection) -> Self {
-        Self {
-            sqlite: !super::is_postgres(c),
-            n: 0,
-        }
-    }
-
-    /// The next placeholder, appended to `sql`.
-    fn next(&mut self, sql: &mut String) {
-        use std::fmt::Write;
-        self.n += 1;
-        if self.sqlite {
-            sql.push('?');
-        } else {
-            let _ = write!(sql, "${}", self.n);
-        }
-    }
-
-    /// `(p, p, ...)` of `k` placeholders, after a comma unless `first`.
-    fn row(&mut self, sql: &mut String, k: usize, first: bool) {
-        if !first {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for i in 0..k {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            self.next(sql);
-        }
-        sql.push(')');
-    }
-}
-
-/// A dedupe key of one brand: (destination, event name, event id).
-pub type CapiDedupeKey<'a> = (&'a str, &'a str, &'a str);
-
-/// `claim_capi_dedupe_key` for many keys of one brand, in a few multi-row upserts: the keys
-/// that are fresh. Keys are claimed in the order given (give them in one order, e.g. sorted,
-/// so two requests cannot deadlock on PostgreSQL). A key given twice is claimed once; its
-/// later occurrences are duplicates, as a second upsert of it would find.
-pub async fn claim_capi_dedupe_keys(
-    c: &mut AnyConnection,
-    brand_id: i64,
-    keys: &[CapiDedupeKey<'_>],
-    received_epoch: i64,
-    expired_at_or_before: i64,
-) -> AppResult<std::collections::HashSet<(String, String, String)>> {
-    let mut seen = std::collections::HashSet::new();
-    let unique: Vec<CapiDedupeKey<'_>> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
-    let mut fresh = std::collections::HashSet::new();
-    for chunk in unique.chunks(INTAKE_ROWS_PER_STATEMENT) {
-        let mut params = Params::new(c);
-        let mut sql = String::from(
-            "INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            params.row(&mut sql, 5, i == 0);
-        }
-        sql.push_str(
-            " ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
-             SET received_epoch = excluded.received_epoch \
-             WHERE capi_dedupe.received_epoch <= ",
-        );
-        params.next(&mut sql);
-        sql.push_str(" RETURNING destination, event_name, event_id");
-        // Built from placeholders alone; every value is bound, in the order written.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (destination, name, id) in chunk {
-            q = q
-                .bind(brand_id)
-                .bind(*destination)
-                .bind(*name)
-                .bind(*id)
-                .bind(received_epoch);
-        }
-        q = q.bind(expired_at_or_before);
-        for row in q.fetch_all(&mut *c).await? {
-            fresh.insert((
-                row.try_get::<String, _>("destination")?,
-                row.try_get::<String, _>("event_name")?,
-                row.try_get::<String, _>("event_id")?,
-            ));
-        }
-    }
-    Ok(fresh)
-}
-
-/// `queue_capi_event` for many events, in a few multi-row inserts, in the order given (ids
-/// follow it).
-pub async fn queue_capi_events(
-    c: &mut AnyConnection,
-    events: &[NewCapiEvent<'_>],
-) -> AppResult<()> {
-    let received_at = now_text();
-    for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
-        let mut params = Params::new(c);
-        let mut sql = String::from(
-            "INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, payload, test_event_code, received_epoch, received_at, status) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            params.row(&mut sql, 9, i == 0);
-            // The row's last value, after its placeholders.
-            sql.insert_str(sql.len() - 1, ", 'QUEUED'");
-        }
-        // Built from placeholders alone; every value is bound, in the order written.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(e.brand_id)
-                .bind(e.destination)
-                .bind(e.event_name)
-                .bind(e.event_id)
-                .bind(e.event_time)
-                .bind(e.payload)
-                .bind(e.test_event_code)
-                .bind(e.received_epoch)
-                .bind(received_at.as_str());
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
-}
+/// Rows per statement of the intake on SQLite (a power of two): five parameters each, well
+/// under SQLite's limit.
+const INTAKE_ROWS_PER_STATEMENT: usize = 256;
 
 /// An event to queue for one destination, already shaped for it.
 pub struct NewCapiEvent<'a> {
-    pub brand_id: i64,
     pub destination: &'a str,
     pub event_name: &'a str,
     pub event_id: &'a str,
     pub event_time: i64,
     /// The JSON the destination receives.
     pub payload: &'a str,
-    pub test_event_code: Option<&'a str>,
-    pub received_epoch: i64,
 }
 
-/// Queue an event for delivery (status QUEUED).
-pub async fn queue_capi_event(c: &mut AnyConnection, e: &NewCapiEvent<'_>) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, payload, test_event_code, status, received_at, received_epoch) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'QUEUED', $8, $9)",
-    )
-    .bind(e.brand_id)
-    .bind(e.destination)
-    .bind(e.event_name)
-    .bind(e.event_id)
-    .bind(e.event_time)
-    .bind(e.payload)
-    .bind(e.test_event_code)
-    .bind(now_text())
-    .bind(e.received_epoch)
-    .execute(c)
-    .await?;
-    Ok(())
+/// A request's events for one brand, all received at `received_epoch`.
+pub struct CapiIntake<'a> {
+    pub brand_id: i64,
+    pub test_event_code: Option<&'a str>,
+    pub received_epoch: i64,
+    /// A dedupe key last claimed at or before this is taken over: its window has passed.
+    pub expired_at_or_before: i64,
+    /// One event per dedupe key (destination, event name, event id), in the order to queue
+    /// them (their ids follow it).
+    pub events: &'a [NewCapiEvent<'a>],
+}
+
+/// Take a request's events in, in one round trip: claim each event's dedupe key and queue
+/// the events whose key was fresh (new, or last claimed at or before
+/// `expired_at_or_before`). Returns, for each event given, whether it was fresh and queued;
+/// the others are duplicates. Make it through [`super::Db::begin_write_one`].
+/// - PostgreSQL: one statement. The keys are claimed with one upsert, in (event name, event
+///   id, destination) order whatever order the request lists them in, so two requests
+///   holding the same events cannot deadlock; a concurrent claim of the same key waits on
+///   this one and then sees a duplicate. The events whose key it returns are queued.
+/// - SQLite: one query inside the savepoint `ot_one`. First the events whose key nobody
+///   holds are queued, then the keys are claimed. Both statements see the same keys:
+///   nothing else writes between them (the write lock), and the first does not write keys.
+///   After each insert of events, one row tells how many it queued, and only when that is
+///   not all of them, which (as JSON): their ids are consecutive, the last ones given out.
+///   A row per event would stall the writer: sqlx's SQLite worker hands rows to the caller
+///   through a channel of 50, and waits when it is full until the caller's task runs.
+///
+/// Each statement's rows are padded with rows of NULLs, which write nothing, to a power of
+/// two: a few statement texts for all request sizes, each prepared once per connection.
+pub async fn take_in_capi_events(
+    c: &mut AnyConnection,
+    intake: &CapiIntake<'_>,
+) -> AppResult<Vec<bool>> {
+    let events = intake.events;
+    let mut fresh = vec![false; events.len()];
+    if events.is_empty() {
+        return Ok(fresh);
+    }
+    let mut keys = std::collections::HashMap::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        if keys
+            .insert((e.destination, e.event_name, e.event_id), i)
+            .is_some()
+        {
+            return Err(AppError::Internal(
+                "the intake was given one dedupe key twice; give each key's first event only"
+                    .into(),
+            ));
+        }
+    }
+    let postgres = super::is_postgres(c);
+    let received_at = now_text();
+    let sql = if postgres {
+        take_in_sql_postgres(events.len())
+    } else {
+        take_in_sql_sqlite(events.len())
+    };
+    // Built from placeholders and literals alone; every value is bound, in the order written.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if postgres {
+        q = q
+            .bind(intake.brand_id)
+            .bind(intake.test_event_code)
+            .bind(intake.received_epoch)
+            .bind(received_at.as_str())
+            .bind(intake.expired_at_or_before);
+        for e in events {
+            q = q
+                .bind(e.destination)
+                .bind(e.event_name)
+                .bind(e.event_id)
+                .bind(e.event_time)
+                .bind(e.payload);
+        }
+    } else {
+        for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
+            q = q
+                .bind(intake.brand_id)
+                .bind(intake.test_event_code)
+                .bind(intake.received_epoch)
+                .bind(received_at.as_str())
+                .bind(intake.expired_at_or_before);
+            for e in chunk {
+                q = q
+                    .bind(e.destination)
+                    .bind(e.event_name)
+                    .bind(e.event_id)
+                    .bind(e.event_time)
+                    .bind(e.payload);
+            }
+            q = q.bind(chunk.len() as i64);
+        }
+        for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
+            q = q.bind(intake.brand_id).bind(intake.received_epoch);
+            for e in chunk {
+                q = q.bind(e.destination).bind(e.event_name).bind(e.event_id);
+            }
+            q = q.bind(intake.expired_at_or_before);
+        }
+        let rows = q.fetch_all(&mut *c).await?;
+        let chunks = events.chunks(INTAKE_ROWS_PER_STATEMENT).enumerate();
+        if rows.len() != chunks.len() {
+            return Err(AppError::Internal(format!(
+                "the intake's query gave {} counts for {} inserts",
+                rows.len(),
+                chunks.len()
+            )));
+        }
+        for ((k, chunk), row) in chunks.zip(&rows) {
+            let at = k * INTAKE_ROWS_PER_STATEMENT;
+            if row.try_get::<i64, _>("n")? == chunk.len() as i64 {
+                fresh[at..at + chunk.len()].fill(true);
+                continue;
+            }
+            let queued: Vec<(String, String, String)> =
+                serde_json::from_str(row.try_get::<&str, _>("queued")?).map_err(|e| {
+                    AppError::Internal(format!("the intake's queued keys cannot be read: {e}"))
+                })?;
+            for (destination, name, id) in &queued {
+                if let Some(&i) = keys.get(&(destination.as_str(), name.as_str(), id.as_str())) {
+                    fresh[i] = true;
+                }
+            }
+        }
+        return Ok(fresh);
+    }
+    for row in q.fetch_all(&mut *c).await? {
+        let key = (
+            row.try_get::<&str, _>("destination")?,
+            row.try_get::<&str, _>("event_name")?,
+            row.try_get::<&str, _>("event_id")?,
+        );
+        if let Some(&i) = keys.get(&key) {
+            fresh[i] = true;
+        }
+    }
+    Ok(fresh)
+}
+
+/// `VALUES` rows of `k` anonymous placeholders for `n` events, padded to a power of two with
+/// rows of `k` NULLs.
+fn padded_rows(sql: &mut String, n: usize, k: usize) {
+    for i in 0..n.next_power_of_two() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..k {
+            sql.push_str(match (j, i < n) {
+                (0, true) => "?",
+                (_, true) => ", ?",
+                (0, false) => "NULL",
+                _ => ", NULL",
+            });
+        }
+        sql.push(')');
+    }
+}
+
+/// The intake's query on SQLite for `n` events (anonymous `?`: sqlx looks up the name of
+/// every parameter of a statement, and SQLite finds a name by walking its list of names, so
+/// with `$n` a statement of a few hundred parameters spends most of its time binding them).
+/// The values shared by the rows come in once per statement, through `s`.
+fn take_in_sql_sqlite(n: usize) -> String {
+    let chunks = || {
+        (0..n)
+            .step_by(INTAKE_ROWS_PER_STATEMENT)
+            .map(move |at| (n - at).min(INTAKE_ROWS_PER_STATEMENT))
+    };
+    let mut sql = String::from("SAVEPOINT ot_one; ");
+    for rows in chunks() {
+        sql.push_str(
+            "WITH s(b, t, e, a, x) AS (VALUES (?, ?, ?, ?, ?)) \
+             INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, \
+             payload, test_event_code, received_epoch, received_at, status) \
+             SELECT s.b, v.column1, v.column2, v.column3, v.column4, v.column5, s.t, s.e, s.a, \
+             'QUEUED' FROM s, (VALUES ",
+        );
+        padded_rows(&mut sql, rows, 5);
+        sql.push_str(
+            ") AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM capi_dedupe d \
+             WHERE d.brand_id = s.b AND d.destination = v.column1 AND d.event_name = v.column2 \
+             AND d.event_id = v.column3 AND d.received_epoch > s.x); \
+             SELECT changes() AS n, CASE WHEN changes() < ? THEN (SELECT \
+             json_group_array(json_array(destination, event_name, event_id)) FROM capi_events \
+             WHERE id > last_insert_rowid() - changes() AND id <= last_insert_rowid()) END \
+             AS queued; ",
+        );
+    }
+    for rows in chunks() {
+        sql.push_str(
+            "WITH s(b, e) AS (VALUES (?, ?)) \
+             INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
+             SELECT s.b, v.column1, v.column2, v.column3, s.e FROM s, (VALUES ",
+        );
+        padded_rows(&mut sql, rows, 3);
+        sql.push_str(
+            ") AS v WHERE v.column1 IS NOT NULL \
+             ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
+             SET received_epoch = excluded.received_epoch \
+             WHERE capi_dedupe.received_epoch <= ?; ",
+        );
+    }
+    sql.push_str("RELEASE ot_one");
+    sql
+}
+
+/// The intake's statement on PostgreSQL for `n` events: `$1` brand, `$2` test event code,
+/// `$3` received epoch, `$4` received at, `$5` expired at or before, then five per event.
+/// Each row carries its place (`o`, a literal), which orders the queued events.
+fn take_in_sql_postgres(n: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::from(
+        "WITH v (o, destination, event_name, event_id, event_time, payload) AS (VALUES ",
+    );
+    for i in 0..n.next_power_of_two() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        if i < n {
+            let p = 6 + i * 5;
+            let _ = write!(
+                sql,
+                "({i}, ${p}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            );
+        } else {
+            let _ = write!(sql, "({i}, NULL, NULL, NULL, NULL, NULL)");
+        }
+    }
+    sql.push_str(
+        "), claimed AS (INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, \
+         received_epoch) SELECT $1, destination, event_name, event_id, $3 FROM v \
+         WHERE destination IS NOT NULL ORDER BY event_name, event_id, destination \
+         ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
+         SET received_epoch = excluded.received_epoch \
+         WHERE capi_dedupe.received_epoch <= $5 RETURNING destination, event_name, event_id), \
+         queued AS (INSERT INTO capi_events (brand_id, destination, event_name, event_id, \
+         event_time, payload, test_event_code, received_epoch, received_at, status) \
+         SELECT $1, v.destination, v.event_name, v.event_id, v.event_time, v.payload, $2, $3, \
+         $4, 'QUEUED' FROM v JOIN claimed c ON c.destination = v.destination \
+         AND c.event_name = v.event_name AND c.event_id = v.event_id ORDER BY v.o) \
+         SELECT destination, event_name, event_id FROM claimed",
+    );
+    sql
 }
 
 // ---------------------------------------------------------------- delivery
