@@ -146,13 +146,26 @@ async fn intake(now: i64) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
     let batch = 100;
+    // BENCH_CAPI_RANDOM_IDS=1: random event ids, as the pixel snippet makes them
+    // (crypto.randomUUID()), rather than counting ones. Each dedupe key then lands on a
+    // page of its own in the dedupe index.
+    let random_ids = std::env::var("BENCH_CAPI_RANDOM_IDS").is_ok_and(|v| v == "1");
     // The bodies are built before the clock starts.
     let bodies: Vec<Vec<Vec<u8>>> = (0..16)
         .map(|w| {
             (0..per_sender)
                 .map(|r| {
                     let base = (w * per_sender + r) * batch;
-                    serde_json::to_vec(&json!({"brand_code": "AUR", "events": (0..batch).map(|i| event(base + i, now)).collect::<Vec<_>>()})).unwrap()
+                    let events: Vec<Value> = (0..batch)
+                        .map(|i| {
+                            let mut e = event(base + i, now);
+                            if random_ids {
+                                e["event_id"] = json!(uuid::Uuid::new_v4().to_string());
+                            }
+                            e
+                        })
+                        .collect();
+                    serde_json::to_vec(&json!({"brand_code": "AUR", "events": events})).unwrap()
                 })
                 .collect()
         })
@@ -193,7 +206,8 @@ async fn intake(now: i64) -> f64 {
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     let total = lat.len() * batch;
     println!(
-        "REST intake: {total} events in {} requests of {batch} from 16 senders in {secs:.2} s = {:.0} events/s; per request p50 {:.1} ms, p99 {:.1} ms",
+        "REST intake ({} event ids): {total} events in {} requests of {batch} from 16 senders in {secs:.2} s = {:.0} events/s; per request p50 {:.1} ms, p99 {:.1} ms",
+        if random_ids { "random" } else { "counting" },
         lat.len(),
         total as f64 / secs,
         pct(0.5),
