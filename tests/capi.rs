@@ -445,7 +445,7 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
     // An id with characters that JSON escapes.
     const ALPHA: &str = "m-\"alpha\"\\é\u{1}x";
     let w = world_without_workers().await;
-    let send = |ids: &[(&str, &str)]| {
+    let send = |ids: &[(&str, &str)], code: Option<&str>| {
         let events: Vec<Value> = ids
             .iter()
             .map(|(name, id)| {
@@ -454,30 +454,74 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
                 e
             })
             .collect();
-        w.s.capi
-            .send_events(from_json(json!({"brand_code": "DIS", "events": events})))
+        let mut body = json!({"brand_code": "DIS", "events": events});
+        if let Some(code) = code {
+            body["test_event_code"] = json!(code);
+        }
+        w.s.capi.send_events(from_json(body))
     };
-    let first = send(&[("Purchase", "m-held"), ("Purchase", "m-expired")])
+    use sqlx::Row;
+    let pool = w.db.pool();
+    let epoch = |id: &'static str| async move {
+        sqlx::query(
+            "SELECT destination, received_epoch FROM capi_dedupe WHERE event_id = $1 \
+             AND event_name = 'Purchase' ORDER BY destination",
+        )
+        .bind(id)
+        .fetch_all(pool)
         .await
-        .unwrap();
-    assert_eq!(first.accepted, 2);
-    sqlx::query(
-        "UPDATE capi_dedupe SET received_epoch = received_epoch - 49 * 3600 \
-         WHERE event_id = 'm-expired'",
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("destination"),
+                r.get::<i64, _>("received_epoch"),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    let first = send(
+        &[
+            ("Purchase", "m-held"),
+            ("Purchase", "m-expired"),
+            ("Purchase", "m-half"),
+        ],
+        None,
     )
-    .execute(w.db.pool())
     .await
     .unwrap();
+    assert_eq!(first.accepted, 3);
+    // m-held was claimed an hour ago (still held), m-expired 49 hours ago (taken over), and
+    // m-half is held for Meta only.
+    for (id, ago) in [("m-held", 3600), ("m-expired", 49 * 3600)] {
+        sqlx::query(
+            "UPDATE capi_dedupe SET received_epoch = received_epoch - $1 WHERE event_id = $2",
+        )
+        .bind(ago)
+        .bind(id)
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM capi_dedupe WHERE event_id = 'm-half' AND destination = 'TIKTOK'")
+        .execute(w.db.pool())
+        .await
+        .unwrap();
+    let held_before = epoch("m-held").await;
     // Listed out of sorted order, so the request's order and the claim order differ.
-    let out = send(&[
-        ("Purchase", "m-zeta"),
-        ("Purchase", "m-held"),
-        ("Purchase", "m-twice"),
-        ("Purchase", "m-expired"),
-        ("Lead", "m-held"),
-        ("Purchase", "m-twice"),
-        ("Purchase", ALPHA),
-    ])
+    let out = send(
+        &[
+            ("Purchase", "m-zeta"),
+            ("Purchase", "m-held"),
+            ("Purchase", "m-twice"),
+            ("Purchase", "m-expired"),
+            ("Lead", "m-held"),
+            ("Purchase", "m-twice"),
+            ("Purchase", "m-half"),
+            ("Purchase", ALPHA),
+        ],
+        Some("TEST777"),
+    )
     .await
     .unwrap();
     let statuses: Vec<&str> = out.results.iter().map(|r| r.status.as_str()).collect();
@@ -490,11 +534,16 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
             "ACCEPTED",
             "ACCEPTED",
             "DUPLICATE",
+            "ACCEPTED",
             "ACCEPTED"
         ]
     );
-    assert_eq!((out.accepted, out.duplicates), (5, 2));
-    use sqlx::Row;
+    assert_eq!((out.accepted, out.duplicates), (6, 2));
+    assert_eq!(
+        epoch("m-held").await,
+        held_before,
+        "a held key is left as it was"
+    );
     let rows = sqlx::query(
         "SELECT destination, event_name, event_id, test_event_code, status FROM capi_events \
          ORDER BY id",
@@ -505,11 +554,11 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
     let queued: Vec<String> = rows
         .iter()
         .map(|r| {
-            let code: Option<String> = r.get("test_event_code");
-            assert_eq!(code, None);
             assert_eq!(r.get::<String, _>("status"), "QUEUED");
             format!(
-                "{} {} {}",
+                "{} {} {} {}",
+                r.get::<Option<String>, _>("test_event_code")
+                    .unwrap_or_default(),
                 r.get::<String, _>("destination"),
                 r.get::<String, _>("event_name"),
                 r.get::<String, _>("event_id")
@@ -517,28 +566,37 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
         })
         .collect();
     let mut expected: Vec<String> = Vec::new();
-    for (name, id) in [
-        ("Purchase", "m-held"),
-        ("Purchase", "m-expired"),
-        ("Purchase", "m-zeta"),
-        ("Purchase", "m-twice"),
-        ("Purchase", "m-expired"),
-        ("Lead", "m-held"),
-        ("Purchase", ALPHA),
+    for (code, name, id) in [
+        ("", "Purchase", "m-held"),
+        ("", "Purchase", "m-expired"),
+        ("", "Purchase", "m-half"),
+        ("TEST777", "Purchase", "m-zeta"),
+        ("TEST777", "Purchase", "m-twice"),
+        ("TEST777", "Purchase", "m-expired"),
+        ("TEST777", "Lead", "m-held"),
+        ("TEST777", "Purchase", "m-half"),
+        ("TEST777", "Purchase", ALPHA),
     ] {
         for dest in ["META", "TIKTOK"] {
-            expected.push(format!("{dest} {name} {id}"));
+            if code == "TEST777" && id == "m-half" && dest == "META" {
+                continue;
+            }
+            expected.push(format!("{code} {dest} {name} {id}"));
         }
     }
     assert_eq!(queued, expected);
-    // Every key is held now, from this request's second.
+    // Every key is held now, m-held's from an hour ago and the others from this request's
+    // second.
     let held: i64 = sqlx::query("SELECT COUNT(*) AS n FROM capi_dedupe WHERE received_epoch >= $1")
         .bind(now() - 60)
         .fetch_one(w.db.pool())
         .await
         .unwrap()
         .get("n");
-    assert_eq!(held, 12, "six keys, two destinations each");
+    assert_eq!(
+        held, 12,
+        "seven keys, two destinations each, but m-held's two"
+    );
 
     // Over 256 events and destinations, with keys held in each part of the query.
     let ids = |range: std::ops::Range<usize>| -> Vec<String> {
@@ -546,10 +604,10 @@ async fn one_request_mixing_new_held_expired_and_repeated_events() {
     };
     let earlier: Vec<String> = ids(100..150).into_iter().chain(ids(250..260)).collect();
     let named: Vec<(&str, &str)> = earlier.iter().map(|id| ("Purchase", id.as_str())).collect();
-    assert_eq!(send(&named).await.unwrap().accepted, 60);
+    assert_eq!(send(&named, None).await.unwrap().accepted, 60);
     let all = ids(100..300);
     let named: Vec<(&str, &str)> = all.iter().map(|id| ("Purchase", id.as_str())).collect();
-    let out = send(&named).await.unwrap();
+    let out = send(&named, None).await.unwrap();
     assert_eq!((out.accepted, out.duplicates), (140, 60));
     for (r, id) in out.results.iter().zip(&all) {
         let held = earlier.contains(id);

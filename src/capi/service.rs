@@ -292,19 +292,12 @@ impl CapiService {
                     .collect()
             })
             .collect();
-        // One event per dedupe key goes to the store: the first that holds it in (event name,
-        // event id) order, which is the request's order among equal keys. An event listed again
-        // in the same request is a duplicate, as is one whose key is held from an earlier
-        // request.
-        let mut claim_order: Vec<usize> = (0..prepared.len()).collect();
-        claim_order.sort_by(|&a, &b| {
-            let (a, b) = (&prepared[a].1, &prepared[b].1);
-            (&a.event_name, &a.event_id).cmp(&(&b.event_name, &b.event_id))
-        });
+        // One event per dedupe key goes to the store: the first in the request that holds it.
+        // An event listed again in the same request is a duplicate, as is one whose key is
+        // held from an earlier request.
         let mut holds = vec![vec![false; destinations.len()]; prepared.len()];
         let mut keys = std::collections::HashSet::new();
-        for &p in &claim_order {
-            let (_, prep) = &prepared[p];
+        for (p, (_, prep)) in prepared.iter().enumerate() {
             for (d, (dest, _)) in destinations.iter().enumerate() {
                 holds[p][d] = keys.insert((
                     dest.as_str(),
@@ -329,19 +322,25 @@ impl CapiService {
                 }
             }
         }
-        // One round trip on the writer: claim the keys and queue the fresh events.
-        let mut tx = self.governance.db().begin_write_one().await?;
-        let fresh = store::take_in_capi_events(
-            &mut tx,
-            &store::CapiIntake {
-                brand_id: brand.id,
-                test_event_code: test_code,
-                received_epoch: now,
-                expired_at_or_before: now - DEDUPE_SECS,
-                events: &candidates,
-            },
-        )
-        .await?;
+        // One round trip on the writer: claim the keys and queue the fresh events. None when
+        // every event was refused.
+        let mut tx = None;
+        let mut fresh = Vec::new();
+        if !candidates.is_empty() {
+            let mut write = self.governance.db().begin_write_one().await?;
+            fresh = store::take_in_capi_events(
+                &mut write,
+                &store::CapiIntake {
+                    brand_id: brand.id,
+                    test_event_code: test_code,
+                    received_epoch: now,
+                    expired_at_or_before: now - DEDUPE_SECS,
+                    events: &candidates,
+                },
+            )
+            .await?;
+            tx = Some(write);
+        }
         drop(candidates);
         // The candidates were listed in this order.
         let mut fresh = fresh.into_iter();
@@ -360,7 +359,9 @@ impl CapiService {
                 reason: None,
             });
         }
-        tx.commit().await?;
+        if let Some(tx) = tx {
+            tx.commit().await?;
+        }
         results.sort_by_key(|r| r.index);
         for (dest, _) in &destinations {
             if let Err(e) = self

@@ -1,6 +1,7 @@
 //! SQL for the Conversions API relay: intake (dedupe keys and queued events), delivery
 //! (claiming queued events, recording batches, settling events) and retention.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::domain::now_text;
@@ -11,6 +12,10 @@ use crate::error::{AppError, AppResult};
 /// Rows per statement of the intake on SQLite (a power of two): five parameters each, well
 /// under SQLite's limit.
 const INTAKE_ROWS_PER_STATEMENT: usize = 256;
+
+/// Events per intake on PostgreSQL: five parameters each and five shared, under its limit of
+/// 65,535 in one statement (an intake takes 1,000 events for at most two destinations).
+const MAX_INTAKE_POSTGRES: usize = 13_000;
 
 /// An event to queue for one destination, already shaped for it.
 pub struct NewCapiEvent<'a> {
@@ -40,7 +45,8 @@ pub struct CapiIntake<'a> {
 /// the others are duplicates. Make it through [`super::Db::begin_write_one`].
 /// - PostgreSQL: one statement. The keys are claimed with one upsert, in (event name, event
 ///   id, destination) order whatever order the request lists them in, so two requests
-///   holding the same events cannot deadlock; a concurrent claim of the same key waits on
+///   holding the same events cannot deadlock (in byte order, as earlier builds sorted them in
+///   Rust, so they cannot deadlock with a process of such a build either); a concurrent claim of the same key waits on
 ///   this one and then sees a duplicate. The events whose key it returns are queued.
 /// - SQLite: one query inside the savepoint `ot_one`. First the events whose key nobody
 ///   holds are queued, then the keys are claimed. Both statements see the same keys:
@@ -74,6 +80,12 @@ pub async fn take_in_capi_events(
         }
     }
     let postgres = super::is_postgres(c);
+    if postgres && events.len() > MAX_INTAKE_POSTGRES {
+        return Err(AppError::Internal(format!(
+            "{} events at once; PostgreSQL's one statement takes at most {MAX_INTAKE_POSTGRES}",
+            events.len()
+        )));
+    }
     let received_at = now_text();
     let sql = if postgres {
         take_in_sql_postgres(events.len())
@@ -122,49 +134,81 @@ pub async fn take_in_capi_events(
             }
             q = q.bind(intake.expired_at_or_before);
         }
-        let rows = q.fetch_all(&mut *c).await?;
-        let chunks = events.chunks(INTAKE_ROWS_PER_STATEMENT).enumerate();
-        if rows.len() != chunks.len() {
-            return Err(AppError::Internal(format!(
-                "the intake's query gave {} counts for {} inserts",
-                rows.len(),
-                chunks.len()
-            )));
-        }
-        for ((k, chunk), row) in chunks.zip(&rows) {
-            let at = k * INTAKE_ROWS_PER_STATEMENT;
-            if row.try_get::<i64, _>("n")? == chunk.len() as i64 {
-                fresh[at..at + chunk.len()].fill(true);
-                continue;
-            }
-            let queued: Vec<(String, String, String)> =
-                serde_json::from_str(row.try_get::<&str, _>("queued")?).map_err(|e| {
-                    AppError::Internal(format!("the intake's queued keys cannot be read: {e}"))
-                })?;
-            for (destination, name, id) in &queued {
-                if let Some(&i) = keys.get(&(destination.as_str(), name.as_str(), id.as_str())) {
-                    fresh[i] = true;
-                }
-            }
-        }
-        return Ok(fresh);
     }
-    for row in q.fetch_all(&mut *c).await? {
-        let key = (
-            row.try_get::<&str, _>("destination")?,
-            row.try_get::<&str, _>("event_name")?,
-            row.try_get::<&str, _>("event_id")?,
-        );
-        if let Some(&i) = keys.get(&key) {
-            fresh[i] = true;
-        }
+    let rows = q.fetch_all(&mut *c).await?;
+    // The write has run (on PostgreSQL it is committed): nothing may fail from here on. An
+    // answer that cannot be read reports its events as queued, which they are or were
+    // already, rather than failing a request whose events were taken in.
+    let read = if postgres {
+        fresh_from_keys(&rows, &keys, &mut fresh)
+    } else {
+        fresh_from_counts(&rows, &keys, &mut fresh)
+    };
+    if let Err(e) = read {
+        tracing::error!(error = %e, events = events.len(), "the intake's answer could not be read; its events are reported as accepted");
+        fresh.fill(true);
     }
     Ok(fresh)
 }
 
+/// A dedupe key of one brand and the event given for it: (destination, event name, event id).
+type Keys<'a> = std::collections::HashMap<(&'a str, &'a str, &'a str), usize>;
+
+/// PostgreSQL's answer: the keys claimed, whose events were queued.
+fn fresh_from_keys(rows: &[AnyRow], keys: &Keys<'_>, fresh: &mut [bool]) -> Result<(), String> {
+    for row in rows {
+        let key = (
+            row.try_get::<&str, _>("destination"),
+            row.try_get::<&str, _>("event_name"),
+            row.try_get::<&str, _>("event_id"),
+        );
+        let (Ok(d), Ok(n), Ok(i)) = key else {
+            return Err("a claimed key is not text".into());
+        };
+        match keys.get(&(d, n, i)) {
+            Some(&at) => fresh[at] = true,
+            None => return Err("a claimed key is not one given".into()),
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's answer: per insert, how many events it queued and, when not all, which.
+fn fresh_from_counts(rows: &[AnyRow], keys: &Keys<'_>, fresh: &mut [bool]) -> Result<(), String> {
+    let inserts = fresh.len().div_ceil(INTAKE_ROWS_PER_STATEMENT);
+    if rows.len() != inserts {
+        return Err(format!("{} counts for {inserts} inserts", rows.len()));
+    }
+    for (k, row) in rows.iter().enumerate() {
+        let at = k * INTAKE_ROWS_PER_STATEMENT;
+        let len = (fresh.len() - at).min(INTAKE_ROWS_PER_STATEMENT);
+        let n = row.try_get::<i64, _>("n").map_err(|e| e.to_string())?;
+        if n == len as i64 {
+            fresh[at..at + len].fill(true);
+            continue;
+        }
+        let text = row
+            .try_get::<&str, _>("queued")
+            .map_err(|e| e.to_string())?;
+        let queued: Vec<(String, String, String)> =
+            serde_json::from_str(text).map_err(|e| format!("queued keys: {e}"))?;
+        if queued.len() as i64 != n {
+            return Err(format!("{} queued keys for a count of {n}", queued.len()));
+        }
+        for (destination, name, id) in &queued {
+            match keys.get(&(destination.as_str(), name.as_str(), id.as_str())) {
+                Some(&i) if (at..at + len).contains(&i) => fresh[i] = true,
+                _ => return Err("a queued key is not one given to its insert".into()),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `VALUES` rows of `k` anonymous placeholders for `n` events, padded to a power of two with
-/// rows of `k` NULLs.
-fn padded_rows(sql: &mut String, n: usize, k: usize) {
+/// rows of `k` NULLs; with `place`, each row ends with its place (a literal).
+fn padded_rows(sql: &mut String, n: usize, k: usize, place: bool) {
+    use std::fmt::Write;
     for i in 0..n.next_power_of_two() {
         sql.push_str(if i == 0 { "(" } else { ", (" });
         for j in 0..k {
@@ -174,6 +218,9 @@ fn padded_rows(sql: &mut String, n: usize, k: usize) {
                 (0, false) => "NULL",
                 _ => ", NULL",
             });
+        }
+        if place {
+            let _ = write!(sql, ", {i}");
         }
         sql.push(')');
     }
@@ -198,11 +245,11 @@ fn take_in_sql_sqlite(n: usize) -> String {
              SELECT s.b, v.column1, v.column2, v.column3, v.column4, v.column5, s.t, s.e, s.a, \
              'QUEUED' FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 5);
+        padded_rows(&mut sql, rows, 5, true);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM capi_dedupe d \
              WHERE d.brand_id = s.b AND d.destination = v.column1 AND d.event_name = v.column2 \
-             AND d.event_id = v.column3 AND d.received_epoch > s.x); \
+             AND d.event_id = v.column3 AND d.received_epoch > s.x) ORDER BY v.column6; \
              SELECT changes() AS n, CASE WHEN changes() < ? THEN (SELECT \
              json_group_array(json_array(destination, event_name, event_id)) FROM capi_events \
              WHERE id > last_insert_rowid() - changes() AND id <= last_insert_rowid()) END \
@@ -215,7 +262,7 @@ fn take_in_sql_sqlite(n: usize) -> String {
              INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
              SELECT s.b, v.column1, v.column2, v.column3, s.e FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 3);
+        padded_rows(&mut sql, rows, 3, false);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL \
              ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
@@ -256,7 +303,8 @@ fn take_in_sql_postgres(n: usize) -> String {
     sql.push_str(
         "), claimed AS (INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, \
          received_epoch) SELECT $1, destination, event_name, event_id, $3 FROM v \
-         WHERE destination IS NOT NULL ORDER BY event_name, event_id, destination \
+         WHERE destination IS NOT NULL \
+         ORDER BY event_name COLLATE \"C\", event_id COLLATE \"C\", destination COLLATE \"C\" \
          ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
          SET received_epoch = excluded.received_epoch \
          WHERE capi_dedupe.received_epoch <= $5 RETURNING destination, event_name, event_id), \
