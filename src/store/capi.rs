@@ -95,37 +95,10 @@ pub async fn take_in_capi_events(
     // Built from placeholders and literals alone; every value is bound, in the order written.
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     if postgres {
-        q = q
-            .bind(intake.brand_id)
-            .bind(intake.test_event_code)
-            .bind(intake.received_epoch)
-            .bind(received_at.as_str())
-            .bind(intake.expired_at_or_before);
-        for e in events {
-            q = q
-                .bind(e.destination)
-                .bind(e.event_name)
-                .bind(e.event_id)
-                .bind(e.event_time)
-                .bind(e.payload);
-        }
+        q = bind_events(q, intake, &received_at, events);
     } else {
         for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
-            q = q
-                .bind(intake.brand_id)
-                .bind(intake.test_event_code)
-                .bind(intake.received_epoch)
-                .bind(received_at.as_str())
-                .bind(intake.expired_at_or_before);
-            for e in chunk {
-                q = q
-                    .bind(e.destination)
-                    .bind(e.event_name)
-                    .bind(e.event_id)
-                    .bind(e.event_time)
-                    .bind(e.payload);
-            }
-            q = q.bind(chunk.len() as i64);
+            q = bind_events(q, intake, &received_at, chunk).bind(chunk.len() as i64);
         }
         for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
             q = q.bind(intake.brand_id).bind(intake.received_epoch);
@@ -149,6 +122,33 @@ pub async fn take_in_capi_events(
         fresh.fill(true);
     }
     Ok(fresh)
+}
+
+type IntakeQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// The values an insert of events shares (brand, test event code, received epoch and time,
+/// expiry), then five per event.
+fn bind_events<'q>(
+    mut q: IntakeQuery<'q>,
+    intake: &CapiIntake<'q>,
+    received_at: &'q str,
+    events: &'q [NewCapiEvent<'q>],
+) -> IntakeQuery<'q> {
+    q = q
+        .bind(intake.brand_id)
+        .bind(intake.test_event_code)
+        .bind(intake.received_epoch)
+        .bind(received_at)
+        .bind(intake.expired_at_or_before);
+    for e in events {
+        q = q
+            .bind(e.destination)
+            .bind(e.event_name)
+            .bind(e.event_id)
+            .bind(e.event_time)
+            .bind(e.payload);
+    }
+    q
 }
 
 /// A dedupe key of one brand and the event given for it: (destination, event name, event id).
