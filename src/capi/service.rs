@@ -292,26 +292,21 @@ impl CapiService {
                     .collect()
             })
             .collect();
-        // One event per dedupe key goes to the store: the first in the request that holds it.
-        // An event listed again in the same request is a duplicate, as is one whose key is
-        // held from an earlier request.
-        let mut holds = vec![vec![false; destinations.len()]; prepared.len()];
+        // One event per dedupe key goes to the store, in the request's order (batches keep
+        // it): the first that holds the key. An event listed again in the same request is a
+        // duplicate, as is one whose key is held from an earlier request. `owners` says whose
+        // each candidate is.
         let mut keys = std::collections::HashSet::new();
+        let mut candidates: Vec<store::NewCapiEvent<'_>> = Vec::new();
+        let mut owners = Vec::new();
         for (p, (_, prep)) in prepared.iter().enumerate() {
             for (d, (dest, _)) in destinations.iter().enumerate() {
-                holds[p][d] = keys.insert((
+                let key = (
                     dest.as_str(),
                     prep.event_name.as_str(),
                     prep.event_id.as_str(),
-                ));
-            }
-        }
-        drop(keys);
-        // In the request's order (batches keep it).
-        let mut candidates: Vec<store::NewCapiEvent<'_>> = Vec::new();
-        for (p, (_, prep)) in prepared.iter().enumerate() {
-            for (d, (dest, _)) in destinations.iter().enumerate() {
-                if holds[p][d] {
+                );
+                if keys.insert(key) {
                     candidates.push(store::NewCapiEvent {
                         destination: dest.as_str(),
                         event_name: &prep.event_name,
@@ -319,16 +314,18 @@ impl CapiService {
                         event_time: prep.event_time,
                         payload: &payloads[p][d],
                     });
+                    owners.push(p);
                 }
             }
         }
-        // One round trip on the writer: claim the keys and queue the fresh events. None when
-        // every event was refused.
-        let mut tx = None;
-        let mut fresh = Vec::new();
-        if !candidates.is_empty() {
+        drop(keys);
+        // One round trip on the writer: claim the keys and queue the fresh events. No write
+        // when every event was refused.
+        let (fresh, tx) = if candidates.is_empty() {
+            (Vec::new(), None)
+        } else {
             let mut write = self.governance.db().begin_write_one().await?;
-            fresh = store::take_in_capi_events(
+            let fresh = store::take_in_capi_events(
                 &mut write,
                 &store::CapiIntake {
                     brand_id: brand.id,
@@ -339,18 +336,16 @@ impl CapiService {
                 },
             )
             .await?;
-            tx = Some(write);
-        }
+            (fresh, Some(write))
+        };
         drop(candidates);
-        // The candidates were listed in this order.
-        let mut fresh = fresh.into_iter();
+        // Accepted when any of its destinations took it.
+        let mut accepted = vec![false; prepared.len()];
+        for (&p, queued) in owners.iter().zip(fresh) {
+            accepted[p] |= queued;
+        }
         for (p, (index, prep)) in prepared.into_iter().enumerate() {
-            let mut queued = false;
-            for held in &holds[p] {
-                if *held && fresh.next().unwrap_or(false) {
-                    queued = true;
-                }
-            }
+            let queued = accepted[p];
             results.push(EventResult {
                 index,
                 event_id: Some(prep.event_id),

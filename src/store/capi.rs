@@ -44,9 +44,8 @@ pub struct CapiIntake<'a> {
 /// `expired_at_or_before`). Returns, for each event given, whether it was fresh and queued;
 /// the others are duplicates. Make it through [`super::Db::begin_write_one`].
 /// - PostgreSQL: one statement. The keys are claimed with one upsert, in (event name, event
-///   id, destination) order whatever order the request lists them in, so two requests
-///   holding the same events cannot deadlock (in byte order, as earlier builds sorted them in
-///   Rust, so they cannot deadlock with a process of such a build either); a concurrent claim of the same key waits on
+///   id, destination) byte order whatever order the request lists them in, so two requests
+///   holding the same events cannot deadlock; a concurrent claim of the same key waits on
 ///   this one and then sees a duplicate. The events whose key it returns are queued.
 /// - SQLite: one query inside the savepoint `ot_one`. First the events whose key nobody
 ///   holds are queued, then the keys are claimed. Both statements see the same keys:
