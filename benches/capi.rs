@@ -173,12 +173,12 @@ async fn intake(now: i64) -> f64 {
     let cpu_before = report::cpu_ticks(pid);
     let started = Instant::now();
     let mut handles = Vec::new();
-    for sender in bodies {
+    for (w, sender) in bodies.into_iter().enumerate() {
         let client = client.clone();
         let key = key.clone();
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            for body in sender {
+            for (r, body) in sender.into_iter().enumerate() {
                 let t = Instant::now();
                 let resp = client
                     .post(format!("http://{addr}/api/v1/capi/events"))
@@ -190,18 +190,29 @@ async fn intake(now: i64) -> f64 {
                     .unwrap();
                 assert!(resp.status().is_success(), "{}", resp.status());
                 let _ = resp.bytes().await.unwrap();
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                let at = t.duration_since(started).as_secs_f64() * 1000.0;
+                lat.push(Timed {
+                    sender: w,
+                    round: r,
+                    at,
+                    ms,
+                });
             }
             lat
         }));
     }
-    let mut lat = Vec::new();
+    let mut timed = Vec::new();
     for h in handles {
-        lat.extend(h.await.unwrap());
+        timed.extend(h.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu_ms = (report::cpu_ticks(pid) - cpu_before) as f64 * 10.0;
     let _ = server.kill().await;
+    if std::env::var("BENCH_TIMELINE").is_ok() {
+        timeline(&mut timed);
+    }
+    let mut lat: Vec<f64> = timed.iter().map(|t| t.ms).collect();
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
     let total = lat.len() * batch;
@@ -219,4 +230,49 @@ async fn intake(now: i64) -> f64 {
         report::cores()
     );
     pct(0.99)
+}
+
+/// One intake request as a sender saw it: when it left (ms after the clock started) and how
+/// long its answer took.
+struct Timed {
+    sender: usize,
+    round: usize,
+    at: f64,
+    ms: f64,
+}
+
+/// BENCH_TIMELINE=1: the ten slowest requests, with when they left, and per 250 ms of the
+/// run the requests that left then, their median and slowest answer. Says whether the slow
+/// 1% are the first requests (a cold start) or pauses in the middle of the run.
+fn timeline(timed: &mut [Timed]) {
+    timed.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    println!("  slowest requests (sender/round, left at, took):");
+    for t in timed.iter().take(10) {
+        println!(
+            "    {:>2}/{:<3} at {:>7.1} ms took {:>6.1} ms",
+            t.sender, t.round, t.at, t.ms
+        );
+    }
+    timed.sort_by(|a, b| a.at.total_cmp(&b.at));
+    let mut window = 0;
+    let mut i = 0;
+    println!("  per 250 ms (requests, p50, max):");
+    while i < timed.len() {
+        let end = (window + 1) as f64 * 250.0;
+        let mut ms: Vec<f64> = timed[i..]
+            .iter()
+            .take_while(|t| t.at < end)
+            .map(|t| t.ms)
+            .collect();
+        i += ms.len();
+        ms.sort_by(|a, b| a.total_cmp(b));
+        if let (Some(mid), Some(max)) = (ms.get(ms.len() / 2), ms.last()) {
+            println!(
+                "    {:>5} ms: {:>3} requests, p50 {mid:>5.1} ms, max {max:>5.1} ms",
+                window * 250,
+                ms.len()
+            );
+        }
+        window += 1;
+    }
 }

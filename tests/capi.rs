@@ -436,6 +436,105 @@ async fn the_same_event_sent_at_once_is_queued_once() {
     w.finish().await;
 }
 
+/// Requests that come while the writer is busy are written together (`capi::intake`): an
+/// event whose key another request of the same write holds is a duplicate, every key is
+/// queued once across all of them, and a request the database refuses fails alone, leaving
+/// nothing of itself behind, while the requests written with it are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_written_together_dedupe_across_each_other_and_a_refused_one_fails_alone() {
+    use sqlx::Row;
+    let w = world_without_workers().await;
+    // The database refuses the event "poison" (a trigger), as it would a constraint.
+    let refuse: &[&str] = if std::env::var("TEST_DATABASE_URL").is_ok() {
+        &[
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.event_id = 'poison' THEN RAISE EXCEPTION 'poison refused'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON capi_events FOR EACH ROW \
+             EXECUTE FUNCTION refuse_poison()",
+        ]
+    } else {
+        &["CREATE TRIGGER refuse_poison BEFORE INSERT ON capi_events \
+           WHEN NEW.event_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END"]
+    };
+    for sql in refuse {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+    }
+    // Five rounds of 16 requests at once, each of 10 events sharing 5 with the next, and one
+    // request holding the poison among them.
+    for round in 0..5 {
+        let id = |k: usize| format!("together-{round}-{k}");
+        let mut tasks = Vec::new();
+        for r in 0..17 {
+            let events: Vec<Value> = if r == 8 {
+                vec![purchase(Some("poison")), purchase(Some(&id(1000)))]
+            } else {
+                let r = if r > 8 { r - 1 } else { r };
+                (r * 5..r * 5 + 10)
+                    .map(|k| purchase(Some(&id(k))))
+                    .collect()
+            };
+            let capi = w.s.capi.clone();
+            tasks.push(tokio::spawn(async move {
+                capi.send_events(from_json(json!({"brand_code": "DIS", "events": events})))
+                    .await
+            }));
+        }
+        let mut accepted = std::collections::HashMap::<String, usize>::new();
+        for (r, t) in tasks.into_iter().enumerate() {
+            let out = t.await.unwrap();
+            if r == 8 {
+                let e = out.expect_err("the refused request fails");
+                assert!(e.to_string().contains("poison refused"), "{e}");
+                continue;
+            }
+            let out = out.unwrap_or_else(|e| panic!("request {r} of round {round}: {e}"));
+            assert_eq!(out.accepted + out.duplicates, 10, "{:?}", out.results);
+            for res in &out.results {
+                if res.status == "ACCEPTED" {
+                    *accepted.entry(res.event_id.clone().unwrap()).or_default() += 1;
+                }
+            }
+        }
+        // 16 requests of 10 overlapping by 5: 85 distinct events, each accepted once.
+        assert_eq!(accepted.len(), 85, "round {round}: {accepted:?}");
+        assert!(
+            accepted.values().all(|&n| n == 1),
+            "round {round}: {accepted:?}"
+        );
+        let stored = |like: String| {
+            let db = w.db.clone();
+            async move {
+                sqlx::query("SELECT COUNT(*) AS n FROM capi_events WHERE event_id LIKE $1")
+                    .bind(like)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap()
+                    .get::<i64, _>("n")
+            }
+        };
+        assert_eq!(
+            stored(format!("together-{round}-%")).await,
+            170,
+            "one row per destination"
+        );
+        assert_eq!(stored(id(1000)).await, 0, "nothing of the refused request");
+    }
+    // Nor its keys: the refused request's good event goes in when sent again.
+    let again =
+        w.s.capi
+            .send_events(from_json(
+                json!({"brand_code": "DIS", "events": [purchase(Some("together-0-1000"))]}),
+            ))
+            .await
+            .unwrap();
+    assert_eq!(again.accepted, 1, "{:?}", again.results);
+    w.finish().await;
+}
+
 /// One request mixing every case the intake's one round trip decides: new events, an event
 /// held from an earlier request, one whose hold has expired, one listed twice, and one whose
 /// key is held under another event name only. Each gets its status in the request's order,

@@ -3,6 +3,7 @@
 //! intake with 48-hour dedupe and batched delivery (`service`) through the job queue (`jobs`), and the
 //! browser pixel snippets that share one event id with the server (`pixel_snippet`).
 
+mod intake;
 pub mod jobs;
 pub mod normalize;
 pub mod raw;

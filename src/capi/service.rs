@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::raw::Object;
-use super::{given_event_id, normalize, validate_event};
+use super::{given_event_id, intake, normalize, validate_event};
 use crate::domain::Platform;
 use crate::error::{AppError, AppResult};
 use crate::governance::Governance;
@@ -110,6 +110,7 @@ const RETENTION_CHUNK: i64 = 5000;
 #[derive(Clone)]
 pub struct CapiService {
     governance: Governance,
+    intake: std::sync::Arc<intake::IntakeBatcher>,
     clients: PlatformClients,
     queue: crate::jobs::JobQueue,
     retention: CapiRetention,
@@ -165,6 +166,10 @@ impl CapiService {
         retention: CapiRetention,
     ) -> Self {
         Self {
+            intake: std::sync::Arc::new(intake::IntakeBatcher::new(
+                governance.db().clone(),
+                DEDUPE_SECS,
+            )),
             governance,
             clients,
             queue,
@@ -280,7 +285,7 @@ impl CapiService {
         // Each event as each destination receives it, also before the transaction: a
         // duplicate's payload is made for nothing, but the writer is held for less.
         // Meta's text is moved out of the prepared event (each destination appears once).
-        let payloads: Vec<Vec<String>> = prepared
+        let mut payloads: Vec<Vec<String>> = prepared
             .iter_mut()
             .map(|(index, prep)| {
                 destinations
@@ -297,7 +302,7 @@ impl CapiService {
         // duplicate, as is one whose key is held from an earlier request. `owners` says whose
         // each candidate is.
         let mut keys = std::collections::HashSet::new();
-        let mut candidates: Vec<store::NewCapiEvent<'_>> = Vec::new();
+        let mut candidates = Vec::new();
         let mut owners = Vec::new();
         for (p, (_, prep)) in prepared.iter().enumerate() {
             for (d, (dest, _)) in destinations.iter().enumerate() {
@@ -307,38 +312,29 @@ impl CapiService {
                     prep.event_id.as_str(),
                 );
                 if keys.insert(key) {
-                    candidates.push(store::NewCapiEvent {
+                    candidates.push(intake::Event {
                         destination: dest.as_str(),
-                        event_name: &prep.event_name,
-                        event_id: &prep.event_id,
+                        event_name: prep.event_name.clone(),
+                        event_id: prep.event_id.clone(),
                         event_time: prep.event_time,
-                        payload: &payloads[p][d],
+                        payload: std::mem::take(&mut payloads[p][d]),
                     });
                     owners.push(p);
                 }
             }
         }
-        drop(keys);
-        // One round trip on the writer: claim the keys and queue the fresh events. No write
-        // when every event was refused.
-        let (fresh, tx) = if candidates.is_empty() {
-            (Vec::new(), None)
-        } else {
-            let mut write = self.governance.db().begin_write_one().await?;
-            let fresh = store::take_in_capi_events(
-                &mut write,
-                &store::CapiIntake {
-                    brand_id: brand.id,
-                    test_event_code: test_code,
-                    received_epoch: now,
-                    expired_at_or_before: now - DEDUPE_SECS,
-                    events: &candidates,
-                },
-            )
+        drop((keys, payloads));
+        // Written with the other requests' events that wait for the writer meanwhile, in one
+        // round trip (`intake`): the keys claimed and the fresh events queued. No write when
+        // every event was refused.
+        let fresh = self
+            .intake
+            .take_in(intake::Intake {
+                brand_id: brand.id,
+                test_event_code: test_code.map(str::to_owned),
+                events: candidates,
+            })
             .await?;
-            (fresh, Some(write))
-        };
-        drop(candidates);
         // Accepted when any of its destinations took it.
         let mut accepted = vec![false; prepared.len()];
         for (&p, queued) in owners.iter().zip(fresh) {
@@ -353,9 +349,6 @@ impl CapiService {
                 field: None,
                 reason: None,
             });
-        }
-        if let Some(tx) = tx {
-            tx.commit().await?;
         }
         results.sort_by_key(|r| r.index);
         for (dest, _) in &destinations {

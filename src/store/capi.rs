@@ -13,12 +13,20 @@ use crate::error::{AppError, AppResult};
 /// under SQLite's limit.
 const INTAKE_ROWS_PER_STATEMENT: usize = 256;
 
-/// Events per intake on PostgreSQL: five parameters each and five shared, under its limit of
-/// 65,535 in one statement (an intake takes 1,000 events for at most two destinations).
-const MAX_INTAKE_POSTGRES: usize = 13_000;
+/// Events per intake on PostgreSQL: seven parameters each and three shared, under its limit
+/// of 65,535 in one statement. One request brings at most 1,000 events for two destinations;
+/// intakes that gather while the writer is busy take at most [`MAX_INTAKE_ROWS`] together.
+const MAX_INTAKE_POSTGRES: usize = 9_000;
+
+/// Events queued by one round trip at most when several requests' events go together
+/// (`capi::intake`): a request's own events (at most 2,000) always go in one.
+pub const MAX_INTAKE_ROWS: usize = 4_096;
 
 /// An event to queue for one destination, already shaped for it.
 pub struct NewCapiEvent<'a> {
+    pub brand_id: i64,
+    /// Events Manager test code; the event then shows in Test Events only.
+    pub test_event_code: Option<&'a str>,
     pub destination: &'a str,
     pub event_name: &'a str,
     pub event_id: &'a str,
@@ -27,24 +35,22 @@ pub struct NewCapiEvent<'a> {
     pub payload: &'a str,
 }
 
-/// A request's events for one brand, all received at `received_epoch`.
+/// Events of one or several requests, all received at `received_epoch`.
 pub struct CapiIntake<'a> {
-    pub brand_id: i64,
-    pub test_event_code: Option<&'a str>,
     pub received_epoch: i64,
     /// A dedupe key last claimed at or before this is taken over: its window has passed.
     pub expired_at_or_before: i64,
-    /// One event per dedupe key (destination, event name, event id), in the order to queue
-    /// them (their ids follow it).
+    /// One event per dedupe key (brand, destination, event name, event id), in the order to
+    /// queue them (their ids follow it).
     pub events: &'a [NewCapiEvent<'a>],
 }
 
-/// Take a request's events in, in one round trip: claim each event's dedupe key and queue
+/// Take events in, in one round trip: claim each event's dedupe key and queue
 /// the events whose key was fresh (new, or last claimed at or before
 /// `expired_at_or_before`). Returns, for each event given, whether it was fresh and queued;
 /// the others are duplicates. Make it through [`super::Db::begin_write_one`].
-/// - PostgreSQL: one statement. The keys are claimed with one upsert, in (event name, event
-///   id, destination) byte order whatever order the request lists them in, so two requests
+/// - PostgreSQL: one statement. The keys are claimed with one upsert, in (brand, event name,
+///   event id, destination) order (bytes) whatever order the events come in, so two intakes
 ///   holding the same events cannot deadlock; a concurrent claim of the same key waits on
 ///   this one and then sees a duplicate. The events whose key it returns are queued.
 /// - SQLite: one query inside the savepoint `ot_one`. First the events whose key nobody
@@ -69,7 +75,7 @@ pub async fn take_in_capi_events(
     let mut keys = std::collections::HashMap::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         if keys
-            .insert((e.destination, e.event_name, e.event_id), i)
+            .insert((e.brand_id, e.destination, e.event_name, e.event_id), i)
             .is_some()
         {
             return Err(AppError::Internal(
@@ -100,9 +106,13 @@ pub async fn take_in_capi_events(
             q = bind_events(q, intake, &received_at, chunk).bind(chunk.len() as i64);
         }
         for chunk in events.chunks(INTAKE_ROWS_PER_STATEMENT) {
-            q = q.bind(intake.brand_id).bind(intake.received_epoch);
+            q = q.bind(intake.received_epoch);
             for e in chunk {
-                q = q.bind(e.destination).bind(e.event_name).bind(e.event_id);
+                q = q
+                    .bind(e.brand_id)
+                    .bind(e.destination)
+                    .bind(e.event_name)
+                    .bind(e.event_id);
             }
             q = q.bind(intake.expired_at_or_before);
         }
@@ -125,8 +135,8 @@ pub async fn take_in_capi_events(
 
 type IntakeQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// The values an insert of events shares (brand, test event code, received epoch and time,
-/// expiry), then five per event.
+/// The values an insert of events shares (received epoch and time, expiry), then seven per
+/// event.
 fn bind_events<'q>(
     mut q: IntakeQuery<'q>,
     intake: &CapiIntake<'q>,
@@ -134,13 +144,13 @@ fn bind_events<'q>(
     events: &'q [NewCapiEvent<'q>],
 ) -> IntakeQuery<'q> {
     q = q
-        .bind(intake.brand_id)
-        .bind(intake.test_event_code)
         .bind(intake.received_epoch)
         .bind(received_at)
         .bind(intake.expired_at_or_before);
     for e in events {
         q = q
+            .bind(e.brand_id)
+            .bind(e.test_event_code)
             .bind(e.destination)
             .bind(e.event_name)
             .bind(e.event_id)
@@ -150,21 +160,22 @@ fn bind_events<'q>(
     q
 }
 
-/// A dedupe key of one brand and the event given for it: (destination, event name, event id).
-type Keys<'a> = std::collections::HashMap<(&'a str, &'a str, &'a str), usize>;
+/// A dedupe key and the event given for it: (brand, destination, event name, event id).
+type Keys<'a> = std::collections::HashMap<(i64, &'a str, &'a str, &'a str), usize>;
 
 /// PostgreSQL's answer: the keys claimed, whose events were queued.
 fn fresh_from_keys(rows: &[AnyRow], keys: &Keys<'_>, fresh: &mut [bool]) -> Result<(), String> {
     for row in rows {
         let key = (
+            row.try_get::<i64, _>("brand_id"),
             row.try_get::<&str, _>("destination"),
             row.try_get::<&str, _>("event_name"),
             row.try_get::<&str, _>("event_id"),
         );
-        let (Ok(d), Ok(n), Ok(i)) = key else {
-            return Err("a claimed key is not text".into());
+        let (Ok(b), Ok(d), Ok(n), Ok(i)) = key else {
+            return Err("a claimed key is not a number and three texts".into());
         };
-        match keys.get(&(d, n, i)) {
+        match keys.get(&(b, d, n, i)) {
             Some(&at) => fresh[at] = true,
             None => return Err("a claimed key is not one given".into()),
         }
@@ -189,13 +200,13 @@ fn fresh_from_counts(rows: &[AnyRow], keys: &Keys<'_>, fresh: &mut [bool]) -> Re
         let text = row
             .try_get::<&str, _>("queued")
             .map_err(|e| e.to_string())?;
-        let queued: Vec<(String, String, String)> =
+        let queued: Vec<(i64, String, String, String)> =
             serde_json::from_str(text).map_err(|e| format!("queued keys: {e}"))?;
         if queued.len() as i64 != n {
             return Err(format!("{} queued keys for a count of {n}", queued.len()));
         }
-        for (destination, name, id) in &queued {
-            match keys.get(&(destination.as_str(), name.as_str(), id.as_str())) {
+        for (brand, destination, name, id) in &queued {
+            match keys.get(&(*brand, destination.as_str(), name.as_str(), id.as_str())) {
                 Some(&i) if (at..at + len).contains(&i) => fresh[i] = true,
                 _ => return Err("a queued key is not one given to its insert".into()),
             }
@@ -238,30 +249,31 @@ fn take_in_sql_sqlite(n: usize) -> String {
     let mut sql = String::from("SAVEPOINT ot_one; ");
     for rows in chunks() {
         sql.push_str(
-            "WITH s(b, t, e, a, x) AS (VALUES (?, ?, ?, ?, ?)) \
+            "WITH s(e, a, x) AS (VALUES (?, ?, ?)) \
              INSERT INTO capi_events (brand_id, destination, event_name, event_id, event_time, \
              payload, test_event_code, received_epoch, received_at, status) \
-             SELECT s.b, v.column1, v.column2, v.column3, v.column4, v.column5, s.t, s.e, s.a, \
-             'QUEUED' FROM s, (VALUES ",
+             SELECT v.column1, v.column3, v.column4, v.column5, v.column6, v.column7, \
+             v.column2, s.e, s.a, 'QUEUED' FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 5, true);
+        padded_rows(&mut sql, rows, 7, true);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM capi_dedupe d \
-             WHERE d.brand_id = s.b AND d.destination = v.column1 AND d.event_name = v.column2 \
-             AND d.event_id = v.column3 AND d.received_epoch > s.x) ORDER BY v.column6; \
+             WHERE d.brand_id = v.column1 AND d.destination = v.column3 \
+             AND d.event_name = v.column4 AND d.event_id = v.column5 AND d.received_epoch > s.x) \
+             ORDER BY v.column8; \
              SELECT changes() AS n, CASE WHEN changes() < ? THEN (SELECT \
-             json_group_array(json_array(destination, event_name, event_id)) FROM capi_events \
-             WHERE id > last_insert_rowid() - changes() AND id <= last_insert_rowid()) END \
-             AS queued; ",
+             json_group_array(json_array(brand_id, destination, event_name, event_id)) \
+             FROM capi_events WHERE id > last_insert_rowid() - changes() \
+             AND id <= last_insert_rowid()) END AS queued; ",
         );
     }
     for rows in chunks() {
         sql.push_str(
-            "WITH s(b, e) AS (VALUES (?, ?)) \
+            "WITH s(e) AS (VALUES (?)) \
              INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
-             SELECT s.b, v.column1, v.column2, v.column3, s.e FROM s, (VALUES ",
+             SELECT v.column1, v.column2, v.column3, v.column4, s.e FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 3, false);
+        padded_rows(&mut sql, rows, 4, false);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL \
              ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
@@ -273,46 +285,46 @@ fn take_in_sql_sqlite(n: usize) -> String {
     sql
 }
 
-/// The intake's statement on PostgreSQL for `n` events: `$1` brand, `$2` test event code,
-/// `$3` received epoch, `$4` received at, `$5` expired at or before, then five per event.
-/// Each row carries its place (`o`, a literal), which orders the queued events.
+/// The intake's statement on PostgreSQL for `n` events: `$1` received epoch, `$2` received
+/// at, `$3` expired at or before, then seven per event. Each row carries its place (`o`, a
+/// literal), which orders the queued events.
 fn take_in_sql_postgres(n: usize) -> String {
     use std::fmt::Write;
     let mut sql = String::from(
-        "WITH v (o, destination, event_name, event_id, event_time, payload) AS (VALUES ",
+        "WITH v (o, brand_id, test_event_code, destination, event_name, event_id, event_time, \
+         payload) AS (VALUES ",
     );
     for i in 0..n.next_power_of_two() {
         if i > 0 {
             sql.push_str(", ");
         }
         if i < n {
-            let p = 6 + i * 5;
-            let _ = write!(
-                sql,
-                "({i}, ${p}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4
-            );
+            let p = 4 + i * 7;
+            let _ = write!(sql, "({i}");
+            for k in 0..7 {
+                let _ = write!(sql, ", ${}", p + k);
+            }
+            sql.push(')');
         } else {
-            let _ = write!(sql, "({i}, NULL, NULL, NULL, NULL, NULL)");
+            let _ = write!(sql, "({i}, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
         }
     }
     sql.push_str(
         "), claimed AS (INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, \
-         received_epoch) SELECT $1, destination, event_name, event_id, $3 FROM v \
-         WHERE destination IS NOT NULL \
-         ORDER BY event_name COLLATE \"C\", event_id COLLATE \"C\", destination COLLATE \"C\" \
+         received_epoch) SELECT brand_id, destination, event_name, event_id, $1 FROM v \
+         WHERE destination IS NOT NULL ORDER BY brand_id, event_name COLLATE \"C\", \
+         event_id COLLATE \"C\", destination COLLATE \"C\" \
          ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
          SET received_epoch = excluded.received_epoch \
-         WHERE capi_dedupe.received_epoch <= $5 RETURNING destination, event_name, event_id), \
+         WHERE capi_dedupe.received_epoch <= $3 \
+         RETURNING brand_id, destination, event_name, event_id), \
          queued AS (INSERT INTO capi_events (brand_id, destination, event_name, event_id, \
          event_time, payload, test_event_code, received_epoch, received_at, status) \
-         SELECT $1, v.destination, v.event_name, v.event_id, v.event_time, v.payload, $2, $3, \
-         $4, 'QUEUED' FROM v JOIN claimed c ON c.destination = v.destination \
-         AND c.event_name = v.event_name AND c.event_id = v.event_id ORDER BY v.o) \
-         SELECT destination, event_name, event_id FROM claimed",
+         SELECT v.brand_id, v.destination, v.event_name, v.event_id, v.event_time, v.payload, \
+         v.test_event_code, $1, $2, 'QUEUED' FROM v JOIN claimed c ON c.brand_id = v.brand_id \
+         AND c.destination = v.destination AND c.event_name = v.event_name \
+         AND c.event_id = v.event_id ORDER BY v.o) \
+         SELECT brand_id, destination, event_name, event_id FROM claimed",
     );
     sql
 }
