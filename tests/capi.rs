@@ -437,13 +437,26 @@ async fn the_same_event_sent_at_once_is_queued_once() {
 }
 
 /// Requests that come while the writer is busy are written together (`capi::intake`): an
-/// event whose key another request of the same write holds is a duplicate, every key is
-/// queued once across all of them, and a request the database refuses fails alone, leaving
-/// nothing of itself behind, while the requests written with it are kept.
+/// event whose key another request of the same write holds is a duplicate (the first request
+/// in line keeps it), the same event id of another brand is that brand's own, each request's
+/// test event code stays its own, and a request the database refuses fails alone, leaving
+/// nothing of itself behind, while the requests written with it are kept. On SQLite the writer
+/// is held while the requests come, so they are all in one write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_written_together_dedupe_across_each_other_and_a_refused_one_fails_alone() {
     use sqlx::Row;
     let w = world_without_workers().await;
+    w.s.governance
+        .create_brand(from_json(json!({"name": "Nature World", "code": "NWS", "family_friendly": true, "currency": "USD"})))
+        .await
+        .unwrap();
+    w.s.governance
+        .update_brand(
+            &me(),
+            from_json(json!({"code": "NWS", "meta_pixel_id": "6543210987654321"})),
+        )
+        .await
+        .unwrap();
     // The database refuses the event "poison" (a trigger), as it would a constraint.
     let refuse: &[&str] = if std::env::var("TEST_DATABASE_URL").is_ok() {
         &[
@@ -463,65 +476,139 @@ async fn requests_written_together_dedupe_across_each_other_and_a_refused_one_fa
             .await
             .unwrap();
     }
-    // Five rounds of 16 requests at once, each of 10 events sharing 5 with the next, and one
-    // request holding the poison among them.
-    for round in 0..5 {
-        let id = |k: usize| format!("together-{round}-{k}");
+    let stored = |sql: &'static str, like: String| {
+        let db = w.db.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(like)
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .get::<i64, _>("n")
+        }
+    };
+    const ROWS: &str = "SELECT COUNT(*) AS n FROM capi_events WHERE event_id LIKE $1";
+    // Sends the bodies at once, the writer held (on SQLite) until all of them wait for it.
+    let at_once = async |bodies: Vec<Value>| {
+        let hold = w.db.hold_writer().await;
         let mut tasks = Vec::new();
-        for r in 0..17 {
-            let events: Vec<Value> = if r == 8 {
-                vec![purchase(Some("poison")), purchase(Some(&id(1000)))]
-            } else {
-                let r = if r > 8 { r - 1 } else { r };
-                (r * 5..r * 5 + 10)
-                    .map(|k| purchase(Some(&id(k))))
-                    .collect()
-            };
+        for body in bodies {
             let capi = w.s.capi.clone();
             tasks.push(tokio::spawn(async move {
-                capi.send_events(from_json(json!({"brand_code": "DIS", "events": events})))
-                    .await
+                capi.send_events(from_json(body)).await
             }));
         }
-        let mut accepted = std::collections::HashMap::<String, usize>::new();
-        for (r, t) in tasks.into_iter().enumerate() {
-            let out = t.await.unwrap();
-            if r == 8 {
-                let e = out.expect_err("the refused request fails");
-                assert!(e.to_string().contains("poison refused"), "{e}");
-                continue;
-            }
-            let out = out.unwrap_or_else(|e| panic!("request {r} of round {round}: {e}"));
-            assert_eq!(out.accepted + out.duplicates, 10, "{:?}", out.results);
-            for res in &out.results {
-                if res.status == "ACCEPTED" {
-                    *accepted.entry(res.event_id.clone().unwrap()).or_default() += 1;
-                }
-            }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(hold);
+        let mut outs = Vec::new();
+        for t in tasks {
+            outs.push(t.await.unwrap());
         }
-        // 16 requests of 10 overlapping by 5: 85 distinct events, each accepted once.
-        assert_eq!(accepted.len(), 85, "round {round}: {accepted:?}");
-        assert!(
-            accepted.values().all(|&n| n == 1),
-            "round {round}: {accepted:?}"
-        );
-        let stored = |like: String| {
-            let db = w.db.clone();
-            async move {
-                sqlx::query("SELECT COUNT(*) AS n FROM capi_events WHERE event_id LIKE $1")
-                    .bind(like)
-                    .fetch_one(db.pool())
-                    .await
-                    .unwrap()
-                    .get::<i64, _>("n")
-            }
+        outs
+    };
+    for round in 0..3 {
+        let id = |k: usize| format!("together-{round}-{k}");
+        let events = |ks: std::ops::Range<usize>| -> Vec<Value> {
+            ks.map(|k| purchase(Some(&id(k)))).collect()
         };
-        assert_eq!(
-            stored(format!("together-{round}-%")).await,
-            170,
-            "one row per destination"
+        // 16 requests of 10 events, each sharing 5 with the next; then the first 10 again
+        // for the other brand, and again with a test event code.
+        let mut bodies: Vec<Value> = (0..16)
+            .map(|r| json!({"brand_code": "DIS", "events": events(r * 5..r * 5 + 10)}))
+            .collect();
+        bodies.push(json!({"brand_code": "NWS", "events": events(0..10)}));
+        bodies.push(
+            json!({"brand_code": "DIS", "test_event_code": "TEST123", "events": events(200..205)}),
         );
-        assert_eq!(stored(id(1000)).await, 0, "nothing of the refused request");
+        let outs = at_once(bodies).await;
+        let outs: Vec<_> = outs
+            .into_iter()
+            .enumerate()
+            .map(|(r, out)| out.unwrap_or_else(|e| panic!("request {r} of round {round}: {e}")))
+            .collect();
+        let status = |r: usize, k: usize| outs[r].results[k].status.as_str();
+        // Each event shared by two requests is queued for the one that got in line first,
+        // and all five it shares with its neighbour go the same way.
+        for r in 0..15 {
+            let mine: Vec<&str> = (5..10).map(|k| status(r, k)).collect();
+            let theirs: Vec<&str> = (0..5).map(|k| status(r + 1, k)).collect();
+            let first = if mine[0] == "ACCEPTED" {
+                &mine
+            } else {
+                &theirs
+            };
+            let second = if mine[0] == "ACCEPTED" {
+                &theirs
+            } else {
+                &mine
+            };
+            assert!(
+                first.iter().all(|s| *s == "ACCEPTED") && second.iter().all(|s| *s == "DUPLICATE"),
+                "requests {r} and {}, round {round}: {mine:?} {theirs:?}",
+                r + 1
+            );
+        }
+        // Events no other request holds, the other brand's and the test code's are queued.
+        for k in 0..5 {
+            assert_eq!(status(0, k), "ACCEPTED");
+            assert_eq!(status(15, k + 5), "ACCEPTED");
+        }
+        for r in [16, 17] {
+            assert_eq!(
+                outs[r].accepted,
+                outs[r].results.len(),
+                "{:?}",
+                outs[r].results
+            );
+        }
+        // 85 distinct events of DIS and 10 of NWS, one row per destination (NWS has Meta
+        // only), and 5 with the test code.
+        assert_eq!(
+            stored(ROWS, format!("together-{round}-%")).await,
+            85 * 2 + 10 + 5 * 2
+        );
+        let brand_rows: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM capi_events e JOIN brands b ON b.id = e.brand_id \
+             WHERE b.code = 'NWS' AND e.event_id LIKE $1",
+        )
+        .bind(format!("together-{round}-%"))
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(brand_rows, 10, "the other brand's events are its own");
+        let coded: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM capi_events WHERE test_event_code = 'TEST123' \
+             AND event_id LIKE $1",
+        )
+        .bind(format!("together-{round}-%"))
+        .fetch_one(w.db.pool())
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(coded, 10, "the test code is the request's own");
+
+        // A request the database refuses, written together with two good ones.
+        let outs = at_once(vec![
+            json!({"brand_code": "DIS", "events": events(300..303)}),
+            json!({"brand_code": "DIS", "events": [purchase(Some("poison")), purchase(Some(&id(1000)))]}),
+            json!({"brand_code": "DIS", "events": events(303..306)}),
+        ])
+        .await;
+        let e = outs[1].as_ref().expect_err("the refused request fails");
+        assert!(e.to_string().contains("poison refused"), "{e}");
+        for r in [0, 2] {
+            let out = outs[r]
+                .as_ref()
+                .unwrap_or_else(|e| panic!("request {r}: {e}"));
+            assert_eq!(out.accepted, 3, "{:?}", out.results);
+        }
+        assert_eq!(stored(ROWS, format!("together-{round}-30_")).await, 6 * 2);
+        assert_eq!(
+            stored(ROWS, id(1000)).await,
+            0,
+            "nothing of the refused request"
+        );
     }
     // Nor its keys: the refused request's good event goes in when sent again.
     let again =

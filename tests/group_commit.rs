@@ -280,10 +280,11 @@ async fn a_server_pool_opens_its_connections_up_front() {
 
 /// SQLite's automatic checkpoint ran on the commit path (whichever commit found 1,000 pages
 /// in the WAL); the store's checkpointer now copies the WAL back beside the writer soon after
-/// commits, and the automatic one is only a backstop at 2,000 pages (8 MB). After writes with
-/// pauses the WAL file stays small (the backstop alone would let it reach 8 MB); under
-/// unbroken writes, where the background checkpoint never finds the writer idle and the WAL
-/// could not start over, the backstop keeps it near 8 MB (it would grow with every write).
+/// commits, and the automatic one is only a backstop at 2,000 pages (32 MB at the 16 KiB pages
+/// of a new file). After writes with pauses the WAL file stays small (the backstop alone would
+/// let it reach 32 MB); under unbroken writes, where the background checkpoint never finds the
+/// writer idle and the WAL could not start over, the backstop keeps it near 32 MB (it would
+/// grow with every write).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_wal_is_checkpointed_beside_the_writer() {
     let test_db = common::fresh_db().await;
@@ -317,7 +318,15 @@ async fn the_sqlite_wal_is_checkpointed_beside_the_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let after_pauses = wal();
-    for _ in 0..40 {
+    // The backstop in bytes, at this file's page size: unbroken writes of two and a half
+    // times that must have let the WAL start over.
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(db.pool())
+        .await
+        .expect("page size");
+    let backstop = 2_000 * page_size as u64;
+    let unbroken_mb = (backstop * 5 / 2).div_ceil(1_000_000);
+    for _ in 0..unbroken_mb {
         commit_1mb().await;
     }
     let unbroken = wal();
@@ -326,14 +335,18 @@ async fn the_sqlite_wal_is_checkpointed_beside_the_writer() {
         "the WAL holds {after_pauses} bytes after 20 MB of commits with pauses: the background checkpoint did not keep up"
     );
     assert!(
-        unbroken < 16_000_000,
-        "the WAL holds {unbroken} bytes after 40 MB of unbroken commits: it never started over"
+        unbroken < 2 * backstop,
+        "the WAL holds {unbroken} bytes after {unbroken_mb} MB of unbroken commits: it never started over"
     );
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM blobs")
         .fetch_one(db.pool())
         .await
         .expect("count");
-    assert_eq!(count, 600, "every commit is there");
+    assert_eq!(
+        count,
+        200 + 10 * unbroken_mb as i64,
+        "every commit is there"
+    );
 }
 
 /// A job for the queue test below.

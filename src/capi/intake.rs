@@ -12,8 +12,9 @@
 //! starts a task that waits for the writer, then takes every request waiting by then (up to
 //! `store::MAX_INTAKE_ROWS` events); requests that come later wait for it or start the next
 //! one. A request that went away before its task took it is not written. If the database
-//! refuses the write, nothing of it was written and each request is tried again alone, so a
-//! refusal fails only the request it belongs to.
+//! refuses the write (a constraint, a trigger), nothing of it was written and each request is
+//! tried again alone, so a refusal fails only the request it belongs to; any other failure
+//! (the database gone, say) is every request's answer.
 //!
 //! An event whose dedupe key an earlier request of the same turn holds is a duplicate without
 //! asking the database: the earlier one claims the key, or it was held already.
@@ -45,6 +46,13 @@ pub(super) struct Event {
 
 /// For each event of an intake, whether it was fresh and queued (or a duplicate).
 type TakenIn = AppResult<Vec<bool>>;
+
+/// What one round trip did: for each intake, whether each of its events was queued; or the
+/// database refused it, and nothing of it was written.
+enum Written {
+    Each(Vec<Vec<bool>>),
+    Refused(AppError),
+}
 
 struct Waiting {
     intake: Intake,
@@ -154,7 +162,7 @@ impl IntakeBatcher {
         };
         let intakes: Vec<&Intake> = batch.iter().map(|w| &w.intake).collect();
         match self.write(&mut tx, &intakes).await {
-            Ok(each) => match tx.commit().await {
+            Ok(Written::Each(each)) => match tx.commit().await {
                 Ok(()) => {
                     for (w, fresh) in batch.into_iter().zip(each) {
                         let _ = w.answer.send(Ok(fresh));
@@ -162,16 +170,18 @@ impl IntakeBatcher {
                 }
                 Err(e) => answer_all(batch, &e),
             },
-            Err(_) if batch.len() > 1 => {
+            Ok(Written::Refused(e)) if batch.len() > 1 => {
                 // The database refused the write, and nothing of it was written: each
                 // request alone, so that only the refused one's caller is told.
+                tracing::warn!(error = %e, requests = batch.len(), "conversion events written together were refused; writing each request alone");
                 drop(tx);
                 for w in batch {
                     let alone = self.write_alone(&w.intake).await;
                     let _ = w.answer.send(alone);
                 }
             }
-            Err(e) => {
+            // Anything else (the database gone, say) is every request's answer.
+            Ok(Written::Refused(e)) | Err(e) => {
                 drop(tx);
                 answer_all(batch, &e);
             }
@@ -180,18 +190,18 @@ impl IntakeBatcher {
 
     async fn write_alone(&self, intake: &Intake) -> TakenIn {
         let mut tx = self.db.begin_write_one().await?;
-        let mut each = self.write(&mut tx, &[intake]).await?;
-        tx.commit().await?;
-        Ok(each.pop().unwrap_or_default())
+        match self.write(&mut tx, &[intake]).await? {
+            Written::Each(mut each) => {
+                tx.commit().await?;
+                Ok(each.pop().unwrap_or_default())
+            }
+            Written::Refused(e) => Err(e),
+        }
     }
 
-    /// One round trip for the intakes, in their order; for each, whether each of its events
-    /// was queued.
-    async fn write(
-        &self,
-        tx: &mut store::WriteTx,
-        intakes: &[&Intake],
-    ) -> AppResult<Vec<Vec<bool>>> {
+    /// One round trip for the intakes, in their order: for each, whether each of its events
+    /// was queued, or the database's refusal (then nothing was written).
+    async fn write(&self, tx: &mut store::WriteTx, intakes: &[&Intake]) -> AppResult<Written> {
         // One event per dedupe key: the first request's. `owner` says whose each is.
         let mut keys = HashSet::new();
         let mut events = Vec::new();
@@ -224,7 +234,7 @@ impl IntakeBatcher {
         }
         drop(keys);
         let now = chrono::Utc::now().timestamp();
-        let fresh = store::take_in_capi_events(
+        let fresh = match store::take_in_capi_events(
             tx,
             &CapiIntake {
                 received_epoch: now,
@@ -232,11 +242,15 @@ impl IntakeBatcher {
                 events: &events,
             },
         )
-        .await?;
+        .await?
+        {
+            store::TakenIn::Queued(fresh) => fresh,
+            store::TakenIn::Refused(e) => return Ok(Written::Refused(e)),
+        };
         for ((r, k), queued) in owner.into_iter().zip(fresh) {
             each[r][k] = queued;
         }
-        Ok(each)
+        Ok(Written::Each(each))
     }
 }
 

@@ -9,8 +9,8 @@ use crate::error::{AppError, AppResult};
 
 // ---------------------------------------------------------------- intake
 
-/// Rows per statement of the intake on SQLite (a power of two): five parameters each, well
-/// under SQLite's limit.
+/// Rows per statement of the intake on SQLite (a power of two): seven parameters each in the
+/// insert, four in the claim, well under SQLite's limit.
 const INTAKE_ROWS_PER_STATEMENT: usize = 256;
 
 /// Events per intake on PostgreSQL: seven parameters each and three shared, under its limit
@@ -45,6 +45,15 @@ pub struct CapiIntake<'a> {
     pub events: &'a [NewCapiEvent<'a>],
 }
 
+/// What [`take_in_capi_events`] did.
+#[derive(Debug)]
+pub enum TakenIn {
+    /// For each event given, whether it was fresh and queued (the others are duplicates).
+    Queued(Vec<bool>),
+    /// The database refused the write (a constraint, a trigger): nothing of it was written.
+    Refused(AppError),
+}
+
 /// Take events in, in one round trip: claim each event's dedupe key and queue
 /// the events whose key was fresh (new, or last claimed at or before
 /// `expired_at_or_before`). Returns, for each event given, whether it was fresh and queued;
@@ -66,11 +75,11 @@ pub struct CapiIntake<'a> {
 pub async fn take_in_capi_events(
     c: &mut AnyConnection,
     intake: &CapiIntake<'_>,
-) -> AppResult<Vec<bool>> {
+) -> AppResult<TakenIn> {
     let events = intake.events;
     let mut fresh = vec![false; events.len()];
     if events.is_empty() {
-        return Ok(fresh);
+        return Ok(TakenIn::Queued(fresh));
     }
     let mut keys = std::collections::HashMap::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
@@ -117,7 +126,11 @@ pub async fn take_in_capi_events(
             q = q.bind(intake.expired_at_or_before);
         }
     }
-    let rows = q.fetch_all(&mut *c).await?;
+    let rows = match q.fetch_all(&mut *c).await {
+        Ok(rows) => rows,
+        Err(e @ sqlx::Error::Database(_)) => return Ok(TakenIn::Refused(e.into())),
+        Err(e) => return Err(e.into()),
+    };
     // The write has run (on PostgreSQL it is committed): nothing may fail from here on. An
     // answer that cannot be read reports its events as queued, which they are or were
     // already, rather than failing a request whose events were taken in.
@@ -130,7 +143,7 @@ pub async fn take_in_capi_events(
         tracing::error!(error = %e, events = events.len(), "the intake's answer could not be read; its events are reported as accepted");
         fresh.fill(true);
     }
-    Ok(fresh)
+    Ok(TakenIn::Queued(fresh))
 }
 
 type IntakeQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -215,11 +228,11 @@ fn fresh_from_counts(rows: &[AnyRow], keys: &Keys<'_>, fresh: &mut [bool]) -> Re
     Ok(())
 }
 
-/// `VALUES` rows of `k` anonymous placeholders for `n` events, padded to a power of two with
-/// rows of `k` NULLs; with `place`, each row ends with its place (a literal).
-fn padded_rows(sql: &mut String, n: usize, k: usize, place: bool) {
+/// `VALUES` rows of `k` anonymous placeholders for `n` events, padded to `to` rows with rows
+/// of `k` NULLs; with `place`, each row ends with its place (a literal).
+fn padded_rows(sql: &mut String, n: usize, to: usize, k: usize, place: bool) {
     use std::fmt::Write;
-    for i in 0..n.next_power_of_two() {
+    for i in 0..to.max(n) {
         sql.push_str(if i == 0 { "(" } else { ", (" });
         for j in 0..k {
             sql.push_str(match (j, i < n) {
@@ -246,6 +259,15 @@ fn take_in_sql_sqlite(n: usize) -> String {
             .step_by(INTAKE_ROWS_PER_STATEMENT)
             .map(move |at| (n - at).min(INTAKE_ROWS_PER_STATEMENT))
     };
+    // Past one chunk, every chunk is padded to a full one: a few texts for the intakes of
+    // several requests (whose sizes add up to anything), each prepared once per connection.
+    let pad = |rows: usize| {
+        if n > INTAKE_ROWS_PER_STATEMENT {
+            INTAKE_ROWS_PER_STATEMENT
+        } else {
+            rows.next_power_of_two()
+        }
+    };
     let mut sql = String::from("SAVEPOINT ot_one; ");
     for rows in chunks() {
         sql.push_str(
@@ -255,7 +277,7 @@ fn take_in_sql_sqlite(n: usize) -> String {
              SELECT v.column1, v.column3, v.column4, v.column5, v.column6, v.column7, \
              v.column2, s.e, s.a, 'QUEUED' FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 7, true);
+        padded_rows(&mut sql, rows, pad(rows), 7, true);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM capi_dedupe d \
              WHERE d.brand_id = v.column1 AND d.destination = v.column3 \
@@ -273,7 +295,7 @@ fn take_in_sql_sqlite(n: usize) -> String {
              INSERT INTO capi_dedupe (brand_id, destination, event_name, event_id, received_epoch) \
              SELECT v.column1, v.column2, v.column3, v.column4, s.e FROM s, (VALUES ",
         );
-        padded_rows(&mut sql, rows, 4, false);
+        padded_rows(&mut sql, rows, pad(rows), 4, false);
         sql.push_str(
             ") AS v WHERE v.column1 IS NOT NULL \
              ON CONFLICT (brand_id, destination, event_name, event_id) DO UPDATE \
