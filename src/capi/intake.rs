@@ -27,7 +27,8 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, CapiIntake, Db, MAX_INTAKE_ROWS, NewCapiEvent};
 
-/// A request's events, each for one destination, one per dedupe key.
+/// A request's events, each for one destination, in the request's order (an event listed
+/// again is a duplicate of the first).
 pub(super) struct Intake {
     pub brand_id: i64,
     pub test_event_code: Option<String>,

@@ -282,48 +282,30 @@ impl CapiService {
                 }),
             }
         }
-        // Each event as each destination receives it, also before the transaction: a
-        // duplicate's payload is made for nothing, but the writer is held for less.
-        // Meta's text is moved out of the prepared event (each destination appears once).
-        let mut payloads: Vec<Vec<String>> = prepared
-            .iter_mut()
-            .map(|(index, prep)| {
-                destinations
-                    .iter()
-                    .map(|(dest, _)| match dest {
-                        Platform::Tiktok => tiktok_event(prep, &input.events[*index]).to_string(),
-                        _ => std::mem::take(&mut prep.meta),
-                    })
-                    .collect()
-            })
-            .collect();
-        // One event per dedupe key goes to the store, in the request's order (batches keep
-        // it): the first that holds the key. An event listed again in the same request is a
-        // duplicate, as is one whose key is held from an earlier request. `owners` says whose
-        // each candidate is.
-        let mut keys = std::collections::HashSet::new();
-        let mut candidates = Vec::new();
-        let mut owners = Vec::new();
-        for (p, (_, prep)) in prepared.iter().enumerate() {
-            for (d, (dest, _)) in destinations.iter().enumerate() {
-                let key = (
-                    dest.as_str(),
-                    prep.event_name.as_str(),
-                    prep.event_id.as_str(),
-                );
-                if keys.insert(key) {
-                    candidates.push(intake::Event {
-                        destination: dest.as_str(),
-                        event_name: prep.event_name.clone(),
-                        event_id: prep.event_id.clone(),
-                        event_time: prep.event_time,
-                        payload: std::mem::take(&mut payloads[p][d]),
-                    });
-                    owners.push(p);
-                }
+        // Each event as each destination receives it, also before the write: a duplicate's
+        // payload is made for nothing, but the writer is held for less. Meta's text is moved
+        // out of the prepared event (each destination appears once). In the request's order
+        // (batches keep it): the intake keeps the first event of each dedupe key and answers
+        // an event listed again, in this request or an earlier one, as a duplicate. `owners`
+        // says whose each is.
+        let mut events = Vec::with_capacity(prepared.len() * destinations.len());
+        let mut owners = Vec::with_capacity(events.capacity());
+        for (p, (index, prep)) in prepared.iter_mut().enumerate() {
+            for (dest, _) in &destinations {
+                let payload = match dest {
+                    Platform::Tiktok => tiktok_event(prep, &input.events[*index]).to_string(),
+                    _ => std::mem::take(&mut prep.meta),
+                };
+                events.push(intake::Event {
+                    destination: dest.as_str(),
+                    event_name: prep.event_name.clone(),
+                    event_id: prep.event_id.clone(),
+                    event_time: prep.event_time,
+                    payload,
+                });
+                owners.push(p);
             }
         }
-        drop((keys, payloads));
         // Written with the other requests' events that wait for the writer meanwhile, in one
         // round trip (`intake`): the keys claimed and the fresh events queued. No write when
         // every event was refused.
@@ -332,7 +314,7 @@ impl CapiService {
             .take_in(intake::Intake {
                 brand_id: brand.id,
                 test_event_code: test_code.map(str::to_owned),
-                events: candidates,
+                events,
             })
             .await?;
         // Accepted when any of its destinations took it.
