@@ -318,13 +318,16 @@ async fn the_sqlite_wal_is_checkpointed_beside_the_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let after_pauses = wal();
-    // The backstop in bytes, at this file's page size: unbroken writes of two and a half
-    // times that must have let the WAL start over.
-    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-        .fetch_one(db.pool())
-        .await
-        .expect("page size");
-    let backstop = 2_000 * page_size as u64;
+    // The backstop in bytes, as the connections have it, at this file's page size: unbroken
+    // writes of two and a half times that must have let the WAL start over.
+    let pragma = async |name: &'static str| -> u64 {
+        let v: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(db.pool())
+            .await
+            .expect(name);
+        v as u64
+    };
+    let backstop = pragma("wal_autocheckpoint").await * pragma("page_size").await;
     let unbroken_mb = (backstop * 5 / 2).div_ceil(1_000_000);
     for _ in 0..unbroken_mb {
         commit_1mb().await;
